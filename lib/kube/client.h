@@ -21,6 +21,10 @@
 
 namespace vireo::kube {
 
+namespace internal {
+class Transport;
+}  // namespace internal
+
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
@@ -110,6 +114,10 @@ class Client {
 
  protected:
   Client() = default;
+
+ private:
+  // Shared with the watch streams this client opens, which may outlive it.
+  std::shared_ptr<internal::Transport> transport_;
 };
 
 // Maps an HTTP status and the body the apiserver sent (usually a metav1.Status)

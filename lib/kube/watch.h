@@ -26,6 +26,14 @@ const char* WatchEventTypeName(WatchEvent::Type type);
 // Not thread-safe.
 class WatchDecoder {
  public:
+  // A single event above this size is refused (reported as kInternal and
+  // skipped up to its newline), so a stream that never ends a line cannot
+  // grow memory without bound.
+  static constexpr size_t kMaxEventBytes = size_t{64} << 20;
+
+  WatchDecoder() = default;
+  explicit WatchDecoder(size_t max_event_bytes) : max_event_bytes_(max_event_bytes) {}
+
   // Appends bytes; complete events become available through Next.
   void Feed(std::string_view bytes);
   // The next decoded event, or: kUnavailable when more bytes are needed,
@@ -37,8 +45,14 @@ class WatchDecoder {
   size_t pending_bytes() const { return buffer_.size() - offset_; }
 
  private:
+  static constexpr size_t kNone = ~size_t{0};
+
+  size_t max_event_bytes_ = kMaxEventBytes;
   std::string buffer_;
   size_t offset_ = 0;
+  size_t tail_start_ = 0;      // [offset_, tail_start_) holds complete lines only
+  bool skipping_ = false;      // inside an oversized event: drop up to its newline
+  size_t dropped_at_ = kNone;  // where an oversized event was, until Next reports it
 };
 
 // The Status an ERROR watch event carries (410 → kGone, ...).
