@@ -1,1 +1,361 @@
-// placeholder: being written
+// Lease-based leader election: the pure decision, the Lease codec and the
+// elector's loop.
+#include "lib/kube/leader_election.h"
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <utility>
+
+namespace vireo::kube {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+// Reads exactly `digits` decimal digits at text[*pos].
+bool ReadNumber(std::string_view text, size_t* pos, size_t digits, int* out) {
+  if (*pos + digits > text.size()) return false;
+  int value = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    char c = text[*pos + i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  *pos += digits;
+  *out = value;
+  return true;
+}
+
+bool Expect(std::string_view text, size_t* pos, std::string_view chars) {
+  if (*pos >= text.size() || chars.find(text[*pos]) == std::string_view::npos) return false;
+  ++*pos;
+  return true;
+}
+
+class ClientLeaseApi final : public LeaseApi {
+ public:
+  explicit ClientLeaseApi(Client* client) : client_(client) {}
+  Result<Json> Get(const std::string& ns, const std::string& name) override {
+    return client_->Get(resources::kLeases, ns, name);
+  }
+  Result<Json> Create(const std::string& ns, const Json& lease) override {
+    return client_->Create(resources::kLeases, ns, lease);
+  }
+  Result<Json> Update(const Json& lease) override {
+    return client_->Update(resources::kLeases, lease);
+  }
+
+ private:
+  Client* const client_;
+};
+
+}  // namespace
+
+std::string FormatMicroTime(Clock::WallTime time) {
+  const int64_t micros = duration_cast<microseconds>(time.time_since_epoch()).count();
+  int64_t seconds = micros / 1'000'000;
+  int64_t fraction = micros % 1'000'000;
+  if (fraction < 0) {
+    fraction += 1'000'000;
+    --seconds;
+  }
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(fraction));
+  return text;
+}
+
+std::optional<Clock::WallTime> ParseMicroTime(std::string_view text) {
+  size_t pos = 0;
+  std::tm tm{};
+  int year = 0, month = 0;
+  if (!ReadNumber(text, &pos, 4, &year) || !Expect(text, &pos, "-") ||
+      !ReadNumber(text, &pos, 2, &month) || !Expect(text, &pos, "-") ||
+      !ReadNumber(text, &pos, 2, &tm.tm_mday) || !Expect(text, &pos, "Tt") ||
+      !ReadNumber(text, &pos, 2, &tm.tm_hour) || !Expect(text, &pos, ":") ||
+      !ReadNumber(text, &pos, 2, &tm.tm_min) || !Expect(text, &pos, ":") ||
+      !ReadNumber(text, &pos, 2, &tm.tm_sec)) {
+    return std::nullopt;
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  int64_t micros = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int64_t scale = 100'000;
+    size_t digits = 0;
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++digits) {
+      micros += (text[pos] - '0') * scale;
+      scale /= 10;
+    }
+    if (digits == 0) return std::nullopt;
+  }
+  int64_t offset_seconds = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    ++pos;
+    int hours = 0, minutes = 0;
+    if (!ReadNumber(text, &pos, 2, &hours) || !Expect(text, &pos, ":") ||
+        !ReadNumber(text, &pos, 2, &minutes)) {
+      return std::nullopt;
+    }
+    offset_seconds = int64_t{sign} * (hours * 3600 + minutes * 60);
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  const int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offset_seconds;
+  return Clock::WallTime(duration_cast<Clock::WallTime::duration>(std::chrono::seconds(seconds) +
+                                                                  microseconds(micros)));
+}
+
+LeaseRecord LeaseRecordOf(const Json& lease) {
+  LeaseRecord record;
+  record.holder_identity = GetString(lease, "spec.holderIdentity");
+  record.lease_duration_seconds = GetInt(lease, "spec.leaseDurationSeconds").value_or(0);
+  record.acquire_time = ParseMicroTime(GetString(lease, "spec.acquireTime"));
+  record.renew_time = ParseMicroTime(GetString(lease, "spec.renewTime"));
+  record.lease_transitions = GetInt(lease, "spec.leaseTransitions").value_or(0);
+  return record;
+}
+
+Json LeaseWith(const Json& base, const LeaseRecord& record, std::string_view ns,
+               std::string_view name) {
+  Json lease = base;
+  if (lease.is_null()) {
+    Json metadata = Json::object();
+    metadata["name"] = Json::string(std::string(name));
+    metadata["namespace"] = Json::string(std::string(ns));
+    lease = Json::object();
+    lease["apiVersion"] = Json::string("coordination.k8s.io/v1");
+    lease["kind"] = Json::string("Lease");
+    lease["metadata"] = metadata;
+  }
+  // Fields of the spec this code does not know about are kept.
+  Json spec = lease.has_object_field("spec") ? lease.at("spec") : Json::object();
+  spec["holderIdentity"] = Json::string(record.holder_identity);
+  spec["leaseDurationSeconds"] = Json::number(record.lease_duration_seconds);
+  spec["leaseTransitions"] = Json::number(record.lease_transitions);
+  const std::pair<const char*, const std::optional<Clock::WallTime>*> times[] = {
+      {"acquireTime", &record.acquire_time}, {"renewTime", &record.renew_time}};
+  for (const auto& [field, time] : times) {
+    if (time->has_value()) {
+      spec[field] = Json::string(FormatMicroTime(**time));
+    } else if (spec.has_field(field)) {
+      spec.erase(field);
+    }
+  }
+  lease["spec"] = spec;
+  return lease;
+}
+
+LeaseDecision DecideLease(const LeaseObservation& observed, Clock::TimePoint now,
+                          Clock::WallTime wall_now, const std::string& identity,
+                          std::chrono::seconds lease_duration) {
+  const LeaseRecord fresh{identity, lease_duration.count(), wall_now, wall_now, 0};
+  if (!observed.record.has_value()) return {LeaseAction::kCreate, fresh};
+  const LeaseRecord& current = *observed.record;
+  if (current.holder_identity == identity) {
+    LeaseRecord renewed = current;
+    renewed.lease_duration_seconds = lease_duration.count();
+    renewed.renew_time = wall_now;
+    if (!renewed.acquire_time.has_value()) renewed.acquire_time = wall_now;
+    return {LeaseAction::kRenew, renewed};
+  }
+  const std::chrono::seconds held_for = current.lease_duration_seconds > 0
+                                            ? std::chrono::seconds(current.lease_duration_seconds)
+                                            : lease_duration;
+  const bool free = current.holder_identity.empty() || observed.observed_at + held_for <= now;
+  if (!free) return {LeaseAction::kWait, current};
+  LeaseRecord taken = fresh;
+  taken.lease_transitions = current.lease_transitions + 1;
+  return {LeaseAction::kAcquire, taken};
+}
+
+LeaseRecord ReleasedRecord(const LeaseRecord& held, Clock::WallTime wall_now) {
+  return LeaseRecord{"", 1, wall_now, wall_now, held.lease_transitions};
+}
+
+std::unique_ptr<LeaseApi> LeaseApi::ForClient(Client* client) {
+  return std::make_unique<ClientLeaseApi>(client);
+}
+
+Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config) {
+  auto invalid = [](const std::string& what) {
+    return Status(Code::kInvalid, "leader election: " + what);
+  };
+  if (config.lease_namespace.empty() || config.lease_name.empty()) {
+    return invalid("lease_namespace and lease_name are required");
+  }
+  if (config.identity.empty()) return invalid("identity is required (e.g. the pod name)");
+  if (config.lease_duration < std::chrono::seconds(1)) {
+    return invalid("lease_duration must be at least 1s");
+  }
+  if (config.renew_deadline >= config.lease_duration) {
+    return invalid("renew_deadline must be shorter than lease_duration");
+  }
+  if (config.retry_period <= std::chrono::milliseconds(0) ||
+      config.retry_period >= config.renew_deadline) {
+    return invalid("retry_period must be positive and shorter than renew_deadline");
+  }
+  return Status::Ok();
+}
+
+LeaderElector::LeaderElector(std::unique_ptr<LeaseApi> api, LeaderElectionConfig config)
+    : api_(std::move(api)),
+      config_(std::move(config)),
+      clock_(config_.clock != nullptr ? config_.clock : Clock::Real()) {}
+
+LeaderElector::~LeaderElector() { Stop(); }
+
+void LeaderElector::Run() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopped_) return;
+    }
+    if (TryAcquireOrRenew() == Attempt::kHeld) break;
+    if (!Sleep(config_.retry_period)) return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    leading_ = true;
+  }
+  if (config_.on_started_leading) config_.on_started_leading();
+  Clock::TimePoint renewed_at = clock_->Now();
+  while (Sleep(config_.retry_period)) {
+    const Attempt attempt = TryAcquireOrRenew();
+    if (attempt == Attempt::kHeld) {
+      renewed_at = clock_->Now();
+      continue;
+    }
+    // Acting on while another holder renews would make two leaders.
+    if (attempt == Attempt::kHeldByOther) {
+      Report(Status(Code::kConflict, "lease taken over by " + Leader() + "; stepping down"));
+      break;
+    }
+    if (clock_->Now() - renewed_at >= config_.renew_deadline) {
+      Report(Status(Code::kTimeout,
+                    "could not renew the lease within the renew deadline; "
+                    "stepping down"));
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    leading_ = false;
+  }
+  if (config_.on_stopped_leading) config_.on_stopped_leading();
+  bool stopped;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopped = stopped_;
+  }
+  if (stopped && config_.release_on_stop) Release();
+}
+
+void LeaderElector::Stop() {
+  std::lock_guard<std::mutex> l(mu_);
+  stopped_ = true;
+  cv_.notify_all();
+}
+
+bool LeaderElector::IsLeader() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return leading_;
+}
+
+std::string LeaderElector::Leader() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return leader_;
+}
+
+LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
+  const std::string& ns = config_.lease_namespace;
+  const std::string& name = config_.lease_name;
+  Result<Json> got = api_->Get(ns, name);
+  if (got.ok()) {
+    Observe(*got);
+  } else if (got.status().IsNotFound()) {
+    observed_lease_ = Json::null();
+    observation_.record.reset();
+    observed_version_.clear();
+  } else {
+    Report(got.status().WithContext("get lease " + ns + "/" + name));
+    return Attempt::kFailed;
+  }
+  const LeaseDecision decision = DecideLease(observation_, clock_->Now(), clock_->WallNow(),
+                                             config_.identity, config_.lease_duration);
+  if (decision.action == LeaseAction::kWait) return Attempt::kHeldByOther;
+  // The write is conditional on the version read: if anyone wrote since, it
+  // fails with Conflict (or AlreadyExists) and the next attempt reads afresh.
+  Result<Json> written = decision.action == LeaseAction::kCreate
+                             ? api_->Create(ns, LeaseWith(Json::null(), decision.record, ns, name))
+                             : api_->Update(LeaseWith(observed_lease_, decision.record));
+  if (!written.ok()) {
+    Report(written.status().WithContext("write lease " + ns + "/" + name));
+    return Attempt::kFailed;
+  }
+  Observe(*written);
+  return Attempt::kHeld;
+}
+
+void LeaderElector::Observe(const Json& lease) {
+  const std::string version = ResourceVersionOf(lease);
+  if (version != observed_version_ || !observation_.record.has_value()) {
+    observation_.observed_at = clock_->Now();
+    observed_version_ = version;
+  }
+  observation_.record = LeaseRecordOf(lease);
+  observed_lease_ = lease;
+  const std::string& holder = observation_.record->holder_identity;
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!holder.empty() && holder != leader_) {
+      leader_ = holder;
+      changed = true;
+    }
+  }
+  if (changed && config_.on_new_leader) config_.on_new_leader(holder);
+}
+
+void LeaderElector::Release() {
+  if (!observation_.record.has_value() ||
+      observation_.record->holder_identity != config_.identity) {
+    return;
+  }
+  Result<Json> written = api_->Update(
+      LeaseWith(observed_lease_, ReleasedRecord(*observation_.record, clock_->WallNow())));
+  if (!written.ok()) {
+    Report(written.status().WithContext("release lease " + config_.lease_namespace + "/" +
+                                        config_.lease_name));
+  }
+}
+
+bool LeaderElector::Sleep(Clock::Duration duration) {
+  const Clock::TimePoint deadline = clock_->Now() + duration;
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopped_ && clock_->Now() < deadline) clock_->WaitUntil(cv_, l, deadline);
+  return !stopped_;
+}
+
+void LeaderElector::Report(const Status& status) {
+  if (config_.on_error) {
+    config_.on_error(status);
+    return;
+  }
+  Json line = Json::object();
+  line["level"] = Json::string("warn");
+  line["msg"] = Json::string("leader election " + config_.identity + ": " + status.ToString());
+  std::cerr << DumpJson(line) << "\n";
+}
+
+}  // namespace vireo::kube

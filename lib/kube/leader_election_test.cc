@@ -1,2 +1,293 @@
-// placeholder: being written
+// T0: the lease decision table, the Lease codec, and the elector's loop over
+// an in-memory Lease with optimistic concurrency.
+// gtest goes first: cpprest (through json.h) defines a macro U that breaks it.
 #include <gtest/gtest.h>
+// (a line here keeps clang-format from sorting the includes below above gtest)
+#include <functional>
+
+#include "lib/kube/leader_election.h"
+
+namespace vireo::kube {
+
+// Readable failure messages.
+void PrintTo(const LeaseRecord& r, std::ostream* os) {
+  *os << "{holder \"" << r.holder_identity << "\", " << r.lease_duration_seconds << "s, acquired "
+      << (r.acquire_time ? FormatMicroTime(*r.acquire_time) : "-") << ", renewed "
+      << (r.renew_time ? FormatMicroTime(*r.renew_time) : "-") << ", transitions "
+      << r.lease_transitions << "}";
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const Clock::TimePoint kNow = Clock::TimePoint() + std::chrono::hours(5);
+const Clock::WallTime kWallNow = Clock::WallTime(seconds(1'800'000'000));
+const Clock::WallTime kEarlier = Clock::WallTime(seconds(1'799'990'000));
+
+LeaseRecord Held(const std::string& holder, int64_t duration = 15, int64_t transitions = 3) {
+  return LeaseRecord{holder, duration, kEarlier, kEarlier, transitions};
+}
+
+TEST(DecideLeaseTest, Table) {
+  struct Case {
+    const char* name;
+    std::optional<LeaseRecord> record;
+    Clock::Duration observed_ago;
+    LeaseAction want;
+    LeaseRecord want_record;
+  };
+  const LeaseRecord mine_fresh{"me", 15, kWallNow, kWallNow, 0};
+  const LeaseRecord taken_over{"me", 15, kWallNow, kWallNow, 4};
+  const LeaseRecord renewed{"me", 15, kEarlier, kWallNow, 3};
+  const Case cases[] = {
+      {"no lease: create", std::nullopt, {}, LeaseAction::kCreate, mine_fresh},
+      {"ours: renew, keep acquireTime", Held("me"), seconds(1), LeaseAction::kRenew, renewed},
+      {"ours but stale: still ours to renew", Held("me"), seconds(60), LeaseAction::kRenew,
+       renewed},
+      {"other, fresh: wait", Held("b"), seconds(5), LeaseAction::kWait, Held("b")},
+      {"other, just short of expiry: wait", Held("b"), seconds(15) - milliseconds(1),
+       LeaseAction::kWait, Held("b")},
+      {"other, expired: take over", Held("b"), seconds(15), LeaseAction::kAcquire, taken_over},
+      {"released: take at once", Held("", 1), {}, LeaseAction::kAcquire, taken_over},
+      {"other, no duration: ours assumed, fresh", Held("b", 0), seconds(10), LeaseAction::kWait,
+       Held("b", 0)},
+      {"other, no duration: ours assumed, expired", Held("b", 0), seconds(20),
+       LeaseAction::kAcquire, taken_over},
+      {"other's longer duration counts", Held("b", 60), seconds(20), LeaseAction::kWait,
+       Held("b", 60)},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    LeaseObservation observed{c.record, kNow - c.observed_ago};
+    LeaseDecision d = DecideLease(observed, kNow, kWallNow, "me", seconds(15));
+    EXPECT_EQ(d.action, c.want);
+    EXPECT_EQ(d.record, c.want_record);
+  }
+}
+
+TEST(LeaseCodecTest, MicroTimeFormatAndParse) {
+  const Clock::WallTime t = kWallNow + std::chrono::microseconds(123456);
+  EXPECT_EQ(FormatMicroTime(t), "2027-01-15T08:00:00.123456Z");
+  EXPECT_EQ(ParseMicroTime("2027-01-15T08:00:00.123456Z"), t);
+  EXPECT_EQ(ParseMicroTime("2027-01-15T08:00:00Z"), kWallNow);
+  EXPECT_EQ(ParseMicroTime("2027-01-15T09:30:00.5+01:30"), kWallNow + milliseconds(500));
+  EXPECT_EQ(ParseMicroTime("2027-01-15T08:00:00.123456789Z"), t) << "nanoseconds truncate";
+  for (const char* bad : {"", "2027-01-15", "2027-01-15T08:00:00", "2027-01-15T08:00:00.Z",
+                          "2027-01-15T08:00:00Zjunk", "yesterday"}) {
+    EXPECT_EQ(ParseMicroTime(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(LeaseCodecTest, LeaseWithKeepsMetadataAndUnknownSpecFields) {
+  Json read = ParseJson(R"({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+      "metadata": {"name": "l", "namespace": "ns", "resourceVersion": "42"},
+      "spec": {"holderIdentity": "b", "leaseDurationSeconds": 15,
+               "acquireTime": "2027-01-15T07:00:00.000000Z", "strategy": "OldestEmulationVersion"}})")
+                  .value();
+  const LeaseRecord record{"me", 20, std::nullopt, kWallNow, 7};
+  Json written = LeaseWith(read, record);
+  EXPECT_EQ(ResourceVersionOf(written), "42");
+  EXPECT_EQ(GetString(written, "spec.strategy"), "OldestEmulationVersion");
+  EXPECT_EQ(Find(written, "spec.acquireTime"), nullptr);
+  EXPECT_EQ(GetString(written, "spec.renewTime"), "2027-01-15T08:00:00.000000Z");
+  EXPECT_EQ(LeaseRecordOf(written), record);
+
+  Json fresh = LeaseWith(Json::null(), record, "ns", "vireo-controller");
+  EXPECT_EQ(KeyOf(fresh), "ns/vireo-controller");
+  EXPECT_EQ(GetString(fresh, "apiVersion"), "coordination.k8s.io/v1");
+  EXPECT_EQ(LeaseRecordOf(fresh), record);
+}
+
+TEST(LeaseCodecTest, ReleasedRecordFreesTheLeaseAtOnce) {
+  LeaseRecord released = ReleasedRecord(Held("me", 15, 5), kWallNow);
+  EXPECT_EQ(released, (LeaseRecord{"", 1, kWallNow, kWallNow, 5}));
+  LeaseObservation observed{released, kNow};
+  EXPECT_EQ(DecideLease(observed, kNow, kWallNow, "b", seconds(15)).action, LeaseAction::kAcquire);
+}
+
+TEST(LeaderElectionConfigTest, RejectsDurationsOutOfOrder) {
+  LeaderElectionConfig config;
+  config.lease_namespace = "ns";
+  config.lease_name = "l";
+  config.identity = "me";
+  EXPECT_TRUE(ValidateLeaderElectionConfig(config).ok());
+  LeaderElectionConfig bad = config;
+  bad.renew_deadline = seconds(15);
+  EXPECT_EQ(ValidateLeaderElectionConfig(bad).code(), Code::kInvalid);
+  bad = config;
+  bad.retry_period = seconds(10);
+  EXPECT_EQ(ValidateLeaderElectionConfig(bad).code(), Code::kInvalid);
+  bad = config;
+  bad.identity = "";
+  EXPECT_EQ(ValidateLeaderElectionConfig(bad).code(), Code::kInvalid);
+}
+
+// One Lease in memory, written only with the resourceVersion last read, as
+// the apiserver does. Hooks let a test act as another replica.
+class FakeLeaseApi : public LeaseApi {
+ public:
+  Result<Json> Get(const std::string&, const std::string&) override {
+    ++gets;
+    if (before_get) before_get();
+    if (!fail_gets.ok()) return fail_gets;
+    if (!stored.has_value()) return Status(Code::kNotFound, "leases \"l\" not found", 404);
+    return *stored;
+  }
+  Result<Json> Create(const std::string&, const Json& lease) override {
+    if (before_write) before_write();
+    if (stored.has_value()) return Status(Code::kAlreadyExists, "exists", 409);
+    Store(lease);
+    return *stored;
+  }
+  Result<Json> Update(const Json& lease) override {
+    if (before_write) before_write();
+    if (!stored.has_value()) return Status(Code::kNotFound, "gone", 404);
+    if (ResourceVersionOf(lease) != ResourceVersionOf(*stored)) {
+      return Status(Code::kConflict, "the object has been modified", 409);
+    }
+    ++updates;
+    Store(lease);
+    if (after_update) after_update();
+    return *stored;
+  }
+  // Another replica writes: a new holder or a renewal.
+  void WriteAs(const std::string& holder, int64_t transitions = 0) {
+    Store(LeaseWith(stored.value_or(Json::null()), Held(holder, 15, transitions), "ns", "l"));
+  }
+  LeaseRecord record() const { return LeaseRecordOf(stored.value()); }
+
+  std::optional<Json> stored;
+  Status fail_gets;
+  int gets = 0;
+  int updates = 0;
+  std::function<void()> before_get, before_write, after_update;
+
+ private:
+  void Store(Json lease) {
+    lease["metadata"]["resourceVersion"] = Json::string(std::to_string(++version_));
+    stored = std::move(lease);
+  }
+  int version_ = 0;
+};
+
+class LeaderElectorTest : public ::testing::Test {
+ protected:
+  LeaderElectorTest() : clock_(/*auto_advance=*/true) {
+    auto api = std::make_unique<FakeLeaseApi>();
+    api_ = api.get();
+    config_.lease_namespace = "ns";
+    config_.lease_name = "l";
+    config_.identity = "a";
+    config_.clock = &clock_;
+    config_.on_started_leading = [this] { events_.push_back("started@" + Elapsed()); };
+    config_.on_stopped_leading = [this] { events_.push_back("stopped@" + Elapsed()); };
+    config_.on_new_leader = [this](const std::string& who) { events_.push_back("leader " + who); };
+    config_.on_error = [this](const Status& s) { errors_.push_back(s); };
+    pending_api_ = std::move(api);
+  }
+  // Builds the elector (tests adjust config_ first) and runs it on this thread.
+  void Run() {
+    ASSERT_TRUE(ValidateLeaderElectionConfig(config_).ok());
+    elector_ = std::make_unique<LeaderElector>(std::move(pending_api_), config_);
+    elector_->Run();
+    EXPECT_FALSE(elector_->IsLeader());
+  }
+  std::string Elapsed() const {
+    return std::to_string(std::chrono::duration_cast<seconds>(clock_.Now() - start_).count()) + "s";
+  }
+
+  FakeClock clock_;
+  const Clock::TimePoint start_ = clock_.Now();
+  FakeLeaseApi* api_;
+  std::unique_ptr<FakeLeaseApi> pending_api_;
+  LeaderElectionConfig config_;
+  std::unique_ptr<LeaderElector> elector_;
+  std::vector<std::string> events_;
+  std::vector<Status> errors_;
+};
+
+TEST_F(LeaderElectorTest, CreatesRenewsAndReleasesOnStop) {
+  api_->after_update = [this] {
+    if (api_->updates == 3) elector_->Stop();
+  };
+  Run();
+  EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@0s", "stopped@6s"}));
+  // Three renewals two seconds apart, then the release.
+  EXPECT_EQ(api_->updates, 4);
+  EXPECT_EQ(api_->record().holder_identity, "");
+  EXPECT_EQ(api_->record().lease_duration_seconds, 1);
+  EXPECT_EQ(api_->record().lease_transitions, 0);
+  EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(LeaderElectorTest, WaitsForAnUnrenewedLeaseToExpireThenTakesIt) {
+  api_->WriteAs("b", /*transitions=*/2);
+  config_.on_started_leading = [this] {
+    events_.push_back("started@" + Elapsed());
+    elector_->Stop();
+  };
+  Run();
+  // Tries every 2 s; the lease counts as expired 15 s after it was first seen.
+  EXPECT_EQ(events_,
+            (std::vector<std::string>{"leader b", "leader a", "started@16s", "stopped@16s"}));
+  EXPECT_EQ(api_->gets, 9);
+  EXPECT_EQ(api_->record().lease_transitions, 3);
+}
+
+TEST_F(LeaderElectorTest, NeverTakesALeaseItsHolderKeepsRenewing) {
+  api_->WriteAs("b");
+  api_->before_get = [this] {
+    api_->WriteAs("b");
+    if (api_->gets == 20) elector_->Stop();
+  };
+  Run();
+  EXPECT_EQ(events_, (std::vector<std::string>{"leader b"}));
+  EXPECT_EQ(api_->updates, 0);
+  EXPECT_EQ(api_->record().holder_identity, "b");
+}
+
+TEST_F(LeaderElectorTest, StepsDownWhenRenewalsFailPastTheDeadline) {
+  config_.on_started_leading = [this] {
+    events_.push_back("started@" + Elapsed());
+    api_->fail_gets = Status(Code::kUnavailable, "apiserver down");
+  };
+  Run();
+  // Renew attempts at 2, 4, 6, 8 and 10 s fail; at 10 s the deadline has passed.
+  EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@0s", "stopped@10s"}));
+  EXPECT_EQ(errors_.size(), 6u);
+  EXPECT_EQ(api_->record().holder_identity, "a") << "no release without Stop";
+}
+
+TEST_F(LeaderElectorTest, StepsDownAtOnceWhenAnotherHolderTookOver) {
+  config_.on_started_leading = [this] {
+    events_.push_back("started@" + Elapsed());
+    api_->WriteAs("b", 1);
+  };
+  Run();
+  EXPECT_EQ(events_,
+            (std::vector<std::string>{"leader a", "started@0s", "leader b", "stopped@2s"}));
+  EXPECT_EQ(elector_->Leader(), "b");
+  EXPECT_EQ(api_->record().holder_identity, "b");
+}
+
+TEST_F(LeaderElectorTest, AConflictingWriteIsRetriedFromAFreshRead) {
+  api_->WriteAs("a");  // ours from before a restart
+  int writes = 0;
+  api_->before_write = [&] {
+    // Someone renews between our read and our first write.
+    if (++writes == 1) api_->WriteAs("a");
+  };
+  config_.on_started_leading = [this] {
+    events_.push_back("started@" + Elapsed());
+    elector_->Stop();
+  };
+  Run();
+  EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@2s", "stopped@2s"}));
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].code(), Code::kConflict);
+}
+
+}  // namespace
+}  // namespace vireo::kube

@@ -1,0 +1,135 @@
+// The informer: a local, indexed copy of one collection, kept current by a
+// Watcher on its own thread, telling handlers what changed. Controllers read
+// the copy instead of the apiserver and enqueue keys from the handlers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "lib/kube/json.h"
+#include "lib/kube/watcher.h"
+
+namespace vireo::kube {
+
+// Cached objects are shared, never copied, and must not be modified: a
+// reconciler that wants to change one copies it first.
+using ObjectPtr = std::shared_ptr<const Json>;
+
+// Objects keyed "namespace/name" (KeyOf), indexed by namespace, by owner
+// (metadata.ownerReferences[].uid) and by label ("key=value").
+// Thread-safe: one writer, any number of concurrent readers. Reads return
+// snapshots; results are in key order.
+class Store {
+ public:
+  ObjectPtr Get(std::string_view key) const;  // nullptr when absent
+  std::vector<ObjectPtr> List() const;
+  std::vector<std::string> ListKeys() const;
+  std::vector<ObjectPtr> ByNamespace(std::string_view ns) const;
+  std::vector<ObjectPtr> ByOwner(std::string_view owner_uid) const;
+  std::vector<ObjectPtr> ByLabel(std::string_view key, std::string_view value) const;
+  size_t size() const;
+
+  // The writer's side. Each returns the object the store held before, or
+  // nullptr.
+  ObjectPtr Upsert(ObjectPtr object);
+  ObjectPtr Remove(const std::string& key);
+
+ private:
+  using Index = std::map<std::string, std::set<std::string>, std::less<>>;
+  void IndexLocked(const std::string& key, const Json& object, bool add);
+  std::vector<ObjectPtr> LookupLocked(const Index& index, std::string_view value) const;
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ObjectPtr, std::less<>> objects_;  // GUARDED_BY(mu_)
+  Index by_namespace_;                                     // GUARDED_BY(mu_)
+  Index by_owner_;                                         // GUARDED_BY(mu_)
+  Index by_label_;                                         // GUARDED_BY(mu_)
+};
+
+// What an informer's user hears. Each is optional. Called on the informer's
+// thread after the store has changed, one call at a time: keep them short
+// (enqueue a key) and never block on the informer.
+struct InformerHandlers {
+  std::function<void(const ObjectPtr& object)> on_add;
+  std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
+  // The last state known: the DELETED event's object, or the cached object
+  // when a relist found it gone.
+  std::function<void(const ObjectPtr& object)> on_delete;
+};
+
+// Applies a watcher's output to a Store and tells handlers about each change.
+// An update whose resourceVersion equals the cached one (a relist repeating
+// what we have) changes nothing and is not told.
+// Thread-safe as far as the WatchConsumer contract needs: the watcher's thread
+// writes; synced and WaitForSync may be called from any thread. Handlers are
+// added before the watcher runs.
+class Reflector final : public WatchConsumer {
+ public:
+  explicit Reflector(Store* store) : store_(store) {}
+  void AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+
+  void OnReplace(std::vector<Json> items, const std::string& resource_version) override;
+  void OnEvent(WatchEvent event) override;
+
+  // True once the first full list has been applied.
+  bool synced() const { return synced_.load(); }
+  bool WaitForSync(std::chrono::milliseconds timeout) const;
+
+ private:
+  void Apply(Json object);
+  void Delete(const std::string& key, const ObjectPtr& last_known);
+
+  Store* const store_;
+  std::vector<InformerHandlers> handlers_;
+  std::atomic<bool> synced_{false};
+  mutable std::mutex sync_mu_;
+  mutable std::condition_variable sync_cv_;
+};
+
+// Watcher + Store + handlers on a thread of their own.
+// Thread-safe: store(), HasSynced and WaitForSync from any thread; AddHandlers
+// before Run; Run and Stop from the thread that owns the informer.
+class Informer {
+ public:
+  explicit Informer(std::unique_ptr<ListerWatcher> lister_watcher, WatcherOptions options = {});
+  // Stops and joins.
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // REQUIRES: Run not called yet.
+  void AddHandlers(InformerHandlers handlers) { reflector_.AddHandlers(std::move(handlers)); }
+  // Starts the thread; an informer runs at most once.
+  void Run();
+  // Stops the watcher and joins the thread: no handler runs after it returns.
+  void Stop();
+
+  bool HasSynced() const { return reflector_.synced(); }
+  // Waits until HasSynced, at most `timeout`; returns HasSynced().
+  bool WaitForSync(std::chrono::milliseconds timeout) const {
+    return reflector_.WaitForSync(timeout);
+  }
+  const Store& store() const { return store_; }
+  // The last resourceVersion the watcher saw.
+  std::string resource_version() const { return watcher_.resource_version(); }
+
+ private:
+  std::unique_ptr<ListerWatcher> lister_watcher_;
+  Store store_;
+  Reflector reflector_;
+  Watcher watcher_;
+  std::thread thread_;
+};
+
+}  // namespace vireo::kube

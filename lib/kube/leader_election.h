@@ -1,0 +1,159 @@
+// Leader election on a coordination.k8s.io/v1 Lease, so that of several
+// controller replicas one acts at a time. The decision (take, renew, wait) is
+// a pure function of the observed Lease; LeaderElector wraps it in the I/O.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/kube/client.h"
+#include "lib/kube/clock.h"
+#include "lib/kube/json.h"
+#include "lib/kube/status.h"
+
+namespace vireo::kube {
+
+// The election fields of a LeaseSpec.
+struct LeaseRecord {
+  std::string holder_identity;  // "" when released
+  int64_t lease_duration_seconds = 0;
+  std::optional<Clock::WallTime> acquire_time;
+  std::optional<Clock::WallTime> renew_time;
+  int64_t lease_transitions = 0;
+
+  bool operator==(const LeaseRecord&) const = default;
+};
+
+// metav1.MicroTime text: RFC 3339 in UTC with microseconds,
+// "2026-11-23T19:33:00.123456Z". Parsing accepts any fraction and offset.
+std::string FormatMicroTime(Clock::WallTime time);
+std::optional<Clock::WallTime> ParseMicroTime(std::string_view text);
+
+LeaseRecord LeaseRecordOf(const Json& lease);
+// `base` (a Lease as read, keeping its metadata and resourceVersion, so the
+// write is conditional) with `record` as its election fields. A null base
+// gives a new Lease named name in ns.
+Json LeaseWith(const Json& base, const LeaseRecord& record, std::string_view ns = {},
+               std::string_view name = {});
+
+enum class LeaseAction {
+  kCreate,   // no Lease yet
+  kAcquire,  // released, or its holder let it expire: take it over
+  kRenew,    // ours: extend it
+  kWait,     // someone else holds it and renews it
+};
+
+struct LeaseDecision {
+  LeaseAction action = LeaseAction::kWait;
+  LeaseRecord record;  // what to write; for kWait, the record as observed
+};
+
+struct LeaseObservation {
+  std::optional<LeaseRecord> record;  // nullopt: there is no Lease
+  // When this node first saw the record as it is now. Expiry is measured on
+  // the local monotonic clock from here, never from the holder's renewTime,
+  // so clocks of different nodes need not agree.
+  Clock::TimePoint observed_at;
+};
+
+// What `identity` should do now. lease_duration is written into new and
+// renewed records, and is assumed for a record that states none.
+LeaseDecision DecideLease(const LeaseObservation& observed, Clock::TimePoint now,
+                          Clock::WallTime wall_now, const std::string& identity,
+                          std::chrono::seconds lease_duration);
+
+// The record a leader writes when it steps down cleanly: no holder and a
+// one-second duration, so a waiting candidate takes over at its next try.
+LeaseRecord ReleasedRecord(const LeaseRecord& held, Clock::WallTime wall_now);
+
+// The three calls the elector makes. Tests fake it; ForClient is the real one.
+class LeaseApi {
+ public:
+  virtual ~LeaseApi() = default;
+  virtual Result<Json> Get(const std::string& ns, const std::string& name) = 0;
+  virtual Result<Json> Create(const std::string& ns, const Json& lease) = 0;
+  virtual Result<Json> Update(const Json& lease) = 0;
+  // `client` must outlive the result. Its request timeout should be well
+  // under the renew deadline: a leader cannot step down while a request hangs.
+  static std::unique_ptr<LeaseApi> ForClient(Client* client);
+};
+
+struct LeaderElectionConfig {
+  std::string lease_namespace;
+  std::string lease_name;
+  std::string identity;  // unique per replica, e.g. the pod name
+  // A candidate takes an unrenewed Lease this long after it last changed.
+  std::chrono::seconds lease_duration{15};
+  // A leader that could not renew for this long steps down. Must be shorter
+  // than lease_duration, so it stops before anyone else may start.
+  std::chrono::milliseconds renew_deadline{10'000};
+  // Between attempts to acquire or renew.
+  std::chrono::milliseconds retry_period{2'000};
+  // On Stop, a leader writes ReleasedRecord so the next one need not wait.
+  bool release_on_stop = true;
+  // Called on the elector's thread: start or stop the real work elsewhere
+  // and return. on_stopped_leading must not return before the work has
+  // stopped: the lease is released right after it.
+  std::function<void()> on_started_leading;
+  std::function<void()> on_stopped_leading;
+  // Whenever the observed holder changes (also to ourselves).
+  std::function<void(const std::string& holder)> on_new_leader;
+  std::function<void(const Status&)> on_error;  // nullptr: a JSON line on stderr
+  const Clock* clock = nullptr;                 // nullptr: Clock::Real()
+};
+
+// Ok, or kInvalid naming what is wrong (missing names, durations out of
+// order).
+Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config);
+
+// Runs one candidate: tries every retry_period until it holds the Lease,
+// then renews it every retry_period until it cannot (renew deadline passed,
+// or another holder observed) or Stop is called. Run then returns; a process
+// that lost leadership usually exits and starts afresh.
+// Thread-safe: Stop, IsLeader and Leader from any thread; Run once.
+class LeaderElector {
+ public:
+  // REQUIRES: ValidateLeaderElectionConfig(config).ok()
+  LeaderElector(std::unique_ptr<LeaseApi> api, LeaderElectionConfig config);
+  // REQUIRES: Run has returned (Stop, then join the thread running it).
+  ~LeaderElector();
+
+  void Run();
+  void Stop();
+  bool IsLeader() const;
+  // The holder last observed ("" if none).
+  std::string Leader() const;
+
+ private:
+  enum class Attempt { kHeld, kHeldByOther, kFailed };
+
+  Attempt TryAcquireOrRenew();
+  void Observe(const Json& lease);
+  void Release();
+  // False when stopped meanwhile.
+  bool Sleep(Clock::Duration duration);
+  void Report(const Status& status);
+
+  const std::unique_ptr<LeaseApi> api_;
+  const LeaderElectionConfig config_;
+  const Clock* const clock_;
+
+  // Only touched by Run's thread.
+  Json observed_lease_;  // null: none observed
+  LeaseObservation observation_;
+  std::string observed_version_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;  // GUARDED_BY(mu_)
+  bool leading_ = false;  // GUARDED_BY(mu_)
+  std::string leader_;    // GUARDED_BY(mu_)
+};
+
+}  // namespace vireo::kube
