@@ -1,0 +1,378 @@
+// Plain structs for the subset of kubevirt.io/v1 VirtualMachine and
+// VirtualMachineInstance that Vireo understands (README.md lists it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/kube/json.h"
+
+namespace vireo::api {
+
+using kube::Json;
+
+// Every modelled JSON object keeps the keys it does not model in `extra` (an
+// object, or null when there were none), so that decode -> encode loses
+// nothing a user or another controller wrote. The codec also leaves in
+// `extra` any value it cannot tell apart from "absent" in these structs (null,
+// "", 0, false, {} or [] for a non-optional field), which keeps round trips
+// exact. On encode the modelled fields win over `extra`.
+
+using StringMap = std::map<std::string, std::string>;
+
+// A resource.Quantity exactly as written ("128Mi", "500m", "1"). JSON numbers
+// are accepted on decode and become their decimal text; see quantity.h to
+// compute with one.
+using Quantity = std::string;
+
+inline constexpr char kApiVersion[] = "kubevirt.io/v1";
+inline constexpr char kVirtualMachineKind[] = "VirtualMachine";
+inline constexpr char kVirtualMachineInstanceKind[] = "VirtualMachineInstance";
+
+// ---------------------------------------------------------------- metadata
+
+struct OwnerReference {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+  std::optional<bool> controller;
+  std::optional<bool> block_owner_deletion;
+  Json extra;
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_;  // "namespace" is a keyword
+  std::string uid;
+  std::string resource_version;
+  int64_t generation = 0;
+  std::string creation_timestamp;  // RFC 3339, as the apiserver wrote it
+  std::string deletion_timestamp;
+  StringMap labels;
+  StringMap annotations;
+  std::vector<OwnerReference> owner_references;
+  std::vector<std::string> finalizers;
+  Json extra;  // generateName, managedFields, deletionGracePeriodSeconds, ...
+};
+
+// The metadata a VM's template may carry into its VMI.
+struct TemplateMeta {
+  StringMap labels;
+  StringMap annotations;
+  Json extra;  // e.g. the "creationTimestamp: null" kubectl leaves behind
+};
+
+// One entry of status.conditions (VM and VMI share the shape).
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+  std::string last_probe_time;
+  std::string last_transition_time;
+  Json extra;
+};
+
+// ------------------------------------------------------------- VMI spec
+
+struct Cpu {
+  uint32_t cores = 0;  // 0: not set
+  uint32_t sockets = 0;
+  uint32_t threads = 0;
+  std::string model;  // "host-model", "host-passthrough" or a libvirt model name
+  Json extra;
+};
+
+struct Memory {
+  Quantity guest;  // memory the guest sees; empty: not set
+  Json extra;      // hugepages, maxGuest
+};
+
+struct ResourceRequirements {
+  std::map<std::string, Quantity> requests;  // "memory", "cpu", ...
+  std::map<std::string, Quantity> limits;
+  Json extra;
+};
+
+struct Machine {
+  std::string type;  // "q35" or a versioned alias such as "pc-q35-rhel9.2.0"
+  Json extra;
+};
+
+struct Bios {
+  Json extra;  // useSerial
+};
+
+struct Efi {
+  std::optional<bool> secure_boot;  // KubeVirt: true when unset
+  Json extra;                       // persistent
+};
+
+struct Bootloader {
+  std::optional<Bios> bios;
+  std::optional<Efi> efi;
+  Json extra;
+};
+
+struct Firmware {
+  std::string uuid;    // SMBIOS system UUID
+  std::string serial;  // SMBIOS system serial
+  std::optional<Bootloader> bootloader;
+  Json extra;  // kernelBoot, acpi
+};
+
+// The `disk` or `cdrom` member of a disk: how the volume appears to the guest.
+struct DiskTarget {
+  std::string bus;  // "virtio", "sata", "scsi", "usb"
+  std::optional<bool> readonly;
+  Json extra;  // pciAddress, tray
+};
+
+struct Disk {
+  std::string name;  // names a volume
+  std::optional<DiskTarget> disk;
+  std::optional<DiskTarget> cdrom;
+  std::optional<int64_t> boot_order;  // > 0, lower boots first
+  std::string serial;
+  Json extra;  // lun, cache, io, blockSize, ...
+};
+
+struct InterfaceMasquerade {
+  Json extra;
+};
+
+struct Port {
+  std::string name;
+  std::string protocol;  // "TCP" (default) or "UDP"
+  int64_t port = 0;
+  Json extra;
+};
+
+struct Interface {
+  std::string name;  // names a network
+  std::optional<InterfaceMasquerade> masquerade;
+  std::string model;  // "virtio" (default), "e1000", ...
+  std::vector<Port> ports;
+  std::string mac_address;
+  std::optional<int64_t> boot_order;
+  Json extra;  // other bindings (bridge, sriov, ...), pciAddress, dhcpOptions
+};
+
+struct Devices {
+  std::vector<Disk> disks;
+  std::vector<Interface> interfaces;
+  std::optional<bool> autoattach_pod_interface;
+  std::optional<bool> autoattach_serial_console;
+  std::optional<bool> autoattach_graphics_device;
+  Json extra;
+};
+
+struct DomainSpec {
+  std::optional<Cpu> cpu;
+  std::optional<Memory> memory;
+  ResourceRequirements resources;
+  std::optional<Machine> machine;
+  std::optional<Firmware> firmware;
+  Devices devices;
+  Json extra;  // features, clock, ...
+};
+
+struct ContainerDiskSource {
+  std::string image;
+  std::string image_pull_policy;  // "Always", "IfNotPresent", "Never"
+  std::string path;               // disk file inside the image
+  Json extra;                     // imagePullSecret
+};
+
+struct PersistentVolumeClaimSource {
+  std::string claim_name;
+  std::optional<bool> read_only;
+  Json extra;  // hotpluggable
+};
+
+struct CloudInitNoCloudSource {
+  std::string user_data;
+  std::string user_data_base64;
+  std::string network_data;
+  std::string network_data_base64;
+  Json extra;  // secretRef, networkDataSecretRef
+};
+
+struct EmptyDiskSource {
+  Quantity capacity;
+  Json extra;
+};
+
+struct Volume {
+  std::string name;
+  std::optional<ContainerDiskSource> container_disk;
+  std::optional<PersistentVolumeClaimSource> persistent_volume_claim;
+  std::optional<CloudInitNoCloudSource> cloud_init_no_cloud;
+  std::optional<EmptyDiskSource> empty_disk;
+  Json extra;  // sources Vireo does not support (dataVolume, hostDisk, ...)
+};
+
+struct PodNetwork {
+  Json extra;  // vmNetworkCIDR, vmIPv6NetworkCIDR
+};
+
+struct Network {
+  std::string name;
+  std::optional<PodNetwork> pod;
+  Json extra;  // multus
+};
+
+struct VirtualMachineInstanceSpec {
+  DomainSpec domain;
+  std::vector<Volume> volumes;
+  std::vector<Network> networks;
+  StringMap node_selector;
+  Json affinity;     // a core/v1 Affinity, passed to the launcher pod as is; null: none
+  Json tolerations;  // a list of core/v1 Toleration, likewise; null: none
+  std::optional<int64_t> termination_grace_period_seconds;
+  std::string eviction_strategy;  // "None", "LiveMigrate", "LiveMigrateIfPossible", "External"
+  std::string hostname;
+  std::string subdomain;
+  Json extra;  // priorityClassName, schedulerName, probes, dnsConfig, ...
+};
+
+// ------------------------------------------------------------- VMI
+
+enum class VmiPhase {
+  kUnset,  // "": not yet seen by a controller
+  kPending,
+  kScheduling,
+  kScheduled,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kUnknown,
+};
+
+const char* VmiPhaseName(VmiPhase phase);
+std::optional<VmiPhase> ParseVmiPhase(std::string_view text);
+// Succeeded and Failed are final: the VMI never runs again.
+inline bool IsFinal(VmiPhase phase) {
+  return phase == VmiPhase::kSucceeded || phase == VmiPhase::kFailed;
+}
+
+struct VmiNetworkInterfaceStatus {
+  std::string name;
+  std::string ip_address;
+  std::vector<std::string> ip_addresses;
+  std::string mac;
+  Json extra;  // interfaceName, infoSource, podInterfaceName, ...
+};
+
+struct PhaseTransitionTimestamp {
+  VmiPhase phase = VmiPhase::kUnset;
+  std::string phase_transition_timestamp;
+  Json extra;
+};
+
+struct VirtualMachineInstanceStatus {
+  VmiPhase phase = VmiPhase::kUnset;
+  std::vector<Condition> conditions;
+  std::string node_name;
+  std::string reason;
+  std::vector<VmiNetworkInterfaceStatus> interfaces;
+  std::vector<PhaseTransitionTimestamp> phase_transition_timestamps;
+  std::string launcher_container_image_version;
+  Json extra;  // guestOSInfo, qosClass, activePods, volumeStatus, ...
+};
+
+struct VirtualMachineInstance {
+  std::string api_version = kApiVersion;
+  std::string kind = kVirtualMachineInstanceKind;
+  ObjectMeta metadata;
+  VirtualMachineInstanceSpec spec;
+  VirtualMachineInstanceStatus status;
+  Json extra;
+};
+
+// ------------------------------------------------------------- VM
+
+enum class RunStrategy { kAlways, kRerunOnFailure, kManual, kHalted, kOnce };
+
+const char* RunStrategyName(RunStrategy strategy);
+std::optional<RunStrategy> ParseRunStrategy(std::string_view text);
+
+enum class StateChangeAction { kStart, kStop };
+
+const char* StateChangeActionName(StateChangeAction action);
+std::optional<StateChangeAction> ParseStateChangeAction(std::string_view text);
+
+// The values of VirtualMachine status.printableStatus, as `kubectl get vm` shows them.
+namespace printable_status {
+inline constexpr char kStopped[] = "Stopped";
+inline constexpr char kProvisioning[] = "Provisioning";
+inline constexpr char kStarting[] = "Starting";
+inline constexpr char kRunning[] = "Running";
+inline constexpr char kPaused[] = "Paused";
+inline constexpr char kStopping[] = "Stopping";
+inline constexpr char kTerminating[] = "Terminating";
+inline constexpr char kCrashLoopBackOff[] = "CrashLoopBackOff";
+inline constexpr char kMigrating[] = "Migrating";
+inline constexpr char kUnknown[] = "Unknown";
+inline constexpr char kErrorUnschedulable[] = "ErrorUnschedulable";
+inline constexpr char kErrImagePull[] = "ErrImagePull";
+inline constexpr char kImagePullBackOff[] = "ImagePullBackOff";
+inline constexpr char kErrorPvcNotFound[] = "ErrorPvcNotFound";
+inline constexpr char kWaitingForVolumeBinding[] = "WaitingForVolumeBinding";
+}  // namespace printable_status
+
+struct VirtualMachineInstanceTemplateSpec {
+  TemplateMeta metadata;
+  VirtualMachineInstanceSpec spec;
+  Json extra;
+};
+
+struct VirtualMachineSpec {
+  std::optional<bool> running;  // deprecated by KubeVirt in favour of run_strategy
+  std::optional<RunStrategy> run_strategy;
+  VirtualMachineInstanceTemplateSpec template_spec;  // JSON "template"
+  Json extra;  // dataVolumeTemplates, instancetype, preference, ...
+};
+
+struct StateChangeRequest {
+  StateChangeAction action = StateChangeAction::kStart;
+  std::optional<std::string> uid;  // the VMI the request applies to
+  StringMap data;
+  Json extra;
+};
+
+struct VirtualMachineStatus {
+  bool created = false;
+  bool ready = false;
+  std::string printable_status;
+  std::vector<Condition> conditions;
+  std::vector<StateChangeRequest> state_change_requests;
+  std::optional<RunStrategy> run_strategy;  // the last one acted on
+  int64_t observed_generation = 0;
+  int64_t desired_generation = 0;
+  Json extra;  // startFailure, volumeSnapshotStatuses, ...
+};
+
+struct VirtualMachine {
+  std::string api_version = kApiVersion;
+  std::string kind = kVirtualMachineKind;
+  ObjectMeta metadata;
+  VirtualMachineSpec spec;
+  VirtualMachineStatus status;
+  Json extra;
+};
+
+// ------------------------------------------------------------- lookups
+
+// nullptr when the spec has no volume (network, disk, interface) of that name.
+const Volume* FindVolume(const VirtualMachineInstanceSpec& spec, std::string_view name);
+const Network* FindNetwork(const VirtualMachineInstanceSpec& spec, std::string_view name);
+const Disk* FindDisk(const VirtualMachineInstanceSpec& spec, std::string_view name);
+const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type);
+
+}  // namespace vireo::api

@@ -1,0 +1,25 @@
+// The checks a CRD schema cannot express: references between disks and
+// volumes, interfaces and networks, uniqueness, quantities, and the edges of
+// the subset Vireo implements. Every problem found is reported, each as a
+// Cause naming its field, so a user can fix them all at once.
+#pragma once
+
+#include <string_view>
+
+#include "lib/api/problems.h"
+#include "lib/api/types.h"
+#include "lib/kube/status.h"
+
+namespace vireo::api {
+
+// Ok, or kInvalid listing every problem. They accept a spec before or after
+// ApplyVmiSpecDefaults.
+kube::Status ValidateVirtualMachine(const VirtualMachine& vm);
+kube::Status ValidateVirtualMachineInstance(const VirtualMachineInstance& vmi);
+
+// Adds the problems of one VMI spec, with field paths under `path`
+// ("spec" for a VMI, "spec.template.spec" for a VM).
+void ValidateVmiSpec(const VirtualMachineInstanceSpec& spec, std::string_view path,
+                     Problems& problems);
+
+}  // namespace vireo::api
