@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# T1: Vireo's CRD schemas and CEL rules on a real kube-apiserver.
+#
+#   - every manifest in manifests/valid/ passes `kubectl apply --dry-run=server`;
+#   - every manifest in manifests/invalid/ is refused, and the refusal contains
+#     the text of the file's first line, `# expect: <text>`; a line
+#     `# expect-unstrict: <text>` also applies it with --validate=false (unknown
+#     fields pruned instead of refused) and expects that text;
+#   - `kubectl explain` reads well for a few paths;
+#   - status as the controller writes it passes the status subresource.
+#
+# Needs the CRDs installed (tests/integration/apiserver.sh does that) and
+#   KUBECONFIG  a cluster-admin kubeconfig    KUBECTL  path to kubectl
+# or, as hack/test.sh runs it, VIREO_TEST_CLUSTER_DIR (the harness directory),
+# from which both are taken. kubectl's default --validate=strict makes the
+# apiserver refuse unknown fields (fieldValidation=Strict).
+# Ends with "crd_validation: N passed, M failed"; exits non-zero if M > 0.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+manifests=$here/manifests
+if [[ -z ${KUBECONFIG:-} || -z ${KUBECTL:-} ]]; then
+  if [[ -n ${VIREO_TEST_CLUSTER_DIR:-} ]]; then
+    # shellcheck disable=SC1091
+    source "$VIREO_TEST_CLUSTER_DIR/env"
+    # Both from the harness: a KUBECONFIG left in the environment must not
+    # send this test to some other cluster.
+    KUBECONFIG=$VIREO_TEST_CLUSTER_DIR/kubeconfig
+    KUBECTL=$BIN/kubectl
+  else
+    echo "crd_validation: set KUBECONFIG and KUBECTL (or VIREO_TEST_CLUSTER_DIR)" >&2
+    echo "crd_validation: 0 passed, 1 failed"
+    exit 1
+  fi
+fi
+export KUBECONFIG
+k() { "$KUBECTL" "$@"; }
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; [[ -n ${2:-} ]] && sed 's/^/    /' <<<"$2"; }
+
+# The apiserver must know both CRDs, or every "refused" below would be for the
+# wrong reason.
+for crd in virtualmachines.kubevirt.io virtualmachineinstances.kubevirt.io; do
+  if out=$(k get crd "$crd" -o name 2>&1); then pass; else fail "CRD $crd is installed" "$out"; fi
+done
+
+# ... and they must be the committed ones, or this run tests something else.
+crds=$(cd "$here/../../crds" && pwd)
+if out=$(k diff -f "$crds/" 2>&1); then pass; else
+  fail "the installed CRDs are crds/*.yaml (kubectl apply -f crds/)" "$(head -n 30 <<<"$out")"; fi
+
+shopt -s nullglob
+valid=("$manifests"/valid/*.yaml)
+invalid=("$manifests"/invalid/*.yaml)
+# A run over empty directories would prove nothing.
+((${#valid[@]} >= 5)) && pass || fail "at least 5 valid manifests (found ${#valid[@]})"
+((${#invalid[@]} >= 20)) && pass || fail "at least 20 invalid manifests (found ${#invalid[@]})"
+
+for f in "${valid[@]}"; do
+  name=valid/$(basename "$f")
+  if out=$(k apply --dry-run=server -f "$f" 2>&1); then pass; else fail "$name is accepted" "$out"; fi
+done
+
+for f in "${invalid[@]}"; do
+  name=invalid/$(basename "$f")
+  first=$(head -n 1 "$f")
+  expect=${first#\# expect: }
+  if [[ $first != "# expect: "* || -z ${expect// /} ]]; then
+    fail "$name starts with '# expect: <part of the error>'" "first line: $first"
+    continue
+  fi
+  if out=$(k apply --dry-run=server -f "$f" 2>&1); then
+    fail "$name is refused" "$out"
+  elif ! grep -qF -- "$expect" <<<"$out"; then
+    fail "$name is refused with '$expect'" "$out"
+  elif grep -qiE 'unable to recognize|no matches for kind|connection refused|Unauthorized|forbidden:.*cannot' <<<"$out"; then
+    fail "$name is refused by the schema, not by the client or the server's setup" "$out"
+  else
+    pass
+  fi
+  # Optional "# expect-unstrict: <text>": a client that does not ask for strict
+  # field validation gets unknown fields pruned; the object must still be refused.
+  unstrict=$(sed -n 's/^# expect-unstrict: //p' "$f" | head -n 1)
+  if [[ -n $unstrict ]]; then
+    if out=$(k apply --validate=false --dry-run=server -f "$f" 2>&1); then
+      fail "$name is refused without strict field validation" "$out"
+    elif ! grep -qF -- "$unstrict" <<<"$out"; then
+      fail "$name is refused without strict field validation with '$unstrict'" "$out"
+    else
+      pass
+    fi
+  fi
+done
+
+# kubectl explain: the schema's descriptions reach a reader.
+explain() { # path pattern... : each extended regex must match the output
+  local path=$1 out flat p; shift
+  if ! out=$(k explain "$path" 2>&1); then fail "kubectl explain $path" "$out"; return; fi
+  flat=$(tr -s ' \t\n' '   ' <<<"$out")  # descriptions wrap: match across line breaks
+  for p in "$@"; do
+    if ! grep -qE -- "$p" <<<"$flat"; then fail "kubectl explain $path shows /$p/" "$out"; return; fi
+  done
+  if grep -q '<empty>' <<<"$out"; then fail "kubectl explain $path: a field without description" "$out"; return; fi
+  pass
+}
+explain vm.spec.runStrategy 'KIND: +VirtualMachine' 'FIELD: +runStrategy <string>' \
+  'ENUM:' 'RerunOnFailure' 'Halted' 'mutually|not both'
+explain vm.spec.running 'FIELD: +running <boolean>' 'runStrategy'
+explain vmi.spec.domain.devices.disks 'KIND: +VirtualMachineInstance' 'FIELD: +disks <\[\]Object>' \
+  'volume of the same name' 'bootOrder' 'cdrom' 'name.*-required-'
+explain vm.spec.template.spec.domain.devices.disks 'KIND: +VirtualMachine' 'volume of the same name' 'serial'
+explain vmi.spec.domain.devices.disks.disk.bus 'ENUM:' 'virtio' 'sata' 'scsi'
+explain vmi.spec.volumes 'containerDisk' 'persistentVolumeClaim' 'cloudInitNoCloud' 'emptyDisk' 'exactly one'
+explain vmi.spec.domain.devices.interfaces.masquerade 'NAT|pod'
+explain vmi.spec.affinity 'core Kubernetes'
+explain vm.status 'printableStatus' 'ready' 'stateChangeRequests' 'observedGeneration'
+explain vmi.status 'phase' 'nodeName' 'interfaces' 'conditions'
+
+# The VM's template spec and the VMI spec are one schema: their field lists match.
+fields() { k explain "$1" --recursive 2>&1 | sed -n '/^FIELDS:/,$p'; }
+a=$(fields vmi.spec) b=$(fields vm.spec.template.spec)
+if [[ -n $a && $a == "$b" ]]; then pass; else
+  fail "vm.spec.template.spec and vmi.spec have the same fields" "$(diff <(echo "$a") <(echo "$b") | head -20)"; fi
+
+# Status as vireo-controller writes it (KubeVirt's field names) goes through
+# the status subresource under strict field validation; an unknown status
+# field is refused. Needs real objects, so a scratch namespace.
+ns=crd-validation-$$
+if out=$(k create namespace "$ns" 2>&1); then
+  trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1' EXIT
+  put_status() { # kind name status-json: replace the object's status (strict)
+    k get "$1" "$2" -n "$ns" -o json |
+      /usr/bin/python3 -c 'import json, sys; o = json.load(sys.stdin); o["status"] = json.loads(sys.argv[1]); print(json.dumps(o))' "$3" |
+      k replace --subresource=status --validate=strict -f - 2>&1
+  }
+  vm_status='{"printableStatus": "Running", "created": true, "ready": true,
+    "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null,
+      "lastTransitionTime": "2026-01-02T03:04:05Z", "reason": "", "message": ""}],
+    "stateChangeRequests": [{"action": "Stop", "uid": "6f1d2a52-0000-4000-8000-000000000001"},
+      {"action": "Start", "data": {"reason": "restart"}}],
+    "startFailure": {"consecutiveFailCount": 2, "lastFailedVMIUID": "6f1d2a52-0000-4000-8000-000000000001",
+      "retryAfterTimestamp": "2026-01-02T03:04:05Z"},
+    "runStrategy": "Always", "observedGeneration": 1, "desiredGeneration": 1}'
+  vmi_status='{"phase": "Running", "reason": "", "nodeName": "node1",
+    "phaseTransitionTimestamps": [{"phase": "Pending", "phaseTransitionTimestamp": "2026-01-02T03:04:00Z"},
+      {"phase": "Running", "phaseTransitionTimestamp": "2026-01-02T03:04:05Z"}],
+    "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": null}],
+    "interfaces": [{"name": "default", "ipAddress": "10.244.0.7", "ipAddresses": ["10.244.0.7"],
+      "mac": "02:00:00:0a:0b:0c", "interfaceName": "eth0", "infoSource": "domain",
+      "podInterfaceName": "eth0", "queueCount": 1, "linkState": "up"}],
+    "guestOSInfo": {}, "qosClass": "Burstable", "launcherContainerImageVersion": "vireo-launcher:dev",
+    "activePods": {"6f1d2a52-0000-4000-8000-000000000002": "node1"},
+    "volumeStatus": [{"name": "containerdisk", "target": "vda", "size": 46137344},
+      {"name": "data", "target": "vdb", "persistentVolumeClaimInfo": {"claimName": "data",
+        "accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem", "capacity": {"storage": "1Gi"},
+        "requests": {"storage": "1Gi"}}}],
+    "machine": {"type": "pc-q35-7.2"}, "currentCPUTopology": {"cores": 1, "sockets": 1, "threads": 1},
+    "memory": {"guestAtBoot": "128Mi", "guestCurrent": "128Mi", "guestRequested": "128Mi"},
+    "runtimeUser": 0}'
+  if out=$(k apply -n "$ns" -f "$manifests/valid/vm-cirros-containerdisk-cloudinit.yaml" \
+      -f "$manifests/valid/vmi-nocloud-base64.yaml" 2>&1); then
+    if out=$(put_status vm cirros "$vm_status"); then pass; else fail "VM status as the controller writes it" "$out"; fi
+    if out=$(put_status vmi vmi-nocloud "$vmi_status"); then pass; else fail "VMI status as the controller writes it" "$out"; fi
+    if out=$(put_status vm cirros '{"printableStatus": "Running", "bogus": 1}'); then
+      fail "an unknown VM status field is refused" "$out"
+    elif grep -qF 'unknown field "status.bogus"' <<<"$out"; then pass; else
+      fail "an unknown VM status field is refused as unknown" "$out"; fi
+  else
+    fail "create a VM and a VMI for the status checks" "$out"
+  fi
+else
+  fail "create namespace $ns" "$out"
+fi
+
+echo "crd_validation: $passed passed, $failed failed"
+((failed == 0))
