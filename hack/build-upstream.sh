@@ -22,7 +22,10 @@ k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$pins/k
   echo "build-upstream: cannot read the k8s.io/kubernetes version from $pins/kubernetes/go.mod" >&2; exit 1; }
 k8s_major=${BASH_REMATCH[1]} k8s_minor=${BASH_REMATCH[2]}
 
-key=$(cat "$pins"/*/go.mod "$pins"/*/go.sum "$0" | sha256sum | cut -c1-16)
+# Bump when the way the binaries are built changes (flags, names), so caches
+# built the old way are not reused.
+recipe=1
+key=$( (cat "$pins"/*/go.mod "$pins"/*/go.sum; echo "recipe=$recipe") | sha256sum | cut -c1-16)
 bin="$cache_root/upstream/$key/bin"
 wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl helm)
 
@@ -67,6 +70,10 @@ build "$pins/helm" "$bin.partial" helm.sh/helm/v3/cmd/helm
 
 rm -rf "$bin"
 mv "$bin.partial" "$bin"
+# Older pins' binaries are no longer wanted.
+for old in "$cache_root"/upstream/*; do
+  [[ $old == "$cache_root/upstream/$key" ]] || rm -rf "$old"
+done
 complete || { echo "build-upstream: build finished but binaries are missing in $bin" >&2; exit 1; }
 echo "build-upstream: built in $((SECONDS - start)) s into $bin" >&2
 echo "$bin"

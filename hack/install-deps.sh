@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the tests need. Idempotent: when
+# everything is there it only checks, so hack/test.sh and .ci/run call it
+# every time. Go (>= 1.26, for the upstream binaries) must already be on PATH
+# or in /usr/local/go: Debian's bookworm Go is too old to build Kubernetes 1.36.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ meson ninja-build pkg-config ccache clang-format
+  # libraries (DEVELOPERS.md: all from Debian)
+  libcpprest-dev libyaml-cpp-dev libvirt-dev libssl-dev
+  libboost-dev libboost-system-dev libgtest-dev libgmock-dev
+  # tests and tooling
+  python3 python3-yaml curl openssl ca-certificates git
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH=/usr/local/go/bin:$PATH
+fi
+if ! command -v go >/dev/null; then
+  echo "install-deps: Go is not installed; Go >= 1.26 is needed to build the pinned Kubernetes (tests/cluster)." >&2
+  exit 1
+fi
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+if ((go_minor < 26)); then
+  echo "install-deps: $(go env GOVERSION) is too old; Go >= 1.26 is needed to build Kubernetes 1.36." >&2
+  exit 1
+fi
