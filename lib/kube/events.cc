@@ -1,10 +1,10 @@
 // The Event recorder: aggregation of repeats, the Event objects it writes,
 // and the writer thread.
 #include "lib/kube/events.h"
+#include "lib/kube/log.h"
 
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <utility>
 
 namespace vireo::kube {
@@ -277,10 +277,7 @@ void EventRecorder::Report(const Status& status) {
     options_.on_error(status);
     return;
   }
-  Json line = Json::object();
-  line["level"] = Json::string("warn");
-  line["msg"] = Json::string(status.ToString());
-  std::cerr << DumpJson(line) << "\n";
+  LogWarn(status.ToString());
 }
 
 }  // namespace vireo::kube

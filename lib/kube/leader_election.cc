@@ -1,10 +1,10 @@
 // Lease-based leader election: the pure decision, the Lease codec and the
 // elector's loop.
 #include "lib/kube/leader_election.h"
+#include "lib/kube/log.h"
 
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <utility>
 
 namespace vireo::kube {
@@ -352,10 +352,7 @@ void LeaderElector::Report(const Status& status) {
     config_.on_error(status);
     return;
   }
-  Json line = Json::object();
-  line["level"] = Json::string("warn");
-  line["msg"] = Json::string("leader election " + config_.identity + ": " + status.ToString());
-  std::cerr << DumpJson(line) << "\n";
+  LogWarn("leader election: " + status.ToString(), {{"identity", config_.identity}});
 }
 
 }  // namespace vireo::kube

@@ -1,8 +1,8 @@
 // The list-then-watch state machine and its Client adapter.
 #include "lib/kube/watcher.h"
+#include "lib/kube/log.h"
 
 #include <algorithm>
-#include <iostream>
 #include <utility>
 
 namespace vireo::kube {
@@ -187,10 +187,7 @@ void Watcher::Report(const Status& status, const std::string& what_next) {
     options_.on_error(with_plan);
     return;
   }
-  Json line = Json::object();
-  line["level"] = Json::string("warn");
-  line["msg"] = Json::string(with_plan.ToString());
-  std::cerr << DumpJson(line) << "\n";
+  LogWarn(with_plan.ToString());
 }
 
 }  // namespace vireo::kube
