@@ -1,11 +1,13 @@
 // The Event recorder: aggregation of repeats, the Event objects it writes,
 // and the writer thread.
 #include "lib/kube/events.h"
-#include "lib/kube/log.h"
 
 #include <cstdio>
 #include <ctime>
 #include <utility>
+
+#include "lib/kube/log.h"
+#include "lib/kube/timestamp.h"
 
 namespace vireo::kube {
 namespace {
@@ -15,17 +17,6 @@ constexpr size_t kMaxNameLength = 253;
 // Long enough for any useful message, short enough for kubectl's columns and
 // for etcd when a controller reports the same large error every second.
 constexpr size_t kMaxMessageBytes = 1024;
-
-// metav1.Time: RFC 3339 in UTC, whole seconds.
-std::string FormatTime(Clock::WallTime time) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::seconds>(time));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 std::string AggregationKey(const EventOccurrence& o) {
   // \x1f cannot occur in names, kinds or reasons, so fields cannot run together.

@@ -14,6 +14,7 @@
 
 #include "lib/kube/client.h"
 #include "lib/kube/clock.h"
+#include "lib/kube/timestamp.h"
 #include "lib/kube/json.h"
 #include "lib/kube/status.h"
 
@@ -30,10 +31,6 @@ struct LeaseRecord {
   bool operator==(const LeaseRecord&) const = default;
 };
 
-// metav1.MicroTime text: RFC 3339 in UTC with microseconds,
-// "2026-11-23T19:33:00.123456Z". Parsing accepts any fraction and offset.
-std::string FormatMicroTime(Clock::WallTime time);
-std::optional<Clock::WallTime> ParseMicroTime(std::string_view text);
 
 LeaseRecord LeaseRecordOf(const Json& lease);
 // `base` (a Lease as read, keeping its metadata and resourceVersion, so the

@@ -4,10 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <ctime>
 
 #include "lib/kube/json.h"
+#include "lib/kube/timestamp.h"
 
 namespace vireo::kube {
 namespace {
@@ -28,20 +27,6 @@ const char* LevelName(LogLevel level) {
   return "info";
 }
 
-std::string NowRfc3339() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
-
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
@@ -60,7 +45,7 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < g_level.load()) return;
   Json line = Json::object(true);  // keep ts, level, msg first for people reading raw logs
-  line["ts"] = Json::string(NowRfc3339());
+  line["ts"] = Json::string(FormatMicroTime(std::chrono::system_clock::now()));
   line["level"] = Json::string(LevelName(level));
   line["msg"] = Json::string(std::string(msg));
   for (const auto& [key, value] : fields) line[std::string(key)] = Json::string(std::string(value));
