@@ -120,6 +120,15 @@ void Store::IndexLocked(const std::string& key, const Json& object, bool add) {
   for (const std::string& pair : LabelPairs(object)) IndexOne(by_label_, pair, key, add);
 }
 
+// managedFields is often the largest part of an object and no controller
+// reads it; an update built from a cached object without it leaves the
+// server's copy as it is.
+void StripForCache(Json& object) {
+  if (!object.is_object() || !object.has_field("metadata")) return;
+  Json& metadata = object.at("metadata");
+  if (metadata.is_object() && metadata.has_field("managedFields")) metadata.erase("managedFields");
+}
+
 void Reflector::OnReplace(std::vector<Json> items, const std::string& /*resource_version*/) {
   std::set<std::string> listed;
   for (Json& item : items) {
@@ -145,6 +154,7 @@ void Reflector::OnEvent(WatchEvent event) {
       break;
     case WatchEvent::Type::kDeleted: {
       std::string key = KeyOf(event.object);
+      StripForCache(event.object);
       Delete(key, std::make_shared<const Json>(std::move(event.object)));
       break;
     }
@@ -154,6 +164,7 @@ void Reflector::OnEvent(WatchEvent event) {
 }
 
 void Reflector::Apply(Json object) {
+  StripForCache(object);
   ObjectPtr cached = store_->Get(KeyOf(object));
   if (cached != nullptr && ResourceVersionOf(*cached) == ResourceVersionOf(object)) return;
   auto fresh = std::make_shared<const Json>(std::move(object));

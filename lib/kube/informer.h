@@ -68,6 +68,10 @@ struct InformerHandlers {
   std::function<void(const ObjectPtr& object)> on_delete;
 };
 
+// Drops what no controller reads from an object before it is cached
+// (metadata.managedFields).
+void StripForCache(Json& object);
+
 // Applies a watcher's output to a Store and tells handlers about each change.
 // An update whose resourceVersion equals the cached one (a relist repeating
 // what we have) changes nothing and is not told.

@@ -245,5 +245,19 @@ TEST(InformerTest, SyncsThenFollowsEventsUntilStopped) {
   EXPECT_EQ(informer.resource_version(), "2");
 }
 
+TEST(StripForCacheTest, DropsManagedFieldsOnly) {
+  auto parsed = ParseJson(R"({"metadata": {"name": "a", "managedFields": [{"manager": "x"}],
+                               "annotations": {"k": "v"}}, "spec": {"n": 1}})");
+  ASSERT_TRUE(parsed.ok());
+  Json object = *parsed;
+  StripForCache(object);
+  EXPECT_EQ(Find(object, "metadata.managedFields"), nullptr);
+  EXPECT_EQ(GetString(object, "metadata.annotations.k"), "v");
+  EXPECT_EQ(GetInt(object, "spec.n"), std::optional<int64_t>(1));
+  Json not_an_object = Json::string("x");
+  StripForCache(not_an_object);  // tolerated
+  EXPECT_TRUE(not_an_object.is_string());
+}
+
 }  // namespace
 }  // namespace vireo::kube
