@@ -1,0 +1,104 @@
+// Vocabulary shared by the VM and VMI decisions and the launcher pod
+// rendering: the names Vireo writes on objects (KubeVirt's where KubeVirt has
+// one), events and deletions as a decision states them, and PVC helpers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/api/types.h"
+#include "lib/kube/clock.h"
+#include "lib/kube/events.h"
+#include "lib/kube/json.h"
+
+namespace vireo::controllers {
+
+using kube::Json;
+using WallTime = kube::Clock::WallTime;
+
+// ----------------------------------------------------------------- names
+
+// On a VM: held until its VMI is gone, so deleting a VM stops the guest first.
+inline constexpr char kVmFinalizer[] = "kubevirt.io/virtualMachineControllerFinalize";
+// On a VMI: held until its launcher pods are gone, so a VMI (and a VM's
+// restart, which makes a new VMI of the same name) never overlaps a guest
+// that is still shutting down on the same disks. (KubeVirt's is the bare
+// "foregroundDeleteVirtualMachine", which the apiserver warns about as not
+// domain-qualified.)
+inline constexpr char kVmiFinalizer[] = "kubevirt.io/foregroundDeleteVirtualMachine";
+
+// Launcher pod labels (KubeVirt's). The I/O layer finds a VMI's pods by
+// kCreatedByLabel = VMI uid (or the controller owner reference).
+inline constexpr char kAppLabel[] = "kubevirt.io";  // value kAppLabelLauncher
+inline constexpr char kAppLabelLauncher[] = "virt-launcher";
+inline constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+inline constexpr char kVmNameLabel[] = "vm.kubevirt.io/name";
+
+// Pod annotation holding the VMI JSON the launcher reads (docs/launcher-pod.md).
+inline constexpr char kVmiAnnotation[] = "vireo.io/vmi";
+// On a VMI made by a VM: the VM's metadata.generation it was made from.
+inline constexpr char kVmGenerationAnnotation[] = "kubevirt.io/vm-generation";
+
+// The launcher container's name: `virtctl console` execs into it.
+inline constexpr char kLauncherContainer[] = "compute";
+
+// Condition types written by the decisions.
+inline constexpr char kConditionReady[] = "Ready";
+inline constexpr char kConditionPodScheduled[] = "PodScheduled";
+// False with reason ErrImagePull / ImagePullBackOff while an image of the
+// launcher pod cannot be pulled (KubeVirt's "Synchronized" condition).
+inline constexpr char kConditionSynchronized[] = "Synchronized";
+// VMI only: True when the launcher runs the guest under TCG (--emulation=on),
+// False when it must use KVM (--emulation=off), Unknown when the launcher
+// chooses at start (--emulation=auto): the controller cannot see its choice.
+inline constexpr char kConditionSoftwareEmulation[] = "SoftwareEmulation";
+// VM only: True while the VM cannot make its VMI (invalid template, a VMI of
+// that name owned by someone else).
+inline constexpr char kConditionFailure[] = "Failure";
+
+// ----------------------------------------------------------------- results
+
+// An Event to record about the object the decision is for. Decisions are
+// made often, so they only emit events for what changes: an action taken or a
+// status that moves (e.g. printableStatus entering ErrorPvcNotFound). Record
+// them after the decision's writes succeeded; if a write fails, drop them:
+// the next decision emits them again.
+struct Event {
+  kube::EventType type = kube::EventType::kNormal;
+  std::string reason;   // UpperCamelCase, e.g. "SuccessfulCreate"
+  std::string message;  // for people; names the objects involved
+};
+
+// A delete to issue, with `preconditions.uid = uid` so that an object of the
+// same name made meanwhile (a restarted VM's new VMI) is never hit.
+// NotFound means done.
+struct Deletion {
+  std::string name;
+  std::string uid;
+};
+
+// ----------------------------------------------------------------- PVCs
+
+enum class VolumeMode { kFilesystem, kBlock };
+
+// The claims a VMI spec refers to (persistentVolumeClaim volumes), in volume
+// order, without repeats: what the I/O layer looks up in its PVC store.
+std::vector<std::string> ClaimNames(const api::VirtualMachineInstanceSpec& spec);
+
+// A core/v1 PersistentVolumeClaim's spec.volumeMode: kBlock for "Block",
+// kFilesystem otherwise (Kubernetes' default).
+VolumeMode VolumeModeOf(const Json& pvc);
+
+// The PVCs that exist among those a spec names: claimName -> volume mode.
+// A claim the spec names that is absent from the map is missing.
+using Claims = std::map<std::string, VolumeMode>;
+
+// Claims of `spec` absent from `claims`, in volume order.
+std::vector<std::string> MissingClaims(const api::VirtualMachineInstanceSpec& spec,
+                                       const Claims& claims);
+
+}  // namespace vireo::controllers

@@ -1,0 +1,475 @@
+// Launcher pod rendering. The paths and the command line are the contract of
+// docs/launcher-pod.md; the resource and containerDisk choices are explained
+// in docs/controller.md.
+#include "controllers/reconcile/launcher_pod.h"
+
+#include <array>
+#include <string>
+#include <utility>
+
+#include "lib/api/codec.h"
+#include "lib/api/defaults.h"
+#include "lib/api/quantity.h"
+
+namespace vireo::controllers {
+namespace {
+
+using kube::Code;
+using kube::Result;
+using kube::Status;
+
+constexpr char kLauncherBinary[] = "vireo-launcher";
+constexpr char kVmiDir[] = "/var/run/vireo/vmi";
+constexpr char kVmiFile[] = "/var/run/vireo/vmi/vmi.json";
+constexpr char kStateDir[] = "/var/run/vireo/state";
+constexpr char kVolumesDir[] = "/var/run/vireo/volumes/";
+constexpr char kBlockDir[] = "/dev/vireo/";
+constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks/";
+constexpr char kToolsDir[] = "/var/run/vireo/tools";
+
+// Pod volumes of our own; a VMI volume may not take these names.
+constexpr char kReservedPrefix[] = "vireo-";
+constexpr char kVmiVolume[] = "vireo-vmi";
+constexpr char kStateVolume[] = "vireo-state";
+constexpr char kToolsVolume[] = "vireo-tools";
+
+// A static busybox from Debian's busybox-static package, present in the
+// launcher image: containerDisk images may be FROM scratch, so the copy is
+// run with a binary the pod brings along.
+constexpr char kBusyboxInLauncherImage[] = "/bin/busybox";
+constexpr char kDefaultContainerDiskPath[] = "/disk";
+
+// Copies one disk image file (the path given, or the single file in the
+// directory given) into the volume's directory, keeping its base name, so the
+// directory always holds exactly that one file. Arguments: $1 source, $2
+// destination directory.
+constexpr char kCopyDiskScript[] =
+    "set -eu\n"
+    "src=\"$1\"; dst=\"$2\"\n"
+    "if [ -d \"$src\" ]; then\n"
+    "  n=0\n"
+    "  for f in \"$src\"/*; do if [ -f \"$f\" ]; then n=$((n+1)); file=\"$f\"; fi; done\n"
+    "  if [ \"$n\" -ne 1 ]; then\n"
+    "    echo \"containerDisk: expected one file in $src, found $n\" >&2; exit 1\n"
+    "  fi\n"
+    "  src=\"$file\"\n"
+    "fi\n"
+    "if [ ! -f \"$src\" ]; then echo \"containerDisk: no disk image at $src\" >&2; exit 1; fi\n"
+    "cp \"$src\" \"$dst/\"\n";
+
+// Resources of the copy init containers: cp is I/O bound and small.
+constexpr char kInitCpu[] = "100m";
+constexpr char kInitMemory[] = "64Mi";
+
+constexpr int64_t kMiB = 1LL << 20;
+
+Json Str(const std::string& s) { return Json::string(s); }
+
+Json StringArray(std::initializer_list<std::string> items) {
+  Json array = Json::array(items.size());
+  size_t i = 0;
+  for (const std::string& item : items) array[i++] = Str(item);
+  return array;
+}
+
+void Push(Json* array, Json item) { (*array)[array->size()] = std::move(item); }
+
+// FNV-1a: stable across builds and platforms, unlike std::hash.
+uint64_t StableHash(std::string_view text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+// Whole MiB when exact (readable in `kubectl describe`), else bytes.
+std::string BytesQuantity(int64_t bytes) {
+  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "Mi";
+  return std::to_string(bytes);
+}
+
+int64_t RoundUpToMiB(int64_t bytes) { return (bytes + kMiB - 1) / kMiB * kMiB; }
+
+int64_t VcpuCount(const api::DomainSpec& domain) {
+  if (!domain.cpu.has_value()) return 1;
+  int64_t n = 1;
+  for (uint32_t v : {domain.cpu->cores, domain.cpu->sockets, domain.cpu->threads}) {
+    n *= v == 0 ? 1 : v;
+  }
+  return n;
+}
+
+Result<int64_t> ParseBytes(const std::string& text, const std::string& field) {
+  Result<int64_t> value = api::ParseQuantityBytes(text);
+  if (!value.ok()) {
+    return Status(Code::kInvalid, field + ": " + value.status().message(), 0,
+                  {{"FieldValueInvalid", value.status().message(), field}});
+  }
+  return value;
+}
+
+int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
+                      const LauncherConfig& config) {
+  const MemoryOverhead& o = config.overhead;
+  int64_t overhead = o.fixed_bytes + o.per_vcpu_bytes * VcpuCount(domain) +
+                     (o.guest_memory_divisor > 0 ? guest_bytes / o.guest_memory_divisor : 0) +
+                     o.per_disk_bytes * static_cast<int64_t>(domain.devices.disks.size());
+  if (config.emulation != EmulationMode::kOff) overhead += o.tcg_translation_cache_bytes;
+  return RoundUpToMiB(overhead);
+}
+
+Result<int64_t> GuestBytes(const api::DomainSpec& domain) {
+  if (domain.memory.has_value() && !domain.memory->guest.empty()) {
+    return ParseBytes(domain.memory->guest, "spec.domain.memory.guest");
+  }
+  auto it = domain.resources.requests.find("memory");
+  if (it != domain.resources.requests.end()) {
+    return ParseBytes(it->second, "spec.domain.resources.requests.memory");
+  }
+  return Status(Code::kInvalid, "spec.domain.memory.guest: the VMI says no memory size");
+}
+
+// The launcher container's requests and limits.
+Result<Json> Resources(const api::VirtualMachineInstance& vmi, const LauncherConfig& config) {
+  const api::DomainSpec& domain = vmi.spec.domain;
+  Result<int64_t> guest = GuestBytes(domain);
+  if (!guest.ok()) return guest.status();
+  const int64_t overhead = OverheadBytes(domain, *guest, config);
+
+  Json requests = Json::object();
+  Json limits = Json::object();
+  // Other resources (extended ones) pass through as the VMI asks.
+  for (const auto& [name, value] : domain.resources.requests) requests[name] = Str(value);
+  for (const auto& [name, value] : domain.resources.limits) limits[name] = Str(value);
+
+  int64_t request_bytes = *guest;
+  if (auto it = domain.resources.requests.find("memory"); it != domain.resources.requests.end()) {
+    Result<int64_t> asked = ParseBytes(it->second, "spec.domain.resources.requests.memory");
+    if (!asked.ok()) return asked.status();
+    request_bytes = *asked;
+  }
+  requests["memory"] = Str(BytesQuantity(RoundUpToMiB(request_bytes + overhead)));
+  if (auto it = domain.resources.limits.find("memory"); it != domain.resources.limits.end()) {
+    Result<int64_t> limit = ParseBytes(it->second, "spec.domain.resources.limits.memory");
+    if (!limit.ok()) return limit.status();
+    limits["memory"] = Str(BytesQuantity(RoundUpToMiB(*limit + overhead)));
+  }
+
+  if (!domain.resources.requests.contains("cpu")) {
+    const int64_t ratio = config.cpu_allocation_ratio > 0 ? config.cpu_allocation_ratio : 1;
+    const int64_t millis = (VcpuCount(domain) * 1000 + ratio - 1) / ratio;
+    requests["cpu"] = Str(std::to_string(millis) + "m");
+  }
+  // A CPU quantity that does not parse would make the apiserver refuse the
+  // pod with a less helpful message; say which field is wrong.
+  for (const Json* list : {&requests, &limits}) {
+    if (!list->has_field("cpu")) continue;
+    const std::string text = list->at("cpu").as_string();
+    if (!api::ParseQuantityMilli(text).ok()) {
+      return Status(Code::kInvalid,
+                    "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
+    }
+  }
+  if (config.emulation == EmulationMode::kOff) limits[config.kvm_resource] = Str("1");
+
+  Json resources = Json::object();
+  resources["requests"] = std::move(requests);
+  if (limits.size() > 0) resources["limits"] = std::move(limits);
+  return resources;
+}
+
+// The end of a failed container's log becomes its termination message, which
+// the VMI's failure message quotes (the copy script and the launcher print
+// why they stop).
+constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
+
+Json InitResources(bool with_limits) {
+  Json list = Json::object();
+  list["cpu"] = Str(kInitCpu);
+  list["memory"] = Str(kInitMemory);
+  Json resources = Json::object();
+  resources["requests"] = list;
+  // A launcher with limits may make the pod Guaranteed, which needs every
+  // container, init ones included, to have limits equal to requests.
+  if (with_limits) resources["limits"] = list;
+  return resources;
+}
+
+Json Mount(const std::string& volume, const std::string& path, bool read_only) {
+  Json mount = Json::object();
+  mount["name"] = Str(volume);
+  mount["mountPath"] = Str(path);
+  if (read_only) mount["readOnly"] = Json::boolean(true);
+  return mount;
+}
+
+Json EmptyDirVolume(const std::string& name) {
+  Json volume = Json::object();
+  volume["name"] = Str(name);
+  volume["emptyDir"] = Json::object();
+  return volume;
+}
+
+// The VMI as the launcher reads it: what the controller knew at pod creation,
+// without the parts that change on every write or only repeat the object.
+std::string VmiForLauncher(const api::VirtualMachineInstance& vmi) {
+  Json json = api::ToJson(vmi);
+  if (json.has_field("status")) json.erase("status");
+  Json& meta = json["metadata"];
+  for (const char* key : {"resourceVersion", "managedFields"}) {
+    if (meta.has_field(key)) meta.erase(key);
+  }
+  if (meta.has_field("annotations")) {
+    Json& annotations = meta["annotations"];
+    if (annotations.has_field("kubectl.kubernetes.io/last-applied-configuration")) {
+      annotations.erase("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    if (annotations.size() == 0) meta.erase("annotations");
+  }
+  return json.serialize();
+}
+
+std::string InitContainerName(const std::string& volume, size_t index) {
+  std::string name = "cd-" + volume;
+  return name.size() <= 63 ? name : "container-disk-" + std::to_string(index);
+}
+
+Json Metadata(const api::VirtualMachineInstance& vmi) {
+  Json labels = Json::object();
+  for (const auto& [k, v] : vmi.metadata.labels) labels[k] = Str(v);
+  labels[kAppLabel] = Str(kAppLabelLauncher);
+  labels[kCreatedByLabel] = Str(vmi.metadata.uid);
+  labels[kVmNameLabel] = Str(vmi.metadata.name);
+
+  Json annotations = Json::object();
+  annotations[kVmiAnnotation] = Str(VmiForLauncher(vmi));
+  annotations["kubevirt.io/domain"] = Str(vmi.metadata.name);
+  annotations["kubectl.kubernetes.io/default-container"] = Str(kLauncherContainer);
+
+  Json owner = Json::object();
+  owner["apiVersion"] = Str(vmi.api_version.empty() ? api::kApiVersion : vmi.api_version);
+  owner["kind"] = Str(api::kVirtualMachineInstanceKind);
+  owner["name"] = Str(vmi.metadata.name);
+  owner["uid"] = Str(vmi.metadata.uid);
+  owner["controller"] = Json::boolean(true);
+  owner["blockOwnerDeletion"] = Json::boolean(true);
+
+  Json meta = Json::object();
+  meta["name"] = Str(LauncherPodName(vmi));
+  meta["namespace"] = Str(vmi.metadata.namespace_);
+  meta["labels"] = std::move(labels);
+  meta["annotations"] = std::move(annotations);
+  meta["ownerReferences"] = Json::array(1);
+  meta["ownerReferences"][0] = std::move(owner);
+  return meta;
+}
+
+}  // namespace
+
+const char* EmulationModeName(EmulationMode mode) {
+  switch (mode) {
+    case EmulationMode::kAuto:
+      return "auto";
+    case EmulationMode::kOn:
+      return "on";
+    case EmulationMode::kOff:
+      return "off";
+  }
+  return "auto";
+}
+
+std::optional<EmulationMode> ParseEmulationMode(std::string_view text) {
+  for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
+    if (text == EmulationModeName(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
+std::string LauncherPodName(const api::VirtualMachineInstance& vmi) {
+  // Kubernetes' generateName alphabet: no vowels (no words), no 0/1/3 (no
+  // look-alikes).
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  uint64_t hash = StableHash(vmi.metadata.uid);
+  std::string suffix;
+  for (int i = 0; i < 5; ++i) {
+    suffix += kAlphabet[hash % kAlphabet.size()];
+    hash /= kAlphabet.size();
+  }
+  return "virt-launcher-" + vmi.metadata.name + "-" + suffix;
+}
+
+Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
+                                           const LauncherConfig& config) {
+  Result<int64_t> guest = GuestBytes(spec.domain);
+  if (!guest.ok()) return guest.status();
+  int64_t base = *guest;
+  if (auto it = spec.domain.resources.requests.find("memory");
+      it != spec.domain.resources.requests.end()) {
+    Result<int64_t> asked = ParseBytes(it->second, "spec.domain.resources.requests.memory");
+    if (!asked.ok()) return asked.status();
+    base = *asked;
+  }
+  return RoundUpToMiB(base + OverheadBytes(spec.domain, *guest, config));
+}
+
+Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const LauncherConfig& config,
+                               const Claims& claims) {
+  const api::VirtualMachineInstanceSpec& spec = vmi.spec;
+  Result<Json> resources = Resources(vmi, config);
+  if (!resources.ok()) return resources.status();
+  const bool with_limits = resources->has_field("limits");
+  const int64_t grace =
+      spec.termination_grace_period_seconds.value_or(api::kDefaultTerminationGracePeriodSeconds);
+
+  Json volumes = Json::array();
+  Json mounts = Json::array();
+  Json devices = Json::array();
+  Json init_containers = Json::array();
+
+  // The VMI as a file: the downward API projects the pod's own annotation.
+  Json vmi_volume = Json::object();
+  vmi_volume["name"] = Str(kVmiVolume);
+  Json item = Json::object();
+  item["path"] = Str("vmi.json");
+  item["fieldRef"] = Json::object();
+  item["fieldRef"]["fieldPath"] =
+      Str(std::string("metadata.annotations['") + kVmiAnnotation + "']");
+  vmi_volume["downwardAPI"] = Json::object();
+  vmi_volume["downwardAPI"]["items"] = Json::array(1);
+  vmi_volume["downwardAPI"]["items"][0] = std::move(item);
+  Push(&volumes, std::move(vmi_volume));
+  Push(&mounts, Mount(kVmiVolume, kVmiDir, true));
+  Push(&volumes, EmptyDirVolume(kStateVolume));
+  Push(&mounts, Mount(kStateVolume, kStateDir, false));
+
+  bool has_container_disk = false;
+  for (size_t i = 0; i < spec.volumes.size(); ++i) {
+    const api::Volume& v = spec.volumes[i];
+    if (v.name.starts_with(kReservedPrefix)) {
+      const std::string field = "spec.volumes[" + std::to_string(i) + "].name";
+      return Status(Code::kInvalid,
+                    field + ": volume names starting with \"vireo-\" are reserved for the pod", 0,
+                    {{"FieldValueInvalid", "reserved prefix vireo-", field}});
+    }
+    if (v.persistent_volume_claim.has_value()) {
+      const api::PersistentVolumeClaimSource& pvc = *v.persistent_volume_claim;
+      const bool read_only = pvc.read_only.value_or(false);
+      Json volume = Json::object();
+      volume["name"] = Str(v.name);
+      volume["persistentVolumeClaim"] = Json::object();
+      volume["persistentVolumeClaim"]["claimName"] = Str(pvc.claim_name);
+      if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json::boolean(true);
+      Push(&volumes, std::move(volume));
+      auto mode = claims.find(pvc.claim_name);
+      if (mode != claims.end() && mode->second == VolumeMode::kBlock) {
+        Json device = Json::object();
+        device["name"] = Str(v.name);
+        device["devicePath"] = Str(kBlockDir + v.name);
+        Push(&devices, std::move(device));
+      } else {
+        Push(&mounts, Mount(v.name, kVolumesDir + v.name, read_only));
+      }
+    } else if (v.container_disk.has_value()) {
+      has_container_disk = true;
+      const api::ContainerDiskSource& cd = *v.container_disk;
+      const std::string dir = kContainerDisksDir + v.name;
+      Push(&volumes, EmptyDirVolume(v.name));
+      Push(&mounts, Mount(v.name, dir, true));
+      Json copy = Json::object();
+      copy["name"] = Str(InitContainerName(v.name, i));
+      copy["image"] = Str(cd.image);
+      if (!cd.image_pull_policy.empty()) copy["imagePullPolicy"] = Str(cd.image_pull_policy);
+      copy["command"] =
+          StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript,
+                       "copy-disk", cd.path.empty() ? kDefaultContainerDiskPath : cd.path, dir});
+      copy["resources"] = InitResources(with_limits);
+      copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+      copy["volumeMounts"] = Json::array(2);
+      copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
+      copy["volumeMounts"][1] = Mount(v.name, dir, false);
+      Push(&init_containers, std::move(copy));
+    }
+    // cloudInitNoCloud and emptyDisk: built by the launcher in its state dir.
+  }
+  if (has_container_disk) {
+    // First init container: bring the copy tool from the launcher image.
+    Json tools = Json::object();
+    tools["name"] = Str("vireo-tools");
+    tools["image"] = Str(config.image);
+    tools["imagePullPolicy"] = Str(config.image_pull_policy);
+    tools["command"] = StringArray({kBusyboxInLauncherImage, "cp", kBusyboxInLauncherImage,
+                                    std::string(kToolsDir) + "/busybox"});
+    tools["resources"] = InitResources(with_limits);
+    tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+    tools["volumeMounts"] = Json::array(1);
+    tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
+    Json all = Json::array();
+    Push(&all, std::move(tools));
+    for (const Json& c : init_containers.as_array()) Push(&all, c);
+    init_containers = std::move(all);
+    Push(&volumes, EmptyDirVolume(kToolsVolume));
+  }
+
+  Json probe = Json::object();
+  probe["exec"] = Json::object();
+  probe["exec"]["command"] = StringArray({kLauncherBinary, "probe", "--state-dir", kStateDir});
+  probe["periodSeconds"] = Json::number(2);
+  probe["timeoutSeconds"] = Json::number(5);
+  probe["failureThreshold"] = Json::number(2);
+
+  Json launcher = Json::object();
+  launcher["name"] = Str(kLauncherContainer);
+  launcher["image"] = Str(config.image);
+  launcher["imagePullPolicy"] = Str(config.image_pull_policy);
+  launcher["command"] =
+      StringArray({kLauncherBinary, "run", "--vmi", kVmiFile, "--state-dir", kStateDir,
+                   std::string("--emulation=") + EmulationModeName(config.emulation),
+                   "--grace-period-seconds", std::to_string(grace)});
+  launcher["resources"] = std::move(*resources);
+  launcher["readinessProbe"] = std::move(probe);
+  launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  launcher["volumeMounts"] = std::move(mounts);
+  if (devices.size() > 0) launcher["volumeDevices"] = std::move(devices);
+  Json ports = Json::array();
+  for (const api::Interface& iface : spec.domain.devices.interfaces) {
+    for (const api::Port& port : iface.ports) {
+      Json p = Json::object();
+      if (!port.name.empty()) p["name"] = Str(port.name);
+      p["containerPort"] = Json::number(port.port);
+      p["protocol"] = Str(port.protocol.empty() ? "TCP" : port.protocol);
+      Push(&ports, std::move(p));
+    }
+  }
+  if (ports.size() > 0) launcher["ports"] = std::move(ports);
+
+  Json pod_spec = Json::object();
+  pod_spec["automountServiceAccountToken"] = Json::boolean(false);
+  pod_spec["enableServiceLinks"] = Json::boolean(false);
+  pod_spec["restartPolicy"] = Str("Never");
+  pod_spec["terminationGracePeriodSeconds"] =
+      Json::number(grace + config.termination_grace_margin_seconds);
+  if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
+  pod_spec["containers"] = Json::array(1);
+  pod_spec["containers"][0] = std::move(launcher);
+  pod_spec["volumes"] = std::move(volumes);
+  if (!spec.node_selector.empty()) {
+    Json selector = Json::object();
+    for (const auto& [k, v] : spec.node_selector) selector[k] = Str(v);
+    pod_spec["nodeSelector"] = std::move(selector);
+  }
+  if (!spec.affinity.is_null()) pod_spec["affinity"] = spec.affinity;
+  if (!spec.tolerations.is_null()) pod_spec["tolerations"] = spec.tolerations;
+  if (!spec.hostname.empty()) pod_spec["hostname"] = Str(spec.hostname);
+  if (!spec.subdomain.empty()) pod_spec["subdomain"] = Str(spec.subdomain);
+
+  Json pod = Json::object();
+  pod["apiVersion"] = Str("v1");
+  pod["kind"] = Str("Pod");
+  pod["metadata"] = Metadata(vmi);
+  pod["spec"] = std::move(pod_spec);
+  return pod;
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,104 @@
+// Renders the launcher Pod of a VMI, following docs/launcher-pod.md (the
+// contract with vireo-launcher): command, the VMI handed over as a file,
+// resources with the overhead of docs/controller.md, volumes, /dev/kvm.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "controllers/reconcile/common.h"
+#include "lib/api/types.h"
+#include "lib/kube/status.h"
+
+namespace vireo::controllers {
+
+// How the launcher runs guests: its --emulation flag.
+//   kAuto: KVM when /dev/kvm can be opened in the pod, else TCG. The pod
+//          asks for no KVM device, so it schedules anywhere.
+//   kOn:   always TCG (software emulation); no KVM device asked for.
+//   kOff:  KVM only; the pod asks for the KVM device resource, so it only
+//          schedules on nodes that offer it.
+enum class EmulationMode { kAuto, kOn, kOff };
+const char* EmulationModeName(EmulationMode mode);  // "auto", "on", "off"
+std::optional<EmulationMode> ParseEmulationMode(std::string_view text);
+
+// Memory the launcher pod needs beyond the guest's RAM. Every number is a
+// named default to be replaced by measurements (docs/controller.md has the
+// formula and where each part comes from).
+struct MemoryOverhead {
+  // vireo-launcher + embedded libvirt + QEMU's own code and heap.
+  int64_t fixed_bytes = 192LL << 20;
+  // QEMU's per-vCPU threads, stacks and state.
+  int64_t per_vcpu_bytes = 8LL << 20;
+  // Page tables and QEMU's bookkeeping: guest bytes / this divisor.
+  int64_t guest_memory_divisor = 512;
+  // QEMU's block layer caches per disk (qcow2 L2 cache, buffers).
+  int64_t per_disk_bytes = 4LL << 20;
+  // TCG's translation-block cache; counted for emulation on and auto (auto
+  // falls back to TCG when the pod has no /dev/kvm). The launcher must cap
+  // QEMU's cache (tb-cache) at no more than this.
+  int64_t tcg_translation_cache_bytes = 64LL << 20;
+};
+
+struct LauncherConfig {
+  std::string image;  // the vireo-launcher image (required)
+  std::string image_pull_policy = "IfNotPresent";
+  EmulationMode emulation = EmulationMode::kAuto;
+  // vCPUs per CPU of request when the VMI asks for no CPU (KubeVirt's
+  // cpuAllocationRatio): request = vCPUs * 1000m / ratio.
+  int64_t cpu_allocation_ratio = 10;
+  // The extended resource a device plugin offers /dev/kvm as (KubeVirt's
+  // name, so nodes prepared for KubeVirt work); asked for in mode kOff.
+  std::string kvm_resource = "devices.kubevirt.io/kvm";
+  // Pod terminationGracePeriodSeconds = the VMI's + this: time for the
+  // launcher to destroy the domain and exit after the guest's grace period.
+  int64_t termination_grace_margin_seconds = 15;
+  MemoryOverhead overhead;
+};
+
+// "virt-launcher-<vmi name>-<suffix>". The suffix is 5 characters derived
+// from the VMI's uid (Kubernetes' generateName alphabet), not random: two
+// creates of the launcher pod of one VMI (a retry after a timeout, a
+// reconcile that ran before the informer showed the first pod, a controller
+// restarted in between) name the same pod, so the second meets AlreadyExists
+// instead of making a twin. A restarted VM has a new VMI uid, hence a new pod
+// name, so a new pod never collides with the old one still terminating.
+std::string LauncherPodName(const api::VirtualMachineInstance& vmi);
+
+// The launcher pod's memory request in bytes: the VMI's requests.memory
+// (which defaults to the guest memory) + overhead, rounded up to whole MiB so
+// it reads well in `kubectl describe`. limits.memory, when the VMI has one,
+// gets the same overhead.
+// kInvalid when the VMI's memory is unset or not a quantity.
+kube::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
+                                                 const LauncherConfig& config);
+
+// The launcher Pod (a core/v1 Pod JSON object, ready to POST) for `vmi`,
+// whose spec must have defaults applied (api::ApplyVmiDefaults) and which must
+// have its uid. `claims` gives the volume mode of each PVC (a claim absent
+// from it is rendered as Filesystem). In short (details: docs/controller.md):
+// - name LauncherPodName(vmi), the VMI's namespace, labels kAppLabel,
+//   kCreatedByLabel, kVmNameLabel plus the VMI's labels; a controller owner
+//   reference to the VMI with blockOwnerDeletion;
+// - annotation kVmiAnnotation = the VMI JSON (no status, resourceVersion,
+//   managedFields or kubectl's last-applied copy), projected by a
+//   downwardAPI volume to /var/run/vireo/vmi/vmi.json;
+// - container kLauncherContainer running `vireo-launcher run ...` exactly as
+//   the contract says, an exec readiness probe `vireo-launcher probe`,
+//   resources (memory = LauncherMemoryRequestBytes, CPU from the VMI or
+//   vCPUs / ratio, limits when the VMI has limits, the KVM resource in kOff);
+// - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
+//   block devices at /dev/vireo/<vol>; containerDisks copied by init
+//   containers into emptyDirs at /var/run/vireo/container-disks/<vol>/;
+// - restartPolicy Never, automountServiceAccountToken false,
+//   terminationGracePeriodSeconds = the VMI's + margin, nodeSelector,
+//   affinity, tolerations, hostname and subdomain from the VMI.
+// kInvalid (naming the field) for a VMI it cannot render: a quantity that
+// does not parse, no memory, a volume name the pod reserves ("vireo-...").
+// Pure: the same inputs give the same JSON.
+kube::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
+                                     const LauncherConfig& config, const Claims& claims);
+
+}  // namespace vireo::controllers

@@ -1,0 +1,203 @@
+// RenderLauncherPod: golden pods for three VMIs (testdata/pod_*.json, with
+// the VMI annotation shown parsed), and the rules behind them one by one.
+#include "controllers/reconcile/launcher_pod.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controllers/reconcile/test_util.h"
+#include "controllers/reconcile/vm.h"
+#include "lib/api/codec.h"
+#include "lib/api/defaults.h"
+
+namespace vireo::controllers {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kLauncherImage[] = "localhost/vireo-launcher:dev";
+
+LauncherConfig Config(EmulationMode mode) {
+  LauncherConfig config;
+  config.image = kLauncherImage;
+  config.emulation = mode;
+  return config;
+}
+
+// The VMI a VM from lib/api's fixtures makes, as the apiserver returns it.
+api::VirtualMachineInstance VmiFromVmFixture(const std::string& fixture, const std::string& uid) {
+  auto vm = api::FromJson<api::VirtualMachine>(api::testing::LoadFixture(fixture));
+  EXPECT_TRUE(vm.ok()) << vm.status().ToString();
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(NewVmiFor(*vm));
+  EXPECT_TRUE(vmi.ok()) << vmi.status().ToString();
+  // Fixtures written by hand may lack what the apiserver would have set.
+  if (vm->metadata.uid.empty()) {
+    vm->metadata.uid = "0f3b3d55-0000-4000-8000-000000000a01";
+    vm->metadata.generation = 1;
+    vmi = api::FromJson<api::VirtualMachineInstance>(NewVmiFor(*vm));
+  }
+  vmi->metadata.uid = uid;
+  vmi->metadata.namespace_ = vm->metadata.namespace_.empty() ? "default" : vm->metadata.namespace_;
+  return *vmi;
+}
+
+// The annotation is JSON inside a string; golden files show it parsed so a
+// reviewer can read it.
+Json Normalized(Json pod) {
+  Json& annotations = pod["metadata"]["annotations"];
+  annotations[kVmiAnnotation] = testing::ParseOrDie(annotations[kVmiAnnotation].as_string());
+  return pod;
+}
+
+Json Render(const api::VirtualMachineInstance& vmi, const LauncherConfig& config,
+            const Claims& claims = {}) {
+  kube::Result<Json> pod = RenderLauncherPod(vmi, config, claims);
+  EXPECT_TRUE(pod.ok()) << pod.status().ToString();
+  return pod.ok() ? *pod : Json();
+}
+
+const Json& Launcher(const Json& pod) { return pod.at("spec").at("containers").at(0); }
+
+TEST(LauncherPodGolden, CirrosContainerDiskAuto) {
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000c1");
+  testing::ExpectGolden(Normalized(Render(vmi, Config(EmulationMode::kAuto))), "pod_cirros.json");
+}
+
+TEST(LauncherPodGolden, PvcFilesystemAndBlockKvm) {
+  const auto vmi = VmiFromVmFixture("vm_pvc.json", "1d7e9a70-0000-4000-8000-0000000000c2");
+  const Claims claims = {{"fedora-root", VolumeMode::kFilesystem},
+                         {"fedora-iso", VolumeMode::kBlock}};
+  testing::ExpectGolden(Normalized(Render(vmi, Config(EmulationMode::kOff), claims)),
+                        "pod_pvc.json");
+}
+
+TEST(LauncherPodGolden, StandaloneVmiEmulated) {
+  auto vmi =
+      api::FromJson<api::VirtualMachineInstance>(api::testing::LoadFixture("vmi_emptydisk.json"));
+  ASSERT_TRUE(vmi.ok()) << vmi.status().ToString();
+  api::ApplyVmiDefaults(&*vmi);
+  testing::ExpectGolden(Normalized(Render(*vmi, Config(EmulationMode::kOn))), "pod_emptydisk.json");
+}
+
+TEST(LauncherPod, CommandFollowsTheContract) {
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
+    const Json pod = Render(vmi, Config(mode));
+    const Json& command = Launcher(pod).at("command");
+    ASSERT_EQ(command.size(), 9u);
+    const std::vector<std::string> want = {"vireo-launcher",
+                                           "run",
+                                           "--vmi",
+                                           "/var/run/vireo/vmi/vmi.json",
+                                           "--state-dir",
+                                           "/var/run/vireo/state",
+                                           std::string("--emulation=") + EmulationModeName(mode),
+                                           "--grace-period-seconds",
+                                           "0"};
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(command.at(i).as_string(), want[i]);
+    // cirros asks for 0 s: the pod still gets the margin to destroy and exit.
+    EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), 15);
+    const bool asks_kvm =
+        Launcher(pod).at("resources").has_field("limits") &&
+        Launcher(pod).at("resources").at("limits").has_field("devices.kubevirt.io/kvm");
+    EXPECT_EQ(asks_kvm, mode == EmulationMode::kOff);
+  }
+}
+
+TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {
+  auto vmi =
+      api::FromJson<api::VirtualMachineInstance>(api::testing::LoadFixture("vmi_emptydisk.json"));
+  ASSERT_TRUE(vmi.ok());
+  vmi->metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"] = "{}";
+  const Json pod = Render(*vmi, Config(EmulationMode::kAuto));
+  const std::string text = pod.at("metadata").at("annotations").at(kVmiAnnotation).as_string();
+  auto decoded = api::FromJson<api::VirtualMachineInstance>(testing::ParseOrDie(text));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->metadata.uid, vmi->metadata.uid);
+  EXPECT_TRUE(decoded->metadata.resource_version.empty());
+  EXPECT_FALSE(
+      decoded->metadata.annotations.contains("kubectl.kubernetes.io/last-applied-configuration"));
+  EXPECT_EQ(decoded->status.phase, api::VmiPhase::kUnset);
+  EXPECT_EQ(api::ToJson(decoded->spec), api::ToJson(vmi->spec));
+  EXPECT_EQ(pod.at("spec")
+                .at("volumes")
+                .at(0)
+                .at("downwardAPI")
+                .at("items")
+                .at(0)
+                .at("fieldRef")
+                .at("fieldPath")
+                .as_string(),
+            "metadata.annotations['vireo.io/vmi']");
+}
+
+TEST(LauncherPod, NameIsStablePerUidAndDiffersAcrossUids) {
+  api::VirtualMachineInstance vmi;
+  vmi.metadata.name = "web";
+  vmi.metadata.uid = "uid-1";
+  const std::string first = LauncherPodName(vmi);
+  EXPECT_EQ(first, LauncherPodName(vmi));
+  EXPECT_THAT(first, ::testing::MatchesRegex("virt-launcher-web-[bcdfghjklmnpqrstvwxz2456789]{5}"));
+  vmi.metadata.uid = "uid-2";
+  EXPECT_NE(LauncherPodName(vmi), first);
+}
+
+TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");  // 64M, 1 vCPU, 2 disks
+  const MemoryOverhead o;
+  const int64_t guest = 64'000'000;
+  const int64_t overhead_kvm =
+      o.fixed_bytes + o.per_vcpu_bytes + guest / o.guest_memory_divisor + 2 * o.per_disk_bytes;
+  const auto mib_up = [](int64_t b) { return (b + (1 << 20) - 1) / (1 << 20) * (1 << 20); };
+  const int64_t kvm = mib_up(guest + mib_up(overhead_kvm));
+  EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, Config(EmulationMode::kOff)), kvm);
+  EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, Config(EmulationMode::kOn)),
+            mib_up(guest + mib_up(overhead_kvm + o.tcg_translation_cache_bytes)));
+  const Json pod = Render(vmi, Config(EmulationMode::kOff));
+  EXPECT_EQ(kube::GetString(Launcher(pod), "resources.requests.memory"),
+            std::to_string(kvm >> 20) + "Mi");
+}
+
+TEST(LauncherPod, CpuRequestFromVcpusAndRatioUnlessAsked) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  vmi.spec.domain.cpu->cores = 2;
+  vmi.spec.domain.cpu->sockets = 2;
+  EXPECT_EQ(kube::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
+                            "resources.requests.cpu"),
+            "400m");
+  vmi.spec.domain.resources.requests["cpu"] = "1500m";
+  EXPECT_EQ(kube::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
+                            "resources.requests.cpu"),
+            "1500m");
+  vmi.spec.domain.resources.limits["cpu"] = "two";
+  kube::Result<Json> bad = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), kube::Code::kInvalid);
+}
+
+TEST(LauncherPod, ReservedVolumeNamesAreRefused) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  vmi.spec.volumes[0].name = "vireo-state";
+  kube::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  ASSERT_FALSE(pod.ok());
+  EXPECT_THAT(pod.status().message(), HasSubstr("spec.volumes[0].name"));
+}
+
+TEST(LauncherPod, NoMemoryIsInvalid) {
+  api::VirtualMachineInstance vmi;
+  vmi.metadata.name = "x";
+  vmi.metadata.uid = "u";
+  kube::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  ASSERT_FALSE(pod.ok());
+  EXPECT_EQ(pod.status().code(), kube::Code::kInvalid);
+}
+
+TEST(LauncherPod, EmulationModeNamesRoundTrip) {
+  for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
+    EXPECT_EQ(ParseEmulationMode(EmulationModeName(mode)), mode);
+  }
+  EXPECT_EQ(ParseEmulationMode("kvm"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace vireo::controllers

@@ -1,0 +1,116 @@
+// Reads the launcher pod's fields the VMI decision needs.
+#include "controllers/reconcile/pod_summary.h"
+
+namespace vireo::controllers::internal {
+namespace {
+
+const Json* Field(const Json& object, const char* key) {
+  if (!object.is_object() || !object.has_field(key)) return nullptr;
+  return &object.at(key);
+}
+
+std::string StringField(const Json& object, const char* key) {
+  const Json* v = Field(object, key);
+  return v != nullptr && v->is_string() ? v->as_string() : "";
+}
+
+const Json* FindNamed(const Json* list, const std::string& name) {
+  if (list == nullptr || !list->is_array()) return nullptr;
+  for (const Json& item : list->as_array()) {
+    if (StringField(item, "name") == name) return &item;
+  }
+  return nullptr;
+}
+
+bool IsImagePullReason(const std::string& reason) {
+  return reason == "ErrImagePull" || reason == "ImagePullBackOff";
+}
+
+// Records an image pull problem of one container status, the first one wins.
+void NoteImagePull(const Json& container_status, PodSummary* out) {
+  const Json* waiting = kube::Find(container_status, "state.waiting");
+  if (waiting == nullptr || !out->image_pull_reason.empty()) return;
+  const std::string reason = StringField(*waiting, "reason");
+  if (!IsImagePullReason(reason)) return;
+  out->image_pull_reason = reason;
+  out->image_pull_message = StringField(*waiting, "message");
+}
+
+}  // namespace
+
+PodSummary SummarizePod(const Json& pod) {
+  PodSummary out;
+  out.name = kube::NameOf(pod);
+  out.uid = kube::UidOf(pod);
+  out.creation_timestamp = kube::GetString(pod, "metadata.creationTimestamp");
+  out.deleting = !kube::GetString(pod, "metadata.deletionTimestamp").empty();
+  if (const Json* labels = kube::Find(pod, "metadata.labels")) {
+    out.created_by = StringField(*labels, kCreatedByLabel);
+  }
+  if (const Json* owners = kube::Find(pod, "metadata.ownerReferences");
+      owners != nullptr && owners->is_array()) {
+    for (const Json& owner : owners->as_array()) {
+      const Json* controller = Field(owner, "controller");
+      if (controller != nullptr && controller->is_boolean() && controller->as_bool()) {
+        out.controller_uid = StringField(owner, "uid");
+      }
+    }
+  }
+  out.node_name = kube::GetString(pod, "spec.nodeName");
+  if (const Json* launcher = FindNamed(kube::Find(pod, "spec.containers"), kLauncherContainer)) {
+    out.launcher_image = StringField(*launcher, "image");
+  }
+
+  const Json* status = Field(pod, "status");
+  if (status == nullptr) return out;
+  out.phase = StringField(*status, "phase");
+  out.reason = StringField(*status, "reason");
+  out.message = StringField(*status, "message");
+  out.pod_ip = StringField(*status, "podIP");
+  if (const Json* ips = Field(*status, "podIPs"); ips != nullptr && ips->is_array()) {
+    for (const Json& ip : ips->as_array()) {
+      std::string text = StringField(ip, "ip");
+      if (!text.empty()) out.pod_ips.push_back(std::move(text));
+    }
+  }
+  if (out.pod_ips.empty() && !out.pod_ip.empty()) out.pod_ips.push_back(out.pod_ip);
+
+  if (const Json* conditions = Field(*status, "conditions");
+      conditions != nullptr && conditions->is_array()) {
+    for (const Json& c : conditions->as_array()) {
+      const std::string type = StringField(c, "type");
+      const std::string value = StringField(c, "status");
+      if (type == "Ready") out.ready = value == "True";
+      if (type == "PodScheduled" && value == "False") {
+        out.unschedulable = true;
+        out.scheduled_reason = StringField(c, "reason");
+        out.scheduled_message = StringField(c, "message");
+      }
+    }
+  }
+
+  if (const Json* launcher = FindNamed(Field(*status, "containerStatuses"), kLauncherContainer)) {
+    out.launcher_running = kube::Find(*launcher, "state.running") != nullptr;
+    if (const Json* ended = kube::Find(*launcher, "state.terminated")) {
+      out.launcher_exit_code = kube::GetInt(*ended, "exitCode").value_or(-1);
+      out.launcher_exit_reason = StringField(*ended, "reason");
+      out.launcher_exit_message = StringField(*ended, "message");
+    }
+  }
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    const Json* statuses = Field(*status, list);
+    if (statuses == nullptr || !statuses->is_array()) continue;
+    for (const Json& cs : statuses->as_array()) {
+      NoteImagePull(cs, &out);
+      const Json* ended = kube::Find(cs, "state.terminated");
+      if (std::string(list) == "initContainerStatuses" && ended != nullptr &&
+          kube::GetInt(*ended, "exitCode").value_or(0) != 0 && out.failed_init_container.empty()) {
+        out.failed_init_container = StringField(cs, "name");
+        out.failed_init_message = StringField(*ended, "message");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace vireo::controllers::internal

@@ -1,0 +1,52 @@
+// What the VMI decision reads from a launcher pod, pulled out of the core/v1
+// Pod JSON once so the decision reads as plain fields.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controllers/reconcile/common.h"
+
+namespace vireo::controllers::internal {
+
+struct PodSummary {
+  std::string name;
+  std::string uid;
+  std::string creation_timestamp;
+  bool deleting = false;
+  std::string created_by;      // kCreatedByLabel
+  std::string controller_uid;  // uid of the controller owner reference
+
+  std::string phase;   // Pending, Running, Succeeded, Failed, Unknown ("" when not yet set)
+  std::string reason;  // status.reason, e.g. "Evicted"
+  std::string message;
+  std::string node_name;
+  std::string pod_ip;
+  std::vector<std::string> pod_ips;
+  bool ready = false;  // the Ready condition is True
+
+  // The PodScheduled condition when it is False.
+  bool unschedulable = false;
+  std::string scheduled_reason;
+  std::string scheduled_message;
+
+  // The launcher container (kLauncherContainer).
+  std::string launcher_image;
+  bool launcher_running = false;
+  std::optional<int64_t> launcher_exit_code;
+  std::string launcher_exit_reason;  // e.g. "Error", "OOMKilled"
+  std::string launcher_exit_message;
+
+  // An init container that ended in failure (a containerDisk copy).
+  std::string failed_init_container;
+  std::string failed_init_message;
+
+  // Any container (init included) waiting on ErrImagePull / ImagePullBackOff.
+  std::string image_pull_reason;
+  std::string image_pull_message;
+};
+
+PodSummary SummarizePod(const Json& pod);
+
+}  // namespace vireo::controllers::internal

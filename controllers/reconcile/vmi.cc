@@ -1,0 +1,320 @@
+// The VMI decision: one launcher pod per VMI, and the VMI status read back
+// from it. See vmi.h for the rules; comments here say why.
+#include "controllers/reconcile/vmi.h"
+
+#include <algorithm>
+#include <chrono>
+#include <tuple>
+#include <utility>
+
+#include "controllers/reconcile/conditions.h"
+#include "controllers/reconcile/pod_summary.h"
+#include "lib/api/codec.h"
+#include "lib/api/defaults.h"
+#include "lib/api/validation.h"
+#include "lib/kube/timestamp.h"
+
+namespace vireo::controllers {
+namespace {
+
+using api::VmiPhase;
+using internal::kFalse;
+using internal::kTrue;
+using internal::PodSummary;
+
+// A VMI made together with its PVC (one `kubectl apply`) may be seen before
+// the PVC informer shows the claim: only fail once a claim stays missing.
+constexpr std::chrono::seconds kMissingClaimGrace{10};
+
+constexpr char kActivePods[] = "activePods";
+
+// Phases in the order a VMI moves through them; Unknown stands aside.
+int Rank(VmiPhase phase) {
+  switch (phase) {
+    case VmiPhase::kUnset:
+      return 0;
+    case VmiPhase::kPending:
+      return 1;
+    case VmiPhase::kScheduling:
+      return 2;
+    case VmiPhase::kScheduled:
+      return 3;
+    case VmiPhase::kRunning:
+      return 4;
+    case VmiPhase::kSucceeded:
+    case VmiPhase::kFailed:
+      return 5;
+    case VmiPhase::kUnknown:
+      return -1;
+  }
+  return 0;
+}
+
+// The phase never goes back: a pod that stops being ready does not make a
+// Running VMI Scheduled again (its Ready condition says so instead).
+VmiPhase Advance(VmiPhase old_phase, VmiPhase seen) {
+  if (api::IsFinal(old_phase)) return old_phase;
+  if (seen == VmiPhase::kUnknown || old_phase == VmiPhase::kUnknown) return seen;
+  return Rank(seen) > Rank(old_phase) ? seen : old_phase;
+}
+
+bool HasFinalizer(const api::ObjectMeta& meta, const char* finalizer) {
+  return std::find(meta.finalizers.begin(), meta.finalizers.end(), finalizer) !=
+         meta.finalizers.end();
+}
+
+bool HasActivePods(const api::VirtualMachineInstanceStatus& status) {
+  return status.extra.is_object() && status.extra.has_field(kActivePods) &&
+         status.extra.at(kActivePods).is_object() && status.extra.at(kActivePods).size() > 0;
+}
+
+// The pod that stays when there are several: the one this controller names
+// (LauncherPodName), else the oldest, so every decision picks the same one.
+size_t PrimaryPod(const std::vector<PodSummary>& pods, const std::string& wanted_name) {
+  size_t best = 0;
+  for (size_t i = 0; i < pods.size(); ++i) {
+    if (pods[i].name == wanted_name) return i;
+    const auto key = [&](size_t j) { return std::tie(pods[j].creation_timestamp, pods[j].name); };
+    if (key(i) < key(best)) best = i;
+  }
+  return best;
+}
+
+// What the pod says about the VMI's phase, and for a failure why.
+VmiPhase PhaseFromPod(const PodSummary& pod, std::string* reason, std::string* message) {
+  if (pod.launcher_exit_code.has_value()) {
+    if (*pod.launcher_exit_code == 0) return VmiPhase::kSucceeded;
+    *reason = "LauncherFailed";
+    *message = "the launcher in pod " + pod.name + " exited with code " +
+               std::to_string(*pod.launcher_exit_code);
+    if (!pod.launcher_exit_reason.empty()) *message += " (" + pod.launcher_exit_reason + ")";
+    if (!pod.launcher_exit_message.empty()) *message += ": " + pod.launcher_exit_message;
+    return VmiPhase::kFailed;
+  }
+  if (pod.phase == "Failed") {
+    *reason = pod.reason.empty() ? "PodFailed" : pod.reason;
+    if (!pod.failed_init_container.empty()) {
+      *message = "init container " + pod.failed_init_container + " of pod " + pod.name + " failed" +
+                 (pod.failed_init_message.empty() ? "" : ": " + pod.failed_init_message);
+    } else {
+      *message = "pod " + pod.name + " failed" + (pod.message.empty() ? "" : ": " + pod.message);
+    }
+    return VmiPhase::kFailed;
+  }
+  if (pod.phase == "Succeeded") return VmiPhase::kSucceeded;
+  if (pod.phase == "Unknown") return VmiPhase::kUnknown;
+  if (pod.node_name.empty()) return VmiPhase::kScheduling;
+  if (pod.phase == "Running" && pod.launcher_running && pod.ready) return VmiPhase::kRunning;
+  return VmiPhase::kScheduled;
+}
+
+void Fail(api::VirtualMachineInstanceStatus* status, const std::string& reason,
+          const std::string& message, VmiDecision* d) {
+  status->phase = VmiPhase::kFailed;
+  status->reason = reason;
+  d->events.push_back({kube::EventType::kWarning, reason, message});
+}
+
+void ApplyPodToStatus(const PodSummary& pod, const api::VirtualMachineInstanceSpec& spec,
+                      WallTime now, api::VirtualMachineInstanceStatus* status) {
+  if (!pod.node_name.empty()) status->node_name = pod.node_name;
+  if (!pod.launcher_image.empty()) status->launcher_container_image_version = pod.launcher_image;
+  Json active = Json::object();
+  active[pod.uid] = Json::string(pod.node_name);
+  if (!status->extra.is_object()) status->extra = Json::object();
+  status->extra[kActivePods] = std::move(active);
+
+  // The guest's NIC sits behind the pod IP (masquerade), so the pod IP is
+  // the address users reach the VM at.
+  if (!pod.pod_ip.empty() && !spec.domain.devices.interfaces.empty()) {
+    const std::string& name = spec.domain.devices.interfaces.front().name;
+    auto it = std::find_if(status->interfaces.begin(), status->interfaces.end(),
+                           [&](const api::VmiNetworkInterfaceStatus& s) { return s.name == name; });
+    if (it == status->interfaces.end()) {
+      status->interfaces.insert(status->interfaces.begin(), api::VmiNetworkInterfaceStatus{});
+      it = status->interfaces.begin();
+      it->name = name;
+    }
+    it->ip_address = pod.pod_ip;
+    it->ip_addresses = pod.pod_ips;
+  }
+
+  if (pod.unschedulable) {
+    internal::SetCondition(&status->conditions, kConditionPodScheduled, kFalse,
+                           pod.scheduled_reason, pod.scheduled_message, now);
+  } else {
+    internal::RemoveCondition(&status->conditions, kConditionPodScheduled);
+  }
+  if (!pod.image_pull_reason.empty()) {
+    internal::SetCondition(&status->conditions, kConditionSynchronized, kFalse,
+                           pod.image_pull_reason, pod.image_pull_message, now);
+  } else {
+    internal::RemoveCondition(&status->conditions, kConditionSynchronized);
+  }
+}
+
+void SetEmulationCondition(EmulationMode mode, WallTime now,
+                           api::VirtualMachineInstanceStatus* status) {
+  switch (mode) {
+    case EmulationMode::kOn:
+      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kTrue, "EmulationOn",
+                             "the guest runs under TCG (--emulation=on)", now);
+      break;
+    case EmulationMode::kOff:
+      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kFalse, "KvmOnly",
+                             "the guest runs under KVM (--emulation=off)", now);
+      break;
+    case EmulationMode::kAuto:
+      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
+                             "LauncherChooses",
+                             "the launcher uses KVM when /dev/kvm opens in the pod, else TCG", now);
+      break;
+  }
+}
+
+void SetReady(const std::vector<PodSummary>& pods, size_t primary, bool deleting, WallTime now,
+              api::VirtualMachineInstanceStatus* status) {
+  std::string reason;
+  if (deleting) {
+    reason = "Terminating";
+  } else if (pods.empty()) {
+    reason = "PodNotExists";
+  } else if (status->phase != VmiPhase::kRunning || !pods[primary].ready) {
+    reason = api::IsFinal(status->phase) ? "GuestNotRunning" : "PodNotReady";
+  }
+  if (reason.empty()) {
+    internal::SetCondition(&status->conditions, kConditionReady, kTrue, "", "", now);
+  } else {
+    internal::SetCondition(&status->conditions, kConditionReady, kFalse, reason, "", now);
+  }
+}
+
+void NotePhaseChange(VmiPhase before, const api::VirtualMachineInstanceStatus& status, WallTime now,
+                     api::VirtualMachineInstanceStatus* out, VmiDecision* d) {
+  if (status.phase == before) return;
+  api::PhaseTransitionTimestamp ts;
+  ts.phase = status.phase;
+  ts.phase_transition_timestamp = internal::Timestamp(now);
+  out->phase_transition_timestamps.push_back(std::move(ts));
+  if (status.phase == VmiPhase::kRunning) {
+    d->events.push_back({kube::EventType::kNormal, "Started",
+                         "VirtualMachineInstance started on node " + status.node_name});
+  } else if (status.phase == VmiPhase::kSucceeded) {
+    d->events.push_back({kube::EventType::kNormal, "Stopped", "The guest powered itself off"});
+  }
+}
+
+}  // namespace
+
+VmiDecision DecideVmi(const VmiObservation& obs) {
+  VmiDecision d;
+  const api::VirtualMachineInstance& vmi = obs.vmi;
+  const std::string& uid = vmi.metadata.uid;
+  const bool deleting = !vmi.metadata.deletion_timestamp.empty();
+
+  // Only this VMI's pods count: a pod of an earlier VMI of the same name has
+  // another uid and is the garbage collector's business.
+  std::vector<PodSummary> pods;
+  for (const Json& json : obs.pods) {
+    PodSummary pod = internal::SummarizePod(json);
+    if (pod.created_by == uid || pod.controller_uid == uid) pods.push_back(std::move(pod));
+  }
+  const std::string pod_name = LauncherPodName(vmi);
+  const size_t primary = PrimaryPod(pods, pod_name);
+
+  api::VirtualMachineInstanceStatus status = vmi.status;
+  const VmiPhase before = status.phase;
+
+  if (deleting) {
+    for (const PodSummary& pod : pods) {
+      if (pod.deleting) continue;
+      d.delete_pods.push_back({pod.name, pod.uid});
+      d.events.push_back({kube::EventType::kNormal, "SuccessfulDelete",
+                          "Deleting launcher pod " + pod.name + ": the VMI is being deleted"});
+    }
+    if (pods.empty() && HasFinalizer(vmi.metadata, kVmiFinalizer)) {
+      std::vector<std::string> finalizers = vmi.metadata.finalizers;
+      std::erase(finalizers, kVmiFinalizer);
+      d.finalizers = std::move(finalizers);
+    }
+    if (!pods.empty()) {
+      std::string reason, message;
+      status.phase = Advance(status.phase, PhaseFromPod(pods[primary], &reason, &message));
+      if (status.phase == VmiPhase::kFailed && before != VmiPhase::kFailed) status.reason = reason;
+    }
+  } else {
+    if (!HasFinalizer(vmi.metadata, kVmiFinalizer)) {
+      std::vector<std::string> finalizers = vmi.metadata.finalizers;
+      finalizers.push_back(kVmiFinalizer);
+      d.finalizers = std::move(finalizers);
+    }
+
+    if (api::IsFinal(status.phase)) {
+      // An ended VMI keeps its pod (for its logs) and never gets another.
+    } else if (!pods.empty()) {
+      for (size_t i = 0; i < pods.size(); ++i) {
+        if (i == primary || pods[i].deleting) continue;
+        d.delete_pods.push_back({pods[i].name, pods[i].uid});
+        d.events.push_back({kube::EventType::kWarning, "DuplicatePod",
+                            "Deleting launcher pod " + pods[i].name + ": " + pods[primary].name +
+                                " is this VMI's launcher pod"});
+      }
+      const PodSummary& pod = pods[primary];
+      ApplyPodToStatus(pod, vmi.spec, obs.now, &status);
+      std::string reason, message;
+      VmiPhase seen = PhaseFromPod(pod, &reason, &message);
+      if (seen == VmiPhase::kSucceeded && pod.deleting) {
+        // Someone deleted the pod (a drain, kubectl): the guest was shut down
+        // from outside, it did not power itself off. Seen a moment later the
+        // pod would be gone (PodVanished); it fails either way.
+        seen = VmiPhase::kFailed;
+        reason = "PodDeleted";
+        message = "launcher pod " + pod.name + " was deleted while the VMI was running";
+      }
+      status.phase = Advance(status.phase, seen);
+      if (status.phase == VmiPhase::kFailed) Fail(&status, reason, message, &d);
+    } else if (HasActivePods(status) || Rank(status.phase) >= Rank(VmiPhase::kScheduling) ||
+               status.phase == VmiPhase::kUnknown) {
+      // A pod was seen and is gone: the guest is gone with it. Making a new
+      // pod would boot the VM twice from one VMI, which KubeVirt never does.
+      Fail(&status, "PodVanished",
+           "the launcher pod of VirtualMachineInstance " + vmi.metadata.name + " disappeared", &d);
+    } else {
+      if (status.phase == VmiPhase::kUnset) status.phase = VmiPhase::kPending;
+      api::VirtualMachineInstance defaulted = vmi;
+      api::ApplyVmiDefaults(&defaulted);
+      const std::vector<std::string> missing = MissingClaims(defaulted.spec, obs.claims);
+      const auto created = kube::ParseMicroTime(vmi.metadata.creation_timestamp);
+      const WallTime::duration age =
+          created.has_value() ? obs.now - *created : WallTime::duration(kMissingClaimGrace);
+      if (!missing.empty() && age < kMissingClaimGrace) {
+        d.requeue_after = std::chrono::ceil<std::chrono::seconds>(kMissingClaimGrace - age);
+      } else if (!missing.empty()) {
+        std::string names;
+        for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
+        Fail(&status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
+      } else if (kube::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
+        Fail(&status, "InvalidSpec", valid.message(), &d);
+      } else if (api::ToJson(defaulted.spec) != api::ToJson(vmi.spec)) {
+        // Store what runs first, then render the pod from the stored VMI.
+        d.spec = defaulted.spec;
+      } else if (kube::Result<Json> pod = RenderLauncherPod(vmi, obs.config, obs.claims);
+                 !pod.ok()) {
+        Fail(&status, "InvalidSpec", pod.status().message(), &d);
+      } else {
+        d.create_pod = std::move(*pod);
+        d.events.push_back(
+            {kube::EventType::kNormal, "SuccessfulCreate", "Created launcher pod " + pod_name});
+      }
+    }
+    SetEmulationCondition(obs.config.emulation, obs.now, &status);
+  }
+
+  if (status.phase != VmiPhase::kFailed) status.reason.clear();
+  SetReady(pods, primary, deleting, obs.now, &status);
+  NotePhaseChange(before, status, obs.now, &status, &d);
+  if (api::ToJson(status) != api::ToJson(vmi.status)) d.status = std::move(status);
+  return d;
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,86 @@
+// The VirtualMachineInstance reconcile decision: from a VMI and its launcher
+// pods to the one pod it needs and the status the pods show. Pure and
+// level-triggered, like DecideVm.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controllers/reconcile/common.h"
+#include "controllers/reconcile/launcher_pod.h"
+#include "lib/api/types.h"
+
+namespace vireo::controllers {
+
+struct VmiObservation {
+  api::VirtualMachineInstance vmi;
+  // core/v1 Pods labelled kCreatedByLabel = vmi uid or controlled by the
+  // VMI, in any state. Pods of another uid are ignored.
+  std::vector<Json> pods;
+  // The PVCs that exist among ClaimNames(vmi.spec), with their volume mode.
+  Claims claims;
+  LauncherConfig config;
+  WallTime now;
+};
+
+struct VmiDecision {
+  // Desired metadata.finalizers (kVmiFinalizer added while the VMI lives,
+  // removed once its pods are gone) and spec (api::ApplyVmiDefaults applied,
+  // for a VMI made without them, e.g. by kubectl); nullopt: unchanged. Write
+  // both in one patch guarded by the observed resourceVersion.
+  std::optional<std::vector<std::string>> finalizers;
+  std::optional<api::VirtualMachineInstanceSpec> spec;
+  // The launcher pod to create (RenderLauncherPod). AlreadyExists is success:
+  // the name is deterministic (LauncherPodName).
+  std::optional<Json> create_pod;
+  // Pods to delete gracefully (their own grace period), uid as precondition.
+  std::vector<Deletion> delete_pods;
+  // Status to write through the status subresource; nullopt when it equals
+  // the observed one.
+  std::optional<api::VirtualMachineInstanceStatus> status;
+  std::vector<Event> events;
+  std::optional<std::chrono::seconds> requeue_after;
+};
+
+// What to do for one VMI. Apply in this order, stopping at the first failure:
+//   1. finalizers + spec, 2. delete_pods, 3. create_pod, 4. status, events.
+// A decision that writes the spec makes no pod: the pod is rendered from the
+// VMI as stored, on the next decision.
+//
+// Pods: never more than one. With none and the VMI not ended, one is made
+// (unless a claim is missing or the VMI is invalid). With several, the one
+// named LauncherPodName(vmi) is kept (else the oldest) and the others are
+// deleted. A pod is never made twice for one VMI: once a pod was seen (its
+// uid is recorded in status.activePods), its disappearance fails the VMI.
+//
+// Phase (never goes back, except to and from Unknown; Succeeded and Failed
+// are final):
+//   Pending     no pod seen yet (the pod is being made)
+//   Scheduling  the pod exists, no node yet
+//   Scheduled   the pod has a node, the launcher is not running and ready
+//   Running     the launcher container runs and the pod is Ready (the
+//               launcher's probe says the domain runs)
+//   Succeeded   the launcher exited 0: the guest powered itself off
+//   Failed      the launcher exited non-zero, the pod failed, the pod was
+//               deleted or vanished, a claim stayed missing past a short grace period
+//               (the PVC informer may lag a VMI made with it), or the VMI is
+//               invalid; status.reason says which
+//   Unknown     the pod's phase is Unknown (its node stopped reporting)
+// Also written: nodeName, interfaces[0] ipAddress/ipAddresses from the pod IPs
+// (named after the first interface of the spec), phaseTransitionTimestamps,
+// launcherContainerImageVersion, activePods {pod uid: node}, and conditions:
+//   Ready              True while Running and the pod is Ready
+//   PodScheduled       the pod's PodScheduled condition while it is False
+//                      (reason Unschedulable: the VM shows ErrorUnschedulable)
+//   Synchronized       False with reason ErrImagePull or ImagePullBackOff
+//                      while a container image cannot be pulled
+//   SoftwareEmulation  True for emulation on, False for off, Unknown for auto
+//
+// Deletion: while the VMI is being deleted its pods are deleted (the
+// launcher shuts the guest down within its grace period); once none is
+// left, kVmiFinalizer is removed.
+VmiDecision DecideVmi(const VmiObservation& observation);
+
+}  // namespace vireo::controllers

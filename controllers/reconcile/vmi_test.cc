@@ -1,0 +1,389 @@
+// DecideVmi: the launcher pod in each state it can be in, no pod, a vanished
+// pod, duplicates, missing PVCs, deletion, and the status read back.
+#include "controllers/reconcile/vmi.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controllers/reconcile/test_util.h"
+#include "controllers/reconcile/vm.h"
+#include "lib/api/codec.h"
+#include "lib/api/defaults.h"
+
+namespace vireo::controllers {
+namespace {
+
+using api::VmiPhase;
+using std::chrono::seconds;
+using testing::At;
+using testing::Now;
+
+enum class PodState {
+  kPendingUnscheduled,
+  kUnschedulable,
+  kScheduled,
+  kImagePull,
+  kRunningNotReady,
+  kRunningReady,
+  kSucceeded,
+  kFailed,
+  kEvicted,
+  kUnknown,
+};
+
+// A standalone VMI as DecideVmi sees it once defaulted and stored.
+api::VirtualMachineInstance Vmi(VmiPhase phase = VmiPhase::kUnset) {
+  api::VirtualMachineInstance vmi = testing::VmiOf(testing::Vm(api::RunStrategy::kAlways), phase);
+  vmi.status.phase_transition_timestamps.clear();
+  api::ApplyVmiDefaults(&vmi);
+  return vmi;
+}
+
+Json Pod(const api::VirtualMachineInstance& vmi, PodState state, std::string name = "",
+         const std::string& uid = "pod-uid-1") {
+  if (name.empty()) name = LauncherPodName(vmi);
+  std::string status;
+  const std::string node = R"("nodeName": "node-1",)";
+  std::string spec_node;
+  auto launcher = [](const std::string& state_json, bool ready) {
+    return std::string(R"("containerStatuses": [{"name": "compute", "ready": )") +
+           (ready ? "true" : "false") + R"(, "state": )" + state_json + "}]";
+  };
+  switch (state) {
+    case PodState::kPendingUnscheduled:
+      status = R"("phase": "Pending")";
+      break;
+    case PodState::kUnschedulable:
+      status = R"("phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+          "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient memory."}])";
+      break;
+    case PodState::kScheduled:
+      spec_node = node;
+      status = R"("phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}])";
+      break;
+    case PodState::kImagePull:
+      spec_node = node;
+      status = R"("phase": "Pending", "initContainerStatuses": [{"name": "cd-root", "ready": false,
+          "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}])";
+      break;
+    case PodState::kRunningNotReady:
+      spec_node = node;
+      status =
+          R"("phase": "Running", "podIP": "10.244.0.9", )" + launcher(R"({"running": {}})", false);
+      break;
+    case PodState::kRunningReady:
+      spec_node = node;
+      status = R"("phase": "Running", "podIP": "10.244.0.9",
+          "podIPs": [{"ip": "10.244.0.9"}, {"ip": "fd00::9"}],
+          "conditions": [{"type": "Ready", "status": "True"}], )" +
+               launcher(R"({"running": {}})", true);
+      break;
+    case PodState::kSucceeded:
+      spec_node = node;
+      status = R"("phase": "Succeeded", )" +
+               launcher(R"({"terminated": {"exitCode": 0, "reason": "Completed"}})", false);
+      break;
+    case PodState::kFailed:
+      spec_node = node;
+      status = R"("phase": "Failed", )" +
+               launcher(R"({"terminated": {"exitCode": 3, "reason": "Error"}})", false);
+      break;
+    case PodState::kEvicted:
+      spec_node = node;
+      status = R"("phase": "Failed", "reason": "Evicted", "message": "low on memory")";
+      break;
+    case PodState::kUnknown:
+      spec_node = node;
+      status = R"("phase": "Unknown")";
+      break;
+  }
+  return testing::ParseOrDie(R"({"metadata": {"name": ")" + name + R"(", "uid": ")" + uid +
+                             R"(", "creationTimestamp": ")" + At(seconds(-60)) +
+                             R"(", "labels": {"kubevirt.io/created-by": ")" + vmi.metadata.uid +
+                             R"("}}, "spec": {)" + spec_node +
+                             R"( "containers": [{"name": "compute", "image": "launcher:1"}]},
+                             "status": {)" +
+                             status + "}}");
+}
+
+VmiObservation Observe(const api::VirtualMachineInstance& vmi, std::vector<Json> pods = {}) {
+  VmiObservation obs;
+  obs.vmi = vmi;
+  obs.pods = std::move(pods);
+  obs.config.image = "launcher:1";
+  obs.now = Now();
+  return obs;
+}
+
+struct Row {
+  const char* name;
+  VmiPhase before;
+  PodState pod;
+  VmiPhase after;
+  const char* ready;
+};
+
+const Row kRows[] = {
+    {"created, not scheduled", VmiPhase::kPending, PodState::kPendingUnscheduled,
+     VmiPhase::kScheduling, "False"},
+    {"unschedulable", VmiPhase::kPending, PodState::kUnschedulable, VmiPhase::kScheduling, "False"},
+    {"scheduled", VmiPhase::kScheduling, PodState::kScheduled, VmiPhase::kScheduled, "False"},
+    {"image pull", VmiPhase::kScheduling, PodState::kImagePull, VmiPhase::kScheduled, "False"},
+    {"running, not ready", VmiPhase::kScheduled, PodState::kRunningNotReady, VmiPhase::kScheduled,
+     "False"},
+    {"running and ready", VmiPhase::kScheduled, PodState::kRunningReady, VmiPhase::kRunning,
+     "True"},
+    {"ready skips ahead", VmiPhase::kPending, PodState::kRunningReady, VmiPhase::kRunning, "True"},
+    {"readiness lost", VmiPhase::kRunning, PodState::kRunningNotReady, VmiPhase::kRunning, "False"},
+    {"guest powered off", VmiPhase::kRunning, PodState::kSucceeded, VmiPhase::kSucceeded, "False"},
+    {"launcher failed", VmiPhase::kRunning, PodState::kFailed, VmiPhase::kFailed, "False"},
+    {"evicted", VmiPhase::kRunning, PodState::kEvicted, VmiPhase::kFailed, "False"},
+    {"node lost", VmiPhase::kRunning, PodState::kUnknown, VmiPhase::kUnknown, "False"},
+    {"node back", VmiPhase::kUnknown, PodState::kRunningReady, VmiPhase::kRunning, "True"},
+};
+
+TEST(DecideVmi, PhaseFollowsThePod) {
+  for (const Row& row : kRows) {
+    SCOPED_TRACE(row.name);
+    const VmiDecision d = DecideVmi(Observe(Vmi(row.before), {Pod(Vmi(), row.pod)}));
+    EXPECT_FALSE(d.create_pod.has_value()) << "a pod exists";
+    EXPECT_TRUE(d.delete_pods.empty());
+    ASSERT_TRUE(d.status.has_value());
+    EXPECT_EQ(d.status->phase, row.after);
+    const api::Condition* ready = api::FindCondition(d.status->conditions, "Ready");
+    ASSERT_NE(ready, nullptr);
+    EXPECT_EQ(ready->status, row.ready);
+    // The pod is recorded, so its disappearance is noticed later.
+    EXPECT_EQ(kube::GetString(d.status->extra, "activePods.pod-uid-1"),
+              row.pod == PodState::kPendingUnscheduled || row.pod == PodState::kUnschedulable
+                  ? ""
+                  : "node-1");
+    EXPECT_TRUE(d.status->extra.at("activePods").has_field("pod-uid-1"));
+    if (row.after != row.before) {
+      ASSERT_FALSE(d.status->phase_transition_timestamps.empty());
+      EXPECT_EQ(d.status->phase_transition_timestamps.back().phase, row.after);
+      EXPECT_EQ(d.status->phase_transition_timestamps.back().phase_transition_timestamp,
+                At(seconds(0)));
+    }
+    // Deciding again from the written status changes nothing.
+    VmiObservation again = Observe(Vmi(row.before), {Pod(Vmi(), row.pod)});
+    again.vmi.status = *d.status;
+    const VmiDecision second = DecideVmi(again);
+    EXPECT_FALSE(second.status.has_value());
+    EXPECT_TRUE(second.events.empty());
+  }
+}
+
+TEST(DecideVmi, NoPodMakesOneNamedAfterTheUid) {
+  const VmiDecision d = DecideVmi(Observe(Vmi()));
+  ASSERT_TRUE(d.create_pod.has_value());
+  EXPECT_EQ(kube::NameOf(*d.create_pod), LauncherPodName(Vmi()));
+  EXPECT_EQ(d.status->phase, VmiPhase::kPending);
+  EXPECT_FALSE(d.finalizers.has_value());
+  EXPECT_FALSE(d.spec.has_value());
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].reason, "SuccessfulCreate");
+  const api::Condition* emulation = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  ASSERT_NE(emulation, nullptr);
+  EXPECT_EQ(emulation->status, "Unknown");
+
+  // The informer has not shown the pod yet: the same create again, which
+  // meets AlreadyExists thanks to the name.
+  VmiObservation obs = Observe(Vmi());
+  obs.vmi.status = *d.status;
+  const VmiDecision again = DecideVmi(obs);
+  ASSERT_TRUE(again.create_pod.has_value());
+  EXPECT_EQ(kube::NameOf(*again.create_pod), kube::NameOf(*d.create_pod));
+}
+
+TEST(DecideVmi, EmulationConditionFollowsTheMode) {
+  for (auto [mode, want] :
+       {std::pair{EmulationMode::kOn, "True"}, std::pair{EmulationMode::kOff, "False"}}) {
+    VmiObservation obs = Observe(Vmi());
+    obs.config.emulation = mode;
+    const VmiDecision d = DecideVmi(obs);
+    EXPECT_EQ(api::FindCondition(d.status->conditions, "SoftwareEmulation")->status, want);
+  }
+}
+
+TEST(DecideVmi, VanishedPodFailsTheVmiAndIsNotReplaced) {
+  for (VmiPhase phase : {VmiPhase::kScheduling, VmiPhase::kScheduled, VmiPhase::kRunning}) {
+    SCOPED_TRACE(api::VmiPhaseName(phase));
+    const VmiDecision d = DecideVmi(Observe(Vmi(phase)));
+    EXPECT_FALSE(d.create_pod.has_value());
+    EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+    EXPECT_EQ(d.status->reason, "PodVanished");
+    ASSERT_FALSE(d.events.empty());
+    EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
+  }
+  // Pending, but a pod was recorded: same.
+  api::VirtualMachineInstance vmi = Vmi(VmiPhase::kPending);
+  vmi.status.extra = testing::ParseOrDie(R"({"activePods": {"pod-uid-1": ""}})");
+  EXPECT_EQ(DecideVmi(Observe(vmi)).status->reason, "PodVanished");
+}
+
+TEST(DecideVmi, DuplicatesAreDeletedKeepingTheNamedPod) {
+  const api::VirtualMachineInstance vmi = Vmi(VmiPhase::kScheduled);
+  const VmiDecision d = DecideVmi(
+      Observe(vmi, {Pod(vmi, PodState::kScheduled, "virt-launcher-vm1-extra", "pod-uid-2"),
+                    Pod(vmi, PodState::kRunningReady)}));
+  EXPECT_FALSE(d.create_pod.has_value());
+  ASSERT_EQ(d.delete_pods.size(), 1u);
+  EXPECT_EQ(d.delete_pods[0].name, "virt-launcher-vm1-extra");
+  EXPECT_EQ(d.delete_pods[0].uid, "pod-uid-2");
+  EXPECT_EQ(d.status->phase, VmiPhase::kRunning) << "read from the pod that stays";
+}
+
+TEST(DecideVmi, PodsOfAnotherVmiAreIgnored) {
+  api::VirtualMachineInstance old_vmi = Vmi();
+  old_vmi.metadata.uid = "old-uid";
+  const VmiDecision d = DecideVmi(Observe(Vmi(), {Pod(old_vmi, PodState::kRunningReady)}));
+  EXPECT_TRUE(d.create_pod.has_value());
+  EXPECT_TRUE(d.delete_pods.empty());
+}
+
+TEST(DecideVmi, StatusCarriesNodeIpAndConditions) {
+  VmiDecision d =
+      DecideVmi(Observe(Vmi(VmiPhase::kScheduled), {Pod(Vmi(), PodState::kRunningReady)}));
+  EXPECT_EQ(d.status->node_name, "node-1");
+  ASSERT_EQ(d.status->interfaces.size(), 1u);
+  EXPECT_EQ(d.status->interfaces[0].name, "default");
+  EXPECT_EQ(d.status->interfaces[0].ip_address, "10.244.0.9");
+  EXPECT_THAT(d.status->interfaces[0].ip_addresses,
+              ::testing::ElementsAre("10.244.0.9", "fd00::9"));
+  EXPECT_EQ(d.status->launcher_container_image_version, "launcher:1");
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].reason, "Started");
+
+  d = DecideVmi(Observe(Vmi(VmiPhase::kPending), {Pod(Vmi(), PodState::kUnschedulable)}));
+  const api::Condition* scheduled = api::FindCondition(d.status->conditions, "PodScheduled");
+  ASSERT_NE(scheduled, nullptr);
+  EXPECT_EQ(scheduled->status, "False");
+  EXPECT_EQ(scheduled->reason, "Unschedulable");
+  EXPECT_THAT(scheduled->message, ::testing::HasSubstr("Insufficient memory"));
+
+  d = DecideVmi(Observe(Vmi(VmiPhase::kScheduling), {Pod(Vmi(), PodState::kImagePull)}));
+  const api::Condition* synced = api::FindCondition(d.status->conditions, "Synchronized");
+  ASSERT_NE(synced, nullptr);
+  EXPECT_EQ(synced->reason, "ErrImagePull");
+}
+
+TEST(DecideVmi, FailureSaysWhy) {
+  VmiDecision d = DecideVmi(Observe(Vmi(VmiPhase::kRunning), {Pod(Vmi(), PodState::kFailed)}));
+  EXPECT_EQ(d.status->reason, "LauncherFailed");
+  ASSERT_FALSE(d.events.empty());
+  EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("exited with code 3"));
+  d = DecideVmi(Observe(Vmi(VmiPhase::kRunning), {Pod(Vmi(), PodState::kEvicted)}));
+  EXPECT_EQ(d.status->reason, "Evicted");
+}
+
+TEST(DecideVmi, PodDeletedUnderARunningVmiFailsIt) {
+  Json pod = Pod(Vmi(), PodState::kSucceeded);
+  pod["metadata"]["deletionTimestamp"] = Json::string(At(seconds(-1)));
+  const VmiDecision d = DecideVmi(Observe(Vmi(VmiPhase::kRunning), {pod}));
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "PodDeleted");
+}
+
+// The VMI a VM makes comes back from the apiserver already defaulted: its
+// first decision makes the pod, with no extra write of the spec.
+TEST(DecideVmi, VmiMadeByAVmNeedsNoSpecWrite) {
+  const api::VirtualMachine vm = testing::Vm(api::RunStrategy::kAlways);
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(NewVmiFor(vm));
+  ASSERT_TRUE(vmi.ok());
+  vmi->metadata.uid = testing::kVmiUid;
+  vmi->metadata.creation_timestamp = At(seconds(0));
+  const VmiDecision d = DecideVmi(Observe(*vmi));
+  EXPECT_FALSE(d.spec.has_value());
+  EXPECT_FALSE(d.finalizers.has_value());
+  EXPECT_TRUE(d.create_pod.has_value());
+}
+
+TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
+  api::VirtualMachineInstance vmi = Vmi();
+  testing::AddClaim(&vmi.spec, "data", "data-pvc");
+  api::ApplyVmiDefaults(&vmi);
+  vmi.metadata.creation_timestamp = At(seconds(-4));
+  VmiDecision d = DecideVmi(Observe(vmi));
+  EXPECT_FALSE(d.create_pod.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kPending);
+  EXPECT_EQ(d.requeue_after, seconds(6));
+
+  vmi.metadata.creation_timestamp = At(seconds(-60));
+  d = DecideVmi(Observe(vmi));
+  EXPECT_FALSE(d.create_pod.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "PvcNotFound");
+  ASSERT_FALSE(d.events.empty());
+  EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("data-pvc"));
+
+  VmiObservation obs = Observe(vmi);
+  obs.claims["data-pvc"] = VolumeMode::kBlock;
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.create_pod.has_value());
+  EXPECT_EQ(d.create_pod->at("spec")
+                .at("containers")
+                .at(0)
+                .at("volumeDevices")
+                .at(0)
+                .at("devicePath")
+                .as_string(),
+            "/dev/vireo/data");
+}
+
+TEST(DecideVmi, EndedVmiKeepsItsPodAndGetsNoOther) {
+  for (VmiPhase phase : {VmiPhase::kSucceeded, VmiPhase::kFailed}) {
+    const VmiDecision with_pod = DecideVmi(Observe(Vmi(phase), {Pod(Vmi(), PodState::kSucceeded)}));
+    EXPECT_FALSE(with_pod.create_pod.has_value());
+    EXPECT_TRUE(with_pod.delete_pods.empty());
+    const VmiDecision without = DecideVmi(Observe(Vmi(phase)));
+    EXPECT_FALSE(without.create_pod.has_value());
+    ASSERT_TRUE(without.status.has_value());  // Ready and emulation conditions
+    EXPECT_EQ(without.status->phase, phase);
+  }
+}
+
+TEST(DecideVmi, DeletionDrainsPodsThenReleasesTheFinalizer) {
+  api::VirtualMachineInstance vmi = Vmi(VmiPhase::kRunning);
+  vmi.metadata.deletion_timestamp = At(seconds(-1));
+  VmiDecision d = DecideVmi(Observe(vmi, {Pod(vmi, PodState::kRunningReady)}));
+  ASSERT_EQ(d.delete_pods.size(), 1u);
+  EXPECT_EQ(d.delete_pods[0].uid, "pod-uid-1");
+  EXPECT_FALSE(d.finalizers.has_value());
+  EXPECT_FALSE(d.create_pod.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, "Ready")->status, "False");
+
+  Json going = Pod(vmi, PodState::kRunningReady);
+  going["metadata"]["deletionTimestamp"] = Json::string(At(seconds(0)));
+  d = DecideVmi(Observe(vmi, {going}));
+  EXPECT_TRUE(d.delete_pods.empty()) << "already being deleted";
+
+  d = DecideVmi(Observe(vmi));
+  ASSERT_TRUE(d.finalizers.has_value());
+  EXPECT_TRUE(d.finalizers->empty());
+  EXPECT_FALSE(d.create_pod.has_value());
+}
+
+TEST(DecideVmi, VmiWithoutDefaultsGetsThemBeforeItsPod) {
+  api::VirtualMachineInstance vmi = Vmi();
+  vmi.spec.domain.machine.reset();
+  vmi.metadata.finalizers.clear();
+  const VmiDecision d = DecideVmi(Observe(vmi));
+  EXPECT_FALSE(d.create_pod.has_value());
+  ASSERT_TRUE(d.spec.has_value());
+  EXPECT_EQ(d.spec->domain.machine->type, "q35");
+  ASSERT_TRUE(d.finalizers.has_value());
+  EXPECT_THAT(*d.finalizers, ::testing::ElementsAre(kVmiFinalizer));
+}
+
+TEST(DecideVmi, InvalidVmiFails) {
+  api::VirtualMachineInstance vmi = Vmi();
+  vmi.spec.domain.devices.disks[0].name = "no-such-volume";
+  const VmiDecision d = DecideVmi(Observe(vmi));
+  EXPECT_FALSE(d.create_pod.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "InvalidSpec");
+}
+
+}  // namespace
+}  // namespace vireo::controllers
