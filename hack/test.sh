@@ -2,17 +2,19 @@
 # README's test command, and what .ci/run calls: installs what is missing,
 # builds the upstream binaries (cached), builds Vireo, then runs
 #   T0 unit tests, and
-#   T1 integration tests against one real etcd + kube-apiserver started here.
+#   T1 integration tests against one real etcd + kube-apiserver started here,
+#   T2 launcher tests (vireo-launcher booting the test disk under TCG).
 # Ends with a line "tests: N passed, M failed".
 #
 #   hack/test.sh                 everything
 #   hack/test.sh --suite unit    only T0 (no apiserver)
+#   hack/test.sh --suite launcher  only T2
 #   VIREO_BUILD_DIR=dir          build directory (default: build/)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-suites=(unit integration)
+suites=(unit integration launcher)
 if [[ ${1:-} == --suite ]]; then suites=("${2:?suite name}"); fi
 
 start=$SECONDS
@@ -48,6 +50,7 @@ done
 if [[ -n $harness ]]; then
   # Benchmarks print figures; they are not timed assertions.
   "$build/bench/informer_bench" --count "${VIREO_BENCH_COUNT:-10000}" || rc=1
+  "$build/bench/controller_bench" --count "${VIREO_CONTROLLER_BENCH_COUNT:-1000}" || rc=1
 fi
 python3 hack/summarize-tests.py "$build"/meson-logs/testlog-*.json
 echo "test: done in $((SECONDS - start)) s" >&2

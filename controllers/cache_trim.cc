@@ -1,0 +1,125 @@
+// Trimming informer objects before they are cached; see cache_trim.h.
+#include "controllers/cache_trim.h"
+
+#include "controllers/reconcile/common.h"
+
+namespace vireo::controllers {
+namespace {
+
+using kube::Json;
+
+// A watch stream whose ADDED, MODIFIED and DELETED objects are trimmed.
+class TrimmingStream final : public kube::WatchStream {
+ public:
+  TrimmingStream(std::unique_ptr<kube::WatchStream> inner, const TrimFunction* trim)
+      : inner_(std::move(inner)), trim_(trim) {}
+  kube::Result<kube::WatchEvent> Next() override {
+    auto event = inner_->Next();
+    if (event.ok() && (event->type == kube::WatchEvent::Type::kAdded ||
+                       event->type == kube::WatchEvent::Type::kModified ||
+                       event->type == kube::WatchEvent::Type::kDeleted)) {
+      (*trim_)(event->object);
+    }
+    return event;
+  }
+  void Cancel() override { inner_->Cancel(); }
+
+ private:
+  const std::unique_ptr<kube::WatchStream> inner_;
+  const TrimFunction* const trim_;  // owned by the TrimmingListerWatcher
+};
+
+// Copies from[key] into to[key] when present.
+void Keep(const Json& from, Json& to, const char* key) {
+  if (from.is_object() && from.has_field(key)) to[key] = from.at(key);
+}
+
+// web::json's erase throws when the key is absent.
+void Erase(Json& object, const char* key) {
+  if (object.is_object() && object.has_field(key)) object.erase(key);
+}
+
+}  // namespace
+
+TrimmingListerWatcher::TrimmingListerWatcher(std::unique_ptr<kube::ListerWatcher> inner,
+                                             TrimFunction trim)
+    : inner_(std::move(inner)), trim_(std::move(trim)) {}
+
+kube::Result<kube::ObjectList> TrimmingListerWatcher::List(const kube::ListOptions& options) {
+  auto list = inner_->List(options);
+  if (list.ok()) {
+    for (Json& item : list->items) trim_(item);
+  }
+  return list;
+}
+
+kube::Result<std::unique_ptr<kube::WatchStream>> TrimmingListerWatcher::Watch(
+    const kube::WatchOptions& options) {
+  auto stream = inner_->Watch(options);
+  if (!stream.ok()) return stream.status();
+  return std::unique_ptr<kube::WatchStream>(
+      std::make_unique<TrimmingStream>(std::move(stream).value(), &trim_));
+}
+
+void TrimKubectlCopy(Json& object) {
+  if (!object.is_object() || !object.has_field("metadata")) return;
+  Json& metadata = object.at("metadata");
+  if (!metadata.is_object()) return;
+  Erase(metadata, "managedFields");
+  if (metadata.has_field("annotations") && metadata.at("annotations").is_object()) {
+    Json& annotations = metadata.at("annotations");
+    Erase(annotations, "kubectl.kubernetes.io/last-applied-configuration");
+    if (annotations.size() == 0) metadata.erase("annotations");
+  }
+}
+
+void TrimLauncherPod(Json& pod) {
+  if (!pod.is_object()) return;
+  if (pod.has_field("metadata")) {
+    Json& metadata = pod.at("metadata");
+    Erase(metadata, "managedFields");
+    if (metadata.is_object() && metadata.has_field("annotations")) {
+      Erase(metadata.at("annotations"), kVmiAnnotation);
+    }
+  }
+  if (pod.has_field("spec")) {
+    const Json& spec = pod.at("spec");
+    Json trimmed = Json::object();
+    Keep(spec, trimmed, "nodeName");
+    if (spec.is_object() && spec.has_field("containers") && spec.at("containers").is_array()) {
+      Json containers = Json::array();
+      size_t i = 0;
+      for (const Json& c : spec.at("containers").as_array()) {
+        Json kept = Json::object();
+        Keep(c, kept, "name");
+        Keep(c, kept, "image");
+        containers[i++] = std::move(kept);
+      }
+      trimmed["containers"] = std::move(containers);
+    }
+    pod["spec"] = std::move(trimmed);
+  }
+}
+
+void TrimPersistentVolumeClaim(Json& pvc) {
+  if (!pvc.is_object()) return;
+  Json trimmed = Json::object();
+  Keep(pvc, trimmed, "apiVersion");
+  Keep(pvc, trimmed, "kind");
+  if (pvc.has_field("metadata")) {
+    const Json& metadata = pvc.at("metadata");
+    Json kept = Json::object();
+    for (const char* key : {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp"}) {
+      Keep(metadata, kept, key);
+    }
+    trimmed["metadata"] = std::move(kept);
+  }
+  if (pvc.has_field("spec")) {
+    Json spec = Json::object();
+    Keep(pvc.at("spec"), spec, "volumeMode");
+    trimmed["spec"] = std::move(spec);
+  }
+  pvc = std::move(trimmed);
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,281 @@
+// Informers, handlers, queues and workers of vireo-controller; the
+// reconciles themselves are in reconcile_vm.cc and reconcile_vmi.cc.
+#include "controllers/controller.h"
+
+#include <set>
+
+#include "controllers/cache_trim.h"
+#include "lib/kube/log.h"
+
+namespace vireo::controllers {
+namespace {
+
+using kube::Json;
+using kube::ObjectPtr;
+namespace res = kube::resources;
+
+std::unique_ptr<kube::ListerWatcher> Watch(kube::Client* client, const kube::Resource& resource,
+                                           const std::string& ns, std::string label_selector = "",
+                                           TrimFunction trim = nullptr) {
+  auto inner = std::make_unique<kube::ClientListerWatcher>(
+      client, resource, kube::Selection{ns, std::move(label_selector), ""});
+  if (trim == nullptr) return inner;
+  return std::make_unique<TrimmingListerWatcher>(std::move(inner), std::move(trim));
+}
+
+kube::WatcherOptions Described(const kube::Resource& resource) {
+  kube::WatcherOptions options;
+  options.description = resource.ApiVersion() + " " + resource.plural;
+  return options;
+}
+
+// The name of the controlling owner of `kind`, or "".
+std::string ControllerNamed(const Json& object, const char* kind) {
+  const Json* owners = kube::Find(object, "metadata.ownerReferences");
+  if (owners == nullptr || !owners->is_array()) return "";
+  for (const Json& owner : owners->as_array()) {
+    if (kube::GetBool(owner, "controller").value_or(false) &&
+        kube::GetString(owner, "kind") == kind) {
+      return kube::GetString(owner, "name");
+    }
+  }
+  return "";
+}
+
+// Whether a VMI spec (JSON) names `claim` in a persistentVolumeClaim volume.
+bool SpecUsesClaim(const Json* spec, const std::string& claim) {
+  const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
+  if (volumes == nullptr || !volumes->is_array()) return false;
+  for (const Json& volume : volumes->as_array()) {
+    if (kube::GetString(volume, "persistentVolumeClaim.claimName") == claim) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metrics* metrics,
+                       ControllerConfig config)
+    : client_(client),
+      recorder_(recorder),
+      metrics_(metrics),
+      config_(std::move(config)),
+      vms_(Watch(client, res::kVirtualMachines, config_.namespace_name, "", TrimKubectlCopy),
+           Described(res::kVirtualMachines)),
+      vmis_(
+          Watch(client, res::kVirtualMachineInstances, config_.namespace_name, "", TrimKubectlCopy),
+          Described(res::kVirtualMachineInstances)),
+      pods_(Watch(client, res::kPods, config_.namespace_name,
+                  std::string(kAppLabel) + "=" + kAppLabelLauncher, TrimLauncherPod),
+            Described(res::kPods)),
+      pvcs_(Watch(client, res::kPersistentVolumeClaims, config_.namespace_name, "",
+                  TrimPersistentVolumeClaim),
+            Described(res::kPersistentVolumeClaims)),
+      expectations_(config_.expectation_ttl),
+      written_(config_.expectation_ttl) {
+  AddHandlers();
+  metrics_->AddGauge(
+      "vireo_workqueue_depth", "Keys waiting for a worker, by queue.", "queue", [this] {
+        return std::map<std::string, double>{{"vm", static_cast<double>(vm_queue_.Len())},
+                                             {"vmi", static_cast<double>(vmi_queue_.Len())}};
+      });
+  metrics_->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
+                     "resource", [this] {
+                       return std::map<std::string, double>{
+                           {"virtualmachines", static_cast<double>(vms_.store().size())},
+                           {"virtualmachineinstances", static_cast<double>(vmis_.store().size())},
+                           {"pods", static_cast<double>(pods_.store().size())},
+                           {"persistentvolumeclaims", static_cast<double>(pvcs_.store().size())}};
+                     });
+  metrics_->AddGauge(
+      "vireo_expected_creations", "Creations not yet seen in the caches.", "", [this] {
+        return std::map<std::string, double>{{"", static_cast<double>(expectations_.pending())}};
+      });
+}
+
+Controller::~Controller() {
+  StopWorkers();
+  StopInformers();
+}
+
+void Controller::AddHandlers() {
+  vms_.AddHandlers({
+      .on_add = [this](const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
+      .on_update = [this](const ObjectPtr&,
+                          const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
+      .on_delete = [this](const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
+  });
+  auto vmi_changed = [this](const ObjectPtr& vmi) {
+    std::string key = kube::KeyOf(*vmi);
+    expectations_.Observed(key);
+    vmi_queue_.Add(key);
+    EnqueueVmOf(*vmi);
+  };
+  vmis_.AddHandlers({
+      .on_add = vmi_changed,
+      .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
+      .on_delete =
+          [this](const ObjectPtr& vmi) {
+            vmi_queue_.Add(kube::KeyOf(*vmi));
+            EnqueueVmOf(*vmi);
+          },
+  });
+  auto pod_changed = [this](const ObjectPtr& pod) {
+    expectations_.Observed(kube::KeyOf(*pod));
+    EnqueueVmiOf(*pod);
+  };
+  pods_.AddHandlers({
+      .on_add = pod_changed,
+      .on_update = [pod_changed](const ObjectPtr&, const ObjectPtr& pod) { pod_changed(pod); },
+      .on_delete = [this](const ObjectPtr& pod) { EnqueueVmiOf(*pod); },
+  });
+  // A claim appearing or vanishing changes what VMs and VMIs that name it
+  // may do; a claim's volume mode never changes, so updates do not matter.
+  pvcs_.AddHandlers({
+      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+      .on_update = nullptr,
+      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+  });
+}
+
+void Controller::EnqueueVmOf(const Json& vmi) {
+  std::string ns = kube::NamespaceOf(vmi);
+  std::string owner = ControllerNamed(vmi, api::kVirtualMachineKind);
+  if (!owner.empty()) {
+    vm_queue_.Add(ns + "/" + owner);
+    return;
+  }
+  // A VMI of a VM's name that the VM does not control: the VM reports it.
+  std::string same_name = ns + "/" + kube::NameOf(vmi);
+  if (vms_.store().Get(same_name) != nullptr) vm_queue_.Add(same_name);
+}
+
+void Controller::EnqueueVmiOf(const Json& pod) {
+  std::string owner = ControllerNamed(pod, api::kVirtualMachineInstanceKind);
+  if (!owner.empty()) vmi_queue_.Add(kube::NamespaceOf(pod) + "/" + owner);
+}
+
+void Controller::EnqueueUsersOfClaim(const Json& pvc) {
+  std::string ns = kube::NamespaceOf(pvc);
+  std::string claim = kube::NameOf(pvc);
+  for (const ObjectPtr& vm : vms_.store().ByNamespace(ns)) {
+    if (SpecUsesClaim(kube::Find(*vm, "spec.template.spec"), claim)) {
+      vm_queue_.Add(kube::KeyOf(*vm));
+    }
+  }
+  for (const ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
+    if (SpecUsesClaim(kube::Find(*vmi, "spec"), claim)) vmi_queue_.Add(kube::KeyOf(*vmi));
+  }
+}
+
+void Controller::StartInformers() {
+  // Claims and pods first: a VM or VMI reconciled before they synced would
+  // see its PVCs missing.
+  pvcs_.Run();
+  pods_.Run();
+  vmis_.Run();
+  vms_.Run();
+}
+
+bool Controller::HasSynced() const {
+  return vms_.HasSynced() && vmis_.HasSynced() && pods_.HasSynced() && pvcs_.HasSynced();
+}
+
+bool Controller::WaitForSync(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const kube::Informer* informer : {&pvcs_, &pods_, &vmis_, &vms_}) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!informer->WaitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
+  }
+  return true;
+}
+
+void Controller::StartWorkers() {
+  if (!workers_.empty()) return;
+  for (int i = 0; i < config_.workers; ++i) {
+    workers_.emplace_back([this] { Work(&vm_queue_, "vm", &Controller::ReconcileVm); });
+    workers_.emplace_back([this] { Work(&vmi_queue_, "vmi", &Controller::ReconcileVmi); });
+  }
+}
+
+void Controller::StopWorkers() {
+  vm_queue_.ShutDownWithDrain();
+  vmi_queue_.ShutDownWithDrain();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+void Controller::StopInformers() {
+  vms_.Stop();
+  vmis_.Stop();
+  pods_.Stop();
+  pvcs_.Stop();
+}
+
+void Controller::Work(kube::WorkQueue* queue, const std::string& name,
+                      kube::Status (Controller::*reconcile)(const std::string&)) {
+  while (auto key = queue->Get()) {
+    auto start = std::chrono::steady_clock::now();
+    kube::Status status = (this->*reconcile)(*key);
+    metrics_->ObserveReconcile(
+        name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+        !status.ok());
+    if (status.ok()) {
+      queue->Forget(*key);
+    } else {
+      queue->AddRateLimited(*key);
+    }
+    queue->Done(*key);
+  }
+}
+
+Claims Controller::ClaimsFor(const api::VirtualMachineInstanceSpec& spec,
+                             const std::string& ns) const {
+  Claims claims;
+  for (const std::string& name : ClaimNames(spec)) {
+    ObjectPtr pvc = pvcs_.store().Get(ns + "/" + name);
+    if (pvc != nullptr) claims[name] = VolumeModeOf(*pvc);
+  }
+  return claims;
+}
+
+std::vector<Json> Controller::PodsOf(const std::string& vmi_uid) const {
+  std::vector<Json> pods;
+  std::set<std::string> seen;
+  for (const auto& list :
+       {pods_.store().ByLabel(kCreatedByLabel, vmi_uid), pods_.store().ByOwner(vmi_uid)}) {
+    for (const ObjectPtr& pod : list) {
+      if (seen.insert(kube::KeyOf(*pod)).second) pods.push_back(*pod);
+    }
+  }
+  return pods;
+}
+
+void Controller::RecordEvents(const Json& object, const std::vector<Event>& events) {
+  for (const Event& e : events) recorder_->Record(object, e.type, e.reason, e.message);
+}
+
+kube::Status Controller::WriteFailed(const Json& object, const std::string& what,
+                                     const kube::Status& status) {
+  std::string key = kube::KeyOf(object);
+  const bool own_object = what.rfind("update", 0) == 0;
+  // Our object is gone (a finalizer we removed let its deletion finish):
+  // nothing is left to do for it.
+  if (own_object && status.IsNotFound()) return kube::Status::Ok();
+  // A conflict is the normal way of learning the cache was behind: the next
+  // reconcile starts from the newer version.
+  if (status.IsConflict() || status.IsNotFound()) {
+    kube::Log(kube::LogLevel::kDebug, "reconcile will retry: " + what,
+              {{"object", key}, {"error", status.ToString()}});
+    return status;
+  }
+  kube::LogWarn("reconcile failed: " + what, {{"object", key}, {"error", status.ToString()}});
+  std::string reason = own_object                     ? "FailedUpdate"
+                       : what.rfind("create", 0) == 0 ? "FailedCreate"
+                                                      : "FailedDelete";
+  recorder_->Record(object, kube::EventType::kWarning, reason, what + ": " + status.message());
+  return status.WithContext(what);
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,93 @@
+// The I/O around the pure decisions: informers for VMs, VMIs, launcher pods
+// and PVCs, handlers that turn their changes into work-queue keys, and the
+// workers that reconcile a key (read the caches, decide, apply the decision
+// with the Client, record Events). lib/kube/README.md has the contract.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controllers/expectations.h"
+#include "controllers/metrics.h"
+#include "controllers/reconcile/launcher_pod.h"
+#include "controllers/reconcile/vm.h"
+#include "controllers/reconcile/vmi.h"
+#include "lib/kube/client.h"
+#include "lib/kube/events.h"
+#include "lib/kube/informer.h"
+#include "lib/kube/workqueue.h"
+
+namespace vireo::controllers {
+
+struct ControllerConfig {
+  std::string namespace_name;  // "" : every namespace
+  int workers = 4;             // per queue
+  LauncherConfig launcher;
+  // How long a reconcile waits for the informer to show an object it
+  // created or wrote before it looks again regardless.
+  kube::Clock::Duration expectation_ttl = std::chrono::seconds(30);
+};
+
+// Lifecycle: StartInformers → (WaitForSync) → StartWorkers (only the leader)
+// → StopWorkers → StopInformers. Thread-safe: readiness and metrics from any
+// thread; the lifecycle calls from one.
+class Controller {
+ public:
+  // `client` and `recorder` and `metrics` must outlive the controller.
+  Controller(kube::Client* client, kube::EventRecorder* recorder, Metrics* metrics,
+             ControllerConfig config);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  void StartInformers();
+  bool HasSynced() const;
+  // Waits for every informer, at most `timeout`.
+  bool WaitForSync(std::chrono::milliseconds timeout) const;
+  void StartWorkers();
+  // Stops handing out keys and waits for the reconciles in flight to finish.
+  void StopWorkers();
+  void StopInformers();
+
+  // Reconciles one key now, on the calling thread (what a worker does).
+  kube::Status ReconcileVm(const std::string& key);
+  kube::Status ReconcileVmi(const std::string& key);
+
+ private:
+  // One write of an apply step failed: the Status to return, after telling
+  // people (a Warning Event on `object`, a log line) unless it is routine.
+  // `what` starts with "update" for writes to `object` itself (then NotFound
+  // means it is gone: Ok), "create" or "delete" for its children.
+  kube::Status WriteFailed(const kube::Json& object, const std::string& what,
+                           const kube::Status& status);
+  Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
+  std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
+  void RecordEvents(const kube::Json& object, const std::vector<Event>& events);
+
+  void AddHandlers();
+  void EnqueueVmOf(const kube::Json& vmi);
+  void EnqueueVmiOf(const kube::Json& pod);
+  void EnqueueUsersOfClaim(const kube::Json& pvc);
+  void Work(kube::WorkQueue* queue, const std::string& name,
+            kube::Status (Controller::*reconcile)(const std::string&));
+
+  kube::Client* const client_;
+  kube::EventRecorder* const recorder_;
+  Metrics* const metrics_;
+  const ControllerConfig config_;
+
+  kube::Informer vms_;
+  kube::Informer vmis_;
+  kube::Informer pods_;
+  kube::Informer pvcs_;
+  kube::WorkQueue vm_queue_;
+  kube::WorkQueue vmi_queue_;
+  Expectations expectations_;
+  WrittenVersions written_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace vireo::controllers

@@ -1,0 +1,81 @@
+// Creations the controller made but its informer caches have not shown yet.
+// Without them, a reconcile that runs between a create and its watch event
+// would see no child, and create a second one (or conclude the child
+// vanished). A reconcile of an owner with outstanding expectations waits for
+// the event instead; an expectation that is never met expires.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "lib/kube/clock.h"
+
+namespace vireo::controllers {
+
+// Keyed by the owner's work-queue key ("ns/name") and the child's cache key.
+// Thread-safe.
+class Expectations {
+ public:
+  explicit Expectations(kube::Clock::Duration ttl, const kube::Clock* clock = nullptr);
+
+  // Call before creating `child` for `owner`.
+  void ExpectCreate(const std::string& owner, const std::string& child);
+  // The create failed: the child will never be observed.
+  void CreateFailed(const std::string& owner, const std::string& child);
+  // The informer showed `child` (added or updated). Returns the owner that
+  // expected it, or "" if none did.
+  std::string Observed(const std::string& child);
+
+  // True when no creation of `owner` is outstanding, or the oldest has waited
+  // longer than the ttl (its event was lost; look again).
+  bool Satisfied(const std::string& owner);
+  // The owner is gone: drop whatever it expected.
+  void Forget(const std::string& owner);
+
+  size_t pending() const;
+
+ private:
+  struct Pending {
+    std::set<std::string> children;
+    kube::Clock::TimePoint since;
+  };
+
+  const kube::Clock::Duration ttl_;
+  const kube::Clock* const clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, Pending> by_owner_;      // GUARDED_BY(mu_)
+  std::map<std::string, std::string> owner_of_;  // child -> owner; GUARDED_BY(mu_)
+};
+
+// The resourceVersions our own writes replaced. Until the informer shows a
+// version of that object other than these, its cached copy is stale: a
+// decision made from it would only meet a Conflict, so the reconcile waits
+// for the event. (resourceVersions are opaque: only equality is used.)
+// Thread-safe.
+class WrittenVersions {
+ public:
+  explicit WrittenVersions(kube::Clock::Duration ttl, const kube::Clock* clock = nullptr);
+
+  // A write of `key` succeeded; the object had `replaced_version` before it.
+  // Several writes in a row each add the version they replaced.
+  void Wrote(const std::string& key, const std::string& replaced_version);
+  // Whether `cached_version` of `key` is one we already replaced (and the
+  // ttl has not passed since the last write). Forgets the key once the cache
+  // moved past them.
+  bool IsStale(const std::string& key, const std::string& cached_version);
+  void Forget(const std::string& key);
+
+ private:
+  struct Written {
+    std::set<std::string> replaced;
+    kube::Clock::TimePoint at;
+  };
+  const kube::Clock::Duration ttl_;
+  const kube::Clock* const clock_;
+  std::mutex mu_;
+  std::map<std::string, Written> written_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace vireo::controllers

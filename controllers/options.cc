@@ -1,0 +1,312 @@
+// Parsing of vireo-controller's flags; see options.h.
+#include "controllers/options.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+
+extern char** environ;
+
+namespace vireo::controllers {
+namespace {
+
+using kube::Code;
+using kube::Result;
+using kube::Status;
+
+#ifndef VIREO_VERSION
+#define VIREO_VERSION "dev"
+#endif
+
+constexpr char kDefaultLauncherImage[] = "vireo-launcher:" VIREO_VERSION;
+
+Status Bad(const std::string& flag, const std::string& value, const std::string& accepts) {
+  return Status(Code::kInvalid,
+                "--" + flag + "=" + value + ": " + accepts + " (see vireo-controller --help)");
+}
+
+Result<int> ParsePositiveInt(const std::string& flag, const std::string& text, int max) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max) {
+    return Bad(flag, text, "expected a whole number from 1 to " + std::to_string(max));
+  }
+  return value;
+}
+
+Result<bool> ParseBool(const std::string& flag, const std::string& text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  return Bad(flag, text, "expected true or false");
+}
+
+std::string DefaultIdentity(const Environment& env) {
+  auto pod = env.find("POD_NAME");
+  if (pod != env.end() && !pod->second.empty()) return pod->second;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "vireo-controller");
+  }
+  // Two replicas on one host (tests, or a restart that raced the old
+  // process) must still be told apart.
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "_%08x", random());
+  return std::string(host) + suffix;
+}
+
+}  // namespace
+
+std::string BindAddress::ToString() const {
+  if (!enabled) return "0";
+  std::string h = host.empty() ? "0.0.0.0" : host;
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  return h + ":" + std::to_string(port);
+}
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9) {
+    return Status(Code::kInvalid, "\"" + text + "\" is not a duration such as 15s, 500ms or 2m");
+  }
+  int64_t n = std::stoll(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "s" || unit.empty()) return std::chrono::milliseconds(n * 1000);
+  if (unit == "m") return std::chrono::milliseconds(n * 60'000);
+  if (unit == "h") return std::chrono::milliseconds(n * 3'600'000);
+  return Status(Code::kInvalid, "\"" + text + "\" has an unknown unit; use ms, s, m or h");
+}
+
+Result<BindAddress> ParseBindAddress(const std::string& text) {
+  if (text == "0") return BindAddress{};
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return Status(Code::kInvalid, "\"" + text + "\" is not host:port, :port or 0 (off)");
+  }
+  BindAddress address;
+  address.enabled = true;
+  address.host = text.substr(0, colon);
+  if (address.host.size() >= 2 && address.host.front() == '[' && address.host.back() == ']') {
+    address.host = address.host.substr(1, address.host.size() - 2);
+  }
+  std::string port = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), address.port);
+  if (ec != std::errc() || end != port.data() + port.size() || address.port < 1 ||
+      address.port > 65535) {
+    return Status(Code::kInvalid, "\"" + text + "\" has no port from 1 to 65535");
+  }
+  return address;
+}
+
+Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env) {
+  Options o;
+  auto env_or = [&](const char* name, std::string fallback) {
+    auto it = env.find(name);
+    return it != env.end() && !it->second.empty() ? it->second : fallback;
+  };
+  o.launcher_image = env_or("VIREO_LAUNCHER_IMAGE", kDefaultLauncherImage);
+
+  // Each flag: whether it is boolean (may stand alone), and how it is set.
+  using Setter = std::function<Status(const std::string& flag, const std::string& value)>;
+  auto text = [](std::string* field) -> Setter {
+    return [field](const std::string& flag, const std::string& value) {
+      if (value.empty()) return Bad(flag, value, "expected a value");
+      *field = value;
+      return Status::Ok();
+    };
+  };
+  auto duration = [](std::chrono::milliseconds* field) -> Setter {
+    return [field](const std::string& flag, const std::string& value) {
+      auto d = ParseDuration(value);
+      if (!d.ok() || d->count() <= 0) {
+        return Bad(flag, value, "expected a positive duration such as 15s or 500ms");
+      }
+      *field = *d;
+      return Status::Ok();
+    };
+  };
+  auto bind = [](BindAddress* field) -> Setter {
+    return [field](const std::string& flag, const std::string& value) {
+      auto a = ParseBindAddress(value);
+      if (!a.ok()) return Bad(flag, value, a.status().message());
+      *field = *a;
+      return Status::Ok();
+    };
+  };
+  struct Flag {
+    bool boolean;
+    Setter set;
+  };
+  const std::map<std::string, Flag> flags = {
+      {"help",
+       {true,
+        [&](const std::string& f, const std::string& v) {
+          auto b = ParseBool(f, v);
+          if (b.ok()) o.help = *b;
+          return b.status();
+        }}},
+      {"kubeconfig", {false, text(&o.kubeconfig)}},
+      {"context", {false, text(&o.context)}},
+      {"namespace",
+       {false,
+        [&](const std::string&, const std::string& v) {
+          o.namespace_name = v;  // "" means every namespace
+          return Status::Ok();
+        }}},
+      {"launcher-image", {false, text(&o.launcher_image)}},
+      {"emulation",
+       {false,
+        [&](const std::string& f, const std::string& v) {
+          auto mode = ParseEmulationMode(v);
+          if (!mode) return Bad(f, v, "expected auto, on or off");
+          o.emulation = *mode;
+          return Status::Ok();
+        }}},
+      {"workers",
+       {false,
+        [&](const std::string& f, const std::string& v) {
+          auto n = ParsePositiveInt(f, v, 64);
+          if (n.ok()) o.workers = *n;
+          return n.status();
+        }}},
+      {"leader-elect",
+       {true,
+        [&](const std::string& f, const std::string& v) {
+          auto b = ParseBool(f, v);
+          if (b.ok()) o.leader_elect = *b;
+          return b.status();
+        }}},
+      {"leader-elect-namespace", {false, text(&o.lease_namespace)}},
+      {"leader-elect-name", {false, text(&o.lease_name)}},
+      {"leader-elect-lease-duration", {false, duration(&o.lease_duration)}},
+      {"leader-elect-renew-deadline", {false, duration(&o.renew_deadline)}},
+      {"leader-elect-retry-period", {false, duration(&o.retry_period)}},
+      {"metrics-bind-address", {false, bind(&o.metrics)}},
+      {"health-probe-bind-address", {false, bind(&o.health)}},
+      {"log-level",
+       {false,
+        [&](const std::string& f, const std::string& v) {
+          if (!kube::ParseLogLevel(v, &o.log_level)) {
+            return Bad(f, v, "expected debug, info, warn or error");
+          }
+          return Status::Ok();
+        }}},
+  };
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0 && !(arg.size() > 1 && arg[0] == '-')) {
+      return Status(Code::kInvalid, "unexpected argument \"" + arg +
+                                        "\": vireo-controller takes only flags (see --help)");
+    }
+    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    if (body == "h") body = "help";
+    std::string name = body, value;
+    bool has_value = false;
+    if (size_t eq = body.find('='); eq != std::string::npos) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+      has_value = true;
+    }
+    auto flag = flags.find(name);
+    if (flag == flags.end()) {
+      return Status(Code::kInvalid, "unknown flag --" + name + " (see vireo-controller --help)");
+    }
+    if (!has_value) {
+      if (flag->second.boolean) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Status(Code::kInvalid, "--" + name + " needs a value (see vireo-controller --help)");
+      }
+    }
+    Status s = flag->second.set(name, value);
+    if (!s.ok()) return s;
+  }
+
+  if (o.identity.empty()) o.identity = DefaultIdentity(env);
+  if (o.lease_namespace.empty()) o.lease_namespace = env_or("POD_NAMESPACE", "");
+  if (o.leader_elect &&
+      !(o.retry_period < o.renew_deadline && o.renew_deadline < o.lease_duration)) {
+    return Status(Code::kInvalid,
+                  "leader election needs --leader-elect-retry-period < "
+                  "--leader-elect-renew-deadline < --leader-elect-lease-duration");
+  }
+  if (o.metrics.enabled && o.health.enabled && o.metrics.port == o.health.port) {
+    return Status(Code::kInvalid,
+                  "--metrics-bind-address and --health-probe-bind-address use "
+                  "the same port " +
+                      std::to_string(o.metrics.port) +
+                      "; give one another port or turn it off with 0");
+  }
+  return o;
+}
+
+std::string HelpText() {
+  return std::string(R"(vireo-controller: runs VirtualMachines and VirtualMachineInstances
+(kubevirt.io/v1) on Kubernetes. For each VM it keeps a VMI as its run strategy
+asks, for each VMI one launcher pod, and it reports their state back in the
+status of both.
+
+Usage: vireo-controller [flags]
+
+Cluster access:
+  --kubeconfig PATH     kubeconfig file. Default: $KUBECONFIG, else the pod's
+                        service account when running in a cluster, else
+                        ~/.kube/config.
+  --context NAME        kubeconfig context (default: its current-context)
+  --namespace NS        act only in namespace NS (default: every namespace)
+
+What it creates:
+  --launcher-image IMAGE  image of the launcher pods
+                          (default: $VIREO_LAUNCHER_IMAGE, else )") +
+         kDefaultLauncherImage + R"()
+  --emulation MODE        auto: the launcher uses KVM when /dev/kvm opens,
+                          else software emulation; on: always emulate (no
+                          /dev/kvm in the pod); off: require KVM (default: auto)
+  --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
+
+Running several replicas:
+  --leader-elect          only the replica holding a Lease acts (default: off)
+  --leader-elect-namespace NS   namespace of the Lease (default: $POD_NAMESPACE,
+                                else the namespace of the kubeconfig context)
+  --leader-elect-name NAME      name of the Lease (default: vireo-controller)
+  --leader-elect-lease-duration D  a stale Lease is taken over after D (15s)
+  --leader-elect-renew-deadline D  a leader that cannot renew for D exits (10s)
+  --leader-elect-retry-period D    between acquire/renew attempts (2s)
+  The identity is $POD_NAME, else the hostname with a random suffix.
+
+Endpoints (host:port, :port for every interface, 0 to turn off):
+  --metrics-bind-address ADDR       Prometheus /metrics (default: :8080)
+  --health-probe-bind-address ADDR  /healthz and /readyz (default: :8081)
+
+Logs:
+  --log-level LEVEL     debug, info, warn or error (default: info); one JSON
+                        object a line on stderr
+
+  -h, --help            this text
+
+Durations are written 500ms, 15s, 2m or 1h. Flags take --flag=value or
+--flag value. SIGTERM or SIGINT: stop working, release the Lease, exit 0.
+)";
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,66 @@
+// vireo-controller's command line: flags, their environment fallbacks and
+// defaults, parsed into one Options value, and the --help text.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controllers/reconcile/launcher_pod.h"
+#include "lib/kube/log.h"
+#include "lib/kube/status.h"
+
+namespace vireo::controllers {
+
+// host:port to listen on. Empty host: every interface. `enabled` false for
+// the value "0", which turns the endpoint off.
+struct BindAddress {
+  bool enabled = false;
+  std::string host;
+  int port = 0;
+  std::string ToString() const;  // "0.0.0.0:8080"
+};
+
+struct Options {
+  std::string kubeconfig;  // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  std::string context;
+  std::string namespace_name;  // empty: every namespace
+  std::string launcher_image;
+  EmulationMode emulation = EmulationMode::kAuto;
+  int workers = 4;  // per queue
+
+  bool leader_elect = false;
+  std::string lease_namespace;  // empty: POD_NAMESPACE, else the config's namespace
+  std::string lease_name = "vireo-controller";
+  std::string identity;  // POD_NAME, else hostname_<random>
+  std::chrono::milliseconds lease_duration{15'000};
+  std::chrono::milliseconds renew_deadline{10'000};
+  std::chrono::milliseconds retry_period{2'000};
+
+  BindAddress metrics{true, "", 8080};
+  BindAddress health{true, "", 8081};
+  kube::LogLevel log_level = kube::LogLevel::kInfo;
+
+  bool help = false;  // --help: print HelpText and exit 0
+};
+
+// Where ParseOptions looks besides argv: the process environment in main,
+// a map in tests.
+using Environment = std::map<std::string, std::string>;
+Environment ProcessEnvironment();
+
+// Parses `--flag=value` and `--flag value` (booleans also bare). Unknown
+// flags, bad values and positional arguments are kInvalid with a message that
+// names the flag and what it accepts.
+kube::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
+
+// For people: what the controller does, every flag with its default.
+std::string HelpText();
+
+// "15s", "500ms", "2m", "1h" (a bare number is seconds).
+kube::Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
+// "0" (off), ":8080", "127.0.0.1:8080", "[::1]:8080".
+kube::Result<BindAddress> ParseBindAddress(const std::string& text);
+
+}  // namespace vireo::controllers

@@ -1,0 +1,109 @@
+// Controller::ReconcileVm: one VirtualMachine key through DecideVm, and the
+// decision applied in the order vm.h prescribes.
+#include "controllers/controller.h"
+#include "lib/api/codec.h"
+#include "lib/kube/log.h"
+
+namespace vireo::controllers {
+
+using kube::Json;
+using kube::Status;
+namespace res = kube::resources;
+
+kube::Status Controller::ReconcileVm(const std::string& key) {
+  kube::ObjectPtr cached = vms_.store().Get(key);
+  if (cached == nullptr) {
+    // Gone: the garbage collector removes what it owned.
+    expectations_.Forget(key);
+    written_.Forget(key);
+    return Status::Ok();
+  }
+  const std::string cached_version = kube::ResourceVersionOf(*cached);
+  // Our last write has not reached the cache: its event brings us back.
+  if (written_.IsStale(key, cached_version)) return Status::Ok();
+  if (!expectations_.Satisfied(key)) {
+    vm_queue_.AddAfter(key, config_.expectation_ttl);
+    return Status::Ok();
+  }
+
+  auto vm = api::FromJson<api::VirtualMachine>(*cached);
+  if (!vm.ok()) {
+    // Nothing to retry until someone fixes the object.
+    kube::LogWarn("cannot read VirtualMachine",
+                  {{"object", key}, {"error", vm.status().ToString()}});
+    recorder_->Record(*cached, kube::EventType::kWarning, "InvalidVirtualMachine",
+                      vm.status().message());
+    return Status::Ok();
+  }
+  const std::string ns = vm->metadata.namespace_;
+  VmObservation observation;
+  observation.claims = ClaimsFor(vm->spec.template_spec.spec, ns);
+  if (kube::ObjectPtr vmi_json = vmis_.store().Get(key); vmi_json != nullptr) {
+    auto vmi = api::FromJson<api::VirtualMachineInstance>(*vmi_json);
+    if (!vmi.ok()) {
+      kube::LogWarn("cannot read VirtualMachineInstance",
+                    {{"object", key}, {"error", vmi.status().ToString()}});
+      return Status::Ok();
+    }
+    observation.vmi = std::move(vmi).value();
+  }
+  observation.vm = std::move(vm).value();
+  observation.now = kube::Clock::Real()->WallNow();
+  const VmDecision decision = DecideVm(observation);
+
+  // Each write starts from the latest version we hold, so the steps of one
+  // decision do not conflict with each other.
+  Json latest = *cached;
+  if (decision.finalizers.has_value()) {
+    Json patch = Json::object();
+    Json finalizers = Json::array();
+    for (size_t i = 0; i < decision.finalizers->size(); ++i) {
+      finalizers[i] = Json::string((*decision.finalizers)[i]);
+    }
+    patch["metadata"]["finalizers"] = finalizers;
+    patch["metadata"]["resourceVersion"] = Json::string(kube::ResourceVersionOf(latest));
+    auto patched = client_->Patch(res::kVirtualMachines, ns, kube::NameOf(latest),
+                                  kube::PatchType::kMerge, patch);
+    if (!patched.ok()) return WriteFailed(latest, "update finalizers", patched.status());
+    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    latest = std::move(patched).value();
+  }
+  if (decision.status.has_value()) {
+    Json object = latest;
+    object["status"] = api::ToJson(*decision.status);
+    auto updated = client_->UpdateStatus(res::kVirtualMachines, object);
+    if (!updated.ok()) return WriteFailed(latest, "update status", updated.status());
+    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    latest = std::move(updated).value();
+  }
+  if (decision.delete_vmi.has_value()) {
+    kube::DeleteOptions options;
+    options.precondition_uid = decision.delete_vmi->uid;
+    Status deleted =
+        client_->Delete(res::kVirtualMachineInstances, ns, decision.delete_vmi->name, options);
+    // NotFound: already gone; Conflict: the uid no longer matches, so the
+    // VMI meant is gone and another took its name.
+    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
+      return WriteFailed(latest, "delete VirtualMachineInstance " + decision.delete_vmi->name,
+                         deleted);
+    }
+    kube::Log(kube::LogLevel::kDebug, "deleted VirtualMachineInstance", {{"object", key}});
+  }
+  if (decision.create_vmi.has_value()) {
+    const std::string vmi_key = ns + "/" + kube::NameOf(*decision.create_vmi);
+    expectations_.ExpectCreate(key, vmi_key);
+    auto created = client_->Create(res::kVirtualMachineInstances, ns, *decision.create_vmi);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      expectations_.CreateFailed(key, vmi_key);
+      return WriteFailed(latest,
+                         "create VirtualMachineInstance " + kube::NameOf(*decision.create_vmi),
+                         created.status());
+    }
+    kube::Log(kube::LogLevel::kDebug, "created VirtualMachineInstance", {{"object", key}});
+  }
+  RecordEvents(latest, decision.events);
+  if (decision.requeue_after.has_value()) vm_queue_.AddAfter(key, *decision.requeue_after);
+  return Status::Ok();
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,97 @@
+// Controller::ReconcileVmi: one VirtualMachineInstance key through
+// DecideVmi, and the decision applied in the order vmi.h prescribes.
+#include "controllers/controller.h"
+#include "lib/api/codec.h"
+#include "lib/kube/log.h"
+
+namespace vireo::controllers {
+
+using kube::Json;
+using kube::Status;
+namespace res = kube::resources;
+
+kube::Status Controller::ReconcileVmi(const std::string& key) {
+  kube::ObjectPtr cached = vmis_.store().Get(key);
+  if (cached == nullptr) {
+    expectations_.Forget(key);
+    written_.Forget(key);
+    return Status::Ok();
+  }
+  const std::string cached_version = kube::ResourceVersionOf(*cached);
+  if (written_.IsStale(key, cached_version)) return Status::Ok();
+  if (!expectations_.Satisfied(key)) {
+    vmi_queue_.AddAfter(key, config_.expectation_ttl);
+    return Status::Ok();
+  }
+
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
+  if (!vmi.ok()) {
+    kube::LogWarn("cannot read VirtualMachineInstance",
+                  {{"object", key}, {"error", vmi.status().ToString()}});
+    recorder_->Record(*cached, kube::EventType::kWarning, "InvalidVirtualMachineInstance",
+                      vmi.status().message());
+    return Status::Ok();
+  }
+  const std::string ns = vmi->metadata.namespace_;
+  VmiObservation observation;
+  observation.pods = PodsOf(vmi->metadata.uid);
+  observation.claims = ClaimsFor(vmi->spec, ns);
+  observation.config = config_.launcher;
+  observation.now = kube::Clock::Real()->WallNow();
+  observation.vmi = std::move(vmi).value();
+  const VmiDecision decision = DecideVmi(observation);
+
+  Json latest = *cached;
+  if (decision.finalizers.has_value() || decision.spec.has_value()) {
+    Json patch = Json::object();
+    if (decision.finalizers.has_value()) {
+      Json finalizers = Json::array();
+      for (size_t i = 0; i < decision.finalizers->size(); ++i) {
+        finalizers[i] = Json::string((*decision.finalizers)[i]);
+      }
+      patch["metadata"]["finalizers"] = finalizers;
+    }
+    // The defaulted spec only adds to what is there, which a merge patch
+    // expresses exactly (lists are replaced whole, by their defaulted form).
+    if (decision.spec.has_value()) patch["spec"] = api::ToJson(*decision.spec);
+    patch["metadata"]["resourceVersion"] = Json::string(kube::ResourceVersionOf(latest));
+    auto patched = client_->Patch(res::kVirtualMachineInstances, ns, kube::NameOf(latest),
+                                  kube::PatchType::kMerge, patch);
+    if (!patched.ok()) return WriteFailed(latest, "update finalizers and spec", patched.status());
+    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    latest = std::move(patched).value();
+  }
+  for (const Deletion& pod : decision.delete_pods) {
+    kube::DeleteOptions options;
+    options.precondition_uid = pod.uid;
+    Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
+    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
+      return WriteFailed(latest, "delete pod " + pod.name, deleted);
+    }
+    kube::Log(kube::LogLevel::kDebug, "deleted launcher pod", {{"object", key}, {"pod", pod.name}});
+  }
+  if (decision.create_pod.has_value()) {
+    const std::string pod_name = kube::NameOf(*decision.create_pod);
+    const std::string pod_key = ns + "/" + pod_name;
+    expectations_.ExpectCreate(key, pod_key);
+    auto created = client_->Create(res::kPods, ns, *decision.create_pod);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      expectations_.CreateFailed(key, pod_key);
+      return WriteFailed(latest, "create pod " + pod_name, created.status());
+    }
+    kube::Log(kube::LogLevel::kDebug, "created launcher pod", {{"object", key}, {"pod", pod_name}});
+  }
+  if (decision.status.has_value()) {
+    Json object = latest;
+    object["status"] = api::ToJson(*decision.status);
+    auto updated = client_->UpdateStatus(res::kVirtualMachineInstances, object);
+    if (!updated.ok()) return WriteFailed(latest, "update status", updated.status());
+    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    latest = std::move(updated).value();
+  }
+  RecordEvents(latest, decision.events);
+  if (decision.requeue_after.has_value()) vmi_queue_.AddAfter(key, *decision.requeue_after);
+  return Status::Ok();
+}
+
+}  // namespace vireo::controllers

@@ -1,0 +1,191 @@
+// T1: what vireo-controller reports when things go wrong (missing PVC, no
+// node, a launcher that fails before the guest runs, a pod that vanishes),
+// standalone VMIs, its endpoints, and its command line.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "tests/integration/controller_env.h"
+#include "tests/integration/test_objects.h"
+
+namespace vireo::testing {
+namespace {
+
+using kube::Json;
+using ::testing::HasSubstr;
+namespace res = kube::resources;
+
+class ControllerStatusTest : public ControllerTest {};
+
+TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
+  Json vm = NewVm("vm-pvc", "Always");
+  vm["spec"]["template"]["spec"]["volumes"][1] =
+      JsonOf(R"({"name": "data", "persistentVolumeClaim": {"claimName": "disk-a"}})");
+  vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"][1] =
+      JsonOf(R"({"name": "data", "disk": {"bus": "virtio"}})");
+  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, vm).ok());
+  WaitFor(
+      res::kVirtualMachines, "vm-pvc",
+      [](const Json& o) { return PrintableStatusOf(o) == "ErrorPvcNotFound"; }, "ErrorPvcNotFound");
+  EXPECT_FALSE(Get(res::kVirtualMachineInstances, "vm-pvc").has_value());
+
+  ASSERT_TRUE(admin_
+                  ->Create(res::kPersistentVolumeClaims, ns_, JsonOf(R"({
+    "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "disk-a"},
+    "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Block",
+             "resources": {"requests": {"storage": "1Gi"}}}})"))
+                  .ok());
+  Json vmi = WaitFor(
+      res::kVirtualMachineInstances, "vm-pvc", [](const Json&) { return true; },
+      "a VMI once the claim exists");
+  Json pod = WaitForPod(kube::UidOf(vmi));
+  // A block claim reaches the launcher as a device.
+  EXPECT_THAT(kube::DumpJson(pod), HasSubstr("/dev/vireo/data"));
+}
+
+TEST_F(ControllerStatusTest, AnUnschedulablePodShowsOnTheVm) {
+  CreateVm("vm-u", "Always");
+  Json vmi = WaitFor(
+      res::kVirtualMachineInstances, "vm-u", [](const Json&) { return true; }, "VMI made");
+  Json pod = WaitForPod(kube::UidOf(vmi));
+  ASSERT_TRUE(kubelet_->SetUnschedulable(kube::NameOf(pod)).ok());
+  WaitFor(
+      res::kVirtualMachineInstances, "vm-u",
+      [](const Json& o) { return ConditionOf(o, "PodScheduled") == "False"; },
+      "PodScheduled False on the VMI");
+  WaitFor(
+      res::kVirtualMachines, "vm-u",
+      [](const Json& o) { return PrintableStatusOf(o) == "ErrorUnschedulable"; },
+      "ErrorUnschedulable");
+}
+
+TEST_F(ControllerStatusTest, ALauncherThatFailsBeforeRunningBacksOff) {
+  CreateVm("vm-c", "Always");
+  Json vmi = WaitFor(
+      res::kVirtualMachineInstances, "vm-c", [](const Json&) { return true; }, "VMI made");
+  Json pod = WaitForPod(kube::UidOf(vmi));
+  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetExited(kube::NameOf(pod), 3).ok());
+  Json vm = WaitFor(
+      res::kVirtualMachines, "vm-c",
+      [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
+  EXPECT_EQ(kube::GetInt(vm, "status.startFailure.consecutiveFailCount"),
+            std::optional<int64_t>(1));
+  EXPECT_EQ(kube::GetString(vm, "status.startFailure.lastFailedVMIUID"), kube::UidOf(vmi));
+  // The failed VMI ended Failed and is removed; the next waits for the back-off.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto now = Get(res::kVirtualMachineInstances, "vm-c");
+        return !now.has_value() || kube::UidOf(*now) != kube::UidOf(vmi) ||
+               PhaseOf(*now) == "Failed";
+      },
+      kLimit));
+}
+
+TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
+  Json vmi = MakeVm("solo")["spec"]["template"];
+  vmi["apiVersion"] = Json::string("kubevirt.io/v1");
+  vmi["kind"] = Json::string("VirtualMachineInstance");
+  vmi["metadata"] = JsonOf(R"({"name": "solo"})");
+  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, vmi).ok());
+  // Defaults are written into the VMI, so it shows what runs.
+  Json defaulted = WaitFor(
+      res::kVirtualMachineInstances, "solo",
+      [](const Json& o) { return kube::GetString(o, "spec.domain.machine.type") == "q35"; },
+      "defaults applied");
+  Json pod = WaitForPod(kube::UidOf(defaulted));
+  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+  WaitFor(
+      res::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      "Running");
+
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, kube::NameOf(pod), now).ok());
+  Json failed = WaitFor(
+      res::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      "Failed once its pod vanished");
+  EXPECT_FALSE(kube::GetString(failed, "status.reason").empty());
+  // A VMI never gets a second pod.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(PodsOf(kube::UidOf(failed)).empty());
+
+  // Deleting it removes its finalizer and lets it go.
+  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "solo").ok());
+  EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, "solo"));
+}
+
+TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
+  std::string body;
+  EXPECT_EQ(HttpGet(controller_->health_port(), "/healthz", &body), 200);
+  EXPECT_EQ(body, "ok\n");
+  EXPECT_EQ(HttpGet(controller_->health_port(), "/readyz", &body), 200);
+  EXPECT_EQ(HttpGet(controller_->health_port(), "/nothing", &body), 404);
+
+  CreateVm("vm-m", "Always");
+  WaitFor(
+      res::kVirtualMachineInstances, "vm-m", [](const Json&) { return true; }, "VMI made");
+  // A reconcile is counted when it returns, a moment after its writes show.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 1.0 &&
+               controller_->Metric(R"(vireo_reconcile_total{controller="vm"})").value_or(0) >= 1 &&
+               controller_->Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(0) >= 1;
+      },
+      kLimit))
+      << "pods cached, VM and VMI reconciles counted";
+  EXPECT_EQ(controller_->Metric(R"(vireo_cached_objects{resource="virtualmachines"})"), 1.0);
+  EXPECT_TRUE(controller_->Metric(R"(vireo_reconcile_errors_total{controller="vm"})").has_value());
+  EXPECT_TRUE(controller_->Metric(R"(vireo_reconcile_duration_seconds_count{controller="vmi"})")
+                  .has_value());
+  EXPECT_TRUE(controller_->Metric(R"(vireo_workqueue_depth{queue="vm"})").has_value());
+  EXPECT_EQ(controller_->Metric("vireo_leader"), 1.0);
+  EXPECT_GT(controller_->Metric("process_resident_memory_bytes").value_or(0), 0.0);
+  ASSERT_EQ(HttpGet(controller_->metrics_port(), "/metrics", &body), 200);
+  EXPECT_THAT(body, HasSubstr("# TYPE vireo_reconcile_duration_seconds histogram"));
+}
+
+TEST_F(ControllerStatusTest, QuietInSteadyState) {
+  CreateVm("vm-q", "Halted");
+  WaitFor(
+      res::kVirtualMachines, "vm-q",
+      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "Stopped");
+  // Nothing changes now: the controller writes nothing more and logs
+  // nothing at info level.
+  auto before = Get(res::kVirtualMachines, "vm-q");
+  ASSERT_TRUE(before.has_value());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto after = Get(res::kVirtualMachines, "vm-q");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(kube::ResourceVersionOf(*after), kube::ResourceVersionOf(*before));
+  std::string log = controller_->Log();
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(R"("level":"info")"), 1u) << "only the start-up line:\n" << log;
+  EXPECT_EQ(count(R"("level":"warn")"), 0u) << log;
+  EXPECT_EQ(count(R"("level":"error")"), 0u) << log;
+}
+
+TEST(ControllerCommandLineTest, BadFlagsAndHelp) {
+  std::string bin = std::getenv("VIREO_CONTROLLER_BIN") ? std::getenv("VIREO_CONTROLLER_BIN") : "";
+  ASSERT_FALSE(bin.empty());
+  std::string out;
+  EXPECT_EQ(RunCommand(bin + " --emulation=kvm", &out), 2);
+  EXPECT_THAT(out, HasSubstr("--emulation=kvm: expected auto, on or off"));
+  EXPECT_EQ(RunCommand(bin + " --workers", &out), 2);
+  EXPECT_THAT(out, HasSubstr("--workers needs a value"));
+  EXPECT_EQ(RunCommand(bin + " --help", &out), 0);
+  EXPECT_THAT(out, HasSubstr("--leader-elect"));
+  // No cluster to be found: a message, exit 1.
+  EXPECT_EQ(RunCommand(bin + " --kubeconfig=/nonexistent/kubeconfig", &out), 1);
+  EXPECT_THAT(out, HasSubstr("/nonexistent/kubeconfig"));
+}
+
+}  // namespace
+}  // namespace vireo::testing
