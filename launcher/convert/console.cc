@@ -1,0 +1,71 @@
+// Configurator for what a person sees of the guest: the serial console (a
+// unix socket or a pty, always mirrored to a log file), VNC only when the
+// VMI asks for graphics, and no memory balloon.
+#include <sys/un.h>
+
+#include <string>
+
+#include "launcher/convert/configurators.h"
+
+namespace vireo::launcher::convert_internal {
+namespace {
+
+using kube::Code;
+
+// QEMU binds the socket itself; a path longer than sun_path fails at start
+// with a less helpful message.
+Status CheckSocketPath(const std::string& path, const char* what) {
+  if (path.empty()) return Status(Code::kInvalid, std::string(what) + " is not set (launcher bug)");
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Status(Code::kInvalid, std::string(what) + " '" + path + "' is longer than " +
+                                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                                      " bytes, too long for a unix socket");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
+                                  DomainXml& xml) {
+  const api::Devices& devices = vmi.spec.domain.devices;
+  if (devices.autoattach_serial_console.value_or(true)) {
+    const bool socket = ctx.console == ConsoleChardev::kUnixSocket;
+    if (socket) {
+      Status status = CheckSocketPath(ctx.console_socket_path, "console socket path");
+      if (!status.ok()) return status;
+    }
+    const char* type = socket ? "unix" : "pty";
+    XmlElement& serial = xml.devices->Add("serial").Attr("type", type);
+    // mode='bind': QEMU listens and does not wait for a client, so the
+    // guest runs (and the log records it) while nobody is attached.
+    if (socket) serial.Add("source").Attr("mode", "bind").Attr("path", ctx.console_socket_path);
+    if (!ctx.console_log_path.empty()) {
+      serial.Add("log").Attr("file", ctx.console_log_path).Attr("append", "on");
+    }
+    serial.Add("target").Attr("port", "0");
+    serial.Add("alias").Attr("name", "ua-serial0");
+    XmlElement& console = xml.devices->Add("console").Attr("type", type);
+    if (socket) console.Add("source").Attr("mode", "bind").Attr("path", ctx.console_socket_path);
+    console.Add("target").Attr("type", "serial").Attr("port", "0");
+  }
+
+  // KubeVirt attaches VNC unless told not to; Vireo only when asked, since
+  // nothing in the pod serves it and a display costs guest memory.
+  if (devices.autoattach_graphics_device.value_or(false)) {
+    Status status = CheckSocketPath(ctx.vnc_socket_path, "VNC socket path");
+    if (!status.ok()) return status;
+    xml.devices->Add("graphics")
+        .Attr("type", "vnc")
+        .Add("listen")
+        .Attr("type", "socket")
+        .Attr("socket", ctx.vnc_socket_path);
+    xml.devices->Add("video").Add("model").Attr("type", "vga").Attr("heads", "1");
+  }
+  // Nothing in Vireo resizes guest memory: a balloon would only cost a PCI
+  // slot and a guest driver.
+  xml.devices->Add("memballoon").Attr("model", "none");
+  return Status::Ok();
+}
+
+}  // namespace vireo::launcher::convert_internal

@@ -1,0 +1,210 @@
+// Golden tests for the VMI -> domain XML conversion, and its refusals.
+// VIREO_UPDATE_GOLDEN=1 rewrites testdata/*.xml from the current output;
+// review the diff by eye before committing it.
+#include "launcher/convert/converter.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "launcher/convert/test_util.h"
+
+namespace vireo::launcher {
+namespace {
+
+using convert_testing::ContextFor;
+using convert_testing::GoldenCase;
+using convert_testing::LoadVmi;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
+
+TEST_P(GoldenTest, MatchesTestdata) {
+  const GoldenCase& golden = GetParam();
+  const api::VirtualMachineInstance vmi = LoadVmi(golden.name);
+  auto xml = ConvertToDomainXml(vmi, ContextFor(golden, vmi));
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  const std::string path = convert_testing::TestdataPath(golden.name + ".xml");
+  const char* update = std::getenv("VIREO_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << *xml;
+    GTEST_SKIP() << "rewrote " << path;
+  }
+  EXPECT_EQ(*xml, convert_testing::ReadText(path))
+      << "regenerate with VIREO_UPDATE_GOLDEN=1 if the change is intended";
+}
+
+INSTANTIATE_TEST_SUITE_P(Vmis, GoldenTest, ::testing::ValuesIn(convert_testing::GoldenCases()),
+                         [](const auto& info) { return info.param.name; });
+
+// A VMI for the refusal tests: one emptyDisk, the default pod interface.
+api::VirtualMachineInstance SmallVmi() {
+  api::VirtualMachineInstance vmi;
+  vmi.metadata.name = "small";
+  vmi.metadata.namespace_ = "t";
+  vmi.metadata.uid = "12345678-1234-4234-8234-123456789abc";
+  vmi.spec.domain.memory.emplace().guest = "64Mi";
+  api::Volume volume;
+  volume.name = "scratch";
+  volume.empty_disk.emplace().capacity = "1Mi";
+  vmi.spec.volumes.push_back(volume);
+  api::ApplyVmiDefaults(&vmi);
+  return vmi;
+}
+
+ConvertContext SmallContext(const api::VirtualMachineInstance& vmi) {
+  ConvertContext ctx = ContextForStateDir("/s", Emulation::kTcg);
+  ctx.disks = convert_testing::ContractDisks(vmi, "/s");
+  return ctx;
+}
+
+kube::Status ConvertError(const api::VirtualMachineInstance& vmi, const ConvertContext& ctx) {
+  auto xml = ConvertToDomainXml(vmi, ctx);
+  EXPECT_FALSE(xml.ok()) << "converted unexpectedly:\n" << (xml.ok() ? *xml : "");
+  return xml.status();
+}
+
+TEST(Convert, SmallVmiConverts) {
+  const auto vmi = SmallVmi();
+  auto xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(*xml, HasSubstr("<name>t_small</name>"));
+  EXPECT_THAT(*xml, HasSubstr("<acpi/>"));
+  EXPECT_THAT(*xml, HasSubstr("<memory unit='KiB'>65536</memory>"));
+}
+
+TEST(Convert, DomainNameDefaultsTheNamespace) {
+  api::VirtualMachineInstance vmi;
+  vmi.metadata.name = "a";
+  EXPECT_EQ(DomainName(vmi), "default_a");
+  vmi.metadata.namespace_ = "ns";
+  EXPECT_EQ(DomainName(vmi), "ns_a");
+}
+
+TEST(Convert, UnpreparedVolumeIsNamed) {
+  const auto vmi = SmallVmi();
+  ConvertContext ctx = SmallContext(vmi);
+  ctx.disks.clear();
+  kube::Status status = ConvertError(vmi, ctx);
+  EXPECT_EQ(status.code(), kube::Code::kInvalid);
+  EXPECT_THAT(status.message(), HasSubstr("spec.domain.devices.disks[0]"));
+  EXPECT_THAT(status.message(), HasSubstr("'scratch'"));
+  EXPECT_THAT(status.message(), HasSubstr("convert VMI t_small"));
+}
+
+TEST(Convert, RefusesVirtioCdromAndUnknownBus) {
+  auto vmi = SmallVmi();
+  vmi.spec.domain.devices.disks[0].disk.reset();
+  vmi.spec.domain.devices.disks[0].cdrom.emplace().bus = "virtio";
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("cdrom.bus: 'virtio'"));
+  vmi = SmallVmi();
+  vmi.spec.domain.devices.disks[0].disk->bus = "ide";
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("disk.bus: 'ide'"));
+}
+
+TEST(Convert, RefusesSecureBootWithoutQ35) {
+  auto vmi = SmallVmi();
+  vmi.spec.domain.machine->type = "pc-i440fx-7.2";
+  vmi.spec.domain.firmware->bootloader->bios.reset();
+  vmi.spec.domain.firmware->bootloader->efi.emplace();  // secureBoot: unset means true
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("needs a q35 machine"));
+  vmi.spec.domain.firmware->bootloader->efi->secure_boot = false;
+  EXPECT_TRUE(ConvertToDomainXml(vmi, SmallContext(vmi)).ok());
+}
+
+TEST(Convert, RefusesABadUuidAndMissingMemory) {
+  auto vmi = SmallVmi();
+  vmi.spec.domain.firmware->uuid = "not-a-uuid";
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("firmware.uuid"));
+  vmi = SmallVmi();
+  vmi.spec.domain.memory.reset();
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("memory.guest"));
+}
+
+TEST(Convert, RefusesAConsoleSocketPathTooLongForUnixSockets) {
+  const auto vmi = SmallVmi();
+  ConvertContext ctx = SmallContext(vmi);
+  ctx.console_socket_path = "/" + std::string(120, 'x') + "/console.sock";
+  EXPECT_THAT(ConvertError(vmi, ctx).message(), HasSubstr("too long for a unix socket"));
+}
+
+TEST(Convert, RefusesNonMasqueradeInterfacesAndUnknownModels) {
+  auto vmi = SmallVmi();
+  vmi.spec.domain.devices.interfaces[0].masquerade.reset();  // e.g. bridge, kept in extra
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(),
+              HasSubstr("interfaces[0]: only the masquerade binding"));
+  vmi = SmallVmi();
+  vmi.spec.domain.devices.interfaces[0].model = "vmxnet3";
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("'vmxnet3'"));
+}
+
+TEST(Convert, DisksBootInListOrderUnlessABootOrderIsGiven) {
+  auto vmi = SmallVmi();
+  api::Volume second;
+  second.name = "second";
+  second.empty_disk.emplace().capacity = "1Mi";
+  vmi.spec.volumes.push_back(second);
+  api::ApplyVmiDefaults(&vmi);
+  auto xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, HasSubstr("<boot order='1'/>\n      <alias name='ua-disk-scratch'/>"));
+  EXPECT_THAT(*xml, HasSubstr("<boot order='2'/>\n      <alias name='ua-disk-second'/>"));
+
+  vmi.spec.domain.devices.disks[1].boot_order = 1;
+  xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, Not(HasSubstr("<boot order='2'/>")));
+  EXPECT_THAT(*xml, HasSubstr("<boot order='1'/>\n      <alias name='ua-disk-second'/>"));
+}
+
+TEST(Convert, DriveNamesGoPastZ) {
+  auto vmi = SmallVmi();
+  for (int i = 0; i < 27; ++i) {
+    api::Volume volume;
+    volume.name = "d" + std::to_string(i);
+    volume.empty_disk.emplace().capacity = "1Mi";
+    vmi.spec.volumes.push_back(volume);
+  }
+  api::ApplyVmiDefaults(&vmi);
+  auto xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, HasSubstr("dev='vdz'"));
+  EXPECT_THAT(*xml, HasSubstr("dev='vdaa'"));
+  EXPECT_THAT(*xml, HasSubstr("dev='vdab'"));  // the 28th disk
+}
+
+TEST(Convert, MacIsStablePerVmiAndDiffersBetweenVmis) {
+  const auto vmi = SmallVmi();
+  auto first = ConvertToDomainXml(vmi, SmallContext(vmi));
+  auto again = ConvertToDomainXml(vmi, SmallContext(vmi));
+  auto other_vmi = vmi;
+  other_vmi.metadata.uid = "22345678-1234-4234-8234-123456789abc";
+  auto other = ConvertToDomainXml(other_vmi, SmallContext(other_vmi));
+  ASSERT_TRUE(first.ok() && again.ok() && other.ok());
+  EXPECT_EQ(*first, *again);
+  EXPECT_THAT(*first, HasSubstr("\"mac\":\"52:54:00:"));
+  EXPECT_NE(*first, *other);
+}
+
+TEST(Convert, NoTbCacheUnderKvmOrWhenZero) {
+  const auto vmi = SmallVmi();
+  ConvertContext ctx = SmallContext(vmi);
+  ctx.tb_cache_mib = 0;
+  auto xml = ConvertToDomainXml(vmi, ctx);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, Not(HasSubstr("tb-cache")));
+  ctx.tb_cache_mib = 64;
+  xml = ConvertToDomainXml(vmi, ctx);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, HasSubstr("<tb-cache unit='MiB'>64</tb-cache>"));
+  ctx.emulation = Emulation::kKvm;
+  xml = ConvertToDomainXml(vmi, ctx);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, Not(HasSubstr("tb-cache")));
+  EXPECT_THAT(*xml, HasSubstr("<domain type='kvm'"));
+}
+
+}  // namespace
+}  // namespace vireo::launcher

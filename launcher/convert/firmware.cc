@@ -1,0 +1,104 @@
+// Configurator for the machine and its firmware: machine type, SeaBIOS or
+// OVMF (with secure boot and its variable store), SMBIOS identity, and the
+// platform features every guest needs (ACPI above all).
+#include <cctype>
+#include <string>
+
+#include "launcher/convert/configurators.h"
+#include "lib/kube/json.h"
+
+namespace vireo::launcher::convert_internal {
+namespace {
+
+using kube::Code;
+
+// Debian's QEMU knows "q35", "pc" and their versioned names, not RHEL's
+// ("pc-q35-rhel9.2.0"), which a VM created on a RHEL-based KubeVirt carries;
+// those get the generic q35 board rather than a start failure.
+std::string MachineType(const VirtualMachineInstance& vmi) {
+  const auto& machine = vmi.spec.domain.machine;
+  const std::string type = machine.has_value() ? machine->type : "";
+  if (type.empty() || type.starts_with("pc-q35-rhel")) return "q35";
+  return type;
+}
+
+bool IsQ35(const std::string& machine) {
+  return machine == "q35" || machine.starts_with("pc-q35-");
+}
+
+// libvirt refuses a domain <uuid> that is not 8-4-4-4-12 hex digits.
+bool IsUuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
+                         DomainXml& xml) {
+  const std::string machine = MachineType(vmi);
+  XmlElement& os = *xml.os;
+  os.Add("type").Attr("arch", "x86_64").Attr("machine", machine).Text("hvm");
+
+  const api::Firmware firmware = vmi.spec.domain.firmware.value_or(api::Firmware{});
+  if (!firmware.uuid.empty() && !IsUuid(firmware.uuid)) {
+    return Status(Code::kInvalid, "spec.domain.firmware.uuid: '" + firmware.uuid +
+                                      "' is not a UUID (8-4-4-4-12 hex digits)");
+  }
+  // The domain <uuid> (converter.cc) becomes the SMBIOS system UUID; the
+  // serial needs a sysinfo block.
+  if (!firmware.serial.empty()) {
+    xml.sysinfo->Attr("type", "smbios");
+    xml.sysinfo->Add("system").Add("entry").Attr("name", "serial").Text(firmware.serial);
+    os.Add("smbios").Attr("mode", "sysinfo");
+  }
+
+  bool secure_boot = false;
+  const auto& bootloader = firmware.bootloader;
+  if (bootloader.has_value() && bootloader->efi.has_value()) {
+    secure_boot = bootloader->efi->secure_boot.value_or(true);  // KubeVirt's default
+    if (secure_boot && !IsQ35(machine)) {
+      return Status(Code::kInvalid,
+                    "spec.domain.firmware.bootloader.efi.secureBoot needs a q35 machine (SMM), "
+                    "spec.domain.machine.type is '" +
+                        machine + "'");
+    }
+    if (ctx.nvram_path.empty()) {
+      return Status(Code::kInvalid, "EFI firmware needs ConvertContext.nvram_path (launcher bug)");
+    }
+    const FirmwarePaths& paths = ctx.firmware;
+    os.Add("loader")
+        .Attr("readonly", "yes")
+        .Attr("secure", secure_boot ? "yes" : "no")
+        .Attr("type", "pflash")
+        .Text(secure_boot ? paths.ovmf_code_secure_boot : paths.ovmf_code);
+    os.Add("nvram")
+        .Attr("template", secure_boot ? paths.ovmf_vars_secure_boot : paths.ovmf_vars)
+        .Text(ctx.nvram_path);
+  } else if (bootloader.has_value() && bootloader->bios.has_value() &&
+             kube::GetBool(bootloader->bios->extra, "useSerial").value_or(false)) {
+    // SeaBIOS prints its boot menu and messages on the serial console.
+    os.Add("bios").Attr("useserial", "yes");
+  }
+
+  XmlElement& features = *xml.features;
+  // Without <acpi/> libvirt runs QEMU with -no-acpi: the ACPI power button
+  // that graceful shutdown presses would never reach the guest.
+  features.Add("acpi");
+  features.Add("apic");
+  // OVMF's secure-boot build keeps its variable store safe from the guest
+  // only with SMM on.
+  if (secure_boot) features.Add("smm").Attr("state", "on");
+  if (ctx.emulation == Emulation::kTcg && ctx.tb_cache_mib > 0) {
+    // Becomes -accel tcg,tb-size=N (libvirt >= 8.0): QEMU's default cache
+    // would take more than a pod's memory overhead.
+    features.Add("tcg").Add("tb-cache").Attr("unit", "MiB").Text(std::to_string(ctx.tb_cache_mib));
+  }
+  return Status::Ok();
+}
+
+}  // namespace vireo::launcher::convert_internal

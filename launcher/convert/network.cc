@@ -1,0 +1,128 @@
+// Configurator for NICs on the pod network (masquerade binding): the guest
+// sits behind the pod IP through QEMU's user-mode network, and the
+// interface's `ports` on the pod IP reach the guest.
+#include <cstdio>
+#include <string>
+
+#include "launcher/convert/configurators.h"
+#include "lib/kube/json.h"
+
+namespace vireo::launcher::convert_internal {
+namespace {
+
+using kube::Code;
+
+// QEMU device names for KubeVirt's interface models.
+const char* QemuNicDevice(const std::string& model) {
+  if (model.empty() || model == "virtio") return "virtio-net-pci";
+  for (const char* known : {"e1000", "e1000e", "rtl8139", "ne2k_pci", "pcnet"}) {
+    if (model == known) return known;
+  }
+  return nullptr;
+}
+
+// A MAC that stays the same for one VMI interface across launcher restarts
+// (the guest keeps its DHCP lease and its interface name), in QEMU's
+// 52:54:00 range.
+std::string StableMac(const VirtualMachineInstance& vmi, const std::string& iface) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (char c :
+       vmi.metadata.uid + "/" + vmi.metadata.namespace_ + "/" + vmi.metadata.name + "/" + iface) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "52:54:00:%02x:%02x:%02x", unsigned(hash >> 16) & 0xff,
+                unsigned(hash >> 8) & 0xff, unsigned(hash) & 0xff);
+  return mac;
+}
+
+std::string Protocol(const api::Port& port) {
+  return port.protocol.empty() || port.protocol == "TCP" ? "tcp" : "udp";
+}
+
+// The guest and gateway addresses KubeVirt's masquerade binding uses, so
+// guests configured for KubeVirt see the same network.
+constexpr char kSlirpNetwork[] = "net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,dns=10.0.2.3";
+
+void AddSlirpNic(const VirtualMachineInstance& vmi, const api::Interface& iface, size_t index,
+                 const std::string& mac, const char* device, DomainXml& xml) {
+  const std::string netdev = "vireo-net" + std::to_string(index);
+  const std::string hostname = vmi.spec.hostname.empty() ? vmi.metadata.name : vmi.spec.hostname;
+  // Names are DNS labels, so no ',' needs QEMU's ",," escaping.
+  std::string opts = "user,id=" + netdev + "," + kSlirpNetwork + ",hostname=" + hostname;
+  // Each port listens on every address of the pod and forwards to the guest.
+  for (const api::Port& port : iface.ports) {
+    const std::string number = std::to_string(port.port);
+    opts += ",hostfwd=" + Protocol(port) + "::" + number + "-:" + number;
+  }
+  xml.qemu_args.push_back("-netdev");
+  xml.qemu_args.push_back(opts);
+  // JSON -device: QEMU creates those after libvirt's own devices, so the NIC
+  // takes a free slot instead of the one libvirt planned for a root port.
+  kube::Json dev = kube::Json::object();
+  dev["driver"] = kube::Json::string(device);
+  dev["id"] = kube::Json::string("ua-net-" + iface.name);
+  dev["netdev"] = kube::Json::string(netdev);
+  dev["mac"] = kube::Json::string(mac);
+  if (iface.boot_order.has_value()) dev["bootindex"] = kube::Json::number(*iface.boot_order);
+  xml.qemu_args.push_back("-device");
+  xml.qemu_args.push_back(dev.serialize());
+}
+
+void AddPasstNic(const api::Interface& iface, const std::string& mac, DomainXml& xml) {
+  XmlElement& el = xml.devices->Add("interface").Attr("type", "user");
+  el.Add("mac").Attr("address", mac);
+  const std::string model = iface.model.empty() ? "virtio" : iface.model;
+  el.Add("model").Attr("type", model);
+  el.Add("backend").Attr("type", "passt");
+  for (const api::Port& port : iface.ports) {
+    el.Add("portForward")
+        .Attr("proto", Protocol(port))
+        .Add("range")
+        .Attr("start", std::to_string(port.port));
+  }
+  if (iface.boot_order.has_value()) {
+    el.Add("boot").Attr("order", std::to_string(*iface.boot_order));
+  }
+  el.Add("alias").Attr("name", "ua-net-" + iface.name);
+}
+
+}  // namespace
+
+std::string InterfaceField(size_t index) {
+  return "spec.domain.devices.interfaces[" + std::to_string(index) + "]";
+}
+
+Status ConfigureInterfaces(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
+                           DomainXml& xml) {
+  const auto& interfaces = vmi.spec.domain.devices.interfaces;
+  for (size_t i = 0; i < interfaces.size(); ++i) {
+    const api::Interface& iface = interfaces[i];
+    const std::string field = InterfaceField(i);
+    const api::Network* network = api::FindNetwork(vmi.spec, iface.name);
+    if (network == nullptr || !network->pod.has_value()) {
+      return Status(Code::kInvalid, field + ": network '" + iface.name +
+                                        "' is not the pod network; only the pod network is "
+                                        "supported");
+    }
+    if (!iface.masquerade.has_value()) {
+      return Status(Code::kInvalid, field + ": only the masquerade binding is supported");
+    }
+    const char* device = QemuNicDevice(iface.model);
+    if (device == nullptr) {
+      return Status(Code::kInvalid, field + ".model: '" + iface.model +
+                                        "' is not supported; use virtio, e1000, e1000e, "
+                                        "rtl8139, ne2k_pci or pcnet");
+    }
+    const std::string mac =
+        iface.mac_address.empty() ? StableMac(vmi, iface.name) : iface.mac_address;
+    if (ctx.network_backend == UserNetBackend::kSlirp) {
+      AddSlirpNic(vmi, iface, i, mac, device, xml);
+    } else {
+      AddPasstNic(iface, mac, xml);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace vireo::launcher::convert_internal

@@ -1,0 +1,35 @@
+// The cloudInitNoCloud seed: a `cidata` ISO 9660 image with user-data,
+// meta-data and network-config, made by xorriso (Debian's package) as a
+// child process.
+#pragma once
+
+#include <string>
+
+#include "lib/api/types.h"
+#include "lib/kube/status.h"
+
+namespace vireo::launcher {
+
+// The files of a NoCloud seed, as they land on the ISO.
+struct NoCloudSeed {
+  std::string user_data;       // "user-data" (always written, may be empty)
+  std::string meta_data;       // "meta-data"
+  std::string network_config;  // "network-config"; omitted from the ISO when empty
+};
+
+// Pure: the seed for `source` of `vmi`. meta-data carries instance-id (the
+// VMI uid, else namespace/name) and local-hostname (spec.hostname, else the
+// VMI name). userDataBase64 / networkDataBase64 are decoded; kInvalid naming
+// the volume and field when they are not base64.
+kube::Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,
+                                          const std::string& volume,
+                                          const api::CloudInitNoCloudSource& source);
+
+// Writes `seed` as an ISO 9660 image (volume id "cidata", Joliet + Rock
+// Ridge) at `iso_path`, replacing any file there. Runs `xorriso`; its files
+// are staged in a temporary folder next to `iso_path`, removed afterwards.
+// kInternal quoting xorriso when it fails, kNotFound when it is missing.
+kube::Status WriteNoCloudIso(const NoCloudSeed& seed, const std::string& iso_path,
+                             const std::string& xorriso = "xorriso");
+
+}  // namespace vireo::launcher

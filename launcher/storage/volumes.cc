@@ -1,0 +1,309 @@
+// PrepareVolumes and the per-source preparation of PVCs, containerDisks and
+// emptyDisks (cloud-init lives in cloud_init.cc).
+#include "launcher/storage/volumes.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "launcher/storage/cloud_init.h"
+#include "launcher/storage/image.h"
+#include "lib/api/quantity.h"
+
+namespace vireo::launcher {
+
+using kube::Code;
+using kube::Result;
+using kube::Status;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+Status MakeDirs(const std::string& dir) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return Status(Code::kInternal, "cannot create " + dir + ": " + error.message());
+  return Status::Ok();
+}
+
+DiskSource Source(const std::string& volume, const std::string& path, DiskFormat format,
+                  bool block = false, bool readonly = false) {
+  DiskSource source;
+  source.volume = volume;
+  source.path = path;
+  source.format = format;
+  source.block = block;
+  source.readonly = readonly;
+  return source;
+}
+
+// Opening is the only reliable access test (root, ACLs, read-only mounts).
+Status CheckOpens(const std::string& path, bool read_only, const std::string& advice) {
+  const int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0) {
+    return Status(Code::kInvalid, "cannot open " + path +
+                                      (read_only ? " for reading: " : " for writing: ") +
+                                      std::strerror(errno) + "; " + advice);
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+// Format, consistency, and no backing file: a chain pointing outside the
+// volume would reach files the VMI never named.
+Result<DiskFormat> InspectImage(const std::string& qemu_img, const std::string& path) {
+  Result<DiskFormat> format = DetectImageFormat(path);
+  if (!format.ok()) return format.status();
+  if (*format != DiskFormat::kQcow2) return format;
+  // Backing file first: check would open (and blame) a missing backing file.
+  Result<ImageInfo> info = QueryImage(qemu_img, path, *format);
+  if (!info.ok()) {
+    // An unreadable header: check's verdict says "corrupt" and how to repair.
+    Status checked = CheckImage(qemu_img, path, *format);
+    return checked.ok() ? info.status() : checked;
+  }
+  if (!info->backing_file.empty()) {
+    return Status(Code::kInvalid, path + " is a qcow2 overlay on '" + info->backing_file +
+                                      "'; Vireo needs a self-contained image (flatten it with "
+                                      "'qemu-img convert -O qcow2')");
+  }
+  Status checked = CheckImage(qemu_img, path, *format);
+  if (!checked.ok()) return checked;
+  return format;
+}
+
+Result<DiskSource> PrepareBlockPvc(const std::string& volume, const std::string& device,
+                                   bool read_only, const StorageLayout& layout) {
+  struct stat st {};
+  if (::stat(device.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) {
+    return Status(Code::kInvalid, device +
+                                      " exists but is not a block device; a block-mode claim "
+                                      "must come as volumeDevices");
+  }
+  Status opens = CheckOpens(device, read_only, "check the claim's access mode");
+  if (!opens.ok()) return opens;
+  Result<DiskFormat> format = InspectImage(layout.qemu_img, device);
+  if (!format.ok()) return format.status();
+  return Source(volume, device, *format, /*block=*/true, read_only);
+}
+
+}  // namespace
+
+Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
+                                    const StorageLayout& layout) {
+  const std::string device = layout.block_dir + "/" + volume;
+  const std::string dir = layout.volumes_dir + "/" + volume;
+  if (::access(device.c_str(), F_OK) == 0)
+    return PrepareBlockPvc(volume, device, read_only, layout);
+
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return Status(Code::kNotFound, "neither the block device " + device + " nor the directory " +
+                                       dir +
+                                       " exists; the launcher pod must mount the claim "
+                                       "there (volumeMounts or volumeDevices)");
+  }
+  if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalid, dir + " is not a directory");
+
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0) {
+    return Status(Code::kInternal, "statvfs " + dir + ": " + std::strerror(errno));
+  }
+  const int64_t fs_size = static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize);
+  const int64_t available = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+
+  const std::string image = dir + "/disk.img";
+  if (::lstat(image.c_str(), &st) != 0) {
+    if (errno != ENOENT)
+      return Status(Code::kInvalid, "cannot stat " + image + ": " + std::strerror(errno));
+    if (read_only) {
+      return Status(Code::kNotFound, image +
+                                         " is missing and the claim is read-only, so it "
+                                         "cannot be created; put a disk image there");
+    }
+    // The VMI does not carry the claim's size; the filesystem's usable space
+    // is what the claim gives (KubeVirt sizes disk.img the same way when the
+    // volume is smaller than asked). Whole MiB keep the guest's view aligned.
+    const int64_t size = available / kMiB * kMiB;
+    if (size < kMiB) {
+      return Status(Code::kInvalid, "no space to create " + image + ": " +
+                                        std::to_string(available) +
+                                        " bytes free on the volume; "
+                                        "free space or use a larger claim");
+    }
+    Status created = CreateSparseImage(layout.qemu_img, image, DiskFormat::kRaw, size);
+    if (!created.ok()) return created;
+    return Source(volume, image, DiskFormat::kRaw);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status(Code::kInvalid, image +
+                                      " is not a regular file; remove it or replace it with a "
+                                      "disk image");
+  }
+  if (st.st_size > fs_size) {
+    return Status(Code::kInvalid, image + " is " + std::to_string(st.st_size) +
+                                      " bytes, larger than its volume (" + std::to_string(fs_size) +
+                                      " bytes): the guest would fail writing past the end; "
+                                      "shrink the image or use a larger claim");
+  }
+  Status opens =
+      CheckOpens(image, read_only, "make it readable and writable by the launcher (fsGroup)");
+  if (!opens.ok()) return opens;
+  Result<DiskFormat> format = InspectImage(layout.qemu_img, image);
+  if (!format.ok()) return format.status();
+  return Source(volume, image, *format, /*block=*/false, read_only);
+}
+
+namespace {
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The image file of a containerDisk under its directory; see volumes.h.
+Result<std::string> FindContainerDiskImage(const std::string& dir, const std::string& image_path) {
+  if (!image_path.empty()) {
+    const std::string relative = fs::path(image_path).relative_path().string();
+    const std::string base = fs::path(image_path).filename().string();
+    for (const std::string& candidate : {dir + "/" + relative, dir + "/" + base}) {
+      if (IsRegularFile(candidate)) return candidate;
+    }
+    return Status(Code::kNotFound, "the image file '" + image_path + "' is neither " + dir + "/" +
+                                       relative + " nor " + dir + "/" + base +
+                                       "; check the volume's containerDisk.path");
+  }
+  std::vector<std::string> found;
+  for (const std::string& folder : {dir, dir + "/disk"}) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(folder, error)) {
+      if (IsRegularFile(entry.path().string())) found.push_back(entry.path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() == 1) return found[0];
+  if (found.empty()) {
+    return Status(Code::kNotFound, "no disk image file in " + dir +
+                                       " (nor in its disk/ folder); "
+                                       "the container image must ship one under /disk/");
+  }
+  std::string names;
+  for (const std::string& name : found) names += (names.empty() ? "" : ", ") + name;
+  return Status(Code::kInvalid, "several files in " + dir + " (" + names +
+                                    "); set the volume's containerDisk.path to the disk image");
+}
+
+}  // namespace
+
+Result<DiskSource> PrepareContainerDisk(const std::string& volume, const std::string& image_path,
+                                        const StorageLayout& layout) {
+  const std::string dir = layout.container_disks_dir + "/" + volume;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status(Code::kNotFound, "directory " + dir +
+                                       " is missing; the launcher pod must "
+                                       "mount the containerDisk image's files there");
+  }
+  Result<std::string> image = FindContainerDiskImage(dir, image_path);
+  if (!image.ok()) return image.status();
+  const std::string backing = fs::absolute(*image).string();
+  Status opens = CheckOpens(backing, /*read_only=*/true, "the image file must be readable");
+  if (!opens.ok()) return opens;
+  Result<DiskFormat> format = InspectImage(layout.qemu_img, backing);
+  if (!format.ok()) return format.status();
+
+  const std::string overlay_dir = layout.state_dir + "/container-disks";
+  Status made = MakeDirs(overlay_dir);
+  if (!made.ok()) return made;
+  const std::string overlay = overlay_dir + "/" + volume + ".qcow2";
+  Status created = CreateOverlay(layout.qemu_img, overlay, backing, *format);
+  if (!created.ok()) return created;
+  DiskSource source = Source(volume, overlay, DiskFormat::kQcow2);
+  source.backing_path = backing;
+  source.backing_format = *format;
+  return source;
+}
+
+Result<DiskSource> PrepareEmptyDisk(const std::string& volume, int64_t capacity_bytes,
+                                    const StorageLayout& layout) {
+  if (capacity_bytes <= 0) {
+    return Status(Code::kInvalid,
+                  "capacity " + std::to_string(capacity_bytes) + " is not positive");
+  }
+  const std::string dir = layout.state_dir + "/empty-disks";
+  Status made = MakeDirs(dir);
+  if (!made.ok()) return made;
+  const std::string path = dir + "/" + volume + ".qcow2";
+  if (::access(path.c_str(), F_OK) == 0) {
+    Result<DiskFormat> format = InspectImage(layout.qemu_img, path);
+    if (!format.ok()) return format.status();
+    if (*format != DiskFormat::kQcow2) {
+      return Status(Code::kInvalid, path + " exists but is not qcow2; remove it");
+    }
+    return Source(volume, path, DiskFormat::kQcow2);
+  }
+  const int64_t size = (capacity_bytes + 511) / 512 * 512;
+  Status created = CreateSparseImage(layout.qemu_img, path, DiskFormat::kQcow2, size);
+  if (!created.ok()) return created;
+  return Source(volume, path, DiskFormat::kQcow2);
+}
+
+Result<DiskSource> PrepareCloudInitVolume(const api::VirtualMachineInstance& vmi,
+                                          const std::string& volume,
+                                          const api::CloudInitNoCloudSource& source,
+                                          const StorageLayout& layout) {
+  Result<NoCloudSeed> seed = MakeNoCloudSeed(vmi, volume, source);
+  if (!seed.ok()) return seed.status();
+  const std::string dir = layout.state_dir + "/cloud-init";
+  Status made = MakeDirs(dir);
+  if (!made.ok()) return made;
+  const std::string iso = dir + "/" + volume + ".iso";
+  Status written = WriteNoCloudIso(*seed, iso, layout.xorriso);
+  if (!written.ok()) return written;
+  return Source(volume, iso, DiskFormat::kRaw, /*block=*/false, /*readonly=*/true);
+}
+
+Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
+                                   const StorageLayout& layout) {
+  DiskSources sources;
+  for (const api::Volume& volume : vmi.spec.volumes) {
+    std::string what = "volume '" + volume.name + "'";
+    Result<DiskSource> source = Status(Code::kInvalid,
+                                       "has no source Vireo supports "
+                                       "(containerDisk, persistentVolumeClaim, emptyDisk, "
+                                       "cloudInitNoCloud)");
+    if (volume.persistent_volume_claim.has_value()) {
+      what += " (persistentVolumeClaim '" + volume.persistent_volume_claim->claim_name + "')";
+      source = PreparePvcVolume(volume.name,
+                                volume.persistent_volume_claim->read_only.value_or(false), layout);
+    } else if (volume.container_disk.has_value()) {
+      what += " (containerDisk " + volume.container_disk->image + ")";
+      source = PrepareContainerDisk(volume.name, volume.container_disk->path, layout);
+    } else if (volume.empty_disk.has_value()) {
+      what += " (emptyDisk)";
+      Result<int64_t> capacity = api::ParseQuantityBytes(volume.empty_disk->capacity);
+      source = capacity.ok()
+                   ? PrepareEmptyDisk(volume.name, *capacity, layout)
+                   : Result<DiskSource>(Status(Code::kInvalid, "emptyDisk.capacity '" +
+                                                                   volume.empty_disk->capacity +
+                                                                   "' is not a quantity"));
+    } else if (volume.cloud_init_no_cloud.has_value()) {
+      what += " (cloudInitNoCloud)";
+      source = PrepareCloudInitVolume(vmi, volume.name, *volume.cloud_init_no_cloud, layout);
+    }
+    if (!source.ok()) return source.status().WithContext(what);
+    sources.emplace(volume.name, std::move(*source));
+  }
+  return sources;
+}
+
+}  // namespace vireo::launcher
