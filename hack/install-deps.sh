@@ -17,7 +17,7 @@ packages=(
   qemu-system-x86 qemu-utils libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients
   seabios ovmf xorriso
   # the test disk, built offline from Debian packages
-  busybox-static syslinux syslinux-common isolinux mtools cpio zstd
+  busybox-static syslinux syslinux-common isolinux mtools cpio zstd umoci
 )
 
 missing=()
@@ -29,6 +29,16 @@ if ((${#missing[@]})); then
   sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
   $sudo apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libvirt's QEMU driver (vireo-launcher embeds it) refuses to start unless the
+# libvirt-qemu user and group exist, even when its qemu.conf says root;
+# Debian's libvirt-daemon-system would create them, a slim install does not.
+if ! getent group libvirt-qemu >/dev/null || ! getent passwd libvirt-qemu >/dev/null; then
+  sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
+  getent group libvirt-qemu >/dev/null || $sudo groupadd -r libvirt-qemu
+  getent passwd libvirt-qemu >/dev/null ||
+    $sudo useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 fi
 
 if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then

@@ -1,0 +1,74 @@
+// vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
+// subcommands run, console, probe and warm-cache (options.h).
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "launcher/caps_cache.h"
+#include "launcher/console_client.h"
+#include "launcher/exit_codes.h"
+#include "launcher/options.h"
+#include "launcher/paths.h"
+#include "launcher/readiness.h"
+#include "launcher/run.h"
+#include "lib/kube/log.h"
+
+namespace {
+
+using vireo::launcher::Options;
+using vireo::launcher::Subcommand;
+
+int Probe(const Options& options) {
+  vireo::kube::Status status =
+      vireo::launcher::CheckReady(vireo::launcher::StateFiles(options.state_dir).ReadyFile());
+  if (!status.ok()) {
+    std::fprintf(stderr, "not ready: %s\n", status.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int WarmCache(const Options& options) {
+  vireo::kube::SetLogLevel(options.log_level);
+  vireo::kube::Status status =
+      vireo::launcher::WarmCapabilitiesCache(options.out_dir, options.without_kvm);
+  if (!status.ok()) {
+    vireo::kube::LogError("warm-cache failed", {{"error", status.message()}});
+    return 1;
+  }
+  vireo::kube::LogInfo("QEMU capabilities cached", {{"dir", options.out_dir}});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A viewer or libvirt peer that goes away must not kill the launcher.
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto options = vireo::launcher::ParseOptions(args, vireo::launcher::ProcessEnvironment());
+  if (!options.ok()) {
+    std::fprintf(stderr, "vireo-launcher: %s\n", options.status().message().c_str());
+    return vireo::launcher::kExitUsage;
+  }
+  if (options->subcommand == Subcommand::kHelp || options->help) {
+    std::fputs(vireo::launcher::HelpText(options->subcommand).c_str(), stdout);
+    return 0;
+  }
+  switch (options->subcommand) {
+    case Subcommand::kRun:
+      return vireo::launcher::RunLauncher(*options);
+    case Subcommand::kConsole:
+      return vireo::launcher::RunConsole(
+          vireo::launcher::StateFiles(options->state_dir).ConsoleSocket(), options->wait_seconds);
+    case Subcommand::kProbe:
+      return Probe(*options);
+    case Subcommand::kWarmCache:
+      return WarmCache(*options);
+    case Subcommand::kHelp:
+      break;
+  }
+  return 0;
+}

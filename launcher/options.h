@@ -1,0 +1,55 @@
+// vireo-launcher's command line: the subcommands (run, console, probe,
+// warm-cache), their flags and environment fallbacks, and the --help texts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lib/kube/log.h"
+#include "lib/kube/status.h"
+
+namespace vireo::launcher {
+
+// --emulation: `on` forces TCG, `off` requires KVM, `auto` uses KVM when
+// /dev/kvm can be opened.
+enum class EmulationFlag { kAuto, kOn, kOff };
+const char* EmulationFlagName(EmulationFlag emulation);
+
+enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache };
+
+struct Options {
+  Subcommand subcommand = Subcommand::kHelp;
+  bool help = false;  // --help after a subcommand: that subcommand's help
+
+  std::string root;       // --root / VIREO_ROOT: prefix of every pod path
+  std::string vmi_file;   // run: --vmi; default <root>/var/run/vireo/vmi/vmi.json
+  std::string state_dir;  // --state-dir; default <root>/var/run/vireo/state
+  EmulationFlag emulation = EmulationFlag::kAuto;
+  int64_t grace_period_seconds = 30;
+  // run: empty = libvirt's embedded QEMU driver under the state dir; else the
+  // URI of a libvirt daemon (kept for the driver comparison in bench/).
+  std::string libvirt_uri;
+  // console: how long to wait for console.sock to appear.
+  int64_t wait_seconds = 0;
+  // warm-cache: where to write the capabilities; default
+  // <root>/usr/lib/vireo/qemu-capabilities.
+  std::string out_dir;
+  // warm-cache: probe as if /dev/kvm were absent (the host-independent cache).
+  bool without_kvm = false;
+  kube::LogLevel log_level = kube::LogLevel::kInfo;
+};
+
+using Environment = std::map<std::string, std::string>;
+Environment ProcessEnvironment();
+
+// args excludes argv[0]. Unknown subcommands and flags, bad values and stray
+// arguments are kInvalid with a message naming them. Defaults that depend on
+// the root are filled in.
+kube::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
+
+// For people: the overview, or one subcommand's flags with their defaults.
+std::string HelpText(Subcommand subcommand);
+
+}  // namespace vireo::launcher

@@ -1,0 +1,75 @@
+// vireo-launcher's command line: subcommands, flags, defaults under a root,
+// and errors that name the flag.
+#include "launcher/options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace vireo::launcher {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(OptionsTest, RunWithThePodFlags) {
+  auto options = ParseOptions({"run", "--vmi", "/v.json", "--state-dir=/s", "--emulation=on",
+                               "--grace-period-seconds", "45"},
+                              {});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->subcommand, Subcommand::kRun);
+  EXPECT_EQ(options->vmi_file, "/v.json");
+  EXPECT_EQ(options->state_dir, "/s");
+  EXPECT_EQ(options->emulation, EmulationFlag::kOn);
+  EXPECT_EQ(options->grace_period_seconds, 45);
+  EXPECT_TRUE(options->libvirt_uri.empty());
+}
+
+TEST(OptionsTest, DefaultsFollowTheRootFromFlagOrEnvironment) {
+  auto from_env = ParseOptions({"run"}, {{"VIREO_ROOT", "/tmp/r"}});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->vmi_file, "/tmp/r/var/run/vireo/vmi/vmi.json");
+  EXPECT_EQ(from_env->state_dir, "/tmp/r/var/run/vireo/state");
+  EXPECT_EQ(from_env->emulation, EmulationFlag::kAuto);
+  EXPECT_EQ(from_env->grace_period_seconds, 30);
+
+  auto from_flag = ParseOptions({"probe", "--root", "/tmp/q"}, {{"VIREO_ROOT", "/tmp/r"}});
+  ASSERT_TRUE(from_flag.ok());
+  EXPECT_EQ(from_flag->state_dir, "/tmp/q/var/run/vireo/state");
+}
+
+TEST(OptionsTest, ConsoleAndWarmCache) {
+  auto console = ParseOptions({"console", "--state-dir", "/s", "--wait-seconds=5"}, {});
+  ASSERT_TRUE(console.ok());
+  EXPECT_EQ(console->subcommand, Subcommand::kConsole);
+  EXPECT_EQ(console->wait_seconds, 5);
+
+  auto warm = ParseOptions({"warm-cache", "--without-kvm", "--out", "/o"}, {});
+  ASSERT_TRUE(warm.ok());
+  EXPECT_TRUE(warm->without_kvm);
+  EXPECT_EQ(warm->out_dir, "/o");
+}
+
+TEST(OptionsTest, HelpAnywhere) {
+  EXPECT_EQ(ParseOptions({}, {})->subcommand, Subcommand::kHelp);
+  auto sub = ParseOptions({"run", "--help"}, {});
+  ASSERT_TRUE(sub.ok());
+  EXPECT_TRUE(sub->help);
+  EXPECT_THAT(HelpText(Subcommand::kRun), HasSubstr("--grace-period-seconds"));
+  EXPECT_THAT(HelpText(Subcommand::kHelp), HasSubstr("console"));
+}
+
+TEST(OptionsTest, ErrorsNameTheProblem) {
+  EXPECT_THAT(ParseOptions({"launch"}, {}).status().message(), HasSubstr("unknown subcommand"));
+  EXPECT_THAT(ParseOptions({"run", "--emulation=maybe"}, {}).status().message(),
+              HasSubstr("--emulation: expected auto, on or off"));
+  EXPECT_THAT(ParseOptions({"run", "--grace-period-seconds", "-1"}, {}).status().message(),
+              HasSubstr("--grace-period-seconds"));
+  EXPECT_THAT(ParseOptions({"run", "--vmi"}, {}).status().message(), HasSubstr("needs a value"));
+  // A flag of another subcommand is refused, not silently ignored.
+  EXPECT_THAT(ParseOptions({"probe", "--vmi", "x"}, {}).status().message(),
+              HasSubstr("unknown flag --vmi"));
+  EXPECT_THAT(ParseOptions({"run", "stray"}, {}).status().message(),
+              HasSubstr("unexpected argument"));
+}
+
+}  // namespace
+}  // namespace vireo::launcher

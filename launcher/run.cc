@@ -1,0 +1,204 @@
+// The run subcommand, step by step: state dir, orphan checks, VMI, KVM or
+// TCG, volumes, domain XML, libvirt, then the supervisor until the end.
+#include "launcher/run.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
+#include "launcher/accel.h"
+#include "launcher/caps_cache.h"
+#include "launcher/console_relay.h"
+#include "launcher/convert/converter.h"
+#include "launcher/exit_codes.h"
+#include "launcher/libvirt_session.h"
+#include "launcher/orphan_guard.h"
+#include "launcher/paths.h"
+#include "launcher/storage/volumes.h"
+#include "launcher/supervisor.h"
+#include "lib/api/codec.h"
+#include "lib/api/defaults.h"
+#include "lib/api/validation.h"
+#include "lib/kube/file_util.h"
+#include "lib/kube/json.h"
+#include "lib/kube/log.h"
+
+namespace vireo::launcher {
+namespace {
+
+using kube::Result;
+using kube::Status;
+
+// The end of a run: the code and one error line that says why.
+int Finish(int code, const std::string& message, std::string_view vmi = "") {
+  if (code == kExitGuestPoweredOff) {
+    kube::LogInfo(
+        "launcher exiting",
+        {{"vmi", vmi}, {"exitCode", "0"}, {"reason", ExitCodeName(code)}, {"message", message}});
+  } else {
+    kube::LogError("launcher exiting", {{"vmi", vmi},
+                                        {"exitCode", std::to_string(code)},
+                                        {"reason", ExitCodeName(code)},
+                                        {"message", message}});
+  }
+  return code;
+}
+
+Result<api::VirtualMachineInstance> LoadVmi(const std::string& path) {
+  auto text = kube::internal::ReadFile(path);
+  if (!text.ok()) {
+    return Status(kube::Code::kInvalid, "read VMI file " + path + ": " + text.status().message());
+  }
+  auto json = kube::ParseJson(*text, "VMI file " + path);
+  if (!json.ok()) return Status(kube::Code::kInvalid, json.status().message());
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(*json);
+  if (!vmi.ok()) return vmi.status().WithContext("decode VMI file " + path);
+  // The controller applied the defaults already; applying them again changes
+  // nothing and keeps a hand-written VMI file working.
+  api::ApplyVmiDefaults(&*vmi);
+  if (Status s = api::ValidateVirtualMachineInstance(*vmi); !s.ok()) {
+    return s.WithContext("VMI file " + path);
+  }
+  return vmi;
+}
+
+StorageLayout LayoutFor(const PodPaths& paths, const std::string& state_dir) {
+  StorageLayout layout;
+  layout.volumes_dir = paths.Under("/var/run/vireo/volumes");
+  layout.block_dir = paths.Under("/dev/vireo");
+  layout.container_disks_dir = paths.Under("/var/run/vireo/container-disks");
+  layout.state_dir = state_dir;
+  return layout;
+}
+
+Status WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status(kube::Code::kInternal, "write " + path);
+  return Status::Ok();
+}
+
+bool IsEmbedded(const std::string& uri) { return uri.find("/embed") != std::string::npos; }
+
+// Everything up to a running domain, then its supervision.
+int Run(const Options& options, int signal_fd, Guardian& guardian) {
+  const auto launched = std::chrono::steady_clock::now();
+  const PodPaths paths(options.root);
+  const StateFiles state(options.state_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(state.dir(), ec);
+  if (ec) return Finish(kExitInternal, "create state dir " + state.dir() + ": " + ec.message());
+
+  // An earlier launcher on this state dir may have died leaving QEMU behind.
+  if (auto killed = KillRecordedQemu(state.QemuPidFile()); !killed.ok()) {
+    return Finish(kExitInternal, killed.status().message());
+  }
+
+  auto vmi = LoadVmi(options.vmi_file);
+  if (!vmi.ok()) return Finish(kExitInvalidVmi, vmi.status().ToString());
+  const std::string vmi_key = vmi->metadata.namespace_ + "/" + vmi->metadata.name;
+  kube::LogInfo("starting", {{"vmi", vmi_key}, {"stateDir", state.dir()}});
+
+  auto accel = ChooseAccel(options.emulation);
+  if (!accel.ok()) return Finish(kExitStartFailed, accel.status().message(), vmi_key);
+  kube::LogInfo("emulation mode", {{"vmi", vmi_key},
+                                   {"mode", accel->emulation == Emulation::kKvm ? "kvm" : "tcg"},
+                                   {"reason", accel->reason}});
+
+  auto disks = PrepareVolumes(*vmi, LayoutFor(paths, state.dir()));
+  if (!disks.ok()) return Finish(kExitStorage, disks.status().ToString(), vmi_key);
+  kube::Log(kube::LogLevel::kDebug, "volumes prepared",
+            {{"vmi", vmi_key},
+             {"sinceLaunchMs", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - launched)
+                                                  .count())}});
+
+  ConvertContext ctx = ContextForStateDir(state.dir(), accel->emulation);
+  ctx.disks = std::move(*disks);
+  // QEMU listens on its own socket; console.sock belongs to the relay, which
+  // gives viewers takeover semantics QEMU's single-client socket lacks.
+  ctx.console_socket_path = state.SerialSocket();
+  ctx.console_log_path = state.SerialLog();
+  auto xml = ConvertToDomainXml(*vmi, ctx);
+  if (!xml.ok()) return Finish(kExitInvalidVmi, xml.status().ToString(), vmi_key);
+  const std::string domain_name = DomainName(*vmi);
+  // What libvirt was asked to run, for whoever debugs the pod.
+  if (Status s = WriteTextFile(state.File("domain.xml"), *xml); !s.ok()) {
+    kube::LogWarn("cannot keep a copy of the domain XML", {{"error", s.message()}});
+  }
+
+  std::string uri = options.libvirt_uri;
+  std::string pid_dir = "/run/libvirt/qemu";  // a privileged daemon's
+  RouteLibvirtLogs(state.LibvirtLog());
+  if (uri.empty()) {
+    // libvirt 9.0's QEMU driver refuses to initialize without them, with a
+    // message that does not say what to do.
+    if (getpwnam("libvirt-qemu") == nullptr || getgrnam("libvirt-qemu") == nullptr) {
+      return Finish(kExitStartFailed,
+                    "the user and group libvirt-qemu do not exist; libvirt's QEMU driver "
+                    "needs them (the launcher image creates them; so does hack/install-deps.sh)",
+                    vmi_key);
+    }
+    const std::string root = state.LibvirtRoot();
+    if (Status s = WriteEmbeddedQemuConf(root); !s.ok()) {
+      return Finish(kExitInternal, s.message(), vmi_key);
+    }
+    CapsVariant variant = CurrentCapsVariant();
+    auto seeded = SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant);
+    if (!seeded.ok() || *seeded == 0) {
+      kube::LogWarn("no QEMU capabilities cache for this image; libvirt will probe QEMU (slow)",
+                    {{"variant", CapsVariantName(variant)},
+                     {"dir", paths.CapabilitiesCacheDir()},
+                     {"error", seeded.ok() ? "" : seeded.status().message()}});
+    }
+    uri = EmbeddedUri(root);
+    pid_dir = root + "/run/qemu";
+  } else if (IsEmbedded(uri)) {
+    return Finish(kExitUsage, "--libvirt-uri is for a daemon; leave it out for the embedded driver",
+                  vmi_key);
+  }
+
+  auto relay = ConsoleRelay::Listen(state.ConsoleSocket());
+  if (!relay.ok()) return Finish(kExitInternal, relay.status().message(), vmi_key);
+
+  DomainSupervisor::Config config;
+  config.uri = uri;
+  config.qemu_pid_dir = pid_dir;
+  config.state = state;
+  config.grace_period_seconds = options.grace_period_seconds;
+  config.signal_fd = signal_fd;
+  config.guardian = &guardian;
+  config.launched = launched;
+  auto supervisor = DomainSupervisor::Connect(config);
+  if (!supervisor.ok()) return Finish(kExitStartFailed, supervisor.status().message(), vmi_key);
+
+  Outcome outcome = (*supervisor)->Run(domain_name, *xml, **relay);
+  (*relay)->Stop();
+  supervisor->reset();  // destroys whatever still runs, joins the reaper
+  StopLibvirtEventLoop();
+  return Finish(outcome.code, outcome.message, vmi_key);
+}
+
+}  // namespace
+
+int RunLauncher(const Options& options) {
+  kube::SetLogLevel(options.log_level);
+  // First, while this is the only thread: the guardian stays in this process
+  // (PID 1 in the pod) and the launcher proper continues in a child.
+  auto guardian = Guardian::Fork();
+  if (!guardian.ok()) return Finish(kExitInternal, guardian.status().message());
+  auto signal_fd = TakeTerminationSignals();
+  if (!signal_fd.ok()) return Finish(kExitInternal, signal_fd.status().message());
+  int code = Run(options, *signal_fd, *guardian);
+  close(*signal_fd);
+  return code;
+}
+
+}  // namespace vireo::launcher

@@ -1,0 +1,185 @@
+// T2: vireo-launcher booting the test disk under TCG in a pod-like tree.
+// One VM's two lives cover the console, cloud-init, ACPI shutdown, the PVC's
+// persistence and the containerDisk's copy-on-write; shorter boots cover
+// the grace period, a QEMU crash and a killed launcher. Guest boots are few
+// on purpose: TCG is CPU-heavy.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/launcher/harness.h"
+
+namespace vireo::t2 {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kVolumes[] =
+    R"([{"name":"rootdisk","containerDisk":{"image":"vireo/test-disk:t2"}},)"
+    R"({"name":"data","persistentVolumeClaim":{"claimName":"data"}},)"
+    R"({"name":"cloudinit","cloudInitNoCloud":{"userData":)"
+    R"("#cloud-config\nruncmd:\n  - echo T2-CLOUD-INIT-$((40+2))\n"}}])";
+constexpr char kDisks[] =
+    R"([{"name":"rootdisk","disk":{"bus":"virtio"}},{"name":"data","disk":{"bus":"virtio"}},)"
+    R"({"name":"cloudinit","disk":{"bus":"virtio"}}])";
+constexpr char kReadyMarker[] = "VIREO-TEST-DISK READY";
+// The boot disk's FAT partition (the containerDisk) at /mnt/boot: the test
+// disk mounts it itself (README.md), older builds of it did not.
+constexpr char kMountBoot[] =
+    "mkdir -p /mnt/boot && { grep -q ' /mnt/boot ' /proc/mounts || "
+    "mount -t vfat -o sync $(findfs LABEL=VIREOBOOT) /mnt/boot; }";
+
+TestPod::Launch WithGrace(int64_t seconds) {
+  TestPod::Launch launch;
+  launch.grace_seconds = seconds;
+  return launch;
+}
+
+std::string Diagnostics(Process& launcher, TestPod& pod) {
+  return "\n--- launcher stderr ---\n" + launcher.Stderr() + "\n--- guest console log ---\n" +
+         ReadFileOrEmpty(pod.ConsoleLog());
+}
+
+TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.AddPvc("data", 64 << 20);
+  pod.WriteVmi("lifecycle", kVolumes, kDisks);
+  const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
+  const std::string image_sha = Sha256(image);
+
+  // First life: boot, console, cloud-init, writes, SIGTERM.
+  {
+    auto launcher = pod.StartLauncher(WithGrace(60));
+    ASSERT_TRUE(pod.WaitReady(*launcher)) << Diagnostics(*launcher, pod);
+    auto console = pod.AttachConsole();
+    ASSERT_TRUE(console->WaitForStdout(kReadyMarker, 120s)) << Diagnostics(*launcher, pod);
+    EXPECT_THAT(console->Stdout(), HasSubstr("T2-CLOUD-INIT-42"));
+    EXPECT_THAT(ReadFileOrEmpty(pod.ConsoleLog()), HasSubstr(kReadyMarker));
+
+    EXPECT_TRUE(Converse(*console, "echo $((6*7))-answer", "42-answer"));
+    EXPECT_TRUE(
+        Converse(*console, "echo kept-$((1000+1)) > /mnt/data/keep.txt && echo w-$((1+1))", "w-2"));
+    EXPECT_TRUE(Converse(*console,
+                         std::string(kMountBoot) +
+                             " && echo scratch > /mnt/boot/scratch.txt && sync && echo cd-$((2+1))",
+                         "cd-3"));
+
+    // A second viewer takes over: the first is told and disconnected, the
+    // second is the one whose keys reach the guest.
+    auto second = pod.AttachConsole();
+    EXPECT_TRUE(console->WaitForStdout("another console session took over", 10s));
+    EXPECT_EQ(console->Wait(10s), 0);
+    EXPECT_TRUE(Converse(*second, "echo second-$((3*3))", "second-9"));
+
+    launcher->Signal(SIGTERM);
+    EXPECT_EQ(launcher->Wait(90s), 0) << Diagnostics(*launcher, pod);
+    EXPECT_THAT(launcher->Stderr(), HasSubstr("the guest powered off after the ACPI power button"));
+    // The viewer's session ends with the launcher.
+    EXPECT_EQ(second->Wait(10s), 0);
+    EXPECT_NE(pod.Probe(), 0);
+    EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
+  }
+  EXPECT_EQ(Sha256(image), image_sha) << "the containerDisk image was written";
+
+  // Second life in a new pod (fresh state dir), same volumes.
+  pod.ResetStateDir();
+  {
+    auto launcher = pod.StartLauncher();
+    ASSERT_TRUE(pod.WaitReady(*launcher)) << Diagnostics(*launcher, pod);
+    auto console = pod.AttachConsole();
+    ASSERT_TRUE(console->WaitForStdout(kReadyMarker, 120s)) << Diagnostics(*launcher, pod);
+    EXPECT_TRUE(Converse(*console, "cat /mnt/data/keep.txt", "kept-1001"))
+        << "the PVC lost the file";
+    EXPECT_TRUE(Converse(*console,
+                         std::string(kMountBoot) +
+                             " && { cat /mnt/boot/scratch.txt 2>/dev/null || echo no-$((5+5)); }",
+                         "no-10"))
+        << "a write to the containerDisk outlived the restart";
+    // The guest powers itself off: exit 0 without any signal.
+    console->Write("poweroff\n");
+    EXPECT_EQ(launcher->Wait(90s), 0) << Diagnostics(*launcher, pod);
+    EXPECT_THAT(launcher->Stderr(), HasSubstr("the guest powered itself off"));
+    EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
+  }
+  EXPECT_EQ(Sha256(image), image_sha);
+}
+
+// A guest still in its firmware ignores the power button: SIGTERM ends in a
+// destroy once the grace period is over.
+TEST(LauncherBootTest, GracePeriodExpiryDestroysTheGuest) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.WriteVmi("grace", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+               R"([{"name":"rootdisk"}])");
+  auto launcher = pod.StartLauncher(WithGrace(1));
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << launcher->Stderr();
+  launcher->Signal(SIGTERM);
+  EXPECT_EQ(launcher->Wait(60s), 7) << launcher->Stderr();
+  EXPECT_THAT(launcher->Stderr(), HasSubstr("did not power off within the grace period of 1 s"));
+  EXPECT_NE(pod.Probe(), 0);
+  EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
+}
+
+TEST(LauncherBootTest, QemuCrashEndsTheLauncherWithAClearCode) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.WriteVmi("crash", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+               R"([{"name":"rootdisk"}])");
+  auto launcher = pod.StartLauncher();
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << launcher->Stderr();
+  std::vector<pid_t> qemu = QemuProcessesMentioning(pod.root());
+  ASSERT_EQ(qemu.size(), 1u);
+  kill(qemu[0], SIGKILL);
+  EXPECT_EQ(launcher->Wait(60s), 6) << launcher->Stderr();
+  EXPECT_THAT(launcher->Stderr(), HasSubstr("QEMU ended unexpectedly"));
+  EXPECT_THAT(launcher->Stderr(), HasSubstr("killed by signal 9"));
+  EXPECT_NE(pod.Probe(), 0);
+}
+
+// SIGKILL gives the process that runs libvirt no chance to clean up: the
+// guardian (the process the pod started) kills QEMU and exits non-zero.
+TEST(LauncherBootTest, KilledLibvirtProcessLeavesNoQemu) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.WriteVmi("crashed", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+               R"([{"name":"rootdisk"}])");
+  auto launcher = pod.StartLauncher();
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << launcher->Stderr();
+  ASSERT_EQ(QemuProcessesMentioning(pod.root()).size(), 1u);
+  // The ready file names the process running libvirt first.
+  pid_t inner = std::stoi(ReadFileOrEmpty(pod.StateDir() + "/ready"));
+  ASSERT_NE(inner, launcher->pid());
+  kill(inner, SIGKILL);
+  EXPECT_EQ(launcher->Wait(30s), 1) << launcher->Stderr();
+  EXPECT_THAT(launcher->Stderr(), HasSubstr("killing QEMU"));
+  EXPECT_THAT(WaitForNoQemu(pod.root(), 15s), IsEmpty());
+  EXPECT_NE(pod.Probe(), 0);
+}
+
+// SIGKILL of the pod's process itself (outside a pod's PID namespace, where
+// the kernel would do it): the process running libvirt destroys the domain.
+TEST(LauncherBootTest, KilledLauncherLeavesNoQemu) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.WriteVmi("killed", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+               R"([{"name":"rootdisk"}])");
+  auto launcher = pod.StartLauncher();
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << launcher->Stderr();
+  ASSERT_EQ(QemuProcessesMentioning(pod.root()).size(), 1u);
+  pid_t inner = std::stoi(ReadFileOrEmpty(pod.StateDir() + "/ready"));
+  launcher->Signal(SIGKILL);
+  EXPECT_EQ(launcher->Wait(10s), 128 + SIGKILL);
+  EXPECT_THAT(WaitForNoQemu(pod.root(), 15s), IsEmpty());
+  // Then the process that ran libvirt is gone too, and the probe fails.
+  for (int i = 0; i < 150 && kill(inner, 0) == 0; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_NE(kill(inner, 0), 0) << "the process running libvirt outlived the launcher";
+  EXPECT_NE(pod.Probe(), 0);
+}
+
+}  // namespace
+}  // namespace vireo::t2
