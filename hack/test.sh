@@ -25,6 +25,8 @@ echo "test: upstream binaries in $bin ($((SECONDS - start)) s)" >&2
 
 build=${VIREO_BUILD_DIR:-$root/build}
 export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo/ccache}
+# CI builds in a fresh clone each time: let ccache hit across clone paths.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 if [[ ! -f $build/build.ninja ]]; then
   CXX="ccache g++" meson setup "$build" >/dev/null
 fi
