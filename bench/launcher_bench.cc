@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -339,4 +340,13 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace vireo::bench
 
-int main(int argc, char** argv) { return vireo::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // The harness throws when the machine cannot run the bench at all; caught
+  // here so destructors stop what was started (a libvirtd, launchers).
+  try {
+    return vireo::bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "launcher_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -38,7 +38,7 @@ cleanup() { [[ -n $harness ]] && tests/integration/apiserver.sh stop "$harness" 
 trap cleanup EXIT
 
 rc=0
-rm -f "$build/meson-logs/testlog.json"
+rm -f "$build"/meson-logs/testlog-*.json
 for suite in "${suites[@]}"; do
   if [[ $suite == integration ]]; then
     harness=$(mktemp -d /tmp/vireo-t1.XXXXXX)
@@ -53,6 +53,11 @@ if [[ -n $harness ]]; then
   # Benchmarks print figures; they are not timed assertions.
   "$build/bench/informer_bench" --count "${VIREO_BENCH_COUNT:-10000}" || rc=1
   "$build/bench/controller_bench" --count "${VIREO_CONTROLLER_BENCH_COUNT:-1000}" || rc=1
+fi
+if [[ " ${suites[*]} " == *" launcher "* ]]; then
+  VIREO_LAUNCHER="$build/launcher/vireo-launcher" \
+    VIREO_TEST_DISK_BUILD="$root/images/test-disk/build.sh" \
+    "$build/bench/launcher_bench" --count "${VIREO_LAUNCHER_BENCH_COUNT:-20}" || rc=1
 fi
 python3 hack/summarize-tests.py "$build"/meson-logs/testlog-*.json
 echo "test: done in $((SECONDS - start)) s" >&2

@@ -99,6 +99,7 @@ Status HideKvm() {
   }
   for (const char* dir : {"pts", "shm"}) mkdir((dev + "/" + dir).c_str(), 0755);
   if (mount(dev.c_str(), "/dev", nullptr, MS_MOVE, nullptr) != 0) return Errno("move onto /dev");
+  rmdir(dev.c_str());  // the mount moved away; the directory is empty
   return Status::Ok();
 }
 

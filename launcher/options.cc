@@ -177,7 +177,9 @@ std::string HelpText(Subcommand subcommand) {
 
 Runs the VMI's guest under libvirt's QEMU driver until it powers off.
 SIGTERM presses the ACPI power button, waits up to the grace period, then
-destroys the guest. Exit codes: docs/launcher.md.
+destroys the guest. Exit codes: docs/launcher.md. The process forks: this
+one stays as the pod's init (forwards signals, reaps, kills QEMU should the
+other die), the child runs libvirt.
 
 Flags:
   --vmi FILE                    the VMI as JSON (default <root>/var/run/vireo/vmi/vmi.json)

@@ -203,9 +203,14 @@ std::string CapabilitiesCache() {
     if (std::string given = Env("VIREO_T2_CAPS_DIR"); !given.empty()) return given;
     char tmpl[] = "/tmp/vireo-t2-caps.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
+    static std::string made = tmpl;  // removed when the test binary exits
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(made, ec);
+    });
     CommandResult r = RunCommand({LauncherBinary(), "warm-cache", "--out", tmpl}, 300s);
     if (r.exit_code != 0) Die("warm-cache failed: " + r.output);
-    return std::string(tmpl);
+    return made;
   }();
   return dir;
 }
