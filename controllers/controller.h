@@ -63,6 +63,12 @@ class Controller {
   // means it is gone: Ok), "create" or "delete" for its children.
   kube::Status WriteFailed(const kube::Json& object, const std::string& what,
                            const kube::Status& status);
+  // The cached object for `key` when it is time to reconcile it, else
+  // nullptr: it is gone (expectations forgotten: the garbage collector
+  // removes what it owned), our own last write has not reached the cache
+  // (its event brings us back), or a create is still expected (requeued).
+  kube::ObjectPtr CachedForReconcile(const kube::Informer& informer, kube::WorkQueue& queue,
+                                     const std::string& key);
   Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
   std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
   void RecordEvents(const kube::Json& object, const std::vector<Event>& events);

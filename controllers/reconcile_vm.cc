@@ -10,21 +10,25 @@ using kube::Json;
 using kube::Status;
 namespace res = kube::resources;
 
-kube::Status Controller::ReconcileVm(const std::string& key) {
-  kube::ObjectPtr cached = vms_.store().Get(key);
+kube::ObjectPtr Controller::CachedForReconcile(const kube::Informer& informer,
+                                               kube::WorkQueue& queue, const std::string& key) {
+  kube::ObjectPtr cached = informer.store().Get(key);
   if (cached == nullptr) {
-    // Gone: the garbage collector removes what it owned.
     expectations_.Forget(key);
     written_.Forget(key);
-    return Status::Ok();
+    return nullptr;
   }
-  const std::string cached_version = kube::ResourceVersionOf(*cached);
-  // Our last write has not reached the cache: its event brings us back.
-  if (written_.IsStale(key, cached_version)) return Status::Ok();
+  if (written_.IsStale(key, kube::ResourceVersionOf(*cached))) return nullptr;
   if (!expectations_.Satisfied(key)) {
-    vm_queue_.AddAfter(key, config_.expectation_ttl);
-    return Status::Ok();
+    queue.AddAfter(key, config_.expectation_ttl);
+    return nullptr;
   }
+  return cached;
+}
+
+kube::Status Controller::ReconcileVm(const std::string& key) {
+  kube::ObjectPtr cached = CachedForReconcile(vms_, vm_queue_, key);
+  if (cached == nullptr) return Status::Ok();
 
   auto vm = api::FromJson<api::VirtualMachine>(*cached);
   if (!vm.ok()) {

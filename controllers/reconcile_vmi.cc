@@ -11,18 +11,8 @@ using kube::Status;
 namespace res = kube::resources;
 
 kube::Status Controller::ReconcileVmi(const std::string& key) {
-  kube::ObjectPtr cached = vmis_.store().Get(key);
-  if (cached == nullptr) {
-    expectations_.Forget(key);
-    written_.Forget(key);
-    return Status::Ok();
-  }
-  const std::string cached_version = kube::ResourceVersionOf(*cached);
-  if (written_.IsStale(key, cached_version)) return Status::Ok();
-  if (!expectations_.Satisfied(key)) {
-    vmi_queue_.AddAfter(key, config_.expectation_ttl);
-    return Status::Ok();
-  }
+  kube::ObjectPtr cached = CachedForReconcile(vmis_, vmi_queue_, key);
+  if (cached == nullptr) return Status::Ok();
 
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
   if (!vmi.ok()) {
