@@ -1,0 +1,383 @@
+// The virtctl commands; see commands.h.
+#include "virtctl/commands.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "lib/kube/json.h"
+#include "lib/kube/resource.h"
+#include "virtctl/exec.h"
+#include "virtctl/power.h"
+#include "virtctl/terminal.h"
+
+namespace vireo::virtctl {
+
+using kube::Code;
+using kube::Json;
+using kube::Status;
+namespace resources = kube::resources;
+
+// Launcher pods (docs/launcher-pod.md): found by the VMI uid label, exec'd
+// into in their "compute" container.
+constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+constexpr char kLauncherContainer[] = "compute";
+constexpr char kStateDir[] = "/var/run/vireo/state";
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kNotFound: return kExitNotFound;
+    case Code::kConflict:
+    case Code::kAlreadyExists: return kExitRefused;
+    case Code::kForbidden:
+    case Code::kUnauthorized: return kExitForbidden;
+    case Code::kBadRequest: return kExitUsage;
+    case Code::kTimeout: return kExitTimeout;
+    default: return kExitFailure;
+  }
+}
+
+namespace {
+
+void Print(FILE* to, const std::string& line) { std::fprintf(to, "%s\n", line.c_str()); }
+
+// What a refused request means to the user: which verb on which resource in
+// which namespace, and the server's own words.
+Status Explain(const Status& status, const std::string& verb, const std::string& resource,
+               const std::string& ns) {
+  if (status.code() == Code::kForbidden) {
+    return Status(Code::kForbidden, "permission denied: you may not " + verb + " " + resource +
+                                        " in namespace \"" + ns + "\" (the server said: " +
+                                        status.message() + ")");
+  }
+  if (status.code() == Code::kUnauthorized) {
+    return Status(Code::kUnauthorized,
+                  "the server does not accept your credentials (" + status.message() +
+                      "); check the kubeconfig's user");
+  }
+  return status.WithContext(verb + " " + resource + " in namespace \"" + ns + "\"");
+}
+
+// "not found in namespace X", plus where a VM of that name does exist when
+// the user may list across namespaces.
+Status VmNotFound(kube::Client& client, const std::string& kind, const std::string& name,
+                  const std::string& ns) {
+  std::string message = kind + " \"" + name + "\" not found in namespace \"" + ns + "\"";
+  kube::ListOptions list;
+  list.field_selector = "metadata.name=" + name;
+  auto everywhere = client.List(resources::kVirtualMachines, "", list);
+  if (everywhere.ok() && !everywhere->items.empty()) {
+    std::string where;
+    for (const auto& vm : everywhere->items) where += (where.empty() ? "" : ", ") + kube::NamespaceOf(vm);
+    message += "; a VirtualMachine of that name exists in: " + where + " (use -n)";
+  }
+  return Status(Code::kNotFound, message);
+}
+
+bool Retryable(const Status& status) {
+  // A failed "test" operation (the VM or VMI changed since it was read) comes
+  // back as a conflict or as an invalid patch, depending on the server.
+  return status.code() == Code::kConflict ||
+         (status.code() == Code::kInvalid &&
+          status.message().find("test") != std::string::npos);
+}
+
+}  // namespace
+
+int RunPower(kube::Client& client, const Options& options, const std::string& ns) {
+  PowerAction action = options.command == Command::kStart  ? PowerAction::kStart
+                       : options.command == Command::kStop ? PowerAction::kStop
+                                                           : PowerAction::kRestart;
+  const char* verb = PowerActionName(action);
+  const std::string& name = options.name;
+  auto fail = [&](const Status& status) {
+    std::fprintf(stderr, "virtctl %s: %s\n", verb, status.message().c_str());
+    return ExitCodeFor(status);
+  };
+  PowerOptions power{options.grace_period_seconds, options.force};
+
+  for (int attempt = 1;; ++attempt) {
+    auto vm = client.Get(resources::kVirtualMachines, ns, name);
+    if (!vm.ok()) {
+      if (vm.status().IsNotFound()) return fail(VmNotFound(client, "VirtualMachine", name, ns));
+      return fail(Explain(vm.status(), "get", "virtualmachines", ns));
+    }
+    auto vmi = client.Get(resources::kVirtualMachineInstances, ns, name);
+    if (!vmi.ok() && !vmi.status().IsNotFound()) {
+      return fail(Explain(vmi.status(), "get", "virtualmachineinstances", ns));
+    }
+    const Json* vmi_json = vmi.ok() ? &*vmi : nullptr;
+    auto plan = PlanPower(action, *vm, vmi_json, power);
+    if (!plan.ok()) {
+      if (plan.status().code() == Code::kConflict || plan.status().code() == Code::kInvalid) {
+        return fail(Status(Code::kConflict, "cannot " + std::string(verb) + " VM " + ns + "/" +
+                                                name + ": " + plan.status().message()));
+      }
+      return fail(plan.status());
+    }
+
+    Status applied;
+    if (plan->vmi_patch) {
+      auto r = client.Patch(resources::kVirtualMachineInstances, ns, name, kube::PatchType::kJson,
+                            *plan->vmi_patch);
+      if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachineinstances", ns);
+    }
+    if (applied.ok() && plan->vm_patch) {
+      auto r = client.Patch(resources::kVirtualMachines, ns, name, kube::PatchType::kJson,
+                            *plan->vm_patch);
+      if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachines", ns);
+    }
+    if (applied.ok() && plan->vm_status_patch) {
+      auto r = client.Patch(resources::kVirtualMachines, ns, name, kube::PatchType::kJson,
+                            *plan->vm_status_patch, "status");
+      if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachines/status", ns);
+    }
+    if (!applied.ok()) {
+      if (attempt < 3 && Retryable(applied)) continue;  // read again, decide again
+      return fail(applied);
+    }
+    if (plan->delete_launcher_pods && !plan->vmi_uid.empty()) {
+      kube::ListOptions list;
+      list.label_selector = std::string(kCreatedByLabel) + "=" + plan->vmi_uid;
+      auto pods = client.List(resources::kPods, ns, list);
+      if (!pods.ok()) return fail(Explain(pods.status(), "list", "pods", ns));
+      for (const auto& pod : pods->items) {
+        kube::DeleteOptions del;
+        del.grace_period_seconds = 0;
+        Status s = client.Delete(resources::kPods, ns, kube::NameOf(pod), del);
+        if (!s.ok() && !s.IsNotFound()) return fail(Explain(s, "delete", "pods", ns));
+      }
+    }
+    Print(stdout, "VM " + name + " was scheduled to " + verb);
+    return kExitOk;
+  }
+}
+
+// ------------------------------------------------------------- console
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits for the VMI to run in a launcher pod that runs; returns the pod's name.
+kube::Result<std::string> WaitForLauncher(kube::Client& client, const std::string& ns,
+                                          const std::string& name,
+                                          std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string last_state;
+  for (;;) {
+    std::string state;
+    auto vmi = client.Get(resources::kVirtualMachineInstances, ns, name);
+    if (!vmi.ok()) {
+      if (!vmi.status().IsNotFound()) {
+        return Explain(vmi.status(), "get", "virtualmachineinstances", ns);
+      }
+      auto vm = client.Get(resources::kVirtualMachines, ns, name);
+      if (!vm.ok()) {
+        if (vm.status().IsNotFound()) {
+          Status s = VmNotFound(client, "VirtualMachine or VirtualMachineInstance", name, ns);
+          return s;
+        }
+        return Explain(vm.status(), "get", "virtualmachines", ns);
+      }
+      state = "the VM has no VMI yet (printableStatus " +
+              kube::GetString(*vm, "status.printableStatus", "unknown") + ")";
+    } else {
+      std::string phase = kube::GetString(*vmi, "status.phase", "Pending");
+      state = "VMI phase " + phase;
+      if (phase == "Running") {
+        kube::ListOptions list;
+        list.label_selector = std::string(kCreatedByLabel) + "=" + kube::UidOf(*vmi);
+        auto pods = client.List(resources::kPods, ns, list);
+        if (!pods.ok()) return Explain(pods.status(), "list", "pods", ns);
+        for (const auto& pod : pods->items) {
+          if (kube::GetString(pod, "status.phase") == "Running" &&
+              kube::Find(pod, "metadata.deletionTimestamp") == nullptr) {
+            return kube::NameOf(pod);
+          }
+        }
+        state = "VMI Running, its launcher pod is not";
+      }
+    }
+    if (state != last_state) {
+      std::fprintf(stderr, "virtctl console: waiting for %s/%s to run: %s\n", ns.c_str(),
+                   name.c_str(), state.c_str());
+      last_state = state;
+    }
+    if (Clock::now() >= deadline) {
+      return Status(Code::kTimeout, "VM " + ns + "/" + name + " did not run within the " +
+                                        std::to_string(timeout.count() / 1000) +
+                                        " s of --timeout (" + state + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// When the upgrade fails, says whether it is for want of permission.
+Status DiagnoseExec(kube::Client& client, const std::string& ns, const std::string& pod,
+                    const Status& failure) {
+  Json review = Json::object();
+  review["apiVersion"] = Json::string("authorization.k8s.io/v1");
+  review["kind"] = Json::string("SelfSubjectAccessReview");
+  Json attributes = Json::object();
+  attributes["namespace"] = Json::string(ns);
+  attributes["verb"] = Json::string("create");
+  attributes["resource"] = Json::string("pods");
+  attributes["subresource"] = Json::string("exec");
+  attributes["name"] = Json::string(pod);
+  review["spec"]["resourceAttributes"] = attributes;
+  auto reply = client.Raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review);
+  if (reply.ok() && kube::GetBool(*reply, "status.allowed") == false) {
+    return Status(Code::kForbidden, "permission denied: you may not create pods/exec in namespace \"" +
+                                        ns + "\" (needed to reach the console of pod " + pod + ")");
+  }
+  return Status(Code::kUnavailable, "cannot open the console of pod " + ns + "/" + pod + ": " +
+                                        failure.message());
+}
+
+}  // namespace
+
+int RunConsole(kube::Client& client, const Options& options, const std::string& ns) {
+  auto fail = [](const Status& status, int code) {
+    std::fprintf(stderr, "virtctl console: %s\n", status.message().c_str());
+    return code;
+  };
+  auto pod = WaitForLauncher(client, ns, options.name, options.timeout);
+  if (!pod.ok()) return fail(pod.status(), ExitCodeFor(pod.status()));
+
+  ExecRequest request;
+  request.namespace_name = ns;
+  request.pod = *pod;
+  request.container = kLauncherContainer;
+  request.command = {"vireo-launcher", "console", "--state-dir", kStateDir, "--wait-seconds", "10"};
+  ExecOptions exec_options;
+  exec_options.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options.keepalive);
+  exec_options.log_requests = options.verbosity >= 1;
+  auto session = ExecSession::Open(client.config(), request, exec_options);
+  if (!session.ok()) {
+    Status s = DiagnoseExec(client, ns, *pod, session.status());
+    return fail(s, s.code() == Code::kForbidden ? kExitForbidden : kExitConsole);
+  }
+
+  bool interactive = isatty(STDIN_FILENO) != 0;
+  RawTerminal terminal(STDIN_FILENO);
+  if (terminal.active()) {
+    std::fprintf(stderr, "Successfully connected to %s console. Press Ctrl+] to exit console.\r\n",
+                 options.name.c_str());
+  } else {
+    interactive = false;
+    std::fprintf(stderr,
+                 "virtctl console: stdin is not a terminal: input goes to the console as it is "
+                 "(Ctrl+] does not leave); output is shown until %lld ms after the input ends\n",
+                 static_cast<long long>(options.linger.count()));
+  }
+
+  int result = kExitOk;
+  bool stdin_open = true;
+  std::optional<Clock::time_point> leave_at;
+  char buffer[16 * 1024];
+  for (bool done = false; !done;) {
+    pollfd fds[2] = {{(*session)->event_fd(), POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    int wait_ms = -1;
+    if (leave_at) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*leave_at - Clock::now());
+      if (left.count() <= 0) break;
+      wait_ms = static_cast<int>(left.count());
+    }
+    if (poll(fds, 2, wait_ms) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      for (auto& event : (*session)->TakeEvents()) {
+        switch (event.kind) {
+          case ExecEvent::kStdout:
+            if (!WriteAll(STDOUT_FILENO, event.data)) done = true;
+            break;
+          case ExecEvent::kStderr:
+            WriteAll(STDERR_FILENO, event.data);
+            break;
+          case ExecEvent::kExit:
+            if (!event.exit.success) {
+              terminal.Restore();
+              std::fprintf(stderr, "virtctl console: the console in pod %s ended: %s\n",
+                           pod->c_str(), event.exit.message.c_str());
+              result = kExitConsole;
+            }
+            done = true;
+            break;
+          case ExecEvent::kClosed:
+            if (!event.clean) {
+              terminal.Restore();
+              std::fprintf(stderr, "virtctl console: the console connection broke: %s\n",
+                           event.data.c_str());
+              result = kExitConsole;
+            }
+            done = true;
+            break;
+        }
+      }
+    }
+    if (!done && stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        stdin_open = false;
+        leave_at = Clock::now() + options.linger;
+        continue;
+      }
+      EscapeScan scan = ScanForEscape(std::string_view(buffer, static_cast<size_t>(n)), interactive);
+      if (scan.forward > 0) {
+        Status s = (*session)->SendStdin(std::string_view(buffer, scan.forward));
+        if (!s.ok()) {
+          terminal.Restore();
+          std::fprintf(stderr, "virtctl console: %s\n", s.message().c_str());
+          result = kExitConsole;
+          break;
+        }
+      }
+      if (scan.leave) break;
+    }
+  }
+  (*session)->CloseStdin();
+  (*session)->Close();
+  if (terminal.active()) {
+    terminal.Restore();
+    std::fprintf(stderr, "\n");
+  }
+  return result;
+}
+
+int RunVersion(kube::Client* client, const Status& connect_error) {
+  std::printf("Client Version: v%s\n", VIREO_VERSION);
+  if (client == nullptr) {
+    std::fprintf(stderr, "virtctl version: no server version: %s\n", connect_error.message().c_str());
+    return kExitFailure;
+  }
+  auto version = client->Raw("GET", "/version");
+  if (!version.ok()) {
+    std::fprintf(stderr, "virtctl version: no server version: %s\n",
+                 version.status().message().c_str());
+    return ExitCodeFor(version.status()) == kExitOk ? kExitFailure : ExitCodeFor(version.status());
+  }
+  std::printf("Server Version: Kubernetes %s\n", kube::GetString(*version, "gitVersion", "unknown").c_str());
+  return kExitOk;
+}
+
+}  // namespace vireo::virtctl
