@@ -1,0 +1,338 @@
+// T1: the virtctl binary against the real apiserver and vireo-controller
+// (run as its ServiceAccount); the test plays the kubelet. start, stop and
+// restart must change the VM as KubeVirt's would for every runStrategy, and
+// the failures (missing VM, wrong namespace, missing permission, a console
+// that cannot run) must say so with their documented exit codes.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/integration/controller_env.h"
+
+namespace vireo::testing {
+namespace {
+
+using kube::Json;
+namespace res = kube::resources;
+
+std::string Uid(const Json& o) { return kube::UidOf(o); }
+
+struct Outcome {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+class VirtctlTest : public ControllerTest {
+ protected:
+  Outcome Virtctl(const std::string& args, const std::string& kubeconfig = "") {
+    const char* bin = std::getenv("VIREO_VIRTCTL_BIN");
+    std::string command = std::string(bin != nullptr ? bin : "virtctl") + " --kubeconfig " +
+                          (kubeconfig.empty() ? env_->kubeconfig() : kubeconfig) + " -n " + ns_ +
+                          " " + args + " </dev/null 2>&1";
+    Outcome run;
+    run.code = RunCommand(command, &run.output);
+    return run;
+  }
+  // Waits for the VMI of `vm` (not `old_uid`) and plays its launcher up to Running.
+  Json StartAndRun(const std::string& vm, const std::string& old_uid = "") {
+    Json vmi = WaitFor(
+        res::kVirtualMachineInstances, vm, [&](const Json& o) { return Uid(o) != old_uid; },
+        "a new VMI for " + vm);
+    Json pod = WaitForPod(Uid(vmi));
+    EXPECT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+    WaitFor(
+        res::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Running"; },
+        vm + " Running");
+    return WaitFor(
+        res::kVirtualMachineInstances, vm,
+        [&](const Json& o) { return Uid(o) == Uid(vmi) && PhaseOf(o) == "Running"; },
+        "VMI " + vm + " Running");
+  }
+  std::string StrategyOf(const std::string& vm) {
+    auto o = Get(res::kVirtualMachines, vm);
+    return o ? kube::GetString(*o, "spec.runStrategy") : "(gone)";
+  }
+  void WaitStopped(const std::string& vm) {
+    EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, vm)) << vm << "'s VMI is removed";
+    WaitFor(
+        res::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+        vm + " Stopped");
+  }
+  // A kubeconfig for a new ServiceAccount of this namespace bound to a Role
+  // with `rules_yaml`.
+  std::string LimitedKubeconfig(const std::string& sa, const std::string& rules_yaml) {
+    std::string manifest = env_->dir() + "/" + ns_ + "-" + sa + ".yaml";
+    std::ofstream(manifest) << "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: " << sa
+                            << ", namespace: " << ns_ << "}\n---\n"
+                            << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
+                            << "metadata: {name: " << sa << ", namespace: " << ns_ << "}\n"
+                            << "rules:\n" << rules_yaml << "---\n"
+                            << "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+                            << "metadata: {name: " << sa << ", namespace: " << ns_ << "}\n"
+                            << "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: "
+                            << sa << "}\nsubjects: [{kind: ServiceAccount, name: " << sa
+                            << ", namespace: " << ns_ << "}]\n";
+    std::string out;
+    EXPECT_EQ(env_->Kubectl("apply -f " + manifest, &out), 0) << out;
+    std::string token;
+    std::string script = std::string(VIREO_SOURCE_ROOT) + "/tests/integration/apiserver.sh";
+    EXPECT_EQ(RunCommand(script + " token " + env_->dir() + " " + ns_ + " " + sa + " 2>/dev/null",
+                         &token),
+              0)
+        << token;
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+    std::string path = env_->dir() + "/" + ns_ + "-" + sa + ".kubeconfig";
+    std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: t1\n  cluster:\n"
+                        << "    server: https://127.0.0.1:" << env_->apiserver_port() << "\n"
+                        << "    certificate-authority: " << env_->dir() << "/pki/ca.crt\n"
+                        << "users:\n- name: " << sa << "\n  user:\n    token: " << token
+                        << "\ncontexts:\n- name: t1\n  context: {cluster: t1, user: " << sa
+                        << "}\ncurrent-context: t1\n";
+    // RBAC reaches the authorizer a moment after it is written.
+    Eventually([&] { return Virtctl("stop nothing-here", path).code == 3; }, kLimit);
+    return path;
+  }
+};
+
+TEST_F(VirtctlTest, HaltedStartsAsAlwaysAndStopsAsHalted) {
+  CreateVm("vm-h", "Halted");
+  WaitFor(
+      res::kVirtualMachines, "vm-h", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+      "vm-h Stopped");
+  Outcome stop = Virtctl("stop vm-h");
+  EXPECT_EQ(stop.code, 4) << stop.output;
+  EXPECT_NE(stop.output.find("VM is not running"), std::string::npos) << stop.output;
+  EXPECT_EQ(stop.output.find("Halted only supports"), std::string::npos) << stop.output;
+
+  Outcome start = Virtctl("start vm-h");
+  EXPECT_EQ(start.code, 0) << start.output;
+  EXPECT_EQ(start.output, "VM vm-h was scheduled to start\n");
+  EXPECT_EQ(StrategyOf("vm-h"), "Always");
+  Json vmi = StartAndRun("vm-h");
+
+  Outcome again = Virtctl("start vm-h");
+  EXPECT_EQ(again.code, 4) << again.output;
+  EXPECT_NE(again.output.find("VM is already running"), std::string::npos) << again.output;
+
+  Outcome down = Virtctl("stop vm-h");
+  EXPECT_EQ(down.code, 0) << down.output;
+  EXPECT_EQ(down.output, "VM vm-h was scheduled to stop\n");
+  EXPECT_EQ(StrategyOf("vm-h"), "Halted");
+  WaitStopped("vm-h");
+}
+
+TEST_F(VirtctlTest, AlwaysRefusesStartRestartsWithANewVmiAndStopsAsHalted) {
+  CreateVm("vm-a", "Always");
+  Json vmi = StartAndRun("vm-a");
+  Outcome start = Virtctl("start vm-a");
+  EXPECT_EQ(start.code, 4) << start.output;
+  EXPECT_NE(start.output.find("VM is already running"), std::string::npos) << start.output;
+
+  Outcome restart = Virtctl("restart vm-a");
+  EXPECT_EQ(restart.code, 0) << restart.output;
+  EXPECT_EQ(restart.output, "VM vm-a was scheduled to restart\n");
+  Json again = StartAndRun("vm-a", Uid(vmi));
+  EXPECT_NE(Uid(again), Uid(vmi));
+  EXPECT_EQ(StrategyOf("vm-a"), "Always") << "restart keeps the runStrategy";
+
+  Outcome stop = Virtctl("stop vm-a");
+  EXPECT_EQ(stop.code, 0) << stop.output;
+  EXPECT_EQ(StrategyOf("vm-a"), "Halted");
+  WaitStopped("vm-a");
+  Outcome restart_halted = Virtctl("restart vm-a");
+  EXPECT_EQ(restart_halted.code, 4);
+  EXPECT_NE(restart_halted.output.find("RunStrategy Halted does not support manual restart requests"),
+            std::string::npos)
+      << restart_halted.output;
+}
+
+TEST_F(VirtctlTest, ManualUsesStateChangeRequestsAndKeepsItsStrategy) {
+  CreateVm("vm-m", "Manual");
+  WaitFor(
+      res::kVirtualMachines, "vm-m", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+      "vm-m Stopped");
+  EXPECT_FALSE(Get(res::kVirtualMachineInstances, "vm-m")) << "Manual makes no VMI by itself";
+
+  Outcome start = Virtctl("start vm-m");
+  EXPECT_EQ(start.code, 0) << start.output;
+  Json vmi = StartAndRun("vm-m");
+  EXPECT_EQ(StrategyOf("vm-m"), "Manual");
+
+  Outcome stop = Virtctl("stop vm-m");
+  EXPECT_EQ(stop.code, 0) << stop.output;
+  WaitStopped("vm-m");
+  EXPECT_EQ(StrategyOf("vm-m"), "Manual");
+  WaitFor(
+      res::kVirtualMachines, "vm-m",
+      [](const Json& o) {
+        const Json* r = kube::Find(o, "status.stateChangeRequests");
+        return r == nullptr || r->size() == 0;
+      },
+      "the Stop request handled and removed");
+
+  // Start again, let the guest power off (VMI Succeeded), and start once more:
+  // the ended VMI is replaced by a new one ([Stop{uid}, Start]).
+  ASSERT_EQ(Virtctl("start vm-m").code, 0);
+  Json second = StartAndRun("vm-m", Uid(vmi));
+  auto pods = PodsOf(Uid(second));
+  ASSERT_EQ(pods.size(), 1u);
+  ASSERT_TRUE(kubelet_->SetExited(kube::NameOf(pods[0]), 0).ok());
+  WaitFor(
+      res::kVirtualMachineInstances, "vm-m",
+      [](const Json& o) { return PhaseOf(o) == "Succeeded"; }, "vm-m Succeeded");
+  Outcome restart_start = Virtctl("start vm-m");
+  EXPECT_EQ(restart_start.code, 0) << restart_start.output;
+  Json third = StartAndRun("vm-m", Uid(second));
+  EXPECT_NE(Uid(third), Uid(second));
+}
+
+TEST_F(VirtctlTest, RerunOnFailureStopsByRequestAndRestarts) {
+  CreateVm("vm-r", "RerunOnFailure");
+  Json vmi = StartAndRun("vm-r");
+  Outcome start = Virtctl("start vm-r");
+  EXPECT_EQ(start.code, 4) << start.output;
+
+  Outcome restart = Virtctl("restart vm-r");
+  EXPECT_EQ(restart.code, 0) << restart.output;
+  Json again = StartAndRun("vm-r", Uid(vmi));
+
+  Outcome stop = Virtctl("stop vm-r");
+  EXPECT_EQ(stop.code, 0) << stop.output;
+  WaitStopped("vm-r");
+  EXPECT_EQ(StrategyOf("vm-r"), "RerunOnFailure");
+  Outcome start_again = Virtctl("start vm-r");
+  EXPECT_EQ(start_again.code, 0) << start_again.output;
+  StartAndRun("vm-r", Uid(again));
+}
+
+TEST_F(VirtctlTest, OnceRefusesStartAndRestartAndStopsAsHalted) {
+  CreateVm("vm-o", "Once");
+  StartAndRun("vm-o");
+  Outcome restart = Virtctl("restart vm-o");
+  EXPECT_EQ(restart.code, 4);
+  EXPECT_NE(restart.output.find("RunStrategy Once does not support manual restart requests"),
+            std::string::npos)
+      << restart.output;
+  Outcome stop = Virtctl("stop vm-o");
+  EXPECT_EQ(stop.code, 0) << stop.output;
+  EXPECT_EQ(StrategyOf("vm-o"), "Halted");
+  WaitStopped("vm-o");
+}
+
+TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
+  CreateVm("vm-g", "Always");
+  StartAndRun("vm-g");
+  // Hold the VMI in deletion so its spec can be read after the stop.
+  ASSERT_TRUE(admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson,
+                            *kube::ParseJson(R"([{"op":"add","path":"/metadata/finalizers/-","value":"vireo.test/hold"}])"))
+                  .ok());
+  Outcome stop = Virtctl("stop vm-g --grace-period 7");
+  EXPECT_EQ(stop.code, 0) << stop.output;
+  Json held = WaitFor(
+      res::kVirtualMachineInstances, "vm-g",
+      [](const Json& o) { return kube::Find(o, "metadata.deletionTimestamp") != nullptr; },
+      "vm-g's VMI being deleted");
+  EXPECT_EQ(kube::GetInt(held, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(7));
+  Json fresh = *Get(res::kVirtualMachineInstances, "vm-g");
+  Json finalizers = Json::array();
+  size_t i = 0;
+  for (const auto& f : fresh.at("metadata").at("finalizers").as_array()) {
+    if (f.as_string() != "vireo.test/hold") finalizers[i++] = f;
+  }
+  Json patch = Json::object();
+  patch["metadata"]["finalizers"] = finalizers;
+  ASSERT_TRUE(admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kMerge, patch).ok());
+  WaitStopped("vm-g");
+
+  Outcome force_without_zero = Virtctl("stop vm-g --force --grace-period=3");
+  EXPECT_EQ(force_without_zero.code, 2) << force_without_zero.output;
+  EXPECT_NE(force_without_zero.output.find("--force needs --grace-period=0"), std::string::npos)
+      << force_without_zero.output;
+}
+
+TEST_F(VirtctlTest, MissingVmAndWrongNamespaceSayWhere) {
+  Outcome missing = Virtctl("start nope");
+  EXPECT_EQ(missing.code, 3) << missing.output;
+  EXPECT_NE(missing.output.find("VirtualMachine \"nope\" not found in namespace \"" + ns_ + "\""),
+            std::string::npos)
+      << missing.output;
+
+  CreateVm("vm-elsewhere", "Halted");
+  std::string other = env_->CreateNamespace("virtctl-other");
+  const char* bin = std::getenv("VIREO_VIRTCTL_BIN");
+  Outcome wrong;
+  wrong.code = RunCommand(std::string(bin) + " --kubeconfig " + env_->kubeconfig() + " -n " + other +
+                              " start vm-elsewhere 2>&1",
+                          &wrong.output);
+  EXPECT_EQ(wrong.code, 3) << wrong.output;
+  EXPECT_NE(wrong.output.find("not found in namespace \"" + other + "\""), std::string::npos)
+      << wrong.output;
+  EXPECT_NE(wrong.output.find("exists in: " + ns_ + " (use -n)"), std::string::npos) << wrong.output;
+
+  Outcome console = Virtctl("console nope --timeout 5s");
+  EXPECT_EQ(console.code, 3) << console.output;
+  EXPECT_NE(console.output.find("not found"), std::string::npos) << console.output;
+}
+
+TEST_F(VirtctlTest, AUserWithoutPatchIsToldWhichVerbOnWhichResource) {
+  CreateVm("vm-p", "Always");
+  StartAndRun("vm-p");
+  std::string kubeconfig = LimitedKubeconfig("viewer", R"(- apiGroups: ["kubevirt.io"]
+  resources: ["virtualmachines", "virtualmachineinstances"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+)");
+  Outcome stop = Virtctl("stop vm-p", kubeconfig);
+  EXPECT_EQ(stop.code, 5) << stop.output;
+  EXPECT_NE(stop.output.find("permission denied: you may not patch virtualmachines in namespace \"" +
+                             ns_ + "\""),
+            std::string::npos)
+      << stop.output;
+  EXPECT_EQ(StrategyOf("vm-p"), "Always") << "nothing changed";
+
+  Outcome restart = Virtctl("restart vm-p", kubeconfig);
+  EXPECT_EQ(restart.code, 5) << restart.output;
+  EXPECT_NE(restart.output.find("you may not patch virtualmachines/status"), std::string::npos)
+      << restart.output;
+
+  // The console needs pods/exec, which this user lacks.
+  Outcome console = Virtctl("console vm-p --timeout 10s", kubeconfig);
+  EXPECT_EQ(console.code, 5) << console.output;
+  EXPECT_NE(console.output.find("you may not create pods/exec in namespace \"" + ns_ + "\""),
+            std::string::npos)
+      << console.output;
+}
+
+TEST_F(VirtctlTest, ConsoleWaitsThenTimesOutOrReportsAStreamThatCannotOpen) {
+  CreateVm("vm-c", "Halted");
+  Outcome waiting = Virtctl("console vm-c --timeout 2s");
+  EXPECT_EQ(waiting.code, 6) << waiting.output;
+  EXPECT_NE(waiting.output.find("did not run within"), std::string::npos) << waiting.output;
+  EXPECT_NE(waiting.output.find("waiting for " + ns_ + "/vm-c to run"), std::string::npos)
+      << waiting.output;
+
+  // Running as far as the apiserver knows, but no kubelet serves node-1: the
+  // upgrade fails and virtctl says so (exit 7), after a permission check.
+  ASSERT_EQ(Virtctl("start vm-c").code, 0);
+  StartAndRun("vm-c");
+  Outcome broken = Virtctl("console vm-c --timeout 10s");
+  EXPECT_EQ(broken.code, 7) << broken.output;
+  EXPECT_NE(broken.output.find("cannot open the console of pod " + ns_ + "/virt-launcher-vm-c-"),
+            std::string::npos)
+      << broken.output;
+}
+
+TEST_F(VirtctlTest, VersionNamesClientAndServer) {
+  Outcome version = Virtctl("version");
+  EXPECT_EQ(version.code, 0) << version.output;
+  EXPECT_NE(version.output.find("Client Version: v0.1.0"), std::string::npos) << version.output;
+  EXPECT_NE(version.output.find("Server Version: Kubernetes v1.36."), std::string::npos)
+      << version.output;
+}
+
+}  // namespace
+}  // namespace vireo::testing
