@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # T1: Vireo's CRD schemas and CEL rules on a real kube-apiserver.
 #
-#   - every manifest in manifests/valid/ passes `kubectl apply --dry-run=server`;
+#   - every manifest in manifests/valid/ and every example in examples/ passes
+#     `kubectl apply --dry-run=server`;
 #   - every manifest in manifests/invalid/ is refused, and the refusal contains
 #     the text of the file's first line, `# expect: <text>`; a line
 #     `# expect-unstrict: <text>` also applies it with --validate=false (unknown
@@ -60,6 +61,15 @@ invalid=("$manifests"/invalid/*.yaml)
 
 for f in "${valid[@]}"; do
   name=valid/$(basename "$f")
+  if out=$(k apply --dry-run=server -f "$f" 2>&1); then pass; else fail "$name is accepted" "$out"; fi
+done
+
+# The examples users apply first (examples/*.yaml, each of them possibly
+# several objects) are accepted as they are.
+examples=("$here"/../../examples/*.yaml)
+((${#examples[@]} >= 3)) && pass || fail "at least 3 examples in examples/ (found ${#examples[@]})"
+for f in "${examples[@]}"; do
+  name=examples/$(basename "$f")
   if out=$(k apply --dry-run=server -f "$f" 2>&1); then pass; else fail "$name is accepted" "$out"; fi
 done
 

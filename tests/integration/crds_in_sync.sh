@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# T0: the committed CRDs (crds/*.yaml) are exactly what hack/gen-crds.py makes
-# from crds/src/, so the VM's spec.template.spec and the VMI's spec cannot
-# drift apart and nobody hand-edits a generated file. Also checks that the
-# generator itself refuses sources with undescribed fields.
+# T0: the committed CRDs (crds/*.yaml, and the Helm chart's copies in
+# manifests/chart/crds/) are exactly what hack/gen-crds.py makes from crds/src/,
+# so the VM's spec.template.spec and the VMI's spec cannot drift apart, the
+# chart installs the same CRDs as `kubectl apply -f crds/`, and nobody
+# hand-edits a generated file. Also checks that the generator itself refuses
+# sources with undescribed fields.
 # Ends with "crds_in_sync: N passed, M failed"; exits non-zero if M > 0.
 set -uo pipefail
 
@@ -20,19 +22,21 @@ if out=$("$python" "$root/hack/gen-crds.py" --out "$tmp/crds" 2>&1); then pass; 
 shopt -s nullglob
 generated=("$tmp"/crds/*.yaml)
 ((${#generated[@]} == 2)) && pass || fail "the generator writes 2 CRDs (wrote ${#generated[@]})"
-for f in "${generated[@]}"; do
-  name=$(basename "$f")
-  if [[ ! -f $root/crds/$name ]]; then
-    fail "crds/$name is committed (run hack/gen-crds.py)"
-  elif out=$(diff -u "$root/crds/$name" "$f"); then
-    pass
-  else
-    fail "crds/$name matches crds/src/ (run hack/gen-crds.py)" "$(head -n 40 <<<"$out")"
-  fi
-done
-# A CRD file in crds/ that the generator does not make would be applied too.
-for f in "$root"/crds/*.yaml; do
-  [[ -f $tmp/crds/$(basename "$f") ]] && pass || fail "crds/$(basename "$f") is made by hack/gen-crds.py"
+for dir in crds manifests/chart/crds; do
+  for f in "${generated[@]}"; do
+    name=$(basename "$f")
+    if [[ ! -f $root/$dir/$name ]]; then
+      fail "$dir/$name is committed (run hack/gen-crds.py)"
+    elif out=$(diff -u "$root/$dir/$name" "$f"); then
+      pass
+    else
+      fail "$dir/$name matches crds/src/ (run hack/gen-crds.py)" "$(head -n 40 <<<"$out")"
+    fi
+  done
+  # A CRD file there that the generator does not make would be applied too.
+  for f in "$root/$dir"/*.yaml "$root/$dir"/*.yml "$root/$dir"/*.json; do
+    [[ -f $tmp/crds/$(basename "$f") ]] && pass || fail "$dir/$(basename "$f") is made by hack/gen-crds.py"
+  done
 done
 
 # The generator's own checks can fail: a field without a description is refused.

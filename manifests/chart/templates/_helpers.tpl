@@ -1,0 +1,73 @@
+{{/*
+Names. The base name is the release name when it already says "vireo"
+(`helm install vireo ...` gives vireo-controller), else "<release>-vireo".
+*/}}
+{{- define "vireo.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The controller's Deployment, ServiceAccount, ClusterRole(Binding) and Lease. */}}
+{{- define "vireo.controllerName" -}}
+{{- printf "%s-controller" (include "vireo.fullname" .) -}}
+{{- end -}}
+
+{{/* Labels of every object of the release. */}}
+{{- define "vireo.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "vireo.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* The controller pods' labels, also the Deployment's selector. */}}
+{{- define "vireo.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end -}}
+
+{{- define "vireo.controllerImage" -}}
+{{- printf "%s:%s" .Values.controller.image.repository (.Values.controller.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "vireo.launcherImage" -}}
+{{- printf "%s:%s" .Values.launcher.image.repository (.Values.launcher.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/*
+Values the controller would refuse at start are refused at render time, with
+the value and what is accepted, so `helm install` fails instead of a pod that
+crash-loops.
+*/}}
+{{- define "vireo.validate" -}}
+{{- $emulation := toString .Values.emulation -}}
+{{- if not (has $emulation (list "auto" "on" "off")) -}}
+{{- fail (printf "emulation: %q is not one of auto, on, off (auto: KVM when /dev/kvm opens in the launcher pod, else software emulation; on: always software emulation; off: KVM only)" $emulation) -}}
+{{- end -}}
+{{- $level := toString .Values.logLevel -}}
+{{- if not (has $level (list "debug" "info" "warn" "error")) -}}
+{{- fail (printf "logLevel: %q is not one of debug, info, warn, error" $level) -}}
+{{- end -}}
+{{- $replicas := toString .Values.replicas -}}
+{{- if not (regexMatch "^[0-9]+$" $replicas) -}}
+{{- fail (printf "replicas: %q is not a whole number (1, or 2 for a standby controller)" $replicas) -}}
+{{- end -}}
+{{- $workers := toString .Values.workers -}}
+{{- if or (not (regexMatch "^[0-9]+$" $workers)) (lt (int $workers) 1) (gt (int $workers) 64) -}}
+{{- fail (printf "workers: %q is not a whole number from 1 to 64" $workers) -}}
+{{- end -}}
+{{- if not .Values.controller.image.repository -}}
+{{- fail "controller.image.repository: must not be empty" -}}
+{{- end -}}
+{{- if not .Values.launcher.image.repository -}}
+{{- fail "launcher.image.repository: must not be empty" -}}
+{{- end -}}
+{{- $policy := toString .Values.controller.image.pullPolicy -}}
+{{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
+{{- fail (printf "controller.image.pullPolicy: %q is not one of IfNotPresent, Always, Never" $policy) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# T0: the Helm chart manifests/chart and what is rendered from it.
+#
+#   - `helm lint` (also --strict) is clean;
+#   - manifests/vireo.yaml (the kubectl bundle) and manifests/rbac/*.yaml (the
+#     controller's RBAC, which the T1 tests apply) are exactly what
+#     hack/gen-bundle.sh renders from the chart now: the chart is the one
+#     source of the RBAC rules;
+#   - `helm template` with the default values and with a few value sets:
+#     replicas, images, emulation (a bad value fails with a clear message),
+#     log level, workers, scheduling values, the release namespace in every
+#     namespaced object and RBAC subject, the pod's security context.
+#
+#   chart_test.sh           the checks above (suite unit: no apiserver)
+#   chart_test.sh --server  against the T1 harness (VIREO_TEST_CLUSTER_DIR):
+#                           `kubectl apply --dry-run=server` of manifests/vireo.yaml,
+#                           and of a render into a namespace that enforces the
+#                           restricted Pod Security Standard, without a warning;
+#                           `helm install --dry-run=server`: NOTES.txt, and a bad
+#                           value refused before anything is made
+#
+# helm: $HELM if set, else the one hack/build-upstream.sh builds.
+# Ends with "chart: N passed, M failed"; exits non-zero if M > 0.
+set -uo pipefail
+
+root=${VIREO_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+chart=$root/manifests/chart
+python=/usr/bin/python3
+tmp=$(mktemp -d)
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+passed=0 failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; [[ -n ${2:-} ]] && sed 's/^/    /' <<<"$2"; }
+finish() { echo "chart: $passed passed, $failed failed"; ((failed == 0)); exit; }
+
+if [[ -n ${HELM:-} ]]; then helm=$HELM; else
+  if ! bin=$("$root/hack/build-upstream.sh" 2>"$tmp/build.log"); then
+    fail "hack/build-upstream.sh provides helm" "$(tail -n 20 "$tmp/build.log")"
+    finish
+  fi
+  helm=$bin/helm
+fi
+export HELM=$helm
+
+# ---------------------------------------------------------------- --server --
+if [[ ${1:-} == --server ]]; then
+  dir=${VIREO_TEST_CLUSTER_DIR:?--server needs VIREO_TEST_CLUSTER_DIR: the harness directory}
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  k() { "$BIN/kubectl" --kubeconfig="$dir/kubeconfig" "$@"; }
+  # A server-side dry run creates nothing, so the bundle's objects in
+  # vireo-system need the namespace to exist already (the T1 controller tests
+  # use it too, and never delete it).
+  k get namespace vireo-system >/dev/null 2>&1 || k create namespace vireo-system >/dev/null 2>&1
+  if out=$(k apply --dry-run=server -f "$root/manifests/vireo.yaml" 2>&1); then pass; else
+    fail "the apiserver accepts manifests/vireo.yaml (kubectl apply --dry-run=server)" "$out"; fi
+  for kind in namespace/vireo-system customresourcedefinition.apiextensions.k8s.io/virtualmachines.kubevirt.io \
+      serviceaccount/vireo-controller clusterrole.rbac.authorization.k8s.io/vireo-controller \
+      role.rbac.authorization.k8s.io/vireo-controller-leader-election deployment.apps/vireo-controller; do
+    grep -qF "$kind" <<<"$out" && pass || fail "the dry run of manifests/vireo.yaml names $kind" "$out"
+  done
+  # The controller's pod passes the restricted Pod Security Standard: the
+  # admission warns ("would violate PodSecurity") on a Deployment that breaks it.
+  ns=chart-test-$$
+  if out=$(k create namespace "$ns" 2>&1); then
+    trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1; cleanup' EXIT
+    k label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
+      pod-security.kubernetes.io/warn=restricted >/dev/null
+    if ! out=$("$helm" template vireo "$chart" --namespace "$ns" 2>&1); then
+      fail "helm template -n $ns" "$out"
+    elif ! out=$(k apply --dry-run=server -f - <<<"$out" 2>&1); then
+      fail "the apiserver accepts the chart rendered into namespace $ns" "$out"
+    elif grep -qi 'PodSecurity' <<<"$out"; then
+      fail "the controller Deployment meets the restricted Pod Security Standard" "$out"
+    else
+      pass
+    fi
+    # helm install (dry run: renders against the server, creates nothing)
+    # prints NOTES.txt, and refuses a bad value before anything is made. The
+    # release name differs from "vireo", so its cluster-wide names do not
+    # meet the RBAC the other T1 tests applied.
+    helm_k() { "$helm" --kubeconfig "$dir/kubeconfig" "$@"; }
+    if out=$(helm_k install "ct$$" "$chart" --namespace "$ns" --dry-run=server 2>&1); then
+      for want in "installed in namespace $ns" "kubectl apply -f examples/vm-containerdisk.yaml" \
+          "virtctl console testvm" "deployment/ct$$-vireo-controller"; do
+        grep -qF -- "$want" <<<"$out" && pass || fail "NOTES.txt says '$want'" "$out"
+      done
+    else
+      fail "helm install --dry-run=server" "$out"
+    fi
+    if out=$(helm_k install "ct$$" "$chart" --namespace "$ns" --dry-run=server --set emulation=bogus 2>&1); then
+      fail "helm install --set emulation=bogus fails" "$(head -n 5 <<<"$out")"
+    elif grep -qF 'emulation: "bogus" is not one of auto, on, off' <<<"$out"; then pass; else
+      fail "helm install --set emulation=bogus names the value" "$out"; fi
+  else
+    fail "create namespace $ns" "$out"
+  fi
+  finish
+fi
+
+# ------------------------------------------------------------------ offline --
+# helm lint: no error, and no warning either (--strict turns warnings into errors).
+for strict in "" --strict; do
+  if out=$("$helm" lint $strict "$chart" 2>&1) && grep -q '1 chart(s) linted, 0 chart(s) failed' <<<"$out" &&
+      ! grep -q '^\[WARNING\]\|^\[ERROR\]' <<<"$out"; then pass; else
+    fail "helm lint $strict manifests/chart is clean" "$out"; fi
+done
+
+# The rendered files are current.
+if out=$("$root/hack/gen-bundle.sh" --out "$tmp/gen" 2>&1); then pass; else
+  fail "hack/gen-bundle.sh runs" "$out"; fi
+if out=$(diff -u "$root/manifests/vireo.yaml" "$tmp/gen/vireo.yaml" 2>&1); then pass; else
+  fail "manifests/vireo.yaml is what the chart renders (run hack/gen-bundle.sh)" "$(head -n 40 <<<"$out")"; fi
+shopt -s nullglob
+for f in "$tmp"/gen/rbac/*.yaml; do
+  name=manifests/rbac/$(basename "$f")
+  if out=$(diff -u "$root/$name" "$f" 2>&1); then pass; else
+    fail "$name is what the chart renders (run hack/gen-bundle.sh)" "$(head -n 40 <<<"$out")"; fi
+done
+# A file in manifests/rbac/ that the chart does not make would be applied by
+# the tests but installed by nobody.
+for f in "$root"/manifests/rbac/*; do
+  [[ -f $tmp/gen/rbac/$(basename "$f") ]] && pass ||
+    fail "manifests/rbac/$(basename "$f") is rendered from manifests/chart/templates/rbac/"
+done
+# The bundle starts with the Namespace, then the CRDs (kubectl applies in order).
+kinds=$(grep -E '^kind: ' "$root/manifests/vireo.yaml" | cut -d' ' -f2 | tr '\n' ' ')
+want='Namespace CustomResourceDefinition CustomResourceDefinition ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding Deployment '
+[[ $kinds == "$want" ]] && pass || fail "manifests/vireo.yaml holds, in order: $want" "found: $kinds"
+
+# The chart's CRDs are the committed ones (crds_in_sync.sh checks both against crds/src/).
+for f in "$root"/crds/*.yaml; do
+  cmp -s "$f" "$chart/crds/$(basename "$f")" && pass ||
+    fail "manifests/chart/crds/$(basename "$f") is crds/$(basename "$f") (run hack/gen-crds.py)"
+done
+
+# check DESCRIPTION RENDERED EXPR WANT: EXPR, a Python expression over the
+# rendered objects, has the JSON value WANT. Names: docs (every object),
+# obj(kind) (the one object of that kind), dep, pod (its pod spec), c (the
+# controller container), args (its args as a dict flag -> value).
+check() {
+  local what=$1 rendered=$2 expr=$3 want=$4 got
+  got=$("$python" -c '
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+def obj(kind):
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} objects of kind {kind}"
+    return found[0]
+dep = obj("Deployment")
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+args = {}
+for a in c.get("args", []):
+    k, _, v = a.partition("=")
+    args[k] = v if _ else True
+print(json.dumps(eval(sys.argv[1]), sort_keys=True))' "$expr" <<<"$rendered" 2>&1)
+  local want_json
+  want_json=$("$python" -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1]), sort_keys=True))' "$want")
+  if [[ $got == "$want_json" ]]; then pass; else fail "$what: $expr" "want $want_json"$'\n'"got  $got"; fi
+}
+template() { "$helm" template vireo "$chart" --namespace "${ns:-vireo-system}" "$@" 2>&1; }
+
+# Default values.
+ns=vireo-system
+if r=$(template); then pass; else fail "helm template with the default values" "$r"; fi
+check "defaults" "$r" 'dep["spec"]["replicas"]' 1
+check "defaults" "$r" 'c["image"]' '"vireo.local/vireo-controller:0.1.0"'
+check "defaults" "$r" 'c["imagePullPolicy"]' '"IfNotPresent"'
+check "defaults" "$r" 'args["--launcher-image"]' '"vireo.local/vireo-launcher:0.1.0"'
+check "defaults" "$r" '[args["--emulation"], args["--log-level"], args["--workers"]]' '["auto", "info", "4"]'
+check "defaults" "$r" '[args["--leader-elect"], args["--leader-elect-namespace"], args["--leader-elect-name"]]' \
+  '[true, "vireo-system", "vireo-controller"]'
+check "defaults" "$r" '[args["--metrics-bind-address"], args["--health-probe-bind-address"]]' '[":8080", ":8081"]'
+check "defaults" "$r" '"--namespace" in args' false
+check "defaults" "$r" 'c["livenessProbe"]["httpGet"]' '{"path": "/healthz", "port": "health"}'
+check "defaults" "$r" 'c["readinessProbe"]["httpGet"]' '{"path": "/readyz", "port": "health"}'
+check "defaults" "$r" '{p["name"]: p["containerPort"] for p in c["ports"]}' '{"health": 8081, "metrics": 8080}'
+check "defaults" "$r" 'pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"]' 65532
+check "defaults" "$r" 'c["securityContext"]' \
+  '{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true, "runAsUser": 65532, "capabilities": {"drop": ["ALL"]}}'
+check "defaults" "$r" 'pod["serviceAccountName"]' '"vireo-controller"'
+check "defaults" "$r" '[e["name"] for e in c["env"]]' '["POD_NAME", "POD_NAMESPACE"]'
+check "defaults" "$r" '[k in pod for k in ("nodeSelector", "tolerations", "affinity")]' '[false, false, false]'
+check "defaults" "$r" 'dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()' true
+check "defaults" "$r" 'sorted(d["kind"] for d in docs)' \
+  '["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"]'
+
+# Another release namespace reaches every namespaced object and every subject.
+ns=vms-operator
+r=$(template)
+check "namespace vms-operator" "$r" \
+  'sorted({d["metadata"].get("namespace", "-") for d in docs if d["kind"] not in ("ClusterRole", "ClusterRoleBinding")})' \
+  '["vms-operator"]'
+check "namespace vms-operator" "$r" '[s["namespace"] for d in docs for s in d.get("subjects", [])]' \
+  '["vms-operator", "vms-operator"]'
+check "namespace vms-operator" "$r" 'args["--leader-elect-namespace"]' '"vms-operator"'
+ns=vireo-system
+
+# Value sets.
+r=$(template --set replicas=2)
+check "replicas=2" "$r" 'dep["spec"]["replicas"]' 2
+r=$(template --set launcher.image.repository=registry.example/vireo-launcher --set launcher.image.tag=dev-7)
+check "launcher.image" "$r" 'args["--launcher-image"]' '"registry.example/vireo-launcher:dev-7"'
+r=$(template --set controller.image.repository=registry.example/ctl --set controller.image.tag=dev-7 \
+  --set controller.image.pullPolicy=Always)
+check "controller.image" "$r" '[c["image"], c["imagePullPolicy"]]' '["registry.example/ctl:dev-7", "Always"]'
+for mode in on off auto; do
+  r=$(template --set emulation=$mode)
+  check "emulation=$mode" "$r" 'args["--emulation"]' "\"$mode\""
+done
+r=$(template --set logLevel=debug --set workers=8 --set watchNamespace=vms)
+check "logLevel, workers, watchNamespace" "$r" '[args["--log-level"], args["--workers"], args["--namespace"]]' \
+  '["debug", "8", "vms"]'
+cat >"$tmp/scheduling.yaml" <<'YAML'
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector: {matchLabels: {app.kubernetes.io/component: controller}}
+resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}
+YAML
+r=$(template -f "$tmp/scheduling.yaml")
+check "scheduling values" "$r" 'pod["nodeSelector"]' '{"kubernetes.io/os": "linux"}'
+check "scheduling values" "$r" 'pod["tolerations"][0]["key"]' '"node-role.kubernetes.io/control-plane"'
+check "scheduling values" "$r" 'pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"]' 100
+check "scheduling values" "$r" 'c["resources"]' '{"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}'
+
+# Bad values fail the render, with a message that names the value and what is accepted.
+refused() { # description expected-text helm-args...
+  local what=$1 want=$2 out; shift 2
+  if out=$(template "$@"); then fail "$what is refused" "$(head -n 5 <<<"$out")"
+  elif grep -qF -- "$want" <<<"$out"; then pass
+  else fail "$what is refused with '$want'" "$out"; fi
+}
+refused "emulation=bogus" 'emulation: "bogus" is not one of auto, on, off' --set emulation=bogus
+refused "logLevel=loud" 'logLevel: "loud" is not one of debug, info, warn, error' --set logLevel=loud
+refused "workers=0" 'workers: "0" is not a whole number from 1 to 64' --set workers=0
+refused "workers=100" 'workers: "100" is not a whole number from 1 to 64' --set workers=100
+refused "replicas=two" 'replicas: "two" is not a whole number' --set replicas=two
+refused "controller.image.pullPolicy=Sometimes" 'controller.image.pullPolicy: "Sometimes" is not one of' \
+  --set controller.image.pullPolicy=Sometimes
+finish
