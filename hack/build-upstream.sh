@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the upstream binaries the tests and the local cluster run (etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl,
-# helm) from the Go module proxy, at the versions pinned in tests/cluster/*/go.mod.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
+# kubectl, helm) from the Go module proxy, at the versions pinned in
+# tests/cluster/*/go.mod.
 #
 # The binaries go to a cache directory outside the source tree, keyed by a hash
 # of the pins and of this script, so a warm run reuses them and a changed pin
@@ -24,10 +25,10 @@ k8s_major=${BASH_REMATCH[1]} k8s_minor=${BASH_REMATCH[2]}
 
 # Bump when the way the binaries are built changes (flags, names), so caches
 # built the old way are not reused.
-recipe=1
+recipe=2  # 2: kube-proxy
 key=$( (cat "$pins"/*/go.mod "$pins"/*/go.sum; echo "recipe=$recipe") | sha256sum | cut -c1-16)
 bin="$cache_root/upstream/$key/bin"
-wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl helm)
+wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl helm)
 
 complete() { local b; for b in "${wanted[@]}"; do [[ -x $bin/$b ]] || return 1; done; }
 
@@ -36,8 +37,19 @@ if complete; then
   exit 0
 fi
 
+# One build at a time: concurrent runs (the T1 harness, cluster-up, CI steps)
+# would share bin.partial and replace each other's results.
+mkdir -p "$cache_root/upstream"
+exec 9>"$cache_root/upstream/.lock"
+flock 9
+if complete; then
+  echo "$bin"
+  exit 0
+fi
+
 command -v go >/dev/null || { echo "build-upstream: Go is not installed (hack/install-deps.sh installs it)" >&2; exit 1; }
 
+rm -rf "$bin.partial"
 mkdir -p "$bin.partial"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 start=$SECONDS
@@ -63,7 +75,7 @@ ldflags=$ldflags_k8s
 build "$pins/kubernetes" "$bin.partial" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
   k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubelet
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 helm_version=$(awk '$1=="require" && $2=="helm.sh/helm/v3" {print $3}' "$pins/helm/go.mod")
 ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 build "$pins/helm" "$bin.partial" helm.sh/helm/v3/cmd/helm

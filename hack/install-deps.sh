@@ -18,6 +18,11 @@ packages=(
   seabios ovmf xorriso
   # the test disk, built offline from Debian packages
   busybox-static syslinux syslinux-common isolinux mtools cpio zstd umoci
+  # the local cluster (hack/cluster-up.sh): container runtime, pod network,
+  # kube-proxy's iptables mode
+  containerd runc containernetworking-plugins iproute2 iptables conntrack
+  # the container images, built from Debian packages without an engine (images/)
+  mmdebstrap binutils
 )
 
 missing=()

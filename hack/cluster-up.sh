@@ -1,0 +1,606 @@
+#!/usr/bin/env bash
+# Starts (or repairs) a single-node Kubernetes cluster of upstream parts on
+# this machine, for the end-to-end tests and the demo: a private containerd,
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
+# kube-proxy, pod networking on the bridge vireo0, a StorageClass
+# `vireo-local` for hostPath volumes (hack/cluster-pv.sh).
+#
+#   hack/cluster-up.sh               start what is not running, check the rest
+#   source "$VIREO_CLUSTER_DIR/env"  KUBECONFIG, CONTAINERD_ADDRESS, BIN, ...
+#   hack/cluster-down.sh [--purge]   stop everything (--purge: delete the state)
+#
+# State, logs and pid files: ${VIREO_CLUSTER_DIR:-~/.cache/vireo/cluster}.
+# Running it again is cheap: running components that pass their health check
+# are left alone, dead ones are restarted, ones whose configuration changed
+# are restarted. Needs root (re-runs itself with sudo). See docs/cluster.md.
+set -euo pipefail
+
+# shellcheck source=lib/cluster.sh
+source "$(dirname "$0")/lib/cluster.sh"
+# shellcheck source=lib/oci-image.sh
+source "$cluster_root/hack/lib/oci-image.sh"
+start=$SECONDS
+
+# The upstream binaries are built as the calling user (Go's caches are
+# theirs), before switching to root.
+if [[ -z ${VIREO_UPSTREAM_BIN:-} ]]; then
+  VIREO_UPSTREAM_BIN=$("$cluster_root/hack/build-upstream.sh") ||
+    cluster_fail "building the upstream binaries (hack/build-upstream.sh)"
+fi
+export VIREO_UPSTREAM_BIN
+# The pinned Kubernetes sources (the pause image is built from them): in Go's
+# module cache after build-upstream.sh; `go mod download` says where.
+k8s_src() {
+  (cd "$cluster_root/tests/cluster/kubernetes" &&
+    go mod download -json k8s.io/kubernetes | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+}
+if [[ $(id -u) != 0 && -z ${VIREO_K8S_SRC:-} ]]; then
+  VIREO_K8S_SRC=$(k8s_src 2>/dev/null) || true  # only needed on the first run
+  export VIREO_K8S_SRC
+fi
+cluster_need_root "$@"
+BIN=$VIREO_UPSTREAM_BIN
+kubectl=("$BIN/kubectl" --kubeconfig="$STATE/kubeconfig")
+
+for tool in containerd ctr runc iptables ip openssl curl python3; do
+  command -v "$tool" >/dev/null ||
+    cluster_fail "checking tools: $tool is missing (hack/install-deps.sh installs it)"
+done
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
+  cluster_fail "checking tools: CNI plugins missing in /usr/lib/cni (package containernetworking-plugins)"
+
+mkdir -p "$STATE" "$RUN" "$LOGS" "$PKI"
+chmod 755 "$STATE"
+
+# write_file FILE < content: replace FILE only when the content differs.
+# kube-proxy exits when its configuration file is written to, and a fresh
+# mtime would look like a change to anyone watching.
+write_file() {
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  cat > "$tmp"
+  if cmp -s "$tmp" "$1"; then
+    rm -f "$tmp"
+  else
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$1"
+  fi
+}
+
+# ---------------------------------------------------------------- PKI
+# One CA signs everything but the front proxy's client certificate (which
+# must not be usable as a user's); each component gets its own client
+# identity so that RBAC and the Node authorizer see who is asking.
+
+# pki_ca NAME CN: a CA valid for 30 more days, else a new one (pki_issue
+# then renews what the old one signed).
+pki_ca() {
+  if [[ -f $PKI/$1.crt ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "$PKI/$1.crt" >/dev/null; then
+    return 0
+  fi
+  cat > "$PKI/$1.cnf" <<EOF
+[req]
+distinguished_name = dn
+x509_extensions = v3_ca
+prompt = no
+[dn]
+CN = $2
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+EOF
+  openssl req -x509 -config "$PKI/$1.cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.crt" -days 3650 2>/dev/null
+}
+
+# pki_issue NAME SUBJECT EXTENSIONS [CA]: NAME.key + NAME.crt signed by CA
+# (default: the cluster CA); kept while valid for another day and issued for
+# the same extensions by the same CA.
+pki_issue() {
+  local name=$1 subject=$2 ca=${4:-ca} ext
+  ext="$3
+# issuer: $(sha256sum < "$PKI/${4:-ca}.crt" | cut -c1-16)"
+  if [[ -f $PKI/$name.crt && "$(cat "$PKI/$name.ext" 2>/dev/null)" == "$ext" ]] &&
+    openssl x509 -checkend 86400 -noout -in "$PKI/$name.crt" >/dev/null; then
+    return 0
+  fi
+  printf '%s\n' "$ext" > "$PKI/$name.ext"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$PKI/$name.key" -subj "$subject" -out "$PKI/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" \
+    -CAcreateserial -days 365 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr"
+}
+
+make_pki() {
+  local server="basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth"
+  local client="basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth"
+  pki_ca ca vireo-cluster-ca
+  pki_ca front-proxy-ca vireo-front-proxy-ca
+  pki_issue apiserver "/CN=kube-apiserver" "$server
+subjectAltName = IP:$NODE_IP, IP:$SERVICE_IP, IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local"
+  pki_issue kubelet-server "/CN=$NODE_NAME" "$server
+subjectAltName = IP:$NODE_IP, DNS:$NODE_NAME"
+  # Bound to the ClusterRole system:kubelet-api-admin below: exec, logs.
+  pki_issue apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" "$client"
+  pki_issue admin "/O=system:masters/CN=vireo-admin" "$client"
+  # The default RBAC policy already knows these three users.
+  pki_issue kube-controller-manager "/CN=system:kube-controller-manager" "$client"
+  pki_issue kube-scheduler "/CN=system:kube-scheduler" "$client"
+  pki_issue kube-proxy "/CN=system:kube-proxy" "$client"
+  # The Node authorizer and NodeRestriction admission key on this name.
+  pki_issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
+  # The apiserver's identity towards aggregated API servers (APIService);
+  # the other components trust the user headers of requests it proxies.
+  pki_issue front-proxy-client "/CN=front-proxy-client" "$client" front-proxy-ca
+  if [[ ! -f $PKI/sa.key ]]; then
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$PKI/sa.key" 2>/dev/null
+    openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  fi
+  chmod 600 "$PKI"/*.key
+}
+
+# write_kubeconfig FILE CERT: a kubeconfig with the certificates inline, so
+# that it can be copied anywhere (e.g. into a container).
+write_kubeconfig() {
+  local file=$1 cert=$2
+  write_file "$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: vireo
+  cluster:
+    server: https://$NODE_IP:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $cert
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$cert.crt")
+    client-key-data: $(base64 -w0 "$PKI/$cert.key")
+contexts:
+- name: vireo
+  context: {cluster: vireo, user: $cert, namespace: default}
+current-context: vireo
+EOF
+  chmod 600 "$file"
+}
+
+cluster_step "creating the PKI and kubeconfigs in $PKI"
+make_pki
+write_kubeconfig "$STATE/kubeconfig" admin
+for c in kube-controller-manager kube-scheduler kube-proxy kubelet; do
+  write_kubeconfig "$STATE/$c.kubeconfig" "$c"
+done
+
+# ---------------------------------------------------------------- processes
+# fingerprint CMD...: the command line plus the content of every file its
+# arguments name (configs, certificates; the program is known by its path,
+# which changes with its version), plus the files in $extra_files: a running
+# component whose fingerprint changed is restarted.
+extra_files=()
+fingerprint() {
+  local arg f
+  {
+    printf '%s\n' "$@"
+    for arg in "${@:2}"; do
+      f=${arg#*=}
+      [[ -f $f ]] && cat "$f"
+    done
+    for f in "${extra_files[@]}"; do cat "$f"; done
+  } | sha256sum | cut -d' ' -f1
+}
+
+# wait_healthy NAME CHECK SECONDS PID: 0 healthy, 1 timeout, 2 process died.
+wait_healthy() {
+  local name=$1 check=$2 timeout=$3 pid=$4 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    "$check" && return 0
+    kill -0 "$pid" 2>/dev/null || return 2
+    sleep 0.5
+  done
+  "$check"
+}
+
+# ensure NAME CHECK SECONDS CMD...: make sure the component runs this exact
+# configuration and passes CHECK, starting or restarting it as needed.
+ensure() {
+  local name=$1 check=$2 timeout=$3; shift 3
+  local want pid rc=0
+  cluster_step_text="starting $name" cluster_step_log=$name
+  want=$(fingerprint "$@")
+  pid=$(cluster_pid "$name")
+  if [[ -n $pid ]]; then
+    if [[ "$(cat "$RUN/$name.config" 2>/dev/null)" != "$want" ]]; then
+      cluster_log "$name: configuration changed, restarting"
+      cluster_stop "$name" 15
+    elif wait_healthy "$name" "$check" 30 "$pid"; then
+      cluster_log "$name: running (pid $pid)"
+      extra_files=()
+      return 0
+    else
+      cluster_log "$name: running (pid $pid) but unhealthy, restarting"
+      cluster_stop "$name" 15
+    fi
+  elif [[ -f $RUN/$name.pid ]]; then
+    cluster_log "$name: was started before but is gone, restarting"
+  fi
+  cluster_spawn "$name" "$@"
+  echo "$want" > "$RUN/$name.config"
+  pid=$(cat "$RUN/$name.pid")
+  wait_healthy "$name" "$check" "$timeout" "$pid" || rc=$?
+  case $rc in
+    0) cluster_log "$name: started (pid $pid)" ;;
+    2) cluster_fail "starting $name: it exited" "$name" ;;
+    *) cluster_fail "starting $name: not healthy after $timeout s" "$name" ;;
+  esac
+  extra_files=()
+}
+
+curl_admin=(curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
+etcd_healthy() { curl -sf --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; }
+apiserver_healthy() { "${curl_admin[@]}" "https://$NODE_IP:$APISERVER_PORT/readyz" >/dev/null 2>&1; }
+kcm_healthy() { curl -skf --max-time 3 https://127.0.0.1:10257/healthz >/dev/null 2>&1; }
+scheduler_healthy() { curl -skf --max-time 3 https://127.0.0.1:10259/healthz >/dev/null 2>&1; }
+kubelet_healthy() { curl -sf --max-time 3 http://127.0.0.1:10248/healthz >/dev/null 2>&1; }
+kube_proxy_healthy() { curl -sf --max-time 3 http://127.0.0.1:10256/healthz >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- host network
+cluster_step "setting up the host network (bridge $BRIDGE, sysctls)"
+# Remember the values found before the first cluster-up; cluster-down puts them back.
+remember_sysctl() {
+  local file=/proc/sys/${1//.//}
+  [[ -f $file ]] || return 0
+  grep -q "^$1 " "$RUN/sysctl.orig" 2>/dev/null || echo "$1 $(cat "$file")" >> "$RUN/sysctl.orig"
+}
+set_sysctl() {
+  local file=/proc/sys/${1//.//}
+  [[ -f $file ]] || return 0
+  remember_sysctl "$1"
+  [[ $(cat "$file") == "$2" ]] || echo "$2" > "$file"
+}
+# Pods reach other networks through the host (the bridge plugin would set it too).
+set_sysctl net.ipv4.ip_forward 1
+# Service traffic between two pods on the same bridge must pass kube-proxy's
+# iptables rules.
+set_sysctl net.bridge.bridge-nf-call-iptables 1
+# kube-proxy would set this one for NodePorts on localhost (not configured).
+remember_sysctl net.ipv4.conf.all.route_localnet
+# kubelet sets these when it starts (overcommit always, reboot 10 s after a
+# panic, panic on oops, key quotas); a development machine wants its own back.
+for key in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops \
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
+  remember_sysctl "$key"
+done
+# Created here rather than by the bridge plugin on the first pod: its
+# address is the apiserver's, which must exist before any pod does.
+ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+ip -4 addr show dev "$BRIDGE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/${POD_CIDR#*/}" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+
+mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
+# The loopback interface is set up by containerd itself (with
+# /usr/lib/cni/loopback); no hostPort support (no portmap), use
+# `kubectl port-forward`.
+write_file "$STATE/cni/net.d/10-vireo.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NETWORK",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$STATE/cni/ipam",
+        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    }
+  ]
+}
+EOF
+
+# ---------------------------------------------------------------- images
+# No registry is reachable: the pause image (the pod sandbox) is compiled
+# from the pinned Kubernetes sources, busybox comes from Debian's
+# busybox-static; both are written as OCI archives and imported.
+images=$STATE/images
+mkdir -p "$images"
+k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$cluster_root/tests/cluster/kubernetes/go.mod")
+image_recipe=$(sha256sum "$cluster_root/hack/lib/oci-image.sh" | cut -c1-12)
+
+pause_archive=$images/pause-$k8s_version-$image_recipe.tar
+if [[ ! -f $pause_archive || ! -f $pause_archive.name ]]; then
+  cluster_step "building the pause image" images
+  (
+    set -e
+    command -v gcc >/dev/null || { echo "gcc is not installed" >&2; exit 1; }
+    src=${VIREO_K8S_SRC:-$(k8s_src)}
+    tag=$(awk '$1=="TAG" {print $3}' "$src/build/pause/Makefile")
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$work/rootfs"
+    gcc -Os -Wall -Werror -static -DVERSION="v$tag-vireo" -o "$work/rootfs/pause" "$src/build/pause/linux/pause.c"
+    strip "$work/rootfs/pause"
+    oci_image_archive "vireo.local/pause:$tag" "$work/rootfs" "$pause_archive" '["/pause"]'
+    echo "vireo.local/pause:$tag" > "$pause_archive.name"
+  ) >"$LOGS/images.log" 2>&1
+fi
+pause_image=$(cat "$pause_archive.name")
+
+busybox_image=""
+if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then  # static only
+  busybox_sum=$(sha256sum /bin/busybox | cut -c1-12)
+  busybox_archive=$images/busybox-$busybox_sum-$image_recipe.tar
+  busybox_image=vireo.local/busybox:$(/bin/busybox 2>&1 | sed -n '1s/^BusyBox v\([0-9.]*\).*/\1/p')
+  if [[ ! -f $busybox_archive ]]; then
+    cluster_step "building the busybox image" images
+    (
+      set -e
+      work=$(mktemp -d)
+      trap 'rm -rf "$work"' EXIT
+      mkdir -p "$work/bin" "$work/etc" "$work/tmp"
+      chmod 1777 "$work/tmp"
+      cp /bin/busybox "$work/bin/busybox"
+      for applet in $(/bin/busybox --list); do
+        [[ $applet == busybox ]] || ln -s busybox "$work/bin/$applet"
+      done
+      printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$work/etc/passwd"
+      printf 'root:x:0:\nnobody:x:65534:\n' > "$work/etc/group"
+      oci_image_archive "$busybox_image" "$work" "$busybox_archive" null '["sh"]'
+    ) >"$LOGS/images.log" 2>&1
+  fi
+else
+  cluster_log "no static /bin/busybox (package busybox-static): no busybox image"
+fi
+
+# ---------------------------------------------------------------- containerd
+cluster_step "configuring containerd"
+mkdir -p "$STATE/containerd"
+# Everything of this containerd lives under the state directory (except the
+# shims' sockets, which containerd 1.6 always puts in /run/containerd/s).
+# restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so the negative
+# oom_score_adj containerd gives sandboxes by default makes every runc create
+# fail ("can't get final child's PID from pipe: EOF").
+write_file "$STATE/containerd/config.toml" <<EOF
+version = 2
+root = "$STATE/containerd/root"
+state = "$STATE/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+
+[grpc]
+  address = "$CONTAINERD_SOCK"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        # kubelet uses the cgroupfs driver (no systemd to delegate to).
+        SystemdCgroup = false
+        Root = "$STATE/containerd/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+    max_conf_num = 1
+EOF
+ensure containerd containerd_healthy 60 containerd --config "$STATE/containerd/config.toml"
+
+cluster_step "importing the images into containerd" images
+for pair in "$pause_image=$pause_archive" ${busybox_image:+"$busybox_image=$busybox_archive"}; do
+  name=${pair%%=*} archive=${pair#*=}
+  if [[ -z $(ctr_k8s images ls -q "name==$name") ]]; then
+    cluster_log "importing $name"
+    ctr_k8s images import "$archive" >>"$LOGS/images.log" 2>&1
+  fi
+done
+
+# ---------------------------------------------------------------- control plane
+ensure etcd etcd_healthy 60 "$BIN/etcd" --name=vireo --data-dir="$STATE/etcd" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="vireo=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --listen-metrics-urls="" --log-level=warn
+
+# Node,RBAC + NodeRestriction: the kubelet may only touch its own node and
+# pods. --kubelet-*: kubectl exec/logs/port-forward go through the kubelet,
+# whose serving certificate is checked against the cluster CA.
+ensure kube-apiserver apiserver_healthy 120 "$BIN/kube-apiserver" \
+  --advertise-address="$NODE_IP" --bind-address="$NODE_IP" --secure-port="$APISERVER_PORT" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
+  --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
+  --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --allow-privileged=true \
+  --cert-dir="$STATE/kube-apiserver" \
+  --v=1
+
+cluster_step "creating the base objects (RBAC for the kubelet API, StorageClass vireo-local)" bootstrap
+# Immediate binding: one node, so there is no placement for a claim to wait
+# for, and a claim is Bound as soon as a matching PersistentVolume exists
+# (callers can wait for Bound before creating pods). Retain: hostPath
+# volumes cannot be scrubbed or deleted by Kubernetes itself.
+"${kubectl[@]}" apply -f - >"$LOGS/bootstrap.log" 2>&1 <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: vireo:kube-apiserver-kubelet-client
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:kubelet-api-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserver-kubelet-client}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: vireo-local
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+EOF
+
+# All default controllers; the CA also signs CSRs (kubectl certificate approve).
+ensure kube-controller-manager kcm_healthy 60 "$BIN/kube-controller-manager" \
+  --kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --authentication-kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --authorization-kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port=10257 \
+  --use-service-account-credentials=true \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --flex-volume-plugin-dir="$STATE/kubelet/volume-plugins" \
+  --leader-elect=false --v=1
+
+ensure kube-scheduler scheduler_healthy 60 "$BIN/kube-scheduler" \
+  --kubeconfig="$STATE/kube-scheduler.kubeconfig" \
+  --authentication-kubeconfig="$STATE/kube-scheduler.kubeconfig" \
+  --authorization-kubeconfig="$STATE/kube-scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port=10259 \
+  --leader-elect=false --v=1
+
+# ---------------------------------------------------------------- node
+cluster_step "configuring kubelet"
+mkdir -p "$STATE/kubelet" "$LOGS/pods"
+write_file "$STATE/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+# No systemd manages cgroups here; cgroupfs matches containerd's
+# SystemdCgroup = false.
+cgroupDriver: cgroupfs
+# The machines Vireo is tested on mount the cgroup v1 hierarchies (v2 only at
+# /sys/fs/cgroup/unified); kubelet >= 1.35 refuses to start on cgroup v1
+# unless told to go on.
+failCgroupV1: false
+failSwapOn: false
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+tlsCertFile: $PKI/kubelet-server.crt
+tlsPrivateKeyFile: $PKI/kubelet-server.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization:
+  mode: Webhook
+# No cluster DNS: pods get the host's resolver configuration.
+resolvConf: /etc/resolv.conf
+podLogsDir: $LOGS/pods
+volumePluginDir: $STATE/kubelet/volume-plugins
+# The defaults evict pods when the disk is 85-90 % full; shared CI and dev
+# disks are often fuller than that, and nothing here needs the space back.
+evictionHard:
+  memory.available: 50Mi
+  nodefs.available: 1%
+  nodefs.inodesFree: 1%
+  imagefs.available: 1%
+  imagefs.inodesFree: 1%
+# Images arrive by import, never by pull: one that image GC removed could not
+# come back. 100 turns image GC off.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+serializeImagePulls: false
+EOF
+extra_files=("$PKI/kubelet-server.crt" "$PKI/ca.crt")
+ensure kubelet kubelet_healthy 60 "$BIN/kubelet" \
+  --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
+  --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet/pki" \
+  --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
+  --v=1
+
+write_file "$STATE/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection:
+  kubeconfig: $STATE/kube-proxy.kubeconfig
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+clusterCIDR: $POD_CIDR
+detectLocalMode: ClusterCIDR
+# NodePorts on the node's address only: the default (all local addresses,
+# loopback included) makes kube-proxy set route_localnet on the host.
+nodePortAddresses: [primary]
+# Leave the host's conntrack table size and TCP timeouts as they are (the
+# defaults make kube-proxy tune them for a busy production node).
+conntrack:
+  maxPerCore: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
+extra_files=("$STATE/kube-proxy.kubeconfig")
+ensure kube-proxy kube_proxy_healthy 60 "$BIN/kube-proxy" --config="$STATE/kube-proxy.yaml" --v=1
+
+# ---------------------------------------------------------------- ready
+cluster_step "waiting for node $NODE_NAME to be Ready" kubelet
+ready=""
+for _ in $(seq 1 240); do
+  # Ready, and the node lifecycle controller has lifted its not-ready taint
+  # (until then nothing is scheduled).
+  ready=$("${kubectl[@]}" get node "$NODE_NAME" -o \
+    jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}' 2>/dev/null) || true
+  [[ $ready == "True " || $ready == True ]] && break
+  sleep 0.5
+done
+[[ $ready == "True " || $ready == True ]] || cluster_fail "node $NODE_NAME not Ready (Ready/taints: '$ready')" kubelet
+
+cluster_step "waiting for the default service account" kube-controller-manager
+for _ in $(seq 1 120); do
+  "${kubectl[@]}" get serviceaccount default -n default >/dev/null 2>&1 && break
+  sleep 0.5
+done
+"${kubectl[@]}" get serviceaccount default -n default >/dev/null 2>&1 ||
+  cluster_fail "no default service account after 60 s" kube-controller-manager
+
+{
+  printf '%s=%q\n' KUBECONFIG "$STATE/kubeconfig" CONTAINERD_ADDRESS "$CONTAINERD_SOCK" BIN "$BIN" \
+    VIREO_CLUSTER_DIR "$STATE" VIREO_NODE "$NODE_NAME" VIREO_STORAGE_CLASS vireo-local \
+    VIREO_PAUSE_IMAGE "$pause_image" VIREO_BUSYBOX_IMAGE "$busybox_image"
+} > "$STATE/env"
+
+# Under sudo: the caller gets the kubeconfig and env.
+if [[ -n ${VIREO_OWNER:-} ]]; then
+  chown "$VIREO_OWNER" "$STATE/kubeconfig" "$STATE/env"
+fi
+
+cluster_log "cluster ready in $((SECONDS - start)) s: export KUBECONFIG=$STATE/kubeconfig (or: source $STATE/env)"
