@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""T3: Vireo on a real single-node cluster (hack/cluster-up.sh) with its
+images imported (tests/e2e/run.sh does both). Installs the Helm chart, boots
+every example, drives the guests through `virtctl console` over pipes, and
+checks stop/start/restart/delete and uninstall as a user would see them.
+Prints one line per check, the timings, and "e2e: N passed, M failed".
+
+  e2e_test.py --cluster-dir DIR --virtctl PATH [--logs DIR]
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from console import Console  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NS = "vireo-e2e"
+RELEASE_NS = "vireo-system"
+PROMPT = r"vireo-test-disk:/# "
+BOOT_LIMIT = 300  # s from `kubectl apply` to a guest prompt, under TCG
+IDLE_SECONDS = 180
+
+results = []
+timings = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, bool(ok)))
+    print(("ok      " if ok else "FAILED  ") + name + ("" if ok or not detail else "\n        " + detail.replace("\n", "\n        ")), flush=True)
+    return bool(ok)
+
+
+def run(argv, timeout=120, check_rc=False):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{shlex.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+class Cluster:
+    def __init__(self, cluster_dir, virtctl, logs):
+        env = {}
+        with open(os.path.join(cluster_dir, "env")) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.strip().split("=", 1)
+                    env[k] = v
+        self.kubeconfig = env["KUBECONFIG"]
+        self.bin = env["BIN"]
+        self.virtctl_bin = virtctl
+        self.logs = logs
+
+    def kubectl(self, *args, timeout=120):
+        return run([os.path.join(self.bin, "kubectl"), "--kubeconfig", self.kubeconfig, *args],
+                   timeout=timeout)
+
+    def helm(self, *args, timeout=300):
+        return run([os.path.join(self.bin, "helm"), "--kubeconfig", self.kubeconfig, *args],
+                   timeout=timeout)
+
+    def virtctl(self, *args, timeout=60):
+        return run([self.virtctl_bin, "--kubeconfig", self.kubeconfig, "-n", NS, *args],
+                   timeout=timeout)
+
+    def get(self, kind, name, ns=NS):
+        p = self.kubectl("get", kind, name, "-n", ns, "-o", "json")
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def items(self, kind, ns=NS, selector=None):
+        args = ["get", kind, "-n", ns, "-o", "json"]
+        if selector:
+            args += ["-l", selector]
+        p = self.kubectl(*args)
+        return json.loads(p.stdout)["items"] if p.returncode == 0 else []
+
+    def wait(self, what, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(1)
+        return None
+
+    def vmi_running(self, name, not_uid=None):
+        vmi = self.get("vmi", name)
+        if vmi and vmi.get("status", {}).get("phase") == "Running" and vmi["metadata"]["uid"] != not_uid:
+            return vmi
+        return None
+
+    def console(self, name, tag):
+        argv = [self.virtctl_bin, "--kubeconfig", self.kubeconfig, "-n", NS, "console", name,
+                "--timeout", "5m"]
+        return Console(argv, os.path.join(self.logs, f"console-{tag}.log"))
+
+
+def boot_and_talk(c, name, manifest, tag, extra=None):
+    """Applies the manifest, waits for the VMI to run, attaches, reads the
+    boot marker and gets an answer to a typed command. Returns the open console."""
+    t0 = time.monotonic()
+    p = c.kubectl("apply", "-n", NS, "-f", manifest)
+    if not check(f"{tag}: kubectl apply {os.path.basename(manifest)}", p.returncode == 0, p.stderr):
+        return None
+    con = c.console(name, tag)  # waits for Running itself, like a user would
+    vmi = c.wait("running", lambda: c.vmi_running(name), BOOT_LIMIT)
+    t_running = time.monotonic() - t0
+    check(f"{tag}: VMI {name} Running", vmi is not None)
+    ready = con.expect(r"VIREO-TEST-DISK READY", BOOT_LIMIT)
+    t_ready = time.monotonic() - t0
+    check(f"{tag}: guest marker VIREO-TEST-DISK READY through virtctl console", ready,
+          "console so far:\n" + con.output()[-1500:] + "\nvirtctl stderr:\n" + con.stderr())
+    if con.first_byte_at is not None:
+        timings.append((f"{tag}: VM create -> VMI Running", t_running))
+        timings.append((f"{tag}: VM create -> first console byte", con.first_byte_at - t0))
+    if ready:
+        timings.append((f"{tag}: VM create -> guest prompt ready (VIREO-TEST-DISK READY)", t_ready))
+    if extra:
+        extra(con)
+    con.send("echo VIREO-ECHO-$((6*7))\n")
+    check(f"{tag}: a command typed into the console answers",
+          con.expect(r"VIREO-ECHO-42", 60), con.output()[-800:])
+    return con
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cluster-dir", required=True)
+    ap.add_argument("--virtctl", required=True)
+    ap.add_argument("--logs", default="/tmp/vireo-e2e-logs")
+    args = ap.parse_args()
+    os.makedirs(args.logs, exist_ok=True)
+    c = Cluster(args.cluster_dir, args.virtctl, args.logs)
+    examples = os.path.join(ROOT, "examples")
+
+    # A clean slate: no release, no test namespace.
+    c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
+    c.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300)
+
+    # ---- helm install -> controller Ready
+    t0 = time.monotonic()
+    p = c.helm("install", "vireo", os.path.join(ROOT, "manifests", "chart"), "-n", RELEASE_NS,
+               "--create-namespace", "--wait", "--timeout", "5m")
+    check("helm install", p.returncode == 0, p.stdout + p.stderr)
+    p = c.kubectl("rollout", "status", "-n", RELEASE_NS, "deployment/vireo-controller", "--timeout=180s",
+                  timeout=200)
+    check("controller Deployment Ready", p.returncode == 0, p.stdout + p.stderr)
+    timings.append(("helm install -> controller Ready", time.monotonic() - t0))
+    c.kubectl("create", "namespace", NS)
+
+    # ---- the containerDisk example; then a console left idle for 3 minutes
+    testvm = boot_and_talk(c, "testvm", os.path.join(examples, "vm-containerdisk.yaml"), "containerdisk")
+    idle_result = {}
+    if testvm:
+        testvm.close()
+        idle = c.console("testvm", "idle")
+        idle.send("\n")
+        if check("idle console: attached and prompted", idle.expect(PROMPT, 60), idle.stderr()):
+            def idle_then_type():
+                time.sleep(IDLE_SECONDS)
+                alive = idle.alive()
+                if alive:
+                    idle.send("echo VIREO-IDLE-$((40+2))\n")
+                idle_result["answer"] = alive and idle.expect(r"VIREO-IDLE-42", 60)
+                idle_result["rc"] = idle.close()
+            idle_thread = threading.Thread(target=idle_then_type)
+            idle_thread.start()
+        else:
+            idle_thread = None
+    else:
+        idle_thread = None
+
+    # ---- the PVC example: a file written before stop is read after start
+    pvc = subprocess.run(["bash", os.path.join(ROOT, "hack", "cluster-pv.sh"), "--claim", f"{NS}/legacy-disk",
+                          "legacy-disk-pv", "64Mi", os.environ["VIREO_TEST_DISK_IMG"]],
+                         capture_output=True, text=True, env={**os.environ, "VIREO_CLUSTER_DIR": args.cluster_dir})
+    check("hack/cluster-pv.sh makes the test disk's PersistentVolume", pvc.returncode == 0, pvc.stdout + pvc.stderr)
+    stamp = str(int(time.time()))
+
+    def write_file(con):
+        con.send(f"echo VIREO-PERSIST-{stamp} > /mnt/boot/persist.txt; sync; cat /mnt/boot/persist.txt\n")
+        check("pvc: file written on the PVC disk", con.expect(f"\nVIREO-PERSIST-{stamp}", 60), con.output()[-800:])
+
+    legacy = boot_and_talk(c, "legacy-vm", os.path.join(examples, "vm-pvc.yaml"), "pvc", write_file)
+    if legacy:
+        first = c.get("vmi", "legacy-vm")
+        t_stop = time.monotonic()
+        p = c.virtctl("stop", "legacy-vm")
+        check("pvc: virtctl stop", p.returncode == 0 and "was scheduled to stop" in p.stdout, p.stdout + p.stderr)
+        check("pvc: guest saw the ACPI power button", legacy.expect(r"VIREO-TEST-DISK ACPI POWER BUTTON", 90),
+              legacy.output()[-800:])
+        check("pvc: guest powered off gracefully", legacy.expect(r"VIREO-TEST-DISK POWEROFF", 90), legacy.output()[-800:])
+        legacy.close()
+        gone = c.wait("vmi gone", lambda: c.get("vmi", "legacy-vm") is None, 120)
+        vm = c.wait("stopped", lambda: (lambda v: v if v and v.get("status", {}).get("printableStatus") == "Stopped" else None)(c.get("vm", "legacy-vm")), 60)
+        check("pvc: VMI removed and VM Stopped", gone and vm, json.dumps((vm or {}).get("status", {})))
+        timings.append(("pvc: virtctl stop -> VM Stopped", time.monotonic() - t_stop))
+        p = c.virtctl("start", "legacy-vm")
+        check("pvc: virtctl start", p.returncode == 0, p.stdout + p.stderr)
+        con = c.console("legacy-vm", "pvc-again")
+        check("pvc: Running again", c.wait("running", lambda: c.vmi_running("legacy-vm", first and first["metadata"]["uid"]), BOOT_LIMIT))
+        check("pvc: booted again", con.expect(r"VIREO-TEST-DISK READY", BOOT_LIMIT), con.output()[-800:])
+        con.send("cat /mnt/boot/persist.txt\n")
+        check("pvc: the file written before the stop is read back", con.expect(f"\nVIREO-PERSIST-{stamp}", 60),
+              con.output()[-800:])
+        con.close()
+
+    # ---- cloud-init NoCloud
+    def cloud_init(con):
+        # Printed during boot, before READY: look at everything seen so far.
+        check("cloudinit: runcmd output on the console", "VIREO-CLOUD-INIT-42" in con.output(),
+              con.output()[-1500:])
+        con.send("hostname\n")
+        check("cloudinit: hostname from meta-data", con.expect(r"\nvireo-guest", 60), con.output()[-800:])
+    ci = boot_and_talk(c, "cloudinit-vm", os.path.join(examples, "vm-cloudinit.yaml"), "cloudinit", cloud_init)
+    if ci:
+        ci.close()
+        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-cloudinit.yaml"), "--wait=true", timeout=200)
+
+    # ---- the idle console
+    if idle_thread:
+        idle_thread.join()
+        check(f"idle console: answers after {IDLE_SECONDS} s of silence", idle_result.get("answer"),
+              f"virtctl exit {idle_result.get('rc')}: " + idle.stderr() + idle.output()[-400:])
+
+    # ---- restart -> new VMI UID; delete -> nothing left
+    if testvm:
+        before = c.get("vmi", "testvm")
+        p = c.virtctl("restart", "testvm")
+        check("virtctl restart", p.returncode == 0, p.stdout + p.stderr)
+        after = c.wait("new vmi", lambda: c.vmi_running("testvm", before and before["metadata"]["uid"]), BOOT_LIMIT)
+        check("restart: new VMI UID, Running", after and before and after["metadata"]["uid"] != before["metadata"]["uid"])
+        p = c.kubectl("delete", "vm", "testvm", "-n", NS, "--wait=true", timeout=200)
+        check("kubectl delete vm testvm", p.returncode == 0, p.stderr)
+        leftover = c.wait("nothing left", lambda: (not c.get("vmi", "testvm") and not c.items("pods", selector="vm.kubevirt.io/name=testvm")) or None, 120)
+        check("delete vm: VMI and launcher pod gone", leftover)
+    c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-pvc.yaml"), "--wait=true", timeout=200)
+    left = c.wait("empty", lambda: (not c.items("vmi") and not c.items("pods")) or None, 120)
+    check("no VMI or pod left in the test namespace", left,
+          c.kubectl("get", "vmi,pods", "-n", NS).stdout)
+
+    # ---- helm uninstall (the controller's log is kept for a person first)
+    with open(os.path.join(args.logs, "controller.log"), "w") as f:
+        f.write(c.kubectl("logs", "-n", RELEASE_NS, "deployment/vireo-controller", "--tail=2000").stdout)
+    p = c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
+    check("helm uninstall", p.returncode == 0, p.stderr)
+    gone = c.wait("no workload", lambda: (not c.items("deployments", ns=RELEASE_NS) and not c.items("pods", ns=RELEASE_NS)) or None, 120)
+    check("helm uninstall leaves no Vireo workload", gone, c.kubectl("get", "all", "-n", RELEASE_NS).stdout)
+    crds = c.kubectl("get", "crd", "virtualmachines.kubevirt.io")
+    check("CRDs kept after uninstall (as Helm does)", crds.returncode == 0, crds.stderr)
+    c.kubectl("delete", "namespace", NS, "--wait=false")
+
+    for what, seconds in timings:
+        print(f"timing  {what}: {seconds:.1f} s")
+    failed = sum(1 for _, ok in results if not ok)
+    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
