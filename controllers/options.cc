@@ -23,7 +23,9 @@ using kube::Status;
 #define VIREO_VERSION "dev"
 #endif
 
-constexpr char kDefaultLauncherImage[] = "vireo-launcher:" VIREO_VERSION;
+// The name images/build.sh gives the launcher image (there is no registry
+// in the local cluster; images are imported into containerd under it).
+constexpr char kDefaultLauncherImage[] = "vireo.local/vireo-launcher:" VIREO_VERSION;
 
 Status Bad(const std::string& flag, const std::string& value, const std::string& accepts) {
   return Status(Code::kInvalid,
