@@ -47,14 +47,19 @@ step "installing Vireo with Helm (manifests/chart)"
 "${kubectl[@]}" get deployment -n vireo-system
 
 step "booting examples/vm-containerdisk.yaml"
+# A fresh boot each run, so the console shows it from the start.
+"${kubectl[@]}" delete -f examples/vm-containerdisk.yaml --ignore-not-found --wait=true --timeout=180s
 t0=$SECONDS
 "${kubectl[@]}" apply -f examples/vm-containerdisk.yaml
+# The controller makes the VMI a moment after the VM: wait for it to exist first.
+"${kubectl[@]}" wait vmi/testvm --for=create --timeout=120s
 "${kubectl[@]}" wait vmi/testvm --for=jsonpath='{.status.phase}'=Running --timeout=300s
 echo "VM create -> VMI Running: $((SECONDS - t0)) s"
 "${kubectl[@]}" get vm,vmi
 
 step "the guest's serial console (virtctl console testvm, piped)"
 python3 - "$build/virtctl/virtctl" <<'PY'
+import re
 import sys
 sys.path.insert(0, "tests/e2e")
 from console import Console
@@ -63,7 +68,8 @@ ok = con.expect(r"VIREO-TEST-DISK READY", 180)
 con.send("uname -sr; echo hello from the guest\n")
 con.expect(r"\nhello from the guest", 30)
 con.close()
-lines = [l for l in con.output().replace("\r", "").split("\n") if l.strip()]
+text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", con.output().replace("\r", ""))  # terminal queries
+lines = [l for l in text.split("\n") if l.strip()]
 print("\n".join(lines[:40]))
 if not ok:
     sys.exit("the guest did not print VIREO-TEST-DISK READY within 180 s; virtctl said: " + con.stderr())
