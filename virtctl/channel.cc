@@ -51,8 +51,8 @@ kube::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol) {
       return Bad("close message (channel 255) on a v4.channel.k8s.io stream");
     }
     if (payload.size() != 1 || !IsDataChannel(static_cast<uint8_t>(payload[0]))) {
-      return Bad("close message must name one channel 0-4, got " +
-                 std::to_string(payload.size()) + " byte(s)");
+      return Bad("close message must name one channel 0-4, got " + std::to_string(payload.size()) +
+                 " byte(s)");
     }
     return Frame{Channel::kClose, std::string(payload)};
   }

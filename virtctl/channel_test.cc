@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "virtctl/channel.h"
+
+#include <gtest/gtest.h>
 
 namespace vireo::virtctl {
 namespace {
@@ -18,8 +18,12 @@ TEST(ChannelTest, EncodesEachChannelWithItsLeadingByte) {
 TEST(ChannelTest, DecodesRecordedServerMessages) {
   // What an apiserver sends for `echo hi; echo oops >&2` under v5: empty
   // opening messages, output, then the Success status and the closes.
-  const std::string recorded[] = {"\x01"s, "\x02"s, "\x01hi\n"s, "\x02oops\n"s,
-                                  "\x03{\"metadata\":{},\"status\":\"Success\"}"s, "\xff\x01"s};
+  const std::string recorded[] = {"\x01"s,
+                                  "\x02"s,
+                                  "\x01hi\n"s,
+                                  "\x02oops\n"s,
+                                  "\x03{\"metadata\":{},\"status\":\"Success\"}"s,
+                                  "\xff\x01"s};
   std::vector<Frame> frames;
   for (const auto& m : recorded) {
     auto f = DecodeFrame(m, Protocol::kV5);

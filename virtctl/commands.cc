@@ -30,15 +30,22 @@ constexpr char kStateDir[] = "/var/run/vireo/state";
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case Code::kOk: return kExitOk;
-    case Code::kNotFound: return kExitNotFound;
+    case Code::kOk:
+      return kExitOk;
+    case Code::kNotFound:
+      return kExitNotFound;
     case Code::kConflict:
-    case Code::kAlreadyExists: return kExitRefused;
+    case Code::kAlreadyExists:
+      return kExitRefused;
     case Code::kForbidden:
-    case Code::kUnauthorized: return kExitForbidden;
-    case Code::kBadRequest: return kExitUsage;
-    case Code::kTimeout: return kExitTimeout;
-    default: return kExitFailure;
+    case Code::kUnauthorized:
+      return kExitForbidden;
+    case Code::kBadRequest:
+      return kExitUsage;
+    case Code::kTimeout:
+      return kExitTimeout;
+    default:
+      return kExitFailure;
   }
 }
 
@@ -52,13 +59,12 @@ Status Explain(const Status& status, const std::string& verb, const std::string&
                const std::string& ns) {
   if (status.code() == Code::kForbidden) {
     return Status(Code::kForbidden, "permission denied: you may not " + verb + " " + resource +
-                                        " in namespace \"" + ns + "\" (the server said: " +
-                                        status.message() + ")");
+                                        " in namespace \"" + ns +
+                                        "\" (the server said: " + status.message() + ")");
   }
   if (status.code() == Code::kUnauthorized) {
-    return Status(Code::kUnauthorized,
-                  "the server does not accept your credentials (" + status.message() +
-                      "); check the kubeconfig's user");
+    return Status(Code::kUnauthorized, "the server does not accept your credentials (" +
+                                           status.message() + "); check the kubeconfig's user");
   }
   return status.WithContext(verb + " " + resource + " in namespace \"" + ns + "\"");
 }
@@ -73,7 +79,8 @@ Status VmNotFound(kube::Client& client, const std::string& kind, const std::stri
   auto everywhere = client.List(resources::kVirtualMachines, "", list);
   if (everywhere.ok() && !everywhere->items.empty()) {
     std::string where;
-    for (const auto& vm : everywhere->items) where += (where.empty() ? "" : ", ") + kube::NamespaceOf(vm);
+    for (const auto& vm : everywhere->items)
+      where += (where.empty() ? "" : ", ") + kube::NamespaceOf(vm);
     message += "; a VirtualMachine of that name exists in: " + where + " (use -n)";
   }
   return Status(Code::kNotFound, message);
@@ -83,8 +90,7 @@ bool Retryable(const Status& status) {
   // A failed "test" operation (the VM or VMI changed since it was read) comes
   // back as a conflict or as an invalid patch, depending on the server.
   return status.code() == Code::kConflict ||
-         (status.code() == Code::kInvalid &&
-          status.message().find("test") != std::string::npos);
+         (status.code() == Code::kInvalid && status.message().find("test") != std::string::npos);
 }
 
 }  // namespace
@@ -244,11 +250,12 @@ Status DiagnoseExec(kube::Client& client, const std::string& ns, const std::stri
   review["spec"]["resourceAttributes"] = attributes;
   auto reply = client.Raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review);
   if (reply.ok() && kube::GetBool(*reply, "status.allowed") == false) {
-    return Status(Code::kForbidden, "permission denied: you may not create pods/exec in namespace \"" +
-                                        ns + "\" (needed to reach the console of pod " + pod + ")");
+    return Status(Code::kForbidden,
+                  "permission denied: you may not create pods/exec in namespace \"" + ns +
+                      "\" (needed to reach the console of pod " + pod + ")");
   }
-  return Status(Code::kUnavailable, "cannot open the console of pod " + ns + "/" + pod + ": " +
-                                        failure.message());
+  return Status(Code::kUnavailable,
+                "cannot open the console of pod " + ns + "/" + pod + ": " + failure.message());
 }
 
 }  // namespace
@@ -293,7 +300,8 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
   std::optional<Clock::time_point> leave_at;
   char buffer[16 * 1024];
   for (bool done = false; !done;) {
-    pollfd fds[2] = {{(*session)->event_fd(), POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    pollfd fds[2] = {{(*session)->event_fd(), POLLIN, 0},
+                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
     int wait_ms = -1;
     if (leave_at) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*leave_at - Clock::now());
@@ -342,7 +350,8 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
         leave_at = Clock::now() + options.linger;
         continue;
       }
-      EscapeScan scan = ScanForEscape(std::string_view(buffer, static_cast<size_t>(n)), interactive);
+      EscapeScan scan =
+          ScanForEscape(std::string_view(buffer, static_cast<size_t>(n)), interactive);
       if (scan.forward > 0) {
         Status s = (*session)->SendStdin(std::string_view(buffer, scan.forward));
         if (!s.ok()) {
@@ -367,7 +376,8 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
 int RunVersion(kube::Client* client, const Status& connect_error) {
   std::printf("Client Version: v%s\n", VIREO_VERSION);
   if (client == nullptr) {
-    std::fprintf(stderr, "virtctl version: no server version: %s\n", connect_error.message().c_str());
+    std::fprintf(stderr, "virtctl version: no server version: %s\n",
+                 connect_error.message().c_str());
     return kExitFailure;
   }
   auto version = client->Raw("GET", "/version");
@@ -376,7 +386,8 @@ int RunVersion(kube::Client* client, const Status& connect_error) {
                  version.status().message().c_str());
     return ExitCodeFor(version.status()) == kExitOk ? kExitFailure : ExitCodeFor(version.status());
   }
-  std::printf("Server Version: Kubernetes %s\n", kube::GetString(*version, "gitVersion", "unknown").c_str());
+  std::printf("Server Version: Kubernetes %s\n",
+              kube::GetString(*version, "gitVersion", "unknown").c_str());
   return kExitOk;
 }
 

@@ -94,8 +94,9 @@ kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(const kube::Cluster
     ws::websocket_client_config ws_config;
     ws_config.add_subprotocol(ProtocolName(protocol));
     ws_config.set_validate_certificates(!config.insecure_skip_tls_verify);
-    ws_config.set_ssl_context_callback(
-        [material](boost::asio::ssl::context& context) { material->ApplyTo(context.native_handle()); });
+    ws_config.set_ssl_context_callback([material](boost::asio::ssl::context& context) {
+      material->ApplyTo(context.native_handle());
+    });
     if (!config.tls_server_name.empty()) ws_config.set_server_name(config.tls_server_name);
     ws_config.headers().add("User-Agent", options.user_agent);
     if (!token.empty()) ws_config.headers().add("Authorization", "Bearer " + token);
@@ -123,10 +124,12 @@ kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(const kube::Cluster
       }
       switch (frame->channel) {
         case Channel::kStdout:
-          if (!frame->payload.empty()) self->Push(Output(ExecEvent::kStdout, std::move(frame->payload)));
+          if (!frame->payload.empty())
+            self->Push(Output(ExecEvent::kStdout, std::move(frame->payload)));
           break;
         case Channel::kStderr:
-          if (!frame->payload.empty()) self->Push(Output(ExecEvent::kStderr, std::move(frame->payload)));
+          if (!frame->payload.empty())
+            self->Push(Output(ExecEvent::kStderr, std::move(frame->payload)));
           break;
         case Channel::kError:
           if (!frame->payload.empty()) {

@@ -35,9 +35,9 @@ std::string ExecPath(const ExecRequest& request);
 
 struct ExecEvent {
   enum Kind { kStdout, kStderr, kExit, kClosed } kind = kStdout;
-  std::string data;  // output bytes; kClosed: why, when not a clean close
-  ExitStatus exit;   // kExit
-  bool clean = true; // kClosed: a normal close by the server
+  std::string data;   // output bytes; kClosed: why, when not a clean close
+  ExitStatus exit;    // kExit
+  bool clean = true;  // kClosed: a normal close by the server
 };
 
 struct ExecOptions {

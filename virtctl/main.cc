@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "virtctl: %s\n", client.status().message().c_str());
     return virtctl::kExitFailure;
   }
-  std::string ns = !options->namespace_name.empty() ? options->namespace_name
+  std::string ns = !options->namespace_name.empty()  ? options->namespace_name
                    : !config->namespace_name.empty() ? config->namespace_name
                                                      : "default";
   if (options->command == virtctl::Command::kConsole) {

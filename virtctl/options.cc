@@ -87,7 +87,8 @@ Prints the client's version and the Kubernetes version of the server.
   return pages;
 }
 
-constexpr char kOverview[] = R"(virtctl controls Vireo's virtual machines (kubevirt.io/v1 VirtualMachines).
+constexpr char kOverview[] =
+    R"(virtctl controls Vireo's virtual machines (kubevirt.io/v1 VirtualMachines).
 
 Usage: virtctl COMMAND NAME [flags]
 
@@ -131,11 +132,16 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
     int64_t scale = 0;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60'000;
-    else if (unit == "h") scale = 3'600'000;
-    else return std::nullopt;
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60'000;
+    else if (unit == "h")
+      scale = 3'600'000;
+    else
+      return std::nullopt;
     if (value > (int64_t{1} << 40) / scale) return std::nullopt;
     total_ms += value * scale;
   }
@@ -153,7 +159,8 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
   std::vector<std::string> positional;
   bool help = false;
-  bool console_flag = false, stop_flag = false;
+  // The first command-specific flag of each kind, to name it when the
+  // command does not take it.
   std::string first_stop_flag, first_console_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
@@ -172,7 +179,7 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       flag = arg.substr(0, eq);
       value = arg.substr(eq + 1);
       has_value = true;
-    } else if (arg.size() > 2 && arg[1] != '-' ) {
+    } else if (arg.size() > 2 && arg[1] != '-') {
       flag = arg.substr(0, 2);
       value = arg.substr(2);
       has_value = true;
@@ -187,18 +194,28 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       return Status::Ok();
     };
     auto boolean = [&](bool* out) -> Status {
-      if (!has_value || value == "true") *out = true;
-      else if (value == "false") *out = false;
-      else return Usage("flag " + flag + " takes true or false, not \"" + value + "\"");
+      if (!has_value || value == "true")
+        *out = true;
+      else if (value == "false")
+        *out = false;
+      else
+        return Usage("flag " + flag + " takes true or false, not \"" + value + "\"");
       return Status::Ok();
     };
     auto duration = [&](std::chrono::milliseconds* out) -> Status {
       std::string text;
       if (Status s = take(&text); !s.ok()) return s;
       auto d = ParseDuration(text);
-      if (!d) return Usage("flag " + flag + ": \"" + text + "\" is not a duration (e.g. 90s, 5m, 1h)");
+      if (!d)
+        return Usage("flag " + flag + ": \"" + text + "\" is not a duration (e.g. 90s, 5m, 1h)");
       *out = *d;
       return Status::Ok();
+    };
+    auto for_stop = [&] {
+      if (first_stop_flag.empty()) first_stop_flag = flag;
+    };
+    auto for_console = [&] {
+      if (first_console_flag.empty()) first_console_flag = flag;
     };
     Status s;
     if (flag == "-h" || flag == "--help") {
@@ -225,24 +242,19 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
         s = Usage("flag --grace-period takes seconds (0 or more), not \"" + text + "\"");
       }
       o.grace_period_seconds = seconds;
-      stop_flag = true;
-      if (first_stop_flag.empty()) first_stop_flag = flag;
+      for_stop();
     } else if (flag == "--force") {
       s = boolean(&o.force);
-      stop_flag = true;
-      if (first_stop_flag.empty()) first_stop_flag = flag;
+      for_stop();
     } else if (flag == "--timeout") {
       s = duration(&o.timeout);
-      console_flag = true;
-      if (first_console_flag.empty()) first_console_flag = flag;
+      for_console();
     } else if (flag == "--keepalive") {
       s = duration(&o.keepalive);
-      console_flag = true;
-      if (first_console_flag.empty()) first_console_flag = flag;
+      for_console();
     } else if (flag == "--linger") {
       s = duration(&o.linger);
-      console_flag = true;
-      if (first_console_flag.empty()) first_console_flag = flag;
+      for_console();
     } else {
       s = Usage("unknown flag " + flag);
     }
@@ -258,7 +270,8 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
     if (positional.size() > 2) return Usage("help takes one command name");
     o.command = Command::kHelp;
     o.help_topic = positional.size() == 2 ? positional[1] : "";
-    if (!HelpText(o.help_topic)) return Usage("no help for unknown command \"" + o.help_topic + "\"");
+    if (!HelpText(o.help_topic))
+      return Usage("no help for unknown command \"" + o.help_topic + "\"");
     return o;
   }
   static const std::map<std::string, Command, std::less<>> commands = {
@@ -278,13 +291,14 @@ kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
     if (positional.size() > 1) return Usage("version takes no arguments");
   } else {
     if (positional.size() < 2) return Usage(command + " needs the name of a VM");
-    if (positional.size() > 2) return Usage(command + " takes one VM name, got " +
-                                            std::to_string(positional.size() - 1));
+    if (positional.size() > 2)
+      return Usage(command + " takes one VM name, got " + std::to_string(positional.size() - 1));
     o.name = positional[1];
   }
   bool power = o.command == Command::kStop || o.command == Command::kRestart;
-  if (stop_flag && !power) return Usage("flag " + first_stop_flag + " is for stop and restart");
-  if (console_flag && o.command != Command::kConsole) {
+  if (!first_stop_flag.empty() && !power)
+    return Usage("flag " + first_stop_flag + " is for stop and restart");
+  if (!first_console_flag.empty() && o.command != Command::kConsole) {
     return Usage("flag " + first_console_flag + " is for console");
   }
   return o;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "virtctl/options.h"
+
+#include <gtest/gtest.h>
 
 namespace vireo::virtctl {
 namespace {

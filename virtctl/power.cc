@@ -12,9 +12,12 @@ using kube::Status;
 
 const char* PowerActionName(PowerAction action) {
   switch (action) {
-    case PowerAction::kStart: return "start";
-    case PowerAction::kStop: return "stop";
-    case PowerAction::kRestart: return "restart";
+    case PowerAction::kStart:
+      return "start";
+    case PowerAction::kStop:
+      return "stop";
+    case PowerAction::kRestart:
+      return "restart";
   }
   return "?";
 }
@@ -119,7 +122,9 @@ bool IsFinal(const Json& vmi) {
   return phase == "Succeeded" || phase == "Failed";
 }
 
-bool IsDeleting(const Json& vmi) { return kube::Find(vmi, "metadata.deletionTimestamp") != nullptr; }
+bool IsDeleting(const Json& vmi) {
+  return kube::Find(vmi, "metadata.deletionTimestamp") != nullptr;
+}
 
 }  // namespace
 
@@ -149,7 +154,8 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
   switch (action) {
     case PowerAction::kStart: {
       if (live && !IsDeleting(*vmi)) return Refuse("VM is already running");
-      if (s == "Always" || s == "Once") return Refuse(s + " does not support manual start requests");
+      if (s == "Always" || s == "Once")
+        return Refuse(s + " does not support manual start requests");
       if (s == "Halted") {
         plan.vm_patch = StrategyPatch(*strategy, vm, true);
         return plan;
@@ -185,11 +191,10 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
       if (live && options.grace_period_seconds) {
         const Json* old = kube::Find(*vmi, "spec.terminationGracePeriodSeconds");
         Json value = Json::number(*options.grace_period_seconds);
-        plan.vmi_patch =
-            old != nullptr
-                ? Patch({Op("test", "/spec/terminationGracePeriodSeconds", *old),
-                         Op("replace", "/spec/terminationGracePeriodSeconds", value)})
-                : Patch({Op("add", "/spec/terminationGracePeriodSeconds", value)});
+        plan.vmi_patch = old != nullptr
+                             ? Patch({Op("test", "/spec/terminationGracePeriodSeconds", *old),
+                                      Op("replace", "/spec/terminationGracePeriodSeconds", value)})
+                             : Patch({Op("add", "/spec/terminationGracePeriodSeconds", value)});
       }
       plan.delete_launcher_pods = options.force && vmi != nullptr;
       return plan;

@@ -51,7 +51,7 @@ struct PowerPlan {
 // not take the request (the message says which, in KubeVirt's words).
 // kBadRequest: options that do not go together. kInvalid: a VM whose run
 // strategy cannot be read. `vmi` is null when the VM has none.
-kube::Result<PowerPlan> PlanPower(PowerAction action, const kube::Json& vm,
-                                  const kube::Json* vmi, const PowerOptions& options);
+kube::Result<PowerPlan> PlanPower(PowerAction action, const kube::Json& vm, const kube::Json* vmi,
+                                  const PowerOptions& options);
 
 }  // namespace vireo::virtctl

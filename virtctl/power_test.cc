@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "virtctl/power.h"
+
+#include <gtest/gtest.h>
 
 namespace vireo::virtctl {
 namespace {
@@ -11,8 +11,8 @@ using kube::Json;
 Json Parse(const std::string& text) { return *kube::ParseJson(text); }
 
 Json Vm(const std::string& spec, const std::string& status = R"({"printableStatus":"Stopped"})") {
-  return Parse(R"({"metadata":{"name":"vm","namespace":"ns"},"spec":)" + spec +
-               R"(,"status":)" + status + "}");
+  return Parse(R"({"metadata":{"name":"vm","namespace":"ns"},"spec":)" + spec + R"(,"status":)" +
+               status + "}");
 }
 
 Json Vmi(const std::string& phase, bool deleting = false) {
@@ -20,7 +20,8 @@ Json Vmi(const std::string& phase, bool deleting = false) {
   if (deleting) meta += R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")";
   meta += "}";
   return Parse(R"({"metadata":)" + meta +
-               R"(,"spec":{"terminationGracePeriodSeconds":30},"status":{"phase":")" + phase + R"("}})");
+               R"(,"spec":{"terminationGracePeriodSeconds":30},"status":{"phase":")" + phase +
+               R"("}})");
 }
 
 std::string Dump(const std::optional<Json>& j) { return j ? kube::DumpJson(*j) : "none"; }
@@ -34,8 +35,9 @@ kube::Result<PowerPlan> Plan(PowerAction a, const Json& vm, const Json* vmi, Pow
 TEST(StartTest, HaltedBecomesAlwaysGuardedByATest) {
   auto p = Plan(PowerAction::kStart, Vm(R"({"runStrategy":"Halted"})"), nullptr);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(Dump(p->vm_patch),
-            R"([{"op":"test","path":"/spec/runStrategy","value":"Halted"},{"op":"replace","path":"/spec/runStrategy","value":"Always"}])");
+  EXPECT_EQ(
+      Dump(p->vm_patch),
+      R"([{"op":"test","path":"/spec/runStrategy","value":"Halted"},{"op":"replace","path":"/spec/runStrategy","value":"Always"}])");
   EXPECT_FALSE(p->vm_status_patch);
   EXPECT_FALSE(p->vmi_patch);
 }
@@ -43,8 +45,9 @@ TEST(StartTest, HaltedBecomesAlwaysGuardedByATest) {
 TEST(StartTest, RunningFalseBecomesRunningTrue) {
   auto p = Plan(PowerAction::kStart, Vm(R"({"running":false})"), nullptr);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(Dump(p->vm_patch),
-            R"([{"op":"test","path":"/spec/running","value":false},{"op":"replace","path":"/spec/running","value":true}])");
+  EXPECT_EQ(
+      Dump(p->vm_patch),
+      R"([{"op":"test","path":"/spec/running","value":false},{"op":"replace","path":"/spec/running","value":true}])");
 }
 
 TEST(StartTest, NoStrategyAtAllIsHaltedAndGetsAlways) {
@@ -57,8 +60,9 @@ TEST(StartTest, ManualQueuesAStartRequest) {
   auto p = Plan(PowerAction::kStart, Vm(R"({"runStrategy":"Manual"})"), nullptr);
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->vm_patch);
-  EXPECT_EQ(Dump(p->vm_status_patch),
-            R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Start"}]}])");
+  EXPECT_EQ(
+      Dump(p->vm_status_patch),
+      R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Start"}]}])");
 }
 
 TEST(StartTest, ManualWithAnEndedVmiStopsItFirst) {
@@ -66,8 +70,9 @@ TEST(StartTest, ManualWithAnEndedVmiStopsItFirst) {
     Json vmi = Vmi(phase);
     auto p = Plan(PowerAction::kStart, Vm(R"({"runStrategy":"Manual"})"), &vmi);
     ASSERT_TRUE(p.ok()) << phase;
-    EXPECT_EQ(Dump(p->vm_status_patch),
-              R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"},{"action":"Start"}]}])")
+    EXPECT_EQ(
+        Dump(p->vm_status_patch),
+        R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"},{"action":"Start"}]}])")
         << phase;
   }
 }
@@ -80,17 +85,20 @@ TEST(StartTest, RerunOnFailure) {
   Json succeeded = Vmi("Succeeded");
   auto again = Plan(PowerAction::kStart, vm, &succeeded);
   ASSERT_TRUE(again.ok());
-  EXPECT_NE(Dump(again->vm_status_patch).find(R"([{"action":"Stop","uid":"uid-1"},{"action":"Start"}])"),
-            std::string::npos);
+  EXPECT_NE(
+      Dump(again->vm_status_patch).find(R"([{"action":"Stop","uid":"uid-1"},{"action":"Start"}])"),
+      std::string::npos);
   Json failed = Vmi("Failed");
   auto refused = Plan(PowerAction::kStart, vm, &failed);
   EXPECT_EQ(refused.status().code(), Code::kConflict);
-  EXPECT_EQ(refused.status().message(), "RerunOnFailure does not support starting VM from failed state");
+  EXPECT_EQ(refused.status().message(),
+            "RerunOnFailure does not support starting VM from failed state");
 }
 
 TEST(StartTest, AlwaysAndOnceAreRefused) {
   for (const char* s : {"Always", "Once"}) {
-    auto p = Plan(PowerAction::kStart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), nullptr);
+    auto p =
+        Plan(PowerAction::kStart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), nullptr);
     EXPECT_EQ(p.status().code(), Code::kConflict) << s;
     EXPECT_EQ(p.status().message(), std::string(s) + " does not support manual start requests");
   }
@@ -100,7 +108,8 @@ TEST(StartTest, ARunningVmiIsAlreadyRunningWhateverTheStrategy) {
   for (const char* s : {"Always", "Halted", "Manual", "RerunOnFailure", "Once"}) {
     for (const char* phase : {"Pending", "Scheduled", "Running"}) {
       Json vmi = Vmi(phase);
-      auto p = Plan(PowerAction::kStart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), &vmi);
+      auto p =
+          Plan(PowerAction::kStart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), &vmi);
       EXPECT_EQ(p.status().code(), Code::kConflict) << s << " " << phase;
       EXPECT_EQ(p.status().message(), "VM is already running");
     }
@@ -124,8 +133,9 @@ TEST(StartTest, AVmWithoutStatusGetsOne) {
   Json vm = Parse(R"({"metadata":{"name":"vm"},"spec":{"runStrategy":"Manual"}})");
   auto p = Plan(PowerAction::kStart, vm, nullptr);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(Dump(p->vm_status_patch),
-            R"([{"op":"add","path":"/status","value":{"stateChangeRequests":[{"action":"Start"}]}}])");
+  EXPECT_EQ(
+      Dump(p->vm_status_patch),
+      R"([{"op":"add","path":"/status","value":{"stateChangeRequests":[{"action":"Start"}]}}])");
 }
 
 TEST(StartTest, TakesNoStopFlags) {
@@ -154,8 +164,9 @@ TEST(StopTest, AlwaysAndOnceBecomeHalted) {
   EXPECT_TRUE(Plan(PowerAction::kStop, Vm(R"({"runStrategy":"Always"})"), nullptr).ok());
   auto running = Plan(PowerAction::kStop, Vm(R"({"running":true})"), &vmi);
   ASSERT_TRUE(running.ok());
-  EXPECT_EQ(Dump(running->vm_patch),
-            R"([{"op":"test","path":"/spec/running","value":true},{"op":"replace","path":"/spec/running","value":false}])");
+  EXPECT_EQ(
+      Dump(running->vm_patch),
+      R"([{"op":"test","path":"/spec/running","value":true},{"op":"replace","path":"/spec/running","value":false}])");
 }
 
 TEST(StopTest, ManualAndRerunOnFailureQueueAStopForTheRunningVmi) {
@@ -164,8 +175,9 @@ TEST(StopTest, ManualAndRerunOnFailureQueueAStopForTheRunningVmi) {
     auto p = Plan(PowerAction::kStop, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), &vmi);
     ASSERT_TRUE(p.ok()) << s;
     EXPECT_FALSE(p->vm_patch);
-    EXPECT_EQ(Dump(p->vm_status_patch),
-              R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"}]}])");
+    EXPECT_EQ(
+        Dump(p->vm_status_patch),
+        R"([{"op":"test","path":"/status/stateChangeRequests","value":null},{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"}]}])");
   }
 }
 
@@ -188,9 +200,11 @@ TEST(StopTest, HaltedOnlyWithAShorterGracePeriod) {
   EXPECT_EQ(Plan(PowerAction::kStop, vm, &vmi, {30, false}).status().code(), Code::kConflict);
   auto shorter = Plan(PowerAction::kStop, vm, &vmi, {5, false});
   ASSERT_TRUE(shorter.ok());
-  EXPECT_EQ(Dump(shorter->vmi_patch),
-            R"([{"op":"test","path":"/spec/terminationGracePeriodSeconds","value":30},{"op":"replace","path":"/spec/terminationGracePeriodSeconds","value":5}])");
-  EXPECT_NE(Dump(shorter->vm_status_patch).find(R"({"action":"Stop","uid":"uid-1"})"), std::string::npos);
+  EXPECT_EQ(
+      Dump(shorter->vmi_patch),
+      R"([{"op":"test","path":"/spec/terminationGracePeriodSeconds","value":30},{"op":"replace","path":"/spec/terminationGracePeriodSeconds","value":5}])");
+  EXPECT_NE(Dump(shorter->vm_status_patch).find(R"({"action":"Stop","uid":"uid-1"})"),
+            std::string::npos);
 }
 
 TEST(StopTest, GracePeriodPatchesTheVmiFirst) {
@@ -204,7 +218,8 @@ TEST(StopTest, GracePeriodPatchesTheVmiFirst) {
 TEST(StopTest, ForceNeedsGracePeriodZeroAndDeletesThePods) {
   Json vmi = Vmi("Running");
   Json vm = Vm(R"({"runStrategy":"Always"})");
-  EXPECT_EQ(Plan(PowerAction::kStop, vm, &vmi, {std::nullopt, true}).status().code(), Code::kBadRequest);
+  EXPECT_EQ(Plan(PowerAction::kStop, vm, &vmi, {std::nullopt, true}).status().code(),
+            Code::kBadRequest);
   EXPECT_EQ(Plan(PowerAction::kStop, vm, &vmi, {5, true}).status().message(),
             "--force needs --grace-period=0");
   auto p = Plan(PowerAction::kStop, vm, &vmi, {0, true});
@@ -218,8 +233,9 @@ TEST(StopTest, ALoneStopReplacesPendingRequests) {
   Json vm = Vm(R"({"runStrategy":"Manual"})", R"({"stateChangeRequests":[{"action":"Start"}]})");
   auto p = Plan(PowerAction::kStop, vm, &vmi);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(Dump(p->vm_status_patch),
-            R"([{"op":"test","path":"/status/stateChangeRequests","value":[{"action":"Start"}]},{"op":"replace","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"}]}])");
+  EXPECT_EQ(
+      Dump(p->vm_status_patch),
+      R"([{"op":"test","path":"/status/stateChangeRequests","value":[{"action":"Start"}]},{"op":"replace","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"uid-1"}]}])");
 }
 
 // ---- restart
@@ -227,11 +243,13 @@ TEST(StopTest, ALoneStopReplacesPendingRequests) {
 TEST(RestartTest, StopsTheVmiAndStartsANewOne) {
   Json vmi = Vmi("Running");
   for (const char* s : {"Always", "Manual", "RerunOnFailure"}) {
-    auto p = Plan(PowerAction::kRestart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), &vmi);
+    auto p =
+        Plan(PowerAction::kRestart, Vm(std::string(R"({"runStrategy":")") + s + R"("})"), &vmi);
     ASSERT_TRUE(p.ok()) << s;
     EXPECT_FALSE(p->vm_patch);
-    EXPECT_NE(Dump(p->vm_status_patch).find(R"([{"action":"Stop","uid":"uid-1"},{"action":"Start"}])"),
-              std::string::npos);
+    EXPECT_NE(
+        Dump(p->vm_status_patch).find(R"([{"action":"Stop","uid":"uid-1"},{"action":"Start"}])"),
+        std::string::npos);
   }
 }
 
@@ -241,8 +259,9 @@ TEST(RestartTest, RefusedForHaltedOnceAndWithoutVmi) {
             "RunStrategy Halted does not support manual restart requests");
   EXPECT_EQ(Plan(PowerAction::kRestart, Vm(R"({"runStrategy":"Once"})"), &vmi).status().code(),
             Code::kConflict);
-  EXPECT_EQ(Plan(PowerAction::kRestart, Vm(R"({"runStrategy":"Always"})"), nullptr).status().message(),
-            "VM is not running");
+  EXPECT_EQ(
+      Plan(PowerAction::kRestart, Vm(R"({"runStrategy":"Always"})"), nullptr).status().message(),
+      "VM is not running");
 }
 
 TEST(RestartTest, GracePeriodOnlyAsForceZero) {

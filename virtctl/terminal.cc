@@ -20,8 +20,8 @@ EscapeScan ScanForEscape(std::string_view chunk, bool interactive) {
 
 termios RawSettings(const termios& original) {
   termios raw = original;
-  raw.c_iflag &= ~static_cast<tcflag_t>(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
-                                        ICRNL | IXON);
+  raw.c_iflag &=
+      ~static_cast<tcflag_t>(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
   raw.c_oflag &= ~static_cast<tcflag_t>(OPOST);
   raw.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
   raw.c_cflag &= ~static_cast<tcflag_t>(CSIZE | PARENB);
@@ -56,7 +56,7 @@ RawTerminal::RawTerminal(int fd) : fd_(fd) {
   g_saved = saved_;
   g_armed = true;
   for (size_t i = 0; i < std::size(kSignals); ++i) {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = RestoreAndReraise;
     sigemptyset(&action.sa_mask);
     sigaction(kSignals[i], &action, &g_previous[i]);

@@ -1,12 +1,12 @@
-#include <gtest/gtest.h>
+#include "virtctl/terminal.h"
 
 #include <fcntl.h>
-#include <csignal>
+#include <gtest/gtest.h>
 #include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "virtctl/terminal.h"
+#include <csignal>
 
 namespace vireo::virtctl {
 namespace {

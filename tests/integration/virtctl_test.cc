@@ -68,7 +68,8 @@ class VirtctlTest : public ControllerTest {
                             << ", namespace: " << ns_ << "}\n---\n"
                             << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
                             << "metadata: {name: " << sa << ", namespace: " << ns_ << "}\n"
-                            << "rules:\n" << rules_yaml << "---\n"
+                            << "rules:\n"
+                            << rules_yaml << "---\n"
                             << "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
                             << "metadata: {name: " << sa << ", namespace: " << ns_ << "}\n"
                             << "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: "
@@ -99,8 +100,8 @@ class VirtctlTest : public ControllerTest {
 TEST_F(VirtctlTest, HaltedStartsAsAlwaysAndStopsAsHalted) {
   CreateVm("vm-h", "Halted");
   WaitFor(
-      res::kVirtualMachines, "vm-h", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
-      "vm-h Stopped");
+      res::kVirtualMachines, "vm-h",
+      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "vm-h Stopped");
   Outcome stop = Virtctl("stop vm-h");
   EXPECT_EQ(stop.code, 4) << stop.output;
   EXPECT_NE(stop.output.find("VM is not running"), std::string::npos) << stop.output;
@@ -143,16 +144,17 @@ TEST_F(VirtctlTest, AlwaysRefusesStartRestartsWithANewVmiAndStopsAsHalted) {
   WaitStopped("vm-a");
   Outcome restart_halted = Virtctl("restart vm-a");
   EXPECT_EQ(restart_halted.code, 4);
-  EXPECT_NE(restart_halted.output.find("RunStrategy Halted does not support manual restart requests"),
-            std::string::npos)
+  EXPECT_NE(
+      restart_halted.output.find("RunStrategy Halted does not support manual restart requests"),
+      std::string::npos)
       << restart_halted.output;
 }
 
 TEST_F(VirtctlTest, ManualUsesStateChangeRequestsAndKeepsItsStrategy) {
   CreateVm("vm-m", "Manual");
   WaitFor(
-      res::kVirtualMachines, "vm-m", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
-      "vm-m Stopped");
+      res::kVirtualMachines, "vm-m",
+      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "vm-m Stopped");
   EXPECT_FALSE(Get(res::kVirtualMachineInstances, "vm-m")) << "Manual makes no VMI by itself";
 
   Outcome start = Virtctl("start vm-m");
@@ -225,9 +227,13 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
   CreateVm("vm-g", "Always");
   StartAndRun("vm-g");
   // Hold the VMI in deletion so its spec can be read after the stop.
-  ASSERT_TRUE(admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson,
-                            *kube::ParseJson(R"([{"op":"add","path":"/metadata/finalizers/-","value":"vireo.test/hold"}])"))
-                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->Patch(
+              res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson,
+              *kube::ParseJson(
+                  R"([{"op":"add","path":"/metadata/finalizers/-","value":"vireo.test/hold"}])"))
+          .ok());
   Outcome stop = Virtctl("stop vm-g --grace-period 7");
   EXPECT_EQ(stop.code, 0) << stop.output;
   Json held = WaitFor(
@@ -243,7 +249,9 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
   }
   Json patch = Json::object();
   patch["metadata"]["finalizers"] = finalizers;
-  ASSERT_TRUE(admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kMerge, patch).ok());
+  ASSERT_TRUE(
+      admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kMerge, patch)
+          .ok());
   WaitStopped("vm-g");
 
   Outcome force_without_zero = Virtctl("stop vm-g --force --grace-period=3");
@@ -263,13 +271,14 @@ TEST_F(VirtctlTest, MissingVmAndWrongNamespaceSayWhere) {
   std::string other = env_->CreateNamespace("virtctl-other");
   const char* bin = std::getenv("VIREO_VIRTCTL_BIN");
   Outcome wrong;
-  wrong.code = RunCommand(std::string(bin) + " --kubeconfig " + env_->kubeconfig() + " -n " + other +
-                              " start vm-elsewhere 2>&1",
+  wrong.code = RunCommand(std::string(bin) + " --kubeconfig " + env_->kubeconfig() + " -n " +
+                              other + " start vm-elsewhere 2>&1",
                           &wrong.output);
   EXPECT_EQ(wrong.code, 3) << wrong.output;
   EXPECT_NE(wrong.output.find("not found in namespace \"" + other + "\""), std::string::npos)
       << wrong.output;
-  EXPECT_NE(wrong.output.find("exists in: " + ns_ + " (use -n)"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("exists in: " + ns_ + " (use -n)"), std::string::npos)
+      << wrong.output;
 
   Outcome console = Virtctl("console nope --timeout 5s");
   EXPECT_EQ(console.code, 3) << console.output;
@@ -288,9 +297,10 @@ TEST_F(VirtctlTest, AUserWithoutPatchIsToldWhichVerbOnWhichResource) {
 )");
   Outcome stop = Virtctl("stop vm-p", kubeconfig);
   EXPECT_EQ(stop.code, 5) << stop.output;
-  EXPECT_NE(stop.output.find("permission denied: you may not patch virtualmachines in namespace \"" +
-                             ns_ + "\""),
-            std::string::npos)
+  EXPECT_NE(
+      stop.output.find("permission denied: you may not patch virtualmachines in namespace \"" +
+                       ns_ + "\""),
+      std::string::npos)
       << stop.output;
   EXPECT_EQ(StrategyOf("vm-p"), "Always") << "nothing changed";
 
