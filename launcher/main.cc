@@ -1,8 +1,10 @@
 // vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
 // subcommands run, console, probe and warm-cache (options.h).
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "launcher/console_client.h"
 #include "launcher/exit_codes.h"
 #include "launcher/options.h"
+#include "launcher/orphan_guard.h"
 #include "launcher/paths.h"
 #include "launcher/readiness.h"
 #include "launcher/run.h"
@@ -32,6 +35,24 @@ int Probe(const Options& options) {
 
 int WarmCache(const Options& options) {
   vireo::kube::SetLogLevel(options.log_level);
+  // As a container's PID 1 (an image build's RUN step) nobody would reap the
+  // QEMU libvirt starts to probe, and libvirt waits for it to be gone: a
+  // guardian, as for `run`, reaps it while the cache is written in a child.
+  std::optional<vireo::launcher::Guardian> guardian;
+  if (getpid() == 1) {
+    auto forked = vireo::launcher::Guardian::Fork();
+    if (!forked.ok()) {
+      vireo::kube::LogError("warm-cache failed", {{"error", forked.status().message()}});
+      return 1;
+    }
+    guardian.emplace(std::move(*forked));
+    // Fork leaves the termination signals blocked for run's signalfd; a
+    // one-shot command ends on them as usual.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  }
   vireo::kube::Status status =
       vireo::launcher::WarmCapabilitiesCache(options.out_dir, options.without_kvm);
   if (!status.ok()) {
