@@ -241,17 +241,32 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
       [](const Json& o) { return kube::Find(o, "metadata.deletionTimestamp") != nullptr; },
       "vm-g's VMI being deleted");
   EXPECT_EQ(kube::GetInt(held, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(7));
-  Json fresh = *Get(res::kVirtualMachineInstances, "vm-g");
-  Json finalizers = Json::array();
-  size_t i = 0;
-  for (const auto& f : fresh.at("metadata").at("finalizers").as_array()) {
-    if (f.as_string() != "vireo.test/hold") finalizers[i++] = f;
-  }
-  Json patch = Json::object();
-  patch["metadata"]["finalizers"] = finalizers;
-  ASSERT_TRUE(
-      admin_->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kMerge, patch)
-          .ok());
+  // Let it go. The controller drops its own finalizer meanwhile, so the
+  // list is replaced only if it is still the one read (retried otherwise).
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto fresh = Get(res::kVirtualMachineInstances, "vm-g");
+        if (!fresh) return true;
+        const Json* old = kube::Find(*fresh, "metadata.finalizers");
+        if (old == nullptr) return true;
+        Json kept = Json::array();
+        size_t i = 0;
+        for (const auto& f : old->as_array()) {
+          if (f.as_string() != "vireo.test/hold") kept[i++] = f;
+        }
+        Json patch = Json::array();
+        patch[0]["op"] = Json::string("test");
+        patch[0]["path"] = Json::string("/metadata/finalizers");
+        patch[0]["value"] = *old;
+        patch[1]["op"] = Json::string("replace");
+        patch[1]["path"] = Json::string("/metadata/finalizers");
+        patch[1]["value"] = kept;
+        return admin_
+            ->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson, patch)
+            .ok();
+      },
+      kLimit))
+      << "the test's finalizer removed";
   WaitStopped("vm-g");
 
   Outcome force_without_zero = Virtctl("stop vm-g --force --grace-period=3");
