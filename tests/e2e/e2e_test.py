@@ -151,6 +151,17 @@ def main():
                   timeout=200)
     check("controller Deployment Ready", p.returncode == 0, p.stdout + p.stderr)
     timings.append(("helm install -> controller Ready", time.monotonic() - t0))
+
+    # ---- helm upgrade: a changed value reaches a controller that is Ready again
+    p = c.helm("upgrade", "vireo", os.path.join(ROOT, "manifests", "chart"), "-n", RELEASE_NS,
+               "--reuse-values", "--set", "logLevel=debug", "--wait", "--timeout", "5m")
+    check("helm upgrade --set logLevel=debug", p.returncode == 0, p.stdout + p.stderr)
+    p = c.kubectl("rollout", "status", "-n", RELEASE_NS, "deployment/vireo-controller", "--timeout=180s",
+                  timeout=200)
+    dep = c.get("deployment", "vireo-controller", ns=RELEASE_NS) or {}
+    args_now = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
+    check("upgrade: controller Ready with --log-level=debug", p.returncode == 0 and "--log-level=debug" in args_now,
+          p.stdout + p.stderr + " args: " + " ".join(args_now))
     c.kubectl("create", "namespace", NS)
 
     # ---- the containerDisk example; then a console left idle for 3 minutes
