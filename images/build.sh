@@ -60,14 +60,13 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo/ccache}
 export CCACHE_BASEDIR=$repo CCACHE_NOHASHDIR=true
-# werror off: GCC 12 at -O3 warns falsely (-Wrestrict in std::string), and a
-# warning is no reason to fail an image; the debug build keeps -Werror.
+# Release, with the project's -Werror as in every other build.
 if [[ ! -f $build/build.ninja ]]; then
-  CXX="ccache g++" meson setup --buildtype=release -Dwerror=false "$build" "$repo" >/dev/null
+  CXX="ccache g++" meson setup --buildtype=release "$build" "$repo" >/dev/null
 elif [[ $(meson introspect --buildoptions "$build" | python3 -c 'import json, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-print(o["buildtype"], o["werror"])') != "release False" ]]; then
-  meson configure "$build" -Dbuildtype=release -Dwerror=false >/dev/null
+print(o["buildtype"], o["werror"])') != "release True" ]]; then
+  meson configure "$build" -Dbuildtype=release -Dwerror=true >/dev/null
 fi
 ninja -C "$build" -j"${VIREO_IMAGE_JOBS:-1}" launcher/vireo-launcher controllers/vireo-controller >&2
 version=$(meson introspect --projectinfo "$build" | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
