@@ -276,7 +276,7 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
   ExecOptions exec_options;
   exec_options.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options.keepalive);
   exec_options.log_requests = options.verbosity >= 1;
-  auto session = ExecSession::Open(client.config(), request, exec_options);
+  auto session = ExecSession::Open(client, request, exec_options);
   if (!session.ok()) {
     Status s = DiagnoseExec(client, ns, *pod, session.status());
     return fail(s, s.code() == Code::kForbidden ? kExitForbidden : kExitConsole);

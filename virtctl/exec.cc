@@ -8,8 +8,6 @@
 
 #include <cstdio>
 
-#include "lib/kube/file_util.h"
-#include "lib/kube/tls.h"
 #include "lib/kube/transport.h"
 
 namespace vireo::virtctl {
@@ -53,16 +51,6 @@ std::string WebSocketUrl(const std::string& server, const std::string& path) {
   return url;
 }
 
-std::string Token(const kube::ClusterConfig& config) {
-  if (!config.bearer_token.empty()) return config.bearer_token;
-  if (config.token_file.empty()) return {};
-  auto text = kube::internal::ReadFile(config.token_file);
-  if (!text.ok()) return {};
-  std::string t = *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  return t;
-}
-
 ExecEvent Output(ExecEvent::Kind kind, std::string data) {
   ExecEvent event;
   event.kind = kind;
@@ -78,14 +66,13 @@ ExecEvent Broken(std::string why) {
 
 }  // namespace
 
-kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(const kube::ClusterConfig& config,
+kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(kube::Client& client,
                                                              const ExecRequest& request,
                                                              const ExecOptions& options) {
-  auto tls = kube::internal::TlsMaterial::Parse(config);
-  if (!tls.ok()) return tls.status();
-  std::shared_ptr<const kube::internal::TlsMaterial> material = *tls;
+  const kube::ClusterConfig& config = client.config();
+  std::function<void(SSL_CTX*)> tls_setup = client.TlsSetup();
   std::string url = WebSocketUrl(config.server, ExecPath(request));
-  std::string token = Token(config);
+  std::string token = client.BearerToken();
 
   std::unique_ptr<ExecSession> session(new ExecSession());
   if (session->wake_[0] < 0) return Status(Code::kInternal, "cannot make a pipe for the console");
@@ -94,9 +81,8 @@ kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(const kube::Cluster
     ws::websocket_client_config ws_config;
     ws_config.add_subprotocol(ProtocolName(protocol));
     ws_config.set_validate_certificates(!config.insecure_skip_tls_verify);
-    ws_config.set_ssl_context_callback([material](boost::asio::ssl::context& context) {
-      material->ApplyTo(context.native_handle());
-    });
+    ws_config.set_ssl_context_callback(
+        [tls_setup](boost::asio::ssl::context& context) { tls_setup(context.native_handle()); });
     if (!config.tls_server_name.empty()) ws_config.set_server_name(config.tls_server_name);
     ws_config.headers().add("User-Agent", options.user_agent);
     if (!token.empty()) ws_config.headers().add("Authorization", "Bearer " + token);

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/kube/config.h"
+#include "lib/kube/client.h"
 #include "lib/kube/status.h"
 #include "virtctl/channel.h"
 
@@ -50,7 +50,8 @@ class ExecSession {
  public:
   // Connects and upgrades. kUnavailable with the transport's words when the
   // upgrade fails under both protocols.
-  static kube::Result<std::unique_ptr<ExecSession>> Open(const kube::ClusterConfig& config,
+  // Authenticates as `client` does (server, TLS, token).
+  static kube::Result<std::unique_ptr<ExecSession>> Open(kube::Client& client,
                                                          const ExecRequest& request,
                                                          const ExecOptions& options = {});
   ~ExecSession();

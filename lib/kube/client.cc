@@ -175,6 +175,15 @@ const ClusterConfig& Client::config() const {
   return transport_ ? transport_->config() : kNone;
 }
 
+std::string Client::BearerToken() { return transport_ ? transport_->Token() : std::string(); }
+
+std::function<void(SSL_CTX*)> Client::TlsSetup() const {
+  std::shared_ptr<const internal::TlsMaterial> tls = transport_ ? transport_->tls() : nullptr;
+  return [tls](SSL_CTX* context) {
+    if (tls) tls->ApplyTo(context);
+  };
+}
+
 Result<Json> Client::Get(const Resource& resource, std::string_view ns, std::string_view name) {
   if (!transport_) return NoTransport();
   return JsonReply(transport_->Send("GET", resource.Path(ns, name)));

@@ -6,7 +6,10 @@
 // Thread-safe: one Client serves every thread of a process.
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +83,14 @@ class Client {
   virtual ~Client();
 
   const ClusterConfig& config() const;
+
+  // For a connection this client does not make itself (virtctl's WebSocket
+  // to pods/exec), authenticated as this client's are: the current bearer
+  // token ("" when none; a token file is followed as it rotates), and what
+  // to do to each OpenSSL context (trust anchors, client certificate). The
+  // function stays valid after the client is gone.
+  std::string BearerToken();
+  std::function<void(SSL_CTX*)> TlsSetup() const;
 
   Result<Json> Get(const Resource& resource, std::string_view ns, std::string_view name);
   // One page; follow continue_token for more.

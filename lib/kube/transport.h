@@ -66,6 +66,10 @@ class Transport {
   void LogRequest(std::string_view method, const std::string& url, int http_status,
                   std::chrono::steady_clock::time_point start) const;
 
+  // The bearer token, re-read from token_file at most once a minute.
+  std::string Token();
+  const std::shared_ptr<const TlsMaterial>& tls() const { return tls_; }
+
   std::string Url(const std::string& path_and_query) const {
     return config_.server + path_and_query;
   }
@@ -79,8 +83,6 @@ class Transport {
             std::shared_ptr<const TlsMaterial> tls);
   web::http::client::http_client_config HttpConfig(std::chrono::seconds timeout) const;
   web::http::http_request NewRequest(std::string_view method, const std::string& path_and_query);
-  // The bearer token, re-read from token_file at most once a minute.
-  std::string Token();
 
   const ClusterConfig config_;
   const ClientOptions options_;
