@@ -1,16 +1,33 @@
-// Choosing KVM or TCG; see accel.h.
+// Choosing KVM or TCG, and the KVM boot probe; see accel.h.
 #include "launcher/accel.h"
 
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "launcher/paths.h"
+#include "lib/kube/file_util.h"
+#include "lib/kube/log.h"
+
+extern char** environ;
 
 namespace vireo::launcher {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+using kube::Status;
+using std::chrono::milliseconds;
 
 // Empty when KVM is usable through `device`, else why not.
 std::string KvmProblem(const std::string& device) {
@@ -27,18 +44,345 @@ std::string KvmProblem(const std::string& device) {
   return "";
 }
 
+std::string Millis(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+// The firmware's marks on COM1.
+constexpr char kStartMark = 'S';
+constexpr char kChunkMark = '.';
+constexpr char kEndMark = 'E';
+constexpr uint16_t kComPort = 0x3f8;
+constexpr uint16_t kDebugExitPort = 0xf4;
+constexpr uint8_t kDebugExitValue = 0x10;  // QEMU exits with (0x10 << 1) | 1 = 33
+constexpr size_t kFirmwareSize = 64 * 1024;
+constexpr size_t kCodeOffset = 0xff00;
+constexpr size_t kResetVectorOffset = 0xfff0;  // CS:IP F000:FFF0 after reset
+
+Status WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return Status(kube::Code::kInternal, "write " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
 }  // namespace
 
-kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device) {
+std::string FormatAccelVerdict(const AccelChoice& choice) {
+  std::string reason = choice.reason;
+  for (char& c : reason) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return std::string(choice.emulation == Emulation::kKvm ? "kvm" : "tcg") + ": " + reason + "\n";
+}
+
+kube::Result<AccelChoice> ParseAccelVerdict(std::string_view text) {
+  std::string line = kube::internal::TrimSpace(text.substr(0, text.find('\n')));
+  AccelChoice choice;
+  std::string_view mode = std::string_view(line).substr(0, line.find(':'));
+  if (mode == "kvm") {
+    choice.emulation = Emulation::kKvm;
+  } else if (mode == "tcg") {
+    choice.emulation = Emulation::kTcg;
+  } else {
+    return Status(kube::Code::kInvalid,
+                  "accel verdict \"" + line + "\": expected \"kvm: ...\" or \"tcg: ...\"");
+  }
+  if (size_t colon = line.find(':'); colon != std::string::npos) {
+    choice.reason = kube::internal::TrimSpace(std::string_view(line).substr(colon + 1));
+  }
+  return choice;
+}
+
+std::string KvmProbeFirmware(uint16_t chunks, uint32_t iterations_per_chunk) {
+  auto le16 = [](uint16_t v) { return std::string{char(v & 0xff), char(v >> 8)}; };
+  auto le32 = [&](uint32_t v) { return le16(uint16_t(v & 0xffff)) + le16(uint16_t(v >> 16)); };
+  // Real mode, 16-bit code; no RAM is touched (no stack, no data).
+  std::string code;
+  code += "\xba" + le16(kComPort);                      // mov dx, 0x3f8
+  code += std::string("\xb0") + kStartMark;             // mov al, 'S'
+  code += "\xee";                                       // out dx, al
+  code += "\xbb" + le16(chunks);                        // mov bx, chunks
+  code += "\x66\xb9" + le32(iterations_per_chunk);      // outer: mov ecx, iterations
+  code += "\x66\x49";                                   // inner: dec ecx
+  code += "\x75\xfc";                                   // jnz inner
+  code += std::string("\xb0") + kChunkMark;             // mov al, '.'
+  code += "\xee";                                       // out dx, al
+  code += "\x4b";                                       // dec bx
+  code += "\x75\xf0";                                   // jnz outer (16 bytes back)
+  code += std::string("\xb0") + kEndMark;               // mov al, 'E'
+  code += "\xee";                                       // out dx, al
+  code += "\xba" + le16(kDebugExitPort);                // mov dx, 0xf4
+  code += std::string("\xb0") + char(kDebugExitValue);  // mov al, 0x10
+  code += "\xee";                                       // out dx, al: QEMU exits
+  code += "\xf4";                                       // hlt
+  code += "\xeb\xfd";                                   // jmp hlt
+  std::string rom(kFirmwareSize, '\0');
+  rom.replace(kCodeOffset, code.size(), code);
+  // jmp near kCodeOffset, relative to the end of this 3-byte instruction.
+  const auto rel = static_cast<uint16_t>(kCodeOffset - (kResetVectorOffset + 3));
+  rom.replace(kResetVectorOffset, 3, "\xe9" + le16(rel));
+  return rom;
+}
+
+std::vector<std::string> KvmProbeCommand(const KvmProbeConfig& config,
+                                         const std::string& firmware_path) {
+  // -cpu host as a KVM guest gets (libvirt's host-model is close to it): a
+  // host whose CPU features QEMU cannot set fails here, not in the guest.
+  return {config.qemu,
+          "-machine",
+          "q35,accel=" + config.accel,
+          "-cpu",
+          config.accel == "kvm" ? "host" : "max",
+          "-m",
+          "16",
+          "-nodefaults",
+          "-no-user-config",
+          "-no-reboot",
+          "-display",
+          "none",
+          "-monitor",
+          "none",
+          "-serial",
+          "stdio",
+          "-bios",
+          firmware_path,
+          "-device",
+          "isa-debug-exit,iobase=0xf4,iosize=0x04"};
+}
+
+KvmProbeRun RunKvmProbe(const KvmProbeConfig& config, const std::string& firmware_path) {
+  KvmProbeRun run;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    run.spawned = false;
+    run.spawn_error = std::string("pipe: ") + std::strerror(errno);
+    return run;
+  }
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    run.spawned = false;
+    run.spawn_error = std::string("pipe: ") + std::strerror(errno);
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return run;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  // `run` blocks the termination signals and ignores SIGPIPE; QEMU gets the
+  // defaults.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  const std::vector<std::string> argv = KvmProbeCommand(config, firmware_path);
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const Clock::time_point spawned_at = Clock::now();
+  const int spawn_error = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (spawn_error != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    run.spawned = false;
+    run.spawn_error = "cannot run " + argv[0] + ": " + std::strerror(spawn_error);
+    return run;
+  }
+
+  std::string err_text;
+  bool out_open = true, err_open = true;
+  auto since_spawn = [&] {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - spawned_at);
+  };
+  while (out_open || err_open) {
+    // The deadline: to start, then to finish the loop once started.
+    const milliseconds deadline =
+        run.started.has_value() ? *run.started + config.run_limit : config.start_limit;
+    const milliseconds left = deadline - since_spawn();
+    if (left.count() <= 0 || run.ended.has_value()) break;
+    pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
+                     {err_open ? err_pipe[0] : -1, POLLIN, 0}};
+    const int n = poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    char buf[512];
+    if (fds[0].revents != 0) {
+      const ssize_t got = read(out_pipe[0], buf, sizeof buf);
+      if (got <= 0) out_open = false;
+      for (ssize_t i = 0; i < got; ++i) {
+        if (buf[i] == kStartMark && !run.started) run.started = since_spawn();
+        if (buf[i] == kChunkMark && run.started) ++run.chunks_done;
+        if (buf[i] == kEndMark && run.started) run.ended = since_spawn();
+      }
+    }
+    if (fds[1].revents != 0) {
+      const ssize_t got = read(err_pipe[0], buf, sizeof buf);
+      if (got <= 0) err_open = false;
+      if (got > 0 && err_text.size() < 16 * 1024) err_text.append(buf, static_cast<size_t>(got));
+    }
+  }
+  // Finished or not, QEMU goes: after the end mark it exits by itself.
+  int status = 0;
+  pid_t done = 0;
+  if (run.ended.has_value()) {
+    for (int i = 0; i < 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(10'000);
+  } else {
+    done = waitpid(pid, &status, WNOHANG);
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    run.killed = !run.ended.has_value();
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  } else if (done == pid && WIFEXITED(status)) {
+    run.exit_status = WEXITSTATUS(status);
+  }
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  // QEMU's last line that says something (its errors end with a newline).
+  std::istringstream lines(err_text);
+  for (std::string line; std::getline(lines, line);) {
+    line = kube::internal::TrimSpace(line);
+    if (!line.empty()) run.stderr_tail = line;
+  }
+  return run;
+}
+
+std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config) {
+  const std::string accel = config.accel == "kvm" ? "KVM" : config.accel;
+  if (!run.spawned) return "cannot run the " + accel + " probe: " + run.spawn_error;
+  if (run.ended.has_value()) return "";
+  const std::string qemu_said = run.stderr_tail.empty() ? "" : ": " + run.stderr_tail;
+  if (!run.killed) {
+    // QEMU ended on its own without finishing: it refused KVM or crashed.
+    return "QEMU could not run a guest under " + accel +
+           (run.exit_status ? " (exit status " + std::to_string(*run.exit_status) + ")" : "") +
+           qemu_said;
+  }
+  if (!run.started.has_value()) {
+    return "the probe guest printed nothing under " + accel + " within " +
+           Millis(config.start_limit) + qemu_said;
+  }
+  const uint64_t total = uint64_t{config.chunks} * config.iterations_per_chunk;
+  const uint64_t done = uint64_t(run.chunks_done) * config.iterations_per_chunk;
+  return accel + " runs guests far too slowly: the probe guest did " + std::to_string(done) +
+         " of " + std::to_string(total) + " loop iterations in " + Millis(config.run_limit) +
+         " (working KVM needs ~10 ms)";
+}
+
+kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device,
+                                      const std::string& probe_dir, const KvmProbeConfig& probe) {
   if (flag == EmulationFlag::kOn) return AccelChoice{Emulation::kTcg, "--emulation=on"};
   std::string problem = KvmProblem(kvm_device);
-  if (problem.empty()) return AccelChoice{Emulation::kKvm, kvm_device + " is usable"};
+  if (problem.empty() && flag == EmulationFlag::kOff) {
+    return AccelChoice{Emulation::kKvm, kvm_device + " is usable (--emulation=off)"};
+  }
   if (flag == EmulationFlag::kOff) {
     return kube::Status(kube::Code::kUnavailable,
                         "--emulation=off needs KVM, but " + problem +
                             " (give the pod /dev/kvm, or run with --emulation=auto or on)");
   }
-  return AccelChoice{Emulation::kTcg, "no usable KVM: " + problem};
+  if (!problem.empty()) return AccelChoice{Emulation::kTcg, "no usable KVM: " + problem};
+  if (probe_dir.empty()) return AccelChoice{Emulation::kKvm, kvm_device + " is usable"};
+
+  const std::string firmware = probe_dir + "/kvm-probe.rom";
+  if (Status s = WriteFile(firmware, KvmProbeFirmware(probe.chunks, probe.iterations_per_chunk));
+      !s.ok()) {
+    return AccelChoice{Emulation::kTcg, "KVM probe: " + s.message()};
+  }
+  KvmProbeRun run = RunKvmProbe(probe, firmware);
+  unlink(firmware.c_str());
+  problem = KvmProbeProblem(run, probe);
+  if (!problem.empty()) return AccelChoice{Emulation::kTcg, kvm_device + " opens, but " + problem};
+  return AccelChoice{Emulation::kKvm, kvm_device + " works: the probe guest ran its loop in " +
+                                          Millis(*run.ended - *run.started)};
+}
+
+kube::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
+  if (options.emulation == EmulationFlag::kAuto) {
+    const std::string verdict_file = StateFiles(options.state_dir).File(kAccelVerdictFile);
+    if (access(verdict_file.c_str(), F_OK) == 0) {
+      auto text = kube::internal::ReadFile(verdict_file);
+      if (!text.ok()) return text.status().WithContext("read " + verdict_file);
+      auto verdict = ParseAccelVerdict(*text);
+      if (!verdict.ok()) return verdict.status().WithContext(verdict_file);
+      // The probe ran in this pod a moment ago; the device check is cheap.
+      if (verdict->emulation == Emulation::kKvm) {
+        if (std::string problem = KvmProblem("/dev/kvm"); !problem.empty()) {
+          return AccelChoice{Emulation::kTcg, "no usable KVM: " + problem};
+        }
+      }
+      verdict->reason = "accel-probe: " + verdict->reason;
+      return verdict;
+    }
+  }
+  return ChooseAccel(options.emulation, "/dev/kvm", options.state_dir);
+}
+
+int RunAccelProbe(const std::vector<std::string>& args) {
+  std::string root, state_dir, termination_log = "/dev/termination-log";
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    if (name == "--help" || name == "-h") {
+      std::fputs(
+          "Usage: vireo-launcher accel-probe [--state-dir DIR] [--root DIR] "
+          "[--termination-log FILE]\n\n"
+          "The launcher pod's init container with --emulation=auto: boots a tiny probe\n"
+          "guest under KVM and writes \"kvm: <why>\" or \"tcg: <why>\" to <state-dir>/accel\n"
+          "(which `run --emulation=auto` follows) and to FILE (the container's\n"
+          "termination message; default /dev/termination-log).\n",
+          stdout);
+      return 0;
+    }
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    }
+    if (value.empty() ||
+        (name != "--state-dir" && name != "--root" && name != "--termination-log")) {
+      std::fprintf(stderr, "vireo-launcher accel-probe: bad argument %s (see --help)\n",
+                   name.c_str());
+      return 2;
+    }
+    (name == "--state-dir" ? state_dir : name == "--root" ? root : termination_log) = value;
+  }
+  if (state_dir.empty()) state_dir = PodPaths(root).StateDir();
+  if (access(state_dir.c_str(), W_OK) != 0) {
+    kube::LogError("accel-probe failed",
+                   {{"error", "state dir " + state_dir + ": " + std::strerror(errno)}});
+    return 1;
+  }
+  auto choice = ChooseAccel(EmulationFlag::kAuto, "/dev/kvm", state_dir);
+  if (!choice.ok()) {
+    kube::LogError("accel-probe failed", {{"error", choice.status().message()}});
+    return 1;
+  }
+  const std::string verdict = FormatAccelVerdict(*choice);
+  kube::LogInfo("emulation mode", {{"mode", choice->emulation == Emulation::kKvm ? "kvm" : "tcg"},
+                                   {"reason", choice->reason}});
+  Status wrote = WriteFile(StateFiles(state_dir).File(kAccelVerdictFile), verdict);
+  if (!wrote.ok()) {
+    kube::LogError("accel-probe failed", {{"error", wrote.message()}});
+    return 1;
+  }
+  // Best effort: outside a pod there is no termination log.
+  if (Status s = WriteFile(termination_log, verdict); !s.ok()) {
+    kube::LogWarn("cannot write the termination message", {{"error", s.message()}});
+  }
+  return 0;
 }
 
 }  // namespace vireo::launcher

@@ -1,5 +1,6 @@
 // vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
-// subcommands run, console, probe and warm-cache (options.h).
+// subcommands run, console, probe and warm-cache (options.h), and
+// accel-probe (accel.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/accel.h"
 #include "launcher/caps_cache.h"
 #include "launcher/console_client.h"
 #include "launcher/exit_codes.h"
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
   // A viewer or libvirt peer that goes away must not kill the launcher.
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The launcher pod's init container (accel.h); its flags are its own.
+  if (!args.empty() && args[0] == "accel-probe") {
+    return vireo::launcher::RunAccelProbe({args.begin() + 1, args.end()});
+  }
   auto options = vireo::launcher::ParseOptions(args, vireo::launcher::ProcessEnvironment());
   if (!options.ok()) {
     std::fprintf(stderr, "vireo-launcher: %s\n", options.status().message().c_str());

@@ -106,7 +106,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   const std::string vmi_key = vmi->metadata.namespace_ + "/" + vmi->metadata.name;
   kube::LogInfo("starting", {{"vmi", vmi_key}, {"stateDir", state.dir()}});
 
-  auto accel = ChooseAccel(options.emulation);
+  auto accel = ChooseAccelForRun(options);
   if (!accel.ok()) return Finish(kExitStartFailed, accel.status().message(), vmi_key);
   kube::LogInfo("emulation mode", {{"vmi", vmi_key},
                                    {"mode", accel->emulation == Emulation::kKvm ? "kvm" : "tcg"},
