@@ -82,6 +82,7 @@ int Run(const Options& options, const sigset_t& signals) {
   controller_config.workers = options.workers;
   controller_config.launcher.image = options.launcher_image;
   controller_config.launcher.emulation = options.emulation;
+  controller_config.launcher.kvm_resource_offered = options.kvm_resource_offered;
   Controller controller(client->get(), &recorder, &metrics, controller_config);
 
   std::vector<std::unique_ptr<EndpointServer>> servers;
@@ -121,7 +122,8 @@ int Run(const Options& options, const sigset_t& signals) {
                        {"namespace", scope},
                        {"identity", options.identity},
                        {"launcherImage", options.launcher_image},
-                       {"emulation", EmulationModeName(options.emulation)}});
+                       {"emulation", EmulationModeName(options.emulation)},
+                       {"kvmResourceOffered", options.kvm_resource_offered ? "true" : "false"}});
   controller.StartInformers();
   // Workers start only on complete caches: a VMI whose pod is not cached yet
   // would look as if its pod had vanished.

@@ -181,6 +181,13 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
           o.emulation = *mode;
           return Status::Ok();
         }}},
+      {"kvm-resource-offered",
+       {true,
+        [&](const std::string& f, const std::string& v) {
+          auto b = ParseBool(f, v);
+          if (b.ok()) o.kvm_resource_offered = *b;
+          return b.status();
+        }}},
       {"workers",
        {false,
         [&](const std::string& f, const std::string& v) {
@@ -284,6 +291,10 @@ What it creates:
   --emulation MODE        auto: the launcher uses KVM when /dev/kvm opens,
                           else software emulation; on: always emulate (no
                           /dev/kvm in the pod); off: require KVM (default: auto)
+  --kvm-resource-offered  a device plugin offers devices.kubevirt.io/kvm on the
+                          nodes (the chart's or KubeVirt's): with auto, launcher
+                          pods ask for it and an init container probes KVM
+                          (default: false: no request, TCG unless /dev/kvm opens)
   --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
 
 Running several replicas:

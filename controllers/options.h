@@ -28,6 +28,9 @@ struct Options {
   std::string namespace_name;  // empty: every namespace
   std::string launcher_image;
   EmulationMode emulation = EmulationMode::kAuto;
+  // A device plugin offers the KVM resource (LauncherConfig::kvm_resource)
+  // on the nodes: with emulation auto, launcher pods ask for it.
+  bool kvm_resource_offered = false;
   int workers = 4;  // per queue
 
   bool leader_elect = false;

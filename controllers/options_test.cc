@@ -20,6 +20,7 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(o->kubeconfig, "");
   EXPECT_EQ(o->namespace_name, "");
   EXPECT_EQ(o->emulation, EmulationMode::kAuto);
+  EXPECT_FALSE(o->kvm_resource_offered);
   EXPECT_EQ(o->workers, 4);
   EXPECT_FALSE(o->leader_elect);
   EXPECT_EQ(o->lease_name, "vireo-controller");
@@ -72,6 +73,14 @@ TEST(OptionsTest, EnvironmentFallbacks) {
   EXPECT_EQ(flag->launcher_image, "y:3");
 }
 
+// What the chart passes: --kvm-resource-offered=true|false; bare means true.
+TEST(OptionsTest, KvmResourceOffered) {
+  EXPECT_TRUE(Parse({"--kvm-resource-offered"})->kvm_resource_offered);
+  EXPECT_TRUE(Parse({"--kvm-resource-offered=true"})->kvm_resource_offered);
+  EXPECT_FALSE(Parse({"--kvm-resource-offered=false"})->kvm_resource_offered);
+  EXPECT_FALSE(Parse({"--kvm-resource-offered=maybe"}).ok());
+}
+
 TEST(OptionsTest, HelpNamesEveryFlag) {
   auto o = Parse({"--help"});
   ASSERT_TRUE(o.ok());
@@ -79,8 +88,8 @@ TEST(OptionsTest, HelpNamesEveryFlag) {
   EXPECT_TRUE(Parse({"-h"})->help);
   std::string help = HelpText();
   for (const char* flag :
-       {"--kubeconfig", "--namespace", "--launcher-image", "--emulation", "--workers",
-        "--leader-elect", "--leader-elect-namespace", "--leader-elect-name",
+       {"--kubeconfig", "--namespace", "--launcher-image", "--emulation", "--kvm-resource-offered",
+        "--workers", "--leader-elect", "--leader-elect-namespace", "--leader-elect-name",
         "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
         "--leader-elect-retry-period", "--metrics-bind-address", "--health-probe-bind-address",
         "--log-level", "--context"}) {

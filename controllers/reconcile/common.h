@@ -45,6 +45,10 @@ inline constexpr char kVmGenerationAnnotation[] = "kubevirt.io/vm-generation";
 
 // The launcher container's name: `virtctl console` execs into it.
 inline constexpr char kLauncherContainer[] = "compute";
+// The launcher pod's init container that decides KVM or TCG (emulation auto
+// with a KVM device plugin); its termination message is the verdict
+// "kvm: <why>" or "tcg: <why>" (launcher/accel.h, docs/launcher-pod.md).
+inline constexpr char kAccelProbeContainer[] = "accel-probe";
 
 // Condition types written by the decisions.
 inline constexpr char kConditionReady[] = "Ready";

@@ -60,6 +60,8 @@ constexpr char kCopyDiskScript[] =
 // Resources of the copy init containers: cp is I/O bound and small.
 constexpr char kInitCpu[] = "100m";
 constexpr char kInitMemory[] = "64Mi";
+// The accel probe runs QEMU (~50 MB) with a 16 MiB guest for about a second.
+constexpr char kAccelProbeMemory[] = "128Mi";
 
 constexpr int64_t kMiB = 1LL << 20;
 
@@ -120,6 +122,12 @@ int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
   return RoundUpToMiB(overhead);
 }
 
+// The launcher's containers get /dev/kvm through the device plugin's resource.
+bool AsksForKvm(const LauncherConfig& config) {
+  return config.emulation == EmulationMode::kOff ||
+         (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered);
+}
+
 Result<int64_t> GuestBytes(const api::DomainSpec& domain) {
   if (domain.memory.has_value() && !domain.memory->guest.empty()) {
     return ParseBytes(domain.memory->guest, "spec.domain.memory.guest");
@@ -172,7 +180,7 @@ Result<Json> Resources(const api::VirtualMachineInstance& vmi, const LauncherCon
                     "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
     }
   }
-  if (config.emulation == EmulationMode::kOff) limits[config.kvm_resource] = Str("1");
+  if (AsksForKvm(config)) limits[config.kvm_resource] = Str("1");
 
   Json resources = Json::object();
   resources["requests"] = std::move(requests);
@@ -194,6 +202,20 @@ Json InitResources(bool with_limits) {
   // A launcher with limits may make the pod Guaranteed, which needs every
   // container, init ones included, to have limits equal to requests.
   if (with_limits) resources["limits"] = list;
+  return resources;
+}
+
+// Limits equal requests when the pod is Guaranteed, as InitResources; the KVM
+// resource (extended resources go in limits) in both cases.
+Json AccelProbeResources(bool with_limits, const LauncherConfig& config) {
+  Json list = Json::object();
+  list["cpu"] = Str(kInitCpu);
+  list["memory"] = Str(kAccelProbeMemory);
+  Json resources = Json::object();
+  resources["requests"] = list;
+  Json limits = with_limits ? list : Json::object();
+  limits[config.kvm_resource] = Str("1");
+  resources["limits"] = std::move(limits);
   return resources;
 }
 
@@ -410,6 +432,23 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     for (const Json& c : init_containers.as_array()) Push(&all, c);
     init_containers = std::move(all);
     Push(&volumes, EmptyDirVolume(kToolsVolume));
+  }
+  if (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
+    // First of all: KVM or TCG, decided once with the device the pod got,
+    // told to the launcher (the state dir) and to us (termination message).
+    Json probe = Json::object();
+    probe["name"] = Str(kAccelProbeContainer);
+    probe["image"] = Str(config.image);
+    probe["imagePullPolicy"] = Str(config.image_pull_policy);
+    probe["command"] = StringArray({kLauncherBinary, "accel-probe", "--state-dir", kStateDir});
+    probe["resources"] = AccelProbeResources(with_limits, config);
+    probe["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+    probe["volumeMounts"] = Json::array(1);
+    probe["volumeMounts"][0] = Mount(kStateVolume, kStateDir, false);
+    Json all = Json::array();
+    Push(&all, std::move(probe));
+    for (const Json& c : init_containers.as_array()) Push(&all, c);
+    init_containers = std::move(all);
   }
 
   Json probe = Json::object();

@@ -15,8 +15,12 @@
 namespace vireo::controllers {
 
 // How the launcher runs guests: its --emulation flag.
-//   kAuto: KVM when /dev/kvm can be opened in the pod, else TCG. The pod
-//          asks for no KVM device, so it schedules anywhere.
+//   kAuto: KVM when /dev/kvm works in the pod, else TCG. With
+//          LauncherConfig::kvm_resource_offered the pod asks for the KVM
+//          resource (a device plugin gives /dev/kvm where the node has it)
+//          and an init container probes KVM first (its verdict becomes the
+//          VMI's SoftwareEmulation condition); without, it asks for nothing
+//          and schedules anywhere (and gets no /dev/kvm: TCG).
 //   kOn:   always TCG (software emulation); no KVM device asked for.
 //   kOff:  KVM only; the pod asks for the KVM device resource, so it only
 //          schedules on nodes that offer it.
@@ -50,8 +54,12 @@ struct LauncherConfig {
   // cpuAllocationRatio): request = vCPUs * 1000m / ratio.
   int64_t cpu_allocation_ratio = 10;
   // The extended resource a device plugin offers /dev/kvm as (KubeVirt's
-  // name, so nodes prepared for KubeVirt work); asked for in mode kOff.
+  // name, so nodes prepared for KubeVirt work); asked for in mode kOff, and
+  // in kAuto when kvm_resource_offered.
   std::string kvm_resource = "devices.kubevirt.io/kvm";
+  // Every node the launcher pods may run on offers kvm_resource (the chart's
+  // device plugin, which offers it on every node, or KubeVirt's).
+  bool kvm_resource_offered = false;
   // Pod terminationGracePeriodSeconds = the VMI's + this: time for the
   // launcher to destroy the domain and exit after the guest's grace period.
   int64_t termination_grace_margin_seconds = 15;
@@ -88,7 +96,12 @@ kube::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 // - container kLauncherContainer running `vireo-launcher run ...` exactly as
 //   the contract says, an exec readiness probe `vireo-launcher probe`,
 //   resources (memory = LauncherMemoryRequestBytes, CPU from the VMI or
-//   vCPUs / ratio, limits when the VMI has limits, the KVM resource in kOff);
+//   vCPUs / ratio, limits when the VMI has limits, the KVM resource in kOff,
+//   and in kAuto when config.kvm_resource_offered);
+// - in kAuto with kvm_resource_offered, a first init container
+//   kAccelProbeContainer running `vireo-launcher accel-probe` with the KVM
+//   resource and the state dir: it leaves its verdict there for the launcher
+//   and in its termination message for the controller;
 // - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
 //   block devices at /dev/vireo/<vol>; containerDisks copied by init
 //   containers into emptyDirs at /var/run/vireo/container-disks/<vol>/;

@@ -104,6 +104,75 @@ TEST(LauncherPod, CommandFollowsTheContract) {
   }
 }
 
+const Json* InitContainer(const Json& pod, const std::string& name) {
+  const Json* list = kube::Find(pod, "spec.initContainers");
+  if (list == nullptr) return nullptr;
+  for (const Json& c : list->as_array()) {
+    if (kube::GetString(c, "name") == name) return &c;
+  }
+  return nullptr;
+}
+
+bool AsksForKvm(const Json& container) {
+  const Json* limits = kube::Find(container, "resources.limits");
+  return limits != nullptr && limits->has_field("devices.kubevirt.io/kvm") &&
+         limits->at("devices.kubevirt.io/kvm").as_string() == "1";
+}
+
+// off: always the KVM resource; on: never; auto: when a device plugin
+// offers it, with the accel-probe init container first.
+TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  struct Case {
+    EmulationMode mode;
+    bool offered;
+    bool asks;
+  };
+  for (const Case& c :
+       {Case{EmulationMode::kAuto, false, false}, Case{EmulationMode::kAuto, true, true},
+        Case{EmulationMode::kOn, false, false}, Case{EmulationMode::kOn, true, false},
+        Case{EmulationMode::kOff, false, true}, Case{EmulationMode::kOff, true, true}}) {
+    SCOPED_TRACE(std::string(EmulationModeName(c.mode)) + (c.offered ? " offered" : ""));
+    LauncherConfig config = Config(c.mode);
+    config.kvm_resource_offered = c.offered;
+    const Json pod = Render(vmi, config);
+    EXPECT_EQ(AsksForKvm(Launcher(pod)), c.asks);
+    const Json* probe = InitContainer(pod, kAccelProbeContainer);
+    const bool probes = c.mode == EmulationMode::kAuto && c.offered;
+    ASSERT_EQ(probe != nullptr, probes);
+    if (!probes) continue;
+    // First, before the containerDisk copies, so a broken KVM is known early.
+    EXPECT_EQ(kube::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
+    EXPECT_EQ(probe->at("command").serialize(),
+              R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state"])");
+    EXPECT_EQ(kube::GetString(*probe, "image"), kLauncherImage);
+    EXPECT_TRUE(AsksForKvm(*probe));
+    EXPECT_EQ(kube::GetString(*probe, "resources.requests.memory"), "128Mi");
+    EXPECT_EQ(probe->at("volumeMounts").serialize(),
+              R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"}])");
+    // The launcher still runs with auto: it follows the probe's verdict.
+    EXPECT_EQ(Launcher(pod).at("command").at(6).as_string(), "--emulation=auto");
+  }
+}
+
+TEST(LauncherPod, AccelProbeKeepsAGuaranteedPodGuaranteed) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  vmi.spec.domain.resources.requests["cpu"] = "1";
+  vmi.spec.domain.resources.limits["cpu"] = "1";
+  vmi.spec.domain.resources.limits["memory"] = "64M";
+  LauncherConfig config = Config(EmulationMode::kAuto);
+  config.kvm_resource_offered = true;
+  const Json pod = Render(vmi, config);
+  const Json* probe = InitContainer(pod, kAccelProbeContainer);
+  ASSERT_NE(probe, nullptr);
+  EXPECT_EQ(kube::GetString(*probe, "resources.limits.cpu"),
+            kube::GetString(*probe, "resources.requests.cpu"));
+  EXPECT_EQ(kube::GetString(*probe, "resources.limits.memory"),
+            kube::GetString(*probe, "resources.requests.memory"));
+  EXPECT_TRUE(AsksForKvm(*probe));
+  EXPECT_TRUE(AsksForKvm(Launcher(pod)));
+}
+
 TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {
   auto vmi =
       api::FromJson<api::VirtualMachineInstance>(api::testing::LoadFixture("vmi_emptydisk.json"));

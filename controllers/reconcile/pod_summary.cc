@@ -97,6 +97,13 @@ PodSummary SummarizePod(const Json& pod) {
       out.launcher_exit_message = StringField(*ended, "message");
     }
   }
+  if (const Json* probe =
+          FindNamed(Field(*status, "initContainerStatuses"), kAccelProbeContainer)) {
+    const Json* ended = kube::Find(*probe, "state.terminated");
+    if (ended != nullptr && kube::GetInt(*ended, "exitCode").value_or(-1) == 0) {
+      out.accel_verdict = StringField(*ended, "message");
+    }
+  }
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
     const Json* statuses = Field(*status, list);
     if (statuses == nullptr || !statuses->is_array()) continue;

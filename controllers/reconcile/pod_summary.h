@@ -38,6 +38,10 @@ struct PodSummary {
   std::string launcher_exit_reason;  // e.g. "Error", "OOMKilled"
   std::string launcher_exit_message;
 
+  // The termination message of the accel-probe init container once it
+  // ended well: "kvm: <why>" or "tcg: <why>".
+  std::optional<std::string> accel_verdict;
+
   // An init container that ended in failure (a containerDisk copy).
   std::string failed_init_container;
   std::string failed_init_message;

@@ -153,9 +153,48 @@ void ApplyPodToStatus(const PodSummary& pod, const api::VirtualMachineInstanceSp
   }
 }
 
-void SetEmulationCondition(EmulationMode mode, WallTime now,
-                           api::VirtualMachineInstanceStatus* status) {
-  switch (mode) {
+// With emulation auto and a KVM device plugin, the accel-probe init
+// container's verdict ("kvm: <why>" / "tcg: <why>", launcher/accel.h).
+void SetProbedEmulationCondition(const std::optional<std::string>& verdict, WallTime now,
+                                 api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  if (!verdict.has_value()) {
+    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
+                           "LauncherChooses",
+                           "the launcher pod's accel-probe init container has not finished", now);
+    return;
+  }
+  const std::string text = verdict->substr(0, verdict->find('\n'));
+  const size_t colon = text.find(':');
+  const std::string mode = text.substr(0, colon);
+  std::string why = colon == std::string::npos ? "" : text.substr(colon + 1);
+  why.erase(0, why.find_first_not_of(' '));
+  if (mode == "kvm") {
+    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kFalse, "KvmAvailable",
+                           "the guest runs under KVM: " + why, now);
+  } else if (mode == "tcg") {
+    if (!internal::HasCondition(status->conditions, kConditionSoftwareEmulation, kTrue,
+                                "NoUsableKvm")) {
+      d->events.push_back({kube::EventType::kWarning, "SoftwareEmulation",
+                           "The guest runs under software emulation (TCG), much slower than "
+                           "KVM: " +
+                               why});
+    }
+    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kTrue, "NoUsableKvm",
+                           "the guest runs under TCG: " + why, now);
+  } else {
+    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
+                           "LauncherChooses",
+                           "the accel-probe init container said \"" + text + "\"", now);
+  }
+}
+
+void SetEmulationCondition(const LauncherConfig& config, const PodSummary* pod, WallTime now,
+                           api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  if (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
+    SetProbedEmulationCondition(pod != nullptr ? pod->accel_verdict : std::nullopt, now, status, d);
+    return;
+  }
+  switch (config.emulation) {
     case EmulationMode::kOn:
       internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kTrue, "EmulationOn",
                              "the guest runs under TCG (--emulation=on)", now);
@@ -165,9 +204,14 @@ void SetEmulationCondition(EmulationMode mode, WallTime now,
                              "the guest runs under KVM (--emulation=off)", now);
       break;
     case EmulationMode::kAuto:
-      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
-                             "LauncherChooses",
-                             "the launcher uses KVM when /dev/kvm opens in the pod, else TCG", now);
+      internal::SetCondition(
+          &status->conditions, kConditionSoftwareEmulation, internal::kUnknown, "NoKvmResource",
+          "no KVM device plugin is declared (vireo-controller --kvm-resource-offered=false), so "
+          "the pod asks for no " +
+              config.kvm_resource +
+              ": the launcher uses TCG unless /dev/kvm "
+              "works in the pod anyway",
+          now);
       break;
   }
 }
@@ -307,7 +351,8 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
             {kube::EventType::kNormal, "SuccessfulCreate", "Created launcher pod " + pod_name});
       }
     }
-    SetEmulationCondition(obs.config.emulation, obs.now, &status);
+    SetEmulationCondition(obs.config, pods.empty() ? nullptr : &pods[primary], obs.now, &status,
+                          &d);
   }
 
   if (status.phase != VmiPhase::kFailed) status.reason.clear();

@@ -76,7 +76,11 @@ struct VmiDecision {
 //                      (reason Unschedulable: the VM shows ErrorUnschedulable)
 //   Synchronized       False with reason ErrImagePull or ImagePullBackOff
 //                      while a container image cannot be pulled
-//   SoftwareEmulation  True for emulation on, False for off, Unknown for auto
+//   SoftwareEmulation  True for emulation on, False for off; for auto with
+//                      config.kvm_resource_offered the accel-probe init
+//                      container's verdict (True NoUsableKvm with a Warning
+//                      Event SoftwareEmulation, or False KvmAvailable;
+//                      Unknown until it ends), else Unknown NoKvmResource
 //
 // Deletion: while the VMI is being deleted its pods are deleted (the
 // launcher shuts the guest down within its grace period); once none is

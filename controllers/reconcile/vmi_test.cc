@@ -206,6 +206,67 @@ TEST(DecideVmi, EmulationConditionFollowsTheMode) {
   }
 }
 
+// A running pod whose accel-probe init container ended with `message`.
+Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message) {
+  Json pod = Pod(vmi, PodState::kRunningReady);
+  Json statuses = Json::array(1);
+  statuses[0] = testing::ParseOrDie(R"({"name": "accel-probe", "ready": false,
+      "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})");
+  statuses[0]["state"]["terminated"]["message"] = Json::string(message);
+  pod["status"]["initContainerStatuses"] = statuses;
+  return pod;
+}
+
+TEST(DecideVmi, EmulationAutoWithAPluginShowsTheProbesVerdict) {
+  const std::string tcg =
+      "tcg: /dev/kvm opens, but KVM runs guests far too slowly: the probe guest did 1000000 of "
+      "20000000 loop iterations in 1000 ms (working KVM needs ~10 ms)\n";
+  VmiObservation obs = Observe(Vmi(VmiPhase::kScheduled));
+  obs.config.kvm_resource_offered = true;
+  obs.pods = {PodWithAccelVerdict(obs.vmi, tcg)};
+  VmiDecision d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  const api::Condition* c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "True");
+  EXPECT_EQ(c->reason, "NoUsableKvm");
+  EXPECT_THAT(c->message, ::testing::HasSubstr("far too slowly"));
+  EXPECT_THAT(c->message, ::testing::Not(::testing::HasSubstr("\n")));
+  auto event = std::find_if(d.events.begin(), d.events.end(),
+                            [](const Event& e) { return e.reason == "SoftwareEmulation"; });
+  ASSERT_NE(event, d.events.end());
+  EXPECT_EQ(event->type, kube::EventType::kWarning);
+  EXPECT_THAT(event->message, ::testing::HasSubstr("far too slowly"));
+
+  // Decided again with that status stored: no second Event.
+  obs.vmi.status = *d.status;
+  d = DecideVmi(obs);
+  EXPECT_TRUE(std::none_of(d.events.begin(), d.events.end(),
+                           [](const Event& e) { return e.reason == "SoftwareEmulation"; }));
+
+  obs.pods = {
+      PodWithAccelVerdict(obs.vmi, "kvm: /dev/kvm works: the probe guest ran its loop in 9 ms")};
+  d = DecideVmi(obs);
+  c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  EXPECT_EQ(c->status, "False");
+  EXPECT_EQ(c->reason, "KvmAvailable");
+
+  // Before the probe ended: Unknown.
+  obs.pods = {Pod(obs.vmi, PodState::kScheduled)};
+  d = DecideVmi(obs);
+  c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  EXPECT_EQ(c->status, "Unknown");
+  EXPECT_EQ(c->reason, "LauncherChooses");
+}
+
+TEST(DecideVmi, EmulationAutoWithoutAPluginSaysSo) {
+  const VmiDecision d = DecideVmi(Observe(Vmi()));
+  const api::Condition* c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "Unknown");
+  EXPECT_EQ(c->reason, "NoKvmResource");
+}
+
 TEST(DecideVmi, VanishedPodFailsTheVmiAndIsNotReplaced) {
   for (VmiPhase phase : {VmiPhase::kScheduling, VmiPhase::kScheduled, VmiPhase::kRunning}) {
     SCOPED_TRACE(api::VmiPhaseName(phase));
