@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the upstream binaries the tests and the local cluster run (etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
-# kubectl, helm) from the Go module proxy, at the versions pinned in
-# tests/cluster/*/go.mod.
+# kubectl, helm, and generic-device-plugin, which images/build.sh wraps as the
+# chart's KVM device plugin image) from the Go module proxy, at the versions
+# pinned in tests/cluster/*/go.mod.
 #
 # The binaries go to a cache directory outside the source tree, keyed by a hash
 # of the pins and of this script, so a warm run reuses them and a changed pin
@@ -28,7 +29,8 @@ k8s_major=${BASH_REMATCH[1]} k8s_minor=${BASH_REMATCH[2]}
 recipe=2  # 2: kube-proxy
 key=$( (cat "$pins"/*/go.mod "$pins"/*/go.sum; echo "recipe=$recipe") | sha256sum | cut -c1-16)
 bin="$cache_root/upstream/$key/bin"
-wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl helm)
+wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl helm
+  generic-device-plugin)
 
 complete() { local b; for b in "${wanted[@]}"; do [[ -x $bin/$b ]] || return 1; done; }
 
@@ -79,6 +81,9 @@ build "$pins/kubernetes" "$bin.partial" \
 helm_version=$(awk '$1=="require" && $2=="helm.sh/helm/v3" {print $3}' "$pins/helm/go.mod")
 ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 build "$pins/helm" "$bin.partial" helm.sh/helm/v3/cmd/helm
+# Static (CGO_ENABLED=0), so its image needs no libraries.
+ldflags="-s -w"
+build "$pins/device-plugin" "$bin.partial" github.com/squat/generic-device-plugin
 
 rm -rf "$bin"
 mv "$bin.partial" "$bin"

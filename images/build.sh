@@ -3,13 +3,16 @@
 # compiles vireo-controller and vireo-launcher (release), puts each on a
 # trimmed Debian root filesystem made from Debian packages (images/rootfs.sh,
 # cached), and writes OCI image archives for `ctr -n k8s.io images import`.
-# Also packs the test disk as a containerDisk (images/test-disk/).
+# Also wraps the KVM device plugin hack/build-upstream.sh builds (static, the
+# binary alone: images/device-plugin/) and packs the test disk as a
+# containerDisk (images/test-disk/).
 #
 #   images/build.sh [--out DIR] [--refresh]
 #
 # DIR (default: the build directory's images/) gets
 #   vireo-controller.tar   vireo.local/vireo-controller:<version>
 #   vireo-launcher.tar     vireo.local/vireo-launcher:<version>
+#   generic-device-plugin.tar  vireo.local/generic-device-plugin:<version>
 #   test-disk.tar          vireo.local/test-disk:v1
 # <version> is the project version in meson.build. images/check.sh checks
 # the archives. Environment:
@@ -133,6 +136,40 @@ build_image() {
 build_image vireo-controller "$build/controllers/vireo-controller" 65532:65532
 build_image vireo-launcher "$build/launcher/vireo-launcher" ""
 
+# build_static_image NAME PROGRAM UPSTREAM: the archive $out/NAME.tar holding
+# one layer, the static PROGRAM as /usr/bin/<its name> (entrypoint); UPSTREAM
+# (module@version) goes in the image's labels.
+build_static_image() {
+  local name=$1 program=$2 upstream=$3 t0=$SECONDS binary epoch created top
+  binary=$(basename "$program")
+  epoch=$(stat -c %Y "$program")
+  created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+  ! readelf -l "$program" | grep -q INTERP || die "$name: $program is not static"
+  "$program" --help >/dev/null 2>&1 || die "$name: $binary --help fails"
+  top=$work/$name-top
+  install -D -m 0755 "$program" "$top/usr/bin/$binary"
+  tar_tree "$top" "$work/$name-top.tar" "$epoch" --owner=0 --group=0
+  make_layer "$work/$name-top.tar" "$work/$name-top-layer"
+  local config history digest archive_bytes top_bytes
+  config="{\"Entrypoint\":[\"/usr/bin/$binary\"],\"Env\":[\"$path_env\"],\"WorkingDir\":\"/\""
+  config+=",\"Labels\":{\"org.opencontainers.image.title\":\"$name\",\"org.opencontainers.image.version\":\"$version\",\"org.opencontainers.image.source\":\"$upstream\"}}"
+  history="[{\"created\":\"$created\",\"created_by\":\"images/build.sh\",\"comment\":\"$upstream, built by hack/build-upstream.sh\"}]"
+  digest=$(SOURCE_DATE_EPOCH=$epoch oci_archive "$out/$name.tar" "vireo.local/$name:$version" "$config" "$history" \
+    "$work/$name-top-layer")
+  top_bytes=$(du -sb "$top" | cut -f1)
+  archive_bytes=$(stat -c %s "$out/$name.tar")
+  log "$name: vireo.local/$name:$version ($upstream), manifest $digest"
+  log "$name: $((top_bytes / 1000000)) MB uncompressed, archive $((archive_bytes / 1000000)) MB ($((SECONDS - t0)) s)"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$version" "$top_bytes" "$archive_bytes" >>"$work/sizes"
+}
+
+# The chart's KVM device plugin (images/device-plugin/README.md).
+upstream_bin=$("$repo/hack/build-upstream.sh") || die "hack/build-upstream.sh failed"
+plugin_pin=$(awk '$1=="require" && $2=="github.com/squat/generic-device-plugin" {print $2 "@" $3}' \
+  "$repo/tests/cluster/device-plugin/go.mod")
+[[ -n $plugin_pin ]] || die "no generic-device-plugin pin in tests/cluster/device-plugin/go.mod"
+build_static_image generic-device-plugin "$upstream_bin/generic-device-plugin" "$plugin_pin"
+
 # The test disk as a containerDisk, for check.sh and for a cluster.
 disk=$("$repo/images/test-disk/containerdisk.sh") || die "images/test-disk/containerdisk.sh failed"
 cp "$disk" "$out/test-disk.tar.part"
@@ -141,4 +178,4 @@ printf '%s\t%s\t%s\t%s\n' test-disk v1 - "$(stat -c %s "$out/test-disk.tar")" >>
 
 # name, version, uncompressed bytes, archive bytes: for README and check.sh.
 mv "$work/sizes" "$out/sizes.tsv"
-log "done in $((SECONDS - start)) s: $out/{vireo-controller,vireo-launcher,test-disk}.tar"
+log "done in $((SECONDS - start)) s: $out/{vireo-controller,vireo-launcher,generic-device-plugin,test-disk}.tar"

@@ -20,7 +20,7 @@ say "cluster up"
 images=${VIREO_IMAGE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo/images/out}
 VIREO_IMAGE_JOBS=${VIREO_IMAGE_JOBS:-2} "$root/images/build.sh" --out "$images" >&2
 "$root/hack/cluster-load-images.sh" "$images"/vireo-controller.tar "$images"/vireo-launcher.tar \
-  "$images"/test-disk.tar >&2
+  "$images"/generic-device-plugin.tar "$images"/test-disk.tar >&2
 say "images built and imported"
 VIREO_TEST_DISK_IMG=$("$root/images/test-disk/build.sh")
 export VIREO_TEST_DISK_IMG
