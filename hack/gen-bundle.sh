@@ -41,7 +41,7 @@ bundle=$(render --include-crds)
 # hack/gen-bundle.sh (tests/integration/chart_test.sh checks this file is current).
 #
 # Vireo for kubectl users: the namespace, the kubevirt.io CRDs, vireo-controller
-# and its RBAC. Install or upgrade:
+# and its RBAC, the KVM device plugin. Install or upgrade:
 #   kubectl apply -f manifests/vireo.yaml
 # With Helm instead: docs/chart.md.
 ---
@@ -51,8 +51,11 @@ metadata:
   name: $namespace
   labels:
     app.kubernetes.io/name: vireo
-    # vireo-controller meets the restricted Pod Security Standard.
-    pod-security.kubernetes.io/enforce: restricted
+    # vireo-controller meets the restricted Pod Security Standard, but the
+    # KVM device plugin's DaemonSet needs hostPath (/dev, the kubelet's
+    # device-plugins directory) and root, which even baseline refuses.
+    # Without it (kvmDevicePlugin.enabled=false) this can be restricted.
+    pod-security.kubernetes.io/enforce: privileged
 HEADER
   printf '%s\n' "$bundle"
 } >"$out/vireo.yaml.tmp"

@@ -67,7 +67,9 @@ if [[ ${1:-} == --server ]]; then
     trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1; cleanup' EXIT
     k label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
       pod-security.kubernetes.io/warn=restricted >/dev/null
-    if ! out=$("$helm" template vireo "$chart" --namespace "$ns" 2>&1); then
+    # The controller alone: the KVM device plugin needs hostPath and root
+    # (the bundle's namespace is privileged for it; docs/chart.md).
+    if ! out=$("$helm" template vireo "$chart" --namespace "$ns" --set kvmDevicePlugin.enabled=false 2>&1); then
       fail "helm template -n $ns" "$out"
     elif ! out=$(k apply --dry-run=server -f - <<<"$out" 2>&1); then
       fail "the apiserver accepts the chart rendered into namespace $ns" "$out"
@@ -126,7 +128,7 @@ for f in "$root"/manifests/rbac/*; do
 done
 # The bundle starts with the Namespace, then the CRDs (kubectl applies in order).
 kinds=$(grep -E '^kind: ' "$root/manifests/vireo.yaml" | cut -d' ' -f2 | tr '\n' ' ')
-want='Namespace CustomResourceDefinition CustomResourceDefinition ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding Deployment '
+want='Namespace CustomResourceDefinition CustomResourceDefinition ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding DaemonSet Deployment '
 [[ $kinds == "$want" ]] && pass || fail "manifests/vireo.yaml holds, in order: $want" "found: $kinds"
 
 # The chart's CRDs are the committed ones (crds_in_sync.sh checks both against crds/src/).
@@ -185,7 +187,34 @@ check "defaults" "$r" '[e["name"] for e in c["env"]]' '["POD_NAME", "POD_NAMESPA
 check "defaults" "$r" '[k in pod for k in ("nodeSelector", "tolerations", "affinity")]' '[false, false, false]'
 check "defaults" "$r" 'dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()' true
 check "defaults" "$r" 'sorted(d["kind"] for d in docs)' \
-  '["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"]'
+  '["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Deployment", "Role", "RoleBinding", "ServiceAccount"]'
+
+# The KVM device plugin (on by default) and --kvm-resource-offered.
+check "defaults" "$r" 'args["--kvm-resource-offered"]' '"true"'
+ds='obj("DaemonSet")["spec"]["template"]["spec"]'
+check "kvm plugin" "$r" "$ds"'["containers"][0]["image"]' '"vireo.local/generic-device-plugin:0.1.0"'
+check "kvm plugin" "$r" '[a for a in '"$ds"'["containers"][0]["args"] if a.startswith("--device=")]' \
+  '["--device={\"groups\":[{\"count\":1000,\"paths\":[{\"optional\":true,\"path\":\"/dev/kvm\"},{\"path\":\"/dev/null\"}]}],\"name\":\"kvm\"}"]'
+check "kvm plugin" "$r" '"--domain=devices.kubevirt.io" in '"$ds"'["containers"][0]["args"]' true
+check "kvm plugin" "$r" "$ds"'["containers"][0]["securityContext"]' \
+  '{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}'
+check "kvm plugin" "$r" 'sorted(v["hostPath"]["path"] for v in '"$ds"'["volumes"])' '["/dev", "/var/lib/kubelet/device-plugins"]'
+check "kvm plugin" "$r" '['"$ds"'["priorityClassName"], '"$ds"'["tolerations"]]' '["system-node-critical", [{"operator": "Exists"}]]'
+check "kvm plugin" "$r" 'obj("DaemonSet")["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]' '"kvm-device-plugin"'
+r=$(template --set kvmDevicePlugin.enabled=false)
+check "no kvm plugin" "$r" '[d["kind"] for d in docs if d["kind"] == "DaemonSet"]' '[]'
+check "no kvm plugin" "$r" 'args["--kvm-resource-offered"]' '"false"'
+r=$(template --set kvmDevicePlugin.enabled=false --set kvmResourceOffered=true)
+check "KubeVirt's plugin" "$r" 'args["--kvm-resource-offered"]' '"true"'
+r=$(template --set kvmDevicePlugin.devicesPerNode=110 --set kvmDevicePlugin.image.tag=x)
+check "kvm plugin values" "$r" 'obj("DaemonSet")["spec"]["template"]["spec"]["containers"][0]["image"]' '"vireo.local/generic-device-plugin:x"'
+check "kvm plugin values" "$r" '"\"count\":110" in [a for a in obj("DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith("--device=")][0]' true
+for bad in "kvmResourceOffered=maybe|kvmResourceOffered: \"maybe\" is not true or false" \
+    "kvmDevicePlugin.devicesPerNode=0|kvmDevicePlugin.devicesPerNode: \"0\" is not a whole number" \
+    "kvmDevicePlugin.image.pullPolicy=Sometimes|kvmDevicePlugin.image.pullPolicy: \"Sometimes\" is not one of"; do
+  if out=$(template --set "${bad%%|*}"); then fail "--set ${bad%%|*} fails" "$out"
+  elif grep -qF -- "${bad#*|}" <<<"$out"; then pass; else fail "--set ${bad%%|*} says why" "$out"; fi
+done
 
 # Another release namespace reaches every namespaced object and every subject.
 ns=vms-operator

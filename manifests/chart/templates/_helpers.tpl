@@ -70,4 +70,62 @@ crash-loops.
 {{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
 {{- fail (printf "controller.image.pullPolicy: %q is not one of IfNotPresent, Always, Never" $policy) -}}
 {{- end -}}
+{{- range $name := list "kvmDevicePlugin.enabled" "kvmResourceOffered" -}}
+{{- $value := include "vireo.valueAt" (list $ $name) -}}
+{{- if not (has $value (list "true" "false")) -}}
+{{- fail (printf "%s: %q is not true or false" $name $value) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.kvmDevicePlugin.enabled -}}
+{{- if not .Values.kvmDevicePlugin.image.repository -}}
+{{- fail "kvmDevicePlugin.image.repository: must not be empty" -}}
+{{- end -}}
+{{- $policy := toString .Values.kvmDevicePlugin.image.pullPolicy -}}
+{{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
+{{- fail (printf "kvmDevicePlugin.image.pullPolicy: %q is not one of IfNotPresent, Always, Never" $policy) -}}
+{{- end -}}
+{{- $count := toString .Values.kvmDevicePlugin.devicesPerNode -}}
+{{- if or (not (regexMatch "^[0-9]+$" $count)) (lt (int $count) 1) -}}
+{{- fail (printf "kvmDevicePlugin.devicesPerNode: %q is not a whole number of at least 1" $count) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The KVM device plugin's DaemonSet. */}}
+{{- define "vireo.kvmDevicePluginName" -}}
+{{- printf "%s-kvm-device-plugin" (include "vireo.fullname" .) -}}
+{{- end -}}
+
+{{- define "vireo.kvmDevicePluginSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: kvm-device-plugin
+{{- end -}}
+
+{{- define "vireo.kvmDevicePluginLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "vireo.kvmDevicePluginSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "vireo.kvmDevicePluginImage" -}}
+{{- printf "%s:%s" .Values.kvmDevicePlugin.image.repository (.Values.kvmDevicePlugin.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/*
+Whether launcher pods may ask for devices.kubevirt.io/kvm: the chart's plugin
+offers it, or the user says another one does (KubeVirt's virt-handler).
+*/}}
+{{- define "vireo.kvmResourceOffered" -}}
+{{- if or .Values.kvmDevicePlugin.enabled .Values.kvmResourceOffered -}}true{{- else -}}false{{- end -}}
+{{- end -}}
+
+{{/* The value at a dotted path of .Values, as text: (list $ "a.b"). */}}
+{{- define "vireo.valueAt" -}}
+{{- $v := (index . 0).Values -}}
+{{- range $key := splitList "." (index . 1) -}}
+{{- $v = index $v $key -}}
+{{- end -}}
+{{- toString $v -}}
 {{- end -}}
