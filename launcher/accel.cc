@@ -235,7 +235,11 @@ KvmProbeRun RunKvmProbe(const KvmProbeConfig& config, const std::string& firmwar
   // Finished or not, QEMU goes: after the end mark it exits by itself.
   int status = 0;
   pid_t done = 0;
-  if (run.ended.has_value()) {
+  if (!out_open && !err_open) {
+    // Both pipes at EOF: QEMU is exiting by itself (it refused to start).
+    while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+  } else if (run.ended.has_value()) {
     for (int i = 0; i < 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(10'000);
   } else {
     done = waitpid(pid, &status, WNOHANG);

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -149,6 +150,31 @@ TEST(KvmProbeRunTest, TheFirmwareRunsUnderTcg) {
   EXPECT_EQ(run.exit_status, 33);
   EXPECT_FALSE(run.killed);
   std::filesystem::remove_all(dir);
+}
+
+// QEMU refusing KVM (FACTS.md: -cpu host aborting on an MSR) is reported at
+// once with its message, not waited for.
+TEST(KvmProbeRunTest, QemuFailingIsReportedWithItsMessage) {
+  const std::string fake = testing::TempDir() + "/fake-qemu.sh";
+  {
+    FILE* f = std::fopen(fake.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("#!/bin/sh\necho 'qemu-system-x86_64: error: failed to set MSR 0x10a' >&2\nexit 1\n",
+               f);
+    std::fclose(f);
+  }
+  ASSERT_EQ(chmod(fake.c_str(), 0755), 0);
+  KvmProbeConfig config = Config();
+  config.qemu = fake;
+  const auto t0 = std::chrono::steady_clock::now();
+  KvmProbeRun run = RunKvmProbe(config, "/nonexistent.rom");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_FALSE(run.killed);
+  EXPECT_EQ(run.exit_status, 1);
+  EXPECT_EQ(KvmProbeProblem(run, config),
+            "QEMU could not run a guest under KVM (exit status 1): qemu-system-x86_64: error: "
+            "failed to set MSR 0x10a");
+  std::remove(fake.c_str());
 }
 
 // A guest that never finishes is killed at the limit: the probe cannot hang.
