@@ -40,7 +40,8 @@ kubectl=("$BIN/kubectl")
 step "building Vireo's images and importing them into the cluster (images/build.sh)"
 images=${VIREO_IMAGE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo/images/out}
 VIREO_IMAGE_JOBS=${VIREO_IMAGE_JOBS:-2} images/build.sh --out "$images"
-hack/cluster-load-images.sh "$images"/vireo-controller.tar "$images"/vireo-launcher.tar "$images"/test-disk.tar
+hack/cluster-load-images.sh "$images"/vireo-controller.tar "$images"/vireo-launcher.tar \
+  "$images"/generic-device-plugin.tar "$images"/test-disk.tar
 
 step "installing Vireo with Helm (manifests/chart)"
 "$BIN/helm" upgrade --install vireo manifests/chart -n vireo-system --create-namespace --wait --timeout 5m
