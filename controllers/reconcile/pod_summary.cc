@@ -60,6 +60,8 @@ PodSummary SummarizePod(const Json& pod) {
   if (const Json* launcher = FindNamed(kube::Find(pod, "spec.containers"), kLauncherContainer)) {
     out.launcher_image = StringField(*launcher, "image");
   }
+  out.has_accel_probe =
+      FindNamed(kube::Find(pod, "spec.initContainers"), kAccelProbeContainer) != nullptr;
 
   const Json* status = Field(pod, "status");
   if (status == nullptr) return out;

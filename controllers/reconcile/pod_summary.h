@@ -38,8 +38,9 @@ struct PodSummary {
   std::string launcher_exit_reason;  // e.g. "Error", "OOMKilled"
   std::string launcher_exit_message;
 
-  // The termination message of the accel-probe init container once it
-  // ended well: "kvm: <why>" or "tcg: <why>".
+  // The pod has the accel-probe init container (kAccelProbeContainer), and
+  // its termination message once it ended well: "kvm: <why>" or "tcg: <why>".
+  bool has_accel_probe = false;
   std::optional<std::string> accel_verdict;
 
   // An init container that ended in failure (a containerDisk copy).

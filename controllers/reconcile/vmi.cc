@@ -190,7 +190,10 @@ void SetProbedEmulationCondition(const std::optional<std::string>& verdict, Wall
 
 void SetEmulationCondition(const LauncherConfig& config, const PodSummary* pod, WallTime now,
                            api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  if (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
+  // The pod says how it was made (the flags may have changed since); before
+  // it exists, the configuration it will be made with.
+  if (pod != nullptr ? pod->has_accel_probe
+                     : config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
     SetProbedEmulationCondition(pod != nullptr ? pod->accel_verdict : std::nullopt, now, status, d);
     return;
   }

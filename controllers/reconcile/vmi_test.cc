@@ -209,6 +209,7 @@ TEST(DecideVmi, EmulationConditionFollowsTheMode) {
 // A running pod whose accel-probe init container ended with `message`.
 Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message) {
   Json pod = Pod(vmi, PodState::kRunningReady);
+  pod["spec"]["initContainers"] = testing::ParseOrDie(R"([{"name": "accel-probe"}])");
   Json statuses = Json::array(1);
   statuses[0] = testing::ParseOrDie(R"({"name": "accel-probe", "ready": false,
       "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})");
@@ -252,11 +253,20 @@ TEST(DecideVmi, EmulationAutoWithAPluginShowsTheProbesVerdict) {
   EXPECT_EQ(c->reason, "KvmAvailable");
 
   // Before the probe ended: Unknown.
-  obs.pods = {Pod(obs.vmi, PodState::kScheduled)};
+  Json waiting = Pod(obs.vmi, PodState::kScheduled);
+  waiting["spec"]["initContainers"] = testing::ParseOrDie(R"([{"name": "accel-probe"}])");
+  obs.pods = {waiting};
   d = DecideVmi(obs);
   c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
   EXPECT_EQ(c->status, "Unknown");
   EXPECT_EQ(c->reason, "LauncherChooses");
+
+  // A pod made before the plugin was turned on has no probe: the condition
+  // follows the pod, not today's flags.
+  obs.pods = {Pod(obs.vmi, PodState::kRunningReady)};
+  d = DecideVmi(obs);
+  c = api::FindCondition(d.status->conditions, "SoftwareEmulation");
+  EXPECT_EQ(c->reason, "NoKvmResource");
 }
 
 TEST(DecideVmi, EmulationAutoWithoutAPluginSaysSo) {
