@@ -94,33 +94,47 @@ kube::Result<AccelChoice> ParseAccelVerdict(std::string_view text) {
 }
 
 std::string KvmProbeFirmware(uint16_t chunks, uint32_t iterations_per_chunk) {
-  auto le16 = [](uint16_t v) { return std::string{char(v & 0xff), char(v >> 8)}; };
-  auto le32 = [&](uint32_t v) { return le16(uint16_t(v & 0xffff)) + le16(uint16_t(v >> 16)); };
-  // Real mode, 16-bit code; no RAM is touched (no stack, no data).
+  // Bytes appended one by one (GCC 12 warns falsely about "literal" +
+  // std::string at -O3).
   std::string code;
-  code += "\xba" + le16(kComPort);                      // mov dx, 0x3f8
-  code += std::string("\xb0") + kStartMark;             // mov al, 'S'
-  code += "\xee";                                       // out dx, al
-  code += "\xbb" + le16(chunks);                        // mov bx, chunks
-  code += "\x66\xb9" + le32(iterations_per_chunk);      // outer: mov ecx, iterations
-  code += "\x66\x49";                                   // inner: dec ecx
-  code += "\x75\xfc";                                   // jnz inner
-  code += std::string("\xb0") + kChunkMark;             // mov al, '.'
-  code += "\xee";                                       // out dx, al
-  code += "\x4b";                                       // dec bx
-  code += "\x75\xf0";                                   // jnz outer (16 bytes back)
-  code += std::string("\xb0") + kEndMark;               // mov al, 'E'
-  code += "\xee";                                       // out dx, al
-  code += "\xba" + le16(kDebugExitPort);                // mov dx, 0xf4
-  code += std::string("\xb0") + char(kDebugExitValue);  // mov al, 0x10
-  code += "\xee";                                       // out dx, al: QEMU exits
-  code += "\xf4";                                       // hlt
-  code += "\xeb\xfd";                                   // jmp hlt
+  auto op = [&code](std::initializer_list<uint8_t> bytes) {
+    for (uint8_t b : bytes) code.push_back(static_cast<char>(b));
+  };
+  auto le16 = [&op](uint16_t v) { op({uint8_t(v & 0xff), uint8_t(v >> 8)}); };
+  auto le32 = [&le16](uint32_t v) {
+    le16(uint16_t(v & 0xffff));
+    le16(uint16_t(v >> 16));
+  };
+  // Real mode, 16-bit code; no RAM is touched (no stack, no data).
+  op({0xba});  // mov dx, 0x3f8
+  le16(kComPort);
+  op({0xb0, uint8_t(kStartMark)});  // mov al, 'S'
+  op({0xee});                       // out dx, al
+  op({0xbb});                       // mov bx, chunks
+  le16(chunks);
+  op({0x66, 0xb9});  // outer: mov ecx, iterations
+  le32(iterations_per_chunk);
+  op({0x66, 0x49});                 // inner: dec ecx
+  op({0x75, 0xfc});                 // jnz inner
+  op({0xb0, uint8_t(kChunkMark)});  // mov al, '.'
+  op({0xee});                       // out dx, al
+  op({0x4b});                       // dec bx
+  op({0x75, 0xf0});                 // jnz outer (16 bytes back)
+  op({0xb0, uint8_t(kEndMark)});    // mov al, 'E'
+  op({0xee});                       // out dx, al
+  op({0xba});                       // mov dx, 0xf4
+  le16(kDebugExitPort);
+  op({0xb0, kDebugExitValue});  // mov al, 0x10
+  op({0xee});                   // out dx, al: QEMU exits
+  op({0xf4});                   // hlt
+  op({0xeb, 0xfd});             // jmp hlt
   std::string rom(kFirmwareSize, '\0');
   rom.replace(kCodeOffset, code.size(), code);
   // jmp near kCodeOffset, relative to the end of this 3-byte instruction.
-  const auto rel = static_cast<uint16_t>(kCodeOffset - (kResetVectorOffset + 3));
-  rom.replace(kResetVectorOffset, 3, "\xe9" + le16(rel));
+  code.clear();
+  op({0xe9});
+  le16(static_cast<uint16_t>(kCodeOffset - (kResetVectorOffset + 3)));
+  rom.replace(kResetVectorOffset, code.size(), code);
   return rom;
 }
 
