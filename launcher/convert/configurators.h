@@ -9,6 +9,7 @@
 #include "launcher/convert/context.h"
 #include "launcher/convert/xml.h"
 #include "lib/api/types.h"
+#include "lib/kube/json.h"
 #include "lib/kube/status.h"
 
 namespace vireo::launcher::convert_internal {
@@ -25,6 +26,16 @@ struct DomainXml {
   XmlElement* devices = nullptr;
   // Arguments for <qemu:commandline>, for what libvirt 9.0 cannot express.
   std::vector<std::string> qemu_args;
+
+  // The devices that take a PCI slot, by kind, each kind in spec order.
+  // ConfigurePciTopology gives them their addresses at the end.
+  // NICs libvirt cannot express: QEMU JSON -device objects, appended to
+  // qemu_args once placed.
+  std::vector<kube::Json> nic_devices;
+  std::vector<XmlElement*> nic_elements;     // <interface> libvirt knows
+  std::vector<XmlElement*> pci_controllers;  // usb (when used), scsi, virtio-serial
+  std::vector<XmlElement*> pci_disks;        // virtio <disk>s
+  XmlElement* balloon = nullptr;
 };
 
 using api::VirtualMachineInstance;
@@ -47,6 +58,18 @@ Status ConfigureInterfaces(const VirtualMachineInstance& vmi, const ConvertConte
 // Serial console with its log, graphics when asked, no balloon.
 Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                                   DomainXml& xml);
+
+// PCI addresses for every device above, as a KubeVirt q35 guest sees them
+// (docs/launcher.md, "PCI topology"); on other machines libvirt and QEMU
+// choose. Runs last.
+Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml);
+
+// The machine type QEMU gets; RHEL's q35 names become Debian's q35.
+std::string MachineType(const VirtualMachineInstance& vmi);
+bool IsQ35(const std::string& machine);
+// The virtio device model: virtio-non-transitional on q35, as KubeVirt
+// chooses there (modern virtio only, a PCIe device on a root port).
+const char* VirtioModel(const VirtualMachineInstance& vmi);
 
 // "spec.domain.devices.disks[2]"-style prefixes for error messages.
 std::string DiskField(size_t index);

@@ -1,6 +1,6 @@
 // Configurator for what a person sees of the guest: the serial console (a
 // unix socket or a pty, always mirrored to a log file), VNC only when the
-// VMI asks for graphics, and no memory balloon.
+// VMI asks for graphics, and the memory balloon.
 #include <sys/un.h>
 
 #include <string>
@@ -48,6 +48,22 @@ Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const Conve
     XmlElement& console = xml.devices->Add("console").Attr("type", type);
     if (socket) console.Add("source").Attr("mode", "bind").Attr("path", ctx.console_socket_path);
     console.Add("target").Attr("type", "serial").Attr("port", "0");
+    if (IsQ35(MachineType(vmi))) {
+      // As KubeVirt, which gives the guest agent its channel on a
+      // virtio-serial controller whenever the serial console is attached.
+      xml.pci_controllers.push_back(&xml.devices->Add("controller")
+                                         .Attr("type", "virtio-serial")
+                                         .Attr("index", "0")
+                                         .Attr("model", VirtioModel(vmi)));
+      // Its socket at a path of ours: the one libvirt would make (under the
+      // embedded root, named after the domain) can exceed a socket path's
+      // 107 bytes.
+      Status status = CheckSocketPath(ctx.guest_agent_socket_path, "guest agent socket path");
+      if (!status.ok()) return status;
+      XmlElement& agent = xml.devices->Add("channel").Attr("type", "unix");
+      agent.Add("source").Attr("mode", "bind").Attr("path", ctx.guest_agent_socket_path);
+      agent.Add("target").Attr("type", "virtio").Attr("name", "org.qemu.guest_agent.0");
+    }
   }
 
   // KubeVirt attaches VNC unless told not to; Vireo only when asked, since
@@ -62,9 +78,12 @@ Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const Conve
         .Attr("socket", ctx.vnc_socket_path);
     xml.devices->Add("video").Add("model").Attr("type", "vga").Attr("heads", "1");
   }
-  // Nothing in Vireo resizes guest memory: a balloon would only cost a PCI
-  // slot and a guest driver.
-  xml.devices->Add("memballoon").Attr("model", "none");
+  // As KubeVirt: a balloon whose free page reporting hands the pages a
+  // guest frees back to the node, so an idle guest's pod shrinks. Nothing
+  // resizes guest memory, so no statistics are polled.
+  xml.balloon = &xml.devices->Add("memballoon")
+                     .Attr("model", VirtioModel(vmi))
+                     .Attr("freePageReporting", "on");
   return Status::Ok();
 }
 

@@ -10,6 +10,8 @@ ConvertContext ContextForStateDir(const std::string& state_dir, Emulation emulat
   ctx.console_log_path = state_dir + "/console.log";
   ctx.nvram_path = state_dir + "/efi-vars.fd";
   ctx.vnc_socket_path = state_dir + "/vnc.sock";
+  ctx.guest_agent_socket_path = state_dir + "/qga.sock";
+  ctx.passt_socket_path = state_dir + "/passt/passt.sock";
   return ctx;
 }
 

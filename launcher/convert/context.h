@@ -23,17 +23,22 @@ enum class ConsoleChardev {
   kPty,         // a pty libvirt allocates; the runtime reads its path from the live XML
 };
 
-// QEMU user-mode networking for a masquerade interface (the guest is NATed
-// behind the pod IP; docs/launcher.md, "Conversion and disks").
+// User-mode networking for a masquerade interface: the guest is NATed
+// behind the pod IP with KubeVirt's masquerade addresses (10.0.2.2/24,
+// gateway 10.0.2.1); docs/launcher.md, "Networking".
 enum class UserNetBackend {
-  // QEMU's built-in slirp, given on QEMU's command line (<qemu:commandline>)
-  // so the guest gets KubeVirt's masquerade addresses (10.0.2.2, gateway
-  // 10.0.2.1) and each of the interface's ports a hostfwd rule. Works here.
+  // passt (Debian's package) as a process of its own, which the launcher
+  // starts (launcher/passt.h); QEMU joins it with `-netdev stream` on
+  // passt_socket_path. Forwards every TCP and UDP port of the pod to the
+  // guest when the interface lists none, as KubeVirt's masquerade does.
+  kPasstProcess,
+  // QEMU's built-in slirp, given on QEMU's command line (<qemu:commandline>);
+  // only the interface's listed ports are forwarded (hostfwd rules).
   kSlirp,
   // libvirt's <backend type='passt'/> with <portForward>. Debian's libvirt
   // 9.0 refuses the element ("Invalid value for attribute 'type' in element
   // 'backend'"), so it is only for a newer libvirt; untested here.
-  kPasst,
+  kPasstLibvirt,
 };
 
 // Debian's ovmf package. Secure boot uses the code with SMM and the vars with
@@ -61,15 +66,18 @@ struct ConvertContext {
   std::string nvram_path;
   // Only with autoattachGraphicsDevice: true: VNC listens on this unix socket.
   std::string vnc_socket_path;
+  // The guest agent's channel (org.qemu.guest_agent.0), on q35.
+  std::string guest_agent_socket_path;
 
-  UserNetBackend network_backend = UserNetBackend::kSlirp;
+  UserNetBackend network_backend = UserNetBackend::kPasstProcess;
+  std::string passt_socket_path;  // used with kPasstProcess
   // TCG translation cache; QEMU's default grows far larger than a pod's
   // memory overhead allows. 0 leaves QEMU's default.
   uint32_t tb_cache_mib = 32;
 };
 
 // A context with the pod contract's file names under `state_dir`
-// (console.sock, console.log, efi-vars.fd, vnc.sock) and the given
+// (console.sock, console.log, efi-vars.fd, vnc.sock, qga.sock, passt/passt.sock) and the given
 // emulation; disks are left empty for PrepareVolumes to fill.
 ConvertContext ContextForStateDir(const std::string& state_dir, Emulation emulation);
 

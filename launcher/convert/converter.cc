@@ -42,7 +42,7 @@ kube::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& 
   for (const Status& status :
        {ConfigureMemory(vmi, xml), ConfigureCpu(vmi, ctx, xml), ConfigureFirmware(vmi, ctx, xml),
         ConfigureDisks(vmi, ctx, xml), ConfigureInterfaces(vmi, ctx, xml),
-        ConfigureConsoleAndDisplay(vmi, ctx, xml)}) {
+        ConfigureConsoleAndDisplay(vmi, ctx, xml), ConfigurePciTopology(vmi, xml)}) {
     if (!status.ok()) return status.WithContext("convert VMI " + DomainName(vmi));
   }
 

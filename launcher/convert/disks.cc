@@ -43,6 +43,7 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
   int virtio_count = 0;
   int sd_count = 0;  // sata, scsi and usb share the sd namespace in libvirt
   bool needs_scsi_controller = false;
+  bool needs_usb_controller = false;
 
   for (size_t i = 0; i < devices.disks.size(); ++i) {
     const api::Disk& disk = devices.disks[i];
@@ -67,6 +68,7 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
     } else if (bus == "sata" || bus == "scsi" || (bus == "usb" && !cdrom)) {
       dev = DriveName("sd", sd_count++);
       if (bus == "scsi") needs_scsi_controller = true;
+      if (bus == "usb") needs_usb_controller = true;
     } else {
       return Status(Code::kInvalid, field + (cdrom ? ".cdrom" : ".disk") + ".bus: '" + bus +
                                         "' is not supported here; use " +
@@ -75,6 +77,10 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
 
     XmlElement& el = xml.devices->Add("disk");
     el.Attr("type", source.block ? "block" : "file").Attr("device", cdrom ? "cdrom" : "disk");
+    if (bus == "virtio") {
+      el.Attr("model", VirtioModel(vmi));
+      xml.pci_disks.push_back(&el);
+    }
     const bool readonly = cdrom || source.readonly || target.readonly.value_or(false);
     XmlElement& driver = el.Add("driver");
     driver.Attr("name", "qemu").Attr("type", DiskFormatName(source.format));
@@ -94,11 +100,22 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
     el.Add("alias").Attr("name", "ua-disk-" + disk.name);
   }
 
-  if (needs_scsi_controller) {
-    xml.devices->Add("controller")
-        .Attr("type", "scsi")
-        .Attr("index", "0")
-        .Attr("model", "virtio-scsi");
+  const bool q35 = IsQ35(MachineType(vmi));
+  if (q35) {
+    // As KubeVirt: no USB controller unless a USB disk needs one (QEMU's
+    // default xHCI would take a root port), and a SCSI controller always,
+    // ready for hotplugged disks, so the PCI layout does not depend on
+    // whether a SCSI disk exists.
+    XmlElement& usb = xml.devices->Add("controller").Attr("type", "usb").Attr("index", "0");
+    usb.Attr("model", needs_usb_controller ? "qemu-xhci" : "none");
+    if (needs_usb_controller) xml.pci_controllers.push_back(&usb);
+  }
+  if (q35 || needs_scsi_controller) {
+    XmlElement& scsi = xml.devices->Add("controller")
+                           .Attr("type", "scsi")
+                           .Attr("index", "0")
+                           .Attr("model", q35 ? VirtioModel(vmi) : "virtio-scsi");
+    xml.pci_controllers.push_back(&scsi);
   }
   return Status::Ok();
 }

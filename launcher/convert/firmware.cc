@@ -12,6 +12,18 @@ namespace {
 
 using kube::Code;
 
+// libvirt refuses a domain <uuid> that is not 8-4-4-4-12 hex digits.
+bool IsUuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 // Debian's QEMU knows "q35", "pc" and their versioned names, not RHEL's
 // ("pc-q35-rhel9.2.0"), which a VM created on a RHEL-based KubeVirt carries;
 // those get the generic q35 board rather than a start failure.
@@ -26,17 +38,9 @@ bool IsQ35(const std::string& machine) {
   return machine == "q35" || machine.starts_with("pc-q35-");
 }
 
-// libvirt refuses a domain <uuid> that is not 8-4-4-4-12 hex digits.
-bool IsUuid(const std::string& text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
-  }
-  return true;
+const char* VirtioModel(const VirtualMachineInstance& vmi) {
+  return IsQ35(MachineType(vmi)) ? "virtio-non-transitional" : "virtio";
 }
-
-}  // namespace
 
 Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                          DomainXml& xml) {

@@ -1,8 +1,10 @@
 // Configurator for NICs on the pod network (masquerade binding): the guest
-// sits behind the pod IP through QEMU's user-mode network, and the
-// interface's `ports` on the pod IP reach the guest.
+// sits behind the pod IP, by default through a passt process the launcher
+// runs (every port of the pod reaches the guest unless `ports` lists some),
+// or through QEMU's slirp (only the listed ports reach the guest).
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "launcher/convert/configurators.h"
 #include "lib/kube/json.h"
@@ -13,8 +15,11 @@ namespace {
 using kube::Code;
 
 // QEMU device names for KubeVirt's interface models.
-const char* QemuNicDevice(const std::string& model) {
-  if (model.empty() || model == "virtio") return "virtio-net-pci";
+const char* QemuNicDevice(const VirtualMachineInstance& vmi, const std::string& model) {
+  if (model.empty() || model == "virtio") {
+    return std::string_view(VirtioModel(vmi)) == "virtio" ? "virtio-net-pci"
+                                                          : "virtio-net-pci-non-transitional";
+  }
   for (const char* known : {"e1000", "e1000e", "rtl8139", "ne2k_pci", "pcnet"}) {
     if (model == known) return known;
   }
@@ -44,6 +49,26 @@ std::string Protocol(const api::Port& port) {
 // guests configured for KubeVirt see the same network.
 constexpr char kSlirpNetwork[] = "net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,dns=10.0.2.3";
 
+// The NIC of a netdev given on QEMU's command line, as a JSON -device: QEMU
+// creates those after libvirt's own devices, so the root port
+// ConfigurePciTopology names for it exists by then.
+void AddCommandLineNic(const api::Interface& iface, const std::string& netdev,
+                       const std::string& mac, const char* device, DomainXml& xml) {
+  kube::Json dev = kube::Json::object();
+  dev["driver"] = kube::Json::string(device);
+  dev["id"] = kube::Json::string("ua-net-" + iface.name);
+  dev["netdev"] = kube::Json::string(netdev);
+  dev["mac"] = kube::Json::string(mac);
+  if (iface.boot_order.has_value()) {
+    dev["bootindex"] = kube::Json::number(*iface.boot_order);
+  } else {
+    // As KubeVirt: no network boot ROM unless the NIC boots (it costs
+    // seconds of firmware time under TCG).
+    dev["romfile"] = kube::Json::string("");
+  }
+  xml.nic_devices.push_back(std::move(dev));
+}
+
 void AddSlirpNic(const VirtualMachineInstance& vmi, const api::Interface& iface, size_t index,
                  const std::string& mac, const char* device, DomainXml& xml) {
   const std::string netdev = "vireo-net" + std::to_string(index);
@@ -57,16 +82,24 @@ void AddSlirpNic(const VirtualMachineInstance& vmi, const api::Interface& iface,
   }
   xml.qemu_args.push_back("-netdev");
   xml.qemu_args.push_back(opts);
-  // JSON -device: QEMU creates those after libvirt's own devices, so the NIC
-  // takes a free slot instead of the one libvirt planned for a root port.
-  kube::Json dev = kube::Json::object();
-  dev["driver"] = kube::Json::string(device);
-  dev["id"] = kube::Json::string("ua-net-" + iface.name);
-  dev["netdev"] = kube::Json::string(netdev);
-  dev["mac"] = kube::Json::string(mac);
-  if (iface.boot_order.has_value()) dev["bootindex"] = kube::Json::number(*iface.boot_order);
-  xml.qemu_args.push_back("-device");
-  xml.qemu_args.push_back(dev.serialize());
+  AddCommandLineNic(iface, netdev, mac, device, xml);
+}
+
+// The guest's end of the passt process the launcher runs (launcher/passt.h):
+// QEMU connects to its socket; passt gives the guest its address by DHCP and
+// forwards the pod's ports.
+Status AddPasstStreamNic(const api::Interface& iface, size_t index, const std::string& mac,
+                         const char* device, const ConvertContext& ctx, DomainXml& xml) {
+  if (ctx.passt_socket_path.empty() || ctx.passt_socket_path.find(',') != std::string::npos) {
+    return Status(Code::kInvalid, "the passt socket path '" + ctx.passt_socket_path +
+                                      "' is empty or has a ',' QEMU cannot take");
+  }
+  const std::string netdev = "vireo-net" + std::to_string(index);
+  xml.qemu_args.push_back("-netdev");
+  xml.qemu_args.push_back("stream,id=" + netdev +
+                          ",server=off,addr.type=unix,addr.path=" + ctx.passt_socket_path);
+  AddCommandLineNic(iface, netdev, mac, device, xml);
+  return Status::Ok();
 }
 
 void AddPasstNic(const api::Interface& iface, const std::string& mac, DomainXml& xml) {
@@ -85,6 +118,7 @@ void AddPasstNic(const api::Interface& iface, const std::string& mac, DomainXml&
     el.Add("boot").Attr("order", std::to_string(*iface.boot_order));
   }
   el.Add("alias").Attr("name", "ua-net-" + iface.name);
+  xml.nic_elements.push_back(&el);
 }
 
 }  // namespace
@@ -108,7 +142,7 @@ Status ConfigureInterfaces(const VirtualMachineInstance& vmi, const ConvertConte
     if (!iface.masquerade.has_value()) {
       return Status(Code::kInvalid, field + ": only the masquerade binding is supported");
     }
-    const char* device = QemuNicDevice(iface.model);
+    const char* device = QemuNicDevice(vmi, iface.model);
     if (device == nullptr) {
       return Status(Code::kInvalid, field + ".model: '" + iface.model +
                                         "' is not supported; use virtio, e1000, e1000e, "
@@ -116,10 +150,24 @@ Status ConfigureInterfaces(const VirtualMachineInstance& vmi, const ConvertConte
     }
     const std::string mac =
         iface.mac_address.empty() ? StableMac(vmi, iface.name) : iface.mac_address;
-    if (ctx.network_backend == UserNetBackend::kSlirp) {
-      AddSlirpNic(vmi, iface, i, mac, device, xml);
-    } else {
-      AddPasstNic(iface, mac, xml);
+    switch (ctx.network_backend) {
+      case UserNetBackend::kPasstProcess: {
+        if (i > 0) {
+          return Status(Code::kInvalid,
+                        field +
+                            ": only one interface can be on the pod network (one passt "
+                            "serves the pod's address)");
+        }
+        Status status = AddPasstStreamNic(iface, i, mac, device, ctx, xml);
+        if (!status.ok()) return status;
+        break;
+      }
+      case UserNetBackend::kSlirp:
+        AddSlirpNic(vmi, iface, i, mac, device, xml);
+        break;
+      case UserNetBackend::kPasstLibvirt:
+        AddPasstNic(iface, mac, xml);
+        break;
     }
   }
   return Status::Ok();

@@ -23,7 +23,7 @@ struct GoldenCase {
   std::string name;
   Emulation emulation = Emulation::kTcg;
   ConsoleChardev console = ConsoleChardev::kUnixSocket;
-  UserNetBackend network = UserNetBackend::kSlirp;
+  UserNetBackend network = UserNetBackend::kPasstProcess;
   std::set<std::string> block_volumes;  // PVCs that come as block devices
   bool libvirt_9_0_accepts = true;      // false: needs a newer libvirt
 };
@@ -32,6 +32,7 @@ inline std::vector<GoldenCase> GoldenCases() {
   std::vector<GoldenCase> cases(6);
   cases[0].name = "bios_containerdisk_cloudinit";
   cases[1].name = "efi_secureboot_pvc";
+  cases[1].network = UserNetBackend::kSlirp;
   cases[2].name = "efi_block_pvc_kvm";
   cases[2].emulation = Emulation::kKvm;
   cases[2].console = ConsoleChardev::kPty;
@@ -40,7 +41,7 @@ inline std::vector<GoldenCase> GoldenCases() {
   cases[4].name = "scsi_graphics_kvm";
   cases[4].emulation = Emulation::kKvm;
   cases[5].name = "passt_newer_libvirt";
-  cases[5].network = UserNetBackend::kPasst;
+  cases[5].network = UserNetBackend::kPasstLibvirt;
   cases[5].libvirt_9_0_accepts = false;
   return cases;
 }
