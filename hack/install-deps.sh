@@ -14,7 +14,7 @@ packages=(
   # tests and tooling
   python3 python3-yaml curl openssl ca-certificates git
   # the launcher: libvirt's QEMU driver, QEMU, firmware, disk and ISO tools
-  qemu-system-x86 qemu-utils libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients
+  qemu-system-x86 qemu-utils passt libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients
   seabios ovmf xorriso
   # the test disk, built offline from Debian packages
   busybox-static syslinux syslinux-common isolinux mtools cpio zstd umoci

@@ -20,7 +20,8 @@ Status Invalid(const std::string& message) { return Status(Code::kInvalid, messa
 // Which flags each subcommand accepts.
 const std::set<std::string>& FlagsOf(Subcommand subcommand) {
   static const std::set<std::string> kRun = {
-      "vmi", "state-dir", "emulation", "grace-period-seconds", "root", "libvirt-uri", "log-level"};
+      "vmi",  "state-dir",   "emulation", "grace-period-seconds",
+      "root", "libvirt-uri", "network",   "log-level"};
   static const std::set<std::string> kConsole = {"state-dir", "root", "wait-seconds"};
   static const std::set<std::string> kProbe = {"state-dir", "root"};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
@@ -70,6 +71,14 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
       options.emulation = EmulationFlag::kOff;
     } else {
       return Invalid("--emulation: expected auto, on or off, got \"" + value + "\"");
+    }
+  } else if (name == "network") {
+    if (value == "passt") {
+      options.network = UserNetBackend::kPasstProcess;
+    } else if (value == "slirp") {
+      options.network = UserNetBackend::kSlirp;
+    } else {
+      return Invalid("--network: expected passt or slirp, got \"" + value + "\"");
     }
   } else if (name == "grace-period-seconds" || name == "wait-seconds") {
     auto seconds = ParseSeconds(name, value);
@@ -192,6 +201,10 @@ Flags:
                                 image files); env VIREO_ROOT; default none
   --libvirt-uri URI             use a libvirt daemon at URI instead of the embedded
                                 driver (for comparisons; default: embedded)
+  --network passt|slirp         the pod network's backend: passt (its own process;
+                                every port reaches the guest unless the interface
+                                lists some) or QEMU's slirp (listed ports only)
+                                (default passt)
   --log-level LEVEL             debug, info, warn, error (default info)
 )";
     case Subcommand::kConsole:

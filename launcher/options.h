@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/convert/context.h"
 #include "lib/kube/log.h"
 #include "lib/kube/status.h"
 
@@ -28,6 +29,8 @@ struct Options {
   std::string state_dir;  // --state-dir; default <root>/var/run/vireo/state
   EmulationFlag emulation = EmulationFlag::kAuto;
   int64_t grace_period_seconds = 30;
+  // run: --network passt|slirp, how the guest reaches the pod network.
+  UserNetBackend network = UserNetBackend::kPasstProcess;
   // run: empty = libvirt's embedded QEMU driver under the state dir; else the
   // URI of a libvirt daemon (kept for the driver comparison in bench/).
   std::string libvirt_uri;

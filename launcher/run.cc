@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string_view>
 
 #include "launcher/accel.h"
@@ -19,6 +20,7 @@
 #include "launcher/exit_codes.h"
 #include "launcher/libvirt_session.h"
 #include "launcher/orphan_guard.h"
+#include "launcher/passt.h"
 #include "launcher/paths.h"
 #include "launcher/storage/volumes.h"
 #include "launcher/supervisor.h"
@@ -122,6 +124,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 
   ConvertContext ctx = ContextForStateDir(state.dir(), accel->emulation);
   ctx.disks = std::move(*disks);
+  ctx.network_backend = options.network;
   // QEMU listens on its own socket; console.sock belongs to the relay, which
   // gives viewers takeover semantics QEMU's single-client socket lacks.
   ctx.console_socket_path = state.SerialSocket();
@@ -165,6 +168,25 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
                   vmi_key);
   }
 
+  // The guest's network: passt serves the pod's address before QEMU joins.
+  std::optional<PasstProcess> passt;
+  const auto& interfaces = vmi->spec.domain.devices.interfaces;
+  if (ctx.network_backend == UserNetBackend::kPasstProcess && !interfaces.empty()) {
+    auto started =
+        PasstProcess::Start(state.File("passt"), state.File("passt.log"), interfaces.front().ports);
+    if (!started.ok()) return Finish(kExitStartFailed, started.status().message(), vmi_key);
+    passt = std::move(*started);
+    const PortForwards& forwards = passt->forwards();
+    kube::LogInfo("guest network", {{"vmi", vmi_key},
+                                    {"backend", "passt"},
+                                    {"tcpPorts", forwards.tcp},
+                                    {"udpPorts", forwards.udp}});
+    if (!forwards.limited.empty()) {
+      kube::LogWarn("not every port reaches the guest",
+                    {{"vmi", vmi_key}, {"why", forwards.limited}});
+    }
+  }
+
   auto relay = ConsoleRelay::Listen(state.ConsoleSocket());
   if (!relay.ok()) return Finish(kExitInternal, relay.status().message(), vmi_key);
 
@@ -182,6 +204,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   Outcome outcome = (*supervisor)->Run(domain_name, *xml, **relay);
   (*relay)->Stop();
   supervisor->reset();  // destroys whatever still runs, joins the reaper
+  if (passt.has_value()) passt->Stop();
   StopLibvirtEventLoop();
   return Finish(outcome.code, outcome.message, vmi_key);
 }

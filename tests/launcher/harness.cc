@@ -268,6 +268,10 @@ TestPod::TestPod() {
   char tmpl[] = "/tmp/vireo-t2.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
   root_ = tmpl;
+  // As a pod's directories are: others may pass through (passt, started as
+  // root, drops to nobody before it creates its socket under the state dir).
+  fs::permissions(root_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
   for (const char* dir : {"/var/run/vireo/vmi", "/var/run/vireo/state", "/var/run/vireo/volumes",
                           "/var/run/vireo/container-disks", "/usr/lib/vireo"}) {
     fs::create_directories(root_ + dir);
@@ -290,7 +294,12 @@ std::string TestPod::ContainerDiskDir(const std::string& vol) const {
 }
 
 void TestPod::WriteVmi(const std::string& name, const std::string& volumes_json,
-                       const std::string& disks_json) {
+                       const std::string& disks_json, const std::string& interfaces_json) {
+  const std::string nics = interfaces_json.empty()
+                               ? std::string(R"("autoattachPodInterface":false)")
+                               : R"("interfaces":)" + interfaces_json;
+  const std::string networks =
+      interfaces_json.empty() ? "" : R"(,"networks":[{"name":"default","pod":{}}])";
   WriteFileOrDie(VmiFile(),
                  R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",)"
                  R"("metadata":{"name":")" +
@@ -298,7 +307,8 @@ void TestPod::WriteVmi(const std::string& name, const std::string& volumes_json,
                      R"(","namespace":"t2","uid":"0f6a3b2c-1d4e-4f5a-8b6c-7d8e9f0a1b2c"},)"
                      R"("spec":{"terminationGracePeriodSeconds":30,)"
                      R"("domain":{"memory":{"guest":"256Mi"},"devices":{"disks":)" +
-                     disks_json + R"(}},"volumes":)" + volumes_json + "}}");
+                     disks_json + "," + nics + "}}" + networks + R"(,"volumes":)" + volumes_json +
+                     "}}");
 }
 
 void TestPod::AddContainerDisk(const std::string& vol) {

@@ -108,9 +108,12 @@ class TestPod {
   std::string ConsoleLog() const { return StateDir() + "/console.log"; }
 
   // A VMI named `name` with the given volumes JSON array and disks JSON
-  // array (raw JSON text), 256Mi of memory, grace period 30.
+  // array (raw JSON text), 256Mi of memory, grace period 30. Without
+  // `interfaces_json` the guest has no NIC (a launcher outside a network
+  // namespace would otherwise forward the machine's ports to it); with it,
+  // those interfaces on the pod network.
   void WriteVmi(const std::string& name, const std::string& volumes_json,
-                const std::string& disks_json);
+                const std::string& disks_json, const std::string& interfaces_json = "");
   // The test disk's qcow2 as a containerDisk volume's image.
   void AddContainerDisk(const std::string& vol);
   // A filesystem PVC volume directory holding a sparse disk.img of `bytes`.
