@@ -86,16 +86,18 @@ void TrimLauncherPod(Json& pod) {
     const Json& spec = pod.at("spec");
     Json trimmed = Json::object();
     Keep(spec, trimmed, "nodeName");
-    if (spec.is_object() && spec.has_field("containers") && spec.at("containers").is_array()) {
+    // Init containers too: the accel-probe one says how the pod was made.
+    for (const char* list : {"initContainers", "containers"}) {
+      if (!spec.is_object() || !spec.has_field(list) || !spec.at(list).is_array()) continue;
       Json containers = Json::array();
       size_t i = 0;
-      for (const Json& c : spec.at("containers").as_array()) {
+      for (const Json& c : spec.at(list).as_array()) {
         Json kept = Json::object();
         Keep(c, kept, "name");
         Keep(c, kept, "image");
         containers[i++] = std::move(kept);
       }
-      trimmed["containers"] = std::move(containers);
+      trimmed[list] = std::move(containers);
     }
     pod["spec"] = std::move(trimmed);
   }

@@ -31,7 +31,8 @@ class TrimmingListerWatcher final : public kube::ListerWatcher {
 
 // Keeps what internal::SummarizePod and the pod handlers read: metadata
 // without the VMI annotation (a copy of the whole VMI, the largest part of a
-// launcher pod), spec.nodeName, each container's name and image, and status.
+// launcher pod), spec.nodeName, each container's and init container's name
+// and image, and status.
 void TrimLauncherPod(kube::Json& pod);
 
 // Drops metadata.managedFields and the annotation

@@ -32,6 +32,8 @@ const char kPod[] = R"({
   },
   "spec": {
     "nodeName": "node-1",
+    "initContainers": [{"name": "accel-probe", "image": "launcher:1",
+                        "command": ["vireo-launcher", "accel-probe"]}],
     "containers": [{"name": "compute", "image": "launcher:1", "command": ["vireo-launcher"],
                     "env": [{"name": "A", "value": "B"}]}],
     "volumes": [{"name": "vmi", "downwardAPI": {}}]
@@ -39,7 +41,9 @@ const char kPod[] = R"({
   "status": {
     "phase": "Running", "podIP": "10.0.0.5",
     "conditions": [{"type": "Ready", "status": "True"}],
-    "containerStatuses": [{"name": "compute", "state": {"running": {}}, "ready": true}]
+    "containerStatuses": [{"name": "compute", "state": {"running": {}}, "ready": true}],
+    "initContainerStatuses": [{"name": "accel-probe", "state": {"terminated":
+        {"exitCode": 0, "message": "tcg: KVM runs guests far too slowly"}}}]
   }
 })";
 
@@ -59,12 +63,15 @@ TEST(CacheTrimTest, LauncherPodKeepsWhatTheDecisionReads) {
   EXPECT_EQ(after.ready, before.ready);
   EXPECT_TRUE(after.ready);
   EXPECT_EQ(after.launcher_running, before.launcher_running);
+  EXPECT_TRUE(after.has_accel_probe);
+  EXPECT_EQ(after.accel_verdict, "tcg: KVM runs guests far too slowly");
 
   EXPECT_EQ(kube::Find(pod, "metadata.annotations")->size(), 1u);
   EXPECT_EQ(kube::GetString(pod, "metadata.annotations.keep"), "me");
   EXPECT_EQ(kube::Find(pod, "metadata.managedFields"), nullptr);
   EXPECT_EQ(kube::Find(pod, "spec.volumes"), nullptr);
   EXPECT_EQ(kube::Find(pod, "spec")->at("containers").at(0).size(), 2u);
+  EXPECT_EQ(kube::Find(pod, "spec")->at("initContainers").at(0).size(), 2u);
 }
 
 TEST(CacheTrimTest, ObjectsWithoutTheTrimmedFieldsAreLeftAlone) {
