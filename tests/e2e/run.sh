@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # T3: brings up the local cluster (hack/cluster-up.sh), builds Vireo's images
 # and imports them (images/build.sh, hack/cluster-load-images.sh), then runs
-# e2e_test.py against it. On failure, what a person needs to see is printed:
+# e2e_test.py and kvm_test.py against it. On failure, what a person needs to see is printed:
 # pods, events, the controller's and launchers' logs. The cluster is left
 # running (the next run reuses it); hack/cluster-down.sh stops it.
 #
@@ -31,6 +31,9 @@ rm -rf "$logs" && mkdir -p "$logs"
 rc=0
 python3 "$root/tests/e2e/e2e_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
   --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=$?
+# KVM through the chart's device plugin (installs and uninstalls the chart itself).
+python3 "$root/tests/e2e/kvm_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
+  --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
 say "tests done"
 if ((rc != 0)); then
   k=("$BIN/kubectl" --kubeconfig="$KUBECONFIG")
