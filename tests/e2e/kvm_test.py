@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import e2e_test  # noqa: E402
 from e2e_test import BOOT_LIMIT, NS, RELEASE_NS, Cluster, check, timings  # noqa: E402
 
