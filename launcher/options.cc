@@ -256,6 +256,8 @@ Subcommands:
   console      attach stdin/stdout to the guest's serial console
   probe        exit 0 while the domain runs (readiness)
   warm-cache   pre-populate libvirt's QEMU capabilities cache (image build)
+  accel-probe  decide KVM or TCG with a short boot under KVM (the pod's
+               init container with --emulation=auto; launcher/accel.h)
 
 `vireo-launcher SUBCOMMAND --help` lists a subcommand's flags.
 )";
