@@ -119,6 +119,12 @@ int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
                      (o.guest_memory_divisor > 0 ? guest_bytes / o.guest_memory_divisor : 0) +
                      o.per_disk_bytes * static_cast<int64_t>(domain.devices.disks.size());
   if (config.emulation != EmulationMode::kOff) overhead += o.tcg_translation_cache_bytes;
+  if (!domain.devices.interfaces.empty()) {
+    const auto& ports = domain.devices.interfaces.front().ports;
+    overhead += o.passt_bytes +
+                o.per_forwarded_port_bytes *
+                    (ports.empty() ? o.all_ports_forwarded : static_cast<int64_t>(ports.size()));
+  }
   return RoundUpToMiB(overhead);
 }
 

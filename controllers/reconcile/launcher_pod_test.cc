@@ -212,11 +212,13 @@ TEST(LauncherPod, NameIsStablePerUidAndDiffersAcrossUids) {
 }
 
 TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
-  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");  // 64M, 1 vCPU, 2 disks
+  // 64M, 1 vCPU, 2 disks, one interface listing no ports.
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
   const MemoryOverhead o;
   const int64_t guest = 64'000'000;
-  const int64_t overhead_kvm =
-      o.fixed_bytes + o.per_vcpu_bytes + guest / o.guest_memory_divisor + 2 * o.per_disk_bytes;
+  const int64_t every_port = o.passt_bytes + o.per_forwarded_port_bytes * o.all_ports_forwarded;
+  const int64_t overhead_kvm = o.fixed_bytes + o.per_vcpu_bytes + guest / o.guest_memory_divisor +
+                               2 * o.per_disk_bytes + every_port;
   const auto mib_up = [](int64_t b) { return (b + (1 << 20) - 1) / (1 << 20) * (1 << 20); };
   const int64_t kvm = mib_up(guest + mib_up(overhead_kvm));
   EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, Config(EmulationMode::kOff)), kvm);
@@ -225,6 +227,24 @@ TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
   const Json pod = Render(vmi, Config(EmulationMode::kOff));
   EXPECT_EQ(kube::GetString(Launcher(pod), "resources.requests.memory"),
             std::to_string(kvm >> 20) + "Mi");
+}
+
+// passt's share follows what it forwards: every port (one socket each)
+// when the interface lists none, else the listed ones; nothing without a NIC.
+TEST(LauncherPod, NetworkOverheadFollowsTheForwardedPorts) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  const MemoryOverhead o;
+  const LauncherConfig config = Config(EmulationMode::kOff);
+  const int64_t every_port = *LauncherMemoryRequestBytes(vmi.spec, config);
+  ASSERT_EQ(vmi.spec.domain.devices.interfaces.size(), 1u);
+  vmi.spec.domain.devices.interfaces[0].ports.resize(2);
+  const int64_t two_ports = *LauncherMemoryRequestBytes(vmi.spec, config);
+  vmi.spec.domain.devices.interfaces.clear();
+  const int64_t no_nic = *LauncherMemoryRequestBytes(vmi.spec, config);
+  // Each figure is rounded up to whole MiB on its own: within 1 MiB.
+  EXPECT_NEAR(two_ports - no_nic, o.passt_bytes + 2 * o.per_forwarded_port_bytes, 1 << 20);
+  EXPECT_NEAR(every_port - no_nic,
+              o.passt_bytes + o.all_ports_forwarded * o.per_forwarded_port_bytes, 1 << 20);
 }
 
 TEST(LauncherPod, CpuRequestFromVcpusAndRatioUnlessAsked) {
