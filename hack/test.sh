@@ -63,6 +63,9 @@ for suite in "${suites[@]}"; do
     VIREO_LAUNCHER="$build/launcher/vireo-launcher" \
       VIREO_TEST_DISK_BUILD="$root/images/test-disk/build.sh" \
       "$build/bench/launcher_bench" --count "${VIREO_LAUNCHER_BENCH_COUNT:-20}" || rc=1
+    VIREO_LAUNCHER="$build/launcher/vireo-launcher" \
+      VIREO_TEST_DISK_BUILD="$root/images/test-disk/build.sh" \
+      "$build/bench/network_bench" || rc=1
   fi
 done
 python3 hack/summarize-tests.py "$build"/meson-logs/testlog-*.json

@@ -387,4 +387,42 @@ bool Converse(Process& console, const std::string& command, const std::string& e
   return console.WaitForStdout(expect, timeout, from);
 }
 
+PodNetwork::PodNetwork()
+    : name_("vireo-t2-" + std::to_string(getpid())),
+      host_if_("vt2h" + std::to_string(getpid() % 100000)),
+      pod_if_("vt2p" + std::to_string(getpid() % 100000)) {
+  Remove();
+  const std::string node = std::string(kNodeAddress) + "/24";
+  const std::string pod = std::string(kPodAddress) + "/24";
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"ip", "netns", "add", name_},
+           {"ip", "link", "add", host_if_, "type", "veth", "peer", "name", pod_if_},
+           {"ip", "link", "set", pod_if_, "netns", name_},
+           {"ip", "addr", "add", node, "dev", host_if_},
+           {"ip", "link", "set", host_if_, "up"},
+           {"ip", "-n", name_, "addr", "add", pod, "dev", pod_if_},
+           {"ip", "-n", name_, "link", "set", pod_if_, "up"},
+           {"ip", "-n", name_, "link", "set", "lo", "up"},
+           {"ip", "-n", name_, "route", "add", "default", "via", kNodeAddress}}) {
+    CommandResult r = RunCommand(argv, 30s);
+    if (r.exit_code != 0) {
+      Remove();
+      errno = 0;
+      Die(argv[0] + " " + argv[1] + " " + argv[2] + ": " + r.output);
+    }
+  }
+  fs::create_directories("/etc/netns/" + name_);
+  WriteFileOrDie("/etc/netns/" + name_ + "/resolv.conf",
+                 std::string("nameserver ") + kPodResolver + "\nsearch t2.svc.cluster.local\n");
+}
+
+PodNetwork::~PodNetwork() { Remove(); }
+
+void PodNetwork::Remove() {
+  RunCommand({"ip", "link", "del", host_if_}, 10s);
+  RunCommand({"ip", "netns", "del", name_}, 10s);
+  std::error_code ec;
+  fs::remove_all("/etc/netns/" + name_, ec);
+}
+
 }  // namespace vireo::t2

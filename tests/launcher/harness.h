@@ -150,4 +150,29 @@ class TestPod {
 bool Converse(Process& console, const std::string& command, const std::string& expect,
               std::chrono::milliseconds timeout = 60s);
 
+// A network namespace standing in for a pod's, joined to this one by a veth
+// pair: the pod's address kPodAddress, this side's ("the node")
+// kNodeAddress, in the benchmarking range 198.18.0.0/15 that no real network
+// here uses, and the pod's own resolv.conf naming kPodResolver (`ip netns
+// exec` mounts /etc/netns/<name>/resolv.conf over /etc's). Needs root.
+// Destruction removes all of it.
+class PodNetwork {
+ public:
+  static constexpr char kPodAddress[] = "198.18.23.10";
+  static constexpr char kNodeAddress[] = "198.18.23.1";
+  static constexpr char kPodResolver[] = "198.18.23.53";
+
+  PodNetwork();
+  ~PodNetwork();
+  PodNetwork(const PodNetwork&) = delete;
+  PodNetwork& operator=(const PodNetwork&) = delete;
+
+  // The prefix that runs a command in the namespace.
+  std::vector<std::string> Exec() const { return {"ip", "netns", "exec", name_}; }
+
+ private:
+  void Remove();
+  std::string name_, host_if_, pod_if_;
+};
+
 }  // namespace vireo::t2

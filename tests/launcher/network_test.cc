@@ -24,50 +24,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr char kPodAddress[] = "198.18.23.10";
-constexpr char kNodeAddress[] = "198.18.23.1";
-constexpr char kPodResolver[] = "198.18.23.53";
-
-void RunOrFail(const std::vector<std::string>& argv) {
-  CommandResult r = RunCommand(argv, 30s);
-  ASSERT_EQ(r.exit_code, 0) << argv[0] << " " << argv[1] << ": " << r.output;
-}
-
-// A network namespace with one veth to this one, and its own resolv.conf
-// (`ip netns exec` mounts /etc/netns/<name>/resolv.conf over /etc's).
-class PodNetwork {
- public:
-  PodNetwork()
-      : name_("vireo-t2-" + std::to_string(getpid())),
-        host_if_("vt2h" + std::to_string(getpid() % 100000)),
-        pod_if_("vt2p" + std::to_string(getpid() % 100000)) {
-    Remove();
-    RunOrFail({"ip", "netns", "add", name_});
-    RunOrFail({"ip", "link", "add", host_if_, "type", "veth", "peer", "name", pod_if_});
-    RunOrFail({"ip", "link", "set", pod_if_, "netns", name_});
-    RunOrFail({"ip", "addr", "add", std::string(kNodeAddress) + "/24", "dev", host_if_});
-    RunOrFail({"ip", "link", "set", host_if_, "up"});
-    RunOrFail({"ip", "-n", name_, "addr", "add", std::string(kPodAddress) + "/24", "dev", pod_if_});
-    RunOrFail({"ip", "-n", name_, "link", "set", pod_if_, "up"});
-    RunOrFail({"ip", "-n", name_, "link", "set", "lo", "up"});
-    RunOrFail({"ip", "-n", name_, "route", "add", "default", "via", kNodeAddress});
-    std::filesystem::create_directories("/etc/netns/" + name_);
-    WriteFileOrDie("/etc/netns/" + name_ + "/resolv.conf",
-                   std::string("nameserver ") + kPodResolver + "\nsearch t2.svc.cluster.local\n");
-  }
-  ~PodNetwork() { Remove(); }
-
-  std::vector<std::string> Exec() const { return {"ip", "netns", "exec", name_}; }
-
- private:
-  void Remove() {
-    RunCommand({"ip", "link", "del", host_if_}, 10s);
-    RunCommand({"ip", "netns", "del", name_}, 10s);
-    std::error_code ec;
-    std::filesystem::remove_all("/etc/netns/" + name_, ec);
-  }
-  std::string name_, host_if_, pod_if_;
-};
+constexpr const char* kPodAddress = PodNetwork::kPodAddress;
+constexpr const char* kNodeAddress = PodNetwork::kNodeAddress;
+constexpr const char* kPodResolver = PodNetwork::kPodResolver;
 
 // One HTTP GET to address:port from here; the reply, or "" when none.
 std::string HttpGet(const std::string& address, int port) {
