@@ -302,29 +302,32 @@ std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config
 kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device,
                                       const std::string& probe_dir, const KvmProbeConfig& probe) {
   if (flag == EmulationFlag::kOn) return AccelChoice{Emulation::kTcg, "--emulation=on"};
+  const bool off = flag == EmulationFlag::kOff;
+  // off: KVM or nothing, so a KVM the guest would hang under is an error
+  // that says so, never a guest that silently does not boot.
+  auto unusable = [&](const std::string& problem) -> kube::Result<AccelChoice> {
+    if (!off) return AccelChoice{Emulation::kTcg, problem};
+    return kube::Status(
+        kube::Code::kUnavailable,
+        "--emulation=off needs KVM, but " + problem +
+            " (give the pod a working /dev/kvm, or run with --emulation=auto or on)");
+  };
   std::string problem = KvmProblem(kvm_device);
-  if (problem.empty() && flag == EmulationFlag::kOff) {
-    return AccelChoice{Emulation::kKvm, kvm_device + " is usable (--emulation=off)"};
-  }
-  if (flag == EmulationFlag::kOff) {
-    return kube::Status(kube::Code::kUnavailable,
-                        "--emulation=off needs KVM, but " + problem +
-                            " (give the pod /dev/kvm, or run with --emulation=auto or on)");
-  }
-  if (!problem.empty()) return AccelChoice{Emulation::kTcg, "no usable KVM: " + problem};
-  if (probe_dir.empty()) return AccelChoice{Emulation::kKvm, kvm_device + " is usable"};
+  if (!problem.empty()) return off ? unusable(problem) : unusable("no usable KVM: " + problem);
+  const std::string usable = off ? " (--emulation=off)" : "";
+  if (probe_dir.empty()) return AccelChoice{Emulation::kKvm, kvm_device + " is usable" + usable};
 
   const std::string firmware = probe_dir + "/kvm-probe.rom";
   if (Status s = WriteFile(firmware, KvmProbeFirmware(probe.chunks, probe.iterations_per_chunk));
       !s.ok()) {
-    return AccelChoice{Emulation::kTcg, "KVM probe: " + s.message()};
+    return unusable("KVM probe: " + s.message());
   }
   KvmProbeRun run = RunKvmProbe(probe, firmware);
   unlink(firmware.c_str());
   problem = KvmProbeProblem(run, probe);
-  if (!problem.empty()) return AccelChoice{Emulation::kTcg, kvm_device + " opens, but " + problem};
+  if (!problem.empty()) return unusable(kvm_device + " opens, but " + problem);
   return AccelChoice{Emulation::kKvm, kvm_device + " works: the probe guest ran its loop in " +
-                                          Millis(*run.ended - *run.started)};
+                                          Millis(*run.ended - *run.started) + usable};
 }
 
 kube::Result<AccelChoice> ChooseAccelForRun(const Options& options) {

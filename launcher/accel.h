@@ -79,10 +79,11 @@ KvmProbeRun RunKvmProbe(const KvmProbeConfig& config, const std::string& firmwar
 // Empty when the run shows a usable accelerator, else why not, for people.
 std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config);
 
-// on: TCG. off: KVM, or kUnavailable when `kvm_device` cannot be used (no
-// boot probe: the user asked for KVM). auto: TCG when `kvm_device` does not
-// open read-write or answer KVM's API version; else, with a `probe_dir`, the
-// boot probe decides (its firmware is written there); without one, KVM.
+// on: TCG. auto: TCG when `kvm_device` does not open read-write or answer
+// KVM's API version; else, with a `probe_dir`, the boot probe decides (its
+// firmware is written there); without one, KVM. off: the same checks, but
+// KVM or kUnavailable saying why (a guest that would hang under a broken KVM
+// fails to start instead).
 kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
                                       const std::string& kvm_device = "/dev/kvm",
                                       const std::string& probe_dir = "",

@@ -177,6 +177,36 @@ TEST(KvmProbeRunTest, QemuFailingIsReportedWithItsMessage) {
   std::remove(fake.c_str());
 }
 
+// off is KVM or nothing: a KVM the probe finds unusable fails the start with
+// the probe's reason. Needs a /dev/kvm that opens (the fake QEMU does the rest).
+TEST(AccelTest, OffFailsOnAKvmTheProbeRejects) {
+  if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/kvm here";
+  auto usable = ChooseAccel(EmulationFlag::kOff, "/dev/kvm");
+  if (!usable.ok()) GTEST_SKIP() << usable.status().message();
+  const std::string dir = testing::TempDir();
+  const std::string fake = dir + "/fake-qemu-off.sh";
+  {
+    FILE* f = std::fopen(fake.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("#!/bin/sh\necho 'qemu-system-x86_64: error: failed to set MSR 0x10a' >&2\nexit 1\n",
+               f);
+    std::fclose(f);
+  }
+  ASSERT_EQ(chmod(fake.c_str(), 0755), 0);
+  KvmProbeConfig config = Config();
+  config.qemu = fake;
+  auto off = ChooseAccel(EmulationFlag::kOff, "/dev/kvm", dir, config);
+  ASSERT_FALSE(off.ok());
+  EXPECT_EQ(off.status().code(), kube::Code::kUnavailable);
+  EXPECT_THAT(off.status().message(),
+              HasSubstr("--emulation=off needs KVM, but /dev/kvm opens, but QEMU could not run a "
+                        "guest under KVM (exit status 1)"));
+  auto on_auto = ChooseAccel(EmulationFlag::kAuto, "/dev/kvm", dir, config);
+  ASSERT_TRUE(on_auto.ok());
+  EXPECT_EQ(on_auto->emulation, Emulation::kTcg);
+  std::remove(fake.c_str());
+}
+
 // A guest that never finishes is killed at the limit: the probe cannot hang.
 TEST(KvmProbeRunTest, AGuestTooSlowIsKilledAtTheLimit) {
   KvmProbeConfig config = Config();
