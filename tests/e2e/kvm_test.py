@@ -42,6 +42,13 @@ def vm_manifest(name):
                 "image": "vireo.local/test-disk:v1", "imagePullPolicy": "IfNotPresent"}}]}}}})
 
 
+def vmi_manifest(name):
+    """The same guest as a bare VMI: a failure stays failed (no VM restarts it)."""
+    vm = json.loads(vm_manifest(name))
+    return json.dumps({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                       "metadata": {"name": name, "namespace": NS}, "spec": vm["spec"]["template"]["spec"]})
+
+
 def apply(c, manifest):
     return subprocess.run([os.path.join(c.bin, "kubectl"), "--kubeconfig", c.kubeconfig, "apply", "-f", "-"],
                           input=manifest, capture_output=True, text=True, timeout=60)
@@ -148,6 +155,7 @@ def main():
     timings.append(("kvm: VM create -> guest marker", t_ready))
 
     pod = launcher_pod(c, "kvmvm")
+    verdict = ""
     if pod:
         name = pod["metadata"]["name"]
         ls = c.kubectl("exec", "-n", NS, name, "-c", "compute", "--", "/bin/busybox", "ls", "-l", "/dev/kvm")
@@ -192,8 +200,38 @@ def main():
     check("kvm: delete VM kvmvm", p.returncode == 0, p.stderr)
     c.wait("gone", lambda: not c.items("pods", ns=NS) or None, 120)
 
-    # ---- the plugin turned off: no request, no probe, no DaemonSet
+    # ---- emulation off: KVM or nothing. A KVM the probe rejects fails the
+    # start with the probe's reason instead of a guest that never boots.
     p = c.helm("upgrade", "vireo", CHART, "-n", RELEASE_NS, "--reuse-values",
+               "--set", "emulation=off", "--wait", "--timeout", "5m")
+    check("kvm: helm upgrade --set emulation=off", p.returncode == 0, p.stdout + p.stderr)
+    c.kubectl("rollout", "status", "-n", RELEASE_NS, "deployment/vireo-controller", "--timeout=180s", timeout=200)
+    check("kvm: controller leads with emulation off", c.wait("leader", leading, 60))
+    t0 = time.monotonic()
+    p = apply(c, vmi_manifest("offvmi"))
+    check("kvm: kubectl apply VMI offvmi (emulation off)", p.returncode == 0, p.stderr)
+
+    def settled():
+        v = c.get("vmi", "offvmi", ns=NS) or {}
+        return v if v.get("status", {}).get("phase") in ("Failed", "Running") else None
+    vmi = c.wait("settled", settled, BOOT_LIMIT)
+    phase = (vmi or {}).get("status", {}).get("phase")
+    timings.append(("kvm: emulation off, VMI create -> " + str(phase), time.monotonic() - t0))
+    if verdict.startswith("tcg"):
+        events = [e for e in c.items("events", ns=NS)
+                  if e.get("involvedObject", {}).get("name") == "offvmi" and e.get("reason") == "LauncherFailed"]
+        message = events[0].get("message", "") if events else ""
+        check("kvm: emulation off on this KVM: VMI Failed, the Event names the probe's finding",
+              phase == "Failed" and (vmi or {}).get("status", {}).get("reason") == "LauncherFailed"
+              and "--emulation=off needs KVM, but /dev/kvm opens" in message,
+              json.dumps((vmi or {}).get("status", {})) + "\n" + message)
+    else:
+        check("kvm: emulation off on a working KVM: VMI Running", phase == "Running", json.dumps(vmi))
+    c.kubectl("delete", "vmi", "offvmi", "-n", NS, "--wait=true", timeout=200)
+    c.wait("gone", lambda: not c.items("pods", ns=NS) or None, 120)
+
+    # ---- the plugin turned off: no request, no probe, no DaemonSet
+    p = c.helm("upgrade", "vireo", CHART, "-n", RELEASE_NS, "--reuse-values", "--set", "emulation=auto",
                "--set", "kvmDevicePlugin.enabled=false", "--wait", "--timeout", "5m")
     check("kvm: helm upgrade --set kvmDevicePlugin.enabled=false", p.returncode == 0, p.stdout + p.stderr)
     c.kubectl("rollout", "status", "-n", RELEASE_NS, "deployment/vireo-controller", "--timeout=180s", timeout=200)
