@@ -351,36 +351,9 @@ kube::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
   return ChooseAccel(options.emulation, "/dev/kvm", options.state_dir);
 }
 
-int RunAccelProbe(const std::vector<std::string>& args) {
-  std::string root, state_dir, termination_log = "/dev/termination-log";
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    if (name == "--help" || name == "-h") {
-      std::fputs(
-          "Usage: vireo-launcher accel-probe [--state-dir DIR] [--root DIR] "
-          "[--termination-log FILE]\n\n"
-          "The launcher pod's init container with --emulation=auto: boots a tiny probe\n"
-          "guest under KVM and writes \"kvm: <why>\" or \"tcg: <why>\" to <state-dir>/accel\n"
-          "(which `run --emulation=auto` follows) and to FILE (the container's\n"
-          "termination message; default /dev/termination-log).\n",
-          stdout);
-      return 0;
-    }
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    }
-    if (value.empty() ||
-        (name != "--state-dir" && name != "--root" && name != "--termination-log")) {
-      std::fprintf(stderr, "vireo-launcher accel-probe: bad argument %s (see --help)\n",
-                   name.c_str());
-      return 2;
-    }
-    (name == "--state-dir" ? state_dir : name == "--root" ? root : termination_log) = value;
-  }
-  if (state_dir.empty()) state_dir = PodPaths(root).StateDir();
+int RunAccelProbe(const Options& options) {
+  kube::SetLogLevel(options.log_level);
+  const std::string& state_dir = options.state_dir;
   if (access(state_dir.c_str(), W_OK) != 0) {
     kube::LogError("accel-probe failed",
                    {{"error", "state dir " + state_dir + ": " + std::strerror(errno)}});
@@ -400,7 +373,7 @@ int RunAccelProbe(const std::vector<std::string>& args) {
     return 1;
   }
   // Best effort: outside a pod there is no termination log.
-  if (Status s = WriteFile(termination_log, verdict); !s.ok()) {
+  if (Status s = WriteFile(options.termination_log, verdict); !s.ok()) {
     kube::LogWarn("cannot write the termination message", {{"error", s.message()}});
   }
   return 0;

@@ -94,12 +94,11 @@ kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
 // else ChooseAccel with the boot probe in the state dir.
 kube::Result<AccelChoice> ChooseAccelForRun(const Options& options);
 
-// `vireo-launcher accel-probe [--state-dir DIR] [--root DIR]
-// [--termination-log FILE]`: the launcher pod's init container with
+// `vireo-launcher accel-probe`: the launcher pod's init container with
 // --emulation=auto. Decides as ChooseAccel(auto) with the boot probe and
-// writes the verdict to <state-dir>/accel and to FILE (default
-// /dev/termination-log, where the kubelet reads the container's termination
-// message). Exit 0 once written, 2 for bad flags, 1 when it cannot write.
-int RunAccelProbe(const std::vector<std::string>& args);
+// writes the verdict to <state-dir>/accel and to options.termination_log
+// (where the kubelet reads the container's termination message). Exit 0
+// once written, 1 when it cannot write.
+int RunAccelProbe(const Options& options);
 
 }  // namespace vireo::launcher

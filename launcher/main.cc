@@ -1,6 +1,5 @@
 // vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
-// subcommands run, console, probe and warm-cache (options.h), and
-// accel-probe (accel.h).
+// subcommands run, console, probe, warm-cache and accel-probe (options.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -71,10 +70,6 @@ int main(int argc, char** argv) {
   // A viewer or libvirt peer that goes away must not kill the launcher.
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
-  // The launcher pod's init container (accel.h); its flags are its own.
-  if (!args.empty() && args[0] == "accel-probe") {
-    return vireo::launcher::RunAccelProbe({args.begin() + 1, args.end()});
-  }
   auto options = vireo::launcher::ParseOptions(args, vireo::launcher::ProcessEnvironment());
   if (!options.ok()) {
     std::fprintf(stderr, "vireo-launcher: %s\n", options.status().message().c_str());
@@ -94,6 +89,8 @@ int main(int argc, char** argv) {
       return Probe(*options);
     case Subcommand::kWarmCache:
       return WarmCache(*options);
+    case Subcommand::kAccelProbe:
+      return vireo::launcher::RunAccelProbe(*options);
     case Subcommand::kHelp:
       break;
   }

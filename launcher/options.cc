@@ -25,6 +25,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
   static const std::set<std::string> kConsole = {"state-dir", "root", "wait-seconds"};
   static const std::set<std::string> kProbe = {"state-dir", "root"};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
+  static const std::set<std::string> kAccelProbe = {"state-dir", "root", "termination-log",
+                                                    "log-level"};
   static const std::set<std::string> kNone;
   switch (subcommand) {
     case Subcommand::kRun:
@@ -35,6 +37,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
       return kProbe;
     case Subcommand::kWarmCache:
       return kWarmCache;
+    case Subcommand::kAccelProbe:
+      return kAccelProbe;
     case Subcommand::kHelp:
       return kNone;
   }
@@ -62,6 +66,8 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
     options.libvirt_uri = value;
   } else if (name == "out") {
     options.out_dir = value;
+  } else if (name == "termination-log") {
+    options.termination_log = value;
   } else if (name == "emulation") {
     if (value == "auto") {
       options.emulation = EmulationFlag::kAuto;
@@ -131,9 +137,11 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kProbe;
   } else if (command == "warm-cache") {
     options.subcommand = Subcommand::kWarmCache;
+  } else if (command == "accel-probe") {
+    options.subcommand = Subcommand::kAccelProbe;
   } else {
     return Invalid("unknown subcommand \"" + command +
-                   "\"; expected run, console, probe or warm-cache (see --help)");
+                   "\"; expected run, console, probe, warm-cache or accel-probe (see --help)");
   }
   if (auto it = env.find(kRootEnv); it != env.end()) options.root = it->second;
 
@@ -243,6 +251,21 @@ Flags:
   --root DIR           prefix of every pod path; env VIREO_ROOT
   --log-level LEVEL    debug, info, warn, error (default info)
 )";
+    case Subcommand::kAccelProbe:
+      return R"(Usage: vireo-launcher accel-probe [flags]
+
+The launcher pod's init container with --emulation=auto (launcher/accel.h):
+boots a 64 KiB probe guest under KVM and writes "kvm: <why>" or
+"tcg: <why>" to <state-dir>/accel, which `run --emulation=auto` follows, and
+to the termination log, which the controller shows as the VMI's
+SoftwareEmulation condition. Exit 0 once written.
+
+Flags:
+  --state-dir DIR         the launcher's state dir (default <root>/var/run/vireo/state)
+  --termination-log FILE  the container's termination message (default /dev/termination-log)
+  --root DIR              prefix of every pod path; env VIREO_ROOT
+  --log-level LEVEL       debug, info, warn, error (default info)
+)";
     case Subcommand::kHelp:
       break;
   }
@@ -257,7 +280,7 @@ Subcommands:
   probe        exit 0 while the domain runs (readiness)
   warm-cache   pre-populate libvirt's QEMU capabilities cache (image build)
   accel-probe  decide KVM or TCG with a short boot under KVM (the pod's
-               init container with --emulation=auto; launcher/accel.h)
+               init container with --emulation=auto)
 
 `vireo-launcher SUBCOMMAND --help` lists a subcommand's flags.
 )";

@@ -18,7 +18,7 @@ namespace vireo::launcher {
 enum class EmulationFlag { kAuto, kOn, kOff };
 const char* EmulationFlagName(EmulationFlag emulation);
 
-enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache };
+enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe };
 
 struct Options {
   Subcommand subcommand = Subcommand::kHelp;
@@ -41,6 +41,8 @@ struct Options {
   std::string out_dir;
   // warm-cache: probe as if /dev/kvm were absent (the host-independent cache).
   bool without_kvm = false;
+  // accel-probe: where the kubelet reads the container's termination message.
+  std::string termination_log = "/dev/termination-log";
   kube::LogLevel log_level = kube::LogLevel::kInfo;
 };
 

@@ -48,6 +48,23 @@ TEST(OptionsTest, ConsoleAndWarmCache) {
   EXPECT_EQ(warm->out_dir, "/o");
 }
 
+// The launcher pod's init container (controllers/reconcile/launcher_pod.cc).
+TEST(OptionsTest, AccelProbe) {
+  auto probe = ParseOptions({"accel-probe", "--state-dir", "/var/run/vireo/state"}, {});
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->subcommand, Subcommand::kAccelProbe);
+  EXPECT_EQ(probe->state_dir, "/var/run/vireo/state");
+  EXPECT_EQ(probe->termination_log, "/dev/termination-log");
+  auto elsewhere =
+      ParseOptions({"accel-probe", "--termination-log=/tmp/t"}, {{"VIREO_ROOT", "/r"}});
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_EQ(elsewhere->termination_log, "/tmp/t");
+  EXPECT_EQ(elsewhere->state_dir, "/r/var/run/vireo/state");
+  EXPECT_FALSE(ParseOptions({"accel-probe", "--emulation=on"}, {}).ok());
+  EXPECT_THAT(HelpText(Subcommand::kAccelProbe), HasSubstr("--termination-log"));
+  EXPECT_THAT(HelpText(Subcommand::kHelp), HasSubstr("accel-probe"));
+}
+
 TEST(OptionsTest, HelpAnywhere) {
   EXPECT_EQ(ParseOptions({}, {})->subcommand, Subcommand::kHelp);
   auto sub = ParseOptions({"run", "--help"}, {});
