@@ -60,6 +60,10 @@ inline constexpr char kConditionSynchronized[] = "Synchronized";
 // False when it must use KVM (--emulation=off), Unknown when the launcher
 // chooses at start (--emulation=auto): the controller cannot see its choice.
 inline constexpr char kConditionSoftwareEmulation[] = "SoftwareEmulation";
+// VMI only, and only while it holds: True when the cloud-init networkData
+// names NICs the guest will not have (api::NetworkDataProblems), so the
+// guest would boot without the network it asks for.
+inline constexpr char kConditionNetworkDataMismatch[] = "NetworkDataMismatch";
 // VM only: True while the VM cannot make its VMI (invalid template, a VMI of
 // that name owned by someone else).
 inline constexpr char kConditionFailure[] = "Failure";

@@ -11,6 +11,7 @@
 #include "controllers/reconcile/pod_summary.h"
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
+#include "lib/api/network_data.h"
 #include "lib/api/validation.h"
 #include "lib/kube/timestamp.h"
 
@@ -219,6 +220,26 @@ void SetEmulationCondition(const LauncherConfig& config, const PodSummary* pod, 
   }
 }
 
+// networkData that names NICs the guest will not have configures nothing:
+// the guest boots without its network and nothing in the pod can see that.
+void SetNetworkDataCondition(const api::VirtualMachineInstance& vmi, WallTime now,
+                             api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  const std::vector<std::string> problems = api::NetworkDataProblems(vmi.spec);
+  if (problems.empty()) {
+    internal::RemoveCondition(&status->conditions, kConditionNetworkDataMismatch);
+    return;
+  }
+  std::string message;
+  for (const std::string& problem : problems) message += (message.empty() ? "" : "; ") + problem;
+  if (!internal::HasCondition(status->conditions, kConditionNetworkDataMismatch, kTrue,
+                              "UnknownInterface")) {
+    d->events.push_back({kube::EventType::kWarning, "NetworkDataMismatch",
+                         "The guest's network will not be configured: " + message});
+  }
+  internal::SetCondition(&status->conditions, kConditionNetworkDataMismatch, kTrue,
+                         "UnknownInterface", message, now);
+}
+
 void SetReady(const std::vector<PodSummary>& pods, size_t primary, bool deleting, WallTime now,
               api::VirtualMachineInstanceStatus* status) {
   std::string reason;
@@ -356,6 +377,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
     }
     SetEmulationCondition(obs.config, pods.empty() ? nullptr : &pods[primary], obs.now, &status,
                           &d);
+    SetNetworkDataCondition(vmi, obs.now, &status, &d);
   }
 
   if (status.phase != VmiPhase::kFailed) status.reason.clear();

@@ -206,6 +206,41 @@ TEST(DecideVmi, EmulationConditionFollowsTheMode) {
   }
 }
 
+// networkData naming a NIC the guest will not have: a condition and one
+// Warning Event naming it; fixed networkData clears the condition.
+TEST(DecideVmi, NetworkDataNamingNoGuestNicIsShown) {
+  api::VirtualMachineInstance vmi = Vmi(VmiPhase::kScheduled);
+  api::Volume seed;
+  seed.name = "cloudinit";
+  seed.cloud_init_no_cloud.emplace();
+  seed.cloud_init_no_cloud->network_data = "version: 2\nethernets:\n  ens3:\n    dhcp4: true\n";
+  vmi.spec.volumes.push_back(seed);
+  VmiObservation obs = Observe(vmi);
+  obs.pods = {Pod(obs.vmi, PodState::kRunningReady)};
+  VmiDecision d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  const api::Condition* c = api::FindCondition(d.status->conditions, "NetworkDataMismatch");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "True");
+  EXPECT_EQ(c->reason, "UnknownInterface");
+  EXPECT_THAT(c->message, ::testing::HasSubstr("'ens3'"));
+  EXPECT_THAT(c->message, ::testing::HasSubstr("enp1s0"));
+  auto warned = [](const VmiDecision& decision) {
+    return std::count_if(decision.events.begin(), decision.events.end(),
+                         [](const Event& e) { return e.reason == "NetworkDataMismatch"; });
+  };
+  EXPECT_EQ(warned(d), 1);
+  // Decided again with that status stored: no second Event.
+  obs.vmi.status = *d.status;
+  EXPECT_EQ(warned(DecideVmi(obs)), 0);
+  // networkData as a KubeVirt guest gets it: no condition.
+  obs.vmi.spec.volumes.back().cloud_init_no_cloud->network_data =
+      "version: 2\nethernets:\n  enp1s0:\n    dhcp4: true\n";
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, "NetworkDataMismatch"), nullptr);
+}
+
 // A running pod whose accel-probe init container ended with `message`.
 Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message) {
   Json pod = Pod(vmi, PodState::kRunningReady);
