@@ -128,14 +128,28 @@ def boot_and_talk(c, name, manifest, tag, extra=None):
     return con
 
 
-def main():
+def cluster_from_command_line():
+    """The T3 scripts' common command line: --cluster-dir, --virtctl, --logs."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--cluster-dir", required=True)
     ap.add_argument("--virtctl", required=True)
     ap.add_argument("--logs", default="/tmp/vireo-e2e-logs")
     args = ap.parse_args()
     os.makedirs(args.logs, exist_ok=True)
-    c = Cluster(args.cluster_dir, args.virtctl, args.logs)
+    return args, Cluster(args.cluster_dir, args.virtctl, args.logs)
+
+
+def summary(label):
+    """Prints the timings and "<label>: N passed, M failed"; the exit code."""
+    for what, seconds in timings:
+        print(f"timing  {what}: {seconds:.3f} s")
+    failed = sum(1 for _, ok in results if not ok)
+    print(f"{label}: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main():
+    args, c = cluster_from_command_line()
     examples = os.path.join(ROOT, "examples")
 
     # A clean slate: no release, no test namespace.
@@ -276,11 +290,7 @@ def main():
     check("CRDs kept after uninstall (as Helm does)", crds.returncode == 0, crds.stderr)
     c.kubectl("delete", "namespace", NS, "--wait=false")
 
-    for what, seconds in timings:
-        print(f"timing  {what}: {seconds:.1f} s")
-    failed = sum(1 for _, ok in results if not ok)
-    print(f"e2e: {len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary("e2e")
 
 
 if __name__ == "__main__":

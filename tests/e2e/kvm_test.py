@@ -13,7 +13,6 @@ pod asks for nothing. Uses e2e_test.py's helpers; run after it
 
   kvm_test.py --cluster-dir DIR --virtctl PATH [--logs DIR]
 """
-import argparse
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import e2e_test  # noqa: E402
-from e2e_test import BOOT_LIMIT, NS, RELEASE_NS, Cluster, check, timings  # noqa: E402
+from e2e_test import BOOT_LIMIT, NS, RELEASE_NS, check, timings  # noqa: E402
 
 KVM = "devices.kubevirt.io/kvm"
 CHART = os.path.join(e2e_test.ROOT, "manifests", "chart")
@@ -83,13 +82,7 @@ def seconds_between(start, end):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cluster-dir", required=True)
-    ap.add_argument("--virtctl", required=True)
-    ap.add_argument("--logs", default="/tmp/vireo-e2e-logs")
-    args = ap.parse_args()
-    os.makedirs(args.logs, exist_ok=True)
-    c = Cluster(args.cluster_dir, args.virtctl, args.logs)
+    args, c = e2e_test.cluster_from_command_line()
     c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
     c.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300)
 
@@ -257,11 +250,7 @@ def main():
     check("kvm: helm uninstall", p.returncode == 0, p.stderr)
     c.kubectl("delete", "namespace", NS, "--wait=false")
 
-    for what, seconds in timings:
-        print(f"timing  {what}: {seconds:.1f} s")
-    failed = sum(1 for _, ok in e2e_test.results if not ok)
-    print(f"kvm: {len(e2e_test.results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return e2e_test.summary("kvm")
 
 
 if __name__ == "__main__":
