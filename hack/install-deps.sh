@@ -22,7 +22,7 @@ packages=(
   # kube-proxy's iptables mode
   containerd runc containernetworking-plugins iproute2 iptables conntrack
   # the container images, built from Debian packages without an engine (images/)
-  mmdebstrap binutils
+  mmdebstrap binutils e2fsprogs openssh-client
 )
 
 missing=()

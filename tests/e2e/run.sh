@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # T3: brings up the local cluster (hack/cluster-up.sh), builds Vireo's images
 # and imports them (images/build.sh, hack/cluster-load-images.sh), then runs
-# e2e_test.py and kvm_test.py against it. On failure, what a person needs to see is printed:
+# e2e_test.py, kvm_test.py and guest_test.py against it. On failure, what a person needs to see is printed:
 # pods, events, the controller's and launchers' logs. The cluster is left
 # running (the next run reuses it); hack/cluster-down.sh stops it.
 #
@@ -24,6 +24,12 @@ VIREO_IMAGE_JOBS=${VIREO_IMAGE_JOBS:-2} "$root/images/build.sh" --out "$images" 
 say "images built and imported"
 VIREO_TEST_DISK_IMG=$("$root/images/test-disk/build.sh")
 export VIREO_TEST_DISK_IMG
+# Debian 12 with the real cloud-init (guest_test.py): the disk for a PVC and
+# the same disk as a containerDisk; both cached.
+VIREO_DEBIAN_DISK=$("$root/images/debian-cloud/build.sh")
+export VIREO_DEBIAN_DISK
+"$root/hack/cluster-load-images.sh" "$("$root/images/debian-cloud/containerdisk.sh")" >&2
+say "Debian cloud image built and imported"
 
 # shellcheck disable=SC1091
 source "$VIREO_CLUSTER_DIR/env"
@@ -33,6 +39,9 @@ python3 "$root/tests/e2e/e2e_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
   --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=$?
 # KVM through the chart's device plugin (installs and uninstalls the chart itself).
 python3 "$root/tests/e2e/kvm_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
+  --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
+# Debian with the real cloud-init, and the pod network through passt (likewise).
+python3 "$root/tests/e2e/guest_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
   --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
 say "tests done"
 if ((rc != 0)); then
