@@ -7,7 +7,8 @@
 #
 # The binaries go to a cache directory outside the source tree, keyed by a hash
 # of the pins and of this script, so a warm run reuses them and a changed pin
-# rebuilds. Prints the bin directory on stdout; progress goes to stderr.
+# rebuilds; other pins' binaries are deleted a week after their last use.
+# Prints the bin directory on stdout; progress goes to stderr.
 #
 #   hack/build-upstream.sh            build if needed, print the bin directory
 #   VIREO_CACHE_DIR=/x hack/...       use another cache root (default ~/.cache/vireo)
@@ -35,6 +36,7 @@ wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-
 complete() { local b; for b in "${wanted[@]}"; do [[ -x $bin/$b ]] || return 1; done; }
 
 if complete; then
+  touch "$cache_root/upstream/$key"  # in use: see the pruning below
   echo "$bin"
   exit 0
 fi
@@ -45,6 +47,7 @@ mkdir -p "$cache_root/upstream"
 exec 9>"$cache_root/upstream/.lock"
 flock 9
 if complete; then
+  touch "$cache_root/upstream/$key"  # in use: see the pruning below
   echo "$bin"
   exit 0
 fi
@@ -87,10 +90,10 @@ build "$pins/device-plugin" "$bin.partial" github.com/squat/generic-device-plugi
 
 rm -rf "$bin"
 mv "$bin.partial" "$bin"
-# Older pins' binaries are no longer wanted.
-for old in "$cache_root"/upstream/*; do
-  [[ $old == "$cache_root/upstream/$key" ]] || rm -rf "$old"
-done
+# Other pins' binaries may still be in use: by another checkout sharing this
+# cache (a branch, a CI directory) or by a running cluster started from them.
+# Those no run has asked for in a week go.
+find "$cache_root/upstream" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -mtime +7 -exec rm -rf {} +
 complete || { echo "build-upstream: build finished but binaries are missing in $bin" >&2; exit 1; }
 echo "build-upstream: built in $((SECONDS - start)) s into $bin" >&2
 echo "$bin"
