@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the upstream binaries the tests and the local cluster run (etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
-# kubectl, helm, and generic-device-plugin, which images/build.sh wraps as the
-# chart's KVM device plugin image) from the Go module proxy, at the versions
-# pinned in tests/cluster/*/go.mod.
+# kubectl, helm, generic-device-plugin, which images/build.sh wraps as the
+# chart's KVM device plugin image, and coredns, which hack/cluster-up.sh wraps
+# as the cluster DNS image) from the Go module proxy, at the versions pinned in
+# tests/cluster/*/go.mod.
 #
 # The binaries go to a cache directory outside the source tree, keyed by a hash
 # of the pins and of this script, so a warm run reuses them and a changed pin
@@ -31,7 +32,7 @@ recipe=2  # 2: kube-proxy
 key=$( (cat "$pins"/*/go.mod "$pins"/*/go.sum; echo "recipe=$recipe") | sha256sum | cut -c1-16)
 bin="$cache_root/upstream/$key/bin"
 wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl helm
-  generic-device-plugin)
+  generic-device-plugin coredns)
 
 complete() { local b; for b in "${wanted[@]}"; do [[ -x $bin/$b ]] || return 1; done; }
 
@@ -87,6 +88,8 @@ build "$pins/helm" "$bin.partial" helm.sh/helm/v3/cmd/helm
 # Static (CGO_ENABLED=0), so its image needs no libraries.
 ldflags="-s -w"
 build "$pins/device-plugin" "$bin.partial" github.com/squat/generic-device-plugin
+# Static too; its version is a constant of the module (coremain.CoreVersion).
+build "$pins/coredns" "$bin.partial" github.com/coredns/coredns
 
 rm -rf "$bin"
 mv "$bin.partial" "$bin"

@@ -2,8 +2,8 @@
 # Starts (or repairs) a single-node Kubernetes cluster of upstream parts on
 # this machine, for the end-to-end tests and the demo: a private containerd,
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
-# kube-proxy, pod networking on the bridge vireo0, a StorageClass
-# `vireo-local` for hostPath volumes (hack/cluster-pv.sh).
+# kube-proxy, pod networking on the bridge vireo0, the cluster DNS (CoreDNS),
+# a StorageClass `vireo-local` for hostPath volumes (hack/cluster-pv.sh).
 #
 #   hack/cluster-up.sh               start what is not running, check the rest
 #   source "$VIREO_CLUSTER_DIR/env"  KUBECONFIG, CONTAINERD_ADDRESS, BIN, ...
@@ -311,7 +311,8 @@ EOF
 # ---------------------------------------------------------------- images
 # No registry is reachable: the pause image (the pod sandbox) is compiled
 # from the pinned Kubernetes sources, busybox comes from Debian's
-# busybox-static; both are written as OCI archives and imported.
+# busybox-static, CoreDNS is the static binary hack/build-upstream.sh built;
+# all are written as OCI archives and imported.
 images=$STATE/images
 mkdir -p "$images"
 k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$cluster_root/tests/cluster/kubernetes/go.mod")
@@ -362,6 +363,28 @@ else
   cluster_log "no static /bin/busybox (package busybox-static): no busybox image"
 fi
 
+# The cluster DNS: the static coredns binary alone, tagged with its version
+# (the pin in tests/cluster/coredns/go.mod), as the pause image is.
+[[ -x $BIN/coredns ]] ||
+  cluster_fail "building the CoreDNS image: no $BIN/coredns (hack/build-upstream.sh builds it)"
+coredns_version=$(awk '$1=="require" && $2=="github.com/coredns/coredns" {sub(/^v/, "", $3); print $3}' \
+  "$cluster_root/tests/cluster/coredns/go.mod")
+[[ -n $coredns_version ]] || cluster_fail "building the CoreDNS image: no CoreDNS pin in tests/cluster/coredns/go.mod"
+coredns_image=vireo.local/coredns:$coredns_version
+coredns_archive=$images/coredns-$(sha256sum "$BIN/coredns" | cut -c1-12)-$image_recipe.tar
+if [[ ! -f $coredns_archive ]]; then
+  cluster_step "building the CoreDNS image" images
+  (
+    set -e
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    # The layer's root is the image's /: readable by CoreDNS's non-root user.
+    install -d -m 0755 "$work/rootfs"
+    install -m 0755 "$BIN/coredns" "$work/rootfs/coredns"
+    oci_image_archive "$coredns_image" "$work/rootfs" "$coredns_archive" '["/coredns"]'
+  ) >"$LOGS/images.log" 2>&1
+fi
+
 # ---------------------------------------------------------------- containerd
 cluster_step "configuring containerd"
 mkdir -p "$STATE/containerd"
@@ -405,7 +428,8 @@ EOF
 ensure containerd containerd_healthy 60 containerd --config "$STATE/containerd/config.toml"
 
 cluster_step "importing the images into containerd" images
-for pair in "$pause_image=$pause_archive" ${busybox_image:+"$busybox_image=$busybox_archive"}; do
+for pair in "$pause_image=$pause_archive" "$coredns_image=$coredns_archive" \
+  ${busybox_image:+"$busybox_image=$busybox_archive"}; do
   name=${pair%%=*} archive=${pair#*=}
   if [[ -z $(ctr_k8s images ls -q "name==$name") ]]; then
     cluster_log "importing $name"
@@ -521,7 +545,10 @@ authentication:
   x509: {clientCAFile: $PKI/ca.crt}
 authorization:
   mode: Webhook
-# No cluster DNS: pods get the host's resolver configuration.
+# ClusterFirst pods ask CoreDNS (deployed below); pods with dnsPolicy
+# Default, CoreDNS's own included, get the host's resolver configuration.
+clusterDNS: [$DNS_IP]
+clusterDomain: $CLUSTER_DOMAIN
 resolvConf: /etc/resolv.conf
 podLogsDir: $LOGS/pods
 volumePluginDir: $STATE/kubelet/volume-plugins
@@ -591,6 +618,159 @@ for _ in $(seq 1 120); do
 done
 "${kubectl[@]}" get serviceaccount default -n default >/dev/null 2>&1 ||
   cluster_fail "no default service account after 60 s" kube-controller-manager
+
+# ---------------------------------------------------------------- cluster DNS
+# CoreDNS answers for $CLUSTER_DOMAIN from the API (Services and their
+# EndpointSlices) and forwards every other name to the host's resolvers,
+# written into the Corefile. A loopback one (a local stub such as
+# systemd-resolved's 127.0.0.53) cannot be reached from a pod: it is skipped,
+# for systemd-resolved's own upstream list when there is one; IPv6 ones too
+# (pods have no IPv6). Without any, CoreDNS answers for the cluster only.
+host_resolvers() {
+  local f=/etc/resolv.conf
+  if grep -qE '^[[:space:]]*nameserver[[:space:]]+127\.' "$f" && [[ -f /run/systemd/resolve/resolv.conf ]]; then
+    f=/run/systemd/resolve/resolv.conf
+  fi
+  awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 !~ /:/ {print $2}' "$f" | head -n 3 | tr '\n' ' '
+}
+cluster_step "deploying the cluster DNS (CoreDNS $coredns_version, Service kube-system/kube-dns, $DNS_IP)" coredns
+dns_start=$SECONDS
+upstreams=$(host_resolvers)
+forward=""
+if [[ -n $upstreams ]]; then
+  forward="forward . ${upstreams% }"
+else
+  cluster_log "no usable resolver in /etc/resolv.conf: pods resolve names in $CLUSTER_DOMAIN only"
+fi
+# Port 1053 in the pod, 53 on the Service: CoreDNS needs no capability and
+# runs as a non-root user. Readiness (/ready) waits for its first sync with
+# the API; `reload` picks up a changed Corefile without a restart.
+"${kubectl[@]}" apply -f - >"$LOGS/coredns.log" 2>&1 <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects:
+- {kind: ServiceAccount, name: coredns, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:1053 {
+        errors
+        health {
+            lameduck 5s
+        }
+        ready
+        kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 30
+        }
+        prometheus :9153
+        $forward
+        cache 30
+        loop
+        reload
+        loadbalance
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: coredns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {k8s-app: kube-dns}
+  template:
+    metadata:
+      labels: {k8s-app: kube-dns}
+    spec:
+      priorityClassName: system-cluster-critical
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      tolerations:
+      - {key: CriticalAddonsOnly, operator: Exists}
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        runAsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: coredns
+        image: $coredns_image
+        imagePullPolicy: Never
+        args: [-conf, /etc/coredns/Corefile]
+        ports:
+        - {name: dns, containerPort: 1053, protocol: UDP}
+        - {name: dns-tcp, containerPort: 1053, protocol: TCP}
+        - {name: metrics, containerPort: 9153, protocol: TCP}
+        resources:
+          requests: {cpu: 10m, memory: 32Mi}
+          limits: {memory: 128Mi}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+        livenessProbe:
+          httpGet: {path: /health, port: 8080}
+          initialDelaySeconds: 30
+          timeoutSeconds: 5
+          failureThreshold: 5
+        readinessProbe:
+          httpGet: {path: /ready, port: 8181}
+          periodSeconds: 2
+        volumeMounts:
+        - {name: config, mountPath: /etc/coredns, readOnly: true}
+      volumes:
+      - name: config
+        configMap:
+          name: coredns
+          items: [{key: Corefile, path: Corefile}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, kubernetes.io/name: CoreDNS}
+spec:
+  selector: {k8s-app: kube-dns}
+  clusterIP: $DNS_IP
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: dns}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: dns-tcp}
+  - {name: metrics, port: 9153, protocol: TCP, targetPort: metrics}
+EOF
+if ! "${kubectl[@]}" -n kube-system rollout status deployment/coredns --timeout=120s >>"$LOGS/coredns.log" 2>&1; then
+  {
+    "${kubectl[@]}" -n kube-system get pods -l k8s-app=kube-dns -o wide
+    "${kubectl[@]}" -n kube-system get events --field-selector involvedObject.kind=Pod | tail -n 5
+    "${kubectl[@]}" -n kube-system logs deployment/coredns --tail=10
+  } >>"$LOGS/coredns.log" 2>&1 || true
+  cluster_fail "the cluster DNS: deployment kube-system/coredns not Ready after 120 s" coredns
+fi
+cluster_log "CoreDNS ready ($((SECONDS - dns_start)) s)"
 
 {
   printf '%s=%q\n' KUBECONFIG "$STATE/kubeconfig" CONTAINERD_ADDRESS "$CONTAINERD_SOCK" BIN "$BIN" \

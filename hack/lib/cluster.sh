@@ -17,6 +17,10 @@ POD_CIDR=10.244.0.0/24
 NODE_IP=10.244.0.1
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
+# The cluster DNS (CoreDNS, Service kube-system/kube-dns): the kubelet writes
+# it into every ClusterFirst pod's resolv.conf.
+DNS_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
 APISERVER_PORT=6443
 # Not etcd's default ports, so that another etcd on the machine (or the T1
 # harness, which picks free ports) does not collide with this one.

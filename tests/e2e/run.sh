@@ -43,6 +43,7 @@ python3 "$root/tests/e2e/kvm_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
 # Debian with the real cloud-init, and the pod network through passt (likewise).
 python3 "$root/tests/e2e/guest_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
   --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
+python3 "$root/tests/e2e/dns_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
 say "tests done"
 if ((rc != 0)); then
   k=("$BIN/kubectl" --kubeconfig="$KUBECONFIG")
