@@ -77,6 +77,9 @@ runcmd:
   - for i in $(seq 30); do ip -4 -o addr show dev enp1s0 | grep -q inet && break; sleep 1; done
   - echo "VIREO-ADDR $(ip -4 -o addr show dev enp1s0 | tr -s ' ' | cut -d' ' -f2,4)" > /dev/ttyS0
   - echo "VIREO-ROUTE $(ip -4 route show default | tr -s ' ' | cut -d' ' -f1-5)" > /dev/ttyS0
+  - for i in $(seq 60); do getent hosts kubernetes.default.svc.cluster.local >/dev/null && break; sleep 2; done
+  - echo "VIREO-DNS $(getent hosts kubernetes.default.svc.cluster.local | cut -d' ' -f1)" > /dev/ttyS0
+  - if timeout 10 bash -c 'echo > /dev/tcp/kubernetes.default.svc.cluster.local/443'; then echo VIREO-SVC-REACHED; else echo VIREO-SVC-UNREACHABLE; fi > /dev/ttyS0
   - echo VIREO-CLOUD-INIT-DONE > /dev/ttyS0
 """
 
@@ -118,6 +121,11 @@ def check_debian_boot(c, name, tag, con, t0, stamp, persisted=None):
           "VIREO-ADDR enp1s0 10.0.2.2/24" in out, _lines(out, "VIREO-ADDR"))
     check(f"{tag}: default route via the masquerade gateway 10.0.2.1",
           "VIREO-ROUTE default via 10.0.2.1 dev enp1s0" in out, _lines(out, "VIREO-ROUTE"))
+    api_ip = ((c.get("service", "kubernetes", ns="default") or {}).get("spec", {}).get("clusterIP", "?"))
+    check(f"{tag}: the guest resolves a Service's cluster DNS name (kubernetes.default.svc.cluster.local)",
+          f"VIREO-DNS {api_ip}" in out, _lines(out, "VIREO-DNS"))
+    check(f"{tag}: the guest reaches that Service by its name", "VIREO-SVC-REACHED" in out,
+          _lines(out, "VIREO-SVC"))
     if persisted is not None:
         check(f"{tag}: data written before the stop is read back after the start",
               f"VIREO-PERSIST-BEFORE {persisted}" in out, _lines(out, "VIREO-PERSIST-BEFORE"))
