@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "launcher/convert/context.h"
 #include "lib/kube/file_util.h"
 
 extern char** environ;
@@ -34,10 +35,6 @@ using kube::Status;
 
 // Descriptors passt keeps for itself and the guest's connections.
 constexpr uint64_t kReservedDescriptors = 1024;
-// KubeVirt's masquerade addresses.
-constexpr char kGuestAddress[] = "10.0.2.2";
-constexpr char kGuestPrefixLength[] = "24";
-constexpr char kGateway[] = "10.0.2.1";
 
 std::string ProtocolOf(const api::Port& port) {
   return port.protocol.empty() ? "TCP" : port.protocol;
@@ -162,10 +159,10 @@ PortForwards PasstPortForwards(const std::vector<api::Port>& ports, uint64_t des
 }
 
 std::vector<std::string> PasstArgv(const PasstConfig& config) {
-  return {config.binary, "--foreground",      "--socket",    config.socket_path,
-          "--pid",       config.pid_file,     "--address",   kGuestAddress,
-          "--netmask",   kGuestPrefixLength,  "--gateway",   kGateway,
-          "--tcp-ports", config.forwards.tcp, "--udp-ports", config.forwards.udp};
+  return {config.binary, "--foreground",          "--socket",    config.socket_path,
+          "--pid",       config.pid_file,         "--address",   kMasqueradeGuestAddress,
+          "--netmask",   kMasqueradePrefixLength, "--gateway",   kMasqueradeGateway,
+          "--tcp-ports", config.forwards.tcp,     "--udp-ports", config.forwards.udp};
 }
 
 Result<PortRange> EphemeralPorts(const std::string& proc_file) {

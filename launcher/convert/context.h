@@ -26,6 +26,12 @@ enum class ConsoleChardev {
 // User-mode networking for a masquerade interface: the guest is NATed
 // behind the pod IP with KubeVirt's masquerade addresses (10.0.2.2/24,
 // gateway 10.0.2.1); docs/launcher.md, "Networking".
+// KubeVirt's masquerade addresses, which every backend gives the guest by
+// DHCP: the guest, its prefix length and its gateway (the pod).
+inline constexpr char kMasqueradeGuestAddress[] = "10.0.2.2";
+inline constexpr char kMasqueradePrefixLength[] = "24";
+inline constexpr char kMasqueradeGateway[] = "10.0.2.1";
+
 enum class UserNetBackend {
   // passt (Debian's package) as a process of its own, which the launcher
   // starts (launcher/passt.h); QEMU joins it with `-netdev stream` on

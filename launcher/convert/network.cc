@@ -47,7 +47,10 @@ std::string Protocol(const api::Port& port) {
 
 // The guest and gateway addresses KubeVirt's masquerade binding uses, so
 // guests configured for KubeVirt see the same network.
-constexpr char kSlirpNetwork[] = "net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,dns=10.0.2.3";
+// slirp's own resolver (10.0.2.3) forwards to the pod's.
+const std::string kSlirpNetwork = std::string("net=10.0.2.0/") + kMasqueradePrefixLength +
+                                  ",host=" + kMasqueradeGateway +
+                                  ",dhcpstart=" + kMasqueradeGuestAddress + ",dns=10.0.2.3";
 
 // The NIC of a netdev given on QEMU's command line, as a JSON -device: QEMU
 // creates those after libvirt's own devices, so the root port
