@@ -322,6 +322,20 @@ Json EncodeEmptyDisk(const EmptyDiskSource& source) {
   return w.Done();
 }
 
+void DecodeDataVolumeSource(const Json& json, const std::string& path, Problems& problems,
+                            DataVolumeVolumeSource* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.String("name", &out->name);
+  out->extra = r.Extra();
+}
+
+Json EncodeDataVolumeSource(const DataVolumeVolumeSource& source) {
+  ObjectWriter w(source.extra);
+  w.String("name", source.name);
+  return w.Done();
+}
+
 void DecodeVolume(const Json& json, const std::string& path, Problems& problems, Volume* out) {
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
@@ -330,6 +344,7 @@ void DecodeVolume(const Json& json, const std::string& path, Problems& problems,
   r.OptObject("persistentVolumeClaim", &out->persistent_volume_claim, DecodePvc);
   r.OptObject("cloudInitNoCloud", &out->cloud_init_no_cloud, DecodeNoCloud);
   r.OptObject("emptyDisk", &out->empty_disk, DecodeEmptyDisk);
+  r.OptObject("dataVolume", &out->data_volume, DecodeDataVolumeSource);
   out->extra = r.Extra();
 }
 
@@ -340,6 +355,7 @@ Json EncodeVolume(const Volume& volume) {
   w.OptObject("persistentVolumeClaim", volume.persistent_volume_claim, EncodePvc);
   w.OptObject("cloudInitNoCloud", volume.cloud_init_no_cloud, EncodeNoCloud);
   w.OptObject("emptyDisk", volume.empty_disk, EncodeEmptyDisk);
+  w.OptObject("dataVolume", volume.data_volume, EncodeDataVolumeSource);
   return w.Done();
 }
 

@@ -63,6 +63,7 @@ void DecodeVmSpec(const Json& json, const std::string& path, Problems& problems,
   r.OptBool("running", &out->running);
   ReadRunStrategy(r, "runStrategy", &out->run_strategy);
   r.Object("template", &out->template_spec, DecodeTemplate);
+  r.Raw("dataVolumeTemplates", web::json::value::Array, &out->data_volume_templates);
   out->extra = r.Extra();
 }
 
@@ -71,6 +72,7 @@ Json EncodeVmSpec(const VirtualMachineSpec& spec) {
   w.OptBool("running", spec.running);
   WriteRunStrategy(w, "runStrategy", spec.run_strategy);
   w.Set("template", EncodeTemplate(spec.template_spec));  // required by the schema
+  w.Raw("dataVolumeTemplates", spec.data_volume_templates);
   return w.Done();
 }
 

@@ -56,6 +56,54 @@ Json EncodePhaseTransition(const PhaseTransitionTimestamp& transition) {
   return w.Done();
 }
 
+void DecodeClaimInfo(const Json& json, const std::string& path, Problems& problems,
+                     PersistentVolumeClaimInfo* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.String("claimName", &out->claim_name);
+  r.StringList("accessModes", &out->access_modes);
+  r.String("volumeMode", &out->volume_mode);
+  r.QuantityMap("capacity", &out->capacity);
+  r.QuantityMap("requests", &out->requests);
+  r.String("filesystemOverhead", &out->filesystem_overhead);
+  out->extra = r.Extra();
+}
+
+Json EncodeQuantityMap(const std::map<std::string, Quantity>& quantities) {
+  Json map = Json::object();
+  for (const auto& [key, value] : quantities) map[key] = Json::string(value);
+  return map;
+}
+
+Json EncodeClaimInfo(const PersistentVolumeClaimInfo& info) {
+  ObjectWriter w(info.extra);
+  w.String("claimName", info.claim_name);
+  w.StringList("accessModes", info.access_modes);
+  w.String("volumeMode", info.volume_mode);
+  if (!info.capacity.empty()) w.Set("capacity", EncodeQuantityMap(info.capacity));
+  if (!info.requests.empty()) w.Set("requests", EncodeQuantityMap(info.requests));
+  w.String("filesystemOverhead", info.filesystem_overhead);
+  return w.Done();
+}
+
+void DecodeVolumeStatus(const Json& json, const std::string& path, Problems& problems,
+                        VolumeStatus* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.String("name", &out->name);
+  r.String("target", &out->target);
+  r.OptObject("persistentVolumeClaimInfo", &out->persistent_volume_claim_info, DecodeClaimInfo);
+  out->extra = r.Extra();
+}
+
+Json EncodeVolumeStatus(const VolumeStatus& status) {
+  ObjectWriter w(status.extra);
+  w.String("name", status.name);
+  w.String("target", status.target);
+  w.OptObject("persistentVolumeClaimInfo", status.persistent_volume_claim_info, EncodeClaimInfo);
+  return w.Done();
+}
+
 void DecodeVmiStatus(const Json& json, const std::string& path, Problems& problems,
                      VirtualMachineInstanceStatus* out) {
   ObjectReader r(json, path, problems);
@@ -67,6 +115,7 @@ void DecodeVmiStatus(const Json& json, const std::string& path, Problems& proble
   r.List("interfaces", &out->interfaces, DecodeInterfaceStatus);
   r.List("phaseTransitionTimestamps", &out->phase_transition_timestamps, DecodePhaseTransition);
   r.String("launcherContainerImageVersion", &out->launcher_container_image_version);
+  r.List("volumeStatus", &out->volume_status, DecodeVolumeStatus);
   out->extra = r.Extra();
 }
 
@@ -79,6 +128,7 @@ Json EncodeVmiStatus(const VirtualMachineInstanceStatus& status) {
   w.List("interfaces", status.interfaces, EncodeInterfaceStatus);
   w.List("phaseTransitionTimestamps", status.phase_transition_timestamps, EncodePhaseTransition);
   w.String("launcherContainerImageVersion", status.launcher_container_image_version);
+  w.List("volumeStatus", status.volume_status, EncodeVolumeStatus);
   return w.Done();
 }
 

@@ -208,13 +208,21 @@ struct EmptyDiskSource {
   Json extra;
 };
 
+// A volume backed by the claim of the DataVolume `name` (CDI's DataVolume
+// names its claim after itself); the VMI waits for the DataVolume to succeed.
+struct DataVolumeVolumeSource {
+  std::string name;
+  Json extra;  // hotpluggable
+};
+
 struct Volume {
   std::string name;
   std::optional<ContainerDiskSource> container_disk;
   std::optional<PersistentVolumeClaimSource> persistent_volume_claim;
   std::optional<CloudInitNoCloudSource> cloud_init_no_cloud;
   std::optional<EmptyDiskSource> empty_disk;
-  Json extra;  // sources Vireo does not support (dataVolume, hostDisk, ...)
+  std::optional<DataVolumeVolumeSource> data_volume;
+  Json extra;  // sources Vireo does not support (hostDisk, ...)
 };
 
 struct PodNetwork {
@@ -275,6 +283,26 @@ struct PhaseTransitionTimestamp {
   Json extra;
 };
 
+// status.volumeStatus[].persistentVolumeClaimInfo: what the controller saw
+// of a volume's claim when it made the launcher pod (the launcher sizes a
+// blank disk.img from it).
+struct PersistentVolumeClaimInfo {
+  std::string claim_name;
+  std::vector<std::string> access_modes;
+  std::string volume_mode;                   // "Filesystem" or "Block"
+  std::map<std::string, Quantity> capacity;  // status.capacity of a bound claim
+  std::map<std::string, Quantity> requests;  // spec.resources.requests
+  std::string filesystem_overhead;           // e.g. "0.055"
+  Json extra;
+};
+
+struct VolumeStatus {
+  std::string name;
+  std::string target;
+  std::optional<PersistentVolumeClaimInfo> persistent_volume_claim_info;
+  Json extra;  // phase, reason, hotplugVolume, ...
+};
+
 struct VirtualMachineInstanceStatus {
   VmiPhase phase = VmiPhase::kUnset;
   std::vector<Condition> conditions;
@@ -283,7 +311,8 @@ struct VirtualMachineInstanceStatus {
   std::vector<VmiNetworkInterfaceStatus> interfaces;
   std::vector<PhaseTransitionTimestamp> phase_transition_timestamps;
   std::string launcher_container_image_version;
-  Json extra;  // guestOSInfo, qosClass, activePods, volumeStatus, ...
+  std::vector<VolumeStatus> volume_status;
+  Json extra;  // guestOSInfo, qosClass, activePods, ...
 };
 
 struct VirtualMachineInstance {
@@ -336,7 +365,10 @@ struct VirtualMachineSpec {
   std::optional<bool> running;  // deprecated by KubeVirt in favour of run_strategy
   std::optional<RunStrategy> run_strategy;
   VirtualMachineInstanceTemplateSpec template_spec;  // JSON "template"
-  Json extra;  // dataVolumeTemplates, instancetype, preference, ...
+  // spec.dataVolumeTemplates as written (an array, or null): each item's
+  // metadata and spec become a DataVolume owned by the VM (datavolume.h).
+  Json data_volume_templates;
+  Json extra;  // instancetype, preference, ...
 };
 
 struct StateChangeRequest {

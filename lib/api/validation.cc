@@ -16,14 +16,13 @@ constexpr char kMemory[] = "memory";
 
 // Sources and bindings KubeVirt knows but Vireo does not implement; named so
 // the error says "not supported" rather than "missing".
-constexpr std::array<const char*, 11> kUnsupportedVolumeSources = {
-    "dataVolume",     "hostDisk",    "cloudInitConfigDrive", "configMap", "secret",
-    "serviceAccount", "downwardAPI", "downwardMetrics",      "ephemeral", "sysprep",
-    "memoryDump"};
+constexpr std::array<const char*, 10> kUnsupportedVolumeSources = {
+    "hostDisk",    "cloudInitConfigDrive", "configMap", "secret",  "serviceAccount",
+    "downwardAPI", "downwardMetrics",      "ephemeral", "sysprep", "memoryDump"};
 constexpr std::array<const char*, 7> kUnsupportedBindings = {
     "bridge", "sriov", "slirp", "macvtap", "passt", "passtBinding", "binding"};
 constexpr char kSupportedSources[] =
-    "containerDisk, persistentVolumeClaim, cloudInitNoCloud, emptyDisk";
+    "containerDisk, persistentVolumeClaim, dataVolume, cloudInitNoCloud, emptyDisk";
 
 bool Has(const Json& extra, const char* key) {
   return extra.is_object() && extra.has_field(key) && !extra.at(key).is_null();
@@ -226,6 +225,7 @@ void ValidateVolume(const Volume& volume, const std::string& at, Problems& probl
   if (volume.persistent_volume_claim.has_value()) sources.push_back("persistentVolumeClaim");
   if (volume.cloud_init_no_cloud.has_value()) sources.push_back("cloudInitNoCloud");
   if (volume.empty_disk.has_value()) sources.push_back("emptyDisk");
+  if (volume.data_volume.has_value()) sources.push_back("dataVolume");
   for (const char* other : kUnsupportedVolumeSources) {
     if (!Has(volume.extra, other)) continue;
     sources.push_back(other);
@@ -250,6 +250,10 @@ void ValidateVolume(const Volume& volume, const std::string& at, Problems& probl
       volume.persistent_volume_claim->claim_name.empty()) {
     problems.Add(FieldPath(at, "persistentVolumeClaim.claimName"), kReasonRequired,
                  "the name of a PersistentVolumeClaim in the VM's namespace is required");
+  }
+  if (volume.data_volume.has_value() && volume.data_volume->name.empty()) {
+    problems.Add(FieldPath(at, "dataVolume.name"), kReasonRequired,
+                 "the name of a DataVolume in the VM's namespace is required");
   }
   if (volume.empty_disk.has_value()) {
     const std::string capacity = FieldPath(at, "emptyDisk.capacity");

@@ -144,9 +144,15 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"UnsupportedSource",
              [](Spec& s) {
                s.volumes[3].persistent_volume_claim.reset();
-               s.volumes[3].extra = ParseOrDie(R"({"dataVolume": {"name": "dv"}})");
+               s.volumes[3].extra = ParseOrDie(R"({"hostDisk": {"path": "/x"}})");
              },
-             "spec.volumes[3].dataVolume", kReasonNotSupported},
+             "spec.volumes[3].hostDisk", kReasonNotSupported},
+        Case{"EmptyDataVolumeName",
+             [](Spec& s) {
+               s.volumes[3].persistent_volume_claim.reset();
+               s.volumes[3].data_volume.emplace();
+             },
+             "spec.volumes[3].dataVolume.name", kReasonRequired},
         Case{"EmptyImage", [](Spec& s) { s.volumes[0].container_disk->image = ""; },
              "spec.volumes[0].containerDisk.image", kReasonRequired},
         Case{"EmptyClaimName",
