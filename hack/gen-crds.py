@@ -6,12 +6,15 @@ The same bytes also go to manifests/chart/crds/, where Helm installs them
 
 The VirtualMachineInstance spec has ONE source, crds/src/vmi-spec.yaml; it is
 included at .spec of the VirtualMachineInstance and at .spec.template.spec of
-the VirtualMachine, so the two can never drift apart.
+the VirtualMachine, so the two can never drift apart. Likewise the DataVolume
+spec (cdi.kubevirt.io) has one source, crds/src/dv-spec.yaml, at .spec of the
+DataVolume and at .spec.dataVolumeTemplates[].spec of the VirtualMachine.
 
 Source format: plain YAML. A mapping holding the key `$include: FILE` is
 replaced by the contents of crds/src/FILE (resolved recursively); the other
 keys beside `$include` override keys of the included mapping (shallow).
-Each crds/src/*.kubevirt.io.yaml is one CRD and becomes crds/<same name>.
+Each crds/src/*.kubevirt.io.yaml (kubevirt.io and cdi.kubevirt.io) is one CRD
+and becomes crds/<same name>.
 
 Before writing, the generated schemas are checked: every field has a
 description, and x-kubernetes-preserve-unknown-fields appears only where a
