@@ -11,8 +11,12 @@ packages=(
   # libraries (DEVELOPERS.md: all from Debian)
   libcpprest-dev libyaml-cpp-dev libvirt-dev libssl-dev
   libboost-dev libboost-system-dev libgtest-dev libgmock-dev
+  # vireo-launcher import: Boost.Iostreams' gzip and xz filters
+  libboost-iostreams-dev
   # tests and tooling
   python3 python3-yaml curl openssl ca-certificates git
+  # the importer's T2 tests compress images with gzip and xz
+  gzip xz-utils
   # the launcher: libvirt's QEMU driver, QEMU, firmware, disk and ISO tools
   qemu-system-x86 qemu-utils passt libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients
   seabios ovmf xorriso

@@ -1,5 +1,7 @@
 // vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
-// subcommands run, console, probe, warm-cache and accel-probe (options.h).
+// subcommands run, console, probe, warm-cache, accel-probe and import
+// (options.h).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include "launcher/caps_cache.h"
 #include "launcher/console_client.h"
 #include "launcher/exit_codes.h"
+#include "launcher/import.h"
 #include "launcher/options.h"
 #include "launcher/orphan_guard.h"
 #include "launcher/paths.h"
@@ -64,6 +67,51 @@ int WarmCache(const Options& options) {
   return 0;
 }
 
+// The container's termination message: one line (the kubelet keeps at most
+// 4096 bytes of it).
+void WriteTerminationMessage(const std::string& path, std::string message) {
+  for (char& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  if (message.size() > 4000) message = message.substr(0, 4000) + "...";
+  message += "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    vireo::kube::LogWarn("cannot write the termination message", {{"path", path}});
+    return;
+  }
+  if (::write(fd, message.data(), message.size()) != static_cast<ssize_t>(message.size())) {
+    vireo::kube::LogWarn("cannot write the termination message", {{"path", path}});
+  }
+  ::close(fd);
+}
+
+int Import(const Options& options) {
+  vireo::kube::SetLogLevel(options.log_level);
+  vireo::launcher::ImportRequest request;
+  request.source = options.import_source;
+  request.url = options.import_url;
+  request.claim_bytes = options.claim_bytes;
+  request.layout.target_dir = options.target_dir;
+  request.layout.target_device = options.target_device;
+  request.layout.source_dir = options.source_dir;
+  request.layout.source_device = options.source_device;
+  request.layout.scratch_dir = options.scratch_dir;
+  request.layout.image_dir = options.image_dir;
+  request.stall_timeout = std::chrono::seconds(options.stall_seconds);
+  vireo::launcher::ImportStatus status = vireo::launcher::RunImport(request);
+  const std::string reason(vireo::api::importer::ReasonForExitCode(status.code));
+  if (status.ok()) {
+    vireo::kube::LogInfo("import done", {{"reason", reason}, {"message", status.message}});
+  } else {
+    vireo::kube::LogError("import failed", {{"exitCode", std::to_string(status.code)},
+                                            {"reason", reason},
+                                            {"message", status.message}});
+  }
+  WriteTerminationMessage(options.termination_log, status.message);
+  return status.code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +139,8 @@ int main(int argc, char** argv) {
       return WarmCache(*options);
     case Subcommand::kAccelProbe:
       return vireo::launcher::RunAccelProbe(*options);
+    case Subcommand::kImport:
+      return Import(*options);
     case Subcommand::kHelp:
       break;
   }

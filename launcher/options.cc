@@ -5,6 +5,7 @@
 #include <set>
 
 #include "launcher/paths.h"
+#include "lib/api/importer_pod.h"
 
 extern char** environ;
 
@@ -27,6 +28,10 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
   static const std::set<std::string> kAccelProbe = {"state-dir", "root", "termination-log",
                                                     "log-level"};
+  static const std::set<std::string> kImport = {
+      "source",      "url",        "claim-bytes",   "termination-log", "root",
+      "log-level",   "target-dir", "target-device", "source-dir",      "source-device",
+      "scratch-dir", "image-dir",  "stall-seconds"};
   static const std::set<std::string> kNone;
   switch (subcommand) {
     case Subcommand::kRun:
@@ -39,6 +44,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
       return kWarmCache;
     case Subcommand::kAccelProbe:
       return kAccelProbe;
+    case Subcommand::kImport:
+      return kImport;
     case Subcommand::kHelp:
       return kNone;
   }
@@ -68,6 +75,30 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
     options.out_dir = value;
   } else if (name == "termination-log") {
     options.termination_log = value;
+  } else if (name == "source") {
+    options.import_source = value;
+  } else if (name == "url") {
+    options.import_url = value;
+  } else if (name == "target-dir") {
+    options.target_dir = value;
+  } else if (name == "target-device") {
+    options.target_device = value;
+  } else if (name == "source-dir") {
+    options.source_dir = value;
+  } else if (name == "source-device") {
+    options.source_device = value;
+  } else if (name == "scratch-dir") {
+    options.scratch_dir = value;
+  } else if (name == "image-dir") {
+    options.image_dir = value;
+  } else if (name == "claim-bytes") {
+    int64_t bytes = 0;
+    const char* end = value.data() + value.size();
+    auto [ptr, ec] = std::from_chars(value.data(), end, bytes);
+    if (ec != std::errc() || ptr != end || bytes <= 0) {
+      return Invalid("--claim-bytes: expected a positive number of bytes, got \"" + value + "\"");
+    }
+    options.claim_bytes = bytes;
   } else if (name == "emulation") {
     if (value == "auto") {
       options.emulation = EmulationFlag::kAuto;
@@ -86,10 +117,12 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
     } else {
       return Invalid("--network: expected passt or slirp, got \"" + value + "\"");
     }
-  } else if (name == "grace-period-seconds" || name == "wait-seconds") {
+  } else if (name == "grace-period-seconds" || name == "wait-seconds" || name == "stall-seconds") {
     auto seconds = ParseSeconds(name, value);
     if (!seconds.ok()) return seconds.status();
-    (name == "wait-seconds" ? options.wait_seconds : options.grace_period_seconds) = *seconds;
+    (name == "wait-seconds"    ? options.wait_seconds
+     : name == "stall-seconds" ? options.stall_seconds
+                               : options.grace_period_seconds) = *seconds;
   } else if (name == "log-level") {
     if (!kube::ParseLogLevel(value, &options.log_level)) {
       return Invalid("--log-level: expected debug, info, warn or error, got \"" + value + "\"");
@@ -139,9 +172,12 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kWarmCache;
   } else if (command == "accel-probe") {
     options.subcommand = Subcommand::kAccelProbe;
+  } else if (command == "import") {
+    options.subcommand = Subcommand::kImport;
   } else {
     return Invalid("unknown subcommand \"" + command +
-                   "\"; expected run, console, probe, warm-cache or accel-probe (see --help)");
+                   "\"; expected run, console, probe, warm-cache, accel-probe or import (see "
+                   "--help)");
   }
   if (auto it = env.find(kRootEnv); it != env.end()) options.root = it->second;
 
@@ -184,6 +220,28 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
   if (options.vmi_file.empty()) options.vmi_file = paths.VmiFile();
   if (options.state_dir.empty()) options.state_dir = paths.StateDir();
   if (options.out_dir.empty()) options.out_dir = paths.CapabilitiesCacheDir();
+  if (options.subcommand == Subcommand::kImport) {
+    namespace imp = api::importer;
+    if (options.target_dir.empty()) options.target_dir = paths.Under(imp::kTargetDir);
+    if (options.target_device.empty()) options.target_device = paths.Under(imp::kTargetDevice);
+    if (options.source_dir.empty()) options.source_dir = paths.Under(imp::kSourceDir);
+    if (options.source_device.empty()) options.source_device = paths.Under(imp::kSourceDevice);
+    if (options.scratch_dir.empty()) options.scratch_dir = paths.Under(imp::kScratchDir);
+    if (options.image_dir.empty()) options.image_dir = paths.Under(imp::kImageDir);
+    const std::string& source = options.import_source;
+    if (source != imp::kSourceHttp && source != imp::kSourceRegistry && source != imp::kSourcePvc &&
+        source != imp::kSourceBlank) {
+      return Invalid("import: --source: expected http, registry, pvc or blank, got \"" + source +
+                     "\"");
+    }
+    if (source == imp::kSourceHttp && options.import_url.empty()) {
+      return Invalid("import: --source=http needs --url");
+    }
+    if (source != imp::kSourceHttp && !options.import_url.empty()) {
+      return Invalid("import: --url is for --source=http only");
+    }
+    if (options.claim_bytes <= 0) return Invalid("import: --claim-bytes is required");
+  }
   return options;
 }
 
@@ -266,6 +324,27 @@ Flags:
   --root DIR              prefix of every pod path; env VIREO_ROOT
   --log-level LEVEL       debug, info, warn, error (default info)
 )";
+    case Subcommand::kImport:
+      return R"(Usage: vireo-launcher import [flags]
+
+The importer pod's command (lib/api/importer_pod.h, docs/importer-pod.md):
+populates a DataVolume's claim with a raw disk, disk.img on a filesystem
+claim (/var/run/vireo/target) or the device of a block claim
+(/dev/vireo/target). An existing disk.img is never overwritten. Progress:
+JSON lines on stdout with "msg":"import progress". The termination log gets
+one line: what happened. Exit codes: 0 imported (or kept), 1 failed,
+2 usage, 10 source unreachable, 11 source not found, 12 invalid image,
+13 too large, 14 target unusable.
+
+Flags:
+  --source http|registry|pvc|blank   where the disk comes from
+  --url URL                          http: the image (http:// or https://; gzip
+                                     and xz are decompressed)
+  --claim-bytes N                    the claim's size in bytes (required)
+  --termination-log FILE             default /dev/termination-log
+  --root DIR                         prefix of every pod path; env VIREO_ROOT
+  --log-level LEVEL                  debug, info, warn, error (default info)
+)";
     case Subcommand::kHelp:
       break;
   }
@@ -281,6 +360,7 @@ Subcommands:
   warm-cache   pre-populate libvirt's QEMU capabilities cache (image build)
   accel-probe  decide KVM or TCG with a short boot under KVM (the pod's
                init container with --emulation=auto)
+  import       populate a DataVolume's claim (the importer pod)
 
 `vireo-launcher SUBCOMMAND --help` lists a subcommand's flags.
 )";

@@ -1,5 +1,5 @@
 // vireo-launcher's command line: the subcommands (run, console, probe,
-// warm-cache), their flags and environment fallbacks, and the --help texts.
+// warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help texts.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ namespace vireo::launcher {
 enum class EmulationFlag { kAuto, kOn, kOff };
 const char* EmulationFlagName(EmulationFlag emulation);
 
-enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe };
+enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe, kImport };
 
 struct Options {
   Subcommand subcommand = Subcommand::kHelp;
@@ -41,8 +41,18 @@ struct Options {
   std::string out_dir;
   // warm-cache: probe as if /dev/kvm were absent (the host-independent cache).
   bool without_kvm = false;
-  // accel-probe: where the kubelet reads the container's termination message.
+  // accel-probe, import: where the kubelet reads the container's termination
+  // message.
   std::string termination_log = "/dev/termination-log";
+  // import (the importer pod, lib/api/importer_pod.h): --source, --url,
+  // --claim-bytes; the pod's paths (defaults <root>/<contract path>), which
+  // hidden flags point elsewhere for tests; --stall-seconds (hidden): the
+  // HTTP stall timeout.
+  std::string import_source;
+  std::string import_url;
+  int64_t claim_bytes = 0;
+  std::string target_dir, target_device, source_dir, source_device, scratch_dir, image_dir;
+  int64_t stall_seconds = 30;
   kube::LogLevel log_level = kube::LogLevel::kInfo;
 };
 

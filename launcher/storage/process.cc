@@ -21,6 +21,11 @@ constexpr size_t kMaxOutput = 64 * 1024;
 }  // namespace
 
 kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv) {
+  return RunProcess(argv, nullptr);
+}
+
+kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                       const std::function<void(std::string_view)>& on_output) {
   if (argv.empty()) return Status(Code::kInternal, "RunProcess: empty argv");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -56,6 +61,7 @@ kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv) {
       if (errno == EINTR) continue;
       break;
     }
+    if (on_output) on_output(std::string_view(buf, static_cast<size_t>(n)));
     if (result.output.size() < kMaxOutput) result.output.append(buf, static_cast<size_t>(n));
   }
   ::close(pipe_fds[0]);

@@ -2,7 +2,9 @@
 // it printed. Internal to launcher/storage.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/kube/status.h"
@@ -19,6 +21,11 @@ struct ProcessResult {
 // cannot be found, kInternal when it cannot be started. A non-zero exit is
 // not an error here: the caller reads exit_code.
 kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv);
+
+// The same, and `on_output` sees every piece of output as it arrives (for
+// progress a tool prints while it works, e.g. `qemu-img convert -p`).
+kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                       const std::function<void(std::string_view)>& on_output);
 
 // The last non-empty line of a tool's output, for error messages.
 std::string LastLine(const std::string& output);
