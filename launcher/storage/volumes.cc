@@ -15,6 +15,7 @@
 
 #include "launcher/storage/cloud_init.h"
 #include "launcher/storage/image.h"
+#include "lib/api/importer_pod.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::launcher {
@@ -99,6 +100,7 @@ Result<DiskSource> PrepareBlockPvc(const std::string& volume, const std::string&
 }  // namespace
 
 Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
+                                    std::optional<int64_t> claim_bytes,
                                     const StorageLayout& layout) {
   const std::string device = layout.block_dir + "/" + volume;
   const std::string dir = layout.volumes_dir + "/" + volume;
@@ -130,17 +132,27 @@ Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
                                          " is missing and the claim is read-only, so it "
                                          "cannot be created; put a disk image there");
     }
-    // The VMI does not carry the claim's size; the filesystem's usable space
-    // is what the claim gives (KubeVirt sizes disk.img the same way when the
-    // volume is smaller than asked). Whole MiB keep the guest's view aligned.
-    const int64_t size = available / kMiB * kMiB;
-    if (size < kMiB) {
-      return Status(Code::kInvalid, "no space to create " + image + ": " +
-                                        std::to_string(available) +
-                                        " bytes free on the volume; "
-                                        "free space or use a larger claim");
+    // The claim's size, less the filesystem's overhead, as CDI and KubeVirt
+    // size a blank disk.img (lib/api/importer_pod.h): never the volume's free
+    // space alone, which on a provisioner handing out host directories is
+    // the host's disk. A volume a little smaller than that is tolerated.
+    const std::optional<int64_t> size = api::importer::BlankDiskBytes(claim_bytes, available);
+    if (!size.has_value()) {
+      const std::string wanted = claim_bytes.has_value()
+                                     ? std::to_string(api::importer::DiskImageBytes(*claim_bytes)) +
+                                           " bytes (the claim's " + std::to_string(*claim_bytes) +
+                                           " less 5.5% filesystem overhead)"
+                                     : "at least 1 MiB";
+      return Status(Code::kInvalid, "no space to create " + image + ": the volume is too small, " +
+                                        std::to_string(available) + " bytes free for " + wanted +
+                                        "; free space on the volume or use a larger claim");
     }
-    Status created = CreateSparseImage(layout.qemu_img, image, DiskFormat::kRaw, size);
+    if (::access(dir.c_str(), W_OK) != 0) {
+      return Status(Code::kInvalid, "cannot create " + image + ": the volume is not writable (" +
+                                        std::strerror(errno) +
+                                        "); give the launcher write access (the pod's fsGroup)");
+    }
+    Status created = CreateSparseImage(layout.qemu_img, image, DiskFormat::kRaw, *size);
     if (!created.ok()) return created;
     return Source(volume, image, DiskFormat::kRaw);
   }
@@ -283,8 +295,11 @@ Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
                                        "cloudInitNoCloud)");
     if (volume.persistent_volume_claim.has_value()) {
       what += " (persistentVolumeClaim '" + volume.persistent_volume_claim->claim_name + "')";
-      source = PreparePvcVolume(volume.name,
-                                volume.persistent_volume_claim->read_only.value_or(false), layout);
+      // TODO(lead): the claim's size from status.volume_status
+      // (VirtualMachineInstanceStatus::volume_status, persistentVolumeClaimInfo).
+      source =
+          PreparePvcVolume(volume.name, volume.persistent_volume_claim->read_only.value_or(false),
+                           std::nullopt, layout);
     } else if (volume.container_disk.has_value()) {
       what += " (containerDisk " + volume.container_disk->image + ")";
       source = PrepareContainerDisk(volume.name, volume.container_disk->path, layout);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "launcher/storage/disk_source.h"
@@ -25,8 +26,8 @@ struct StorageLayout {
 // Prepares every volume of `vmi` (defaults applied) and returns them by
 // name. Per source:
 // - persistentVolumeClaim: /dev/vireo/<vol> when that exists (block mode),
-//   else /var/run/vireo/volumes/<vol>/disk.img, created sparse (raw) at the
-//   volume's usable size when missing; see PreparePvcVolume.
+//   else /var/run/vireo/volumes/<vol>/disk.img, created sparse (raw) when
+//   missing; see PreparePvcVolume.
 // - containerDisk: a fresh qcow2 overlay in the state dir over the image's
 //   file; see PrepareContainerDisk.
 // - emptyDisk: a sparse qcow2 of the capacity in the state dir, kept when it
@@ -41,11 +42,14 @@ kube::Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
 
 // One persistentVolumeClaim volume. `read_only`: from the volume (claim
 // readOnly) — a missing disk.img is then an error rather than created.
+// A missing disk.img is created sparse at api::importer::BlankDiskBytes of
+// `claim_bytes` (the claim's size when known) and the volume's free space.
 // Refuses: neither the device nor the directory present; a disk.img that is
 // not a regular file, cannot be opened, or whose size exceeds the
-// filesystem's size; no usable space to create one; a corrupt qcow2 or a
-// qcow2 with a backing file.
+// filesystem's size; a volume too small (BlankDiskBytes: none) or not
+// writable to create one; a corrupt qcow2 or a qcow2 with a backing file.
 kube::Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
+                                          std::optional<int64_t> claim_bytes,
                                           const StorageLayout& layout);
 
 // One containerDisk volume: finds the image file under

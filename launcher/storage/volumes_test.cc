@@ -40,11 +40,11 @@ class VolumesTest : public ::testing::Test {
 
   // A PVC directory that is a tmpfs of `size`, so its capacity is known.
   // false (and the test skips) when mounting is not allowed.
-  bool MountVolume(const std::string& volume, const std::string& size) {
+  bool MountVolume(const std::string& volume, const std::string& size, bool read_only = false) {
     const std::string path = layout_.volumes_dir + "/" + volume;
     std::filesystem::create_directories(path);
     const std::string options = "size=" + size;
-    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+    if (::mount("tmpfs", path.c_str(), "tmpfs", read_only ? MS_RDONLY : 0, options.c_str()) != 0) {
       skip_reason_ = std::string("cannot mount a tmpfs (") + std::strerror(errno) + "), needs root";
       return false;
     }
@@ -60,7 +60,7 @@ class VolumesTest : public ::testing::Test {
 
 TEST_F(VolumesTest, PvcCreatesSparseRawDiskImgFromTheVolumesSpace) {
   if (!MountVolume("data", "8m")) GTEST_SKIP() << skip_reason_;
-  auto source = PreparePvcVolume("data", false, layout_);
+  auto source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   const std::string image = layout_.volumes_dir + "/data/disk.img";
   EXPECT_EQ(source->path, image);
@@ -73,17 +73,58 @@ TEST_F(VolumesTest, PvcCreatesSparseRawDiskImgFromTheVolumesSpace) {
   EXPECT_EQ(st.st_blocks, 0) << "disk.img should be sparse";
   // Prepared again, the same image is used, data intact.
   RunTool({"qemu-io", "-f", "raw", "-c", "write -P 0x42 0 4k", image});
-  ASSERT_TRUE(PreparePvcVolume("data", false, layout_).ok());
+  ASSERT_TRUE(PreparePvcVolume("data", false, std::nullopt, layout_).ok());
   RunTool({"qemu-io", "-f", "raw", "-c", "read -P 0x42 0 4k", image});
 }
 
 TEST_F(VolumesTest, PvcRefusesWhenThereIsNoSpace) {
   if (!MountVolume("tiny", "512k")) GTEST_SKIP() << skip_reason_;
-  auto source = PreparePvcVolume("tiny", false, layout_);
+  auto source = PreparePvcVolume("tiny", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), Code::kInvalid);
   EXPECT_THAT(source.status().message(), HasSubstr("no space to create"));
   EXPECT_THAT(source.status().message(), HasSubstr("tiny/disk.img"));
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+TEST_F(VolumesTest, PvcOfAKnownClaimSizeGetsTheClaimLessOverheadNotTheFreeSpace) {
+  // A provisioner handing out host directories: far more free than claimed.
+  if (!MountVolume("data", "64m")) GTEST_SKIP() << skip_reason_;
+  auto source = PreparePvcVolume("data", false, 16 * kMiB, layout_);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  // 16 MiB × 0.945 = 15.12 MiB, whole MiB.
+  EXPECT_EQ(FileSize(layout_.volumes_dir + "/data/disk.img"), 15 * kMiB);
+}
+
+TEST_F(VolumesTest, PvcALittleSmallerThanItsClaimIsToleratedAndFilled) {
+  // 17 MiB claim → 16 MiB wanted; 15 MiB free is within 10% less.
+  if (!MountVolume("data", "15m")) GTEST_SKIP() << skip_reason_;
+  auto source = PreparePvcVolume("data", false, 17 * kMiB, layout_);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  EXPECT_EQ(FileSize(layout_.volumes_dir + "/data/disk.img"), 15 * kMiB);
+}
+
+TEST_F(VolumesTest, PvcMuchSmallerThanItsClaimIsRefused) {
+  if (!MountVolume("data", "8m")) GTEST_SKIP() << skip_reason_;
+  auto source = PreparePvcVolume("data", false, 17 * kMiB, layout_);
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), Code::kInvalid);
+  EXPECT_THAT(source.status().message(), HasSubstr("too small"));
+  EXPECT_THAT(source.status().message(), HasSubstr("16777216 bytes"));  // what it wanted
+  EXPECT_EQ(FileSize(layout_.volumes_dir + "/data/disk.img"), -1);
+}
+
+TEST_F(VolumesTest, PvcThatIsNotWritableSaysSo) {
+  if (!MountVolume("data", "8m", /*read_only=*/true)) GTEST_SKIP() << skip_reason_;
+  auto source = PreparePvcVolume("data", false, 4 * kMiB, layout_);
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), Code::kInvalid);
+  EXPECT_THAT(source.status().message(), HasSubstr("not writable"));
+  EXPECT_THAT(source.status().message(), HasSubstr("data/disk.img"));
 }
 
 TEST_F(VolumesTest, PvcRefusesADiskImgLargerThanTheVolume) {
@@ -91,7 +132,7 @@ TEST_F(VolumesTest, PvcRefusesADiskImgLargerThanTheVolume) {
   const std::string image = layout_.volumes_dir + "/data/disk.img";
   WriteFile(image, "");
   ASSERT_EQ(::truncate(image.c_str(), 6 * kMiB), 0);  // sparse: fits, but could not be filled
-  auto source = PreparePvcVolume("data", false, layout_);
+  auto source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), Code::kInvalid);
   EXPECT_THAT(source.status().message(), HasSubstr("larger than its volume"));
@@ -102,14 +143,14 @@ TEST_F(VolumesTest, PvcUsesAnExistingQcow2AndRefusesACorruptOne) {
   const std::string image = layout_.volumes_dir + "/data/disk.img";
   std::filesystem::create_directories(layout_.volumes_dir + "/data");
   RunTool({"qemu-img", "create", "-q", "-f", "qcow2", image, "16M"});
-  auto source = PreparePvcVolume("data", false, layout_);
+  auto source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_EQ(source->format, DiskFormat::kQcow2);
 
   std::string bytes = ReadFile(image);
   bytes.replace(48, 8, std::string("\0\0\0\0\0\0\x01\x23", 8));  // refcount table offset
   WriteFile(image, bytes);
-  source = PreparePvcVolume("data", false, layout_);
+  source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_THAT(source.status().message(), HasSubstr("corrupt"));
   EXPECT_THAT(source.status().message(), HasSubstr(image));
@@ -120,13 +161,13 @@ TEST_F(VolumesTest, PvcRefusesAQcow2WithABackingFile) {
   RunTool({"qemu-img", "create", "-q", "-f", "raw", dir_ / "base.img", "1M"});
   const std::string image = layout_.volumes_dir + "/data/disk.img";
   RunTool({"qemu-img", "create", "-q", "-f", "qcow2", "-b", dir_ / "base.img", "-F", "raw", image});
-  auto source = PreparePvcVolume("data", false, layout_);
+  auto source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_THAT(source.status().message(), HasSubstr("self-contained"));
 }
 
 TEST_F(VolumesTest, PvcMissingEverywhereIsNotFoundNamingBothPlaces) {
-  auto source = PreparePvcVolume("ghost", false, layout_);
+  auto source = PreparePvcVolume("ghost", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), Code::kNotFound);
   EXPECT_THAT(source.status().message(), HasSubstr(layout_.block_dir + "/ghost"));
@@ -135,7 +176,7 @@ TEST_F(VolumesTest, PvcMissingEverywhereIsNotFoundNamingBothPlaces) {
 
 TEST_F(VolumesTest, ReadOnlyPvcWithoutDiskImgIsNotCreated) {
   std::filesystem::create_directories(layout_.volumes_dir + "/ro");
-  auto source = PreparePvcVolume("ro", true, layout_);
+  auto source = PreparePvcVolume("ro", true, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), Code::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(layout_.volumes_dir + "/ro/disk.img"));
@@ -143,21 +184,21 @@ TEST_F(VolumesTest, ReadOnlyPvcWithoutDiskImgIsNotCreated) {
 
 TEST_F(VolumesTest, ReadOnlyPvcIsMarkedReadOnly) {
   WriteFile(layout_.volumes_dir + "/ro/disk.img", std::string(4096, '\0'));
-  auto source = PreparePvcVolume("ro", true, layout_);
+  auto source = PreparePvcVolume("ro", true, std::nullopt, layout_);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_TRUE(source->readonly);
 }
 
 TEST_F(VolumesTest, DiskImgThatIsADirectoryIsRefused) {
   std::filesystem::create_directories(layout_.volumes_dir + "/data/disk.img");
-  auto source = PreparePvcVolume("data", false, layout_);
+  auto source = PreparePvcVolume("data", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_THAT(source.status().message(), HasSubstr("not a regular file"));
 }
 
 TEST_F(VolumesTest, BlockPathThatIsNotADeviceIsRefused) {
   WriteFile(layout_.block_dir + "/blk", "not a device");
-  auto source = PreparePvcVolume("blk", false, layout_);
+  auto source = PreparePvcVolume("blk", false, std::nullopt, layout_);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), Code::kInvalid);
   EXPECT_THAT(source.status().message(), HasSubstr("not a block device"));
