@@ -111,15 +111,29 @@ void TrimPersistentVolumeClaim(Json& pvc) {
   if (pvc.has_field("metadata")) {
     const Json& metadata = pvc.at("metadata");
     Json kept = Json::object();
-    for (const char* key : {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp"}) {
+    for (const char* key :
+         {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp", "ownerReferences"}) {
       Keep(metadata, kept, key);
     }
     trimmed["metadata"] = std::move(kept);
   }
   if (pvc.has_field("spec")) {
     Json spec = Json::object();
-    Keep(pvc.at("spec"), spec, "volumeMode");
+    for (const char* key : {"volumeMode", "accessModes", "storageClassName"}) {
+      Keep(pvc.at("spec"), spec, key);
+    }
+    if (const Json* storage = kube::Find(pvc.at("spec"), "resources.requests.storage")) {
+      spec["resources"]["requests"]["storage"] = *storage;
+    }
     trimmed["spec"] = std::move(spec);
+  }
+  if (pvc.has_field("status")) {
+    Json status = Json::object();
+    Keep(pvc.at("status"), status, "phase");
+    if (const Json* storage = kube::Find(pvc.at("status"), "capacity.storage")) {
+      status["capacity"]["storage"] = *storage;
+    }
+    trimmed["status"] = std::move(status);
   }
   pvc = std::move(trimmed);
 }

@@ -104,22 +104,31 @@ TEST(CacheTrimTest, VmLosesOnlyKubectlsCopy) {
   EXPECT_EQ(vmi.at("metadata").at("annotations").at("kubevirt.io/vm-generation").as_string(), "2");
 }
 
-TEST(CacheTrimTest, PvcKeepsIdentityAndVolumeMode) {
+TEST(CacheTrimTest, PvcKeepsWhatTheDecisionsRead) {
   Json pvc = Parse(R"({
     "apiVersion": "v1", "kind": "PersistentVolumeClaim",
     "metadata": {"name": "disk", "namespace": "ns", "uid": "c1", "resourceVersion": "3",
-                 "annotations": {"x": "y"}, "labels": {"a": "b"}},
-    "spec": {"volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
-             "resources": {"requests": {"storage": "1Gi"}}},
-    "status": {"phase": "Bound"}
+                 "annotations": {"x": "y"}, "labels": {"a": "b"},
+                 "ownerReferences": [{"kind": "DataVolume", "name": "disk", "uid": "d1"}]},
+    "spec": {"volumeMode": "Block", "accessModes": ["ReadWriteOnce"], "volumeName": "pv-1",
+             "storageClassName": "local-path",
+             "resources": {"requests": {"storage": "1Gi"}, "limits": {"storage": "2Gi"}}},
+    "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}
   })");
   TrimPersistentVolumeClaim(pvc);
   EXPECT_EQ(kube::KeyOf(pvc), "ns/disk");
   EXPECT_EQ(kube::ResourceVersionOf(pvc), "3");
   EXPECT_EQ(VolumeModeOf(pvc), VolumeMode::kBlock);
-  EXPECT_EQ(kube::Find(pvc, "status"), nullptr);
   EXPECT_EQ(kube::Find(pvc, "metadata.annotations"), nullptr);
-  EXPECT_EQ(kube::Find(pvc, "spec")->size(), 1u);
+  EXPECT_EQ(kube::Find(pvc, "metadata.ownerReferences")->size(), 1u);
+  EXPECT_EQ(kube::Find(pvc, "spec.volumeName"), nullptr);
+  EXPECT_EQ(kube::Find(pvc, "spec.resources.limits"), nullptr);
+  const ClaimInfo info = ClaimInfoOf(pvc);
+  EXPECT_EQ(info.capacity, "1Gi");
+  EXPECT_EQ(info.request, "1Gi");
+  EXPECT_EQ(info.access_modes, std::vector<std::string>{"ReadWriteOnce"});
+  EXPECT_EQ(kube::GetString(pvc, "status.phase"), "Bound");
+  EXPECT_EQ(kube::Find(pvc, "status.accessModes"), nullptr);
 }
 
 // A lister-watcher of one listed object and one watch event.

@@ -233,9 +233,9 @@ void Controller::Work(kube::WorkQueue* queue, const std::string& name,
 Claims Controller::ClaimsFor(const api::VirtualMachineInstanceSpec& spec,
                              const std::string& ns) const {
   Claims claims;
-  for (const std::string& name : ClaimNames(spec)) {
+  for (const std::string& name : AllClaimNames(spec)) {
     ObjectPtr pvc = pvcs_.store().Get(ns + "/" + name);
-    if (pvc != nullptr) claims[name] = VolumeModeOf(*pvc);
+    if (pvc != nullptr) claims[name] = ClaimInfoOf(*pvc);
   }
   return claims;
 }

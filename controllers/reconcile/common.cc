@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "lib/api/importer_pod.h"
+
 namespace vireo::controllers {
 
 std::vector<std::string> ClaimNames(const api::VirtualMachineInstanceSpec& spec) {
@@ -14,6 +16,56 @@ std::vector<std::string> ClaimNames(const api::VirtualMachineInstanceSpec& spec)
     names.push_back(claim);
   }
   return names;
+}
+
+std::vector<std::string> AllClaimNames(const api::VirtualMachineInstanceSpec& spec) {
+  std::vector<std::string> names = ClaimNames(spec);
+  for (const api::Volume& volume : spec.volumes) {
+    if (!volume.data_volume.has_value()) continue;
+    const std::string& claim = volume.data_volume->name;
+    if (claim.empty() || std::find(names.begin(), names.end(), claim) != names.end()) continue;
+    names.push_back(claim);
+  }
+  return names;
+}
+
+ClaimInfo ClaimInfoOf(const Json& pvc) {
+  ClaimInfo info(VolumeModeOf(pvc));
+  info.capacity = kube::GetString(pvc, "status.capacity.storage");
+  info.request = kube::GetString(pvc, "spec.resources.requests.storage");
+  if (const Json* modes = kube::Find(pvc, "spec.accessModes");
+      modes != nullptr && modes->is_array()) {
+    for (const Json& mode : modes->as_array()) {
+      if (mode.is_string()) info.access_modes.push_back(mode.as_string());
+    }
+  }
+  return info;
+}
+
+std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstanceSpec& spec,
+                                                 const Claims& claims) {
+  std::vector<api::VolumeStatus> statuses;
+  for (const api::Volume& volume : spec.volumes) {
+    std::string claim;
+    if (volume.persistent_volume_claim.has_value())
+      claim = volume.persistent_volume_claim->claim_name;
+    if (volume.data_volume.has_value()) claim = volume.data_volume->name;
+    auto it = claims.find(claim);
+    if (claim.empty() || it == claims.end()) continue;
+    api::VolumeStatus status;
+    status.name = volume.name;
+    api::PersistentVolumeClaimInfo& info = status.persistent_volume_claim_info.emplace();
+    info.claim_name = claim;
+    info.access_modes = it->second.access_modes;
+    info.volume_mode = it->second.mode == VolumeMode::kBlock ? "Block" : "Filesystem";
+    if (!it->second.capacity.empty()) info.capacity["storage"] = it->second.capacity;
+    if (!it->second.request.empty()) info.requests["storage"] = it->second.request;
+    if (it->second.mode == VolumeMode::kFilesystem) {
+      info.filesystem_overhead = std::to_string(api::importer::kFilesystemOverhead).substr(0, 5);
+    }
+    statuses.push_back(std::move(status));
+  }
+  return statuses;
 }
 
 VolumeMode VolumeModeOf(const Json& pvc) {

@@ -94,16 +94,37 @@ struct Deletion {
 enum class VolumeMode { kFilesystem, kBlock };
 
 // The claims a VMI spec refers to (persistentVolumeClaim volumes), in volume
-// order, without repeats: what the I/O layer looks up in its PVC store.
+// order, without repeats: what must exist before a VMI is made.
 std::vector<std::string> ClaimNames(const api::VirtualMachineInstanceSpec& spec);
+// Those and the claims of its dataVolume volumes (CDI names a DataVolume's
+// claim after the DataVolume): what the I/O layer looks up in its PVC store
+// for the launcher pod.
+std::vector<std::string> AllClaimNames(const api::VirtualMachineInstanceSpec& spec);
 
 // A core/v1 PersistentVolumeClaim's spec.volumeMode: kBlock for "Block",
 // kFilesystem otherwise (Kubernetes' default).
 VolumeMode VolumeModeOf(const Json& pvc);
 
-// The PVCs that exist among those a spec names: claimName -> volume mode.
+// What the decisions read of a PVC (the PVC cache keeps just this).
+struct ClaimInfo {
+  ClaimInfo() = default;
+  ClaimInfo(VolumeMode m) : mode(m) {}  // NOLINT(google-explicit-constructor): tests' shorthand
+  VolumeMode mode = VolumeMode::kFilesystem;
+  std::vector<std::string> access_modes;
+  std::string capacity;  // status.capacity.storage ("" while unbound)
+  std::string request;   // spec.resources.requests.storage
+};
+ClaimInfo ClaimInfoOf(const Json& pvc);
+
+// The PVCs that exist among those a spec names: claimName -> what we know.
 // A claim the spec names that is absent from the map is missing.
-using Claims = std::map<std::string, VolumeMode>;
+using Claims = std::map<std::string, ClaimInfo>;
+
+// status.volumeStatus for the claims of a VMI's persistentVolumeClaim and
+// dataVolume volumes that exist in `claims` (KubeVirt's shape, with the
+// filesystem overhead the launcher sizes a blank disk.img by).
+std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstanceSpec& spec,
+                                                 const Claims& claims);
 
 // Claims of `spec` absent from `claims`, in volume order.
 std::vector<std::string> MissingClaims(const api::VirtualMachineInstanceSpec& spec,

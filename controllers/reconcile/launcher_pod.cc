@@ -242,9 +242,13 @@ Json EmptyDirVolume(const std::string& name) {
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
-std::string VmiForLauncher(const api::VirtualMachineInstance& vmi) {
+// Of the status only volumeStatus, with the claims' sizes as they are now.
+std::string VmiForLauncher(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   Json json = api::ToJson(vmi);
   if (json.has_field("status")) json.erase("status");
+  api::VirtualMachineInstanceStatus status;
+  status.volume_status = ClaimVolumeStatus(vmi.spec, claims);
+  if (!status.volume_status.empty()) json["status"] = api::ToJson(status);
   Json& meta = json["metadata"];
   for (const char* key : {"resourceVersion", "managedFields"}) {
     if (meta.has_field(key)) meta.erase(key);
@@ -264,7 +268,7 @@ std::string InitContainerName(const std::string& volume, size_t index) {
   return name.size() <= 63 ? name : "container-disk-" + std::to_string(index);
 }
 
-Json Metadata(const api::VirtualMachineInstance& vmi) {
+Json Metadata(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   Json labels = Json::object();
   for (const auto& [k, v] : vmi.metadata.labels) labels[k] = Str(v);
   labels[kAppLabel] = Str(kAppLabelLauncher);
@@ -272,7 +276,7 @@ Json Metadata(const api::VirtualMachineInstance& vmi) {
   labels[kVmNameLabel] = Str(vmi.metadata.name);
 
   Json annotations = Json::object();
-  annotations[kVmiAnnotation] = Str(VmiForLauncher(vmi));
+  annotations[kVmiAnnotation] = Str(VmiForLauncher(vmi, claims));
   annotations["kubevirt.io/domain"] = Str(vmi.metadata.name);
   annotations["kubectl.kubernetes.io/default-container"] = Str(kLauncherContainer);
 
@@ -381,17 +385,21 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
                     field + ": volume names starting with \"vireo-\" are reserved for the pod", 0,
                     {{"FieldValueInvalid", "reserved prefix vireo-", field}});
     }
-    if (v.persistent_volume_claim.has_value()) {
-      const api::PersistentVolumeClaimSource& pvc = *v.persistent_volume_claim;
-      const bool read_only = pvc.read_only.value_or(false);
+    if (v.persistent_volume_claim.has_value() || v.data_volume.has_value()) {
+      // A DataVolume's claim has the DataVolume's name.
+      const std::string claim_name = v.persistent_volume_claim.has_value()
+                                         ? v.persistent_volume_claim->claim_name
+                                         : v.data_volume->name;
+      const bool read_only = v.persistent_volume_claim.has_value() &&
+                             v.persistent_volume_claim->read_only.value_or(false);
       Json volume = Json::object();
       volume["name"] = Str(v.name);
       volume["persistentVolumeClaim"] = Json::object();
-      volume["persistentVolumeClaim"]["claimName"] = Str(pvc.claim_name);
+      volume["persistentVolumeClaim"]["claimName"] = Str(claim_name);
       if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json::boolean(true);
       Push(&volumes, std::move(volume));
-      auto mode = claims.find(pvc.claim_name);
-      if (mode != claims.end() && mode->second == VolumeMode::kBlock) {
+      auto mode = claims.find(claim_name);
+      if (mode != claims.end() && mode->second.mode == VolumeMode::kBlock) {
         Json device = Json::object();
         device["name"] = Str(v.name);
         device["devicePath"] = Str(kBlockDir + v.name);
@@ -512,7 +520,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   Json pod = Json::object();
   pod["apiVersion"] = Str("v1");
   pod["kind"] = Str("Pod");
-  pod["metadata"] = Metadata(vmi);
+  pod["metadata"] = Metadata(vmi, claims);
   pod["spec"] = std::move(pod_spec);
   return pod;
 }
