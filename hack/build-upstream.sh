@@ -2,8 +2,9 @@
 # Builds the upstream binaries the tests and the local cluster run (etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
 # kubectl, helm, generic-device-plugin, which images/build.sh wraps as the
-# chart's KVM device plugin image, and coredns, which hack/cluster-up.sh wraps
-# as the cluster DNS image) from the Go module proxy, at the versions pinned in
+# chart's KVM device plugin image, coredns and local-path-provisioner, which
+# hack/cluster-up.sh wraps as the cluster DNS image and the provisioner of its
+# default StorageClass) from the Go module proxy, at the versions pinned in
 # tests/cluster/*/go.mod.
 #
 # The binaries go to a cache directory outside the source tree, keyed by a hash
@@ -32,7 +33,7 @@ recipe=2  # 2: kube-proxy
 key=$( (cat "$pins"/*/go.mod "$pins"/*/go.sum; echo "recipe=$recipe") | sha256sum | cut -c1-16)
 bin="$cache_root/upstream/$key/bin"
 wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl helm
-  generic-device-plugin coredns)
+  generic-device-plugin coredns local-path-provisioner)
 
 complete() { local b; for b in "${wanted[@]}"; do [[ -x $bin/$b ]] || return 1; done; }
 
@@ -90,6 +91,10 @@ ldflags="-s -w"
 build "$pins/device-plugin" "$bin.partial" github.com/squat/generic-device-plugin
 # Static too; its version is a constant of the module (coremain.CoreVersion).
 build "$pins/coredns" "$bin.partial" github.com/coredns/coredns
+# Static too; without the stamp it calls itself version 0.0.1.
+lp_version=$(awk '$1=="require" && $2=="github.com/rancher/local-path-provisioner" {print $3}' "$pins/local-path/go.mod")
+ldflags="-s -w -X main.VERSION=$lp_version"
+build "$pins/local-path" "$bin.partial" github.com/rancher/local-path-provisioner
 
 rm -rf "$bin"
 mv "$bin.partial" "$bin"
