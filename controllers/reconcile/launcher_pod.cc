@@ -7,12 +7,15 @@
 #include <string>
 #include <utility>
 
+#include "controllers/reconcile/pod_json.h"
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::controllers {
 namespace {
+
+using namespace pod_json;  // NOLINT(google-build-using-namespace): the pod's JSON vocabulary
 
 using kube::Code;
 using kube::Result;
@@ -32,6 +35,7 @@ constexpr char kReservedPrefix[] = "vireo-";
 constexpr char kVmiVolume[] = "vireo-vmi";
 constexpr char kStateVolume[] = "vireo-state";
 constexpr char kToolsVolume[] = "vireo-tools";
+constexpr char kToolsContainer[] = "vireo-tools";
 
 // A static busybox from Debian's busybox-static package, present in the
 // launcher image: containerDisk images may be FROM scratch, so the copy is
@@ -65,26 +69,6 @@ constexpr char kAccelProbeMemory[] = "128Mi";
 
 constexpr int64_t kMiB = 1LL << 20;
 
-Json Str(const std::string& s) { return Json::string(s); }
-
-Json StringArray(std::initializer_list<std::string> items) {
-  Json array = Json::array(items.size());
-  size_t i = 0;
-  for (const std::string& item : items) array[i++] = Str(item);
-  return array;
-}
-
-void Push(Json* array, Json item) { (*array)[array->size()] = std::move(item); }
-
-// FNV-1a: stable across builds and platforms, unlike std::hash.
-uint64_t StableHash(std::string_view text) {
-  uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
 
 // Whole MiB when exact (readable in `kubectl describe`), else bytes.
 std::string BytesQuantity(int64_t bytes) {
@@ -225,20 +209,6 @@ Json AccelProbeResources(bool with_limits, const LauncherConfig& config) {
   return resources;
 }
 
-Json Mount(const std::string& volume, const std::string& path, bool read_only) {
-  Json mount = Json::object();
-  mount["name"] = Str(volume);
-  mount["mountPath"] = Str(path);
-  if (read_only) mount["readOnly"] = Json::boolean(true);
-  return mount;
-}
-
-Json EmptyDirVolume(const std::string& name) {
-  Json volume = Json::object();
-  volume["name"] = Str(name);
-  volume["emptyDir"] = Json::object();
-  return volume;
-}
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
@@ -392,18 +362,10 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
                                          : v.data_volume->name;
       const bool read_only = v.persistent_volume_claim.has_value() &&
                              v.persistent_volume_claim->read_only.value_or(false);
-      Json volume = Json::object();
-      volume["name"] = Str(v.name);
-      volume["persistentVolumeClaim"] = Json::object();
-      volume["persistentVolumeClaim"]["claimName"] = Str(claim_name);
-      if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json::boolean(true);
-      Push(&volumes, std::move(volume));
+      Push(&volumes, ClaimVolume(v.name, claim_name, read_only));
       auto mode = claims.find(claim_name);
       if (mode != claims.end() && mode->second.mode == VolumeMode::kBlock) {
-        Json device = Json::object();
-        device["name"] = Str(v.name);
-        device["devicePath"] = Str(kBlockDir + v.name);
-        Push(&devices, std::move(device));
+        Push(&devices, Device(v.name, kBlockDir + v.name));
       } else {
         Push(&mounts, Mount(v.name, kVolumesDir + v.name, read_only));
       }
@@ -413,36 +375,17 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       const std::string dir = kContainerDisksDir + v.name;
       Push(&volumes, EmptyDirVolume(v.name));
       Push(&mounts, Mount(v.name, dir, true));
-      Json copy = Json::object();
-      copy["name"] = Str(InitContainerName(v.name, i));
-      copy["image"] = Str(cd.image);
-      if (!cd.image_pull_policy.empty()) copy["imagePullPolicy"] = Str(cd.image_pull_policy);
-      copy["command"] =
-          StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript,
-                       "copy-disk", cd.path.empty() ? kDefaultContainerDiskPath : cd.path, dir});
-      copy["resources"] = InitResources(with_limits);
-      copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-      copy["volumeMounts"] = Json::array(2);
-      copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
-      copy["volumeMounts"][1] = Mount(v.name, dir, false);
-      Push(&init_containers, std::move(copy));
+      Push(&init_containers,
+           ContainerDiskCopyContainer(InitContainerName(v.name, i), cd.image, cd.image_pull_policy,
+                                      cd.path, v.name, dir, InitResources(with_limits)));
     }
     // cloudInitNoCloud and emptyDisk: built by the launcher in its state dir.
   }
   if (has_container_disk) {
     // First init container: bring the copy tool from the launcher image.
-    Json tools = Json::object();
-    tools["name"] = Str("vireo-tools");
-    tools["image"] = Str(config.image);
-    tools["imagePullPolicy"] = Str(config.image_pull_policy);
-    tools["command"] = StringArray({kBusyboxInLauncherImage, "cp", kBusyboxInLauncherImage,
-                                    std::string(kToolsDir) + "/busybox"});
-    tools["resources"] = InitResources(with_limits);
-    tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-    tools["volumeMounts"] = Json::array(1);
-    tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
     Json all = Json::array();
-    Push(&all, std::move(tools));
+    Push(&all, ToolsInitContainer(config.image, config.image_pull_policy,
+                                  InitResources(with_limits)));
     for (const Json& c : init_containers.as_array()) Push(&all, c);
     init_containers = std::move(all);
     Push(&volumes, EmptyDirVolume(kToolsVolume));
@@ -523,6 +466,39 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   pod["metadata"] = Metadata(vmi, claims);
   pod["spec"] = std::move(pod_spec);
   return pod;
+}
+
+Json ToolsInitContainer(const std::string& launcher_image, const std::string& pull_policy,
+                        Json resources) {
+  Json tools = Json::object();
+  tools["name"] = Str(kToolsContainer);
+  tools["image"] = Str(launcher_image);
+  tools["imagePullPolicy"] = Str(pull_policy);
+  tools["command"] = StringArray({kBusyboxInLauncherImage, "cp", kBusyboxInLauncherImage,
+                                  std::string(kToolsDir) + "/busybox"});
+  tools["resources"] = std::move(resources);
+  tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  tools["volumeMounts"] = Json::array(1);
+  tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
+  return tools;
+}
+
+Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
+                                const std::string& pull_policy, const std::string& path,
+                                const std::string& volume, const std::string& dir,
+                                Json resources) {
+  Json copy = Json::object();
+  copy["name"] = Str(name);
+  copy["image"] = Str(image);
+  if (!pull_policy.empty()) copy["imagePullPolicy"] = Str(pull_policy);
+  copy["command"] = StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript,
+                                 "copy-disk", path.empty() ? kDefaultContainerDiskPath : path, dir});
+  copy["resources"] = std::move(resources);
+  copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  copy["volumeMounts"] = Json::array(2);
+  copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
+  copy["volumeMounts"][1] = Mount(volume, dir, false);
+  return copy;
 }
 
 }  // namespace vireo::controllers

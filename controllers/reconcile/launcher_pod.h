@@ -122,4 +122,18 @@ kube::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 kube::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
                                      const LauncherConfig& config, const Claims& claims);
 
+// Pod parts the importer pod shares with the launcher pod. The copy of a
+// containerDisk's file runs in the containerDisk image, which may be FROM
+// scratch, with the static busybox ToolsInitContainer copies out of the
+// launcher image into the pod volume "vireo-tools" (an emptyDir the pod must
+// have).
+Json ToolsInitContainer(const std::string& launcher_image, const std::string& pull_policy,
+                        Json resources);
+// Copies `path` in `image` (a file, or a directory holding exactly one file;
+// "" : /disk) into `dir`, where pod volume `volume` is mounted.
+Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
+                                const std::string& pull_policy, const std::string& path,
+                                const std::string& volume, const std::string& dir,
+                                Json resources);
+
 }  // namespace vireo::controllers

@@ -36,6 +36,14 @@ int64_t DiskImageBytes(int64_t claim_bytes) {
   return usable / kMiB * kMiB;
 }
 
+int64_t ClaimBytesForDisk(int64_t disk_bytes) {
+  if (disk_bytes <= 0) return 0;
+  const double exact = static_cast<double>(disk_bytes) / (1.0 - kFilesystemOverhead);
+  int64_t claim = (static_cast<int64_t>(exact) + kMiB - 1) / kMiB * kMiB;
+  while (DiskImageBytes(claim) < disk_bytes) claim += kMiB;
+  return claim;
+}
+
 std::optional<int64_t> BlankDiskBytes(std::optional<int64_t> claim_bytes, int64_t available_bytes) {
   const int64_t available = available_bytes / kMiB * kMiB;
   if (!claim_bytes.has_value()) {

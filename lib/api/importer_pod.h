@@ -75,6 +75,11 @@ inline constexpr double kLessSpaceToleration = 0.10;
 // The size disk.img gets on a filesystem claim of `claim_bytes`.
 int64_t DiskImageBytes(int64_t claim_bytes);
 
+// The smallest claim (whole MiB) whose disk.img holds `disk_bytes`: what a
+// DataVolume's spec.storage asks for, as CDI does, so the guest gets the
+// size the user wrote.
+int64_t ClaimBytesForDisk(int64_t disk_bytes);
+
 // The size a blank disk.img gets given the claim's size (if known) and the
 // bytes available on the volume: DiskImageBytes(claim) when that fits, else
 // the available bytes (whole MiB) when within the toleration, else nullopt

@@ -16,6 +16,15 @@ TEST(DiskImageBytesTest, ReservesTheOverheadInWholeMiB) {
   EXPECT_EQ(DiskImageBytes(-5), 0);
 }
 
+TEST(ClaimBytesForDiskTest, MakesRoomForTheOverheadSoTheDiskGetsItsSize) {
+  for (int64_t disk : {kGiB, 2 * kGiB, 10 * kGiB, 5 * kMiB, 3 * kGiB + 7}) {
+    const int64_t claim = ClaimBytesForDisk(disk);
+    EXPECT_EQ(claim % kMiB, 0);
+    EXPECT_GE(DiskImageBytes(claim), disk) << disk;
+    EXPECT_LT(DiskImageBytes(claim - kMiB), disk) << disk;  // and no larger than needed
+  }
+}
+
 TEST(BlankDiskBytesTest, TakesTheClaimsSizeWhenTheVolumeHasRoom) {
   EXPECT_EQ(BlankDiskBytes(kGiB, 500 * kGiB), 967 * kMiB);
 }

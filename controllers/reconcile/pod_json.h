@@ -1,0 +1,69 @@
+// Small builders for the pods the controller renders (launcher and
+// importer pods): strings, arrays, mounts and volumes as core/v1 JSON.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "lib/kube/json.h"
+
+namespace vireo::controllers::pod_json {
+
+using kube::Json;
+
+inline Json Str(const std::string& s) { return Json::string(s); }
+
+inline Json StringArray(std::initializer_list<std::string> items) {
+  Json array = Json::array(items.size());
+  size_t i = 0;
+  for (const std::string& item : items) array[i++] = Str(item);
+  return array;
+}
+
+inline void Push(Json* array, Json item) { (*array)[array->size()] = std::move(item); }
+
+// FNV-1a: stable across builds and platforms, unlike std::hash.
+inline uint64_t StableHash(std::string_view text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+inline Json Mount(const std::string& volume, const std::string& path, bool read_only) {
+  Json mount = Json::object();
+  mount["name"] = Str(volume);
+  mount["mountPath"] = Str(path);
+  if (read_only) mount["readOnly"] = Json::boolean(true);
+  return mount;
+}
+
+inline Json EmptyDirVolume(const std::string& name) {
+  Json volume = Json::object();
+  volume["name"] = Str(name);
+  volume["emptyDir"] = Json::object();
+  return volume;
+}
+
+inline Json ClaimVolume(const std::string& name, const std::string& claim, bool read_only) {
+  Json volume = Json::object();
+  volume["name"] = Str(name);
+  volume["persistentVolumeClaim"] = Json::object();
+  volume["persistentVolumeClaim"]["claimName"] = Str(claim);
+  if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json::boolean(true);
+  return volume;
+}
+
+inline Json Device(const std::string& volume, const std::string& path) {
+  Json device = Json::object();
+  device["name"] = Str(volume);
+  device["devicePath"] = Str(path);
+  return device;
+}
+
+}  // namespace vireo::controllers::pod_json
