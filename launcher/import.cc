@@ -508,7 +508,7 @@ ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
   auto run = storage_internal::RunProcess({qemu_img, "info", "--output=json", "-f", format, path});
   if (!run.ok()) return ImportError(kFailed, run.status().message());
   if (run->exit_code != 0) {
-    return ImportError(kInvalidImage, "the image is not a valid " + format +
+    return ImportError(kInvalidImage, "the image is corrupt or not a valid " + format +
                                           " image (qemu-img info: " +
                                           storage_internal::LastLine(run->output) + ")");
   }
