@@ -109,6 +109,11 @@ for p in $(containerd_shim_pids); do
   kill -9 "$p" 2>/dev/null || true
 done
 
+# Block volumes (hack/cluster-pv.sh --block) and the kubelet's loop devices
+# over them; cluster-up attaches the volumes again.
+cluster_step "detaching the loop devices of $STATE"
+cluster_detach_loops "$STATE/"
+
 cluster_step "unmounting what is mounted under $STATE"
 for m in $(mounts_under "$STATE"); do
   umount "$m" 2>/dev/null || umount -l "$m"
@@ -161,6 +166,8 @@ left=$(for c in containerd etcd kube-apiserver kube-controller-manager kube-sche
   cluster_pid "$c"; done; containerd_shim_pids)
 [[ -z $left ]] || cluster_fail "processes still running: $left"
 [[ -z $(mounts_under "$STATE") ]] || cluster_fail "still mounted: $(mounts_under "$STATE" | tr '\n' ' ')"
+left=$(losetup -n -l -O NAME,BACK-FILE 2>/dev/null | awk -v p="$STATE/" 'index($2, p) == 1 {print $1}')
+[[ -z $left ]] || cluster_fail "loop devices still attached: $(echo $left)"
 
 if [[ -n $purge ]]; then
   cluster_step "deleting $STATE"

@@ -3,7 +3,8 @@
 # this machine, for the end-to-end tests and the demo: a private containerd,
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
 # kube-proxy, pod networking on the bridge vireo0, the cluster DNS (CoreDNS),
-# a StorageClass `vireo-local` for hostPath volumes (hack/cluster-pv.sh).
+# a dynamic provisioner behind the default StorageClass `local-path`, and a
+# StorageClass `vireo-local` for hand-made volumes (hack/cluster-pv.sh).
 #
 #   hack/cluster-up.sh               start what is not running, check the rest
 #   source "$VIREO_CLUSTER_DIR/env"  KUBECONFIG, CONTAINERD_ADDRESS, BIN, ...
@@ -311,8 +312,8 @@ EOF
 # ---------------------------------------------------------------- images
 # No registry is reachable: the pause image (the pod sandbox) is compiled
 # from the pinned Kubernetes sources, busybox comes from Debian's
-# busybox-static, CoreDNS is the static binary hack/build-upstream.sh built;
-# all are written as OCI archives and imported.
+# busybox-static, CoreDNS and the local-path provisioner are static binaries
+# hack/build-upstream.sh built; all are written as OCI archives and imported.
 images=$STATE/images
 mkdir -p "$images"
 k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$cluster_root/tests/cluster/kubernetes/go.mod")
@@ -363,27 +364,51 @@ else
   cluster_log "no static /bin/busybox (package busybox-static): no busybox image"
 fi
 
-# The cluster DNS: the static coredns binary alone, tagged with its version
-# (the pin in tests/cluster/coredns/go.mod), as the pause image is.
-[[ -x $BIN/coredns ]] ||
-  cluster_fail "building the CoreDNS image: no $BIN/coredns (hack/build-upstream.sh builds it)"
-coredns_version=$(awk '$1=="require" && $2=="github.com/coredns/coredns" {sub(/^v/, "", $3); print $3}' \
-  "$cluster_root/tests/cluster/coredns/go.mod")
-[[ -n $coredns_version ]] || cluster_fail "building the CoreDNS image: no CoreDNS pin in tests/cluster/coredns/go.mod"
-coredns_image=vireo.local/coredns:$coredns_version
-coredns_archive=$images/coredns-$(sha256sum "$BIN/coredns" | cut -c1-12)-$image_recipe.tar
-if [[ ! -f $coredns_archive ]]; then
-  cluster_step "building the CoreDNS image" images
+# static_image IMAGE BINARY: an image of the static BINARY alone, as
+# /<its name> (the entrypoint), readable by a non-root user; built when the
+# binary changed. Its archive's path goes to $static_archive.
+static_image() {
+  local image=$1 binary=$2
+  static_archive=$images/$(basename "$binary")-$(sha256sum "$binary" | cut -c1-12)-$image_recipe.tar
+  [[ -f $static_archive ]] && return 0
+  cluster_step "building the image $image" images
   (
     set -e
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    # The layer's root is the image's /: readable by CoreDNS's non-root user.
     install -d -m 0755 "$work/rootfs"
-    install -m 0755 "$BIN/coredns" "$work/rootfs/coredns"
-    oci_image_archive "$coredns_image" "$work/rootfs" "$coredns_archive" '["/coredns"]'
+    install -m 0755 "$binary" "$work/rootfs/"
+    oci_image_archive "$image" "$work/rootfs" "$static_archive.part" "[\"/$(basename "$binary")\"]"
+    mv "$static_archive.part" "$static_archive"
   ) >"$LOGS/images.log" 2>&1
-fi
+}
+# pin_version DIR MODULE: the version tests/cluster/DIR/go.mod pins, without its v.
+pin_version() {
+  awk -v m="$2" '$1=="require" && $2==m {sub(/^v/, "", $3); print $3}' "$cluster_root/tests/cluster/$1/go.mod"
+}
+
+# The cluster DNS, tagged with its version (the pin in
+# tests/cluster/coredns/go.mod), as the pause image is.
+[[ -x $BIN/coredns ]] ||
+  cluster_fail "building the CoreDNS image: no $BIN/coredns (hack/build-upstream.sh builds it)"
+coredns_version=$(pin_version coredns github.com/coredns/coredns)
+[[ -n $coredns_version ]] || cluster_fail "building the CoreDNS image: no CoreDNS pin in tests/cluster/coredns/go.mod"
+coredns_image=vireo.local/coredns:$coredns_version
+static_image "$coredns_image" "$BIN/coredns"
+coredns_archive=$static_archive
+
+# The provisioner of the default StorageClass (tests/cluster/local-path/).
+# Its helper pods run the busybox image.
+[[ -x $BIN/local-path-provisioner ]] ||
+  cluster_fail "building the local-path image: no $BIN/local-path-provisioner (hack/build-upstream.sh builds it)"
+[[ -n $busybox_image ]] ||
+  cluster_fail "building the local-path image: its helper pods need the busybox image (package busybox-static)"
+local_path_version=$(pin_version local-path github.com/rancher/local-path-provisioner)
+[[ -n $local_path_version ]] ||
+  cluster_fail "building the local-path image: no pin in tests/cluster/local-path/go.mod"
+local_path_image=vireo.local/local-path-provisioner:$local_path_version
+static_image "$local_path_image" "$BIN/local-path-provisioner"
+local_path_archive=$static_archive
 
 # ---------------------------------------------------------------- containerd
 cluster_step "configuring containerd"
@@ -429,7 +454,7 @@ ensure containerd containerd_healthy 60 containerd --config "$STATE/containerd/c
 
 cluster_step "importing the images into containerd" images
 for pair in "$pause_image=$pause_archive" "$coredns_image=$coredns_archive" \
-  ${busybox_image:+"$busybox_image=$busybox_archive"}; do
+  "$local_path_image=$local_path_archive" ${busybox_image:+"$busybox_image=$busybox_archive"}; do
   name=${pair%%=*} archive=${pair#*=}
   if [[ -z $(ctr_k8s images ls -q "name==$name") ]]; then
     cluster_log "importing $name"
@@ -473,10 +498,12 @@ ensure kube-apiserver apiserver_healthy 120 "$BIN/kube-apiserver" \
   --v=1
 
 cluster_step "creating the base objects (RBAC for the kubelet API, StorageClass vireo-local)" bootstrap
-# Immediate binding: one node, so there is no placement for a claim to wait
-# for, and a claim is Bound as soon as a matching PersistentVolume exists
-# (callers can wait for Bound before creating pods). Retain: hostPath
-# volumes cannot be scrubbed or deleted by Kubernetes itself.
+# vireo-local holds the volumes hack/cluster-pv.sh makes by hand; claims name
+# it (the default class is local-path, deployed below: two defaults would
+# make a claim without a class ambiguous). Immediate binding: one node, so
+# there is no placement for a claim to wait for, and a claim is Bound as soon
+# as a matching PersistentVolume exists (callers can wait for Bound before
+# creating pods). Retain: Kubernetes cannot scrub or delete these volumes.
 "${kubectl[@]}" apply -f - >"$LOGS/bootstrap.log" 2>&1 <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -491,7 +518,7 @@ kind: StorageClass
 metadata:
   name: vireo-local
   annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
+    storageclass.kubernetes.io/is-default-class: "false"
 provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: Immediate
 reclaimPolicy: Retain
@@ -566,6 +593,11 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 EOF
+# The Block volumes of hack/cluster-pv.sh --block: their loop devices, which
+# cluster-down detached, before the kubelet hands them to pods again.
+for img in "$STATE"/volumes/*/block.img; do
+  [[ -f $img ]] && cluster_attach_block "${img%/block.img}"
+done
 extra_files=("$PKI/kubelet-server.crt" "$PKI/ca.crt")
 ensure kubelet kubelet_healthy 60 "$BIN/kubelet" \
   --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
@@ -772,9 +804,33 @@ if ! "${kubectl[@]}" -n kube-system rollout status deployment/coredns --timeout=
 fi
 cluster_log "CoreDNS ready ($((SECONDS - dns_start)) s)"
 
+# ---------------------------------------------------------------- storage
+# The default StorageClass local-path: a claim that names no class gets a
+# directory under $STATE/local-path when its first pod is scheduled, and
+# loses it with the claim. The objects are in tests/cluster/local-path/.
+cluster_step "deploying the local-path provisioner ($local_path_image, default StorageClass local-path)" local-path
+storage_start=$SECONDS
+mkdir -p "$STATE/local-path"
+manifest=$cluster_root/tests/cluster/local-path/local-path.yaml
+config_hash=$( (cat "$manifest"; echo "$local_path_image $busybox_image $STATE/local-path") | sha256sum | cut -c1-16)
+sed -e "s|@PROVISIONER_IMAGE@|$local_path_image|g" -e "s|@HELPER_IMAGE@|$busybox_image|g" \
+  -e "s|@VOLUME_DIR@|$STATE/local-path|g" -e "s|@CONFIG_HASH@|$config_hash|g" "$manifest" |
+  "${kubectl[@]}" apply -f - >"$LOGS/local-path.log" 2>&1
+if ! "${kubectl[@]}" -n local-path-storage rollout status deployment/local-path-provisioner --timeout=120s \
+  >>"$LOGS/local-path.log" 2>&1; then
+  {
+    "${kubectl[@]}" -n local-path-storage get pods -o wide
+    "${kubectl[@]}" -n local-path-storage get events --field-selector involvedObject.kind=Pod | tail -n 5
+    "${kubectl[@]}" -n local-path-storage logs deployment/local-path-provisioner --tail=10
+  } >>"$LOGS/local-path.log" 2>&1 || true
+  cluster_fail "the local-path provisioner: deployment local-path-storage/local-path-provisioner not Ready after 120 s" local-path
+fi
+cluster_log "local-path provisioner ready ($((SECONDS - storage_start)) s)"
+
 {
   printf '%s=%q\n' KUBECONFIG "$STATE/kubeconfig" CONTAINERD_ADDRESS "$CONTAINERD_SOCK" BIN "$BIN" \
     VIREO_CLUSTER_DIR "$STATE" VIREO_NODE "$NODE_NAME" VIREO_STORAGE_CLASS vireo-local \
+    VIREO_DEFAULT_STORAGE_CLASS local-path \
     VIREO_PAUSE_IMAGE "$pause_image" VIREO_BUSYBOX_IMAGE "$busybox_image"
 } > "$STATE/env"
 

@@ -173,3 +173,36 @@ iptables_drop_chains() {
 iptables_chains() {
   "$1" -w -t "$2" -S 2>/dev/null | awk "(\$1 == \"-N\" || \$1 == \"-A\") && ($3) {print \$2}" | sort -u
 }
+
+# Block volumes (hack/cluster-pv.sh --block): the data is the sparse file
+# DIR/block.img, attached to a loop device, and DIR/device is a block device
+# node for that loop device. The PersistentVolume names DIR/device, a path
+# that stays the same when the loop device's number changes: cluster-down
+# detaches the loop devices, cluster-up attaches them again (the PV's path is
+# immutable, a /dev/loopN one would go stale).
+
+# cluster_attach_block DIR: DIR/block.img on a loop device, DIR/device its node.
+cluster_attach_block() {
+  local dir=$1 loop want have=""
+  loop=$(losetup -n -l -O NAME -j "$dir/block.img" | head -n 1)
+  [[ -n $loop ]] || loop=$(losetup -f --show "$dir/block.img")
+  want=$(stat -c '%Hr %Lr' "$loop")
+  [[ -b $dir/device ]] && have=$(stat -c '%Hr %Lr' "$dir/device")
+  if [[ $have != "$want" ]]; then
+    rm -f "$dir/device"
+    # shellcheck disable=SC2086 # major and minor
+    mknod -m 0660 "$dir/device" b $want
+  fi
+}
+
+# cluster_detach_loops PREFIX: detach every loop device whose backing file is
+# under PREFIX (ours, and the ones the kubelet stacks on a block volume for
+# each pod using it, backed by a file under its --root-dir: those first).
+cluster_detach_loops() {
+  local loop
+  for loop in $(losetup -n -l -O NAME,BACK-FILE 2>/dev/null |
+    awk -v p="$1" -v k="$STATE/kubelet/" 'index($2, p) == 1 {print (index($2, k) == 1 ? 0 : 1), $1}' |
+    sort | cut -d' ' -f2); do
+    losetup -d "$loop" 2>/dev/null || true
+  done
+}
