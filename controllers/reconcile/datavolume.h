@@ -21,6 +21,9 @@ namespace vireo::controllers {
 inline constexpr char kImporterAppLabel[] = "app";
 inline constexpr char kImporterAppValue[] = "containerized-data-importer";
 inline constexpr char kImporterForLabel[] = "vireo.io/datavolume-uid";
+// The DataVolume's status.restartCount when the pod was made: a failed pod
+// is counted once, however often the decision sees it.
+inline constexpr char kImporterAttemptLabel[] = "vireo.io/attempt";
 // The importer pod's container, whose termination message says how the
 // import ended.
 inline constexpr char kImporterContainer[] = "importer";
@@ -99,6 +102,7 @@ kube::Result<Json> RenderClaim(const api::DataVolume& dv, const std::optional<Js
 
 // The importer pod for `dv` on `claim` (see lib/api/importer_pod.h).
 kube::Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
+                                     const std::optional<Json>& source_claim,
                                      const ImporterConfig& config);
 
 }  // namespace vireo::controllers
