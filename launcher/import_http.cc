@@ -258,10 +258,75 @@ ImportStatus Exchange(net::io_context& ioc, Stream& stream, const Url& url,
 
   std::vector<char> chunk(1 << 20);
   uint64_t received = 0;
+  // The stall timer is re-armed at most once a second: re-arming it for
+  // every read costs more than the copy (measured: 4x slower on loopback).
+  auto armed = std::chrono::steady_clock::now();
+  auto rearm = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - armed >= std::chrono::seconds(1)) {
+      lowest.expires_after(options.stall_timeout);
+      armed = now;
+    }
+  };
+  auto failure = [&](const beast::error_code& error) {
+    const std::string got = "got " + std::to_string(received) +
+                            (length ? " of " + std::to_string(*length) : "") + " bytes";
+    if (error == beast::error::timeout) {
+      return ImportError(kSourceUnreachable,
+                         "the transfer from " + where + " stalled: no data for " +
+                             SecondsText(options.stall_timeout) + " (" + got + ")");
+    }
+    if (error == http::error::partial_message || error == http::error::end_of_stream ||
+        error == net::error::eof || error == ssl::error::stream_truncated) {
+      return ImportError(kInvalidImage,
+                         "truncated: " + got + " from " + where + " before the connection closed");
+    }
+    return ImportError(kSourceUnreachable,
+                       "the connection to " + where + " broke (" + got + "): " + error.message());
+  };
+  lowest.expires_after(options.stall_timeout);
+
+  if (!parser.chunked()) {
+    // A plain body (a length, or up to the end of the connection): read the
+    // socket straight into the chunk, past the parser's small reads.
+    auto pending = buffer.data();
+    size_t have = std::min<uint64_t>(net::buffer_size(pending), length.value_or(UINT64_MAX));
+    if (have > 0) {
+      std::vector<char> first(have);
+      net::buffer_copy(net::buffer(first), pending);
+      received += have;
+      if (ImportStatus s = sink.OnData(first.data(), have); !s.ok()) return s;
+    }
+    while (!length.has_value() || received < *length) {
+      const size_t want = static_cast<size_t>(
+          std::min<uint64_t>(chunk.size(), length.value_or(UINT64_MAX) - received));
+      size_t n = 0;
+      rearm();
+      ec = Await(ioc, [&](auto handler) {
+        stream.async_read_some(
+            net::buffer(chunk.data(), want),
+            [&n, handler = std::move(handler)](beast::error_code e, size_t got) mutable {
+              n = got;
+              handler(e);
+            });
+      });
+      if (n > 0) {
+        received += n;
+        if (ImportStatus s = sink.OnData(chunk.data(), n); !s.ok()) return s;
+      }
+      if (!ec) continue;
+      if (!length.has_value() && (ec == net::error::eof || ec == ssl::error::stream_truncated)) {
+        break;  // no length: the end of the connection is the end of the body
+      }
+      return failure(ec);
+    }
+    return ImportStatus::Ok();
+  }
+
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    lowest.expires_after(options.stall_timeout);
+    rearm();
     ec = Await(ioc, [&](auto handler) {
       http::async_read_some(stream, buffer, parser, std::move(handler));
     });
@@ -271,21 +336,7 @@ ImportStatus Exchange(net::io_context& ioc, Stream& stream, const Url& url,
       received += n;
       if (ImportStatus s = sink.OnData(chunk.data(), n); !s.ok()) return s;
     }
-    if (!ec) continue;
-    const std::string got = "got " + std::to_string(received) +
-                            (length ? " of " + std::to_string(*length) : "") + " bytes";
-    if (ec == beast::error::timeout) {
-      return ImportError(kSourceUnreachable,
-                         "the transfer from " + where + " stalled: no data for " +
-                             SecondsText(options.stall_timeout) + " (" + got + ")");
-    }
-    if (ec == http::error::partial_message || ec == http::error::end_of_stream ||
-        ec == net::error::eof || ec == ssl::error::stream_truncated) {
-      return ImportError(kInvalidImage,
-                         "truncated: " + got + " from " + where + " before the connection closed");
-    }
-    return ImportError(kSourceUnreachable,
-                       "the connection to " + where + " broke (" + got + "): " + ec.message());
+    if (ec) return failure(ec);
   }
   return ImportStatus::Ok();
 }
