@@ -9,13 +9,16 @@ Serves the files of DIR and misbehaves on request:
   /truncated/NAME        announces the file's length, sends half, closes
   /html                  a web page with 200
 Prints the port it listens on (127.0.0.1, chosen by the kernel), then serves
-until killed. Optional --tls CERT KEY serves HTTPS instead.
+until killed or until its stdin closes (the test ended, however it ended:
+an interpreter wrapper such as pyenv's may stand between the test's kill and
+this process). Optional --tls CERT KEY serves HTTPS instead.
 """
 import http.server
 import os
 import socketserver
 import ssl
 import sys
+import threading
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,6 +89,12 @@ def main():
         context.load_cert_chain(sys.argv[3], sys.argv[4])
         server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
+
+    def exit_with_stdin():
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_with_stdin, daemon=True).start()
     server.serve_forever()
 
 
