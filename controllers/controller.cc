@@ -2,9 +2,11 @@
 // reconciles themselves are in reconcile_vm.cc and reconcile_vmi.cc.
 #include "controllers/controller.h"
 
+#include <algorithm>
 #include <set>
 
 #include "controllers/cache_trim.h"
+#include "lib/api/datavolume.h"
 #include "lib/kube/log.h"
 
 namespace vireo::controllers {
@@ -71,13 +73,20 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
       pvcs_(Watch(client, res::kPersistentVolumeClaims, config_.namespace_name, "",
                   TrimPersistentVolumeClaim),
             Described(res::kPersistentVolumeClaims)),
+      dvs_(Watch(client, res::kDataVolumes, config_.namespace_name, "", TrimKubectlCopy),
+           Described(res::kDataVolumes)),
+      importer_pods_(Watch(client, res::kPods, config_.namespace_name,
+                           std::string(kImporterAppLabel) + "=" + kImporterAppValue),
+                     Described(res::kPods)),
+      storage_classes_(Watch(client, res::kStorageClasses, ""), Described(res::kStorageClasses)),
       expectations_(config_.expectation_ttl),
       written_(config_.expectation_ttl) {
   AddHandlers();
   metrics_->AddGauge(
       "vireo_workqueue_depth", "Keys waiting for a worker, by queue.", "queue", [this] {
         return std::map<std::string, double>{{"vm", static_cast<double>(vm_queue_.Len())},
-                                             {"vmi", static_cast<double>(vmi_queue_.Len())}};
+                                             {"vmi", static_cast<double>(vmi_queue_.Len())},
+                                             {"datavolume", static_cast<double>(dv_queue_.Len())}};
       });
   metrics_->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
                      "resource", [this] {
@@ -85,7 +94,8 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
                            {"virtualmachines", static_cast<double>(vms_.store().size())},
                            {"virtualmachineinstances", static_cast<double>(vmis_.store().size())},
                            {"pods", static_cast<double>(pods_.store().size())},
-                           {"persistentvolumeclaims", static_cast<double>(pvcs_.store().size())}};
+                           {"persistentvolumeclaims", static_cast<double>(pvcs_.store().size())},
+                           {"datavolumes", static_cast<double>(dvs_.store().size())}};
                      });
   metrics_->AddGauge(
       "vireo_expected_creations", "Creations not yet seen in the caches.", "", [this] {
@@ -105,19 +115,27 @@ void Controller::AddHandlers() {
                           const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
       .on_delete = [this](const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
   });
-  auto vmi_changed = [this](const ObjectPtr& vmi) {
+  // A clone waits while a VMI runs on its source claim.
+  auto enqueue_waiting_clones = [this](const Json& vmi) {
+    for (const ObjectPtr& dv : dvs_.store().ByNamespace(kube::NamespaceOf(vmi))) {
+      if (kube::Find(*dv, "spec.source.pvc") != nullptr) dv_queue_.Add(kube::KeyOf(*dv));
+    }
+  };
+  auto vmi_changed = [this, enqueue_waiting_clones](const ObjectPtr& vmi) {
     std::string key = kube::KeyOf(*vmi);
     expectations_.Observed(key);
     vmi_queue_.Add(key);
     EnqueueVmOf(*vmi);
+    enqueue_waiting_clones(*vmi);
   };
   vmis_.AddHandlers({
       .on_add = vmi_changed,
       .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
       .on_delete =
-          [this](const ObjectPtr& vmi) {
+          [this, enqueue_waiting_clones](const ObjectPtr& vmi) {
             vmi_queue_.Add(kube::KeyOf(*vmi));
             EnqueueVmOf(*vmi);
+            enqueue_waiting_clones(*vmi);
           },
   });
   auto pod_changed = [this](const ObjectPtr& pod) {
@@ -131,11 +149,83 @@ void Controller::AddHandlers() {
   });
   // A claim appearing or vanishing changes what VMs and VMIs that name it
   // may do; a claim's volume mode never changes, so updates do not matter.
+  // A DataVolume's claim binding moves the DataVolume; a clone waits for
+  // its source claim.
   pvcs_.AddHandlers({
-      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
-      .on_update = nullptr,
-      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+      .on_add =
+          [this](const ObjectPtr& pvc) {
+            EnqueueUsersOfClaim(*pvc);
+            EnqueueDataVolumesOfClaim(*pvc);
+          },
+      .on_update = [this](const ObjectPtr&,
+                          const ObjectPtr& pvc) { EnqueueDataVolumesOfClaim(*pvc); },
+      .on_delete =
+          [this](const ObjectPtr& pvc) {
+            EnqueueUsersOfClaim(*pvc);
+            EnqueueDataVolumesOfClaim(*pvc);
+          },
   });
+  auto dv_changed = [this](const ObjectPtr& dv) {
+    dv_queue_.Add(kube::KeyOf(*dv));
+    EnqueueUsersOfDataVolume(*dv);
+  };
+  dvs_.AddHandlers({
+      .on_add = dv_changed,
+      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
+      .on_delete = dv_changed,
+  });
+  auto importer_changed = [this](const ObjectPtr& pod) {
+    expectations_.Observed(kube::KeyOf(*pod));
+    std::string owner = ControllerNamed(*pod, api::kDataVolumeKind);
+    if (!owner.empty()) dv_queue_.Add(kube::NamespaceOf(*pod) + "/" + owner);
+  };
+  importer_pods_.AddHandlers({
+      .on_add = importer_changed,
+      .on_update = [importer_changed](const ObjectPtr&,
+                                      const ObjectPtr& pod) { importer_changed(pod); },
+      .on_delete = importer_changed,
+  });
+  // A StorageClass appearing lets the DataVolumes that wait for one go on.
+  auto class_changed = [this](const ObjectPtr&) {
+    for (const ObjectPtr& dv : dvs_.store().List()) {
+      if (kube::GetString(*dv, "status.claimName").empty()) dv_queue_.Add(kube::KeyOf(*dv));
+    }
+  };
+  storage_classes_.AddHandlers({
+      .on_add = class_changed,
+      .on_update = [class_changed](const ObjectPtr&, const ObjectPtr& sc) { class_changed(sc); },
+      .on_delete = nullptr,
+  });
+}
+
+void Controller::EnqueueDataVolumesOfClaim(const Json& pvc) {
+  const std::string ns = kube::NamespaceOf(pvc);
+  const std::string owner = ControllerNamed(pvc, api::kDataVolumeKind);
+  if (!owner.empty()) dv_queue_.Add(ns + "/" + owner);
+  for (const ObjectPtr& dv : dvs_.store().ByNamespace(ns)) {
+    if (kube::GetString(*dv, "spec.source.pvc.name") == kube::NameOf(pvc)) {
+      dv_queue_.Add(kube::KeyOf(*dv));
+    }
+  }
+}
+
+// VMIs and VMs that wait for a DataVolume, and clones that wait for the VMIs.
+void Controller::EnqueueUsersOfDataVolume(const Json& dv) {
+  const std::string ns = kube::NamespaceOf(dv);
+  const std::string name = kube::NameOf(dv);
+  auto uses = [&](const Json* spec) {
+    const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
+    if (volumes == nullptr || !volumes->is_array()) return false;
+    return std::any_of(volumes->as_array().begin(), volumes->as_array().end(), [&](const Json& v) {
+      return kube::GetString(v, "dataVolume.name") == name;
+    });
+  };
+  for (const ObjectPtr& vm : vms_.store().ByNamespace(ns)) {
+    if (uses(kube::Find(*vm, "spec.template.spec"))) vm_queue_.Add(kube::KeyOf(*vm));
+  }
+  for (const ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
+    if (uses(kube::Find(*vmi, "spec"))) vmi_queue_.Add(kube::KeyOf(*vmi));
+  }
 }
 
 void Controller::EnqueueVmOf(const Json& vmi) {
@@ -173,17 +263,22 @@ void Controller::StartInformers() {
   // see its PVCs missing.
   pvcs_.Run();
   pods_.Run();
+  storage_classes_.Run();
+  importer_pods_.Run();
+  dvs_.Run();
   vmis_.Run();
   vms_.Run();
 }
 
 bool Controller::HasSynced() const {
-  return vms_.HasSynced() && vmis_.HasSynced() && pods_.HasSynced() && pvcs_.HasSynced();
+  return vms_.HasSynced() && vmis_.HasSynced() && pods_.HasSynced() && pvcs_.HasSynced() &&
+         dvs_.HasSynced() && importer_pods_.HasSynced() && storage_classes_.HasSynced();
 }
 
 bool Controller::WaitForSync(std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const kube::Informer* informer : {&pvcs_, &pods_, &vmis_, &vms_}) {
+  for (const kube::Informer* informer :
+       {&pvcs_, &pods_, &storage_classes_, &importer_pods_, &dvs_, &vmis_, &vms_}) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!informer->WaitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
@@ -197,11 +292,14 @@ void Controller::StartWorkers() {
     workers_.emplace_back([this] { Work(&vm_queue_, "vm", &Controller::ReconcileVm); });
     workers_.emplace_back([this] { Work(&vmi_queue_, "vmi", &Controller::ReconcileVmi); });
   }
+  workers_.emplace_back(
+      [this] { Work(&dv_queue_, "datavolume", &Controller::ReconcileDataVolume); });
 }
 
 void Controller::StopWorkers() {
   vm_queue_.ShutDownWithDrain();
   vmi_queue_.ShutDownWithDrain();
+  dv_queue_.ShutDownWithDrain();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
 }
@@ -211,6 +309,9 @@ void Controller::StopInformers() {
   vmis_.Stop();
   pods_.Stop();
   pvcs_.Stop();
+  dvs_.Stop();
+  importer_pods_.Stop();
+  storage_classes_.Stop();
 }
 
 void Controller::Work(kube::WorkQueue* queue, const std::string& name,

@@ -12,6 +12,7 @@
 
 #include "controllers/expectations.h"
 #include "controllers/metrics.h"
+#include "controllers/reconcile/datavolume.h"
 #include "controllers/reconcile/launcher_pod.h"
 #include "controllers/reconcile/vm.h"
 #include "controllers/reconcile/vmi.h"
@@ -26,6 +27,7 @@ struct ControllerConfig {
   std::string namespace_name;  // "" : every namespace
   int workers = 4;             // per queue
   LauncherConfig launcher;
+  ImporterConfig importer;  // its image is the launcher's
   // How long a reconcile waits for the informer to show an object it
   // created or wrote before it looks again regardless.
   kube::Clock::Duration expectation_ttl = std::chrono::seconds(30);
@@ -55,6 +57,7 @@ class Controller {
   // Reconciles one key now, on the calling thread (what a worker does).
   kube::Status ReconcileVm(const std::string& key);
   kube::Status ReconcileVmi(const std::string& key);
+  kube::Status ReconcileDataVolume(const std::string& key);
 
  private:
   // One write of an apply step failed: the Status to return, after telling
@@ -71,12 +74,23 @@ class Controller {
                                      const std::string& key);
   Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
   std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
+  // What the VM and VMI decisions read of the DataVolumes a spec names.
+  DataVolumes DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
+                             const std::string& ns) const;
+  // The StorageClass a claim of `dv` gets ("" : none) and whether it exists.
+  std::pair<std::string, bool> StorageClassFor(const api::DataVolume& dv) const;
+  // A VMI not yet ended in `ns` whose volumes use `claim` ("" : none).
+  std::string VmiUsingClaim(const std::string& ns, const std::string& claim) const;
+  // The last progress a running importer printed, read from its log.
+  std::optional<std::string> ImportProgress(const std::string& ns, const std::string& pod) const;
   void RecordEvents(const kube::Json& object, const std::vector<Event>& events);
 
   void AddHandlers();
   void EnqueueVmOf(const kube::Json& vmi);
   void EnqueueVmiOf(const kube::Json& pod);
   void EnqueueUsersOfClaim(const kube::Json& pvc);
+  void EnqueueDataVolumesOfClaim(const kube::Json& pvc);
+  void EnqueueUsersOfDataVolume(const kube::Json& dv);
   void Work(kube::WorkQueue* queue, const std::string& name,
             kube::Status (Controller::*reconcile)(const std::string&));
 
@@ -89,8 +103,12 @@ class Controller {
   kube::Informer vmis_;
   kube::Informer pods_;
   kube::Informer pvcs_;
+  kube::Informer dvs_;
+  kube::Informer importer_pods_;
+  kube::Informer storage_classes_;
   kube::WorkQueue vm_queue_;
   kube::WorkQueue vmi_queue_;
+  kube::WorkQueue dv_queue_;
   Expectations expectations_;
   WrittenVersions written_;
   std::vector<std::thread> workers_;

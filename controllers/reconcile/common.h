@@ -126,6 +126,15 @@ using Claims = std::map<std::string, ClaimInfo>;
 std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstanceSpec& spec,
                                                  const Claims& claims);
 
+// What the VM and VMI decisions read of a DataVolume (by name).
+struct DataVolumeState {
+  std::string phase;     // status.phase ("" : not yet reconciled)
+  std::string progress;  // status.progress
+  std::string message;   // the Running condition's message (why it waits or failed)
+  bool owned_by_vm = false;  // controlled by the VM being decided (VM decision only)
+};
+using DataVolumes = std::map<std::string, DataVolumeState>;
+
 // Claims of `spec` absent from `claims`, in volume order.
 std::vector<std::string> MissingClaims(const api::VirtualMachineInstanceSpec& spec,
                                        const Claims& claims);

@@ -284,6 +284,26 @@ Result<DiskSource> PrepareCloudInitVolume(const api::VirtualMachineInstance& vmi
   return Source(volume, iso, DiskFormat::kRaw, /*block=*/false, /*readonly=*/true);
 }
 
+namespace {
+
+// The claim size the controller saw for `volume` (status.volumeStatus):
+// its capacity once bound, else its request.
+std::optional<int64_t> ClaimBytesOf(const api::VirtualMachineInstanceStatus& status,
+                                    const std::string& volume) {
+  for (const api::VolumeStatus& vs : status.volume_status) {
+    if (vs.name != volume || !vs.persistent_volume_claim_info.has_value()) continue;
+    const api::PersistentVolumeClaimInfo& info = *vs.persistent_volume_claim_info;
+    for (const auto* sizes : {&info.capacity, &info.requests}) {
+      auto it = sizes->find("storage");
+      if (it == sizes->end()) continue;
+      if (Result<int64_t> bytes = api::ParseQuantityBytes(it->second); bytes.ok()) return *bytes;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
                                    const StorageLayout& layout) {
   DiskSources sources;
@@ -291,15 +311,17 @@ Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
     std::string what = "volume '" + volume.name + "'";
     Result<DiskSource> source = Status(Code::kInvalid,
                                        "has no source Vireo supports "
-                                       "(containerDisk, persistentVolumeClaim, emptyDisk, "
-                                       "cloudInitNoCloud)");
+                                       "(containerDisk, persistentVolumeClaim, dataVolume, "
+                                       "emptyDisk, cloudInitNoCloud)");
     if (volume.persistent_volume_claim.has_value()) {
       what += " (persistentVolumeClaim '" + volume.persistent_volume_claim->claim_name + "')";
-      // TODO(lead): the claim's size from status.volume_status
-      // (VirtualMachineInstanceStatus::volume_status, persistentVolumeClaimInfo).
       source =
           PreparePvcVolume(volume.name, volume.persistent_volume_claim->read_only.value_or(false),
-                           std::nullopt, layout);
+                           ClaimBytesOf(vmi.status, volume.name), layout);
+    } else if (volume.data_volume.has_value()) {
+      // The DataVolume's claim, populated before the pod was made.
+      what += " (dataVolume '" + volume.data_volume->name + "')";
+      source = PreparePvcVolume(volume.name, false, ClaimBytesOf(vmi.status, volume.name), layout);
     } else if (volume.container_disk.has_value()) {
       what += " (containerDisk " + volume.container_disk->image + ")";
       source = PrepareContainerDisk(volume.name, volume.container_disk->path, layout);

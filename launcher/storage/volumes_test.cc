@@ -290,6 +290,34 @@ TEST_F(VolumesTest, PrepareVolumesPreparesEverySource) {
   EXPECT_EQ(ReadFile(seed.path).substr(0x8001, 5), "CD001");
 }
 
+TEST_F(VolumesTest, PrepareVolumesSizesBlankClaimsFromTheVolumeStatus) {
+  api::VirtualMachineInstance vmi;
+  vmi.metadata.name = "vm1";
+  api::Volume data;
+  data.name = "data";
+  data.persistent_volume_claim.emplace().claim_name = "data-claim";
+  api::Volume imported;
+  imported.name = "root";
+  imported.data_volume.emplace().name = "debian";
+  vmi.spec.volumes = {data, imported};
+  api::VolumeStatus data_status;
+  data_status.name = "data";
+  data_status.persistent_volume_claim_info.emplace().requests["storage"] = "64Mi";
+  api::VolumeStatus root_status;
+  root_status.name = "root";
+  root_status.persistent_volume_claim_info.emplace().capacity["storage"] = "32Mi";
+  root_status.persistent_volume_claim_info->requests["storage"] = "16Mi";
+  vmi.status.volume_status = {data_status, root_status};
+  std::filesystem::create_directories(layout_.volumes_dir + "/data");
+  std::filesystem::create_directories(layout_.volumes_dir + "/root");
+  auto sources = PrepareVolumes(vmi, layout_);
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  // 64 MiB less 5.5% is 60.48 MiB: 60 MiB; a bound claim's capacity wins.
+  EXPECT_EQ(std::filesystem::file_size(layout_.volumes_dir + "/data/disk.img"), 60 * kMiB);
+  EXPECT_EQ(std::filesystem::file_size(layout_.volumes_dir + "/root/disk.img"), 30 * kMiB);
+  EXPECT_EQ(sources->at("root").path, layout_.volumes_dir + "/root/disk.img");
+}
+
 TEST_F(VolumesTest, PrepareVolumesNamesTheFailingVolume) {
   // No container-disks/root directory: the first volume fails.
   auto sources = PrepareVolumes(VmiWithVolumes(), layout_);

@@ -37,6 +37,8 @@ const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const Resource kVirtualMachines{"kubevirt.io", "v1", "virtualmachines", "VirtualMachine", true};
 const Resource kVirtualMachineInstances{"kubevirt.io", "v1", "virtualmachineinstances",
                                         "VirtualMachineInstance", true};
+const Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume", true};
+const Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false};
 }  // namespace resources
 
 }  // namespace vireo::kube

@@ -1,0 +1,175 @@
+// Controller::ReconcileDataVolume: one DataVolume key through
+// DecideDataVolume, and the decision applied in the order datavolume.h
+// prescribes; the lookups the VM and VMI decisions make of DataVolumes.
+#include "controllers/controller.h"
+#include "lib/api/datavolume.h"
+#include "lib/api/importer_pod.h"
+#include "lib/kube/log.h"
+#include "lib/kube/timestamp.h"
+
+namespace vireo::controllers {
+
+using kube::Json;
+using kube::Status;
+namespace res = kube::resources;
+
+namespace {
+
+constexpr char kDefaultClassAnnotation[] = "storageclass.kubernetes.io/is-default-class";
+
+bool VmiEnded(const Json& vmi) {
+  const std::string phase = kube::GetString(vmi, "status.phase");
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+}  // namespace
+
+DataVolumes Controller::DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
+                                       const std::string& ns) const {
+  DataVolumes states;
+  for (const std::string& name : api::DataVolumeNames(spec)) {
+    kube::ObjectPtr dv = dvs_.store().Get(ns + "/" + name);
+    if (dv == nullptr) continue;
+    DataVolumeState state;
+    state.phase = kube::GetString(*dv, "status.phase");
+    state.progress = kube::GetString(*dv, "status.progress");
+    if (const Json* conditions = kube::Find(*dv, "status.conditions");
+        conditions != nullptr && conditions->is_array()) {
+      for (const Json& c : conditions->as_array()) {
+        if (kube::GetString(c, "type") == api::dv_condition::kRunning) {
+          state.message = kube::GetString(c, "message");
+        }
+      }
+    }
+    states[name] = std::move(state);
+  }
+  return states;
+}
+
+std::pair<std::string, bool> Controller::StorageClassFor(const api::DataVolume& dv) const {
+  if (dv.spec.storage_class_name.has_value() && !dv.spec.storage_class_name->empty()) {
+    const std::string& name = *dv.spec.storage_class_name;
+    return {name, storage_classes_.store().Get(name) != nullptr};
+  }
+  // Kubernetes picks the newest default when several are marked.
+  std::string best, best_created;
+  for (const kube::ObjectPtr& sc : storage_classes_.store().List()) {
+    const Json* annotations = kube::Find(*sc, "metadata.annotations");
+    if (annotations == nullptr || !annotations->is_object() ||
+        !annotations->has_field(kDefaultClassAnnotation) ||
+        !annotations->at(kDefaultClassAnnotation).is_string() ||
+        annotations->at(kDefaultClassAnnotation).as_string() != "true") {
+      continue;
+    }
+    const std::string created = kube::GetString(*sc, "metadata.creationTimestamp");
+    if (best.empty() || created > best_created) {
+      best = kube::NameOf(*sc);
+      best_created = created;
+    }
+  }
+  return {best, !best.empty()};
+}
+
+std::string Controller::VmiUsingClaim(const std::string& ns, const std::string& claim) const {
+  for (const kube::ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
+    if (VmiEnded(*vmi)) continue;
+    const Json* volumes = kube::Find(*vmi, "spec.volumes");
+    if (volumes == nullptr || !volumes->is_array()) continue;
+    for (const Json& v : volumes->as_array()) {
+      if (kube::GetString(v, "persistentVolumeClaim.claimName") == claim ||
+          kube::GetString(v, "dataVolume.name") == claim) {
+        return kube::NameOf(*vmi);
+      }
+    }
+  }
+  return "";
+}
+
+std::optional<std::string> Controller::ImportProgress(const std::string& ns,
+                                                      const std::string& pod) const {
+  // The importer prints one JSON object a line; the last one is read.
+  auto line = client_->Raw(
+      "GET", res::kPods.Path(ns, pod, "log") + "?container=" + kImporterContainer + "&tailLines=1");
+  if (!line.ok() || !line->is_object()) return std::nullopt;
+  if (kube::GetString(*line, "msg") != api::importer::kProgressMessage) return std::nullopt;
+  std::string progress = kube::GetString(*line, "progress");
+  if (progress.empty()) return std::nullopt;
+  return progress;
+}
+
+kube::Status Controller::ReconcileDataVolume(const std::string& key) {
+  kube::ObjectPtr cached = CachedForReconcile(dvs_, dv_queue_, key);
+  if (cached == nullptr) return Status::Ok();
+  auto dv = api::DataVolumeFromJson(*cached);
+  if (!dv.ok()) {
+    kube::LogWarn("cannot read DataVolume", {{"object", key}, {"error", dv.status().ToString()}});
+    recorder_->Record(*cached, kube::EventType::kWarning, "InvalidDataVolume",
+                      dv.status().message());
+    return Status::Ok();
+  }
+  const std::string ns = dv->metadata.namespace_;
+  DataVolumeObservation obs;
+  if (kube::ObjectPtr claim = pvcs_.store().Get(key); claim != nullptr) obs.claim = *claim;
+  for (const kube::ObjectPtr& pod :
+       importer_pods_.store().ByLabel(kImporterForLabel, dv->metadata.uid)) {
+    obs.pods.push_back(*pod);
+  }
+  std::tie(obs.storage_class, obs.storage_class_exists) = StorageClassFor(*dv);
+  if (dv->spec.source.kind == api::DataVolumeSourceKind::kPvc) {
+    const std::string source = ns + "/" + dv->spec.source.pvc_name;
+    if (kube::ObjectPtr claim = pvcs_.store().Get(source); claim != nullptr) {
+      obs.source_claim = *claim;
+    }
+    obs.source_in_use_by = VmiUsingClaim(ns, dv->spec.source.pvc_name);
+  }
+  for (const Json& pod : obs.pods) {
+    if (kube::GetString(pod, "status.phase") == "Running" &&
+        kube::NameOf(pod) == ImporterPodName(dv->metadata.name)) {
+      obs.progress = ImportProgress(ns, kube::NameOf(pod));
+    }
+  }
+  obs.config = config_.importer;
+  obs.now = kube::Clock::Real()->WallNow();
+  obs.dv = std::move(dv).value();
+  DataVolumeDecision decision = DecideDataVolume(obs);
+
+  Json latest = *cached;
+  if (decision.create_claim.has_value()) {
+    auto created = client_->Create(res::kPersistentVolumeClaims, ns, *decision.create_claim);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      return WriteFailed(latest, "create claim " + kube::NameOf(*decision.create_claim),
+                         created.status());
+    }
+  }
+  for (const Deletion& pod : decision.delete_pods) {
+    kube::DeleteOptions options;
+    options.precondition_uid = pod.uid;
+    Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
+    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
+      return WriteFailed(latest, "delete pod " + pod.name, deleted);
+    }
+  }
+  if (decision.create_pod.has_value()) {
+    const std::string pod_name = kube::NameOf(*decision.create_pod);
+    const std::string pod_key = ns + "/" + pod_name;
+    expectations_.ExpectCreate(key, pod_key);
+    auto created = client_->Create(res::kPods, ns, *decision.create_pod);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      expectations_.CreateFailed(key, pod_key);
+      return WriteFailed(latest, "create pod " + pod_name, created.status());
+    }
+  }
+  if (decision.status.has_value()) {
+    Json object = latest;
+    object["status"] = api::ToJson(*decision.status);
+    auto updated = client_->UpdateStatus(res::kDataVolumes, object);
+    if (!updated.ok()) return WriteFailed(latest, "update status", updated.status());
+    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    latest = std::move(updated).value();
+  }
+  RecordEvents(latest, decision.events);
+  if (decision.requeue_after.has_value()) dv_queue_.AddAfter(key, *decision.requeue_after);
+  return Status::Ok();
+}
+
+}  // namespace vireo::controllers
