@@ -213,6 +213,9 @@ void Controller::EnqueueDataVolumesOfClaim(const Json& pvc) {
 void Controller::EnqueueUsersOfDataVolume(const Json& dv) {
   const std::string ns = kube::NamespaceOf(dv);
   const std::string name = kube::NameOf(dv);
+  if (std::string vm = ControllerNamed(dv, api::kVirtualMachineKind); !vm.empty()) {
+    vm_queue_.Add(ns + "/" + vm);
+  }
   auto uses = [&](const Json* spec) {
     const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
     if (volumes == nullptr || !volumes->is_array()) return false;

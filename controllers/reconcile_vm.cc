@@ -42,6 +42,15 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
   const std::string ns = vm->metadata.namespace_;
   VmObservation observation;
   observation.claims = ClaimsFor(vm->spec.template_spec.spec, ns);
+  observation.data_volumes = DataVolumesFor(vm->spec.template_spec.spec, ns);
+  if (vm->spec.data_volume_templates.is_array()) {
+    for (const Json& tmpl : vm->spec.data_volume_templates.as_array()) {
+      const std::string name = kube::GetString(tmpl, "metadata.name");
+      if (!name.empty() && dvs_.store().Get(ns + "/" + name) != nullptr) {
+        observation.data_volumes.try_emplace(name, DataVolumeState{});
+      }
+    }
+  }
   if (kube::ObjectPtr vmi_json = vmis_.store().Get(key); vmi_json != nullptr) {
     auto vmi = api::FromJson<api::VirtualMachineInstance>(*vmi_json);
     if (!vmi.ok()) {
@@ -92,6 +101,12 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
                          deleted);
     }
     kube::Log(kube::LogLevel::kDebug, "deleted VirtualMachineInstance", {{"object", key}});
+  }
+  for (const Json& dv : decision.create_data_volumes) {
+    auto created = client_->Create(res::kDataVolumes, ns, dv);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      return WriteFailed(latest, "create DataVolume " + kube::NameOf(dv), created.status());
+    }
   }
   if (decision.create_vmi.has_value()) {
     const std::string vmi_key = ns + "/" + kube::NameOf(*decision.create_vmi);

@@ -64,6 +64,9 @@ inline constexpr char kConditionSoftwareEmulation[] = "SoftwareEmulation";
 // names NICs the guest will not have (api::NetworkDataProblems), so the
 // guest would boot without the network it asks for.
 inline constexpr char kConditionNetworkDataMismatch[] = "NetworkDataMismatch";
+// VMI (and mirrored on the VM): whether the DataVolumes its volumes name
+// have all Succeeded (KubeVirt's condition).
+inline constexpr char kConditionDataVolumesReady[] = "DataVolumesReady";
 // VM only: True while the VM cannot make its VMI (invalid template, a VMI of
 // that name owned by someone else).
 inline constexpr char kConditionFailure[] = "Failure";
@@ -128,9 +131,9 @@ std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstan
 
 // What the VM and VMI decisions read of a DataVolume (by name).
 struct DataVolumeState {
-  std::string phase;     // status.phase ("" : not yet reconciled)
-  std::string progress;  // status.progress
-  std::string message;   // the Running condition's message (why it waits or failed)
+  std::string phase;         // status.phase ("" : not yet reconciled)
+  std::string progress;      // status.progress
+  std::string message;       // the Running condition's message (why it waits or failed)
   bool owned_by_vm = false;  // controlled by the VM being decided (VM decision only)
 };
 using DataVolumes = std::map<std::string, DataVolumeState>;

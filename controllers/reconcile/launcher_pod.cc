@@ -69,7 +69,6 @@ constexpr char kAccelProbeMemory[] = "128Mi";
 
 constexpr int64_t kMiB = 1LL << 20;
 
-
 // Whole MiB when exact (readable in `kubectl describe`), else bytes.
 std::string BytesQuantity(int64_t bytes) {
   if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "Mi";
@@ -208,7 +207,6 @@ Json AccelProbeResources(bool with_limits, const LauncherConfig& config) {
   resources["limits"] = std::move(limits);
   return resources;
 }
-
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
@@ -384,8 +382,8 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   if (has_container_disk) {
     // First init container: bring the copy tool from the launcher image.
     Json all = Json::array();
-    Push(&all, ToolsInitContainer(config.image, config.image_pull_policy,
-                                  InitResources(with_limits)));
+    Push(&all,
+         ToolsInitContainer(config.image, config.image_pull_policy, InitResources(with_limits)));
     for (const Json& c : init_containers.as_array()) Push(&all, c);
     init_containers = std::move(all);
     Push(&volumes, EmptyDirVolume(kToolsVolume));
@@ -485,14 +483,14 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
 
 Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
                                 const std::string& pull_policy, const std::string& path,
-                                const std::string& volume, const std::string& dir,
-                                Json resources) {
+                                const std::string& volume, const std::string& dir, Json resources) {
   Json copy = Json::object();
   copy["name"] = Str(name);
   copy["image"] = Str(image);
   if (!pull_policy.empty()) copy["imagePullPolicy"] = Str(pull_policy);
-  copy["command"] = StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript,
-                                 "copy-disk", path.empty() ? kDefaultContainerDiskPath : path, dir});
+  copy["command"] =
+      StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript, "copy-disk",
+                   path.empty() ? kDefaultContainerDiskPath : path, dir});
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   copy["volumeMounts"] = Json::array(2);

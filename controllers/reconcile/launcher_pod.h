@@ -133,7 +133,6 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
 // "" : /disk) into `dir`, where pod volume `volume` is mounted.
 Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
                                 const std::string& pull_policy, const std::string& path,
-                                const std::string& volume, const std::string& dir,
-                                Json resources);
+                                const std::string& volume, const std::string& dir, Json resources);
 
 }  // namespace vireo::controllers

@@ -9,6 +9,7 @@
 
 #include "controllers/reconcile/conditions.h"
 #include "lib/api/codec.h"
+#include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
 #include "lib/api/validation.h"
 #include "lib/kube/timestamp.h"
@@ -148,6 +149,39 @@ std::chrono::seconds StartBackoff(int64_t consecutive_failures, const std::strin
   for (unsigned char c : vmi_uid) hash = (hash ^ c) * 1099511628211ULL;
   const int64_t jitter = static_cast<int64_t>(hash % static_cast<uint64_t>(base / 4 + 1));
   return std::chrono::seconds(std::min<int64_t>(base + jitter, kBackoffCap.count()));
+}
+
+std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVolumes& existing) {
+  std::vector<Json> created;
+  if (!vm.spec.data_volume_templates.is_array()) return created;
+  for (const Json& tmpl : vm.spec.data_volume_templates.as_array()) {
+    const std::string name = kube::GetString(tmpl, "metadata.name");
+    if (name.empty() || existing.contains(name)) continue;
+    Json dv = Json::object();
+    dv["apiVersion"] = Json::string(api::kCdiApiVersion);
+    dv["kind"] = Json::string(api::kDataVolumeKind);
+    Json metadata = Json::object();
+    metadata["name"] = Json::string(name);
+    metadata["namespace"] = Json::string(vm.metadata.namespace_);
+    for (const char* key : {"labels", "annotations"}) {
+      if (const Json* value = kube::Find(tmpl, std::string("metadata.") + key)) {
+        metadata[key] = *value;
+      }
+    }
+    Json owner = Json::object();
+    owner["apiVersion"] = Json::string(vm.api_version.empty() ? api::kApiVersion : vm.api_version);
+    owner["kind"] = Json::string(api::kVirtualMachineKind);
+    owner["name"] = Json::string(vm.metadata.name);
+    owner["uid"] = Json::string(vm.metadata.uid);
+    owner["controller"] = Json::boolean(true);
+    owner["blockOwnerDeletion"] = Json::boolean(true);
+    metadata["ownerReferences"] = Json::array(1);
+    metadata["ownerReferences"][0] = std::move(owner);
+    dv["metadata"] = std::move(metadata);
+    if (const Json* spec = kube::Find(tmpl, "spec")) dv["spec"] = *spec;
+    created.push_back(std::move(dv));
+  }
+  return created;
 }
 
 Json NewVmiFor(const api::VirtualMachine& vm) {
@@ -320,6 +354,22 @@ VmDecision DecideVm(const VmObservation& obs) {
                         "Stopping VirtualMachineInstance " + vmi->metadata.name + " (uid " +
                             vmi->metadata.uid + "): " + why_delete});
   }
+  if (!vm_deleting) {
+    for (Json& dv : NewDataVolumesFor(vm, obs.data_volumes)) {
+      d.events.push_back({kube::EventType::kNormal, "SuccessfulDataVolumeCreate",
+                          "Created DataVolume " + kube::NameOf(dv)});
+      d.create_data_volumes.push_back(std::move(dv));
+    }
+  }
+  std::string dv_failed, dv_waiting;
+  for (const std::string& name : api::DataVolumeNames(vm.spec.template_spec.spec)) {
+    auto it = obs.data_volumes.find(name);
+    if (it != obs.data_volumes.end() && it->second.phase == api::dv_phase::kFailed) {
+      dv_failed = "DataVolume " + name + " failed: " + it->second.message;
+    } else if (it == obs.data_volumes.end() || it->second.phase != api::dv_phase::kSucceeded) {
+      dv_waiting = name;
+    }
+  }
   if (create) {
     d.create_vmi = NewVmiFor(vm);
     d.events.push_back(
@@ -338,6 +388,10 @@ VmDecision DecideVm(const VmObservation& obs) {
     status.printable_status = ps::kRunning;
   } else if (!missing.empty() && (will_run || vmi_live)) {
     status.printable_status = ps::kErrorPvcNotFound;
+  } else if (!dv_failed.empty() && (will_run || vmi_live)) {
+    status.printable_status = ps::kDataVolumeError;
+  } else if (!dv_waiting.empty() && (will_run || vmi_live)) {
+    status.printable_status = ps::kProvisioning;
   } else if (internal::HasCondition(vmi_conditions, kConditionSynchronized, internal::kFalse,
                                     ps::kErrImagePull)) {
     status.printable_status = ps::kErrImagePull;
@@ -366,6 +420,8 @@ VmDecision DecideVm(const VmObservation& obs) {
           {kube::EventType::kWarning, "CrashLoopBackOff",
            "VirtualMachineInstance failed to start " + std::to_string(sf ? sf->count : 0) +
                " time(s) in a row; next start not before " + (sf ? sf->retry_after : "")});
+    } else if (status.printable_status == ps::kDataVolumeError) {
+      d.events.push_back({kube::EventType::kWarning, "DataVolumeError", dv_failed});
     } else if (status.printable_status == ps::kErrorPvcNotFound) {
       d.events.push_back(
           {kube::EventType::kWarning, "PvcNotFound",

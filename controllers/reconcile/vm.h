@@ -22,6 +22,9 @@ struct VmObservation {
   std::optional<api::VirtualMachineInstance> vmi;
   // The PVCs that exist among ClaimNames(vm.spec.template.spec).
   Claims claims;
+  // The DataVolumes that exist among those the template's volumes and
+  // spec.dataVolumeTemplates name.
+  DataVolumes data_volumes;
   WallTime now;
 };
 
@@ -33,6 +36,9 @@ struct VmDecision {
   // The VMI to create (POST), see NewVmiFor. AlreadyExists means a cache
   // that lags: not an error.
   std::optional<Json> create_vmi;
+  // DataVolumes to create from spec.dataVolumeTemplates (owned by the VM,
+  // so they go with it). AlreadyExists: a lagging cache.
+  std::vector<Json> create_data_volumes;
   // The VMI to delete (with its uid as precondition).
   std::optional<Deletion> delete_vmi;
   // The VM status to write through the status subresource with the observed
@@ -122,6 +128,12 @@ VmDecision DecideVm(const VmObservation& observation);
 // the VM with blockOwnerDeletion, kVmiFinalizer, and the template's spec with
 // api::ApplyVmiDefaults applied (so the firmware UUID is the VM's uid).
 Json NewVmiFor(const api::VirtualMachine& vm);
+
+// The DataVolumes of vm.spec.dataVolumeTemplates not in `existing`: each
+// template's metadata (name, labels, annotations) and spec, in the VM's
+// namespace, controlled by the VM (KubeVirt's behaviour: made as soon as
+// the VM exists, whatever its runStrategy, and deleted with it).
+std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVolumes& existing);
 
 // Seconds to wait before start number `consecutive_failures` + 1:
 // 10 s doubling per failure, plus up to a quarter more derived from `vmi_uid`

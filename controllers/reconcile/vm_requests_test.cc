@@ -284,6 +284,45 @@ TEST(VmClaims, MissingClaimHoldsTheStartAndSaysWhich) {
   EXPECT_TRUE(d.create_vmi.has_value());
 }
 
+TEST(VmDataVolumes, TemplatesBecomeDataVolumesTheVmOwnsAndTheVmShowsProvisioning) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kHalted);
+  obs.vm->spec.data_volume_templates = testing::ParseOrDie(R"([
+    {"metadata": {"name": "debian-root", "labels": {"os": "debian"}},
+     "spec": {"source": {"http": {"url": "http://images/debian.qcow2"}},
+              "storage": {"resources": {"requests": {"storage": "3Gi"}}}}}])");
+  api::Volume root;
+  root.name = "root";
+  root.data_volume.emplace().name = "debian-root";
+  obs.vm->spec.template_spec.spec.volumes = {root};
+  obs.now = Now();
+  // Made even while stopped, as KubeVirt does: the import starts at once.
+  VmDecision d = DecideVm(obs);
+  ASSERT_EQ(d.create_data_volumes.size(), 1u);
+  const Json& dv = d.create_data_volumes[0];
+  EXPECT_EQ(kube::GetString(dv, "apiVersion"), "cdi.kubevirt.io/v1beta1");
+  EXPECT_EQ(kube::GetString(dv, "metadata.namespace"), "default");
+  EXPECT_EQ(kube::GetString(dv, "metadata.labels.os"), "debian");
+  EXPECT_EQ(dv.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), testing::kVmUid);
+  EXPECT_EQ(kube::GetString(dv, "spec.source.http.url"), "http://images/debian.qcow2");
+  EXPECT_EQ(d.status->printable_status, "Stopped");
+
+  obs.vm = *obs.vm;
+  obs.vm->spec.run_strategy = RunStrategy::kAlways;
+  obs.data_volumes["debian-root"] = {"ImportInProgress", "10.00%", "", true};
+  d = DecideVm(obs);
+  EXPECT_TRUE(d.create_data_volumes.empty());
+  EXPECT_TRUE(d.create_vmi.has_value());  // the VMI waits for it (DataVolumesReady)
+  EXPECT_EQ(d.status->printable_status, "Provisioning");
+
+  obs.data_volumes["debian-root"] = {"Failed", "N/A", "HTTP 404 Not Found", true};
+  d = DecideVm(obs);
+  EXPECT_EQ(d.status->printable_status, "DataVolumeError");
+  bool warned = false;
+  for (const Event& e : d.events) warned |= e.reason == "DataVolumeError";
+  EXPECT_TRUE(warned);
+}
+
 TEST(VmClaims, StoppedVmDoesNotComplainAboutClaims) {
   VmObservation obs;
   obs.vm = Vm(RunStrategy::kHalted);

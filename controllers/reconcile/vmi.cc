@@ -10,6 +10,7 @@
 #include "controllers/reconcile/conditions.h"
 #include "controllers/reconcile/pod_summary.h"
 #include "lib/api/codec.h"
+#include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
 #include "lib/api/network_data.h"
 #include "lib/api/validation.h"
@@ -240,6 +241,47 @@ void SetNetworkDataCondition(const api::VirtualMachineInstance& vmi, WallTime no
                          "UnknownInterface", message, now);
 }
 
+// The DataVolumesReady condition; false when the pod must wait.
+bool DataVolumesReady(const api::VirtualMachineInstanceSpec& spec, const DataVolumes& dvs,
+                      WallTime now, api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  const std::vector<std::string> names = api::DataVolumeNames(spec);
+  if (names.empty()) return true;
+  std::string reason, message;
+  for (const std::string& name : names) {
+    auto it = dvs.find(name);
+    if (it == dvs.end()) {
+      reason = "DataVolumeNotReady";
+      message = "DataVolume " + name + " not found";
+      break;
+    }
+    const DataVolumeState& dv = it->second;
+    if (dv.phase == api::dv_phase::kFailed) {
+      reason = "DataVolumeFailed";
+      message = "DataVolume " + name + " failed: " + dv.message;
+      break;
+    }
+    if (dv.phase != api::dv_phase::kSucceeded && reason.empty()) {
+      reason = "DataVolumeNotReady";
+      message = "DataVolume " + name + " is " + (dv.phase.empty() ? "new" : dv.phase) +
+                (dv.progress.empty() || dv.progress == "N/A" ? "" : " (" + dv.progress + ")");
+    }
+  }
+  if (reason.empty()) {
+    internal::SetCondition(&status->conditions, kConditionDataVolumesReady, internal::kTrue,
+                           "AllDataVolumesReady", "", now);
+    return true;
+  }
+  if (reason == "DataVolumeFailed" &&
+      !internal::HasCondition(status->conditions, kConditionDataVolumesReady, internal::kFalse,
+                              reason)) {
+    d->events.push_back({kube::EventType::kWarning, reason, message});
+  }
+  // The message follows the progress without a new transition.
+  internal::SetCondition(&status->conditions, kConditionDataVolumesReady, internal::kFalse, reason,
+                         message, now);
+  return false;
+}
+
 void SetReady(const std::vector<PodSummary>& pods, size_t primary, bool deleting, WallTime now,
               api::VirtualMachineInstanceStatus* status) {
   std::string reason;
@@ -363,6 +405,8 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         Fail(&status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
       } else if (kube::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
         Fail(&status, "InvalidSpec", valid.message(), &d);
+      } else if (!DataVolumesReady(defaulted.spec, obs.data_volumes, obs.now, &status, &d)) {
+        // Waits: each DataVolume's change brings the VMI back.
       } else if (api::ToJson(defaulted.spec) != api::ToJson(vmi.spec)) {
         // Store what runs first, then render the pod from the stored VMI.
         d.spec = defaulted.spec;

@@ -19,8 +19,10 @@ struct VmiObservation {
   // core/v1 Pods labelled kCreatedByLabel = vmi uid or controlled by the
   // VMI, in any state. Pods of another uid are ignored.
   std::vector<Json> pods;
-  // The PVCs that exist among ClaimNames(vmi.spec), with their volume mode.
+  // The PVCs that exist among AllClaimNames(vmi.spec).
   Claims claims;
+  // The DataVolumes that exist among api::DataVolumeNames(vmi.spec).
+  DataVolumes data_volumes;
   LauncherConfig config;
   WallTime now;
 };
@@ -76,6 +78,11 @@ struct VmiDecision {
 //                      (reason Unschedulable: the VM shows ErrorUnschedulable)
 //   Synchronized       False with reason ErrImagePull or ImagePullBackOff
 //                      while a container image cannot be pulled
+//   DataVolumesReady   (only with dataVolume volumes) False while a
+//                      DataVolume is missing or not Succeeded (reason
+//                      DataVolumeNotReady, or DataVolumeFailed with the
+//                      DataVolume's own words and a Warning Event): no pod is
+//                      made until all have Succeeded; then True
 //   SoftwareEmulation  True for emulation on, False for off; for auto with
 //                      config.kvm_resource_offered the accel-probe init
 //                      container's verdict (True NoUsableKvm with a Warning

@@ -437,6 +437,54 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
             "/dev/vireo/data");
 }
 
+TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
+  api::VirtualMachineInstance vmi = Vmi();
+  api::Volume root;
+  root.name = "data";
+  root.data_volume.emplace().name = "debian";
+  vmi.spec.volumes.push_back(root);
+  api::ApplyVmiDefaults(&vmi);
+  vmi.metadata.creation_timestamp = At(seconds(-60));
+
+  VmiDecision d = DecideVmi(Observe(vmi));  // no DataVolume yet: waits, never fails
+  EXPECT_FALSE(d.create_pod.has_value());
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kPending);
+  const api::Condition* ready = api::FindCondition(d.status->conditions, "DataVolumesReady");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, "False");
+  EXPECT_THAT(ready->message, ::testing::HasSubstr("debian not found"));
+
+  VmiObservation obs = Observe(vmi);
+  obs.data_volumes["debian"] = {"ImportInProgress", "45.20%", "", false};
+  d = DecideVmi(obs);
+  EXPECT_FALSE(d.create_pod.has_value());
+  ready = api::FindCondition(d.status->conditions, "DataVolumesReady");
+  EXPECT_THAT(ready->message, ::testing::HasSubstr("ImportInProgress (45.20%)"));
+  EXPECT_TRUE(d.events.empty());
+
+  obs.data_volumes["debian"] = {"Failed", "N/A", "HTTP 404 Not Found", false};
+  d = DecideVmi(obs);
+  EXPECT_FALSE(d.create_pod.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kPending);
+  ready = api::FindCondition(d.status->conditions, "DataVolumesReady");
+  EXPECT_EQ(ready->reason, "DataVolumeFailed");
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("404"));
+
+  obs.data_volumes["debian"] = {"Succeeded", "100.0%", "", false};
+  obs.claims["debian"] = VolumeMode::kFilesystem;
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.create_pod.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, "DataVolumesReady")->status, "True");
+  const Json& volumes = d.create_pod->at("spec").at("volumes");
+  bool mounted = false;
+  for (const Json& v : volumes.as_array()) {
+    mounted |= kube::GetString(v, "persistentVolumeClaim.claimName") == "debian";
+  }
+  EXPECT_TRUE(mounted);
+}
+
 TEST(DecideVmi, EndedVmiKeepsItsPodAndGetsNoOther) {
   for (VmiPhase phase : {VmiPhase::kSucceeded, VmiPhase::kFailed}) {
     const VmiDecision with_pod = DecideVmi(Observe(Vmi(phase), {Pod(Vmi(), PodState::kSucceeded)}));

@@ -353,6 +353,7 @@ inline constexpr char kErrImagePull[] = "ErrImagePull";
 inline constexpr char kImagePullBackOff[] = "ImagePullBackOff";
 inline constexpr char kErrorPvcNotFound[] = "ErrorPvcNotFound";
 inline constexpr char kWaitingForVolumeBinding[] = "WaitingForVolumeBinding";
+inline constexpr char kDataVolumeError[] = "DataVolumeError";
 }  // namespace printable_status
 
 struct VirtualMachineInstanceTemplateSpec {
