@@ -179,7 +179,8 @@ EOF
     kubectl=("$BIN/kubectl" --kubeconfig="$dir/kubeconfig")
     "${kubectl[@]}" apply -f "$root/crds/" >/dev/null || die "installing the CRDs failed"
     "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
-      crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io >/dev/null \
+      crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io \
+      crd/datavolumes.cdi.kubevirt.io >/dev/null \
       || die "the CRDs did not become Established"
     for _ in $(seq 1 120); do
       "${kubectl[@]}" get serviceaccount default -n default >/dev/null 2>&1 && break
