@@ -84,6 +84,7 @@ int Run(const Options& options, const sigset_t& signals) {
   controller_config.launcher.emulation = options.emulation;
   controller_config.launcher.kvm_resource_offered = options.kvm_resource_offered;
   controller_config.importer.image = options.launcher_image;
+  controller_config.importer.first_retry_delay = options.import_retry_delay;
   Controller controller(client->get(), &recorder, &metrics, controller_config);
 
   std::vector<std::unique_ptr<EndpointServer>> servers;

@@ -195,6 +195,16 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
           if (n.ok()) o.workers = *n;
           return n.status();
         }}},
+      {"import-retry-delay",
+       {false,
+        [&](const std::string& f, const std::string& v) {
+          auto d = ParseDuration(v);
+          if (!d.ok() || *d < std::chrono::seconds(1) || d->count() % 1000 != 0) {
+            return Bad(f, v, "expected whole seconds, at least 1s, such as 10s");
+          }
+          o.import_retry_delay = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          return Status::Ok();
+        }}},
       {"leader-elect",
        {true,
         [&](const std::string& f, const std::string& v) {
@@ -296,6 +306,9 @@ What it creates:
                           pods ask for it and an init container probes KVM
                           (default: false: no request, TCG unless /dev/kvm opens)
   --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
+  --import-retry-delay D  wait before a DataVolume's next importer pod after a
+                          failure that may pass (unreachable source); doubles
+                          each attempt, 3 attempts in all (default: 10s)
 
 Running several replicas:
   --leader-elect          only the replica holding a Lease acts (default: off)

@@ -32,6 +32,9 @@ struct Options {
   // on the nodes: with emulation auto, launcher pods ask for it.
   bool kvm_resource_offered = false;
   int workers = 4;  // per queue
+  // Wait before a DataVolume's second importer pod after a failure that may
+  // pass; it doubles for each later attempt (ImporterConfig).
+  std::chrono::seconds import_retry_delay{10};
 
   bool leader_elect = false;
   std::string lease_namespace;  // empty: POD_NAMESPACE, else the config's namespace

@@ -22,6 +22,7 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(o->emulation, EmulationMode::kAuto);
   EXPECT_FALSE(o->kvm_resource_offered);
   EXPECT_EQ(o->workers, 4);
+  EXPECT_EQ(o->import_retry_delay, std::chrono::seconds(10));
   EXPECT_FALSE(o->leader_elect);
   EXPECT_EQ(o->lease_name, "vireo-controller");
   EXPECT_EQ(o->identity, "ctl-0");
@@ -73,6 +74,11 @@ TEST(OptionsTest, EnvironmentFallbacks) {
   EXPECT_EQ(flag->launcher_image, "y:3");
 }
 
+TEST(OptionsTest, ImportRetryDelay) {
+  EXPECT_EQ(Parse({"--import-retry-delay=2s"})->import_retry_delay, std::chrono::seconds(2));
+  EXPECT_EQ(Parse({"--import-retry-delay", "1m"})->import_retry_delay, std::chrono::seconds(60));
+}
+
 // What the chart passes: --kvm-resource-offered=true|false; bare means true.
 TEST(OptionsTest, KvmResourceOffered) {
   EXPECT_TRUE(Parse({"--kvm-resource-offered"})->kvm_resource_offered);
@@ -89,8 +95,8 @@ TEST(OptionsTest, HelpNamesEveryFlag) {
   std::string help = HelpText();
   for (const char* flag :
        {"--kubeconfig", "--namespace", "--launcher-image", "--emulation", "--kvm-resource-offered",
-        "--workers", "--leader-elect", "--leader-elect-namespace", "--leader-elect-name",
-        "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
+        "--workers", "--import-retry-delay", "--leader-elect", "--leader-elect-namespace",
+        "--leader-elect-name", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
         "--leader-elect-retry-period", "--metrics-bind-address", "--health-probe-bind-address",
         "--log-level", "--context"}) {
     EXPECT_THAT(help, HasSubstr(flag));
@@ -108,6 +114,8 @@ TEST(OptionsTest, BadFlagsSayWhatIsWrong) {
            {{"--emulation=kvm"}, "--emulation=kvm: expected auto, on or off"},
            {{"--workers=0"}, "--workers=0: expected a whole number from 1 to 64"},
            {{"--workers=two"}, "--workers=two"},
+           {{"--import-retry-delay=500ms"}, "expected whole seconds, at least 1s"},
+           {{"--import-retry-delay=1500ms"}, "expected whole seconds, at least 1s"},
            {{"--leader-elect=maybe"}, "expected true or false"},
            {{"--log-level=loud"}, "expected debug, info, warn or error"},
            {{"--metrics-bind-address=8080"}, "is not host:port"},
