@@ -382,4 +382,31 @@ kube::Status Controller::WriteFailed(const Json& object, const std::string& what
   return status.WithContext(what);
 }
 
+kube::Status Controller::ApplyPodChanges(const Json& owner, const std::string& key,
+                                         const std::vector<Deletion>& delete_pods,
+                                         const std::optional<Json>& create_pod) {
+  const std::string ns = kube::NamespaceOf(owner);
+  for (const Deletion& pod : delete_pods) {
+    kube::DeleteOptions options;
+    options.precondition_uid = pod.uid;
+    kube::Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
+    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
+      return WriteFailed(owner, "delete pod " + pod.name, deleted);
+    }
+    kube::Log(kube::LogLevel::kDebug, "deleted pod", {{"object", key}, {"pod", pod.name}});
+  }
+  if (create_pod.has_value()) {
+    const std::string pod_name = kube::NameOf(*create_pod);
+    const std::string pod_key = ns + "/" + pod_name;
+    expectations_.ExpectCreate(key, pod_key);
+    auto created = client_->Create(res::kPods, ns, *create_pod);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      expectations_.CreateFailed(key, pod_key);
+      return WriteFailed(owner, "create pod " + pod_name, created.status());
+    }
+    kube::Log(kube::LogLevel::kDebug, "created pod", {{"object", key}, {"pod", pod_name}});
+  }
+  return kube::Status::Ok();
+}
+
 }  // namespace vireo::controllers

@@ -84,6 +84,12 @@ class Controller {
   // The last progress a running importer printed, read from its log.
   std::optional<std::string> ImportProgress(const std::string& ns, const std::string& pod) const;
   void RecordEvents(const kube::Json& object, const std::vector<Event>& events);
+  // A decision's pod deletions (uid preconditions; NotFound and Conflict
+  // mean done) then its pod creation (AlreadyExists means done), for the
+  // object `owner` whose queue key is `key`.
+  kube::Status ApplyPodChanges(const kube::Json& owner, const std::string& key,
+                               const std::vector<Deletion>& delete_pods,
+                               const std::optional<kube::Json>& create_pod);
 
   void AddHandlers();
   void EnqueueVmOf(const kube::Json& vmi);

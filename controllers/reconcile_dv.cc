@@ -141,23 +141,9 @@ kube::Status Controller::ReconcileDataVolume(const std::string& key) {
                          created.status());
     }
   }
-  for (const Deletion& pod : decision.delete_pods) {
-    kube::DeleteOptions options;
-    options.precondition_uid = pod.uid;
-    Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
-    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
-      return WriteFailed(latest, "delete pod " + pod.name, deleted);
-    }
-  }
-  if (decision.create_pod.has_value()) {
-    const std::string pod_name = kube::NameOf(*decision.create_pod);
-    const std::string pod_key = ns + "/" + pod_name;
-    expectations_.ExpectCreate(key, pod_key);
-    auto created = client_->Create(res::kPods, ns, *decision.create_pod);
-    if (!created.ok() && !created.status().IsAlreadyExists()) {
-      expectations_.CreateFailed(key, pod_key);
-      return WriteFailed(latest, "create pod " + pod_name, created.status());
-    }
+  if (Status pods = ApplyPodChanges(latest, key, decision.delete_pods, decision.create_pod);
+      !pods.ok()) {
+    return pods;
   }
   if (decision.status.has_value()) {
     Json object = latest;

@@ -110,10 +110,16 @@ VmiPhase PhaseFromPod(const PodSummary& pod, std::string* reason, std::string* m
   return VmiPhase::kScheduled;
 }
 
-void Fail(api::VirtualMachineInstanceStatus* status, const std::string& reason,
+// The reason goes to status.reason, the words to an Event and, so that
+// `kubectl describe` keeps them after the Event expires, to the
+// Synchronized condition (KubeVirt's home for why a VMI could not be made
+// to run).
+void Fail(WallTime now, api::VirtualMachineInstanceStatus* status, const std::string& reason,
           const std::string& message, VmiDecision* d) {
   status->phase = VmiPhase::kFailed;
   status->reason = reason;
+  internal::SetCondition(&status->conditions, kConditionSynchronized, internal::kFalse, reason,
+                         message, now);
   d->events.push_back({kube::EventType::kWarning, reason, message});
 }
 
@@ -382,12 +388,12 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         message = "launcher pod " + pod.name + " was deleted while the VMI was running";
       }
       status.phase = Advance(status.phase, seen);
-      if (status.phase == VmiPhase::kFailed) Fail(&status, reason, message, &d);
+      if (status.phase == VmiPhase::kFailed) Fail(obs.now, &status, reason, message, &d);
     } else if (HasActivePods(status) || Rank(status.phase) >= Rank(VmiPhase::kScheduling) ||
                status.phase == VmiPhase::kUnknown) {
       // A pod was seen and is gone: the guest is gone with it. Making a new
       // pod would boot the VM twice from one VMI, which KubeVirt never does.
-      Fail(&status, "PodVanished",
+      Fail(obs.now, &status, "PodVanished",
            "the launcher pod of VirtualMachineInstance " + vmi.metadata.name + " disappeared", &d);
     } else {
       if (status.phase == VmiPhase::kUnset) status.phase = VmiPhase::kPending;
@@ -402,9 +408,9 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       } else if (!missing.empty()) {
         std::string names;
         for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
-        Fail(&status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
+        Fail(obs.now, &status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
       } else if (kube::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
-        Fail(&status, "InvalidSpec", valid.message(), &d);
+        Fail(obs.now, &status, "InvalidSpec", valid.message(), &d);
       } else if (!DataVolumesReady(defaulted.spec, obs.data_volumes, obs.now, &status, &d)) {
         // Waits: each DataVolume's change brings the VMI back.
       } else if (api::ToJson(defaulted.spec) != api::ToJson(vmi.spec)) {
@@ -412,7 +418,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         d.spec = defaulted.spec;
       } else if (kube::Result<Json> pod = RenderLauncherPod(vmi, obs.config, obs.claims);
                  !pod.ok()) {
-        Fail(&status, "InvalidSpec", pod.status().message(), &d);
+        Fail(obs.now, &status, "InvalidSpec", pod.status().message(), &d);
       } else {
         d.create_pod = std::move(*pod);
         d.events.push_back(

@@ -420,6 +420,11 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
   EXPECT_FALSE(d.create_pod.has_value());
   EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
   EXPECT_EQ(d.status->reason, "PvcNotFound");
+  // kubectl describe keeps the words after the Event expires.
+  const api::Condition* synced = api::FindCondition(d.status->conditions, "Synchronized");
+  ASSERT_NE(synced, nullptr);
+  EXPECT_EQ(synced->reason, "PvcNotFound");
+  EXPECT_THAT(synced->message, ::testing::HasSubstr("data-pvc"));
   ASSERT_FALSE(d.events.empty());
   EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("data-pvc"));
 
