@@ -483,55 +483,29 @@ ImportStatus PrepareTarget(const ImportRequest& request, Target* target, bool* k
   return ImportStatus::Ok();
 }
 
-// qemu-img info's virtual size and backing file, for any format.
-struct Info {
-  int64_t virtual_size = 0;
-  std::string backing;
-};
-
-std::optional<std::string> JsonField(const std::string& json, const std::string& key) {
-  const std::string needle = "\"" + key + "\":";
-  size_t at = json.find(needle);
-  if (at == std::string::npos) return std::nullopt;
-  at = json.find_first_not_of(" \t\r\n", at + needle.size());
-  if (at == std::string::npos) return std::nullopt;
-  if (json[at] == '"') {
-    const size_t end = json.find('"', at + 1);
-    return json.substr(at + 1, end - at - 1);
-  }
-  const size_t end = json.find_first_of(",}\n", at);
-  return json.substr(at, end - at);
-}
-
+// qemu-img info's virtual size, refusing backing files; qemu-img check for
+// formats that can be checked.
 ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
-                     const std::string& format, Info* info) {
-  auto run = storage_internal::RunProcess({qemu_img, "info", "--output=json", "-f", format, path});
-  if (!run.ok()) return ImportError(kFailed, run.status().message());
-  if (run->exit_code != 0) {
-    return ImportError(kInvalidImage, "the image is corrupt or not a valid " + format +
-                                          " image (qemu-img info: " +
-                                          storage_internal::LastLine(run->output) + ")");
+                     const std::string& format, ImageInfo* info) {
+  kube::Result<ImageInfo> queried = QueryImageAs(qemu_img, path, format);
+  if (!queried.ok()) {
+    if (queried.status().code() != kube::Code::kInvalid) {
+      return ImportError(kFailed, queried.status().message());
+    }
+    return ImportError(kInvalidImage, "the image is corrupt or not a valid " + format + " image (" +
+                                          queried.status().message() + ")");
   }
-  info->virtual_size = std::stoll(JsonField(run->output, "virtual-size").value_or("0"));
-  info->backing = JsonField(run->output, "backing-filename").value_or("");
-  if (!info->backing.empty()) {
+  *info = *queried;
+  if (!info->backing_file.empty()) {
     return ImportError(kInvalidImage, "the " + format + " image has a backing file ('" +
-                                          info->backing +
+                                          info->backing_file +
                                           "'); import a self-contained image (qemu-img convert "
                                           "flattens it)");
   }
-  if (format == "qcow2" || format == "qed" || format == "vdi" || format == "vhdx" ||
-      format == "vmdk" || format == "parallels") {
-    auto check = storage_internal::RunProcess({qemu_img, "check", "-q", "-f", format, path});
-    if (!check.ok()) return ImportError(kFailed, check.status().message());
-    // 0 clean, 3 leaked clusters only, 63 the format cannot be checked.
-    const int code = check->exit_code;
-    if (code != 0 && code != 3 && code != 63) {
-      const std::string why = storage_internal::LastLine(check->output);
-      return ImportError(kInvalidImage, "the " + format + " image is corrupt (qemu-img check: " +
-                                            (why.empty() ? "exit " + std::to_string(code) : why) +
-                                            ")");
-    }
+  kube::Status checked = CheckImageAs(qemu_img, path, format);
+  if (!checked.ok()) {
+    return ImportError(checked.code() == kube::Code::kInvalid ? kInvalidImage : kFailed,
+                       "the " + format + " image is corrupt (" + checked.message() + ")");
   }
   return ImportStatus::Ok();
 }
@@ -658,7 +632,7 @@ ImportStatus AfterStream(const ImageStream& stream, const ImportRequest& request
     imported->bytes = stream.image_bytes();
     return ImportStatus::Ok();
   }
-  Info info;
+  ImageInfo info;
   ImportStatus s = Inspect(request.layout.qemu_img, stream.scratch_file(), stream.format(), &info);
   if (s.ok()) s = CheckFits(info.virtual_size, target);
   if (s.ok()) {
@@ -691,7 +665,7 @@ ImportStatus ImportLocal(const std::string& path, const ImportRequest& request,
     return ImportError(kInvalidImage, path + " is not a disk image the importer can read (" +
                                           imported->format + ")");
   }
-  Info info;
+  ImageInfo info;
   if (ImportStatus s = Inspect(request.layout.qemu_img, path, imported->format, &info); !s.ok()) {
     return s;
   }

@@ -42,17 +42,22 @@ Result<DiskFormat> DetectImageFormat(const std::string& path) {
 
 Result<ImageInfo> QueryImage(const std::string& qemu_img, const std::string& path,
                              DiskFormat format) {
-  Result<ProcessResult> run =
-      RunProcess({qemu_img, "info", "--output=json", "-f", DiskFormatName(format), path});
+  Result<ImageInfo> info = QueryImageAs(qemu_img, path, DiskFormatName(format));
+  if (info.ok()) info->format = format;
+  return info;
+}
+
+Result<ImageInfo> QueryImageAs(const std::string& qemu_img, const std::string& path,
+                               const std::string& format) {
+  Result<ProcessResult> run = RunProcess({qemu_img, "info", "--output=json", "-f", format, path});
   if (!run.ok()) return run.status();
   if (run->exit_code != 0) {
-    return Status(Code::kInvalid, "qemu-img cannot read " + path + " as " + DiskFormatName(format) +
-                                      ": " + LastLine(run->output));
+    return Status(Code::kInvalid,
+                  "qemu-img cannot read " + path + " as " + format + ": " + LastLine(run->output));
   }
   Result<kube::Json> json = kube::ParseJson(run->output, "qemu-img info output");
   if (!json.ok()) return json.status();
   ImageInfo info;
-  info.format = format;
   info.virtual_size = kube::GetInt(*json, "virtual-size").value_or(0);
   info.backing_file = kube::GetString(*json, "backing-filename");
   return info;
@@ -60,13 +65,20 @@ Result<ImageInfo> QueryImage(const std::string& qemu_img, const std::string& pat
 
 Status CheckImage(const std::string& qemu_img, const std::string& path, DiskFormat format) {
   if (format != DiskFormat::kQcow2) return Status::Ok();
-  Result<ProcessResult> run = RunProcess({qemu_img, "check", "-q", "-f", "qcow2", path});
+  return CheckImageAs(qemu_img, path, "qcow2");
+}
+
+Status CheckImageAs(const std::string& qemu_img, const std::string& path,
+                    const std::string& format) {
+  if (format == "raw") return Status::Ok();
+  Result<ProcessResult> run = RunProcess({qemu_img, "check", "-q", "-f", format, path});
   if (!run.ok()) return run.status();
   // qemu-img check: 0 clean, 3 leaked clusters only (space, not data, is
-  // lost), 2 corruption, 1 not checkable at all.
-  if (run->exit_code == 0 || run->exit_code == 3) return Status::Ok();
+  // lost), 63 a format it cannot check, 2 corruption, 1 not checkable at all.
+  if (run->exit_code == 0 || run->exit_code == 3 || run->exit_code == 63) return Status::Ok();
   const std::string why = LastLine(run->output);
-  return Status(Code::kInvalid, path + " is a corrupt or unreadable qcow2 image (qemu-img check: " +
+  return Status(Code::kInvalid, path + " is a corrupt or unreadable " + format +
+                                    " image (qemu-img check: " +
                                     (why.empty() ? "exit " + std::to_string(run->exit_code) : why) +
                                     "); repair it with 'qemu-img check -r all' or replace it");
 }

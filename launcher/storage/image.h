@@ -33,6 +33,14 @@ kube::Result<ImageInfo> QueryImage(const std::string& qemu_img, const std::strin
 // (harmless, and what a crashed writer leaves). For raw: nothing to check.
 kube::Status CheckImage(const std::string& qemu_img, const std::string& path, DiskFormat format);
 
+// The same two for any format qemu-img reads, named as qemu-img names it
+// ("vmdk", "vhdx", ...): what an import meets. `format` of the result is
+// left raw. CheckImageAs passes formats qemu-img cannot check.
+kube::Result<ImageInfo> QueryImageAs(const std::string& qemu_img, const std::string& path,
+                                     const std::string& format);
+kube::Status CheckImageAs(const std::string& qemu_img, const std::string& path,
+                          const std::string& format);
+
 // `qemu-img create -f qcow2 -b <backing> -F <backing_format> <path>`:
 // replaces any file at `path`. The backing path is stored as given (absolute).
 kube::Status CreateOverlay(const std::string& qemu_img, const std::string& path,
