@@ -129,6 +129,10 @@ for program in vireo-launcher qemu-system-x86_64 qemu-img xorriso; do
     sandbox_ldd "$lroot" ro -- /lib64/ld-linux-x86-64.so.2 --list "/usr/bin/$program"
 done
 check "launcher: vireo-launcher --help" sandbox "$lroot" ro -- vireo-launcher --help >/dev/null
+# HTTPS imports verify against this bundle (OpenSSL's /usr/lib/ssl/cert.pem
+# leads to it); extract runs no update-ca-certificates, rootfs.sh makes it.
+check "launcher: the CA bundle holds Debian's certificates (over 100)" \
+  bash -c '(($(grep -c "BEGIN CERTIFICATE" "$1/usr/lib/ssl/cert.pem") > 100))' _ "$lroot"
 check "launcher: QEMU capabilities cache shipped (usr/lib/vireo/qemu-capabilities/tcg)" \
   compgen -G "$lroot/usr/lib/vireo/qemu-capabilities/tcg/*.xml" >/dev/null
 t0=$SECONDS

@@ -118,6 +118,16 @@ rootfs_make() {
     fi
     debs=$dir/debs
     mv "$root/var/cache/apt/archives" "$debs"
+    # ca-certificates ships the certificates; the bundle OpenSSL reads is
+    # made by its maintainer script (update-ca-certificates), which extract
+    # does not run. The same bundle: every certificate it ships, in order.
+    if [[ -d $root/usr/share/ca-certificates && ! -e $root/etc/ssl/certs/ca-certificates.crt ]]; then
+      mkdir -p "$root/etc/ssl/certs"
+      (cd "$root/usr/share/ca-certificates" && find . -name '*.crt' -printf '%P\n' | LC_ALL=C sort |
+        while IFS= read -r crt; do sed -e '$a\' "$crt"; done) >"$root/etc/ssl/certs/ca-certificates.crt"
+      grep -q 'BEGIN CERTIFICATE' "$root/etc/ssl/certs/ca-certificates.crt" ||
+        die "ca-certificates: no certificate under /usr/share/ca-certificates"
+    fi
     # Layer times: clamped to the newest packaged file's (only packages wrote usr/ so far).
     epoch=${SOURCE_DATE_EPOCH:-$(find "$root/usr" -type f -printf '%T@\n' | sort -n | tail -1)}
     epoch=${epoch%.*}
