@@ -111,6 +111,8 @@ class ControllerTest : public ::testing::Test {
   // Stops the controller with SIGTERM and expects exit 0; prints its log
   // when the test failed.
   void TearDown() override;
+  // Flags the controller gets besides the fixture's (e.g. shorter delays).
+  virtual std::vector<std::string> ExtraControllerFlags() const { return {}; }
 
   // A VM like testing::MakeVm with this run strategy ("" : no runStrategy,
   // for `running`).

@@ -20,6 +20,7 @@ void ControllerTest::SetUp() {
   kubelet_ = std::make_unique<FakeKubelet>(admin_.get(), ns_);
   ControllerProcess::Flags flags;
   flags.ns = ns_;
+  flags.extra = ExtraControllerFlags();
   controller_ = std::make_unique<ControllerProcess>(flags);
   controller_->Start();
   ASSERT_TRUE(controller_->WaitReady(kLimit)) << controller_->Log();
