@@ -10,11 +10,10 @@
   and bulk transfer from the client pod to the guest through the Service
   are printed as timings.
 - Debian 12 with the real cloud-init (images/debian-cloud/), booted from a
-  containerDisk and from a PVC: user-data (a user with an ssh key,
-  write_files, runcmd), the meta-data hostname, and networkData v2 naming
-  the interface enp1s0 as a KubeVirt user writes it, all checked on the
-  console; on the PVC a file written before `virtctl stop` is read after
-  `virtctl start`.
+  containerDisk: user-data (a user with an ssh key, write_files, runcmd),
+  the meta-data hostname, and networkData v2 naming the interface enp1s0 as
+  a KubeVirt user writes it, all checked on the console. Debian on a claim
+  kept across `virtctl stop`/`start` is datavolume_test.py's.
 
 Installs the chart (emulation on: the KVM path is kvm_test.py's) and
 uninstalls it. Uses e2e_test.py's helpers; tests/e2e/run.sh runs it.
@@ -242,28 +241,16 @@ def main():
     launcher_image = next((a.split("=", 1)[1] for a in args_now if a.startswith("--launcher-image=")), "")
     check("guests: the controller names its launcher image", launcher_image, " ".join(args_now))
 
-    # Debian from a PVC: its disk is copied into a PersistentVolume first.
-    disk = os.environ.get("VIREO_DEBIAN_DISK", "")
-    pvc = subprocess.run(["bash", os.path.join(e2e_test.ROOT, "hack", "cluster-pv.sh"), "--claim", f"{NS}/debian-root",
-                          "debian-root-pv", "3Gi", disk], capture_output=True, text=True,
-                         env={**os.environ, "VIREO_CLUSTER_DIR": args.cluster_dir})
-    check("debian-pvc: the Debian disk as a PersistentVolume", disk and pvc.returncode == 0, pvc.stdout + pvc.stderr)
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "debian-root", "namespace": NS},
-             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "vireo-local",
-                      "resources": {"requests": {"storage": "3Gi"}}}}
-    check("debian-pvc: claim", apply(c, claim).returncode == 0)
-
     stamp = str(int(time.time()))
     t0 = time.monotonic()
     cd = apply(c, debian_vm("debian-cd", {"name": "root", "containerDisk": {
         "image": DEBIAN_IMAGE, "imagePullPolicy": "IfNotPresent"}}, stamp))
     check("debian-cd: apply", cd.returncode == 0, cd.stderr)
-    pv = apply(c, debian_vm("debian-pvc", {"name": "root", "persistentVolumeClaim": {"claimName": "debian-root"}}, stamp))
-    check("debian-pvc: apply", pv.returncode == 0, pv.stderr)
     cd_con = c.console("debian-cd", "debian-cd")
-    pv_con = c.console("debian-pvc", "debian-pvc")
 
-    # The network checks run while the two Debian guests boot.
+    # The network checks run while the Debian guest boots. Debian on a PVC
+    # kept across stop/start is datavolume_test.py's (imported by a
+    # DataVolume, as users fill claims).
     net_con = network_checks(c, launcher_image)
     if net_con:
         net_con.close()
@@ -271,28 +258,9 @@ def main():
     check_debian_boot(c, "debian-cd", "debian-cd", cd_con, t0, stamp)
     cd_con.close()
     c.kubectl("delete", "vm", "debian-cd", "-n", NS, "--wait=false")
-    if check_debian_boot(c, "debian-pvc", "debian-pvc", pv_con, t0, stamp, persisted="none"):
-        first = c.get("vmi", "debian-pvc")
-        p = c.virtctl("stop", "debian-pvc")
-        check("debian-pvc: virtctl stop", p.returncode == 0, p.stdout + p.stderr)
-        gone = c.wait("stopped", lambda: c.get("vmi", "debian-pvc") is None, 180)
-        check("debian-pvc: the guest shut down and the VMI is gone", gone, pv_con.output()[-1200:])
-        pv_con.close()
-        p = c.virtctl("start", "debian-pvc")
-        check("debian-pvc: virtctl start", p.returncode == 0, p.stdout + p.stderr)
-        t1 = time.monotonic()
-        con = c.console("debian-pvc", "debian-pvc-again")
-        check("debian-pvc: Running again", c.wait("running", lambda: c.vmi_running("debian-pvc", first and first["metadata"]["uid"]), BOOT_LIMIT))
-        check_debian_boot(c, "debian-pvc", "debian-pvc again", con, t1, stamp, persisted=f"VIREO-PERSIST-{stamp}")
-        con.close()
-    else:
-        pv_con.close()
-
     with open(os.path.join(args.logs, "controller-guests.log"), "w") as f:
         f.write(c.kubectl("logs", "-n", RELEASE_NS, "deployment/vireo-controller", "--tail=2000").stdout)
     c.kubectl("delete", "namespace", NS, "--wait=true", timeout=300)
-    subprocess.run(["bash", os.path.join(e2e_test.ROOT, "hack", "cluster-pv.sh"), "--delete", "debian-root-pv"],
-                   capture_output=True, text=True, env={**os.environ, "VIREO_CLUSTER_DIR": args.cluster_dir})
     p = c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
     check("guests: helm uninstall", p.returncode == 0, p.stderr)
 

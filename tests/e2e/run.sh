@@ -25,8 +25,9 @@ VIREO_IMAGE_JOBS=${VIREO_IMAGE_JOBS:-2} "$root/images/build.sh" --out "$images" 
 say "images built and imported"
 VIREO_TEST_DISK_IMG=$("$root/images/test-disk/build.sh")
 export VIREO_TEST_DISK_IMG
-# Debian 12 with the real cloud-init (guest_test.py): the disk for a PVC and
-# the same disk as a containerDisk; both cached.
+# Debian 12 with the real cloud-init: the disk datavolume_test.py serves over
+# http for a DataVolume to import, and the same disk as a containerDisk
+# (guest_test.py); both cached.
 VIREO_DEBIAN_DISK=$("$root/images/debian-cloud/build.sh")
 export VIREO_DEBIAN_DISK
 "$root/hack/cluster-load-images.sh" "$("$root/images/debian-cloud/containerdisk.sh")" >&2
