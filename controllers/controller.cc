@@ -220,7 +220,9 @@ void Controller::EnqueueUsersOfDataVolume(const Json& dv) {
     const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
     if (volumes == nullptr || !volumes->is_array()) return false;
     return std::any_of(volumes->as_array().begin(), volumes->as_array().end(), [&](const Json& v) {
-      return kube::GetString(v, "dataVolume.name") == name;
+      // A DataVolume's claim has its name.
+      return kube::GetString(v, "dataVolume.name") == name ||
+             kube::GetString(v, "persistentVolumeClaim.claimName") == name;
     });
   };
   for (const ObjectPtr& vm : vms_.store().ByNamespace(ns)) {

@@ -27,7 +27,7 @@ bool VmiEnded(const Json& vmi) {
 DataVolumes Controller::DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
                                        const std::string& ns) const {
   DataVolumes states;
-  for (const std::string& name : api::DataVolumeNames(spec)) {
+  for (const std::string& name : DataVolumesToWaitFor(spec, ClaimsFor(spec, ns))) {
     kube::ObjectPtr dv = dvs_.store().Get(ns + "/" + name);
     if (dv == nullptr) continue;
     DataVolumeState state;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "lib/api/datavolume.h"
 #include "lib/api/importer_pod.h"
 
 namespace vireo::controllers {
@@ -33,6 +34,15 @@ ClaimInfo ClaimInfoOf(const Json& pvc) {
   ClaimInfo info(VolumeModeOf(pvc));
   info.capacity = kube::GetString(pvc, "status.capacity.storage");
   info.request = kube::GetString(pvc, "spec.resources.requests.storage");
+  if (const Json* owners = kube::Find(pvc, "metadata.ownerReferences");
+      owners != nullptr && owners->is_array()) {
+    for (const Json& owner : owners->as_array()) {
+      if (kube::GetBool(owner, "controller").value_or(false) &&
+          kube::GetString(owner, "kind") == "DataVolume") {
+        info.data_volume = kube::GetString(owner, "name");
+      }
+    }
+  }
   if (const Json* modes = kube::Find(pvc, "spec.accessModes");
       modes != nullptr && modes->is_array()) {
     for (const Json& mode : modes->as_array()) {
@@ -66,6 +76,19 @@ std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstan
     statuses.push_back(std::move(status));
   }
   return statuses;
+}
+
+std::vector<std::string> DataVolumesToWaitFor(const api::VirtualMachineInstanceSpec& spec,
+                                              const Claims& claims) {
+  std::vector<std::string> names = api::DataVolumeNames(spec);
+  for (const std::string& claim : ClaimNames(spec)) {
+    auto it = claims.find(claim);
+    if (it == claims.end() || it->second.data_volume.empty()) continue;
+    if (std::find(names.begin(), names.end(), it->second.data_volume) == names.end()) {
+      names.push_back(it->second.data_volume);
+    }
+  }
+  return names;
 }
 
 VolumeMode VolumeModeOf(const Json& pvc) {

@@ -116,6 +116,8 @@ struct ClaimInfo {
   std::vector<std::string> access_modes;
   std::string capacity;  // status.capacity.storage ("" while unbound)
   std::string request;   // spec.resources.requests.storage
+  // The DataVolume that controls the claim (it fills it), "" for none.
+  std::string data_volume;
 };
 ClaimInfo ClaimInfoOf(const Json& pvc);
 
@@ -137,6 +139,13 @@ struct DataVolumeState {
   bool owned_by_vm = false;  // controlled by the VM being decided (VM decision only)
 };
 using DataVolumes = std::map<std::string, DataVolumeState>;
+
+// The DataVolumes a VMI must wait for: those its dataVolume volumes name,
+// and those that fill the claims its persistentVolumeClaim volumes name
+// (as KubeVirt, a claim being imported is not booted blank), in volume
+// order, without repeats.
+std::vector<std::string> DataVolumesToWaitFor(const api::VirtualMachineInstanceSpec& spec,
+                                              const Claims& claims);
 
 // Claims of `spec` absent from `claims`, in volume order.
 std::vector<std::string> MissingClaims(const api::VirtualMachineInstanceSpec& spec,

@@ -248,9 +248,10 @@ void SetNetworkDataCondition(const api::VirtualMachineInstance& vmi, WallTime no
 }
 
 // The DataVolumesReady condition; false when the pod must wait.
-bool DataVolumesReady(const api::VirtualMachineInstanceSpec& spec, const DataVolumes& dvs,
-                      WallTime now, api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  const std::vector<std::string> names = api::DataVolumeNames(spec);
+bool DataVolumesReady(const api::VirtualMachineInstanceSpec& spec, const Claims& claims,
+                      const DataVolumes& dvs, WallTime now,
+                      api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  const std::vector<std::string> names = DataVolumesToWaitFor(spec, claims);
   if (names.empty()) return true;
   std::string reason, message;
   for (const std::string& name : names) {
@@ -411,7 +412,8 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         Fail(obs.now, &status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
       } else if (kube::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
         Fail(obs.now, &status, "InvalidSpec", valid.message(), &d);
-      } else if (!DataVolumesReady(defaulted.spec, obs.data_volumes, obs.now, &status, &d)) {
+      } else if (!DataVolumesReady(defaulted.spec, obs.claims, obs.data_volumes, obs.now, &status,
+                                   &d)) {
         // Waits: each DataVolume's change brings the VMI back.
       } else if (api::ToJson(defaulted.spec) != api::ToJson(vmi.spec)) {
         // Store what runs first, then render the pod from the stored VMI.

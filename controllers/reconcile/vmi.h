@@ -21,7 +21,7 @@ struct VmiObservation {
   std::vector<Json> pods;
   // The PVCs that exist among AllClaimNames(vmi.spec).
   Claims claims;
-  // The DataVolumes that exist among api::DataVolumeNames(vmi.spec).
+  // The DataVolumes that exist among DataVolumesToWaitFor(vmi.spec, claims).
   DataVolumes data_volumes;
   LauncherConfig config;
   WallTime now;
@@ -78,7 +78,8 @@ struct VmiDecision {
 //                      (reason Unschedulable: the VM shows ErrorUnschedulable)
 //   Synchronized       False with reason ErrImagePull or ImagePullBackOff
 //                      while a container image cannot be pulled
-//   DataVolumesReady   (only with dataVolume volumes) False while a
+//   DataVolumesReady   (only with dataVolume volumes, or claims a
+//                      DataVolume fills) False while a
 //                      DataVolume is missing or not Succeeded (reason
 //                      DataVolumeNotReady, or DataVolumeFailed with the
 //                      DataVolume's own words and a Warning Event): no pod is

@@ -490,6 +490,25 @@ TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
   EXPECT_TRUE(mounted);
 }
 
+TEST(DecideVmi, AClaimADataVolumeFillsIsNotBootedBlank) {
+  api::VirtualMachineInstance vmi = Vmi();
+  testing::AddClaim(&vmi.spec, "data", "debian");
+  api::ApplyVmiDefaults(&vmi);
+  vmi.metadata.creation_timestamp = At(seconds(-60));
+  VmiObservation obs = Observe(vmi);
+  ClaimInfo claim(VolumeMode::kFilesystem);
+  claim.data_volume = "debian";
+  obs.claims["debian"] = claim;
+  obs.data_volumes["debian"] = {"ImportInProgress", "3.00%", "", false};
+  VmiDecision d = DecideVmi(obs);
+  EXPECT_FALSE(d.create_pod.has_value());
+  const api::Condition* ready = api::FindCondition(d.status->conditions, "DataVolumesReady");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, "False");
+  obs.data_volumes["debian"].phase = "Succeeded";
+  EXPECT_TRUE(DecideVmi(obs).create_pod.has_value());
+}
+
 TEST(DecideVmi, EndedVmiKeepsItsPodAndGetsNoOther) {
   for (VmiPhase phase : {VmiPhase::kSucceeded, VmiPhase::kFailed}) {
     const VmiDecision with_pod = DecideVmi(Observe(Vmi(phase), {Pod(Vmi(), PodState::kSucceeded)}));
