@@ -20,26 +20,9 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 manifests=$here/manifests
-if [[ -z ${KUBECONFIG:-} || -z ${KUBECTL:-} ]]; then
-  if [[ -n ${VIREO_TEST_CLUSTER_DIR:-} ]]; then
-    # shellcheck disable=SC1091
-    source "$VIREO_TEST_CLUSTER_DIR/env"
-    # Both from the harness: a KUBECONFIG left in the environment must not
-    # send this test to some other cluster.
-    KUBECONFIG=$VIREO_TEST_CLUSTER_DIR/kubeconfig
-    KUBECTL=$BIN/kubectl
-  else
-    echo "crd_validation: set KUBECONFIG and KUBECTL (or VIREO_TEST_CLUSTER_DIR)" >&2
-    echo "crd_validation: 0 passed, 1 failed"
-    exit 1
-  fi
-fi
-export KUBECONFIG
-k() { "$KUBECTL" "$@"; }
-
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; [[ -n ${2:-} ]] && sed 's/^/    /' <<<"$2"; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+t1_cluster crd_validation
 
 # The apiserver must know both CRDs, or every "refused" below would be for the
 # wrong reason.

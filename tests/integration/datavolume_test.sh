@@ -21,24 +21,9 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 manifests=$here/manifests/datavolume
-if [[ -z ${KUBECONFIG:-} || -z ${KUBECTL:-} ]]; then
-  if [[ -n ${VIREO_TEST_CLUSTER_DIR:-} ]]; then
-    # shellcheck disable=SC1091
-    source "$VIREO_TEST_CLUSTER_DIR/env"
-    KUBECONFIG=$VIREO_TEST_CLUSTER_DIR/kubeconfig
-    KUBECTL=$BIN/kubectl
-  else
-    echo "datavolume: set KUBECONFIG and KUBECTL (or VIREO_TEST_CLUSTER_DIR)" >&2
-    echo "datavolume: 0 passed, 1 failed"
-    exit 1
-  fi
-fi
-export KUBECONFIG
-k() { "$KUBECTL" "$@"; }
-
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; [[ -n ${2:-} ]] && sed 's/^/    /' <<<"$2"; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+t1_cluster datavolume
 
 # Without the CRD established every "refused" below would be for the wrong reason.
 if out=$(k wait --for=condition=Established --timeout=60s crd/datavolumes.cdi.kubevirt.io 2>&1); then
