@@ -411,4 +411,15 @@ kube::Status Controller::ApplyPodChanges(const Json& owner, const std::string& k
   return kube::Status::Ok();
 }
 
+kube::Status Controller::WriteStatus(const kube::Resource& resource, const std::string& key,
+                                     Json status, Json* latest) {
+  Json object = *latest;
+  object["status"] = std::move(status);
+  auto updated = client_->UpdateStatus(resource, object);
+  if (!updated.ok()) return WriteFailed(*latest, "update status", updated.status());
+  written_.Wrote(key, kube::ResourceVersionOf(*latest));
+  *latest = std::move(updated).value();
+  return kube::Status::Ok();
+}
+
 }  // namespace vireo::controllers

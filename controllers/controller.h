@@ -84,6 +84,11 @@ class Controller {
   // The last progress a running importer printed, read from its log.
   std::optional<std::string> ImportProgress(const std::string& ns, const std::string& pod) const;
   void RecordEvents(const kube::Json& object, const std::vector<Event>& events);
+  // PUTs `status` on `*latest` through the status subresource (guarded by
+  // its resourceVersion), notes the write for CachedForReconcile and makes
+  // `*latest` the object the apiserver returned.
+  kube::Status WriteStatus(const kube::Resource& resource, const std::string& key,
+                           kube::Json status, kube::Json* latest);
   // A decision's pod deletions (uid preconditions; NotFound and Conflict
   // mean done) then its pod creation (AlreadyExists means done), for the
   // object `owner` whose queue key is `key`.

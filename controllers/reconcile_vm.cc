@@ -82,12 +82,9 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
     latest = std::move(patched).value();
   }
   if (decision.status.has_value()) {
-    Json object = latest;
-    object["status"] = api::ToJson(*decision.status);
-    auto updated = client_->UpdateStatus(res::kVirtualMachines, object);
-    if (!updated.ok()) return WriteFailed(latest, "update status", updated.status());
-    written_.Wrote(key, kube::ResourceVersionOf(latest));
-    latest = std::move(updated).value();
+    Status written =
+        WriteStatus(res::kVirtualMachines, key, api::ToJson(*decision.status), &latest);
+    if (!written.ok()) return written;
   }
   if (decision.delete_vmi.has_value()) {
     kube::DeleteOptions options;

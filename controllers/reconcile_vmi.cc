@@ -57,12 +57,9 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     return pods;
   }
   if (decision.status.has_value()) {
-    Json object = latest;
-    object["status"] = api::ToJson(*decision.status);
-    auto updated = client_->UpdateStatus(res::kVirtualMachineInstances, object);
-    if (!updated.ok()) return WriteFailed(latest, "update status", updated.status());
-    written_.Wrote(key, kube::ResourceVersionOf(latest));
-    latest = std::move(updated).value();
+    Status written =
+        WriteStatus(res::kVirtualMachineInstances, key, api::ToJson(*decision.status), &latest);
+    if (!written.ok()) return written;
   }
   RecordEvents(latest, decision.events);
   if (decision.requeue_after.has_value()) vmi_queue_.AddAfter(key, *decision.requeue_after);
