@@ -202,6 +202,12 @@ void Controller::EnqueueDataVolumesOfClaim(const Json& pvc) {
   const std::string ns = kube::NamespaceOf(pvc);
   const std::string owner = ControllerNamed(pvc, api::kDataVolumeKind);
   if (!owner.empty()) dv_queue_.Add(ns + "/" + owner);
+  // A claim that has a DataVolume's name and is not its own: that DataVolume
+  // must learn it exists (it never writes to it).
+  const std::string same_name = ns + "/" + kube::NameOf(pvc);
+  if (owner != kube::NameOf(pvc) && dvs_.store().Get(same_name) != nullptr) {
+    dv_queue_.Add(same_name);
+  }
   for (const ObjectPtr& dv : dvs_.store().ByNamespace(ns)) {
     if (kube::GetString(*dv, "spec.source.pvc.name") == kube::NameOf(pvc)) {
       dv_queue_.Add(kube::KeyOf(*dv));

@@ -122,6 +122,13 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+// The kernel may hand the same free port out twice in a row.
+int FreePortBut(int taken) {
+  int port = FreePort();
+  while (port == taken) port = FreePort();
+  return port;
+}
+
 int HttpGet(int port, const std::string& path, std::string* body) {
   try {
     web::http::client::http_client_config config;
@@ -136,7 +143,9 @@ int HttpGet(int port, const std::string& path, std::string* body) {
 }
 
 ControllerProcess::ControllerProcess(Flags flags)
-    : flags_(std::move(flags)), metrics_port_(FreePort()), health_port_(FreePort()) {
+    : flags_(std::move(flags)),
+      metrics_port_(FreePort()),
+      health_port_(FreePortBut(metrics_port_)) {
   static std::atomic<int> serial{0};
   log_path_ = ClusterEnv::Get().dir() + "/logs/controller-" + flags_.ns + "-" +
               std::to_string(++serial) + ".log";
