@@ -182,9 +182,25 @@ bool IsRegularFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// Whether `path` (symbolic links followed) is inside `dir`.
+bool StaysInside(const std::string& dir, const std::string& path) {
+  std::error_code dir_error, path_error;
+  const fs::path root = fs::canonical(dir, dir_error);
+  const fs::path real = fs::canonical(path, path_error);
+  if (dir_error || path_error) return false;
+  return real.string().starts_with(root.string() + "/");
+}
+
 // The image file of a containerDisk under its directory; see volumes.h.
-Result<std::string> FindContainerDiskImage(const std::string& dir, const std::string& image_path) {
+Result<std::string> FindContainerDiskImageIn(const std::string& dir,
+                                             const std::string& image_path) {
   if (!image_path.empty()) {
+    for (const fs::path& part : fs::path(image_path)) {
+      if (part == "..") {
+        return Status(Code::kInvalid, "containerDisk.path '" + image_path +
+                                          "' contains '..'; it must name a file inside the image");
+      }
+    }
     const std::string relative = fs::path(image_path).relative_path().string();
     const std::string base = fs::path(image_path).filename().string();
     for (const std::string& candidate : {dir + "/" + relative, dir + "/" + base}) {
@@ -212,6 +228,17 @@ Result<std::string> FindContainerDiskImage(const std::string& dir, const std::st
   for (const std::string& name : found) names += (names.empty() ? "" : ", ") + name;
   return Status(Code::kInvalid, "several files in " + dir + " (" + names +
                                     "); set the volume's containerDisk.path to the disk image");
+}
+
+// FindContainerDiskImageIn, refusing a file that a symbolic link leads out of
+// the image's directory.
+Result<std::string> FindContainerDiskImage(const std::string& dir, const std::string& image_path) {
+  Result<std::string> found = FindContainerDiskImageIn(dir, image_path);
+  if (found.ok() && !StaysInside(dir, *found)) {
+    return Status(Code::kInvalid, "the image file " + *found + " leads outside " + dir +
+                                      " (a symbolic link); the disk must be inside the image");
+  }
+  return found;
 }
 
 }  // namespace

@@ -225,6 +225,26 @@ TEST_F(VolumesTest, ContainerDiskGetsAnOverlayAndTheImageStaysUnchanged) {
   RunTool({"qemu-io", "-f", "qcow2", "-c", "read -P 0 0 64k", source->path});
 }
 
+TEST_F(VolumesTest, ContainerDiskPathNeverLeavesTheImage) {
+  // A file the path would reach from the volume's directory with "..".
+  WriteFile(layout_.container_disks_dir + "/secret.img", std::string(1 << 20, '\0'));
+  WriteFile(layout_.container_disks_dir + "/cd/disk/disk.img", std::string(1 << 20, '\0'));
+  auto source = PrepareContainerDisk("cd", "/disk/../../secret.img", layout_);
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), Code::kInvalid);
+  EXPECT_THAT(source.status().message(), HasSubstr("contains '..'"));
+  // A symbolic link in the image that leads out of it.
+  std::filesystem::create_directories(layout_.container_disks_dir + "/link");
+  std::filesystem::create_symlink(layout_.container_disks_dir + "/secret.img",
+                                  layout_.container_disks_dir + "/link/disk.img");
+  source = PrepareContainerDisk("link", "", layout_);
+  ASSERT_FALSE(source.ok());
+  EXPECT_THAT(source.status().message(), HasSubstr("leads outside"));
+  // Names that merely contain dots are files like any other.
+  WriteFile(layout_.container_disks_dir + "/dots/..a..b.img", std::string(1 << 20, '\0'));
+  EXPECT_TRUE(PrepareContainerDisk("dots", "/..a..b.img", layout_).ok());
+}
+
 TEST_F(VolumesTest, ContainerDiskNeedsExactlyOneFileOrAPath) {
   WriteFile(layout_.container_disks_dir + "/two/a.img", "a");
   WriteFile(layout_.container_disks_dir + "/two/b.img", "b");

@@ -246,6 +246,21 @@ void ValidateVolume(const Volume& volume, const std::string& at, Problems& probl
     problems.Add(FieldPath(at, "containerDisk.image"), kReasonRequired,
                  "the container image holding the disk is required");
   }
+  if (volume.container_disk.has_value()) {
+    const std::string& path = volume.container_disk->path;
+    // A ".." component, as the CRD's rule (crds/src/vmi-spec.yaml) says.
+    for (size_t start = 0; start <= path.size();) {
+      size_t end = path.find('/', start);
+      if (end == std::string::npos) end = path.size();
+      if (path.compare(start, end - start, "..") == 0 && end - start == 2) {
+        problems.Add(FieldPath(at, "containerDisk.path"), kReasonInvalid,
+                     "must not contain '..': containerDisk.path names a file inside the "
+                     "container image");
+        break;
+      }
+      start = end + 1;
+    }
+  }
   if (volume.persistent_volume_claim.has_value() &&
       volume.persistent_volume_claim->claim_name.empty()) {
     problems.Add(FieldPath(at, "persistentVolumeClaim.claimName"), kReasonRequired,

@@ -49,6 +49,12 @@ std::vector<kube::Cause> Validate(const VirtualMachineInstanceSpec& spec) {
 
 TEST(ValidationTest, ValidSpecPasses) { EXPECT_THAT(Validate(ValidSpec()), ::testing::IsEmpty()); }
 
+TEST(ValidationTest, ContainerDiskPathsWithDotsInNamesPass) {
+  VirtualMachineInstanceSpec spec = ValidSpec();
+  spec.volumes[0].container_disk->path = "/disk/..hidden/a..b.img";
+  EXPECT_THAT(Validate(spec), ::testing::IsEmpty());
+}
+
 struct Case {
   const char* name;
   std::function<void(VirtualMachineInstanceSpec&)> breaks;
@@ -155,6 +161,12 @@ INSTANTIATE_TEST_SUITE_P(
              "spec.volumes[3].dataVolume.name", kReasonRequired},
         Case{"EmptyImage", [](Spec& s) { s.volumes[0].container_disk->image = ""; },
              "spec.volumes[0].containerDisk.image", kReasonRequired},
+        Case{"ContainerDiskPathLeavesTheImage",
+             [](Spec& s) { s.volumes[0].container_disk->path = "/disk/../../etc/shadow"; },
+             "spec.volumes[0].containerDisk.path", kReasonInvalid},
+        Case{"ContainerDiskPathIsDotDot",
+             [](Spec& s) { s.volumes[0].container_disk->path = "/.."; },
+             "spec.volumes[0].containerDisk.path", kReasonInvalid},
         Case{"EmptyClaimName",
              [](Spec& s) { s.volumes[3].persistent_volume_claim->claim_name = ""; },
              "spec.volumes[3].persistentVolumeClaim.claimName", kReasonRequired},
