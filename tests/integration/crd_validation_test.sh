@@ -88,16 +88,6 @@ for f in "${invalid[@]}"; do
 done
 
 # kubectl explain: the schema's descriptions reach a reader.
-explain() { # path pattern... : each extended regex must match the output
-  local path=$1 out flat p; shift
-  if ! out=$(k explain "$path" 2>&1); then fail "kubectl explain $path" "$out"; return; fi
-  flat=$(tr -s ' \t\n' '   ' <<<"$out")  # descriptions wrap: match across line breaks
-  for p in "$@"; do
-    if ! grep -qE -- "$p" <<<"$flat"; then fail "kubectl explain $path shows /$p/" "$out"; return; fi
-  done
-  if grep -q '<empty>' <<<"$out"; then fail "kubectl explain $path: a field without description" "$out"; return; fi
-  pass
-}
 explain vm.spec.runStrategy 'KIND: +VirtualMachine' 'FIELD: +runStrategy <string>' \
   'ENUM:' 'RerunOnFailure' 'Halted' 'mutually|not both'
 explain vm.spec.running 'FIELD: +running <boolean>' 'runStrategy'
@@ -112,7 +102,6 @@ explain vm.status 'printableStatus' 'ready' 'stateChangeRequests' 'observedGener
 explain vmi.status 'phase' 'nodeName' 'interfaces' 'conditions'
 
 # The VM's template spec and the VMI spec are one schema: their field lists match.
-fields() { k explain "$1" --recursive 2>&1 | sed -n '/^FIELDS:/,$p'; }
 a=$(fields vmi.spec) b=$(fields vm.spec.template.spec)
 if [[ -n $a && $a == "$b" ]]; then pass; else
   fail "vm.spec.template.spec and vmi.spec have the same fields" "$(diff <(echo "$a") <(echo "$b") | head -20)"; fi
@@ -123,11 +112,6 @@ if [[ -n $a && $a == "$b" ]]; then pass; else
 ns=crd-validation-$$
 if out=$(k create namespace "$ns" 2>&1); then
   trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1' EXIT
-  put_status() { # kind name status-json: replace the object's status (strict)
-    k get "$1" "$2" -n "$ns" -o json |
-      /usr/bin/python3 -c 'import json, sys; o = json.load(sys.stdin); o["status"] = json.loads(sys.argv[1]); print(json.dumps(o))' "$3" |
-      k replace --subresource=status --validate=strict -f - 2>&1
-  }
   vm_status='{"printableStatus": "Running", "created": true, "ready": true,
     "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null,
       "lastTransitionTime": "2026-01-02T03:04:05Z", "reason": "", "message": ""}],
