@@ -75,8 +75,9 @@ class Controller {
   Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
   std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
   // What the VM and VMI decisions read of the DataVolumes a spec names.
-  DataVolumes DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
-                             const std::string& ns) const;
+  // `claims` is ClaimsFor(spec, ns), already looked up by the caller.
+  DataVolumes DataVolumesFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns,
+                             const Claims& claims) const;
   // The StorageClass a claim of `dv` gets ("" : none) and whether it exists.
   std::pair<std::string, bool> StorageClassFor(const api::DataVolume& dv) const;
   // A VMI not yet ended in `ns` whose volumes use `claim` ("" : none).

@@ -25,9 +25,9 @@ bool VmiEnded(const Json& vmi) {
 }  // namespace
 
 DataVolumes Controller::DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
-                                       const std::string& ns) const {
+                                       const std::string& ns, const Claims& claims) const {
   DataVolumes states;
-  for (const std::string& name : DataVolumesToWaitFor(spec, ClaimsFor(spec, ns))) {
+  for (const std::string& name : DataVolumesToWaitFor(spec, claims)) {
     kube::ObjectPtr dv = dvs_.store().Get(ns + "/" + name);
     if (dv == nullptr) continue;
     DataVolumeState state;

@@ -42,7 +42,7 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
   const std::string ns = vm->metadata.namespace_;
   VmObservation observation;
   observation.claims = ClaimsFor(vm->spec.template_spec.spec, ns);
-  observation.data_volumes = DataVolumesFor(vm->spec.template_spec.spec, ns);
+  observation.data_volumes = DataVolumesFor(vm->spec.template_spec.spec, ns, observation.claims);
   if (vm->spec.data_volume_templates.is_array()) {
     for (const Json& tmpl : vm->spec.data_volume_templates.as_array()) {
       const std::string name = kube::GetString(tmpl, "metadata.name");

@@ -26,7 +26,7 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
   VmiObservation observation;
   observation.pods = PodsOf(vmi->metadata.uid);
   observation.claims = ClaimsFor(vmi->spec, ns);
-  observation.data_volumes = DataVolumesFor(vmi->spec, ns);
+  observation.data_volumes = DataVolumesFor(vmi->spec, ns, observation.claims);
   observation.config = config_.launcher;
   observation.now = kube::Clock::Real()->WallNow();
   observation.vmi = std::move(vmi).value();

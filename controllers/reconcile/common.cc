@@ -71,7 +71,7 @@ std::vector<api::VolumeStatus> ClaimVolumeStatus(const api::VirtualMachineInstan
     if (!it->second.capacity.empty()) info.capacity["storage"] = it->second.capacity;
     if (!it->second.request.empty()) info.requests["storage"] = it->second.request;
     if (it->second.mode == VolumeMode::kFilesystem) {
-      info.filesystem_overhead = std::to_string(api::importer::kFilesystemOverhead).substr(0, 5);
+      info.filesystem_overhead = api::importer::kFilesystemOverheadText;
     }
     statuses.push_back(std::move(status));
   }

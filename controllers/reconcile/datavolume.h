@@ -91,6 +91,8 @@ struct DataVolumeDecision {
 // reason ClaimNotOwned.
 DataVolumeDecision DecideDataVolume(const DataVolumeObservation& observation);
 
+// The claim and pod renderings below live in datavolume_pod.cc.
+
 // "importer-<name>", shortened with a hash of the name past 63 characters.
 std::string ImporterPodName(const std::string& dv_name);
 

@@ -67,6 +67,8 @@ inline constexpr char kProgressMessage[] = "import progress";
 // (CDI's default, which KubeVirt also applies to blank claims): disk.img is
 // claim × (1 − 0.055), rounded down to whole MiB.
 inline constexpr double kFilesystemOverhead = 0.055;
+// The same as VMI status.volumeStatus[].persistentVolumeClaimInfo writes it.
+inline constexpr char kFilesystemOverheadText[] = "0.055";
 // A volume may offer less than that size (thin provisioning, a filesystem
 // that counts differently): up to this fraction less is tolerated and
 // disk.img shrinks to fit (KubeVirt's lessPVCSpaceToleration, 10%).
