@@ -5,10 +5,7 @@
 #include "launcher/import.h"
 
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/iostreams/concepts.hpp>
@@ -27,6 +24,7 @@
 
 #include "launcher/import_format.h"
 #include "launcher/import_http.h"
+#include "launcher/import_target.h"
 #include "launcher/storage/image.h"
 #include "launcher/storage/process.h"
 #include "lib/kube/log.h"
@@ -39,10 +37,6 @@ namespace fs = std::filesystem;
 using namespace api::importer;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kMiB = 1LL << 20;
-constexpr size_t kBlock = 4096;  // sparse detection granularity, as qemu-img's -S default
-
-std::string Errno(int error) { return std::strerror(error); }
 
 // Progress lines on stdout: JSON log lines the controller reads from the
 // pod's log (lib/api/importer_pod.h), at most about once a second.
@@ -83,107 +77,6 @@ class Progress {
   }
   std::optional<uint64_t> total_;
   Clock::time_point last_{};
-};
-
-// Where the disk goes: a block claim's device, or disk.img written under a
-// temporary name on a filesystem claim.
-struct Target {
-  bool device = false;
-  std::string path;  // the device, or <target_dir>/disk.img
-  std::string temp;  // what is written: the device, or disk.img.importing
-  int64_t size = 0;  // the disk's size in bytes
-  std::string name;  // for messages: "disk.img" or the device path
-};
-
-// Appends bytes at increasing offsets; on files, all-zero blocks become
-// holes (the result is sparse whatever the source was).
-class DiskWriter {
- public:
-  ~DiskWriter() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ImportStatus Open(const std::string& path, bool device, int64_t limit, int no_space_code) {
-    path_ = path;
-    sparse_ = !device;
-    limit_ = limit;
-    no_space_code_ = no_space_code;
-    fd_ =
-        ::open(path.c_str(),
-               device ? (O_WRONLY | O_CLOEXEC) : (O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC), 0660);
-    if (fd_ < 0) return ImportError(kTargetUnusable, "cannot open " + path + ": " + Errno(errno));
-    return ImportStatus::Ok();
-  }
-  int64_t offset() const { return offset_; }
-
-  ImportStatus Write(const char* data, size_t size) {
-    if (limit_ > 0 && offset_ + static_cast<int64_t>(size) > limit_) {
-      return ImportError(kTooLarge, "");  // the caller words it: it knows the sizes
-    }
-    size_t i = 0;
-    while (i < size) {
-      // Up to the next block boundary of the output.
-      const size_t room = kBlock - static_cast<size_t>(offset_ % kBlock);
-      size_t n = std::min(room, size - i);
-      if (sparse_ && IsZero(data + i, n)) {
-        offset_ += static_cast<int64_t>(n);
-        i += n;
-        continue;
-      }
-      // A run of non-zero blocks in one pwrite.
-      size_t run = n;
-      while (i + run < size) {
-        const size_t next = std::min(kBlock, size - i - run);
-        if (sparse_ && IsZero(data + i + run, next)) break;
-        run += next;
-      }
-      if (ImportStatus s = WriteAll(data + i, run, offset_); !s.ok()) return s;
-      offset_ += static_cast<int64_t>(run);
-      i += run;
-    }
-    return ImportStatus::Ok();
-  }
-
-  // Holes at the end count too: the file is as long as what was written.
-  ImportStatus Close() {
-    if (fd_ < 0) return ImportStatus::Ok();
-    if (sparse_ && ::ftruncate(fd_, offset_) != 0) {
-      return ImportError(kFailed, "cannot size " + path_ + ": " + Errno(errno));
-    }
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0)
-      return ImportError(no_space_code_, "cannot write " + path_ + ": " + Errno(errno));
-    return ImportStatus::Ok();
-  }
-
- private:
-  static bool IsZero(const char* p, size_t n) {
-    return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
-  }
-  ImportStatus WriteAll(const char* p, size_t n, int64_t at) {
-    while (n > 0) {
-      const ssize_t w = ::pwrite(fd_, p, n, at);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        const int error = errno;
-        return ImportError(
-            error == ENOSPC ? no_space_code_ : kFailed,
-            "cannot write " + path_ + " at byte " + std::to_string(at) + ": " + Errno(error) +
-                (error == ENOSPC ? "; the volume has less room than it claims" : ""));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      at += w;
-    }
-    return ImportStatus::Ok();
-  }
-
-  int fd_ = -1;
-  std::string path_;
-  bool sparse_ = true;
-  int64_t limit_ = 0;
-  int64_t offset_ = 0;
-  int no_space_code_ = kFailed;
 };
 
 // The streaming part of the pipeline (an HTTP body or a compressed local
@@ -396,93 +289,6 @@ class ImageStream : public HttpSink {
   ImportStatus failure_;
 };
 
-int64_t DeviceSize(int fd) {
-  uint64_t bytes = 0;
-  if (::ioctl(fd, BLKGETSIZE64, &bytes) == 0) return static_cast<int64_t>(bytes);
-  const off_t end = ::lseek(fd, 0, SEEK_END);
-  return end < 0 ? -1 : static_cast<int64_t>(end);
-}
-
-// Finds the target and checks it can take a disk. `*kept` when disk.img
-// already exists: it is never overwritten.
-ImportStatus PrepareTarget(const ImportRequest& request, Target* target, bool* kept) {
-  const ImportLayout& layout = request.layout;
-  struct stat st {};
-  if (::stat(layout.target_device.c_str(), &st) == 0) {
-    // A regular file stands in for a device in tests (hidden flags).
-    if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
-      return ImportError(kTargetUnusable, layout.target_device +
-                                              " is not a block device; a block-mode claim "
-                                              "must come as volumeDevices");
-    }
-    const int fd = ::open(layout.target_device.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      return ImportError(kTargetUnusable, "cannot open " + layout.target_device +
-                                              " for writing: " + Errno(errno) +
-                                              "; the importer needs the claim read-write");
-    }
-    target->size = DeviceSize(fd);
-    ::close(fd);
-    target->device = true;
-    target->path = target->temp = target->name = layout.target_device;
-    if (target->size < static_cast<int64_t>(kMiB)) {
-      return ImportError(kTargetUnusable, layout.target_device + " holds only " +
-                                              std::to_string(target->size) + " bytes");
-    }
-    return ImportStatus::Ok();
-  }
-
-  const std::string& dir = layout.target_dir;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return ImportError(kTargetUnusable, "neither the block device " + layout.target_device +
-                                            " nor the directory " + dir +
-                                            " exists; the importer pod must mount the claim "
-                                            "there (volumeMounts or volumeDevices)");
-  }
-  target->path = dir + "/" + kDiskImage;
-  target->temp = target->path + ".importing";
-  target->name = kDiskImage;
-  if (::lstat(target->path.c_str(), &st) == 0) {
-    *kept = true;
-    return ImportStatus::Ok(target->path + " already exists (" + std::to_string(st.st_size) +
-                            " bytes); the claim was already populated and disk.img is kept as "
-                            "it is");
-  }
-  if (request.claim_bytes <= 0) {
-    return ImportError(kUsage, "--claim-bytes is needed for a filesystem claim");
-  }
-  // What a failed attempt left: never a disk anyone uses.
-  if (::unlink(target->temp.c_str()) != 0 && errno != ENOENT) {
-    return ImportError(kTargetUnusable, "cannot remove " + target->temp +
-                                            " (left by an earlier attempt): " + Errno(errno) +
-                                            "; the importer needs the claim writable");
-  }
-  struct statvfs vfs {};
-  if (::statvfs(dir.c_str(), &vfs) != 0) {
-    return ImportError(kTargetUnusable, "statvfs " + dir + ": " + Errno(errno));
-  }
-  const int64_t available = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
-  std::optional<int64_t> size = BlankDiskBytes(request.claim_bytes, available);
-  if (!size.has_value()) {
-    return ImportError(kTargetUnusable,
-                       "the volume at " + dir + " has " + std::to_string(available) +
-                           " bytes free, too little for " + kDiskImage + " of " +
-                           std::to_string(DiskImageBytes(request.claim_bytes)) +
-                           " bytes (the claim's " + std::to_string(request.claim_bytes) +
-                           " bytes less 5.5% filesystem overhead, 10% tolerated); free space on "
-                           "the volume or use a larger claim");
-  }
-  target->size = *size;
-  const int fd = ::open(target->temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-  if (fd < 0) {
-    return ImportError(kTargetUnusable, "cannot create " + target->temp + ": " + Errno(errno) +
-                                            "; the claim must be writable by the importer's user "
-                                            "(the pod's fsGroup)");
-  }
-  ::close(fd);
-  return ImportStatus::Ok();
-}
-
 // qemu-img info's virtual size, refusing backing files; qemu-img check for
 // formats that can be checked.
 ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
@@ -508,14 +314,6 @@ ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
                        "the " + format + " image is corrupt (" + checked.message() + ")");
   }
   return ImportStatus::Ok();
-}
-
-ImportStatus CheckFits(int64_t image_bytes, const Target& target) {
-  if (image_bytes <= target.size) return ImportStatus::Ok();
-  return ImportError(kTooLarge, "the image's virtual size is " + std::to_string(image_bytes) +
-                                    " bytes (" + HumanBytes(image_bytes) + "), larger than " +
-                                    target.name + " (" + std::to_string(target.size) + " bytes, " +
-                                    HumanBytes(target.size) + "); use a larger claim");
 }
 
 // `qemu-img convert` of a local image onto the target, sparse, with
@@ -551,38 +349,6 @@ ImportStatus Convert(const std::string& qemu_img, const std::string& source,
   return ImportStatus::Ok();
 }
 
-// The last step for a filesystem claim: grow to the target size, fsync,
-// rename into place, fsync the directory. For a device: fsync.
-ImportStatus Commit(const Target& target) {
-  const int fd = ::open(target.temp.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return ImportError(kFailed, "cannot open " + target.temp + ": " + Errno(errno));
-  if (!target.device && ::ftruncate(fd, target.size) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return ImportError(kTargetUnusable, "cannot size " + target.temp + " to " +
-                                            std::to_string(target.size) +
-                                            " bytes: " + Errno(error));
-  }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return ImportError(kTargetUnusable, "fsync " + target.temp + ": " + Errno(error));
-  }
-  ::close(fd);
-  if (target.device) return ImportStatus::Ok();
-  if (::rename(target.temp.c_str(), target.path.c_str()) != 0) {
-    return ImportError(kTargetUnusable,
-                       "cannot rename " + target.temp + " to " + target.path + ": " + Errno(errno));
-  }
-  const std::string dir = fs::path(target.path).parent_path().string();
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return ImportStatus::Ok();
-}
-
 // What the summary line says of the image.
 struct Imported {
   std::string from;  // the URL or the source path
@@ -590,11 +356,6 @@ struct Imported {
   Compression compression = Compression::kNone;
   int64_t bytes = 0;  // the image's virtual size
 };
-
-ImportStatus Finalize(ImportStatus status, const Target& target) {
-  if (!status.ok() && !target.device && !target.temp.empty()) ::unlink(target.temp.c_str());
-  return status;
-}
 
 // Streams `sink` input from an open file (a compressed local image).
 ImportStatus StreamFile(const std::string& path, ImageStream* stream, Progress* progress) {
