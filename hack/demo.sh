@@ -44,6 +44,10 @@ hack/cluster-load-images.sh "$images"/vireo-controller.tar "$images"/vireo-launc
   "$images"/generic-device-plugin.tar "$images"/test-disk.tar
 
 step "installing Vireo with Helm (manifests/chart)"
+# Helm installs a chart's CRDs only on first install and never upgrades
+# them (docs/chart.md): a cluster kept from an older Vireo gets the current
+# ones here, or the controller would watch resources its apiserver lacks.
+"${kubectl[@]}" apply -f manifests/chart/crds/ >/dev/null
 "$BIN/helm" upgrade --install vireo manifests/chart -n vireo-system --create-namespace --wait --timeout 5m
 "${kubectl[@]}" get deployment -n vireo-system
 
