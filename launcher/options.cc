@@ -117,6 +117,8 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
     } else {
       return Invalid("--network: expected passt or slirp, got \"" + value + "\"");
     }
+  } else if (name == "grace-period-seconds" && value == "unbounded") {
+    options.grace_period_seconds = kGraceUnbounded;
   } else if (name == "grace-period-seconds" || name == "wait-seconds" || name == "stall-seconds") {
     auto seconds = ParseSeconds(name, value);
     if (!seconds.ok()) return seconds.status();
@@ -252,7 +254,9 @@ std::string HelpText(Subcommand subcommand) {
 
 Runs the VMI's guest under libvirt's QEMU driver until it powers off.
 SIGTERM presses the ACPI power button, waits up to the grace period, then
-destroys the guest. Exit codes: docs/launcher.md. The process forks: this
+destroys the guest (with "unbounded": waits until the guest powers off or the
+sender of SIGTERM kills the launcher, as the kubelet does at the end of the
+pod's deletion grace period). Exit codes: docs/launcher.md. The process forks: this
 one stays as the pod's init (forwards signals, reaps, kills QEMU should the
 other die), the child runs libvirt.
 
@@ -262,7 +266,8 @@ Flags:
                                 (default <root>/var/run/vireo/state)
   --emulation auto|on|off       on: TCG only; off: KVM required; auto: KVM when
                                 /dev/kvm can be opened (default auto)
-  --grace-period-seconds N      ACPI shutdown time after SIGTERM (default 30)
+  --grace-period-seconds N|unbounded
+                                ACPI shutdown time after SIGTERM (default 30)
   --root DIR                    prefix of every pod path (volumes, container disks,
                                 image files); env VIREO_ROOT; default none
   --libvirt-uri URI             use a libvirt daemon at URI instead of the embedded

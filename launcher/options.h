@@ -20,6 +20,8 @@ const char* EmulationFlagName(EmulationFlag emulation);
 
 enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe, kImport };
 
+inline constexpr int64_t kGraceUnbounded = -1;
+
 struct Options {
   Subcommand subcommand = Subcommand::kHelp;
   bool help = false;  // --help after a subcommand: that subcommand's help
@@ -28,6 +30,9 @@ struct Options {
   std::string vmi_file;   // run: --vmi; default <root>/var/run/vireo/vmi/vmi.json
   std::string state_dir;  // --state-dir; default <root>/var/run/vireo/state
   EmulationFlag emulation = EmulationFlag::kAuto;
+  // run: seconds from SIGTERM to destroying a guest that has not powered off;
+  // kGraceUnbounded ("unbounded"): never, whoever sent SIGTERM ends us (the
+  // kubelet, at the end of the pod's deletion grace period).
   int64_t grace_period_seconds = 30;
   // run: --network passt|slirp, how the guest reaches the pod network.
   UserNetBackend network = UserNetBackend::kPasstProcess;

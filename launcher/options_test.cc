@@ -23,6 +23,13 @@ TEST(OptionsTest, RunWithThePodFlags) {
   EXPECT_TRUE(options->libvirt_uri.empty());
 }
 
+TEST(OptionsTest, GracePeriodUnboundedLeavesTheDeadlineToTheKubelet) {
+  auto options = ParseOptions({"run", "--grace-period-seconds=unbounded"}, {});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->grace_period_seconds, kGraceUnbounded);
+  EXPECT_FALSE(ParseOptions({"run", "--grace-period-seconds=forever"}, {}).ok());
+}
+
 TEST(OptionsTest, DefaultsFollowTheRootFromFlagOrEnvironment) {
   auto from_env = ParseOptions({"run"}, {{"VIREO_ROOT", "/tmp/r"}});
   ASSERT_TRUE(from_env.ok());

@@ -245,14 +245,15 @@ Outcome DomainSupervisor::Supervise() {
       } else {
         shutting_down = true;
         kube::LogInfo("terminating: pressing the guest's ACPI power button",
-                      {{"domain", domain_name_}, {"gracePeriodSeconds", std::to_string(grace)}});
+                      {{"domain", domain_name_},
+                       {"gracePeriodSeconds", grace < 0 ? "unbounded" : std::to_string(grace)}});
         if (virDomainShutdownFlags(domain_, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) != 0) {
           kube::LogWarn("ACPI shutdown request failed; destroying",
                         {{"error", LibvirtError("shutdown")}});
           destroy_now("the ACPI shutdown request failed");
-        } else {
+        } else if (grace > 0) {
           deadline = Clock::now() + std::chrono::seconds(grace);
-        }
+        }  // else unbounded: whoever sent SIGTERM decides when to kill us
       }
     }
 

@@ -43,6 +43,7 @@ class DomainSupervisor {
     std::string uri;           // libvirt connection
     std::string qemu_pid_dir;  // where libvirt writes <domain>.pid
     StateFiles state{""};
+    // After SIGTERM: 0 destroys at once, < 0 waits for the guest until killed.
     int64_t grace_period_seconds = 30;
     int signal_fd = -1;            // from TakeTerminationSignals
     Guardian* guardian = nullptr;  // told QEMU's pid; reports QEMU's exit

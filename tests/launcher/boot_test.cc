@@ -125,6 +125,26 @@ TEST(LauncherBootTest, GracePeriodExpiryDestroysTheGuest) {
   EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
 }
 
+// In a pod the deadline is the kubelet's (the deletion grace period, which
+// `virtctl stop --grace-period` sets): after SIGTERM the launcher keeps the
+// guest until the guest powers off or the launcher is killed.
+TEST(LauncherBootTest, UnboundedGracePeriodWaitsUntilKilled) {
+  TestPod pod;
+  pod.AddContainerDisk("rootdisk");
+  pod.WriteVmi("unbounded", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+               R"([{"name":"rootdisk"}])");
+  auto launcher = pod.StartLauncher(WithGrace(-1));
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << launcher->Stderr();
+  launcher->Signal(SIGTERM);
+  // With a grace period of 1 s the guest above was destroyed by now.
+  EXPECT_EQ(launcher->Wait(8s), std::nullopt) << launcher->Stderr();
+  EXPECT_THAT(launcher->Stderr(), HasSubstr(R"("gracePeriodSeconds":"unbounded")"));
+  EXPECT_EQ(QemuProcessesMentioning(pod.root()).size(), 1u);
+  launcher->Signal(SIGKILL);
+  EXPECT_EQ(launcher->Wait(10s), 128 + SIGKILL);
+  EXPECT_THAT(WaitForNoQemu(pod.root(), 15s), IsEmpty());
+}
+
 TEST(LauncherBootTest, QemuCrashEndsTheLauncherWithAClearCode) {
   TestPod pod;
   pod.AddContainerDisk("rootdisk");

@@ -347,7 +347,9 @@ std::unique_ptr<Process> TestPod::StartLauncher(const Launch& launch) {
                                          StateDir(),
                                          "--emulation=on",
                                          "--grace-period-seconds",
-                                         std::to_string(launch.grace_seconds),
+                                         launch.grace_seconds < 0
+                                             ? std::string("unbounded")
+                                             : std::to_string(launch.grace_seconds),
                                          "--root",
                                          root_};
   argv.insert(argv.end(), args.begin(), args.end());

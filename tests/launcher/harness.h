@@ -123,7 +123,7 @@ class TestPod {
   bool MountSmallVolume(const std::string& vol, int64_t bytes);
 
   struct Launch {
-    int64_t grace_seconds = 30;
+    int64_t grace_seconds = 30;  // < 0: --grace-period-seconds=unbounded
     std::vector<std::string> prefix;      // run the launcher under this (setpriv ...)
     std::vector<std::string> extra_args;  // after the pod's flags
     bool capabilities_cache = true;       // false: the image ships none (cold start)
