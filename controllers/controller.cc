@@ -123,7 +123,7 @@ void Controller::AddHandlers() {
   };
   auto vmi_changed = [this, enqueue_waiting_clones](const ObjectPtr& vmi) {
     std::string key = kube::KeyOf(*vmi);
-    expectations_.Observed(key);
+    expectations_.Observed({api::kVirtualMachineInstanceKind, key});
     vmi_queue_.Add(key);
     EnqueueVmOf(*vmi);
     enqueue_waiting_clones(*vmi);
@@ -139,7 +139,7 @@ void Controller::AddHandlers() {
           },
   });
   auto pod_changed = [this](const ObjectPtr& pod) {
-    expectations_.Observed(kube::KeyOf(*pod));
+    expectations_.Observed({res::kPods.kind, kube::KeyOf(*pod)});
     EnqueueVmiOf(*pod);
   };
   pods_.AddHandlers({
@@ -175,7 +175,7 @@ void Controller::AddHandlers() {
       .on_delete = dv_changed,
   });
   auto importer_changed = [this](const ObjectPtr& pod) {
-    expectations_.Observed(kube::KeyOf(*pod));
+    expectations_.Observed({res::kPods.kind, kube::KeyOf(*pod)});
     std::string owner = ControllerNamed(*pod, api::kDataVolumeKind);
     if (!owner.empty()) dv_queue_.Add(kube::NamespaceOf(*pod) + "/" + owner);
   };
@@ -390,7 +390,7 @@ kube::Status Controller::WriteFailed(const Json& object, const std::string& what
   return status.WithContext(what);
 }
 
-kube::Status Controller::ApplyPodChanges(const Json& owner, const std::string& key,
+kube::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& owner_ref,
                                          const std::vector<Deletion>& delete_pods,
                                          const std::optional<Json>& create_pod) {
   const std::string ns = kube::NamespaceOf(owner);
@@ -401,18 +401,20 @@ kube::Status Controller::ApplyPodChanges(const Json& owner, const std::string& k
     if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
       return WriteFailed(owner, "delete pod " + pod.name, deleted);
     }
-    kube::Log(kube::LogLevel::kDebug, "deleted pod", {{"object", key}, {"pod", pod.name}});
+    kube::Log(kube::LogLevel::kDebug, "deleted pod",
+              {{"object", owner_ref.key}, {"pod", pod.name}});
   }
   if (create_pod.has_value()) {
     const std::string pod_name = kube::NameOf(*create_pod);
-    const std::string pod_key = ns + "/" + pod_name;
-    expectations_.ExpectCreate(key, pod_key);
+    const ObjectRef pod_ref{res::kPods.kind, ns + "/" + pod_name};
+    expectations_.ExpectCreate(owner_ref, pod_ref);
     auto created = client_->Create(res::kPods, ns, *create_pod);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
-      expectations_.CreateFailed(key, pod_key);
+      expectations_.CreateFailed(owner_ref, pod_ref);
       return WriteFailed(owner, "create pod " + pod_name, created.status());
     }
-    kube::Log(kube::LogLevel::kDebug, "created pod", {{"object", key}, {"pod", pod_name}});
+    kube::Log(kube::LogLevel::kDebug, "created pod",
+              {{"object", owner_ref.key}, {"pod", pod_name}});
   }
   return kube::Status::Ok();
 }
@@ -423,7 +425,7 @@ kube::Status Controller::WriteStatus(const kube::Resource& resource, const std::
   object["status"] = std::move(status);
   auto updated = client_->UpdateStatus(resource, object);
   if (!updated.ok()) return WriteFailed(*latest, "update status", updated.status());
-  written_.Wrote(key, kube::ResourceVersionOf(*latest));
+  written_.Wrote({resource.kind, key}, kube::ResourceVersionOf(*latest));
   *latest = std::move(updated).value();
   return kube::Status::Ok();
 }

@@ -70,8 +70,9 @@ class Controller {
   // nullptr: it is gone (expectations forgotten: the garbage collector
   // removes what it owned), our own last write has not reached the cache
   // (its event brings us back), or a create is still expected (requeued).
+  // `kind` keeps its bookkeeping apart from another kind's of the same key.
   kube::ObjectPtr CachedForReconcile(const kube::Informer& informer, kube::WorkQueue& queue,
-                                     const std::string& key);
+                                     const std::string& kind, const std::string& key);
   Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
   std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
   // What the VM and VMI decisions read of the DataVolumes a spec names.
@@ -92,8 +93,8 @@ class Controller {
                            kube::Json status, kube::Json* latest);
   // A decision's pod deletions (uid preconditions; NotFound and Conflict
   // mean done) then its pod creation (AlreadyExists means done), for the
-  // object `owner` whose queue key is `key`.
-  kube::Status ApplyPodChanges(const kube::Json& owner, const std::string& key,
+  // object `owner` known to the bookkeeping as `owner_ref`.
+  kube::Status ApplyPodChanges(const kube::Json& owner, const ObjectRef& owner_ref,
                                const std::vector<Deletion>& delete_pods,
                                const std::optional<kube::Json>& create_pod);
 

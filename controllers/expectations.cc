@@ -6,7 +6,7 @@ namespace vireo::controllers {
 Expectations::Expectations(kube::Clock::Duration ttl, const kube::Clock* clock)
     : ttl_(ttl), clock_(clock != nullptr ? clock : kube::Clock::Real()) {}
 
-void Expectations::ExpectCreate(const std::string& owner, const std::string& child) {
+void Expectations::ExpectCreate(const ObjectRef& owner, const ObjectRef& child) {
   std::lock_guard l(mu_);
   Pending& p = by_owner_[owner];
   if (p.children.empty()) p.since = clock_->Now();
@@ -14,7 +14,7 @@ void Expectations::ExpectCreate(const std::string& owner, const std::string& chi
   owner_of_[child] = owner;
 }
 
-void Expectations::CreateFailed(const std::string& owner, const std::string& child) {
+void Expectations::CreateFailed(const ObjectRef& owner, const ObjectRef& child) {
   std::lock_guard l(mu_);
   auto it = by_owner_.find(owner);
   if (it != by_owner_.end()) {
@@ -25,11 +25,11 @@ void Expectations::CreateFailed(const std::string& owner, const std::string& chi
   if (o != owner_of_.end() && o->second == owner) owner_of_.erase(o);
 }
 
-std::string Expectations::Observed(const std::string& child) {
+std::optional<ObjectRef> Expectations::Observed(const ObjectRef& child) {
   std::lock_guard l(mu_);
   auto o = owner_of_.find(child);
-  if (o == owner_of_.end()) return "";
-  std::string owner = o->second;
+  if (o == owner_of_.end()) return std::nullopt;
+  ObjectRef owner = o->second;
   owner_of_.erase(o);
   auto it = by_owner_.find(owner);
   if (it != by_owner_.end()) {
@@ -39,21 +39,21 @@ std::string Expectations::Observed(const std::string& child) {
   return owner;
 }
 
-bool Expectations::Satisfied(const std::string& owner) {
+bool Expectations::Satisfied(const ObjectRef& owner) {
   std::lock_guard l(mu_);
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end()) return true;
   if (clock_->Now() - it->second.since < ttl_) return false;
-  for (const std::string& child : it->second.children) owner_of_.erase(child);
+  for (const ObjectRef& child : it->second.children) owner_of_.erase(child);
   by_owner_.erase(it);
   return true;
 }
 
-void Expectations::Forget(const std::string& owner) {
+void Expectations::Forget(const ObjectRef& owner) {
   std::lock_guard l(mu_);
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end()) return;
-  for (const std::string& child : it->second.children) owner_of_.erase(child);
+  for (const ObjectRef& child : it->second.children) owner_of_.erase(child);
   by_owner_.erase(it);
 }
 
@@ -65,16 +65,16 @@ size_t Expectations::pending() const {
 WrittenVersions::WrittenVersions(kube::Clock::Duration ttl, const kube::Clock* clock)
     : ttl_(ttl), clock_(clock != nullptr ? clock : kube::Clock::Real()) {}
 
-void WrittenVersions::Wrote(const std::string& key, const std::string& replaced_version) {
+void WrittenVersions::Wrote(const ObjectRef& object, const std::string& replaced_version) {
   std::lock_guard l(mu_);
-  Written& w = written_[key];
+  Written& w = written_[object];
   w.replaced.insert(replaced_version);
   w.at = clock_->Now();
 }
 
-bool WrittenVersions::IsStale(const std::string& key, const std::string& cached_version) {
+bool WrittenVersions::IsStale(const ObjectRef& object, const std::string& cached_version) {
   std::lock_guard l(mu_);
-  auto it = written_.find(key);
+  auto it = written_.find(object);
   if (it == written_.end()) return false;
   if (it->second.replaced.contains(cached_version) && clock_->Now() - it->second.at < ttl_) {
     return true;
@@ -83,9 +83,9 @@ bool WrittenVersions::IsStale(const std::string& key, const std::string& cached_
   return false;
 }
 
-void WrittenVersions::Forget(const std::string& key) {
+void WrittenVersions::Forget(const ObjectRef& object) {
   std::lock_guard l(mu_);
-  written_.erase(key);
+  written_.erase(object);
 }
 
 }  // namespace vireo::controllers

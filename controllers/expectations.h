@@ -5,8 +5,10 @@
 // the event instead; an expectation that is never met expires.
 #pragma once
 
+#include <compare>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -14,39 +16,48 @@
 
 namespace vireo::controllers {
 
-// Keyed by the owner's work-queue key ("ns/name") and the child's cache key.
-// Thread-safe.
+// An object as the bookkeeping knows it: its kind and its cache key
+// ("ns/name"). The key alone is not enough: a VM and its VMI share
+// "ns/name" (so may a DataVolume, a claim or a pod), and one kind's
+// reconcile must never satisfy, expire or forget the other's entries.
+struct ObjectRef {
+  std::string kind;  // "VirtualMachine", "VirtualMachineInstance", "Pod", ...
+  std::string key;   // "ns/name"
+  friend auto operator<=>(const ObjectRef&, const ObjectRef&) = default;
+};
+
+// Keyed by the owner and the child, each with its kind. Thread-safe.
 class Expectations {
  public:
   explicit Expectations(kube::Clock::Duration ttl, const kube::Clock* clock = nullptr);
 
   // Call before creating `child` for `owner`.
-  void ExpectCreate(const std::string& owner, const std::string& child);
+  void ExpectCreate(const ObjectRef& owner, const ObjectRef& child);
   // The create failed: the child will never be observed.
-  void CreateFailed(const std::string& owner, const std::string& child);
+  void CreateFailed(const ObjectRef& owner, const ObjectRef& child);
   // The informer showed `child` (added or updated). Returns the owner that
-  // expected it, or "" if none did.
-  std::string Observed(const std::string& child);
+  // expected it, or nullopt if none did.
+  std::optional<ObjectRef> Observed(const ObjectRef& child);
 
   // True when no creation of `owner` is outstanding, or the oldest has waited
   // longer than the ttl (its event was lost; look again).
-  bool Satisfied(const std::string& owner);
+  bool Satisfied(const ObjectRef& owner);
   // The owner is gone: drop whatever it expected.
-  void Forget(const std::string& owner);
+  void Forget(const ObjectRef& owner);
 
   size_t pending() const;
 
  private:
   struct Pending {
-    std::set<std::string> children;
+    std::set<ObjectRef> children;
     kube::Clock::TimePoint since;
   };
 
   const kube::Clock::Duration ttl_;
   const kube::Clock* const clock_;
   mutable std::mutex mu_;
-  std::map<std::string, Pending> by_owner_;      // GUARDED_BY(mu_)
-  std::map<std::string, std::string> owner_of_;  // child -> owner; GUARDED_BY(mu_)
+  std::map<ObjectRef, Pending> by_owner_;    // GUARDED_BY(mu_)
+  std::map<ObjectRef, ObjectRef> owner_of_;  // child -> owner; GUARDED_BY(mu_)
 };
 
 // The resourceVersions our own writes replaced. Until the informer shows a
@@ -60,12 +71,12 @@ class WrittenVersions {
 
   // A write of `key` succeeded; the object had `replaced_version` before it.
   // Several writes in a row each add the version they replaced.
-  void Wrote(const std::string& key, const std::string& replaced_version);
-  // Whether `cached_version` of `key` is one we already replaced (and the
-  // ttl has not passed since the last write). Forgets the key once the cache
-  // moved past them.
-  bool IsStale(const std::string& key, const std::string& cached_version);
-  void Forget(const std::string& key);
+  void Wrote(const ObjectRef& object, const std::string& replaced_version);
+  // Whether `cached_version` of `object` is one we already replaced (and the
+  // ttl has not passed since the last write). Forgets the object once the
+  // cache moved past them.
+  bool IsStale(const ObjectRef& object, const std::string& cached_version);
+  void Forget(const ObjectRef& object);
 
  private:
   struct Written {
@@ -75,7 +86,7 @@ class WrittenVersions {
   const kube::Clock::Duration ttl_;
   const kube::Clock* const clock_;
   std::mutex mu_;
-  std::map<std::string, Written> written_;  // GUARDED_BY(mu_)
+  std::map<ObjectRef, Written> written_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace vireo::controllers

@@ -98,7 +98,7 @@ std::optional<std::string> Controller::ImportProgress(const std::string& ns,
 }
 
 kube::Status Controller::ReconcileDataVolume(const std::string& key) {
-  kube::ObjectPtr cached = CachedForReconcile(dvs_, dv_queue_, key);
+  kube::ObjectPtr cached = CachedForReconcile(dvs_, dv_queue_, api::kDataVolumeKind, key);
   if (cached == nullptr) return Status::Ok();
   auto dv = api::DataVolumeFromJson(*cached);
   if (!dv.ok()) {
@@ -141,7 +141,7 @@ kube::Status Controller::ReconcileDataVolume(const std::string& key) {
                          created.status());
     }
   }
-  if (Status pods = ApplyPodChanges(latest, key, decision.delete_pods, decision.create_pod);
+  if (Status pods = ApplyPodChanges(latest, {api::kDataVolumeKind, key}, decision.delete_pods, decision.create_pod);
       !pods.ok()) {
     return pods;
   }

@@ -11,15 +11,17 @@ using kube::Status;
 namespace res = kube::resources;
 
 kube::ObjectPtr Controller::CachedForReconcile(const kube::Informer& informer,
-                                               kube::WorkQueue& queue, const std::string& key) {
+                                               kube::WorkQueue& queue, const std::string& kind,
+                                               const std::string& key) {
+  const ObjectRef ref{kind, key};
   kube::ObjectPtr cached = informer.store().Get(key);
   if (cached == nullptr) {
-    expectations_.Forget(key);
-    written_.Forget(key);
+    expectations_.Forget(ref);
+    written_.Forget(ref);
     return nullptr;
   }
-  if (written_.IsStale(key, kube::ResourceVersionOf(*cached))) return nullptr;
-  if (!expectations_.Satisfied(key)) {
+  if (written_.IsStale(ref, kube::ResourceVersionOf(*cached))) return nullptr;
+  if (!expectations_.Satisfied(ref)) {
     queue.AddAfter(key, config_.expectation_ttl);
     return nullptr;
   }
@@ -27,7 +29,7 @@ kube::ObjectPtr Controller::CachedForReconcile(const kube::Informer& informer,
 }
 
 kube::Status Controller::ReconcileVm(const std::string& key) {
-  kube::ObjectPtr cached = CachedForReconcile(vms_, vm_queue_, key);
+  kube::ObjectPtr cached = CachedForReconcile(vms_, vm_queue_, api::kVirtualMachineKind, key);
   if (cached == nullptr) return Status::Ok();
 
   auto vm = api::FromJson<api::VirtualMachine>(*cached);
@@ -78,7 +80,7 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
     auto patched = client_->Patch(res::kVirtualMachines, ns, kube::NameOf(latest),
                                   kube::PatchType::kMerge, patch);
     if (!patched.ok()) return WriteFailed(latest, "update finalizers", patched.status());
-    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    written_.Wrote({api::kVirtualMachineKind, key}, kube::ResourceVersionOf(latest));
     latest = std::move(patched).value();
   }
   if (decision.status.has_value()) {
@@ -106,11 +108,13 @@ kube::Status Controller::ReconcileVm(const std::string& key) {
     }
   }
   if (decision.create_vmi.has_value()) {
-    const std::string vmi_key = ns + "/" + kube::NameOf(*decision.create_vmi);
-    expectations_.ExpectCreate(key, vmi_key);
+    const ObjectRef vm_ref{api::kVirtualMachineKind, key};
+    const ObjectRef vmi_ref{api::kVirtualMachineInstanceKind,
+                            ns + "/" + kube::NameOf(*decision.create_vmi)};
+    expectations_.ExpectCreate(vm_ref, vmi_ref);
     auto created = client_->Create(res::kVirtualMachineInstances, ns, *decision.create_vmi);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
-      expectations_.CreateFailed(key, vmi_key);
+      expectations_.CreateFailed(vm_ref, vmi_ref);
       return WriteFailed(latest,
                          "create VirtualMachineInstance " + kube::NameOf(*decision.create_vmi),
                          created.status());

@@ -11,7 +11,7 @@ using kube::Status;
 namespace res = kube::resources;
 
 kube::Status Controller::ReconcileVmi(const std::string& key) {
-  kube::ObjectPtr cached = CachedForReconcile(vmis_, vmi_queue_, key);
+  kube::ObjectPtr cached = CachedForReconcile(vmis_, vmi_queue_, api::kVirtualMachineInstanceKind, key);
   if (cached == nullptr) return Status::Ok();
 
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
@@ -49,10 +49,10 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     auto patched = client_->Patch(res::kVirtualMachineInstances, ns, kube::NameOf(latest),
                                   kube::PatchType::kMerge, patch);
     if (!patched.ok()) return WriteFailed(latest, "update finalizers and spec", patched.status());
-    written_.Wrote(key, kube::ResourceVersionOf(latest));
+    written_.Wrote({api::kVirtualMachineInstanceKind, key}, kube::ResourceVersionOf(latest));
     latest = std::move(patched).value();
   }
-  if (Status pods = ApplyPodChanges(latest, key, decision.delete_pods, decision.create_pod);
+  if (Status pods = ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key}, decision.delete_pods, decision.create_pod);
       !pods.ok()) {
     return pods;
   }
