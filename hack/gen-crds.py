@@ -16,19 +16,32 @@ keys beside `$include` override keys of the included mapping (shallow).
 Each crds/src/*.kubevirt.io.yaml (kubevirt.io and cdi.kubevirt.io) is one CRD
 and becomes crds/<same name>.
 
+KubeVirt's fields that Vireo does not support are listed in
+crds/src/unsupported.yaml (see its header). Each is declared in the schema
+with KubeVirt's type and nothing more (an object keeps whatever it holds) and
+refused by a CEL rule `!has(self.<field>)` on its parent whose message names
+it, so the apiserver refuses it whatever field validation the client asks for;
+without the declaration, fieldValidation=Ignore or Warn (Helm, client-go)
+would prune it and the object would be accepted without it. (A property
+without a type is invisible to CEL, so each gets its type.)
+
 Before writing, the generated schemas are checked: every field has a
 description, and x-kubernetes-preserve-unknown-fields appears only where a
-core Kubernetes type is passed through (ALLOWED_PRESERVE_UNKNOWN).
+core Kubernetes type is passed through (ALLOWED_PRESERVE_UNKNOWN) or on an
+unsupported field whose parent refuses it.
 
     hack/gen-crds.py              regenerate crds/*.yaml and manifests/chart/crds/*.yaml
     hack/gen-crds.py --out DIR    write them to DIR instead (may be repeated; used
                                   by tests/integration/crds_in_sync.sh)
+
+Prints how many KubeVirt fields the CRDs refuse.
 
 Needs python3-yaml (Debian package).
 """
 import argparse
 import copy
 import os
+import re
 import sys
 
 import yaml
@@ -51,11 +64,30 @@ ALLOWED_PRESERVE_UNKNOWN = {
 }
 
 
+# The list of unsupported fields, per source file (not a CRD source itself).
+UNSUPPORTED = "unsupported.yaml"
+# CEL's reserved words: a property with such a name is __name__ in a rule.
+# How an unsupported field of each type in crds/src/unsupported.yaml is declared.
+_ANY_OBJECT = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+UNSUPPORTED_TYPES = {
+    "object": _ANY_OBJECT,
+    "objects": {"type": "array", "items": _ANY_OBJECT},
+    "string": {"type": "string"},
+    "strings": {"type": "array", "items": {"type": "string"}},
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+    "quantity": {"x-kubernetes-int-or-string": True},
+}
+CEL_RESERVED = {"true", "false", "null", "in", "as", "break", "const", "continue", "else",
+                "for", "function", "if", "import", "let", "loop", "package", "namespace",
+                "return", "var", "void", "while"}
+
+
 class SourceError(Exception):
     pass
 
 
-def load(name):
+def read_yaml(name):
     path = os.path.join(SRC, name)
     try:
         with open(path, encoding="utf-8") as f:
@@ -66,46 +98,136 @@ def load(name):
         raise SourceError(f"{path}: {e}") from e
 
 
-def resolve(node, stack):
+def load_unsupported():
+    """crds/src/unsupported.yaml: {source file: {field path: what it is}}, checked."""
+    doc = read_yaml(UNSUPPORTED)
+    if not isinstance(doc, dict):
+        raise SourceError(f"{UNSUPPORTED}: must map source files to their unsupported fields")
+    for src, fields in doc.items():
+        if not isinstance(fields, dict) or not fields:
+            raise SourceError(f"{UNSUPPORTED}: {src}: must map field paths to what they are")
+        for path, value in fields.items():
+            kind, _, what = str(value).partition(" ")
+            if kind not in UNSUPPORTED_TYPES or not what.strip():
+                raise SourceError(f"{UNSUPPORTED}: {src}: {path}: give its type (one of "
+                                  f"{', '.join(UNSUPPORTED_TYPES)}), then what the field is")
+            fields[path] = (kind, what.strip())
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(\[\])?(\.[A-Za-z][A-Za-z0-9]*(\[\])?)*", path) \
+                    or path.endswith("[]"):
+                raise SourceError(f"{UNSUPPORTED}: {src}: {path}: not a field path (a.b, a[].b)")
+    return doc
+
+
+def cel_name(name):
+    return f"__{name}__" if name in CEL_RESERVED else name
+
+
+def refuse_unsupported(src, doc, fields):
+    """Declares each unsupported field of source `src` in `doc` and refuses it on its parent.
+
+    Paths start at the source's root, or for a CRD at each version's openAPIV3Schema.
+    """
+    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+        for version in doc["spec"]["versions"]:
+            refuse_unsupported(src, version["schema"]["openAPIV3Schema"], fields)
+        return
+    for path, (kind, what) in fields.items():
+        *parents, name = path.split(".")
+        node = doc
+        for seg in parents:
+            key = seg[:-2] if seg.endswith("[]") else seg
+            props = node.get("properties") if isinstance(node, dict) else None
+            if not isinstance(props, dict) or not isinstance(props.get(key), dict):
+                raise SourceError(f"{UNSUPPORTED}: {src}: {path}: {seg} is not declared in {src}")
+            node = props[key]
+            if "$include" in node:
+                raise SourceError(f"{UNSUPPORTED}: {src}: {path}: {seg} is an $include; "
+                                  "list the field under the included file")
+            if seg.endswith("[]"):
+                node = node.get("items")
+                if not isinstance(node, dict):
+                    raise SourceError(f"{UNSUPPORTED}: {src}: {path}: {seg} is not a list")
+        if node.get("type") != "object":
+            raise SourceError(f"{UNSUPPORTED}: {src}: {path}: its parent is not an object")
+        props = node.setdefault("properties", {})
+        if name in props:
+            raise SourceError(f"{UNSUPPORTED}: {src}: {path} is declared as supported in {src}; "
+                              "it cannot be both")
+        props[name] = {
+            "description": f"Not supported by Vireo, so refused when given: {what}.",
+            **copy.deepcopy(UNSUPPORTED_TYPES[kind]),
+        }
+        node.setdefault("x-kubernetes-validations", []).append({
+            "rule": f"!has(self.{cel_name(name)})",
+            "message": f"Vireo does not support {path}: {what}; remove it",
+            "fieldPath": f".{name}",
+        })
+
+
+def load(name, unsupported=None):
+    doc = read_yaml(name)
+    if unsupported and name in unsupported:
+        refuse_unsupported(name, doc, unsupported[name])
+    return doc
+
+
+def resolve(node, stack, unsupported):
     if isinstance(node, list):
-        return [resolve(x, stack) for x in node]
+        return [resolve(x, stack, unsupported) for x in node]
     if not isinstance(node, dict):
         return node
     if "$include" in node:
         name = node["$include"]
         if name in stack:
             raise SourceError("include cycle: " + " -> ".join(stack + [name]))
-        included = resolve(load(name), stack + [name])
+        included = resolve(load(name, unsupported), stack + [name], unsupported)
         if not isinstance(included, dict):
             raise SourceError(f"{name}: an included file must hold a mapping")
         merged = copy.deepcopy(included)
         for k, v in node.items():
             if k != "$include":
-                merged[k] = resolve(v, stack)
+                merged[k] = resolve(v, stack, unsupported)
         return merged
-    return {k: resolve(v, stack) for k, v in node.items()}
+    return {k: resolve(v, stack, unsupported) for k, v in node.items()}
 
 
-def check_schema(schema, path, problems):
-    """Every property and array item has a description; preserve-unknown only where allowed."""
+def refused_by(schema, name):
+    """Whether `schema` has the rule that refuses its property `name`."""
+    want = f"!has(self.{cel_name(name)})"
+    return any(r.get("rule") == want for r in schema.get("x-kubernetes-validations") or [])
+
+
+def check_schema(schema, path, problems, refused=False, found=None):
+    """Every property and array item has a description; preserve-unknown only where allowed.
+
+    `refused`: the parent refuses this field (an unsupported field); such a
+    field may keep unknown fields, and is added to `found`.
+    """
     dotted = ".".join(path)
+    if refused:
+        found.append(dotted)
+        shape = {k: v for k, v in schema.items() if k != "description"}
+        if shape not in UNSUPPORTED_TYPES.values():
+            problems.append(f"{dotted}: an unsupported field is declared only with its type, to be refused")
+        return
     if schema.get("x-kubernetes-preserve-unknown-fields") and dotted not in ALLOWED_PRESERVE_UNKNOWN:
         problems.append(f"{dotted or '<root>'}: x-kubernetes-preserve-unknown-fields is only "
-                        f"allowed at {sorted(ALLOWED_PRESERVE_UNKNOWN)}")
+                        f"allowed at {sorted(ALLOWED_PRESERVE_UNKNOWN)} and on unsupported fields "
+                        f"its parent refuses ({UNSUPPORTED})")
     for name, sub in (schema.get("properties") or {}).items():
         sub_path = path + [name]
         # The root's metadata is ObjectMeta: the apiserver forbids describing it.
         if sub_path != ["metadata"] and not str(sub.get("description", "")).strip():
             problems.append(f"{'.'.join(sub_path)}: no description")
-        check_schema(sub, sub_path, problems)
+        check_schema(sub, sub_path, problems, refused_by(schema, name), found)
     items = schema.get("items")
     if isinstance(items, dict):
         if items.get("type") == "object" and not str(items.get("description", "")).strip():
             problems.append(f"{dotted}[]: list items have no description")
-        check_schema(items, path[:-1] + [path[-1] + "[]"] if path else ["[]"], problems)
+        check_schema(items, path[:-1] + [path[-1] + "[]"] if path else ["[]"], problems, False, found)
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict):
-        check_schema(extra, path[:-1] + [path[-1] + "{}"] if path else ["{}"], problems)
+        check_schema(extra, path[:-1] + [path[-1] + "{}"] if path else ["{}"], problems, False, found)
 
 
 class Dumper(yaml.SafeDumper):
@@ -147,17 +269,23 @@ def generate(out_dirs):
     sources = sorted(f for f in os.listdir(SRC) if f.endswith(".kubevirt.io.yaml"))
     if not sources:
         raise SourceError(f"no CRD sources (*.kubevirt.io.yaml) in {SRC}")
+    unsupported = load_unsupported()
+    for src in unsupported:
+        if not os.path.isfile(os.path.join(SRC, src)):
+            problems = [f"{UNSUPPORTED}: {src}: no such source file"]
+            raise SourceError(problems[0])
     problems = []
     rendered = {}
+    refused = {}
     for src in sources:
-        crd = mark_cel(resolve(load(src), [src]))
+        crd = mark_cel(resolve(load(src, unsupported), [src], unsupported))
         name = crd["metadata"]["name"]
         if src != name + ".yaml":
             problems.append(f"{src}: holds CRD {name}; name the file {name}.yaml")
         for version in crd["spec"]["versions"]:
             schema = version["schema"]["openAPIV3Schema"]
-            where = []
-            check_schema(schema, where, problems)
+            found = refused.setdefault(crd["spec"]["names"]["kind"], [])
+            check_schema(schema, [], problems, False, found)
         rendered[src] = HEADER.format(src=src) + yaml.dump(
             crd, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=100,
             allow_unicode=True)
@@ -171,7 +299,7 @@ def generate(out_dirs):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
             written.append(path)
-    return written
+    return written, unsupported, refused
 
 
 def main():
@@ -181,12 +309,17 @@ def main():
                              "(default: crds/ and manifests/chart/crds/)")
     args = parser.parse_args()
     try:
-        written = generate(args.out or OUT_DIRS)
+        written, unsupported, refused = generate(args.out or OUT_DIRS)
     except SourceError as e:
         print(f"gen-crds: {e}", file=sys.stderr)
         return 1
     for path in written:
         print(f"gen-crds: wrote {path}", file=sys.stderr)
+    listed = sum(len(fields) for fields in unsupported.values())
+    print(f"gen-crds: {listed} KubeVirt/CDI fields refused in every field validation mode "
+          f"({', '.join(f'{src}: {len(f)}' for src, f in unsupported.items())}); as paths in the "
+          f"CRDs: {', '.join(f'{kind} {len(paths)}' for kind, paths in sorted(refused.items()))}",
+          file=sys.stderr)
     return 0
 
 

@@ -17,7 +17,9 @@
 #                           and of a render into a namespace that enforces the
 #                           restricted Pod Security Standard, without a warning;
 #                           `helm install --dry-run=server`: NOTES.txt, and a bad
-#                           value refused before anything is made
+#                           value refused before anything is made; `helm install`
+#                           of a chart whose VM and VMI carry KubeVirt fields
+#                           Vireo does not support is refused, naming them
 #
 # helm: $HELM if set, else the one hack/build-upstream.sh builds.
 # Ends with "chart: N passed, M failed"; exits non-zero if M > 0.
@@ -95,6 +97,75 @@ if [[ ${1:-} == --server ]]; then
       fail "helm install --set emulation=bogus fails" "$(head -n 5 <<<"$out")"
     elif grep -qF 'emulation: "bogus" is not one of auto, on, off' <<<"$out"; then pass; else
       fail "helm install --set emulation=bogus names the value" "$out"; fi
+    # A chart that carries a KubeVirt VM with a field Vireo does not support
+    # (rng) and a VMI with another, inside a list item (a LUN disk): Helm
+    # sends fieldValidation=Warn, which would prune an undeclared field and
+    # install the VM without it. The CRDs refuse both, naming them; the same
+    # chart without those fields installs.
+    mkdir -p "$tmp/vmchart/templates"
+    printf 'apiVersion: v2\nname: vmchart\nversion: 0.1.0\n' >"$tmp/vmchart/Chart.yaml"
+    printf 'rng: true\n' >"$tmp/vmchart/values.yaml"
+    cat >"$tmp/vmchart/templates/vm.yaml" <<'YAML'
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: {{ .Release.Name }}-vm
+spec:
+  runStrategy: Halted
+  template:
+    spec:
+      domain:
+        devices:
+          disks:
+          - name: containerdisk
+            disk: {bus: virtio}
+          {{- if .Values.rng }}
+          rng: {}
+          {{- end }}
+        resources:
+          requests: {memory: 128Mi}
+      volumes:
+      - name: containerdisk
+        containerDisk: {image: quay.io/kubevirt/cirros-container-disk-demo}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: {{ .Release.Name }}-vmi
+spec:
+  domain:
+    devices:
+      disks:
+      - name: containerdisk
+        disk: {bus: virtio}
+      - name: data
+        {{- if .Values.rng }}
+        lun: {}
+        {{- else }}
+        disk: {}
+        {{- end }}
+    memory: {guest: 128Mi}
+  volumes:
+  - name: containerdisk
+    containerDisk: {image: quay.io/kubevirt/cirros-container-disk-demo}
+  - name: data
+    emptyDisk: {capacity: 1Gi}
+YAML
+    if out=$(helm_k install "vm$$" "$tmp/vmchart" --namespace "$ns" 2>&1); then
+      fail "helm install of a chart with a VM that has rng is refused" "$out"
+    else
+      for want in 'spec.template.spec.domain.devices.rng: Invalid value: Vireo does not support domain.devices.rng' \
+          'spec.domain.devices.disks[1].lun: Invalid value: Vireo does not support domain.devices.disks[].lun'; do
+        grep -qF -- "$want" <<<"$out" && pass || fail "helm install says '$want'" "$out"
+      done
+    fi
+    if out=$(k get vm,vmi -n "$ns" -o name 2>&1) && [[ -z $out ]]; then pass; else
+      fail "the refused helm install made no VM and no VMI" "$out"; fi
+    helm_k uninstall "vm$$" --namespace "$ns" >/dev/null 2>&1
+    if out=$(helm_k install "vm$$" "$tmp/vmchart" --namespace "$ns" --set rng=false 2>&1) &&
+        out=$(k get vm "vm$$-vm" -n "$ns" -o name 2>&1); then pass; else
+      fail "helm install of the same chart without rng and lun" "$out"; fi
+    helm_k uninstall "vm$$" --namespace "$ns" >/dev/null 2>&1
   else
     fail "create namespace $ns" "$out"
   fi

@@ -5,7 +5,9 @@
 # dataVolumeTemplates[].spec and the DataVolume's spec) cannot drift apart, the
 # chart installs the same CRDs as `kubectl apply -f crds/`, and nobody
 # hand-edits a generated file. Also checks that the generator itself refuses
-# sources with undescribed fields.
+# sources with undescribed fields and a bad list of unsupported fields, and
+# that every listed unsupported field is declared and refused in the CRDs and
+# listed in docs/api.md.
 # Ends with "crds_in_sync: N passed, M failed"; exits non-zero if M > 0.
 set -uo pipefail
 
@@ -57,6 +59,78 @@ if out=$("$python" "$tmp/src-copy/hack/gen-crds.py" --out "$tmp/bad" 2>&1); then
   fail "hack/gen-crds.py refuses a field without description" "$out"
 elif grep -q 'domain.cpu: no description' <<<"$out"; then pass; else
   fail "hack/gen-crds.py names the undescribed field" "$out"; fi
+
+# The list of unsupported fields (crds/src/unsupported.yaml) is checked too:
+# a field both supported and listed, a path whose parent the source does not
+# declare and a field without its type are refused, each by name; and every
+# listed field comes out declared, with the rule that refuses it on its parent,
+# in every CRD that has it.
+bad_list() { # description expected-text old|new
+  rm -rf "$tmp/src-copy/crds/src" && cp -r "$root/crds/src" "$tmp/src-copy/crds/"
+  "$python" - "$tmp/src-copy/crds/src/unsupported.yaml" "$3" <<'EOF'
+import sys
+p, edit = sys.argv[1], sys.argv[2].replace("\\n", "\n")
+s = open(p).read()
+old, new = edit.split("|")
+assert old in s, f"unsupported.yaml changed shape ({old!r}); update this check"
+open(p, "w").write(s.replace(old, new, 1))
+EOF
+  if out=$("$python" "$tmp/src-copy/hack/gen-crds.py" --out "$tmp/bad" 2>&1); then
+    fail "hack/gen-crds.py refuses $1" "$out"
+  elif grep -qF -- "$2" <<<"$out"; then pass; else
+    fail "hack/gen-crds.py refuses $1 with '$2'" "$out"; fi
+}
+bad_list "a supported field listed as unsupported" \
+  "domain.devices.disks[].serial is declared as supported in vmi-spec.yaml" \
+  '  domain.devices.disks[].tag:|  domain.devices.disks[].serial: string the serial\n  domain.devices.disks[].tag:'
+bad_list "an unsupported field under a parent the source lacks" \
+  "domain.devices.nowhere[].rng: nowhere[] is not declared in vmi-spec.yaml" \
+  '  domain.devices.rng:|  domain.devices.nowhere[].rng: object an RNG\n  domain.devices.rng:'
+bad_list "an unsupported field without its type" \
+  "domain.devices.rng: give its type" \
+  '  domain.devices.rng: object |  domain.devices.rng: '
+if out=$("$python" - "$tmp/crds" "$root/crds/src/unsupported.yaml" 2>&1 <<'EOF'
+import sys, yaml
+crds, listed = sys.argv[1], yaml.safe_load(open(sys.argv[2]))
+def schema(name):
+    return yaml.safe_load(open(f"{crds}/{name}.yaml"))["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+vm, vmi, dv = (schema(n) for n in ("virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io",
+                                   "datavolumes.cdi.kubevirt.io"))
+vm_spec = vm["properties"]["spec"]["properties"]
+roots = {"vmi-spec.yaml": [vmi["properties"]["spec"], vm_spec["template"]["properties"]["spec"]],
+         "virtualmachines.kubevirt.io.yaml": [vm],
+         "dv-spec.yaml": [dv["properties"]["spec"], vm_spec["dataVolumeTemplates"]["items"]["properties"]["spec"]]}
+reserved = {"namespace", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
+            "import", "let", "loop", "package", "return", "var", "void", "while", "true", "false", "null"}
+missing = []
+for src, fields in listed.items():
+    for path in fields:
+        *parents, name = path.split(".")
+        cel = f"__{name}__" if name in reserved else name
+        for node in roots[src]:
+            for seg in parents:
+                node = node["properties"][seg.removesuffix("[]")]
+                if seg.endswith("[]"):
+                    node = node["items"]
+            rules = [r.get("rule", "").strip() for r in node.get("x-kubernetes-validations", [])]
+            if name not in node.get("properties", {}) or f"!has(self.{cel})" not in rules:
+                missing.append(f"{src}: {path}")
+print("\n".join(missing))
+sys.exit(1 if missing else 0)
+EOF
+); then pass; else fail "every field of crds/src/unsupported.yaml is declared and refused in the CRDs" "$out"; fi
+
+# docs/api.md lists every refused field, as `path`, and no field that is not refused.
+if out=$("$python" - "$root/crds/src/unsupported.yaml" "$root/docs/api.md" 2>&1 <<'EOF'
+import re, sys, yaml
+listed = {p for fields in yaml.safe_load(open(sys.argv[1])).values() for p in fields}
+rows = set(re.findall(r"^\| `([^`]+)` \|", open(sys.argv[2]).read(), re.M))
+problems = [f"not in docs/api.md: {p}" for p in sorted(listed - rows)]
+problems += [f"in docs/api.md but not in crds/src/unsupported.yaml: {p}" for p in sorted(rows - listed)]
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+); then pass; else fail "docs/api.md lists exactly the fields of crds/src/unsupported.yaml" "$out"; fi
 
 echo "crds_in_sync: $passed passed, $failed failed"
 ((failed == 0))
