@@ -75,6 +75,7 @@ StorageLayout LayoutFor(const PodPaths& paths, const std::string& state_dir) {
   layout.volumes_dir = paths.Under("/var/run/vireo/volumes");
   layout.block_dir = paths.Under("/dev/vireo");
   layout.container_disks_dir = paths.Under("/var/run/vireo/container-disks");
+  layout.cloud_init_secrets_dir = paths.Under("/var/run/vireo/cloud-init-secrets");
   layout.state_dir = state_dir;
   return layout;
 }

@@ -50,19 +50,49 @@ Status WriteWholeFile(const std::string& path, const std::string& content) {
   return Status::Ok();
 }
 
+// The Secret's data under `dir` (the kubelet writes one file a key): the
+// first of `keys` present, as KubeVirt reads them.
+Result<std::string> FromSecret(const std::string& dir, const std::string& secret,
+                               const std::string& field, const char* lower, const char* camel) {
+  for (const char* key : {lower, camel}) {
+    const std::string path = dir + "/" + key;
+    if (::access(path.c_str(), F_OK) != 0) continue;
+    Result<std::string> data = kube::internal::ReadFile(path);
+    if (!data.ok()) {
+      return Status(Code::kInvalid, field + ": cannot read key '" + key + "' of Secret '" + secret +
+                                        "' (" + path + "): " + data.status().message());
+    }
+    return data;
+  }
+  return Status(Code::kNotFound, field + ": Secret '" + secret + "' has no key '" + lower +
+                                     "' or '" + camel + "' (looked in " + dir + ")");
+}
+
 }  // namespace
+
+NoCloudSecretDirs NoCloudSecretDirsUnder(const std::string& volume_dir) {
+  return {volume_dir + "/userdata", volume_dir + "/networkdata"};
+}
 
 Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,
                                     const std::string& volume,
-                                    const api::CloudInitNoCloudSource& source) {
+                                    const api::CloudInitNoCloudSource& source,
+                                    const NoCloudSecretDirs& secrets) {
   const std::string field = "volume '" + volume + "': cloudInitNoCloud.";
   NoCloudSeed seed;
   Result<std::string> user_data =
-      InlineOrBase64(source.user_data, source.user_data_base64, field + "userDataBase64");
+      !source.secret_ref.empty()
+          ? FromSecret(secrets.user_data, source.secret_ref, field + "secretRef", "userdata",
+                       "userData")
+          : InlineOrBase64(source.user_data, source.user_data_base64, field + "userDataBase64");
   if (!user_data.ok()) return user_data.status();
   seed.user_data = std::move(*user_data);
   Result<std::string> network =
-      InlineOrBase64(source.network_data, source.network_data_base64, field + "networkDataBase64");
+      !source.network_data_secret_ref.empty()
+          ? FromSecret(secrets.network_data, source.network_data_secret_ref,
+                       field + "networkDataSecretRef", "networkdata", "networkData")
+          : InlineOrBase64(source.network_data, source.network_data_base64,
+                           field + "networkDataBase64");
   if (!network.ok()) return network.status();
   seed.network_config = std::move(*network);
 

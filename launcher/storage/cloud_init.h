@@ -17,13 +17,26 @@ struct NoCloudSeed {
   std::string network_config;  // "network-config"; omitted from the ISO when empty
 };
 
-// Pure: the seed for `source` of `vmi`. meta-data carries instance-id (the
-// VMI uid, else namespace/name) and local-hostname (spec.hostname, else the
-// VMI name). userDataBase64 / networkDataBase64 are decoded; kInvalid naming
-// the volume and field when they are not base64.
+// Where the launcher pod mounts the Secrets a cloudInitNoCloud volume names:
+// secretRef at <volume_dir>/userdata/, networkDataSecretRef at
+// <volume_dir>/networkdata/ (docs/launcher-pod.md).
+struct NoCloudSecretDirs {
+  std::string user_data;
+  std::string network_data;
+};
+NoCloudSecretDirs NoCloudSecretDirsUnder(const std::string& volume_dir);
+
+// The seed for `source` of `vmi`. meta-data carries instance-id (the VMI
+// uid, else namespace/name) and local-hostname (spec.hostname, else the VMI
+// name). userDataBase64 / networkDataBase64 are decoded; kInvalid naming the
+// volume and field when they are not base64. With secretRef /
+// networkDataSecretRef the data is the Secret's key `userdata` (or
+// `userData`) / `networkdata` (or `networkData`) read from `secrets`;
+// kNotFound naming the Secret and the keys when neither is there.
 kube::Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,
                                           const std::string& volume,
-                                          const api::CloudInitNoCloudSource& source);
+                                          const api::CloudInitNoCloudSource& source,
+                                          const NoCloudSecretDirs& secrets = {});
 
 // Writes `seed` as an ISO 9660 image (volume id "cidata", Joliet + Rock
 // Ridge) at `iso_path`, replacing any file there. Runs `xorriso`; its files

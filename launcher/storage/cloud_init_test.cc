@@ -52,6 +52,38 @@ TEST(MakeNoCloudSeed, DecodesBase64) {
   EXPECT_EQ(seed->network_config, "version: 2\n");
 }
 
+// As the kubelet mounts a Secret: one file a key.
+TEST(MakeNoCloudSeed, ReadsTheSecretsKeysInEitherSpelling) {
+  TempDir dir;
+  const NoCloudSecretDirs secrets = NoCloudSecretDirsUnder(dir.path() + "/seed");
+  std::filesystem::create_directories(secrets.user_data);
+  std::filesystem::create_directories(secrets.network_data);
+  storage_testing::WriteFile(secrets.user_data + "/userdata", "#cloud-config\nfrom: secret\n");
+  storage_testing::WriteFile(secrets.network_data + "/networkData", "version: 2\n");
+  api::CloudInitNoCloudSource source;
+  source.secret_ref = "user";
+  source.network_data_secret_ref = "net";
+  auto seed = MakeNoCloudSeed(Vmi(), "seed", source, secrets);
+  ASSERT_TRUE(seed.ok()) << seed.status().ToString();
+  EXPECT_EQ(seed->user_data, "#cloud-config\nfrom: secret\n");
+  EXPECT_EQ(seed->network_config, "version: 2\n");
+}
+
+TEST(MakeNoCloudSeed, SecretWithoutTheKeyNamesSecretAndKeys) {
+  TempDir dir;
+  const NoCloudSecretDirs secrets = NoCloudSecretDirsUnder(dir.path() + "/seed");
+  std::filesystem::create_directories(secrets.user_data);
+  storage_testing::WriteFile(secrets.user_data + "/user-data", "#cloud-config\n");
+  api::CloudInitNoCloudSource source;
+  source.secret_ref = "my-secret";
+  auto seed = MakeNoCloudSeed(Vmi(), "seed", source, secrets);
+  ASSERT_FALSE(seed.ok());
+  EXPECT_EQ(seed.status().code(), kube::Code::kNotFound);
+  EXPECT_THAT(seed.status().message(), HasSubstr("Secret 'my-secret' has no key 'userdata' or "
+                                                 "'userData'"));
+  EXPECT_THAT(seed.status().message(), HasSubstr("volume 'seed'"));
+}
+
 TEST(MakeNoCloudSeed, BadBase64NamesVolumeAndField) {
   api::CloudInitNoCloudSource source;
   source.user_data_base64 = "not base64!";

@@ -300,7 +300,8 @@ Result<DiskSource> PrepareCloudInitVolume(const api::VirtualMachineInstance& vmi
                                           const std::string& volume,
                                           const api::CloudInitNoCloudSource& source,
                                           const StorageLayout& layout) {
-  Result<NoCloudSeed> seed = MakeNoCloudSeed(vmi, volume, source);
+  Result<NoCloudSeed> seed = MakeNoCloudSeed(
+      vmi, volume, source, NoCloudSecretDirsUnder(layout.cloud_init_secrets_dir + "/" + volume));
   if (!seed.ok()) return seed.status();
   const std::string dir = layout.state_dir + "/cloud-init";
   Status made = MakeDirs(dir);

@@ -19,6 +19,8 @@ struct StorageLayout {
   std::string block_dir = "/dev/vireo";                                // <vol> device
   std::string container_disks_dir = "/var/run/vireo/container-disks";  // <vol>/<file>
   std::string state_dir = "/var/run/vireo/state";  // overlays, emptyDisks, cidata ISOs
+  // <vol>/userdata/, <vol>/networkdata/: cloud-init Secrets (cloud_init.h)
+  std::string cloud_init_secrets_dir = "/var/run/vireo/cloud-init-secrets";
   std::string qemu_img = "qemu-img";               // looked up in PATH when not absolute
   std::string xorriso = "xorriso";
 };

@@ -288,6 +288,20 @@ Json EncodePvc(const PersistentVolumeClaimSource& source) {
   return w.Done();
 }
 
+// A LocalObjectReference: {"name": ...}.
+void DecodeSecretName(const Json& json, const std::string& path, Problems& problems,
+                      std::string* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.String("name", out);
+}
+
+Json SecretName(const std::string& name) {
+  Json ref = Json::object();
+  ref["name"] = Json::string(name);
+  return ref;
+}
+
 void DecodeNoCloud(const Json& json, const std::string& path, Problems& problems,
                    CloudInitNoCloudSource* out) {
   ObjectReader r(json, path, problems);
@@ -296,6 +310,8 @@ void DecodeNoCloud(const Json& json, const std::string& path, Problems& problems
   r.String("userDataBase64", &out->user_data_base64);
   r.String("networkData", &out->network_data);
   r.String("networkDataBase64", &out->network_data_base64);
+  r.Object("secretRef", &out->secret_ref, DecodeSecretName);
+  r.Object("networkDataSecretRef", &out->network_data_secret_ref, DecodeSecretName);
   out->extra = r.Extra();
 }
 
@@ -305,6 +321,10 @@ Json EncodeNoCloud(const CloudInitNoCloudSource& source) {
   w.String("userDataBase64", source.user_data_base64);
   w.String("networkData", source.network_data);
   w.String("networkDataBase64", source.network_data_base64);
+  if (!source.secret_ref.empty()) w.Set("secretRef", SecretName(source.secret_ref));
+  if (!source.network_data_secret_ref.empty()) {
+    w.Set("networkDataSecretRef", SecretName(source.network_data_secret_ref));
+  }
   return w.Done();
 }
 

@@ -178,6 +178,18 @@ TEST(CodecTest, EditsKeepTheUnmodelledFields) {
   EXPECT_TRUE(out.at("spec").at("template").at("metadata").at("creationTimestamp").is_null());
 }
 
+TEST(CodecTest, CloudInitSecretRefsAreTypedAndRoundTrip) {
+  const Json in = ParseOrDie(R"({"volumes": [{"name": "ci", "cloudInitNoCloud": {
+      "secretRef": {"name": "user"}, "networkDataSecretRef": {"name": "net"}}}]})");
+  Result<VirtualMachineInstanceSpec> spec = FromJson<VirtualMachineInstanceSpec>(in);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->volumes.size(), 1u);
+  ASSERT_TRUE(spec->volumes[0].cloud_init_no_cloud.has_value());
+  EXPECT_EQ(spec->volumes[0].cloud_init_no_cloud->secret_ref, "user");
+  EXPECT_EQ(spec->volumes[0].cloud_init_no_cloud->network_data_secret_ref, "net");
+  EXPECT_EQ(JsonDiff(in.at("volumes"), ToJson(*spec).at("volumes")), "");
+}
+
 TEST(CodecTest, QuantitiesWrittenAsNumbersBecomeStrings) {
   Result<VirtualMachineInstanceSpec> spec = FromJson<VirtualMachineInstanceSpec>(ParseOrDie(R"({
     "domain": {"devices": {}, "memory": {"guest": 1073741824},

@@ -195,12 +195,17 @@ struct PersistentVolumeClaimSource {
   Json extra;  // hotpluggable
 };
 
+// The inline data is bounded (bounds.h); larger data comes from a Secret in
+// the VMI's namespace, which the launcher pod mounts (keys `userdata` or
+// `userData`, `networkdata` or `networkData`, as KubeVirt reads them).
 struct CloudInitNoCloudSource {
   std::string user_data;
   std::string user_data_base64;
   std::string network_data;
   std::string network_data_base64;
-  Json extra;  // secretRef, networkDataSecretRef
+  std::string secret_ref;               // secretRef.name
+  std::string network_data_secret_ref;  // networkDataSecretRef.name
+  Json extra;
 };
 
 struct EmptyDiskSource {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/api/bounds.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::api {
@@ -67,6 +68,29 @@ std::optional<int64_t> CheckPositiveQuantity(const Quantity& text, const std::st
   return value;
 }
 
+// `what` ("16Ti") for the message saying a quantity is too large.
+std::string Binary(int64_t bytes) {
+  static constexpr std::array<const char*, 6> kUnits = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  size_t unit = 0;
+  while (unit + 1 < kUnits.size() && bytes % 1024 == 0 && bytes >= 1024) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return std::to_string(bytes) + kUnits[unit];
+}
+
+// A positive quantity no larger than `max`; nullopt after reporting why not.
+std::optional<int64_t> CheckBoundedQuantity(const Quantity& text, int64_t max,
+                                            const std::string& path, Problems& problems) {
+  std::optional<int64_t> value = CheckPositiveQuantity(text, path, problems);
+  if (value.has_value() && *value > max) {
+    problems.Add(path, kReasonInvalid,
+                 Quoted(text) + " is larger than Vireo's limit of " + Binary(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
 // Reports a duplicate at `path` when `name` was seen before; empty names are
 // reported as missing instead.
 void CheckName(const std::string& name, const std::string& path, const char* what,
@@ -91,7 +115,7 @@ void ValidateMemory(const DomainSpec& domain, const std::string& path, Problems&
     for (const auto& [name, text] : *list) {
       const std::string item = KeyPath(list_path, name);
       if (name == kMemory) {
-        memory[list_name] = CheckPositiveQuantity(text, item, problems);
+        memory[list_name] = CheckBoundedQuantity(text, kMaxMemoryBytes, item, problems);
       } else if (std::optional<int64_t> v = CheckQuantity(text, item, problems); v && *v < 0) {
         problems.Add(item, kReasonInvalid, Quoted(text) + " must not be negative");
       }
@@ -100,7 +124,8 @@ void ValidateMemory(const DomainSpec& domain, const std::string& path, Problems&
   std::optional<int64_t> guest;
   const bool has_guest = domain.memory.has_value() && !domain.memory->guest.empty();
   if (has_guest) {
-    guest = CheckPositiveQuantity(domain.memory->guest, FieldPath(path, "memory.guest"), problems);
+    guest = CheckBoundedQuantity(domain.memory->guest, kMaxMemoryBytes,
+                                 FieldPath(path, "memory.guest"), problems);
   }
   if (!has_guest && !domain.resources.requests.contains(kMemory) &&
       !domain.resources.limits.contains(kMemory)) {
@@ -191,10 +216,25 @@ bool IsBase64(std::string_view text) {
 
 void ValidateNoCloud(const CloudInitNoCloudSource& source, const std::string& path,
                      Problems& problems) {
-  for (const char* ref : {"secretRef", "networkDataSecretRef"}) {
-    if (Has(source.extra, ref)) {
-      problems.Add(FieldPath(path, ref), kReasonNotSupported,
-                   "cloud-init data from a Secret is not supported; inline it");
+  if (!source.secret_ref.empty() && (!source.user_data.empty() || !source.user_data_base64.empty())) {
+    problems.Add(FieldPath(path, "secretRef"), kReasonInvalid,
+                 "set only one of userData, userDataBase64, secretRef");
+  }
+  if (!source.network_data_secret_ref.empty() &&
+      (!source.network_data.empty() || !source.network_data_base64.empty())) {
+    problems.Add(FieldPath(path, "networkDataSecretRef"), kReasonInvalid,
+                 "set only one of networkData, networkDataBase64, networkDataSecretRef");
+  }
+  for (const auto& [key, value] : {std::pair{"userData", &source.user_data},
+                                   std::pair{"userDataBase64", &source.user_data_base64},
+                                   std::pair{"networkData", &source.network_data},
+                                   std::pair{"networkDataBase64", &source.network_data_base64}}) {
+    if (static_cast<int64_t>(value->size()) > kMaxCloudInitInlineBytes) {
+      problems.Add(FieldPath(path, key), kReasonInvalid,
+                   std::to_string(value->size()) + " bytes: Vireo takes at most " +
+                       std::to_string(kMaxCloudInitInlineBytes) +
+                       " inline; put larger data in a Secret and name it in secretRef "
+                       "(networkDataSecretRef for networkData)");
     }
   }
   if (!source.user_data.empty() && !source.user_data_base64.empty()) {
@@ -212,10 +252,11 @@ void ValidateNoCloud(const CloudInitNoCloudSource& source, const std::string& pa
     }
   }
   if (source.user_data.empty() && source.user_data_base64.empty() && source.network_data.empty() &&
-      source.network_data_base64.empty() && !Has(source.extra, "secretRef") &&
-      !Has(source.extra, "networkDataSecretRef")) {
+      source.network_data_base64.empty() && source.secret_ref.empty() &&
+      source.network_data_secret_ref.empty()) {
     problems.Add(FieldPath(path, "userData"), kReasonRequired,
-                 "set userData, userDataBase64, networkData or networkDataBase64");
+                 "set userData, userDataBase64, networkData, networkDataBase64, secretRef or "
+                 "networkDataSecretRef");
   }
 }
 
@@ -275,7 +316,7 @@ void ValidateVolume(const Volume& volume, const std::string& at, Problems& probl
     if (volume.empty_disk->capacity.empty()) {
       problems.Add(capacity, kReasonRequired, "the size of the empty disk is required");
     } else {
-      CheckPositiveQuantity(volume.empty_disk->capacity, capacity, problems);
+      CheckBoundedQuantity(volume.empty_disk->capacity, kMaxDiskBytes, capacity, problems);
     }
   }
   if (volume.cloud_init_no_cloud.has_value()) {

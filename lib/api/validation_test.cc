@@ -10,6 +10,7 @@
 
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
+#include "lib/api/bounds.h"
 #include "lib/api/test_util.h"
 
 namespace vireo::api {
@@ -48,6 +49,23 @@ std::vector<kube::Cause> Validate(const VirtualMachineInstanceSpec& spec) {
 }
 
 TEST(ValidationTest, ValidSpecPasses) { EXPECT_THAT(Validate(ValidSpec()), ::testing::IsEmpty()); }
+
+TEST(ValidationTest, CloudInitFromSecretsPasses) {
+  VirtualMachineInstanceSpec spec = ValidSpec();
+  spec.volumes[1].cloud_init_no_cloud->user_data = "";
+  spec.volumes[1].cloud_init_no_cloud->secret_ref = "my-userdata";
+  spec.volumes[1].cloud_init_no_cloud->network_data_secret_ref = "my-networkdata";
+  EXPECT_THAT(Validate(spec), ::testing::IsEmpty());
+}
+
+TEST(ValidationTest, LimitsAreInclusive) {
+  VirtualMachineInstanceSpec spec = ValidSpec();
+  spec.domain.memory->guest = "16Ti";
+  spec.domain.resources.limits.erase("memory");
+  spec.volumes[2].empty_disk->capacity = "1Pi";
+  spec.volumes[1].cloud_init_no_cloud->user_data = std::string(kMaxCloudInitInlineBytes, '#');
+  EXPECT_THAT(Validate(spec), ::testing::IsEmpty());
+}
 
 TEST(ValidationTest, ContainerDiskPathsWithDotsInNamesPass) {
   VirtualMachineInstanceSpec spec = ValidSpec();
@@ -100,6 +118,23 @@ INSTANTIATE_TEST_SUITE_P(
              kReasonInvalid},
         Case{"GuestJunk", [](Spec& s) { s.domain.memory->guest = "lots"; },
              "spec.domain.memory.guest", kReasonInvalid},
+        Case{"GuestNearInt64", [](Spec& s) { s.domain.memory->guest = "8Ei"; },
+             "spec.domain.memory.guest", kReasonInvalid},
+        Case{"GuestOverVireosLimit",
+             [](Spec& s) {
+               s.domain.memory->guest = "17Ti";
+               s.domain.resources.limits.erase("memory");
+             },
+             "spec.domain.memory.guest", kReasonInvalid},
+        Case{"RequestOverVireosLimit",
+             [](Spec& s) {
+               s.domain.resources.requests["memory"] = "9223372036854775807";
+               s.domain.resources.limits.erase("memory");
+             },
+             "spec.domain.resources.requests[memory]", kReasonInvalid},
+        Case{"EmptyDiskOverVireosLimit",
+             [](Spec& s) { s.volumes[2].empty_disk->capacity = "2Pi"; },
+             "spec.volumes[2].emptyDisk.capacity", kReasonInvalid},
         Case{"GuestOverLimit", [](Spec& s) { s.domain.memory->guest = "512Mi"; },
              "spec.domain.memory.guest", kReasonInvalid},
         Case{"RequestNegative", [](Spec& s) { s.domain.resources.requests["memory"] = "-1Gi"; },
@@ -185,13 +220,27 @@ INSTANTIATE_TEST_SUITE_P(
              "spec.volumes[1].cloudInitNoCloud.userDataBase64", kReasonInvalid},
         Case{"NoCloudData", [](Spec& s) { s.volumes[1].cloud_init_no_cloud->user_data = ""; },
              "spec.volumes[1].cloudInitNoCloud.userData", kReasonRequired},
-        Case{"NoCloudSecret",
+        Case{"UserDataAndSecret",
+             [](Spec& s) { s.volumes[1].cloud_init_no_cloud->secret_ref = "userdata"; },
+             "spec.volumes[1].cloudInitNoCloud.secretRef", kReasonInvalid},
+        Case{"NetworkDataAndSecret",
              [](Spec& s) {
-               s.volumes[1].cloud_init_no_cloud->user_data = "";
-               s.volumes[1].cloud_init_no_cloud->extra =
-                   ParseOrDie(R"({"secretRef": {"name": "userdata"}})");
+               s.volumes[1].cloud_init_no_cloud->network_data = "version: 2";
+               s.volumes[1].cloud_init_no_cloud->network_data_secret_ref = "net";
              },
-             "spec.volumes[1].cloudInitNoCloud.secretRef", kReasonNotSupported},
+             "spec.volumes[1].cloudInitNoCloud.networkDataSecretRef", kReasonInvalid},
+        Case{"UserDataTooLarge",
+             [](Spec& s) {
+               s.volumes[1].cloud_init_no_cloud->user_data =
+                   "#cloud-config\n" + std::string(kMaxCloudInitInlineBytes, '#');
+             },
+             "spec.volumes[1].cloudInitNoCloud.userData", kReasonInvalid},
+        Case{"NetworkDataBase64TooLarge",
+             [](Spec& s) {
+               s.volumes[1].cloud_init_no_cloud->network_data_base64 =
+                   std::string(kMaxCloudInitInlineBytes + 4, 'A');
+             },
+             "spec.volumes[1].cloudInitNoCloud.networkDataBase64", kReasonInvalid},
         // interfaces and networks
         Case{"InterfaceWithoutNetwork", [](Spec& s) { Iface(s).name = "other"; },
              "spec.domain.devices.interfaces[0].name", kReasonNotFound},
