@@ -23,70 +23,20 @@ VIREO_TEST_CLUSTER_DIR, or KUBECONFIG. Prints the number of fields refused in
 all three modes and ends with "unsupported_fields: N passed, M failed".
 """
 import copy
-import http.client
 import json
 import os
-import ssl
 import sys
-import tempfile
 
 import yaml
+
+from t1_api import Api, kubeconfig_path
 
 ROOT = os.environ.get("VIREO_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = ("Strict", "Warn", "Ignore")
-NAMESPACE = "default"  # a dry run creates nothing
 # A value of each type of crds/src/unsupported.yaml, as a KubeVirt user would write it.
 VALUES = {"object": {}, "objects": [{}], "string": "x", "strings": ["x"], "boolean": True,
           "integer": 1, "quantity": "1Gi"}
-
-
-class Api:
-    """The apiserver of a kubeconfig (client certificate or token), over one TLS connection."""
-
-    def __init__(self, kubeconfig):
-        with open(kubeconfig, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f)
-        ctx_name = cfg["current-context"]
-        ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == ctx_name)
-        cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
-        user = next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
-        self.tmp = tempfile.mkdtemp(prefix="unsupported-fields-")
-
-        def path(key):
-            if key in cluster or key in user:
-                return (cluster.get(key) or user.get(key))
-            data = cluster.get(key + "-data") or user.get(key + "-data")
-            if not data:
-                return None
-            import base64
-            p = os.path.join(self.tmp, key)
-            with open(p, "wb") as f:
-                f.write(base64.b64decode(data))
-            return p
-
-        ctx_ssl = ssl.create_default_context(cafile=path("certificate-authority"))
-        if path("client-certificate"):
-            ctx_ssl.load_cert_chain(path("client-certificate"), path("client-key"))
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if user.get("token"):
-            self.headers["Authorization"] = "Bearer " + user["token"]
-        server = cluster["server"]
-        assert server.startswith("https://"), server
-        host = server[len("https://"):].rstrip("/")
-        self.conn = http.client.HTTPSConnection(host, context=ctx_ssl, timeout=30)
-
-    def create(self, plural, obj, mode):
-        group = "cdi.kubevirt.io/v1beta1" if plural == "datavolumes" else "kubevirt.io/v1"
-        url = (f"/apis/{group}/namespaces/{NAMESPACE}/{plural}"
-               f"?dryRun=All&fieldValidation={mode}&fieldManager=unsupported-fields-test")
-        self.conn.request("POST", url, body=json.dumps(obj), headers=self.headers)
-        resp = self.conn.getresponse()
-        body = resp.read().decode("utf-8", "replace")
-        try:
-            return resp.status, json.loads(body), resp.getheader("Warning")
-        except ValueError:
-            return resp.status, {"raw": body}, None
 
 
 def vmi_spec(path=""):
@@ -226,8 +176,7 @@ class Run:
 
 
 def main():
-    cluster_dir = os.environ.get("VIREO_TEST_CLUSTER_DIR")
-    kubeconfig = os.path.join(cluster_dir, "kubeconfig") if cluster_dir else os.environ.get("KUBECONFIG")
+    kubeconfig = kubeconfig_path()
     if not kubeconfig:
         print("unsupported_fields: set VIREO_TEST_CLUSTER_DIR (the harness) or KUBECONFIG", file=sys.stderr)
         print("unsupported_fields: 0 passed, 1 failed")
