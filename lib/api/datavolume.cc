@@ -3,8 +3,10 @@
 
 #include <algorithm>
 
+#include "lib/api/bounds.h"
 #include "lib/api/codec.h"
 #include "lib/api/codec_internal.h"
+#include "lib/api/quantity.h"
 
 namespace vireo::api {
 namespace {
@@ -59,6 +61,12 @@ void DecodeClaim(const Json& json, const std::string& path, Problems& problems,
     } else {
       problems.Add(FieldPath(path, "resources.requests.storage"), kReasonTypeInvalid,
                    "expected a quantity");
+    }
+    // The claim sizing (request / 0.945) must stay inside int64.
+    Result<int64_t> bytes = ParseQuantityBytes(out->storage_request);
+    if (bytes.ok() && *bytes > kMaxDiskBytes) {
+      problems.Add(FieldPath(path, "resources.requests.storage"), kReasonInvalid,
+                   "\"" + out->storage_request + "\" is larger than Vireo's limit of 1Pi");
     }
   }
 }

@@ -74,6 +74,18 @@ TEST(DataVolumeTest, RefusesNoSourceTwoSourcesAndBothClaimForms) {
   EXPECT_NE(both.status().message().find("storage or pvc"), std::string::npos);
 }
 
+TEST(DataVolumeTest, RefusesAClaimBeyondVireosLimit) {
+  auto huge = DataVolumeFromJson(Parse(
+      R"({"spec": {"source": {"blank": {}}, "storage": {"resources": {"requests": {"storage": "8000Pi"}}}}})"));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("spec.storage.resources.requests.storage"),
+            std::string::npos)
+      << huge.status().message();
+  EXPECT_TRUE(DataVolumeFromJson(Parse(
+      R"({"spec": {"source": {"blank": {}}, "storage": {"resources": {"requests": {"storage": "1Pi"}}}}})"))
+                  .ok());
+}
+
 TEST(DataVolumeTest, NamesTheDataVolumesOfASpecOnce) {
   VirtualMachineInstanceSpec spec;
   spec.volumes.resize(3);
