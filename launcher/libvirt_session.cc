@@ -3,6 +3,7 @@
 
 #include <libvirt/virterror.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -76,6 +77,29 @@ void StopLibvirtEventLoop() {
 
 std::string EmbeddedUri(const std::string& root) { return "qemu:///embed?root=" + root; }
 
+std::string EmbeddedQemuConf(bool as_root) {
+  // Every setting is needed in a pod: cgroups are mounted read-only there;
+  // there is no other user to run QEMU as or to label files for (and libvirt
+  // can change neither without capabilities); without virtlogd QEMU must write
+  // its log files itself; no private mount namespace for QEMU either (the pod
+  // is one already, and libvirt cannot build one without CAP_SYS_ADMIN).
+  std::string conf =
+      "# Written by vireo-launcher for libvirt's embedded QEMU driver.\n"
+      "cgroup_controllers = [ ]\n"
+      "security_driver = \"none\"\n"
+      "dynamic_ownership = 0\n"
+      "remember_owner = 0\n"
+      "stdio_handler = \"file\"\n"
+      "namespaces = [ ]\n";
+  // Not root (the launcher pod: uid 107), libvirt's driver is unprivileged:
+  // it runs QEMU as the launcher's own user and group and reads no user or
+  // group here. As root (a launcher run by hand or by the T2 harness) it
+  // would run QEMU as libvirt-qemu, which could not open the files this
+  // process made: keep QEMU root there, as the process already is.
+  if (as_root) conf += "user = \"root\"\ngroup = \"root\"\n";
+  return conf;
+}
+
 Status WriteEmbeddedQemuConf(const std::string& root) {
   std::string etc = root + "/etc";
   for (const std::string& dir : {root, etc}) {
@@ -83,22 +107,23 @@ Status WriteEmbeddedQemuConf(const std::string& root) {
       return Status(Code::kInternal, "create " + dir + ": " + std::strerror(errno));
     }
   }
+  const bool as_root = geteuid() == 0;
+  if (!as_root) {
+    // libvirt's unprivileged driver keeps some state per user, not under
+    // `root`: its host device manager's in $XDG_RUNTIME_DIR/libvirt, else
+    // under $HOME/.cache, which in the pod is nowhere writable (uid 107's
+    // home does not exist; HOME may even be the caller's). Point it here.
+    std::string runtime = root + "/run/user";
+    for (const std::string& dir : {root + "/run", runtime}) {
+      if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status(Code::kInternal, "create " + dir + ": " + std::strerror(errno));
+      }
+    }
+    setenv("XDG_RUNTIME_DIR", runtime.c_str(), 1);
+  }
   std::string path = etc + "/qemu.conf";
   std::ofstream out(path, std::ios::trunc);
-  // Each setting is needed in an unprivileged pod: cgroups are mounted
-  // read-only there; there is no other user to run QEMU as or to label files
-  // for; and without virtlogd QEMU must write its log files itself. No
-  // private mount namespace for QEMU either: the pod is one already, and
-  // libvirt cannot build one without CAP_SYS_ADMIN.
-  out << "# Written by vireo-launcher for libvirt's embedded QEMU driver.\n"
-         "cgroup_controllers = [ ]\n"
-         "user = \"root\"\n"
-         "group = \"root\"\n"
-         "security_driver = \"none\"\n"
-         "dynamic_ownership = 0\n"
-         "remember_owner = 0\n"
-         "stdio_handler = \"file\"\n"
-         "namespaces = [ ]\n";
+  out << EmbeddedQemuConf(as_root);
   out.close();
   if (!out) return Status(Code::kInternal, "write " + path + ": " + std::strerror(errno));
   return Status::Ok();

@@ -18,10 +18,19 @@ namespace vireo::launcher {
 // state, config and cache under `root`.
 std::string EmbeddedUri(const std::string& root);
 
-// Writes <root>/etc/qemu.conf with what an unprivileged pod needs: no cgroups
-// (read-only in a pod), no security driver or ownership changes (there is no
-// other user to protect from or hand files to), and QEMU writing its own logs
-// (no virtlogd). Creates the directory.
+// The embedded driver's qemu.conf for a launcher running as root or not
+// (pure). Either way: no cgroups (read-only in a pod), no security driver or
+// ownership changes, QEMU writing its own logs (no virtlogd), no mount
+// namespace. Not root (the pod's uid 107, docs/launcher-pod.md): no user or
+// group, so libvirt runs unprivileged and QEMU as the launcher's own user. As
+// root: user and group "root", so QEMU can open the files the launcher made.
+std::string EmbeddedQemuConf(bool as_root);
+
+// Writes <root>/etc/qemu.conf, EmbeddedQemuConf for this process's
+// effective uid. Creates the directory. Not root, it also sets
+// XDG_RUNTIME_DIR to <root>/run/user for this process: libvirt's
+// unprivileged driver keeps per-user state there (else under $HOME/.cache,
+// not writable in the pod). Call before the first connection.
 kube::Status WriteEmbeddedQemuConf(const std::string& root);
 
 // libvirt's last error on this thread, prefixed with what we were doing.
