@@ -184,9 +184,11 @@ std::function<void(SSL_CTX*)> Client::TlsSetup() const {
   };
 }
 
-Result<Json> Client::Get(const Resource& resource, std::string_view ns, std::string_view name) {
+Result<Json> Client::Get(const Resource& resource, std::string_view ns, std::string_view name,
+                         const Deadline& deadline) {
   if (!transport_) return NoTransport();
-  return JsonReply(transport_->Send("GET", resource.Path(ns, name)));
+  return JsonReply(
+      transport_->Send("GET", resource.Path(ns, name), nullptr, "application/json", deadline));
 }
 
 Result<ObjectList> Client::List(const Resource& resource, std::string_view ns,
@@ -250,8 +252,8 @@ Result<Json> Client::Create(const Resource& resource, std::string_view ns, const
                                          "\": no namespace given and none in metadata.namespace");
   }
   std::string body = DumpJson(object);
-  return JsonReply(
-      transport_->Send("POST", WithQuery(resource.Path(target), WriteParams(options)), &body));
+  return JsonReply(transport_->Send("POST", WithQuery(resource.Path(target), WriteParams(options)),
+                                    &body, "application/json", options.deadline));
 }
 
 Result<Json> Client::Update(const Resource& resource, const Json& object,
@@ -264,7 +266,8 @@ Result<Json> Client::Update(const Resource& resource, const Json& object,
   }
   std::string body = DumpJson(object);
   std::string path = resource.Path(NamespaceOf(object), NameOf(object));
-  return JsonReply(transport_->Send("PUT", WithQuery(path, WriteParams(options)), &body));
+  return JsonReply(transport_->Send("PUT", WithQuery(path, WriteParams(options)), &body,
+                                    "application/json", options.deadline));
 }
 
 Result<Json> Client::UpdateStatus(const Resource& resource, const Json& object,
@@ -276,7 +279,8 @@ Result<Json> Client::UpdateStatus(const Resource& resource, const Json& object,
   }
   std::string body = DumpJson(object);
   std::string path = resource.Path(NamespaceOf(object), NameOf(object), "status");
-  return JsonReply(transport_->Send("PUT", WithQuery(path, WriteParams(options)), &body));
+  return JsonReply(transport_->Send("PUT", WithQuery(path, WriteParams(options)), &body,
+                                    "application/json", options.deadline));
 }
 
 Result<Json> Client::Patch(const Resource& resource, std::string_view ns, std::string_view name,
@@ -286,7 +290,7 @@ Result<Json> Client::Patch(const Resource& resource, std::string_view ns, std::s
   std::string body = DumpJson(patch);
   std::string path = resource.Path(ns, name, subresource);
   return JsonReply(transport_->Send("PATCH", WithQuery(path, WriteParams(options)), &body,
-                                    PatchContentType(type)));
+                                    PatchContentType(type), options.deadline));
 }
 
 Status Client::Delete(const Resource& resource, std::string_view ns, std::string_view name,

@@ -8,6 +8,7 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,12 @@ namespace vireo::kube {
 namespace internal {
 class Transport;
 }  // namespace internal
+
+// A moment past which a call gives up with kTimeout, whatever it is doing:
+// connecting, waiting out a Retry-After, or reading the reply (its connection
+// is then closed). Unset, each try of a call is bounded by
+// ClientOptions.request_timeout_seconds and Retry-After waits add up.
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
 struct ListOptions {
   std::string label_selector;
@@ -49,6 +56,7 @@ struct WriteOptions {
   bool dry_run = false;
   // Unknown fields are refused by the server ("Strict"), never dropped.
   std::string field_validation = "Strict";
+  Deadline deadline;
 };
 
 enum class Propagation { kDefault, kForeground, kBackground, kOrphan };
@@ -92,7 +100,8 @@ class Client {
   std::string BearerToken();
   std::function<void(SSL_CTX*)> TlsSetup() const;
 
-  Result<Json> Get(const Resource& resource, std::string_view ns, std::string_view name);
+  Result<Json> Get(const Resource& resource, std::string_view ns, std::string_view name,
+                   const Deadline& deadline = std::nullopt);
   // One page; follow continue_token for more.
   Result<ObjectList> List(const Resource& resource, std::string_view ns,
                           const ListOptions& options = {});

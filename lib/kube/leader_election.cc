@@ -2,6 +2,7 @@
 // elector's loop.
 #include "lib/kube/leader_election.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -15,20 +16,33 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
+// How often Run looks at the injected clock while an attempt is under way.
+// Waiting on the clock itself would let a test clock that skips ahead to each
+// wait's end jump past an attempt that is merely slow to be scheduled.
+constexpr auto kAttemptPoll = std::chrono::milliseconds(20);
+
 class ClientLeaseApi final : public LeaseApi {
  public:
   explicit ClientLeaseApi(Client* client) : client_(client) {}
-  Result<Json> Get(const std::string& ns, const std::string& name) override {
-    return client_->Get(resources::kLeases, ns, name);
+  Result<Json> Get(const std::string& ns, const std::string& name,
+                   Clock::Duration timeout) override {
+    return client_->Get(resources::kLeases, ns, name, DeadlineIn(timeout));
   }
-  Result<Json> Create(const std::string& ns, const Json& lease) override {
-    return client_->Create(resources::kLeases, ns, lease);
+  Result<Json> Create(const std::string& ns, const Json& lease, Clock::Duration timeout) override {
+    WriteOptions options;
+    options.deadline = DeadlineIn(timeout);
+    return client_->Create(resources::kLeases, ns, lease, options);
   }
-  Result<Json> Update(const Json& lease) override {
-    return client_->Update(resources::kLeases, lease);
+  Result<Json> Update(const Json& lease, Clock::Duration timeout) override {
+    WriteOptions options;
+    options.deadline = DeadlineIn(timeout);
+    return client_->Update(resources::kLeases, lease, options);
   }
 
  private:
+  static Deadline DeadlineIn(Clock::Duration timeout) {
+    return std::chrono::steady_clock::now() + timeout;
+  }
   Client* const client_;
 };
 
@@ -131,38 +145,69 @@ LeaderElector::LeaderElector(std::unique_ptr<LeaseApi> api, LeaderElectionConfig
       config_(std::move(config)),
       clock_(config_.clock != nullptr ? config_.clock : Clock::Real()) {}
 
-LeaderElector::~LeaderElector() { Stop(); }
+LeaderElector::~LeaderElector() {
+  Stop();
+  JoinAttempt();
+}
 
 void LeaderElector::Run() {
+  // Acquire: a success counts only if it came within the renew deadline of
+  // the attempt's start, the moment others may have begun to time the Lease.
+  Clock::TimePoint renewed_at;
   for (;;) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (stopped_) return;
+      if (stopped_) break;
     }
-    if (TryAcquireOrRenew() == Attempt::kHeld) break;
-    if (!Sleep(config_.retry_period)) return;
+    const Clock::TimePoint start = clock_->Now();
+    const std::optional<Attempt> attempt = AttemptUntil(start + config_.renew_deadline);
+    if (attempt == Attempt::kHeld && clock_->Now() < start + config_.renew_deadline) {
+      renewed_at = start;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        leading_ = true;
+      }
+      break;
+    }
+    if (!Sleep(config_.retry_period)) break;
   }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    leading_ = true;
+  if (!IsLeader()) {
+    JoinAttempt();
+    return;
   }
   if (config_.on_started_leading) config_.on_started_leading();
-  Clock::TimePoint renewed_at = clock_->Now();
-  while (Sleep(config_.retry_period)) {
-    const Attempt attempt = TryAcquireOrRenew();
-    if (attempt == Attempt::kHeld) {
-      renewed_at = clock_->Now();
+  // Renew: the deadline runs from the start of the last successful renewal;
+  // Run wakes for it even while an attempt is blocked.
+  for (;;) {
+    const Clock::TimePoint held_until = renewed_at + config_.renew_deadline;
+    if (!SleepUntil(std::min(clock_->Now() + config_.retry_period, held_until))) break;
+    if (clock_->Now() >= held_until) {
+      Report(Status(Code::kTimeout,
+                    "could not renew the lease within the renew deadline; stepping down"));
+      break;
+    }
+    const Clock::TimePoint start = clock_->Now();
+    const std::optional<Attempt> attempt = AttemptUntil(held_until);
+    if (!attempt.has_value()) {
+      bool stopped;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        stopped = stopped_;
+      }
+      if (!stopped) {
+        Report(Status(Code::kTimeout,
+                      "renewing the lease still had no answer at the renew deadline; "
+                      "stepping down"));
+      }
+      break;
+    }
+    if (*attempt == Attempt::kHeld) {
+      renewed_at = start;
       continue;
     }
     // Acting on while another holder renews would make two leaders.
-    if (attempt == Attempt::kHeldByOther) {
+    if (*attempt == Attempt::kHeldByOther) {
       Report(Status(Code::kConflict, "lease taken over by " + Leader() + "; stepping down"));
-      break;
-    }
-    if (clock_->Now() - renewed_at >= config_.renew_deadline) {
-      Report(Status(Code::kTimeout,
-                    "could not renew the lease within the renew deadline; "
-                    "stepping down"));
       break;
     }
   }
@@ -171,12 +216,41 @@ void LeaderElector::Run() {
     leading_ = false;
   }
   if (config_.on_stopped_leading) config_.on_stopped_leading();
+  // The lease state is the attempt's until it returns.
+  JoinAttempt();
   bool stopped;
   {
     std::lock_guard<std::mutex> l(mu_);
     stopped = stopped_;
   }
   if (stopped && config_.release_on_stop) Release();
+}
+
+std::optional<LeaderElector::Attempt> LeaderElector::AttemptUntil(Clock::TimePoint deadline) {
+  JoinAttempt();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    attempt_done_ = false;
+  }
+  attempt_thread_ = std::thread([this, deadline] {
+    const Attempt attempt = TryAcquireOrRenew(deadline);
+    std::lock_guard<std::mutex> l(mu_);
+    attempt_result_ = attempt;
+    attempt_done_ = true;
+    cv_.notify_all();
+  });
+  std::unique_lock<std::mutex> l(mu_);
+  while (!attempt_done_ && !stopped_) {
+    const Clock::Duration left = deadline - clock_->Now();
+    if (left <= Clock::Duration::zero()) break;
+    cv_.wait_for(l, std::min<Clock::Duration>(left, kAttemptPoll));
+  }
+  if (!attempt_done_) return std::nullopt;
+  return attempt_result_;
+}
+
+void LeaderElector::JoinAttempt() {
+  if (attempt_thread_.joinable()) attempt_thread_.join();
 }
 
 void LeaderElector::Stop() {
@@ -195,10 +269,11 @@ std::string LeaderElector::Leader() const {
   return leader_;
 }
 
-LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
+LeaderElector::Attempt LeaderElector::TryAcquireOrRenew(Clock::TimePoint deadline) {
   const std::string& ns = config_.lease_namespace;
   const std::string& name = config_.lease_name;
-  Result<Json> got = api_->Get(ns, name);
+  auto left = [&] { return deadline - clock_->Now(); };
+  Result<Json> got = api_->Get(ns, name, left());
   if (got.ok()) {
     Observe(*got);
   } else if (got.status().IsNotFound()) {
@@ -212,11 +287,17 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
   const LeaseDecision decision = DecideLease(observation_, clock_->Now(), clock_->WallNow(),
                                              config_.identity, config_.lease_duration);
   if (decision.action == LeaseAction::kWait) return Attempt::kHeldByOther;
+  if (left() <= Clock::Duration::zero()) {
+    Report(Status(Code::kTimeout,
+                  "write lease " + ns + "/" + name + ": no time left before the renew deadline"));
+    return Attempt::kFailed;
+  }
   // The write is conditional on the version read: if anyone wrote since, it
   // fails with Conflict (or AlreadyExists) and the next attempt reads afresh.
-  Result<Json> written = decision.action == LeaseAction::kCreate
-                             ? api_->Create(ns, LeaseWith(Json::null(), decision.record, ns, name))
-                             : api_->Update(LeaseWith(observed_lease_, decision.record));
+  Result<Json> written =
+      decision.action == LeaseAction::kCreate
+          ? api_->Create(ns, LeaseWith(Json::null(), decision.record, ns, name), left())
+          : api_->Update(LeaseWith(observed_lease_, decision.record), left());
   if (!written.ok()) {
     Report(written.status().WithContext("write lease " + ns + "/" + name));
     return Attempt::kFailed;
@@ -250,16 +331,19 @@ void LeaderElector::Release() {
       observation_.record->holder_identity != config_.identity) {
     return;
   }
+  // Bounded like a renewal: a Lease nobody can write to expires anyway.
   Result<Json> written = api_->Update(
-      LeaseWith(observed_lease_, ReleasedRecord(*observation_.record, clock_->WallNow())));
+      LeaseWith(observed_lease_, ReleasedRecord(*observation_.record, clock_->WallNow())),
+      config_.renew_deadline);
   if (!written.ok()) {
     Report(written.status().WithContext("release lease " + config_.lease_namespace + "/" +
                                         config_.lease_name));
   }
 }
 
-bool LeaderElector::Sleep(Clock::Duration duration) {
-  const Clock::TimePoint deadline = clock_->Now() + duration;
+bool LeaderElector::Sleep(Clock::Duration duration) { return SleepUntil(clock_->Now() + duration); }
+
+bool LeaderElector::SleepUntil(Clock::TimePoint deadline) {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopped_ && clock_->Now() < deadline) clock_->WaitUntil(cv_, l, deadline);
   return !stopped_;

@@ -11,12 +11,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "lib/kube/client.h"
 #include "lib/kube/clock.h"
-#include "lib/kube/timestamp.h"
 #include "lib/kube/json.h"
 #include "lib/kube/status.h"
+#include "lib/kube/timestamp.h"
 
 namespace vireo::kube {
 
@@ -30,7 +31,6 @@ struct LeaseRecord {
 
   bool operator==(const LeaseRecord&) const = default;
 };
-
 
 LeaseRecord LeaseRecordOf(const Json& lease);
 // `base` (a Lease as read, keeping its metadata and resourceVersion, so the
@@ -70,14 +70,20 @@ LeaseDecision DecideLease(const LeaseObservation& observed, Clock::TimePoint now
 LeaseRecord ReleasedRecord(const LeaseRecord& held, Clock::WallTime wall_now);
 
 // The three calls the elector makes. Tests fake it; ForClient is the real one.
+// `timeout` is what is left of the attempt's budget: a call should give up
+// (kTimeout) once it has passed, Retry-After waits included. The elector steps
+// down on time even when a call overstays, but cannot return from Run before
+// the call does.
 class LeaseApi {
  public:
   virtual ~LeaseApi() = default;
-  virtual Result<Json> Get(const std::string& ns, const std::string& name) = 0;
-  virtual Result<Json> Create(const std::string& ns, const Json& lease) = 0;
-  virtual Result<Json> Update(const Json& lease) = 0;
-  // `client` must outlive the result. Its request timeout should be well
-  // under the renew deadline: a leader cannot step down while a request hangs.
+  virtual Result<Json> Get(const std::string& ns, const std::string& name,
+                           Clock::Duration timeout) = 0;
+  virtual Result<Json> Create(const std::string& ns, const Json& lease,
+                              Clock::Duration timeout) = 0;
+  virtual Result<Json> Update(const Json& lease, Clock::Duration timeout) = 0;
+  // `client` must outlive the result. Each call gets a Client Deadline of
+  // `timeout` from when it starts.
   static std::unique_ptr<LeaseApi> ForClient(Client* client);
 };
 
@@ -87,19 +93,26 @@ struct LeaderElectionConfig {
   std::string identity;  // unique per replica, e.g. the pod name
   // A candidate takes an unrenewed Lease this long after it last changed.
   std::chrono::seconds lease_duration{15};
-  // A leader that could not renew for this long steps down. Must be shorter
-  // than lease_duration, so it stops before anyone else may start.
+  // A leader steps down this long after the start of its last successful
+  // renewal, even while a renewal is still under way. Must be shorter than
+  // lease_duration, so it stops before anyone else may start; the difference
+  // is the margin for clock rate and for writes already on the wire.
   std::chrono::milliseconds renew_deadline{10'000};
   // Between attempts to acquire or renew.
   std::chrono::milliseconds retry_period{2'000};
   // On Stop, a leader writes ReleasedRecord so the next one need not wait.
   bool release_on_stop = true;
-  // Called on the elector's thread: start or stop the real work elsewhere
+  // Called on the thread running Run: start or stop the real work elsewhere
   // and return. on_stopped_leading must not return before the work has
-  // stopped: the lease is released right after it.
+  // stopped: the lease is released right after it. It is called at the renew
+  // deadline even if a renewal is blocked then; work that could still write
+  // after it (a request under way) must be cut, e.g. by exiting.
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;
-  // Whenever the observed holder changes (also to ourselves).
+  // Whenever the observed holder changes (also to ourselves). This and
+  // on_error are called on the thread that makes the API calls, which is not
+  // Run's: a call that overstays the renew deadline may report while
+  // on_stopped_leading runs.
   std::function<void(const std::string& holder)> on_new_leader;
   std::function<void(const Status&)> on_error;  // nullptr: a JSON line on stderr
   const Clock* clock = nullptr;                 // nullptr: Clock::Real()
@@ -113,6 +126,13 @@ Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config);
 // then renews it every retry_period until it cannot (renew deadline passed,
 // or another holder observed) or Stop is called. Run then returns; a process
 // that lost leadership usually exits and starts afresh.
+//
+// Each attempt (a read, then a conditional write) runs on a thread of its own
+// while Run waits for it, at most until renew_deadline after the start of the
+// last successful one; its API calls get what is left of that as their
+// timeout. So a renewal blocked by a slow apiserver, a stalled connection or
+// Retry-After waits cannot keep a leader acting past its deadline. An
+// acquisition that succeeds only after renew_deadline does not make a leader.
 // Thread-safe: Stop, IsLeader and Leader from any thread; Run once.
 class LeaderElector {
  public:
@@ -130,7 +150,15 @@ class LeaderElector {
  private:
   enum class Attempt { kHeld, kHeldByOther, kFailed };
 
-  Attempt TryAcquireOrRenew();
+  // One attempt, its calls bounded by `deadline`.
+  Attempt TryAcquireOrRenew(Clock::TimePoint deadline);
+  // Runs TryAcquireOrRenew(deadline) on attempt_thread_ and waits for it
+  // until `deadline` or Stop; nullopt if it has not returned by then.
+  std::optional<Attempt> AttemptUntil(Clock::TimePoint deadline);
+  // Waits for the attempt under way, if any.
+  void JoinAttempt();
+  // Sleep until `until` on clock_; false when stopped meanwhile.
+  bool SleepUntil(Clock::TimePoint until);
   void Observe(const Json& lease);
   void Release();
   // False when stopped meanwhile.
@@ -141,16 +169,20 @@ class LeaderElector {
   const LeaderElectionConfig config_;
   const Clock* const clock_;
 
-  // Only touched by Run's thread.
+  // Touched by one attempt at a time, and by Run's thread only while none
+  // is under way.
   Json observed_lease_;  // null: none observed
   LeaseObservation observation_;
   std::string observed_version_;
+  std::thread attempt_thread_;  // Run's thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stopped_ = false;  // GUARDED_BY(mu_)
-  bool leading_ = false;  // GUARDED_BY(mu_)
-  std::string leader_;    // GUARDED_BY(mu_)
+  bool stopped_ = false;                       // GUARDED_BY(mu_)
+  bool leading_ = false;                       // GUARDED_BY(mu_)
+  std::string leader_;                         // GUARDED_BY(mu_)
+  bool attempt_done_ = true;                   // GUARDED_BY(mu_)
+  Attempt attempt_result_ = Attempt::kFailed;  // GUARDED_BY(mu_)
 };
 
 }  // namespace vireo::kube

@@ -3,9 +3,12 @@
 // gtest goes first: cpprest (through json.h) defines a macro U that breaks it.
 #include <gtest/gtest.h>
 // (a line here keeps clang-format from sorting the includes below above gtest)
+#include <atomic>
 #include <functional>
+#include <thread>
 
 #include "lib/kube/leader_election.h"
+#include "lib/kube/test_http_server.h"
 
 namespace vireo::kube {
 
@@ -128,20 +131,23 @@ TEST(LeaderElectionConfigTest, RejectsDurationsOutOfOrder) {
 // the apiserver does. Hooks let a test act as another replica.
 class FakeLeaseApi : public LeaseApi {
  public:
-  Result<Json> Get(const std::string&, const std::string&) override {
+  Result<Json> Get(const std::string&, const std::string&, Clock::Duration timeout) override {
     ++gets;
+    timeouts.push_back(timeout);
     if (before_get) before_get();
     if (!fail_gets.ok()) return fail_gets;
     if (!stored.has_value()) return Status(Code::kNotFound, "leases \"l\" not found", 404);
     return *stored;
   }
-  Result<Json> Create(const std::string&, const Json& lease) override {
+  Result<Json> Create(const std::string&, const Json& lease, Clock::Duration timeout) override {
+    timeouts.push_back(timeout);
     if (before_write) before_write();
     if (stored.has_value()) return Status(Code::kAlreadyExists, "exists", 409);
     Store(lease);
     return *stored;
   }
-  Result<Json> Update(const Json& lease) override {
+  Result<Json> Update(const Json& lease, Clock::Duration timeout) override {
+    timeouts.push_back(timeout);
     if (before_write) before_write();
     if (!stored.has_value()) return Status(Code::kNotFound, "gone", 404);
     if (ResourceVersionOf(lease) != ResourceVersionOf(*stored)) {
@@ -162,6 +168,7 @@ class FakeLeaseApi : public LeaseApi {
   Status fail_gets;
   int gets = 0;
   int updates = 0;
+  std::vector<Clock::Duration> timeouts;  // given to each call, in order
   std::function<void()> before_get, before_write, after_update;
 
  private:
@@ -216,6 +223,13 @@ TEST_F(LeaderElectorTest, CreatesRenewsAndReleasesOnStop) {
   EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@0s", "stopped@6s"}));
   // Three renewals two seconds apart, then the release.
   EXPECT_EQ(api_->updates, 4);
+  // Each call may take what is left of the renew deadline (10 s) counted from
+  // the last successful attempt's start, two seconds before; the release the
+  // whole deadline.
+  std::vector<Clock::Duration> want = {seconds(10), seconds(10)};  // get, create at 0 s
+  for (int i = 0; i < 3; ++i) want.insert(want.end(), {seconds(8), seconds(8)});
+  want.push_back(seconds(10));
+  EXPECT_EQ(api_->timeouts, want);
   EXPECT_EQ(api_->record().holder_identity, "");
   EXPECT_EQ(api_->record().lease_duration_seconds, 1);
   EXPECT_EQ(api_->record().lease_transitions, 0);
@@ -254,9 +268,11 @@ TEST_F(LeaderElectorTest, StepsDownWhenRenewalsFailPastTheDeadline) {
     api_->fail_gets = Status(Code::kUnavailable, "apiserver down");
   };
   Run();
-  // Renew attempts at 2, 4, 6, 8 and 10 s fail; at 10 s the deadline has passed.
+  // Renew attempts at 2, 4, 6 and 8 s fail; at 10 s the deadline has passed
+  // and no more is tried.
   EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@0s", "stopped@10s"}));
-  EXPECT_EQ(errors_.size(), 6u);
+  EXPECT_EQ(errors_.size(), 5u);
+  EXPECT_EQ(errors_.back().code(), Code::kTimeout);
   EXPECT_EQ(api_->record().holder_identity, "a") << "no release without Stop";
 }
 
@@ -287,6 +303,245 @@ TEST_F(LeaderElectorTest, AConflictingWriteIsRetriedFromAFreshRead) {
   EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@2s", "stopped@2s"}));
   ASSERT_EQ(errors_.size(), 1u);
   EXPECT_EQ(errors_[0].code(), Code::kConflict);
+}
+
+// A door a fake call waits at until the test opens it.
+class Gate {
+ public:
+  void Pass() {
+    std::unique_lock<std::mutex> l(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(l, [this] { return open_; });
+    --waiting_;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool WaitForWaiter(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, limit, [this] { return waiting_ > 0; });
+  }
+  int waiting() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return waiting_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
+// Polls `done` on real time; the elector runs on another thread here.
+bool Within(std::chrono::milliseconds limit, const std::function<bool()>& done) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+// Time moved by hand while Run runs on a thread of its own: a renewal that
+// blocks must not keep the leader on past its deadline.
+class BlockedRenewalTest : public ::testing::Test {
+ protected:
+  BlockedRenewalTest() {
+    auto api = std::make_unique<FakeLeaseApi>();
+    api_ = api.get();
+    pending_api_ = std::move(api);
+    config_.lease_namespace = "ns";
+    config_.lease_name = "l";
+    config_.identity = "a";
+    config_.clock = &clock_;
+    config_.on_error = [this](const Status& s) {
+      std::lock_guard<std::mutex> l(mu_);
+      errors_.push_back(s);
+    };
+  }
+  ~BlockedRenewalTest() override {
+    gate_.Open();
+    if (elector_) elector_->Stop();
+    if (runner_.joinable()) runner_.join();
+  }
+  void Start() {
+    ASSERT_TRUE(ValidateLeaderElectionConfig(config_).ok());
+    elector_ = std::make_unique<LeaderElector>(std::move(pending_api_), config_);
+    runner_ = std::thread([this] {
+      elector_->Run();
+      ran_out_ = true;
+    });
+  }
+  seconds Elapsed() const { return std::chrono::duration_cast<seconds>(clock_.Now() - start_); }
+
+  FakeClock clock_;  // moved only by the test
+  const Clock::TimePoint start_ = clock_.Now();
+  FakeLeaseApi* api_;
+  std::unique_ptr<FakeLeaseApi> pending_api_;
+  LeaderElectionConfig config_;
+  std::unique_ptr<LeaderElector> elector_;
+  std::thread runner_;
+  std::atomic<bool> ran_out_{false};
+  Gate gate_;
+  std::mutex mu_;
+  std::vector<Status> errors_;
+};
+
+TEST_F(BlockedRenewalTest, StepsDownAtTheDeadlineWhileTheRenewalIsStillBlocked) {
+  std::atomic<bool> started{false}, stopped{false}, blocked_when_stopped{false};
+  std::atomic<int64_t> stopped_at{-1};
+  config_.on_started_leading = [&] { started = true; };
+  config_.on_stopped_leading = [&] {
+    stopped_at = Elapsed().count();
+    blocked_when_stopped = gate_.waiting() > 0;
+    stopped = true;
+  };
+  api_->before_get = [&] {
+    if (api_->gets >= 3) gate_.Pass();  // the renewal at 4 s hangs
+  };
+  Start();
+  ASSERT_TRUE(Within(milliseconds(2000), [&] { return started.load(); }));
+  clock_.Advance(seconds(2));  // renewed at 2 s: the deadline is now 12 s
+  ASSERT_TRUE(Within(milliseconds(2000), [&] { return api_->updates == 1; }));
+  clock_.Advance(seconds(2));
+  ASSERT_TRUE(gate_.WaitForWaiter(milliseconds(2000)));
+  clock_.Advance(seconds(8) - milliseconds(1));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_FALSE(stopped) << "stepped down before the deadline";
+  EXPECT_TRUE(elector_->IsLeader());
+  clock_.Advance(milliseconds(1));
+  ASSERT_TRUE(Within(milliseconds(2000), [&] { return stopped.load(); }))
+      << "still leading past the deadline while the renewal hangs";
+  EXPECT_EQ(stopped_at.load(), 12);
+  EXPECT_TRUE(blocked_when_stopped);
+  EXPECT_FALSE(elector_->IsLeader());
+  // Run waits for the call it started before it returns.
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(ran_out_);
+  gate_.Open();
+  runner_.join();
+  // The hung call was given what was left: 12 s - 4 s.
+  ASSERT_EQ(api_->timeouts.size(), 5u);
+  EXPECT_EQ(api_->timeouts[4], seconds(8));
+  std::lock_guard<std::mutex> l(mu_);
+  ASSERT_FALSE(errors_.empty());
+  EXPECT_EQ(errors_.back().code(), Code::kTimeout);
+  EXPECT_NE(errors_.back().message().find("renew deadline"), std::string::npos);
+}
+
+TEST_F(BlockedRenewalTest, AnAcquisitionThatSucceedsTooLateDoesNotLead) {
+  std::atomic<int64_t> started_at{-1};
+  config_.on_started_leading = [&] { started_at = Elapsed().count(); };
+  int writes = 0;
+  api_->before_write = [&] {
+    if (++writes == 1) gate_.Pass();  // the create hangs, then succeeds
+  };
+  Start();
+  ASSERT_TRUE(gate_.WaitForWaiter(milliseconds(2000)));
+  clock_.Advance(seconds(11));  // past the renew deadline of the attempt
+  gate_.Open();
+  // Not leading on a write others may already have timed out; the next
+  // attempt, a retry period later, renews and leads.
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(started_at.load(), -1);
+  EXPECT_FALSE(elector_->IsLeader());
+  clock_.Advance(seconds(2));
+  ASSERT_TRUE(Within(milliseconds(2000), [&] { return started_at.load() >= 0; }));
+  EXPECT_EQ(started_at.load(), 13);
+  elector_->Stop();
+  runner_.join();
+  EXPECT_EQ(api_->record().holder_identity, "") << "released on Stop";
+}
+
+// ForClient against a scripted server: every call ends at its timeout,
+// whatever the server does, though the client's request timeout is 30 s.
+class ClientLeaseApiTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Client> ClientFor(const testing::TestHttpServer& server) {
+    ClusterConfig config;
+    config.server = server.url();
+    auto client = Client::Create(config);  // request timeout: 30 s
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return std::move(client).value();
+  }
+  // Runs `call`; its duration in ms.
+  template <typename F>
+  int64_t Timed(F call) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+        .count();
+  }
+};
+
+TEST_F(ClientLeaseApiTest, ACallWithNoReplyEndsAtItsTimeout) {
+  testing::TestHttpServer* self = nullptr;
+  testing::TestHttpServer server(
+      [&self](const testing::HttpRequest&, testing::HttpConnection&) { self->Hold(); });
+  self = &server;
+  auto client = ClientFor(server);
+  auto api = LeaseApi::ForClient(client.get());
+  Result<Json> got = Json::null();
+  const int64_t ms = Timed([&] { got = api->Get("ns", "l", milliseconds(400)); });
+  EXPECT_EQ(got.status().code(), Code::kTimeout) << got.status().ToString();
+  EXPECT_GE(ms, 390);
+  EXPECT_LT(ms, 1400);
+  const Json lease = LeaseWith(Json::null(), Held("a"), "ns", "l");
+  Result<Json> written = Json::null();
+  const int64_t write_ms = Timed([&] { written = api->Update(lease, milliseconds(300)); });
+  EXPECT_EQ(written.status().code(), Code::kTimeout) << written.status().ToString();
+  EXPECT_LT(write_ms, 1300);
+  server.Release();
+}
+
+TEST_F(ClientLeaseApiTest, ARetryAfterLongerThanTheTimeoutIsNotWaitedOut) {
+  testing::TestHttpServer server([](const testing::HttpRequest&, testing::HttpConnection& c) {
+    const std::string body = R"({"kind": "Status", "code": 429, "reason": "TooManyRequests",
+        "message": "slow down"})";
+    c.Write(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Type: "
+        "application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+  });
+  auto client = ClientFor(server);
+  auto api = LeaseApi::ForClient(client.get());
+  Result<Json> got = Json::null();
+  const int64_t ms = Timed([&] { got = api->Get("ns", "l", seconds(2)); });
+  EXPECT_EQ(got.status().code(), Code::kTooManyRequests) << got.status().ToString();
+  EXPECT_LT(ms, 1000) << "waited for a retry the deadline does not allow";
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(ClientLeaseApiTest, AReplyThatStallsMidwayEndsAtTheTimeoutAndItsConnectionCloses) {
+  std::atomic<int64_t> closed_after_ms{-1};
+  const auto start = std::chrono::steady_clock::now();
+  testing::TestHttpServer server([&](const testing::HttpRequest&, testing::HttpConnection& c) {
+    c.StartChunked(200);
+    c.Chunk(R"({"kind": "Lease", )");
+    // A trickle of whitespace until the client hangs up (or 5 s).
+    for (int i = 0; i < 250; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+      if (!c.Write("1\r\n \r\n")) {
+        closed_after_ms =
+            std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+                .count();
+        return;
+      }
+    }
+  });
+  auto client = ClientFor(server);
+  auto api = LeaseApi::ForClient(client.get());
+  Result<Json> got = Json::null();
+  const int64_t ms = Timed([&] { got = api->Get("ns", "l", milliseconds(500)); });
+  EXPECT_EQ(got.status().code(), Code::kTimeout) << got.status().ToString();
+  EXPECT_LT(ms, 1500);
+  EXPECT_TRUE(Within(milliseconds(3000), [&] { return closed_after_ms.load() >= 0; }))
+      << "the connection stayed open after the deadline";
+  EXPECT_LT(closed_after_ms.load(), 2000);
 }
 
 }  // namespace

@@ -198,12 +198,84 @@ void Transport::LogRequest(std::string_view method, const std::string& url, int 
 }
 
 Result<HttpReply> Transport::Send(std::string_view method, const std::string& path_and_query,
-                                  const std::string* body, std::string_view content_type) {
+                                  const std::string* body, std::string_view content_type,
+                                  const Deadline& deadline) {
   for (int attempt = 0;; ++attempt) {
-    Result<HttpReply> reply = SendOnce(method, path_and_query, body, content_type);
+    Result<HttpReply> reply =
+        deadline ? SendOnceBy(method, path_and_query, body, content_type, *deadline)
+                 : SendOnce(method, path_and_query, body, content_type);
     if (!reply.ok() || !reply->retry_after || attempt == kMaxRetries) return reply;
+    // The server's answer stands when its wait would outlast the deadline.
+    if (deadline && std::chrono::steady_clock::now() + *reply->retry_after >= *deadline) {
+      return reply;
+    }
     std::this_thread::sleep_for(*reply->retry_after);
   }
+}
+
+Result<HttpReply> Transport::SendOnceBy(std::string_view method, const std::string& path_and_query,
+                                        const std::string* body, std::string_view content_type,
+                                        std::chrono::steady_clock::time_point deadline) {
+  std::string url = Url(path_and_query);
+  auto start = std::chrono::steady_clock::now();
+  auto timeout = [&] {
+    LogRequest(method, url, 0, start);
+    return Status(Code::kTimeout, std::string(method) + " " + url +
+                                      ": no complete reply from the apiserver before the "
+                                      "call's deadline");
+  };
+  if (start >= deadline) return timeout();
+  // The reply is awaited here with the deadline and finished in the
+  // background, which holds what it needs: a cancelled request may complete
+  // after this call returned.
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::optional<HttpReply> reply;
+    std::exception_ptr error;
+  };
+  auto pending = std::make_shared<Pending>();
+  pplx::cancellation_token_source cancel;
+  try {
+    web::http::http_request request = NewRequest(method, path_and_query);
+    if (body != nullptr) request.set_body(*body, std::string(content_type));
+    client_->request(request, cancel.get_token())
+        .then([](web::http::http_response response) {
+          return response.extract_utf8string(true).then([response](std::string text) {
+            HttpReply reply;
+            reply.status = response.status_code();
+            reply.retry_after = RetryAfter(response);
+            reply.body = std::move(text);
+            return reply;
+          });
+        })
+        .then([pending](pplx::task<HttpReply> finished) {
+          std::lock_guard<std::mutex> lock(pending->mu);
+          try {
+            pending->reply = finished.get();
+          } catch (...) {
+            pending->error = std::current_exception();
+          }
+          pending->done = true;
+          pending->cv.notify_all();
+        });
+  } catch (...) {
+    LogRequest(method, url, 0, start);
+    return TransportError(method, url, std::current_exception());
+  }
+  std::unique_lock<std::mutex> lock(pending->mu);
+  if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; })) {
+    lock.unlock();
+    cancel.cancel();  // closes the connection: nothing more is sent or awaited
+    return timeout();
+  }
+  if (pending->error) {
+    LogRequest(method, url, 0, start);
+    return TransportError(method, url, pending->error);
+  }
+  LogRequest(method, url, pending->reply->status, start);
+  return std::move(*pending->reply);
 }
 
 Result<HttpReply> Transport::SendOnce(std::string_view method, const std::string& path_and_query,

@@ -43,10 +43,13 @@ class Transport {
   // Only transport failures are errors: kUnavailable (refused, TLS, reset),
   // kTimeout (no reply within request_timeout_seconds). A reply asking for a
   // retry (429 or 5xx with Retry-After) is retried after the wait it names
-  // (at most 10 s, 5 times), as kubectl does.
+  // (at most 10 s, 5 times), as kubectl does. A deadline bounds the whole
+  // call: no wait that would end past it, and a reply not complete by then
+  // gives kTimeout and a cancelled (closed) connection.
   Result<HttpReply> Send(std::string_view method, const std::string& path_and_query,
                          const std::string* body = nullptr,
-                         std::string_view content_type = "application/json");
+                         std::string_view content_type = "application/json",
+                         const Deadline& deadline = std::nullopt);
 
   // A GET whose body is read as it arrives; returns once the headers are in
   // (retried like Send). idle_timeout bounds the silence between two pieces
@@ -77,6 +80,9 @@ class Transport {
  private:
   Result<HttpReply> SendOnce(std::string_view method, const std::string& path_and_query,
                              const std::string* body, std::string_view content_type);
+  Result<HttpReply> SendOnceBy(std::string_view method, const std::string& path_and_query,
+                               const std::string* body, std::string_view content_type,
+                               std::chrono::steady_clock::time_point deadline);
   Result<Stream> OpenOnce(const std::string& path_and_query, const pplx::cancellation_token& cancel,
                           std::chrono::seconds idle_timeout);
   Transport(const ClusterConfig& config, const ClientOptions& options,
