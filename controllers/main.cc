@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <thread>
@@ -175,8 +176,18 @@ int Run(const Options& options, const sigset_t& signals) {
     metrics.SetLeader(true);
     controller.StartWorkers();
   };
+  // Set before Stop: a step-down without it is a lost Lease.
+  std::atomic<bool> stopping{false};
   election.on_stopped_leading = [&] {
     metrics.SetLeader(false);
+    if (!stopping) {
+      // The renew deadline has passed (or another holds the Lease) and
+      // reconciles may be blocked in requests that would land later: drain
+      // nothing, exit now, so no write of this replica follows.
+      LogError("lost the lease; exiting so that a fresh start can compete again");
+      std::fflush(nullptr);
+      std::_Exit(1);
+    }
     controller.StopWorkers();
   };
   election.on_new_leader = [&](const std::string& holder) {
@@ -197,6 +208,7 @@ int Run(const Options& options, const sigset_t& signals) {
   }
   if (sig != 0) {
     LogInfo("stopping: releasing the lease", {{"signal", SignalName(sig)}});
+    stopping = true;
     elector.Stop();  // on_stopped_leading drains the workers, then the Lease is released
   }
   elector_thread.join();
