@@ -415,6 +415,10 @@ void ValidateVmiSpec(const VirtualMachineInstanceSpec& spec, std::string_view pa
                      Problems& problems) {
   const std::string path(path_view);
   ValidateMemory(spec.domain, FieldPath(path, "domain"), problems);
+  if (spec.eviction_strategy == kEvictionLiveMigrate) {
+    problems.Add(FieldPath(path, "evictionStrategy"), kReasonNotSupported,
+                 std::string(kEvictionLiveMigrateRefusal));
+  }
 
   const std::optional<Firmware>& firmware = spec.domain.firmware;
   if (firmware.has_value() && firmware->bootloader.has_value() &&

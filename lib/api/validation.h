@@ -12,6 +12,17 @@
 
 namespace vireo::api {
 
+// evictionStrategy: None and LiveMigrateIfPossible let a drain shut the guest
+// down (a Vireo VM is never migratable, so KubeVirt would do the same),
+// External holds the drain with a PodDisruptionBudget; LiveMigrate would
+// promise what Vireo cannot do and is refused with this message (the CRD's
+// rule says the same).
+inline constexpr std::string_view kEvictionLiveMigrate = "LiveMigrate";
+inline constexpr std::string_view kEvictionLiveMigrateRefusal =
+    "LiveMigrate: Vireo does not live-migrate VMs, so a drain could never move this one; use "
+    "None (the drain shuts the guest down) or External (a PodDisruptionBudget holds the drain "
+    "until you stop or move the VM)";
+
 // Ok, or kInvalid listing every problem. They accept a spec before or after
 // ApplyVmiSpecDefaults.
 kube::Status ValidateVirtualMachine(const VirtualMachine& vm);

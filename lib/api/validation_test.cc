@@ -58,6 +58,14 @@ TEST(ValidationTest, CloudInitFromSecretsPasses) {
   EXPECT_THAT(Validate(spec), ::testing::IsEmpty());
 }
 
+TEST(ValidationTest, EvictionStrategiesVireoHonoursPass) {
+  for (const char* strategy : {"", "None", "LiveMigrateIfPossible", "External"}) {
+    VirtualMachineInstanceSpec spec = ValidSpec();
+    spec.eviction_strategy = strategy;
+    EXPECT_THAT(Validate(spec), ::testing::IsEmpty()) << strategy;
+  }
+}
+
 TEST(ValidationTest, LimitsAreInclusive) {
   VirtualMachineInstanceSpec spec = ValidSpec();
   spec.domain.memory->guest = "16Ti";
@@ -118,6 +126,8 @@ INSTANTIATE_TEST_SUITE_P(
              kReasonInvalid},
         Case{"GuestJunk", [](Spec& s) { s.domain.memory->guest = "lots"; },
              "spec.domain.memory.guest", kReasonInvalid},
+        Case{"EvictionLiveMigrate", [](Spec& s) { s.eviction_strategy = "LiveMigrate"; },
+             "spec.evictionStrategy", kReasonNotSupported},
         Case{"GuestNearInt64", [](Spec& s) { s.domain.memory->guest = "8Ei"; },
              "spec.domain.memory.guest", kReasonInvalid},
         Case{"GuestOverVireosLimit",
