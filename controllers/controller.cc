@@ -392,7 +392,8 @@ kube::Status Controller::WriteFailed(const Json& object, const std::string& what
 
 kube::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& owner_ref,
                                          const std::vector<Deletion>& delete_pods,
-                                         const std::optional<Json>& create_pod) {
+                                         const std::optional<Json>& create_pod,
+                                         kube::Status* refused) {
   const std::string ns = kube::NamespaceOf(owner);
   for (const Deletion& pod : delete_pods) {
     kube::DeleteOptions options;
@@ -411,6 +412,13 @@ kube::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& own
     auto created = client_->Create(res::kPods, ns, *create_pod);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
       expectations_.CreateFailed(owner_ref, pod_ref);
+      if (refused != nullptr && IsPermanentRefusal(created.status())) {
+        kube::LogWarn("pod refused for good", {{"object", owner_ref.key},
+                                               {"pod", pod_name},
+                                               {"error", created.status().ToString()}});
+        *refused = created.status();
+        return kube::Status::Ok();
+      }
       return WriteFailed(owner, "create pod " + pod_name, created.status());
     }
     kube::Log(kube::LogLevel::kDebug, "created pod",

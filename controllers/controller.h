@@ -93,10 +93,13 @@ class Controller {
                            kube::Json status, kube::Json* latest);
   // A decision's pod deletions (uid preconditions; NotFound and Conflict
   // mean done) then its pod creation (AlreadyExists means done), for the
-  // object `owner` known to the bookkeeping as `owner_ref`.
+  // object `owner` known to the bookkeeping as `owner_ref`. With `refused`,
+  // a create the apiserver refuses for good (IsPermanentRefusal) is no
+  // error: its Status goes to *refused, for the caller to fail the owner.
   kube::Status ApplyPodChanges(const kube::Json& owner, const ObjectRef& owner_ref,
                                const std::vector<Deletion>& delete_pods,
-                               const std::optional<kube::Json>& create_pod);
+                               const std::optional<kube::Json>& create_pod,
+                               kube::Status* refused = nullptr);
 
   void AddHandlers();
   void EnqueueVmOf(const kube::Json& vmi);

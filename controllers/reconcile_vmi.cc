@@ -52,9 +52,24 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     written_.Wrote({api::kVirtualMachineInstanceKind, key}, kube::ResourceVersionOf(latest));
     latest = std::move(patched).value();
   }
-  if (Status pods = ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key}, decision.delete_pods, decision.create_pod);
+  Status refused;
+  if (Status pods = ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
+                                    decision.delete_pods, decision.create_pod, &refused);
       !pods.ok()) {
     return pods;
+  }
+  if (!refused.ok()) {
+    // Sent again, the pod would be refused again: the VMI fails with the
+    // apiserver's words instead of retrying (a VM's start back-off decides
+    // when a new VMI tries again).
+    const VmiDecision failed = RefusedPodDecision(
+        observation.vmi, decision.status.value_or(observation.vmi.status), refused.message(),
+        kube::Clock::Real()->WallNow());
+    Status written =
+        WriteStatus(res::kVirtualMachineInstances, key, api::ToJson(*failed.status), &latest);
+    if (!written.ok()) return written;
+    RecordEvents(latest, failed.events);
+    return Status::Ok();
   }
   if (decision.status.has_value()) {
     Status written =

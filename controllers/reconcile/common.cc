@@ -8,6 +8,25 @@
 
 namespace vireo::controllers {
 
+bool IsPermanentRefusal(const kube::Status& status) {
+  switch (status.code()) {
+    case kube::Code::kInvalid:
+    case kube::Code::kBadRequest:
+      return true;
+    case kube::Code::kForbidden:
+      break;
+    default:
+      return false;
+  }
+  // The apiserver's words are the only way to tell which admission step
+  // refused (metav1.Status says Forbidden for all of them).
+  const std::string& m = status.message();
+  for (const char* transient : {"quota", "because it is being terminated", "cannot create resource"}) {
+    if (m.find(transient) != std::string::npos) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> ClaimNames(const api::VirtualMachineInstanceSpec& spec) {
   std::vector<std::string> names;
   for (const api::Volume& volume : spec.volumes) {

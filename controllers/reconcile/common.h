@@ -14,6 +14,7 @@
 #include "lib/kube/clock.h"
 #include "lib/kube/events.h"
 #include "lib/kube/json.h"
+#include "lib/kube/status.h"
 
 namespace vireo::controllers {
 
@@ -91,6 +92,19 @@ struct Deletion {
   std::string name;
   std::string uid;
 };
+
+// ----------------------------------------------------------------- refusals
+
+// Whether the apiserver refused a create for good: the same object sent
+// again would be refused again, so retrying only hides the reason. Invalid
+// (422: a 64-character name, an annotation over 256 KiB) and BadRequest are;
+// so is Forbidden (403) from admission (PodSecurity, a webhook, a
+// ValidatingAdmissionPolicy, a LimitRange), but not the Forbidden of an
+// exceeded or unevaluated ResourceQuota (freed when other pods go), of a
+// namespace being deleted, or of our own RBAC (fixed by the admin, and then
+// every object recovers). Everything else (timeouts, 5xx, 429) is
+// transient.
+bool IsPermanentRefusal(const kube::Status& status);
 
 // ----------------------------------------------------------------- PVCs
 

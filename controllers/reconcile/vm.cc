@@ -416,10 +416,20 @@ VmDecision DecideVm(const VmObservation& obs) {
   if (status.printable_status != vm.status.printable_status) {
     if (status.printable_status == ps::kCrashLoopBackOff) {
       const std::optional<StartFailure> sf = ReadStartFailure(status.extra);
+      // Why the last one failed (a refused launcher pod, the launcher's
+      // exit), so `kubectl describe vm` says it after the VMI is replaced.
+      std::string why;
+      if (vmi != nullptr && phase == VmiPhase::kFailed) {
+        const api::Condition* sync =
+            api::FindCondition(vmi->status.conditions, kConditionSynchronized);
+        why = vmi->status.reason;
+        if (sync != nullptr && !sync->message.empty()) why += ": " + sync->message;
+      }
       d.events.push_back(
           {kube::EventType::kWarning, "CrashLoopBackOff",
            "VirtualMachineInstance failed to start " + std::to_string(sf ? sf->count : 0) +
-               " time(s) in a row; next start not before " + (sf ? sf->retry_after : "")});
+               " time(s) in a row" + (why.empty() ? "" : " (" + why + ")") +
+               "; next start not before " + (sf ? sf->retry_after : "")});
     } else if (status.printable_status == ps::kDataVolumeError) {
       d.events.push_back({kube::EventType::kWarning, "DataVolumeError", dv_failed});
     } else if (status.printable_status == ps::kErrorPvcNotFound) {

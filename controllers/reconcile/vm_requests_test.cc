@@ -345,5 +345,49 @@ TEST(VmValidation, InvalidTemplateIsReportedNotCreated) {
   EXPECT_EQ(d.status->printable_status, "Stopped");
 }
 
+// A VMI whose launcher pod was refused for good never ran: runStrategy
+// Always replaces it only after the start back-off, never in a hot loop,
+// and the VM's Event says why.
+TEST(VmBackoff, AVmiFailedByARefusedPodBacksOffAndSaysWhy) {
+  api::VirtualMachine vm = Vm(api::RunStrategy::kAlways);
+  api::VirtualMachineInstance vmi = VmiOf(vm, api::VmiPhase::kFailed);
+  vmi.status.reason = "FailedCreate";
+  api::Condition sync;
+  sync.type = kConditionSynchronized;
+  sync.status = "False";
+  sync.reason = "FailedCreate";
+  sync.message = "launcher pod p was refused: violates PodSecurity";
+  vmi.status.conditions.push_back(sync);
+  VmObservation obs;
+  obs.vm = vm;
+  obs.vmi = vmi;
+  obs.now = Now();
+  VmDecision d = DecideVm(obs);
+  ASSERT_TRUE(d.delete_vmi.has_value());
+  EXPECT_FALSE(d.create_vmi.has_value());
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->printable_status, "CrashLoopBackOff");
+  EXPECT_EQ(kube::GetInt(d.status->extra, "startFailure.consecutiveFailCount"),
+            std::optional<int64_t>(1));
+  bool said = false;
+  for (const Event& e : d.events) {
+    if (e.reason == "CrashLoopBackOff") {
+      said = true;
+      EXPECT_THAT(e.message, ::testing::HasSubstr("FailedCreate: launcher pod p was refused"));
+    }
+  }
+  EXPECT_TRUE(said);
+  // The VMI gone, no new one before the back-off ends.
+  vm.status = *d.status;
+  obs.vm = vm;
+  obs.vmi.reset();
+  obs.now = Now() + std::chrono::seconds(5);
+  VmDecision waiting = DecideVm(obs);
+  EXPECT_FALSE(waiting.create_vmi.has_value());
+  ASSERT_TRUE(waiting.requeue_after.has_value());
+  obs.now = Now() + std::chrono::seconds(30);
+  EXPECT_TRUE(DecideVm(obs).create_vmi.has_value());
+}
+
 }  // namespace
 }  // namespace vireo::controllers

@@ -439,4 +439,17 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   return d;
 }
 
+VmiDecision RefusedPodDecision(const api::VirtualMachineInstance& vmi,
+                               const api::VirtualMachineInstanceStatus& status,
+                               const std::string& message, WallTime now) {
+  VmiDecision d;
+  api::VirtualMachineInstanceStatus failed = status;
+  Fail(now, &failed, "FailedCreate",
+       "launcher pod " + LauncherPodName(vmi) + " was refused: " + message, &d);
+  SetReady({}, 0, !vmi.metadata.deletion_timestamp.empty(), now, &failed);
+  NotePhaseChange(vmi.status.phase, failed, now, &failed, &d);
+  d.status = std::move(failed);
+  return d;
+}
+
 }  // namespace vireo::controllers

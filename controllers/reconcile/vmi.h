@@ -67,8 +67,9 @@ struct VmiDecision {
 //   Succeeded   the launcher exited 0: the guest powered itself off
 //   Failed      the launcher exited non-zero, the pod failed, the pod was
 //               deleted or vanished, a claim stayed missing past a short grace period
-//               (the PVC informer may lag a VMI made with it), or the VMI is
-//               invalid; status.reason says which
+//               (the PVC informer may lag a VMI made with it), the VMI is
+//               invalid, or its pod was refused for good (RefusedPodDecision,
+//               applied by the I/O layer); status.reason says which
 //   Unknown     the pod's phase is Unknown (its node stopped reporting)
 // Also written: nodeName, interfaces[0] ipAddress/ipAddresses from the pod IPs
 // (named after the first interface of the spec), phaseTransitionTimestamps,
@@ -94,5 +95,17 @@ struct VmiDecision {
 // launcher shuts the guest down within its grace period); once none is
 // left, kVmiFinalizer is removed.
 VmiDecision DecideVmi(const VmiObservation& observation);
+
+// The apiserver or an admission policy refused the launcher pod for good
+// (IsPermanentRefusal), with `message`: the VMI fails (reason FailedCreate,
+// KubeVirt's Synchronized condition False FailedCreate with the apiserver's
+// words, a Warning Event). A VM with runStrategy Always or RerunOnFailure
+// then replaces it after its start back-off (CrashLoopBackOff), as for any
+// VMI that fails before running. `status` is the status the refused
+// decision meant to write (or the observed one); the result has it Failed,
+// and the events to record instead of the decision's.
+VmiDecision RefusedPodDecision(const api::VirtualMachineInstance& vmi,
+                               const api::VirtualMachineInstanceStatus& status,
+                               const std::string& message, WallTime now);
 
 }  // namespace vireo::controllers

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "controllers/reconcile/conditions.h"
 #include "controllers/reconcile/test_util.h"
 #include "controllers/reconcile/vm.h"
 #include "lib/api/codec.h"
@@ -561,6 +562,80 @@ TEST(DecideVmi, InvalidVmiFails) {
   EXPECT_FALSE(d.create_pod.has_value());
   EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
   EXPECT_EQ(d.status->reason, "InvalidSpec");
+}
+
+// Sent again, a refused pod would be refused again: only the first refusal
+// of kind Invalid or admission-Forbidden is final.
+TEST(PermanentRefusal, TellsAdmissionAndInvalidFromQuotaRbacAndOutages) {
+  using kube::Code;
+  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+      Code::kInvalid, "Pod \"virt-launcher-x\" is invalid: metadata.name: must be no more "
+                      "than 63 characters",
+      422)));
+  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+      Code::kForbidden,
+      "pods \"virt-launcher-x\" is forbidden: violates PodSecurity \"restricted:latest\": "
+      "allowPrivilegeEscalation != false",
+      403)));
+  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+      Code::kForbidden, "admission webhook \"deny.example.com\" denied the request: no", 403)));
+  EXPECT_TRUE(IsPermanentRefusal(kube::Status(Code::kBadRequest, "bad body", 400)));
+  // Quota frees up when other pods end: transient.
+  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+      Code::kForbidden,
+      "pods \"virt-launcher-x\" is forbidden: exceeded quota: q, requested: pods=1, used: "
+      "pods=1, limited: pods=1",
+      403)));
+  // Our own RBAC: the admin's fix makes every object recover.
+  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+      Code::kForbidden,
+      "pods is forbidden: User \"system:serviceaccount:vireo-system:vireo-controller\" cannot "
+      "create resource \"pods\" in API group \"\" in the namespace \"ns\"",
+      403)));
+  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+      Code::kForbidden,
+      "pods \"p\" is forbidden: unable to create new content in namespace ns because it is "
+      "being terminated",
+      403)));
+  for (Code code : {Code::kUnavailable, Code::kTimeout, Code::kTooManyRequests, Code::kInternal,
+                    Code::kConflict, Code::kUnauthorized}) {
+    EXPECT_FALSE(IsPermanentRefusal(kube::Status(code, "x", 500))) << kube::CodeName(code);
+  }
+}
+
+TEST(DecideVmi, ARefusedPodFailsTheVmiWithTheApiserversWords) {
+  api::VirtualMachineInstance vmi = Vmi(VmiPhase::kPending);
+  const std::string words =
+      "pods \"" + LauncherPodName(vmi) + "\" is forbidden: violates PodSecurity ...";
+  VmiDecision d = RefusedPodDecision(vmi, vmi.status, words, Now());
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "FailedCreate");
+  const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_EQ(sync->status, "False");
+  EXPECT_EQ(sync->reason, "FailedCreate");
+  EXPECT_THAT(sync->message, ::testing::HasSubstr(words));
+  EXPECT_TRUE(internal::HasCondition(d.status->conditions, kConditionReady, "False"));
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
+  EXPECT_EQ(d.events[0].reason, "FailedCreate");
+  EXPECT_THAT(d.events[0].message, ::testing::HasSubstr(words));
+  ASSERT_FALSE(d.status->phase_transition_timestamps.empty());
+  EXPECT_EQ(d.status->phase_transition_timestamps.back().phase, VmiPhase::kFailed);
+  EXPECT_FALSE(d.create_pod.has_value());
+
+  // Failed is final: the next decision makes no pod and keeps the words.
+  vmi.status = *d.status;
+  VmiObservation obs;
+  obs.vmi = vmi;
+  obs.now = Now();
+  VmiDecision next = DecideVmi(obs);
+  EXPECT_FALSE(next.create_pod.has_value());
+  const api::VirtualMachineInstanceStatus& kept = next.status.value_or(vmi.status);
+  EXPECT_EQ(kept.phase, VmiPhase::kFailed);
+  EXPECT_TRUE(internal::HasCondition(kept.conditions, kConditionSynchronized, "False",
+                                     "FailedCreate"));
 }
 
 }  // namespace

@@ -1,0 +1,222 @@
+// T1: what vireo-controller does when Kubernetes says no for good (a launcher
+// pod the apiserver or an admission policy refuses), when a launcher pod is
+// deleted (the grace period it gets), and when a node dies.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/integration/controller_env.h"
+#include "tests/integration/test_objects.h"
+
+namespace vireo::testing {
+namespace {
+
+using kube::Json;
+using ::testing::HasSubstr;
+namespace res = kube::resources;
+
+class ControllerFailureTest : public ControllerTest {
+ protected:
+  // A standalone VMI like the one MakeVm's template makes.
+  Json NewVmi(const std::string& name) const {
+    Json vmi = MakeVm(name)["spec"]["template"];
+    vmi["apiVersion"] = Json::string("kubevirt.io/v1");
+    vmi["kind"] = Json::string("VirtualMachineInstance");
+    vmi["metadata"] = Json::object();
+    vmi["metadata"]["name"] = Json::string(name);
+    return vmi;
+  }
+  // The messages of the Events about `name`, one a line.
+  std::string EventMessages(const std::string& kind, const std::string& name) const {
+    kube::ListOptions options;
+    options.field_selector = "involvedObject.kind=" + kind + ",involvedObject.name=" + name;
+    auto list = admin_->List(res::kEvents, ns_, options);
+    std::string all;
+    if (list.ok()) {
+      for (const Json& e : list->items) all += kube::GetString(e, "message") + "\n";
+    }
+    return all;
+  }
+  std::string SynchronizedMessage(const Json& vmi) const {
+    const Json* conditions = kube::Find(vmi, "status.conditions");
+    if (conditions == nullptr || !conditions->is_array()) return "";
+    for (const Json& c : conditions->as_array()) {
+      if (kube::GetString(c, "type") == "Synchronized") {
+        return kube::GetString(c, "reason") + ": " + kube::GetString(c, "message");
+      }
+    }
+    return "";
+  }
+};
+
+// A 64-character VMI name makes the pod's vm.kubevirt.io/name label invalid:
+// the apiserver answers 422, which no retry changes. The VMI fails at once
+// with the apiserver's words, and the controller does not retry.
+TEST_F(ControllerFailureTest, AnInvalidLauncherPodFailsTheVmiWithTheApiserversWords) {
+  const std::string name(64, 'v');
+  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, NewVmi(name)).ok());
+  Json failed = WaitFor(
+      res::kVirtualMachineInstances, name, [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      "Failed after the pod was refused");
+  EXPECT_EQ(kube::GetString(failed, "status.reason"), "FailedCreate");
+  EXPECT_THAT(SynchronizedMessage(failed), HasSubstr("FailedCreate: launcher pod virt-launcher-"));
+  EXPECT_THAT(SynchronizedMessage(failed), HasSubstr("must be no more than 63"));
+  EXPECT_EQ(ConditionOf(failed, "Synchronized"), "False");
+  EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", name, "FailedCreate"));
+  EXPECT_TRUE(PodsOf(kube::UidOf(failed)).empty());
+  // Not retried: no reconcile of a VMI failed (a refusal is no error).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(controller_->Metric(R"(vireo_reconcile_errors_total{controller="vmi"})"),
+            std::optional<double>(0));
+  EXPECT_EQ(PhaseOf(*Get(res::kVirtualMachineInstances, name)), "Failed");
+}
+
+// A namespace that enforces PodSecurity `restricted`: a launcher pod that
+// does not comply is refused (403, permanent), and the VMI must say so
+// instead of staying Pending; a VM with runStrategy Always then backs off
+// (CrashLoopBackOff) rather than making VMIs in a loop. Once launcher pods
+// comply, the pod is admitted: either way the VMI never sits Pending
+// without a pod and without a word.
+TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVmi) {
+  ASSERT_TRUE(admin_
+                  ->Patch(res::kNamespaces, "", ns_, kube::PatchType::kMerge, JsonOf(R"({
+    "metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                            "pod-security.kubernetes.io/enforce-version": "latest"}}})"))
+                  .ok());
+  CreateVm("vm-r", "Always");
+  Json vmi = WaitFor(
+      res::kVirtualMachineInstances, "vm-r", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = kube::UidOf(vmi);
+  std::string outcome;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        if (!PodsOf(uid).empty()) {
+          outcome = "admitted";
+          return true;
+        }
+        auto now = Get(res::kVirtualMachineInstances, "vm-r");
+        if (now.has_value() && kube::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
+          vmi = *now;
+          outcome = "refused";
+          return true;
+        }
+        // Replaced already (the VM acts fast): the VM's record says so.
+        auto vm = Get(res::kVirtualMachines, "vm-r");
+        if (vm.has_value() && kube::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid) {
+          outcome = "refused";
+          return true;
+        }
+        return false;
+      },
+      kLimit))
+      << "the VMI neither got a pod nor failed";
+  std::printf("restricted namespace: launcher pod %s\n", outcome.c_str());
+  if (outcome == "admitted") return;  // launcher pods comply with restricted
+
+  EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-r", "FailedCreate"));
+  if (PhaseOf(vmi) == "Failed") {
+    EXPECT_THAT(SynchronizedMessage(vmi), HasSubstr("violates PodSecurity"));
+  }
+  Json vm = WaitFor(
+      res::kVirtualMachines, "vm-r",
+      [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
+  EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-r", "CrashLoopBackOff"));
+  // The first back-off is 10 s or more: no second VMI meanwhile.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  vm = *Get(res::kVirtualMachines, "vm-r");
+  EXPECT_EQ(kube::GetInt(vm, "status.startFailure.consecutiveFailCount"),
+            std::optional<int64_t>(1));
+  EXPECT_EQ(PrintableStatusOf(vm), "CrashLoopBackOff");
+}
+
+// An admission policy that refuses the pod (403 Forbidden, as a webhook or
+// PodSecurity would) fails the VMI with its words; runStrategy Always
+// backs off instead of making VMIs in a loop, and the VM says why.
+TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff) {
+  const kube::Resource policies{"admissionregistration.k8s.io", "v1",
+                                "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false};
+  const kube::Resource bindings{"admissionregistration.k8s.io", "v1",
+                                "validatingadmissionpolicybindings",
+                                "ValidatingAdmissionPolicyBinding", false};
+  const std::string policy = "refuse-" + ns_;
+  const std::string kRefuseExpression =
+      R"x("!has(object.metadata.labels) || !('vireo-test/refuse' in object.metadata.labels)")x";
+  ASSERT_TRUE(admin_
+                  ->Create(policies, "", JsonOf(R"({
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": ")" + policy + R"("},
+    "spec": {"failurePolicy": "Fail",
+      "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+        "operations": ["CREATE"], "resources": ["pods"]}]},
+      "validations": [{"expression": )" +
+                                       kRefuseExpression + R"(,
+        "message": "pods labelled vireo-test/refuse are not welcome here", "reason": "Forbidden"}]}})"))
+                  .ok());
+  ASSERT_TRUE(admin_
+                  ->Create(bindings, "", JsonOf(R"({
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+    "metadata": {"name": ")" + policy + R"("},
+    "spec": {"policyName": ")" + policy + R"(", "validationActions": ["Deny"],
+      "matchResources": {"namespaceSelector": {"matchLabels":
+        {"kubernetes.io/metadata.name": ")" + ns_ + R"("}}}}})"))
+                  .ok());
+  struct Cleanup {
+    kube::Client* c;
+    const kube::Resource& p;
+    const kube::Resource& b;
+    std::string name;
+    ~Cleanup() {
+      (void)c->Delete(b, "", name);
+      (void)c->Delete(p, "", name);
+    }
+  } cleanup{admin_.get(), policies, bindings, policy};
+  // The policy takes a moment to reach the apiserver's admission chain.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+
+  Json vm = NewVm("vm-a", "Always");
+  vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json::string("yes");
+  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, vm).ok());
+  Json vmi = WaitFor(
+      res::kVirtualMachineInstances, "vm-a", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = kube::UidOf(vmi);
+  // The VM replaces a failed VMI at once (runStrategy Always), so the
+  // Failed VMI may be gone before we look: then the VM's record says so.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto now = Get(res::kVirtualMachineInstances, "vm-a");
+        if (now.has_value() && kube::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
+          EXPECT_EQ(kube::GetString(*now, "status.reason"), "FailedCreate");
+          EXPECT_THAT(SynchronizedMessage(*now),
+                      HasSubstr("pods labelled vireo-test/refuse are not welcome here"));
+          return true;
+        }
+        auto vm = Get(res::kVirtualMachines, "vm-a");
+        return vm.has_value() &&
+               kube::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid;
+      },
+      kLimit))
+      << "the VMI never failed";
+  EXPECT_TRUE(PodsOf(uid).empty());
+  EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-a", "FailedCreate"));
+  EXPECT_THAT(EventMessages("VirtualMachineInstance", "vm-a"),
+              HasSubstr("pods labelled vireo-test/refuse are not welcome here"));
+
+  Json backing_off = WaitFor(
+      res::kVirtualMachines, "vm-a",
+      [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
+  EXPECT_EQ(kube::GetString(backing_off, "status.startFailure.lastFailedVMIUID"), uid);
+  EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-a", "CrashLoopBackOff"));
+  EXPECT_THAT(EventMessages("VirtualMachine", "vm-a"), HasSubstr("FailedCreate: launcher pod"));
+  // The first back-off is 10 s or more: no second attempt meanwhile.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  Json later = *Get(res::kVirtualMachines, "vm-a");
+  EXPECT_EQ(kube::GetInt(later, "status.startFailure.consecutiveFailCount"),
+            std::optional<int64_t>(1));
+  EXPECT_EQ(PrintableStatusOf(later), "CrashLoopBackOff");
+  EXPECT_EQ(controller_->Metric(R"(vireo_reconcile_errors_total{controller="vmi"})"),
+            std::optional<double>(0));
+}
+
+}  // namespace
+}  // namespace vireo::testing
