@@ -27,9 +27,6 @@ constexpr char kSourceVolume[] = "vireo-source";
 constexpr char kScratchVolume[] = "vireo-scratch";
 constexpr char kToolsVolume[] = "vireo-tools";  // ToolsInitContainer's
 constexpr char kImageVolume[] = "vireo-image";
-// The importer runs as KubeVirt's and CDI's unprivileged user; fsGroup makes
-// the claim and the scratch volume its own.
-constexpr int64_t kImporterUid = 107;
 constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
 
 Json OwnerReference(const api::DataVolume& dv) {
@@ -196,8 +193,7 @@ Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
   container["resources"]["requests"]["memory"] = Str("128Mi");
   container["resources"]["limits"]["memory"] = Str("1Gi");
   container["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  container["securityContext"]["allowPrivilegeEscalation"] = Json::boolean(false);
-  container["securityContext"]["capabilities"]["drop"] = StringArray({"ALL"});
+  container["securityContext"] = RestrictedContainerSecurityContext();
   container["volumeMounts"] = std::move(mounts);
   if (devices.size() > 0) container["volumeDevices"] = std::move(devices);
 
@@ -206,17 +202,11 @@ Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
   pod_spec["enableServiceLinks"] = Json::boolean(false);
   pod_spec["restartPolicy"] = Str("Never");
   pod_spec["terminationGracePeriodSeconds"] = Json::number(5);
-  // Block devices are the kubelet's root:disk, which fsGroup does not
-  // reach: an import onto a block claim runs as the image's user (root),
-  // still without capabilities.
-  Json security = Json::object();
-  security["seccompProfile"]["type"] = Str("RuntimeDefault");
-  if (!block && !source_block) {
-    security["runAsNonRoot"] = Json::boolean(true);
-    security["runAsUser"] = Json::number(kImporterUid);
-    security["runAsGroup"] = Json::number(kImporterUid);
-    security["fsGroup"] = Json::number(kImporterUid);
-  }
+  // The importer runs as KubeVirt's and CDI's unprivileged user, like the
+  // launcher: fsGroup makes the claim and the scratch volume its own; a block
+  // claim's device gets the pod's uid and gid from the node's runtime
+  // (docs/launcher-pod.md).
+  Json security = RestrictedPodSecurityContext();
   pod_spec["securityContext"] = std::move(security);
   if (init_containers.size() > 0) {
     for (size_t i = 0; i < init_containers.size(); ++i) {

@@ -398,6 +398,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     probe["command"] = StringArray({kLauncherBinary, "accel-probe", "--state-dir", kStateDir});
     probe["resources"] = AccelProbeResources(with_limits, config);
     probe["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+    probe["securityContext"] = RestrictedContainerSecurityContext();
     probe["volumeMounts"] = Json::array(1);
     probe["volumeMounts"][0] = Mount(kStateVolume, kStateDir, false);
     Json all = Json::array();
@@ -424,6 +425,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["resources"] = std::move(*resources);
   launcher["readinessProbe"] = std::move(probe);
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  launcher["securityContext"] = RestrictedContainerSecurityContext();
   launcher["volumeMounts"] = std::move(mounts);
   if (devices.size() > 0) launcher["volumeDevices"] = std::move(devices);
   Json ports = Json::array();
@@ -444,6 +446,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   pod_spec["restartPolicy"] = Str("Never");
   pod_spec["terminationGracePeriodSeconds"] =
       Json::number(grace + config.termination_grace_margin_seconds);
+  // PodSecurity "restricted": libvirt and QEMU run as uid 107, the volumes
+  // are the pod's group's (docs/launcher-pod.md).
+  pod_spec["securityContext"] = RestrictedPodSecurityContext();
   if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
   pod_spec["containers"] = Json::array(1);
   pod_spec["containers"][0] = std::move(launcher);
@@ -476,6 +481,7 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
                                   std::string(kToolsDir) + "/busybox"});
   tools["resources"] = std::move(resources);
   tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  tools["securityContext"] = RestrictedContainerSecurityContext();
   tools["volumeMounts"] = Json::array(1);
   tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
   return tools;
@@ -493,6 +499,7 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
                    path.empty() ? kDefaultContainerDiskPath : path, dir});
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  copy["securityContext"] = RestrictedContainerSecurityContext();
   copy["volumeMounts"] = Json::array(2);
   copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
   copy["volumeMounts"][1] = Mount(volume, dir, false);

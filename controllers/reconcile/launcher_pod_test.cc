@@ -5,6 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "controllers/reconcile/test_util.h"
 #include "controllers/reconcile/vm.h"
 #include "lib/api/codec.h"
@@ -77,6 +81,147 @@ TEST(LauncherPodGolden, StandaloneVmiEmulated) {
   ASSERT_TRUE(vmi.ok()) << vmi.status().ToString();
   api::ApplyVmiDefaults(&*vmi);
   testing::ExpectGolden(Normalized(Render(*vmi, Config(EmulationMode::kOn))), "pod_emptydisk.json");
+}
+
+// What PodSecurity "restricted" (Kubernetes 1.36, the policy version the T3
+// namespace enforces) asks of a pod, as a list of violations: empty when the
+// apiserver would admit it. The apiserver's own verdict is T3's
+// (tests/e2e/e2e_test.py); this keeps every rendering of the pod honest.
+std::vector<std::string> RestrictedViolations(const Json& pod) {
+  std::vector<std::string> out;
+  const Json& spec = pod.at("spec");
+  const Json none = Json::object();
+  const Json& pod_sc = spec.has_field("securityContext") ? spec.at("securityContext") : none;
+  for (const char* host : {"hostNetwork", "hostPID", "hostIPC"}) {
+    if (spec.has_field(host) && spec.at(host).as_bool()) out.push_back(std::string(host));
+  }
+  static const std::set<std::string> kAllowedVolumes = {
+      "configMap", "csi",   "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+      "projected", "secret"};
+  for (const Json& v : spec.at("volumes").as_array()) {
+    for (const auto& [key, value] : v.as_object()) {
+      if (key != "name" && !kAllowedVolumes.contains(key)) {
+        out.push_back("volume " + v.at("name").as_string() + ": " + key);
+      }
+    }
+  }
+  auto seccomp_ok = [](const Json& sc) {
+    if (!sc.has_field("seccompProfile")) return false;
+    const std::string type = sc.at("seccompProfile").at("type").as_string();
+    return type == "RuntimeDefault" || type == "Localhost";
+  };
+  auto field = [](const Json& sc, const char* name) -> const Json* {
+    return sc.has_field(name) ? &sc.at(name) : nullptr;
+  };
+  if (const Json* uid = field(pod_sc, "runAsUser"); uid != nullptr && uid->as_integer() == 0) {
+    out.push_back("pod runAsUser 0");
+  }
+  std::vector<const Json*> containers;
+  for (const char* list : {"initContainers", "containers"}) {
+    if (!spec.has_field(list)) continue;
+    for (const Json& c : spec.at(list).as_array()) containers.push_back(&c);
+  }
+  for (const Json* c : containers) {
+    const std::string name = c->at("name").as_string();
+    const Json& sc = c->has_field("securityContext") ? c->at("securityContext") : none;
+    if (const Json* p = field(sc, "privileged"); p != nullptr && p->as_bool()) {
+      out.push_back(name + ": privileged");
+    }
+    const Json* escalation = field(sc, "allowPrivilegeEscalation");
+    if (escalation == nullptr || escalation->as_bool()) {
+      out.push_back(name + ": allowPrivilegeEscalation not false");
+    }
+    const Json* caps = field(sc, "capabilities");
+    bool drops_all = false;
+    if (caps != nullptr && caps->has_field("drop")) {
+      for (const Json& d : caps->at("drop").as_array()) drops_all |= d.as_string() == "ALL";
+    }
+    if (!drops_all) out.push_back(name + ": capabilities do not drop ALL");
+    if (caps != nullptr && caps->has_field("add")) {
+      for (const Json& a : caps->at("add").as_array()) {
+        if (a.as_string() != "NET_BIND_SERVICE") out.push_back(name + ": adds " + a.as_string());
+      }
+    }
+    const Json* non_root = field(sc, "runAsNonRoot");
+    if (non_root == nullptr) non_root = field(pod_sc, "runAsNonRoot");
+    if (non_root == nullptr || !non_root->as_bool()) out.push_back(name + ": runAsNonRoot unset");
+    if (const Json* uid = field(sc, "runAsUser"); uid != nullptr && uid->as_integer() == 0) {
+      out.push_back(name + ": runAsUser 0");
+    }
+    if (!seccomp_ok(sc) && !seccomp_ok(pod_sc)) out.push_back(name + ": no seccompProfile");
+    if (c->has_field("ports")) {
+      for (const Json& port : c->at("ports").as_array()) {
+        if (port.has_field("hostPort")) out.push_back(name + ": hostPort");
+      }
+    }
+  }
+  return out;
+}
+
+TEST(LauncherPodSecurity, CheckerFlagsAPodWithoutASecurityContext) {
+  // The checker below must be able to fail: a pod as Vireo rendered it
+  // before it ran as 107 breaks the policy on every count.
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000d0");
+  Json pod = Render(vmi, Config(EmulationMode::kAuto));
+  pod["spec"].erase("securityContext");
+  for (const char* list : {"initContainers", "containers"}) {
+    for (auto& c : pod["spec"][list].as_array()) c.erase("securityContext");
+  }
+  const std::vector<std::string> violations = RestrictedViolations(pod);
+  EXPECT_THAT(violations, ::testing::Contains("compute: runAsNonRoot unset"));
+  EXPECT_THAT(violations, ::testing::Contains("compute: no seccompProfile"));
+  EXPECT_THAT(violations, ::testing::Contains("compute: capabilities do not drop ALL"));
+  EXPECT_THAT(violations, ::testing::Contains("vireo-tools: allowPrivilegeEscalation not false"));
+}
+
+TEST(LauncherPodSecurity, EveryRenderingPassesRestrictedAsUid107) {
+  LauncherConfig probing = Config(EmulationMode::kAuto);
+  probing.kvm_resource_offered = true;  // the accel-probe init container too
+  struct Case {
+    std::string what;
+    Json pod;
+  };
+  auto emptydisk =
+      api::FromJson<api::VirtualMachineInstance>(api::testing::LoadFixture("vmi_emptydisk.json"));
+  ASSERT_TRUE(emptydisk.ok()) << emptydisk.status().ToString();
+  api::ApplyVmiDefaults(&*emptydisk);
+  const std::vector<Case> cases = {
+      {"containerDisk, accel probe",
+       Render(VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000d1"), probing)},
+      {"filesystem and block claims, KVM only",
+       Render(VmiFromVmFixture("vm_pvc.json", "1d7e9a70-0000-4000-8000-0000000000d2"),
+              Config(EmulationMode::kOff),
+              {{"fedora-root", VolumeMode::kFilesystem}, {"fedora-iso", VolumeMode::kBlock}})},
+      {"containerDisk and emptyDisk, TCG", Render(*emptydisk, Config(EmulationMode::kOn))},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_THAT(RestrictedViolations(c.pod), ::testing::IsEmpty());
+    const Json& sc = c.pod.at("spec").at("securityContext");
+    // Fixed ids, the ones the launcher image names libvirt-qemu and the
+    // importer pod uses: files one writes, the other reads.
+    EXPECT_EQ(sc.at("runAsUser").as_integer(), 107);
+    EXPECT_EQ(sc.at("runAsGroup").as_integer(), 107);
+    EXPECT_EQ(sc.at("fsGroup").as_integer(), 107);
+    EXPECT_TRUE(sc.at("runAsNonRoot").as_bool());
+    EXPECT_EQ(sc.at("seccompProfile").at("type").as_string(), "RuntimeDefault");
+    size_t containers = 0;
+    for (const char* list : {"initContainers", "containers"}) {
+      if (!c.pod.at("spec").has_field(list)) continue;
+      for (const Json& container : c.pod.at("spec").at(list).as_array()) {
+        ++containers;
+        const Json& csc = container.at("securityContext");
+        EXPECT_FALSE(csc.at("allowPrivilegeEscalation").as_bool()) << container.at("name");
+        EXPECT_EQ(csc.at("capabilities").at("drop").serialize(), "[\"ALL\"]")
+            << container.at("name");
+        EXPECT_FALSE(csc.has_field("runAsUser")) << "the pod's uid, not one per container";
+      }
+    }
+    EXPECT_GE(containers, 1u);
+  }
+  // The containerDisk case has the tools and copy init containers and the
+  // probe: all of them are held to the policy above.
+  EXPECT_EQ(cases[0].pod.at("spec").at("initContainers").size(), 3u);
 }
 
 TEST(LauncherPod, CommandFollowsTheContract) {
