@@ -418,6 +418,10 @@ mkdir -p "$STATE/containerd"
 # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so the negative
 # oom_score_adj containerd gives sandboxes by default makes every runc create
 # fail ("can't get final child's PID from pipe: EOF").
+# device_ownership_from_security_context: a device a container gets (/dev/kvm
+# from the device plugin, a block PVC) belongs to the pod's runAsUser and
+# runAsGroup, not to the host's owner (root), so the launcher pod (uid 107)
+# can open them (docs/launcher-pod.md).
 write_file "$STATE/containerd/config.toml" <<EOF
 version = 2
 root = "$STATE/containerd/root"
@@ -434,6 +438,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause_image"
   restrict_oom_score_adj = true
+  device_ownership_from_security_context = true
   netns_mounts_under_state_dir = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]

@@ -109,6 +109,8 @@ build_image() {
       die "$name: vireo-launcher warm-cache failed in the image"
     compgen -G "$top/usr/lib/vireo/qemu-capabilities/tcg/*.xml" >/dev/null ||
       die "$name: warm-cache left no capabilities in usr/lib/vireo/qemu-capabilities/tcg"
+    # libvirt wrote them 0600 as root; the launcher pod runs as uid 107.
+    chmod -R a+rX "$top/usr/lib/vireo"
   fi
 
   tar_tree "$top" "$work/$name-top.tar" "$epoch" --owner=0 --group=0
@@ -134,7 +136,9 @@ build_image() {
 }
 
 build_image vireo-controller "$build/controllers/vireo-controller" 65532:65532
-build_image vireo-launcher "$build/launcher/vireo-launcher" ""
+# The launcher pod runs as 107 (libvirt-qemu in the image's files/etc/passwd;
+# docs/launcher-pod.md); the image says so too for those who run it by hand.
+build_image vireo-launcher "$build/launcher/vireo-launcher" 107:107
 
 # build_static_image NAME PROGRAM UPSTREAM: the archive $out/NAME.tar holding
 # one layer, the static PROGRAM as /usr/bin/<its name> (entrypoint); UPSTREAM

@@ -11,8 +11,8 @@
 #   found, `vireo-controller --help` as uid 65532.
 # launcher: the config, /etc/passwd's libvirt-qemu, a static /bin/busybox,
 #   `vireo-launcher --help`, `vireo-launcher warm-cache`, QEMU starting with
-#   every NIC model's ROM, VGA + VNC and OVMF, then two guests as in a pod
-#   (docs/launcher-pod.md): the test disk from test-disk.tar, copied the way
+#   every NIC model's ROM, VGA + VNC and OVMF, then two guests as in a pod, as
+#   the pod's uid and gid 107 (docs/launcher-pod.md): the test disk from test-disk.tar, copied the way
 #   the pod's init containers do (busybox from the launcher image), booted
 #   by `vireo-launcher run` under TCG with a cloud-init disk and a NIC, until
 #   the guest prints VIREO-TEST-DISK READY; the readiness probe and the
@@ -120,8 +120,9 @@ lroot=$work/vireo-launcher/bundle/rootfs
 lconfig=$config
 check "launcher: entrypoint is /usr/bin/vireo-launcher" \
   test "$(config_field "$config" Entrypoint)" == '["/usr/bin/vireo-launcher"]'
-check "launcher: libvirt-qemu user and group exist" \
-  grep -q '^libvirt-qemu:' "$lroot/etc/passwd" "$lroot/etc/group"
+check "launcher: libvirt-qemu user and group exist, 107 as the pod's runAsUser" \
+  grep -q '^libvirt-qemu:x:107:' "$lroot/etc/passwd" "$lroot/etc/group"
+check "launcher: runs as 107:107" test "$(config_field "$config" User)" == '"107:107"'
 check "launcher: /bin/busybox is static" \
   bash -c '! readelf -l "$1" | grep -q INTERP' _ "$lroot/bin/busybox"
 for program in vireo-launcher qemu-system-x86_64 qemu-img xorriso; do
@@ -135,6 +136,8 @@ check "launcher: the CA bundle holds Debian's certificates (over 100)" \
   bash -c '(($(grep -c "BEGIN CERTIFICATE" "$1/usr/lib/ssl/cert.pem") > 100))' _ "$lroot"
 check "launcher: QEMU capabilities cache shipped (usr/lib/vireo/qemu-capabilities/tcg)" \
   compgen -G "$lroot/usr/lib/vireo/qemu-capabilities/tcg/*.xml" >/dev/null
+check "launcher: the capabilities cache is readable by uid 107" \
+  test -z "$(find "$lroot/usr/lib/vireo" ! -perm -o=r)"
 t0=$SECONDS
 if out=$(sandbox "$lroot" ro -- /bin/sh -c \
   'vireo-launcher warm-cache --out /tmp/caps --log-level warn && ls /tmp/caps/tcg/*.xml' 2>&1); then
@@ -169,13 +172,16 @@ mkdir -p "$droot"/{dev,proc,sys,tmp,run}
 # container-disks/rootdisk) in $work/NAME, the test disk copied in as the
 # launcher pod's init containers do it (controllers/reconcile/launcher_pod.cc):
 # busybox from the launcher image, then the copy run in the containerDisk
-# image with that busybox. Sets `pod`.
+# image with that busybox. Everything runs as the pod's uid and gid, 107,
+# which own the pod's volumes as fsGroup makes them. Sets `pod`.
+pod_user=107:107
 new_pod() {
   pod=$work/$1
   mkdir -p "$pod"/{vmi,state,tools,container-disks/rootdisk}
   printf '%s\n' "$2" >"$pod/vmi/vmi.json"
-  sandbox "$lroot" ro --bind "$pod" /run/vireo -- /bin/busybox cp /bin/busybox /var/run/vireo/tools/busybox &&
-    sandbox "$droot" ro --bind "$pod" /run/vireo -- /run/vireo/tools/busybox sh -c \
+  chown -R "$pod_user" "$pod"
+  sandbox --user "$pod_user" "$lroot" ro --bind "$pod" /run/vireo -- /bin/busybox cp /bin/busybox /var/run/vireo/tools/busybox &&
+    sandbox --user "$pod_user" "$droot" ro --bind "$pod" /run/vireo -- /run/vireo/tools/busybox sh -c \
       'set -eu; for f in /disk/*; do cp "$f" "$1/"; done' copy-disk /run/vireo/container-disks/rootdisk
 }
 
@@ -184,7 +190,7 @@ new_pod() {
 start_launcher() {
   local name=$1
   rm -f "$work/$name.pid"
-  sandbox --pid1 --pidfile "$work/$name.pid" "$lroot" ro --bind "$pod" /run/vireo -- \
+  sandbox --pid1 --pidfile "$work/$name.pid" --user "$pod_user" "$lroot" ro --bind "$pod" /run/vireo -- \
     vireo-launcher run --vmi /var/run/vireo/vmi/vmi.json --state-dir /var/run/vireo/state \
     --emulation=auto --grace-period-seconds 30 >"$work/$name.out" 2>"$work/$name.err" &
   job=$!
@@ -235,9 +241,9 @@ if wait_for "$pod/state/console.log" "VIREO-TEST-DISK READY" 300 "$job"; then
   check "launcher: the guest got an address from QEMU's user network (virtio NIC)" \
     wait_for "$pod/state/console.log" "VIREO-NET: eth0" 60
   check "launcher: readiness probe passes (exec in the running sandbox)" \
-    sandbox_enter "$launcher" "$lroot" vireo-launcher probe --state-dir /var/run/vireo/state
+    sandbox_enter --user "$pod_user" "$launcher" "$lroot" vireo-launcher probe --state-dir /var/run/vireo/state
   { sleep 1; echo 'echo VIREO-ECHO-$((6*7))'; sleep 8; } |
-    sandbox_enter --timeout 30 "$launcher" "$lroot" vireo-launcher console --state-dir /var/run/vireo/state \
+    sandbox_enter --timeout 30 --user "$pod_user" "$launcher" "$lroot" vireo-launcher console --state-dir /var/run/vireo/state \
       >"$work/console.out" 2>&1 || true
   check "launcher: vireo-launcher console answers (VIREO-ECHO-42)" grep -q VIREO-ECHO-42 "$work/console.out"
   if grep -q 'no QEMU capabilities cache' "$work/boot.err"; then

@@ -87,13 +87,14 @@ exit "$rc"
 
 # Runs PROGRAM in a running sandbox (its mounts, its pids), as a container
 # runtime's exec would; killed after SECONDS with --timeout.
-#   sandbox_enter [--timeout SECONDS] PID ROOT PROGRAM [ARG...]
+#   sandbox_enter [--timeout SECONDS] [--user UID:GID] PID ROOT PROGRAM [ARG...]
 sandbox_enter() {
-  local limit=()
+  local limit=() user=()
   if [[ $1 == --timeout ]]; then limit=(timeout "$2"); shift 2; fi
+  if [[ $1 == --user ]]; then user=(--userspec="$2"); shift 2; fi
   local pid=$1 root=$2; shift 2
   "${limit[@]}" nsenter -t "$pid" -m -p -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root TERM=dumb chroot "$root" "$@"
+    HOME=/root TERM=dumb chroot "${user[@]}" "$root" "$@"
 }
 
 # The dynamic loader's view of PROGRAM (a path inside the sandbox's root):
