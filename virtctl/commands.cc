@@ -274,7 +274,7 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
   request.container = kLauncherContainer;
   request.command = {"vireo-launcher", "console", "--state-dir", kStateDir, "--wait-seconds", "10"};
   ExecOptions exec_options;
-  exec_options.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options.keepalive);
+  exec_options.keepalive = options.keepalive;
   exec_options.log_requests = options.verbosity >= 1;
   auto session = ExecSession::Open(client, request, exec_options);
   if (!session.ok()) {

@@ -1,23 +1,24 @@
-// A pods/exec session over WebSocket (cpprestsdk): the remote-command
-// channel protocol of channel.h, v5.channel.k8s.io first, v4.channel.k8s.io
-// when the server does not take v5. Incoming messages become events on a
-// queue with a file descriptor to poll, so one thread can wait for the
+// A pods/exec session over WebSocket (lib/kube/websocket.h, which checks the
+// certificate as the REST client does, tls-server-name included): the
+// remote-command channel protocol of channel.h, v5.channel.k8s.io or
+// v4.channel.k8s.io as the server picks. Incoming messages become events on
+// a queue with a file descriptor to poll, so one thread can wait for the
 // keyboard and the pod together. A WebSocket ping every keepalive interval
-// keeps idle links open through proxies and load balancers.
+// keeps idle links open through proxies and load balancers, and a ping left
+// unanswered ends the session with an event that says so.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
+#include <variant>
 #include <vector>
 
 #include "lib/kube/client.h"
 #include "lib/kube/status.h"
+#include "lib/kube/websocket.h"
 #include "virtctl/channel.h"
 
 namespace vireo::virtctl {
@@ -41,15 +42,17 @@ struct ExecEvent {
 };
 
 struct ExecOptions {
-  std::chrono::seconds keepalive{30};  // 0: no pings
+  // A ping every interval; one unanswered for an interval ends the session
+  // (kClosed, not clean, "keepalive failed: ..."). 0: no pings.
+  std::chrono::milliseconds keepalive{30000};
   std::string user_agent = "virtctl";
   bool log_requests = false;
 };
 
 class ExecSession {
  public:
-  // Connects and upgrades. kUnavailable with the transport's words when the
-  // upgrade fails under both protocols.
+  // Connects and upgrades, offering v5 and v4 at once. The WebSocket's
+  // errors as they are (kUnavailable, kForbidden, ...), with the URL.
   // Authenticates as `client` does (server, TLS, token).
   static kube::Result<std::unique_ptr<ExecSession>> Open(kube::Client& client,
                                                          const ExecRequest& request,
@@ -71,21 +74,17 @@ class ExecSession {
   void Close();
 
  private:
-  struct Impl;
   ExecSession();
-  void Push(ExecEvent event);
-  void KeepAlive(std::chrono::seconds interval);
-  bool IsClosed();
+  // From the WebSocket's thread: a message, or how the connection ended.
+  using Incoming = std::variant<std::string, kube::Status>;
+  void Push(Incoming incoming);
 
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<kube::WebSocket> ws_;
   Protocol protocol_ = Protocol::kV5;
   int wake_[2] = {-1, -1};
-  std::mutex send_mu_;  // one message on the wire at a time; never held with mu_
-  std::mutex mu_;       // events_, closed_; taken on cpprestsdk's threads
-  std::deque<ExecEvent> events_;
+  std::mutex mu_;  // incoming_, closed_
+  std::deque<Incoming> incoming_;
   bool closed_ = false;
-  std::condition_variable stop_cv_;
-  std::thread keepalive_;
 };
 
 }  // namespace vireo::virtctl

@@ -76,7 +76,8 @@ leave); when it ends, output is shown for --linger more, then virtctl exits.
 Flags:
   --timeout DURATION    how long to wait for the VMI to run (default 5m; a bare
                         number is minutes)
-  --keepalive DURATION  WebSocket ping interval on an idle link (default 30s; 0: none)
+  --keepalive DURATION  WebSocket ping interval (default 30s; 0: none); a ping
+                        unanswered for as long ends the console (exit 7)
   --linger DURATION     after piped input ends, keep showing output this long (default 1s)
 )"},
       {"version", R"(Usage: virtctl version

@@ -226,10 +226,10 @@ TEST(WebSocketTest, AnUnansweredPingIsReportedWithinTwoIntervals) {
   options.keepalive = std::chrono::milliseconds(300);
   auto ws = Open(ConfigFor(server, kName), &seen, options);
   ASSERT_TRUE(ws.ok()) << ws.status().message();
-  // The server stops reading once it has answered this message.
+  // The server stops reading: at once, or after answering this message if it
+  // was already waiting for one.
   server.SetSilent(true);
   ASSERT_TRUE((*ws)->Send("last").ok());
-  ASSERT_TRUE(seen.WaitMessages(1));
   auto start = std::chrono::steady_clock::now();
   auto closed = seen.WaitClosed(std::chrono::seconds(5));
   auto took = std::chrono::steady_clock::now() - start;

@@ -1,4 +1,5 @@
-// TcpProxy: one thread accepting, one thread per connection copying bytes.
+// TcpProxy: one thread accepting, one thread per connection copying bytes
+// (or dropping them) and watching the connection's silence.
 #include "tests/integration/tcp_proxy.h"
 
 #include <arpa/inet.h>
@@ -30,11 +31,12 @@ sockaddr_in Loopback(int port) {
 
 }  // namespace
 
-TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
+TcpProxy::TcpProxy(int target_port, const char* listen_address) : target_port_(target_port) {
   if (pipe(wake_) != 0) Die("pipe");
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) Die("socket");
   sockaddr_in addr = Loopback(0);
+  if (inet_pton(AF_INET, listen_address, &addr.sin_addr) != 1) Die("inet_pton");
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("bind");
   if (listen(listen_fd_, 64) != 0) Die("listen");
   socklen_t len = sizeof addr;
@@ -45,7 +47,8 @@ TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
 
 TcpProxy::~TcpProxy() {
   stopping_ = true;
-  if (write(wake_[1], "x", 1) < 0) { /* the pipe is ours; nothing to do */ }
+  if (write(wake_[1], "x", 1) < 0) { /* the pipe is ours; nothing to do */
+  }
   acceptor_.join();
   DropConnections();
   std::vector<std::thread> pumps;
@@ -98,12 +101,24 @@ void TcpProxy::Pump(int client_fd, int server_fd) {
   char buf[16384];
   pollfd fds[3] = {{client_fd, POLLIN, 0}, {server_fd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
   bool open = true;
+  auto last_traffic = std::chrono::steady_clock::now();
   while (open && !stopping_) {
-    if (poll(fds, 3, -1) < 0) {
+    // Wake up now and then to measure the silence when there is a limit.
+    int64_t limit_ms = idle_limit_ms_;
+    int rc = poll(fds, 3, limit_ms > 0 ? 20 : -1);
+    if (rc < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[2].revents != 0) break;
+    if (rc == 0) {
+      if (limit_ms > 0 && !blackhole_ &&
+          std::chrono::steady_clock::now() - last_traffic >= std::chrono::milliseconds(limit_ms)) {
+        ++cut_idle_;
+        break;
+      }
+      continue;
+    }
     for (int i = 0; i < 2 && open; ++i) {
       if (fds[i].revents == 0) continue;
       ssize_t n = recv(fds[i].fd, buf, sizeof buf, 0);
@@ -111,6 +126,8 @@ void TcpProxy::Pump(int client_fd, int server_fd) {
         open = false;
         break;
       }
+      if (blackhole_) continue;  // read, so the sender never blocks; never delivered
+      last_traffic = std::chrono::steady_clock::now();
       int to = fds[1 - i].fd;
       for (ssize_t off = 0; off < n;) {
         ssize_t w = send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);

@@ -2,13 +2,25 @@
 // (run as its ServiceAccount); the test plays the kubelet. start, stop and
 // restart must change the VM as KubeVirt's would for every runStrategy, and
 // the failures (missing VM, wrong namespace, missing permission, a console
-// that cannot run) must say so with their documented exit codes.
+// that cannot run) must say so with their documented exit codes. The
+// console runs end to end through the real apiserver to a kubelet's
+// streaming endpoint the test plays (ConsoleKubelet), past a TCP proxy that
+// cuts idle links or swallows every byte.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
 
+#include "lib/kube/test_websocket_server.h"
 #include "tests/integration/controller_env.h"
+#include "tests/integration/tcp_proxy.h"
 
 namespace vireo::testing {
 namespace {
@@ -21,6 +33,126 @@ std::string Uid(const Json& o) { return kube::UidOf(o); }
 struct Outcome {
   int code = -1;
   std::string output;  // stdout + stderr
+};
+
+using Ms = std::chrono::milliseconds;
+
+// `virtctl console` as a child process: the test writes its stdin, its
+// stdout and stderr go to one file.
+class ConsoleProcess {
+ public:
+  ConsoleProcess(const std::string& command_line, std::string out_path)
+      : out_path_(std::move(out_path)) {
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], STDIN_FILENO);
+      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out, STDOUT_FILENO);
+      dup2(out, STDERR_FILENO);
+      execl("/bin/sh", "sh", "-c", ("exec " + command_line).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    stdin_ = in[1];
+  }
+  ~ConsoleProcess() {
+    CloseStdin();
+    if (pid_ > 0 && !exit_code_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool Write(const std::string& bytes) {
+    return stdin_ >= 0 &&
+           write(stdin_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  }
+  void CloseStdin() {
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
+  // The exit code, or nullopt while it still runs after `limit`.
+  std::optional<int> Wait(Ms limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!exit_code_) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(Ms(20));
+    }
+    return exit_code_;
+  }
+  std::string Output() const {
+    std::ifstream in(out_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  bool WaitForOutput(const std::string& needle, Ms limit) {
+    return Eventually([&] { return Output().find(needle) != std::string::npos; }, limit);
+  }
+
+ private:
+  std::string out_path_;
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::optional<int> exit_code_;
+};
+
+// Plays a kubelet's streaming server for pods/exec. A Node of its own names
+// 127.0.0.1 and the server's port, and declares ExtendWebSocketsToKubelet, so
+// the apiserver proxies the console's WebSocket (v5.channel.k8s.io) to it as
+// it is. It echoes each stdin frame as stdout and ends the command with
+// Success when stdin is closed.
+class ConsoleKubelet {
+ public:
+  ConsoleKubelet(const ClusterEnv& env, std::string node)
+      : env_(env), node_(std::move(node)), server_(Options(), &Answer) {
+    std::string manifest = env_.dir() + "/" + node_ + ".yaml";
+    std::ofstream(manifest) << "apiVersion: v1\nkind: Node\nmetadata: {name: " << node_ << "}\n";
+    std::string out;
+    EXPECT_EQ(env_.Kubectl("apply -f " + manifest, &out), 0) << out;
+    std::string status = R"({"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}],)"
+                         R"("daemonEndpoints":{"kubeletEndpoint":{"Port":)" +
+                         std::to_string(server_.port()) +
+                         R"(}},"declaredFeatures":["ExtendWebSocketsToKubelet"]}})";
+    EXPECT_EQ(
+        env_.Kubectl(
+            "patch node " + node_ + " --subresource=status --type=merge -p '" + status + "'", &out),
+        0)
+        << out;
+  }
+  ~ConsoleKubelet() {
+    std::string out;
+    env_.Kubectl("delete node " + node_ + " --wait=false", &out);
+  }
+  const std::string& node() const { return node_; }
+  std::vector<kube::testing::UpgradeRequest> upgrades() const { return server_.upgrades(); }
+
+ private:
+  static kube::testing::TestWebSocketServerOptions Options() {
+    static const kube::testing::TestPki pki = kube::testing::MakeTestPki({"127.0.0.1"});
+    kube::testing::TestWebSocketServerOptions options;
+    options.cert_pem = pki.server_cert_pem;
+    options.key_pem = pki.server_key_pem;
+    options.subprotocols = {"v5.channel.k8s.io", "v4.channel.k8s.io"};
+    return options;
+  }
+  static std::vector<std::string> Answer(const std::string& frame) {
+    if (frame.size() > 1 && frame[0] == '\0') return {"\x01" + frame.substr(1)};
+    if (frame == std::string("\xff\0", 2)) {
+      return {std::string("\x03") + R"({"metadata":{},"status":"Success"})"};
+    }
+    return {};
+  }
+
+  const ClusterEnv& env_;
+  const std::string node_;
+  kube::testing::TestWebSocketServer server_;
 };
 
 class VirtctlTest : public ControllerTest {
@@ -50,6 +182,46 @@ class VirtctlTest : public ControllerTest {
         [&](const Json& o) { return Uid(o) == Uid(vmi) && PhaseOf(o) == "Running"; },
         "VMI " + vm + " Running");
   }
+  // A VM whose launcher pod runs on `node`.
+  void RunOn(const std::string& vm, const std::string& node) {
+    CreateVm(vm, "Always");
+    Json vmi = WaitFor(
+        res::kVirtualMachineInstances, vm, [](const Json&) { return true; }, "a VMI for " + vm);
+    Json pod = WaitForPod(Uid(vmi));
+    EXPECT_TRUE(kubelet_->Bind(kube::NameOf(pod), node).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+    WaitFor(
+        res::kVirtualMachineInstances, vm, [](const Json& o) { return PhaseOf(o) == "Running"; },
+        "VMI " + vm + " Running");
+  }
+  // The harness's cluster-admin, reaching the apiserver at host:port (a
+  // proxy's) and checking its certificate against tls_server_name.
+  std::string AdminKubeconfig(int port, const std::string& tls_server_name,
+                              const std::string& host = "127.0.0.1") {
+    std::string path = env_->dir() + "/" + ns_ + "-" + host + "-" + std::to_string(port) + "-" +
+                       tls_server_name + ".kubeconfig";
+    std::string pki = env_->dir() + "/pki/";
+    std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: t1\n  cluster:\n"
+                        << "    server: https://" << host << ":" << port << "\n"
+                        << "    certificate-authority: " << pki << "ca.crt\n"
+                        << "    tls-server-name: " << tls_server_name << "\n"
+                        << "users:\n- name: admin\n  user:\n"
+                        << "    client-certificate: " << pki << "admin.crt\n"
+                        << "    client-key: " << pki << "admin.key\n"
+                        << "contexts:\n- name: t1\n  context: {cluster: t1, user: admin}\n"
+                        << "current-context: t1\n";
+    return path;
+  }
+  std::unique_ptr<ConsoleProcess> Console(const std::string& vm, const std::string& kubeconfig,
+                                          const std::string& flags) {
+    const char* bin = std::getenv("VIREO_VIRTCTL_BIN");
+    return std::make_unique<ConsoleProcess>(
+        std::string(bin != nullptr ? bin : "virtctl") + " --kubeconfig " + kubeconfig + " -n " +
+            ns_ + " console " + vm + " --timeout 20s " + flags,
+        env_->dir() + "/" + ns_ + "-" + vm + "-console-" + std::to_string(consoles_++) + ".out");
+  }
+  int consoles_ = 0;
+
   std::string StrategyOf(const std::string& vm) {
     auto o = Get(res::kVirtualMachines, vm);
     return o ? kube::GetString(*o, "spec.runStrategy") : "(gone)";
@@ -349,6 +521,86 @@ TEST_F(VirtctlTest, ConsoleWaitsThenTimesOutOrReportsAStreamThatCannotOpen) {
   EXPECT_NE(broken.output.find("cannot open the console of pod " + ns_ + "/virt-launcher-vm-c-"),
             std::string::npos)
       << broken.output;
+}
+
+// The apiserver's certificate names 127.0.0.1, localhost and
+// kubernetes.default.svc, not 127.0.0.2: a kubeconfig that reaches it at
+// 127.0.0.2 (through a proxy listening there) must name one of them with
+// tls-server-name, and the console honours it as the REST calls do.
+TEST_F(VirtctlTest, ConsoleChecksTheCertificateAgainstTlsServerName) {
+  ConsoleKubelet kubelet(*env_, "console-node-" + ns_);
+  RunOn("vm-tls", kubelet.node());
+  TcpProxy elsewhere(env_->apiserver_port(), "127.0.0.2");
+  std::string kubeconfig = AdminKubeconfig(elsewhere.port(), "kubernetes.default.svc", "127.0.0.2");
+  auto console = Console("vm-tls", kubeconfig, "--linger 5s");
+  console->Write("hello-over-tls\n");
+  EXPECT_TRUE(console->WaitForOutput("hello-over-tls", kLimit)) << console->Output();
+  console->CloseStdin();
+  EXPECT_EQ(console->Wait(kLimit), std::optional<int>(0)) << console->Output();
+  auto upgrades = kubelet.upgrades();
+  ASSERT_EQ(upgrades.size(), 1u) << console->Output();
+  EXPECT_EQ(upgrades[0].target.rfind("/exec/" + ns_ + "/virt-launcher-vm-tls-", 0), 0u)
+      << upgrades[0].target;
+  EXPECT_NE(upgrades[0].target.find("command=vireo-launcher"), std::string::npos);
+
+  // A name the certificate does not carry is refused, and the message says
+  // which name was checked.
+  Outcome wrong =
+      Virtctl("console vm-tls --timeout 5s",
+              AdminKubeconfig(elsewhere.port(), "not-in-the-cert.example", "127.0.0.2"));
+  EXPECT_NE(wrong.code, 0) << wrong.output;
+  EXPECT_NE(wrong.output.find("tls-server-name"), std::string::npos) << wrong.output;
+  EXPECT_EQ(kubelet.upgrades().size(), 1u) << "no stream was opened";
+}
+
+// A proxy that cuts links silent for 2 s: the console's pings keep it open;
+// without them it is cut (so the proxy really cuts).
+TEST_F(VirtctlTest, ConsolePingsKeepAnIdleLinkOpenThroughAProxyThatCutsIdleLinks) {
+  ConsoleKubelet kubelet(*env_, "idle-node-" + ns_);
+  RunOn("vm-idle", kubelet.node());
+  TcpProxy proxy(env_->apiserver_port());
+  proxy.SetIdleLimit(std::chrono::seconds(2));
+  std::string kubeconfig = AdminKubeconfig(proxy.port(), "localhost");
+
+  auto bare = Console("vm-idle", kubeconfig, "--keepalive 0");
+  bare->Write("unpinged\n");
+  EXPECT_TRUE(bare->WaitForOutput("unpinged", kLimit)) << bare->Output();
+  EXPECT_EQ(bare->Wait(Ms(10000)), std::optional<int>(7)) << bare->Output();
+  EXPECT_NE(bare->Output().find("the console connection broke"), std::string::npos)
+      << bare->Output();
+
+  auto kept = Console("vm-idle", kubeconfig, "--keepalive 1s --linger 5s");
+  kept->Write("before-idle\n");
+  EXPECT_TRUE(kept->WaitForOutput("before-idle", kLimit)) << kept->Output();
+  EXPECT_FALSE(kept->Wait(Ms(5000)).has_value())
+      << "idle for 2.5 times the proxy's limit, the console is still open:\n"
+      << kept->Output();
+  kept->Write("after-idle\n");
+  EXPECT_TRUE(kept->WaitForOutput("after-idle", Ms(10000))) << kept->Output();
+  kept->CloseStdin();
+  EXPECT_EQ(kept->Wait(kLimit), std::optional<int>(0)) << kept->Output();
+}
+
+// A link that dies without a reset (the proxy swallows every byte): the
+// first unanswered ping ends the console with a message and exit 7, within
+// two keepalive intervals and some slack, instead of hanging.
+TEST_F(VirtctlTest, ConsoleReportsAFailedKeepalive) {
+  ConsoleKubelet kubelet(*env_, "blackhole-node-" + ns_);
+  RunOn("vm-dead", kubelet.node());
+  TcpProxy proxy(env_->apiserver_port());
+  auto console = Console("vm-dead", AdminKubeconfig(proxy.port(), "localhost"), "--keepalive 1s");
+  console->Write("before-blackhole\n");
+  ASSERT_TRUE(console->WaitForOutput("before-blackhole", kLimit)) << console->Output();
+  proxy.SetBlackhole(true);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<int> code = console->Wait(Ms(15000));
+  auto took = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - start);
+  ASSERT_TRUE(code.has_value()) << "virtctl still waits 15 s after its link died:\n"
+                                << console->Output();
+  EXPECT_EQ(*code, 7) << console->Output();
+  EXPECT_NE(console->Output().find("keepalive failed"), std::string::npos) << console->Output();
+  EXPECT_LE(took.count(), 4000) << console->Output();
+  std::cout << "console: a dead link reported after " << took.count() << " ms (keepalive 1 s)\n";
 }
 
 TEST_F(VirtctlTest, VersionNamesClientAndServer) {
