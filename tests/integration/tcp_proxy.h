@@ -32,7 +32,8 @@ class TcpProxy {
   void SetPaused(bool paused) { paused_ = paused; }
   int connections_accepted() const { return accepted_; }
   // Closes a connection once no byte has passed in either direction for this
-  // long (0, the default: never).
+  // long (0, the default: never). Set it before the connections it is for
+  // are made.
   void SetIdleLimit(std::chrono::milliseconds limit) { idle_limit_ms_ = limit.count(); }
   int connections_cut_idle() const { return cut_idle_; }
   // While set, bytes in both directions are read and dropped: connections

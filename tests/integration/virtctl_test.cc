@@ -553,13 +553,13 @@ TEST_F(VirtctlTest, ConsoleChecksTheCertificateAgainstTlsServerName) {
   EXPECT_EQ(kubelet.upgrades().size(), 1u) << "no stream was opened";
 }
 
-// A proxy that cuts links silent for 2 s: the console's pings keep it open;
-// without them it is cut (so the proxy really cuts).
+// A proxy that cuts links silent for 3 s: the console's pings (every 1 s)
+// keep it open; without them it is cut (so the proxy really cuts).
 TEST_F(VirtctlTest, ConsolePingsKeepAnIdleLinkOpenThroughAProxyThatCutsIdleLinks) {
   ConsoleKubelet kubelet(*env_, "idle-node-" + ns_);
   RunOn("vm-idle", kubelet.node());
   TcpProxy proxy(env_->apiserver_port());
-  proxy.SetIdleLimit(std::chrono::seconds(2));
+  proxy.SetIdleLimit(std::chrono::seconds(3));
   std::string kubeconfig = AdminKubeconfig(proxy.port(), "localhost");
 
   auto bare = Console("vm-idle", kubeconfig, "--keepalive 0");
@@ -568,11 +568,12 @@ TEST_F(VirtctlTest, ConsolePingsKeepAnIdleLinkOpenThroughAProxyThatCutsIdleLinks
   EXPECT_EQ(bare->Wait(Ms(10000)), std::optional<int>(7)) << bare->Output();
   EXPECT_NE(bare->Output().find("the console connection broke"), std::string::npos)
       << bare->Output();
+  EXPECT_GE(proxy.connections_cut_idle(), 1);
 
   auto kept = Console("vm-idle", kubeconfig, "--keepalive 1s --linger 5s");
   kept->Write("before-idle\n");
   EXPECT_TRUE(kept->WaitForOutput("before-idle", kLimit)) << kept->Output();
-  EXPECT_FALSE(kept->Wait(Ms(5000)).has_value())
+  EXPECT_FALSE(kept->Wait(Ms(7500)).has_value())
       << "idle for 2.5 times the proxy's limit, the console is still open:\n"
       << kept->Output();
   kept->Write("after-idle\n");
