@@ -398,6 +398,7 @@ kube::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& own
   for (const Deletion& pod : delete_pods) {
     kube::DeleteOptions options;
     options.precondition_uid = pod.uid;
+    options.grace_period_seconds = pod.grace_period_seconds;
     kube::Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
     if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
       return WriteFailed(owner, "delete pod " + pod.name, deleted);

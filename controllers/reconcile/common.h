@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/api/types.h"
@@ -86,11 +87,17 @@ struct Event {
 };
 
 // A delete to issue, with `preconditions.uid = uid` so that an object of the
-// same name made meanwhile (a restarted VM's new VMI) is never hit.
-// NotFound means done.
+// same name made meanwhile (a restarted VM's new VMI) is never hit, and the
+// grace period the decision wants. NotFound means done.
 struct Deletion {
+  Deletion(std::string name_, std::string uid_,
+           std::optional<int64_t> grace_period_seconds_ = std::nullopt)
+      : name(std::move(name_)), uid(std::move(uid_)),
+        grace_period_seconds(grace_period_seconds_) {}
   std::string name;
   std::string uid;
+  // DeleteOptions.gracePeriodSeconds; nullopt: the object's own.
+  std::optional<int64_t> grace_period_seconds;
 };
 
 // ----------------------------------------------------------------- refusals

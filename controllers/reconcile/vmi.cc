@@ -341,11 +341,12 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
 
   api::VirtualMachineInstanceStatus status = vmi.status;
   const VmiPhase before = status.phase;
+  const int64_t grace = LauncherPodDeletionGrace(vmi.spec, obs.config);
 
   if (deleting) {
     for (const PodSummary& pod : pods) {
       if (pod.deleting) continue;
-      d.delete_pods.push_back({pod.name, pod.uid});
+      d.delete_pods.push_back({pod.name, pod.uid, grace});
       d.events.push_back({kube::EventType::kNormal, "SuccessfulDelete",
                           "Deleting launcher pod " + pod.name + ": the VMI is being deleted"});
     }
@@ -371,7 +372,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
     } else if (!pods.empty()) {
       for (size_t i = 0; i < pods.size(); ++i) {
         if (i == primary || pods[i].deleting) continue;
-        d.delete_pods.push_back({pods[i].name, pods[i].uid});
+        d.delete_pods.push_back({pods[i].name, pods[i].uid, grace});
         d.events.push_back({kube::EventType::kWarning, "DuplicatePod",
                             "Deleting launcher pod " + pods[i].name + ": " + pods[primary].name +
                                 " is this VMI's launcher pod"});
@@ -437,6 +438,13 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   NotePhaseChange(before, status, obs.now, &status, &d);
   if (api::ToJson(status) != api::ToJson(vmi.status)) d.status = std::move(status);
   return d;
+}
+
+int64_t LauncherPodDeletionGrace(const api::VirtualMachineInstanceSpec& spec,
+                                 const LauncherConfig& config) {
+  return spec.termination_grace_period_seconds.value_or(
+             api::kDefaultTerminationGracePeriodSeconds) +
+         config.termination_grace_margin_seconds;
 }
 
 VmiDecision RefusedPodDecision(const api::VirtualMachineInstance& vmi,

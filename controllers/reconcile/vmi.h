@@ -37,7 +37,9 @@ struct VmiDecision {
   // The launcher pod to create (RenderLauncherPod). AlreadyExists is success:
   // the name is deterministic (LauncherPodName).
   std::optional<Json> create_pod;
-  // Pods to delete gracefully (their own grace period), uid as precondition.
+  // Pods to delete, uid as precondition, each with the grace period
+  // LauncherPodDeletionGrace gives (not the pod's own, fixed when it was
+  // made: `virtctl stop --grace-period N` patches the VMI's first).
   std::vector<Deletion> delete_pods;
   // Status to write through the status subresource; nullopt when it equals
   // the observed one.
@@ -95,6 +97,16 @@ struct VmiDecision {
 // launcher shuts the guest down within its grace period); once none is
 // left, kVmiFinalizer is removed.
 VmiDecision DecideVmi(const VmiObservation& observation);
+
+// The gracePeriodSeconds a launcher pod of `spec` is deleted with: the VMI's
+// current spec.terminationGracePeriodSeconds (default
+// api::kDefaultTerminationGracePeriodSeconds), which the launcher gives the
+// guest, plus config.termination_grace_margin_seconds for the launcher to
+// destroy the domain and exit. A pod already terminating keeps the period
+// it was deleted with (Kubernetes only lets a later delete shorten it, and
+// Vireo sends none).
+int64_t LauncherPodDeletionGrace(const api::VirtualMachineInstanceSpec& spec,
+                                 const LauncherConfig& config);
 
 // The apiserver or an admission policy refused the launcher pod for good
 // (IsPermanentRefusal), with `message`: the VMI fails (reason FailedCreate,

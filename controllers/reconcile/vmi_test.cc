@@ -543,6 +543,42 @@ TEST(DecideVmi, DeletionDrainsPodsThenReleasesTheFinalizer) {
   EXPECT_FALSE(d.create_pod.has_value());
 }
 
+// `virtctl stop --grace-period N` patches the VMI's
+// terminationGracePeriodSeconds before it stops the VM: the pod's deletion
+// must carry the VMI's value now, not the one the pod was made with.
+TEST(DecideVmi, PodsAreDeletedWithTheVmisCurrentGracePeriodPlusTheMargin) {
+  api::VirtualMachineInstance vmi = Vmi(VmiPhase::kRunning);
+  const Json pod = Pod(vmi, PodState::kRunningReady);  // made with the default 30 s
+  vmi.metadata.deletion_timestamp = At(seconds(-1));
+  VmiObservation obs = Observe(vmi, {pod});
+  obs.config.termination_grace_margin_seconds = 15;
+  VmiDecision d = DecideVmi(obs);
+  ASSERT_EQ(d.delete_pods.size(), 1u);
+  EXPECT_EQ(d.delete_pods[0].grace_period_seconds, std::optional<int64_t>(30 + 15));
+
+  obs.vmi.spec.termination_grace_period_seconds = 600;
+  obs.config.termination_grace_margin_seconds = 20;
+  d = DecideVmi(obs);
+  ASSERT_EQ(d.delete_pods.size(), 1u);
+  EXPECT_EQ(d.delete_pods[0].grace_period_seconds, std::optional<int64_t>(620));
+
+  obs.vmi.spec.termination_grace_period_seconds = 0;
+  d = DecideVmi(obs);
+  EXPECT_EQ(d.delete_pods[0].grace_period_seconds, std::optional<int64_t>(20));
+
+  // A duplicate pod goes with the same period: it may run a guest too.
+  api::VirtualMachineInstance live = Vmi(VmiPhase::kRunning);
+  live.spec.termination_grace_period_seconds = 90;
+  VmiObservation dup = Observe(live, {Pod(live, PodState::kRunningReady),
+                                      Pod(live, PodState::kRunningReady, "virt-launcher-other",
+                                          "pod-uid-2")});
+  d = DecideVmi(dup);
+  ASSERT_EQ(d.delete_pods.size(), 1u);
+  EXPECT_EQ(d.delete_pods[0].name, "virt-launcher-other");
+  EXPECT_EQ(d.delete_pods[0].grace_period_seconds,
+            std::optional<int64_t>(90 + dup.config.termination_grace_margin_seconds));
+}
+
 TEST(DecideVmi, VmiWithoutDefaultsGetsThemBeforeItsPod) {
   api::VirtualMachineInstance vmi = Vmi();
   vmi.spec.domain.machine.reset();

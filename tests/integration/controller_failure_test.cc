@@ -218,5 +218,58 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
             std::optional<double>(0));
 }
 
+// `virtctl stop --grace-period N` patches the running VMI's
+// terminationGracePeriodSeconds and then stops it: the launcher pod's
+// DELETE must carry N + the launcher margin (15 s), not the period the pod
+// was made with. With no kubelet to finish it, the pod stays Terminating and
+// shows the period it was given.
+TEST_F(ControllerFailureTest, ALauncherPodIsDeletedWithTheVmisCurrentGracePeriod) {
+  Json vmi = NewVmi("graceful");
+  vmi["spec"]["terminationGracePeriodSeconds"] = Json::number(100);
+  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, vmi).ok());
+  Json stored = WaitFor(
+      res::kVirtualMachineInstances, "graceful",
+      [](const Json& o) { return !kube::GetString(o, "spec.domain.machine.type").empty(); },
+      "defaults applied");
+  Json pod = WaitForPod(kube::UidOf(stored));
+  const std::string pod_name = kube::NameOf(pod);
+  EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(115));
+  // A pod on no node is deleted at once whatever the period: bind it. And
+  // no fake kubelet from here on: nothing finishes the deletion.
+  ASSERT_TRUE(kubelet_->Bind(pod_name).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
+  WaitFor(
+      res::kVirtualMachineInstances, "graceful",
+      [](const Json& o) { return PhaseOf(o) == "Running"; }, "Running");
+  kubelet_.reset();
+
+  ASSERT_TRUE(PatchSpec(res::kVirtualMachineInstances, "graceful",
+                        R"({"spec": {"terminationGracePeriodSeconds": 200}})")
+                  .ok());
+  WaitFor(
+      res::kVirtualMachineInstances, "graceful",
+      [](const Json& o) {
+        return kube::GetInt(o, "spec.terminationGracePeriodSeconds") == std::optional<int64_t>(200);
+      },
+      "the patched grace period stored");
+  // Let the controller's cache see the patch before the delete.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "graceful").ok());
+  Json terminating = WaitFor(
+      res::kPods, pod_name,
+      [](const Json& o) { return !kube::GetString(o, "metadata.deletionTimestamp").empty(); },
+      "the launcher pod Terminating");
+  EXPECT_EQ(kube::GetInt(terminating, "metadata.deletionGracePeriodSeconds"),
+            std::optional<int64_t>(215));
+  // The VMI waits for its pod (its finalizer) meanwhile.
+  EXPECT_TRUE(Get(res::kVirtualMachineInstances, "graceful").has_value());
+
+  // Play the kubelet that finished: the pod and then the VMI go.
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, pod_name, now).ok());
+  EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, "graceful"));
+}
+
 }  // namespace
 }  // namespace vireo::testing
