@@ -166,8 +166,9 @@ class FakeLeaseApi : public LeaseApi {
 
   std::optional<Json> stored;
   Status fail_gets;
-  int gets = 0;
-  int updates = 0;
+  // Read by the test while the elector's attempt thread counts.
+  std::atomic<int> gets{0};
+  std::atomic<int> updates{0};
   std::vector<Clock::Duration> timeouts;  // given to each call, in order
   std::function<void()> before_get, before_write, after_update;
 
@@ -222,7 +223,7 @@ TEST_F(LeaderElectorTest, CreatesRenewsAndReleasesOnStop) {
   Run();
   EXPECT_EQ(events_, (std::vector<std::string>{"leader a", "started@0s", "stopped@6s"}));
   // Three renewals two seconds apart, then the release.
-  EXPECT_EQ(api_->updates, 4);
+  EXPECT_EQ(api_->updates.load(), 4);
   // Each call may take what is left of the renew deadline (10 s) counted from
   // the last successful attempt's start, two seconds before; the release the
   // whole deadline.
@@ -246,7 +247,7 @@ TEST_F(LeaderElectorTest, WaitsForAnUnrenewedLeaseToExpireThenTakesIt) {
   // Tries every 2 s; the lease counts as expired 15 s after it was first seen.
   EXPECT_EQ(events_,
             (std::vector<std::string>{"leader b", "leader a", "started@16s", "stopped@16s"}));
-  EXPECT_EQ(api_->gets, 9);
+  EXPECT_EQ(api_->gets.load(), 9);
   EXPECT_EQ(api_->record().lease_transitions, 3);
 }
 
@@ -258,7 +259,7 @@ TEST_F(LeaderElectorTest, NeverTakesALeaseItsHolderKeepsRenewing) {
   };
   Run();
   EXPECT_EQ(events_, (std::vector<std::string>{"leader b"}));
-  EXPECT_EQ(api_->updates, 0);
+  EXPECT_EQ(api_->updates.load(), 0);
   EXPECT_EQ(api_->record().holder_identity, "b");
 }
 
