@@ -66,9 +66,9 @@ Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const Conve
     }
   }
 
-  // KubeVirt attaches VNC unless told not to; Vireo only when asked, since
-  // nothing in the pod serves it and a display costs guest memory.
-  if (devices.autoattach_graphics_device.value_or(false)) {
+  // As KubeVirt: VNC and a VGA card unless autoattachGraphicsDevice is false
+  // (lib/api's defaults write it into the VMI; the CRD states the same).
+  if (devices.autoattach_graphics_device.value_or(true)) {
     Status status = CheckSocketPath(ctx.vnc_socket_path, "VNC socket path");
     if (!status.ok()) return status;
     xml.devices->Add("graphics")

@@ -169,6 +169,11 @@ void ApplyVmiSpecDefaults(VirtualMachineInstanceSpec* spec) {
   if (!domain.devices.autoattach_serial_console.has_value()) {
     domain.devices.autoattach_serial_console = true;
   }
+  // KubeVirt attaches a graphics device (VNC and a VGA card) unless told not
+  // to; the CRD says the same. Written here so the VMI shows it.
+  if (!domain.devices.autoattach_graphics_device.has_value()) {
+    domain.devices.autoattach_graphics_device = true;
+  }
   if (!spec->termination_grace_period_seconds.has_value()) {
     spec->termination_grace_period_seconds = kDefaultTerminationGracePeriodSeconds;
   }

@@ -40,6 +40,7 @@ TEST(DefaultsTest, MinimalSpecGetsEverything) {
       "firmware": {"bootloader": {"bios": {}}},
       "devices": {
         "autoattachSerialConsole": true,
+        "autoattachGraphicsDevice": true,
         "interfaces": [{"name": "default", "masquerade": {}, "model": "virtio"}]
       }
     },
@@ -211,6 +212,21 @@ TEST(DefaultsTest, GivenNetworkingIsKept) {
   EXPECT_EQ(spec.domain.devices.interfaces[0].name, "net1");
   EXPECT_EQ(spec.domain.devices.interfaces[0].model, "e1000");
   ASSERT_EQ(spec.networks.size(), 1u);
+}
+
+// KubeVirt's default, which the CRD's description states: a graphics device
+// unless autoattachGraphicsDevice is false.
+TEST(DefaultsTest, GraphicsDeviceUnlessTurnedOffAsInKubeVirt) {
+  const std::string memory = R"("resources": {"requests": {"memory": "128Mi"}})";
+  EXPECT_EQ(Defaulted(R"({"domain": {"devices": {}, )" + memory + "}}")
+                .domain.devices.autoattach_graphics_device,
+            true);
+  EXPECT_EQ(Defaulted(R"({"domain": {"devices": {"autoattachGraphicsDevice": false}, )" + memory + "}}")
+                .domain.devices.autoattach_graphics_device,
+            false);
+  EXPECT_EQ(Defaulted(R"({"domain": {"devices": {"autoattachGraphicsDevice": true}, )" + memory + "}}")
+                .domain.devices.autoattach_graphics_device,
+            true);
 }
 
 TEST(DefaultsTest, NoPodInterfaceWhenAutoattachIsOff) {
