@@ -103,6 +103,29 @@ void TrimLauncherPod(Json& pod) {
   }
 }
 
+void TrimNode(Json& node) {
+  if (!node.is_object()) return;
+  Json trimmed = Json::object();
+  Keep(node, trimmed, "apiVersion");
+  Keep(node, trimmed, "kind");
+  if (node.has_field("metadata")) {
+    Json kept = Json::object();
+    for (const char* key : {"name", "uid", "resourceVersion"}) Keep(node.at("metadata"), kept, key);
+    trimmed["metadata"] = std::move(kept);
+  }
+  if (const Json* taints = kube::Find(node, "spec.taints")) trimmed["spec"]["taints"] = *taints;
+  if (const Json* conditions = kube::Find(node, "status.conditions");
+      conditions != nullptr && conditions->is_array()) {
+    Json kept = Json::array();
+    size_t i = 0;
+    for (const Json& c : conditions->as_array()) {
+      if (kube::GetString(c, "type") == "Ready") kept[i++] = c;
+    }
+    trimmed["status"]["conditions"] = std::move(kept);
+  }
+  node = std::move(trimmed);
+}
+
 void TrimPersistentVolumeClaim(Json& pvc) {
   if (!pvc.is_object()) return;
   Json trimmed = Json::object();

@@ -43,4 +43,9 @@ void TrimKubectlCopy(kube::Json& object);
 // Keeps metadata (name, namespace, uid, resourceVersion) and spec.volumeMode.
 void TrimPersistentVolumeClaim(kube::Json& pvc);
 
+// Keeps metadata (name, uid, resourceVersion), spec.taints and the Ready
+// condition: a Node's status (images, addresses, capacity) is large and the
+// VMI decision only reads NodeStateOf.
+void TrimNode(kube::Json& node);
+
 }  // namespace vireo::controllers

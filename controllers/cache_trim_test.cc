@@ -171,5 +171,29 @@ TEST(CacheTrimTest, WrapperTrimsListsAndWatchEvents) {
   EXPECT_EQ((*stream)->Next().status().code(), kube::Code::kTimeout);
 }
 
+TEST(CacheTrimTest, NodeKeepsReadinessAndTaintsOnly) {
+  Json node = Parse(R"({"apiVersion": "v1", "kind": "Node",
+    "metadata": {"name": "n1", "uid": "u", "resourceVersion": "7", "labels": {"a": "b"},
+                 "managedFields": [{}]},
+    "spec": {"podCIDR": "10.244.0.0/24", "taints": [{"key": "node.kubernetes.io/out-of-service",
+             "effect": "NoExecute"}]},
+    "status": {"images": [{"names": ["big"], "sizeBytes": 1}], "capacity": {"cpu": "2"},
+      "conditions": [{"type": "MemoryPressure", "status": "False"},
+                     {"type": "Ready", "status": "Unknown", "lastTransitionTime": "t"}]}})");
+  const NodeState before = NodeStateOf(node);
+  TrimNode(node);
+  EXPECT_EQ(kube::NameOf(node), "n1");
+  EXPECT_EQ(kube::ResourceVersionOf(node), "7");
+  EXPECT_EQ(kube::Find(node, "status.images"), nullptr);
+  EXPECT_EQ(kube::Find(node, "spec.podCIDR"), nullptr);
+  EXPECT_EQ(kube::Find(node, "metadata.managedFields"), nullptr);
+  ASSERT_NE(kube::Find(node, "status.conditions"), nullptr);
+  EXPECT_EQ(kube::Find(node, "status.conditions")->size(), 1u);
+  const NodeState after = NodeStateOf(node);
+  EXPECT_EQ(after.ready, before.ready);
+  EXPECT_EQ(after.ready_since, before.ready_since);
+  EXPECT_TRUE(after.out_of_service);
+}
+
 }  // namespace
 }  // namespace vireo::controllers

@@ -79,6 +79,7 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
                            std::string(kImporterAppLabel) + "=" + kImporterAppValue),
                      Described(res::kPods)),
       storage_classes_(Watch(client, res::kStorageClasses, ""), Described(res::kStorageClasses)),
+      nodes_(Watch(client, kNodes, "", "", TrimNode), Described(kNodes)),
       expectations_(config_.expectation_ttl),
       written_(config_.expectation_ttl) {
   AddHandlers();
@@ -95,7 +96,8 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
                            {"virtualmachineinstances", static_cast<double>(vmis_.store().size())},
                            {"pods", static_cast<double>(pods_.store().size())},
                            {"persistentvolumeclaims", static_cast<double>(pvcs_.store().size())},
-                           {"datavolumes", static_cast<double>(dvs_.store().size())}};
+                           {"datavolumes", static_cast<double>(dvs_.store().size())},
+                           {"nodes", static_cast<double>(nodes_.store().size())}};
                      });
   metrics_->AddGauge(
       "vireo_expected_creations", "Creations not yet seen in the caches.", "", [this] {
@@ -196,6 +198,20 @@ void Controller::AddHandlers() {
       .on_update = [class_changed](const ObjectPtr&, const ObjectPtr& sc) { class_changed(sc); },
       .on_delete = nullptr,
   });
+  // A node's readiness or out-of-service taint decides whether the VMIs on
+  // it are lost; its heartbeats alone change nothing.
+  nodes_.AddHandlers({
+      .on_add = [this](const ObjectPtr& node) { EnqueueVmisOnNode(kube::NameOf(*node)); },
+      .on_update =
+          [this](const ObjectPtr& before, const ObjectPtr& after) {
+            const NodeState a = NodeStateOf(*before), b = NodeStateOf(*after);
+            if (a.ready != b.ready || a.ready_since != b.ready_since ||
+                a.out_of_service != b.out_of_service) {
+              EnqueueVmisOnNode(kube::NameOf(*after));
+            }
+          },
+      .on_delete = [this](const ObjectPtr& node) { EnqueueVmisOnNode(kube::NameOf(*node)); },
+  });
 }
 
 void Controller::EnqueueDataVolumesOfClaim(const Json& pvc) {
@@ -256,6 +272,12 @@ void Controller::EnqueueVmiOf(const Json& pod) {
   if (!owner.empty()) vmi_queue_.Add(kube::NamespaceOf(pod) + "/" + owner);
 }
 
+void Controller::EnqueueVmisOnNode(const std::string& node) {
+  for (const ObjectPtr& pod : pods_.store().List()) {
+    if (kube::GetString(*pod, "spec.nodeName") == node) EnqueueVmiOf(*pod);
+  }
+}
+
 void Controller::EnqueueUsersOfClaim(const Json& pvc) {
   std::string ns = kube::NamespaceOf(pvc);
   std::string claim = kube::NameOf(pvc);
@@ -274,6 +296,7 @@ void Controller::StartInformers() {
   // see its PVCs missing.
   pvcs_.Run();
   pods_.Run();
+  nodes_.Run();
   storage_classes_.Run();
   importer_pods_.Run();
   dvs_.Run();
@@ -283,13 +306,14 @@ void Controller::StartInformers() {
 
 bool Controller::HasSynced() const {
   return vms_.HasSynced() && vmis_.HasSynced() && pods_.HasSynced() && pvcs_.HasSynced() &&
-         dvs_.HasSynced() && importer_pods_.HasSynced() && storage_classes_.HasSynced();
+         dvs_.HasSynced() && importer_pods_.HasSynced() && storage_classes_.HasSynced() &&
+         nodes_.HasSynced();
 }
 
 bool Controller::WaitForSync(std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const kube::Informer* informer :
-       {&pvcs_, &pods_, &storage_classes_, &importer_pods_, &dvs_, &vmis_, &vms_}) {
+       {&pvcs_, &pods_, &nodes_, &storage_classes_, &importer_pods_, &dvs_, &vmis_, &vms_}) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!informer->WaitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
@@ -323,6 +347,7 @@ void Controller::StopInformers() {
   dvs_.Stop();
   importer_pods_.Stop();
   storage_classes_.Stop();
+  nodes_.Stop();
 }
 
 void Controller::Work(kube::WorkQueue* queue, const std::string& name,

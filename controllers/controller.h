@@ -1,5 +1,5 @@
-// The I/O around the pure decisions: informers for VMs, VMIs, launcher pods
-// and PVCs, handlers that turn their changes into work-queue keys, and the
+// The I/O around the pure decisions: informers for VMs, VMIs, launcher pods,
+// PVCs, DataVolumes and Nodes, handlers that turn their changes into work-queue keys, and the
 // workers that reconcile a key (read the caches, decide, apply the decision
 // with the Client, record Events). lib/kube/README.md has the contract.
 #pragma once
@@ -23,6 +23,9 @@
 
 namespace vireo::controllers {
 
+// core/v1 Nodes, cluster-scoped (lib/kube names only what its own tests use).
+inline const kube::Resource kNodes{"", "v1", "nodes", "Node", false};
+
 struct ControllerConfig {
   std::string namespace_name;  // "" : every namespace
   int workers = 4;             // per queue
@@ -31,6 +34,8 @@ struct ControllerConfig {
   // How long a reconcile waits for the informer to show an object it
   // created or wrote before it looks again regardless.
   kube::Clock::Duration expectation_ttl = std::chrono::seconds(30);
+  // How long a VMI's node may stay Ready Unknown/False before it fails.
+  std::chrono::seconds node_grace = kDefaultNodeGrace;
 };
 
 // Lifecycle: StartInformers → (WaitForSync) → StartWorkers (only the leader)
@@ -104,6 +109,8 @@ class Controller {
   void AddHandlers();
   void EnqueueVmOf(const kube::Json& vmi);
   void EnqueueVmiOf(const kube::Json& pod);
+  // The VMIs whose launcher pods are bound to `node`.
+  void EnqueueVmisOnNode(const std::string& node);
   void EnqueueUsersOfClaim(const kube::Json& pvc);
   void EnqueueDataVolumesOfClaim(const kube::Json& pvc);
   void EnqueueUsersOfDataVolume(const kube::Json& dv);
@@ -122,6 +129,7 @@ class Controller {
   kube::Informer dvs_;
   kube::Informer importer_pods_;
   kube::Informer storage_classes_;
+  kube::Informer nodes_;
   kube::WorkQueue vm_queue_;
   kube::WorkQueue vmi_queue_;
   kube::WorkQueue dv_queue_;

@@ -28,6 +28,25 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
   observation.claims = ClaimsFor(vmi->spec, ns);
   observation.data_volumes = DataVolumesFor(vmi->spec, ns, observation.claims);
   observation.config = config_.launcher;
+  // The nodes its pods are bound to. One absent from the cache may be new
+  // and not yet seen (its pod would be force-deleted if it were taken for
+  // gone): the apiserver decides, and only its NotFound means gone.
+  observation.nodes.emplace();
+  for (const Json& pod : observation.pods) {
+    const std::string node = kube::GetString(pod, "spec.nodeName");
+    if (node.empty() || observation.nodes->contains(node)) continue;
+    if (kube::ObjectPtr cached = nodes_.store().Get(node); cached != nullptr) {
+      observation.nodes->emplace(node, NodeStateOf(*cached));
+      continue;
+    }
+    auto live = client_->Get(kNodes, "", node);
+    if (live.ok()) {
+      observation.nodes->emplace(node, NodeStateOf(*live));
+    } else if (!live.status().IsNotFound()) {
+      return live.status().WithContext("get node " + node);
+    }
+  }
+  observation.node_grace = config_.node_grace;
   observation.now = kube::Clock::Real()->WallNow();
   observation.vmi = std::move(vmi).value();
   const VmiDecision decision = DecideVmi(observation);

@@ -8,6 +8,24 @@
 
 namespace vireo::controllers {
 
+NodeState NodeStateOf(const Json& node) {
+  NodeState state;
+  if (const Json* conditions = kube::Find(node, "status.conditions");
+      conditions != nullptr && conditions->is_array()) {
+    for (const Json& c : conditions->as_array()) {
+      if (kube::GetString(c, "type") != "Ready") continue;
+      state.ready = kube::GetString(c, "status");
+      state.ready_since = kube::GetString(c, "lastTransitionTime");
+    }
+  }
+  if (const Json* taints = kube::Find(node, "spec.taints"); taints != nullptr && taints->is_array()) {
+    for (const Json& t : taints->as_array()) {
+      if (kube::GetString(t, "key") == kOutOfServiceTaint) state.out_of_service = true;
+    }
+  }
+  return state;
+}
+
 bool IsPermanentRefusal(const kube::Status& status) {
   switch (status.code()) {
     case kube::Code::kInvalid:

@@ -100,6 +100,23 @@ struct Deletion {
   std::optional<int64_t> grace_period_seconds;
 };
 
+// ----------------------------------------------------------------- nodes
+
+// The taint with which an admin tells Kubernetes a node is shut down (and
+// will not come back with its pods running): its pods may be force-deleted.
+inline constexpr char kOutOfServiceTaint[] = "node.kubernetes.io/out-of-service";
+
+// What the VMI decision reads of a core/v1 Node (the Node cache keeps just
+// what this needs).
+struct NodeState {
+  std::string ready;        // the Ready condition's status: True, False, Unknown ("": none)
+  std::string ready_since;  // its lastTransitionTime
+  bool out_of_service = false;  // tainted kOutOfServiceTaint
+};
+NodeState NodeStateOf(const Json& node);
+// The Nodes that exist, by name.
+using Nodes = std::map<std::string, NodeState>;
+
 // ----------------------------------------------------------------- refusals
 
 // Whether the apiserver refused a create for good: the same object sent

@@ -83,6 +83,11 @@ PodSummary SummarizePod(const Json& pod) {
       const std::string type = StringField(c, "type");
       const std::string value = StringField(c, "status");
       if (type == "Ready") out.ready = value == "True";
+      if (type == "DisruptionTarget" && value == "True") {
+        out.disruption_target = true;
+        out.disruption_reason = StringField(c, "reason");
+        out.disruption_message = StringField(c, "message");
+      }
       if (type == "PodScheduled" && value == "False") {
         out.unschedulable = true;
         out.scheduled_reason = StringField(c, "reason");

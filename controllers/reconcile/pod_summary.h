@@ -26,6 +26,12 @@ struct PodSummary {
   std::vector<std::string> pod_ips;
   bool ready = false;  // the Ready condition is True
 
+  // The DisruptionTarget condition when it is True: Kubernetes is about to
+  // terminate the pod (taint eviction, pod GC, preemption, the eviction API).
+  bool disruption_target = false;
+  std::string disruption_reason;
+  std::string disruption_message;
+
   // The PodScheduled condition when it is False.
   bool unschedulable = false;
   std::string scheduled_reason;

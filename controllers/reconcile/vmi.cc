@@ -110,6 +110,63 @@ VmiPhase PhaseFromPod(const PodSummary& pod, std::string* reason, std::string* m
   return VmiPhase::kScheduled;
 }
 
+// What Kubernetes says of the node a pod is bound to (vmi.h, "Nodes").
+struct NodeVerdict {
+  bool lost = false;   // the VMI fails
+  bool force = false;  // the guest cannot run there any more: force-delete the pod
+  std::string reason;
+  std::string message;
+  std::optional<std::chrono::seconds> recheck;  // look again then
+};
+
+NodeVerdict JudgeNode(const PodSummary& pod, const VmiObservation& obs) {
+  NodeVerdict v;
+  if (!obs.nodes.has_value() || pod.node_name.empty()) return v;
+  const std::string& name = pod.node_name;
+  auto it = obs.nodes->find(name);
+  if (it == obs.nodes->end()) {
+    v.lost = v.force = true;
+    v.reason = "NodeGone";
+    v.message = "node " + name + " of launcher pod " + pod.name + " was deleted";
+    return v;
+  }
+  const NodeState& node = it->second;
+  if (node.out_of_service) {
+    v.lost = v.force = true;
+    v.reason = "NodeOutOfService";
+    v.message = "node " + name + " of launcher pod " + pod.name + " is tainted " +
+                kOutOfServiceTaint + ": it was shut down";
+    return v;
+  }
+  if (node.ready.empty() || node.ready == kTrue) return v;
+  v.reason = "NodeUnresponsive";
+  const std::string state =
+      "Ready=" + node.ready + (node.ready_since.empty() ? "" : " since " + node.ready_since);
+  const std::string what_to_do =
+      "; the guest may still run there, so its pod is not force-deleted: once the node is down, "
+      "delete the Node or taint it " +
+      std::string(kOutOfServiceTaint) + "=nodeshutdown:NoExecute";
+  if (pod.deleting || pod.disruption_target) {
+    v.lost = true;
+    v.message = "launcher pod " + pod.name +
+                (pod.disruption_target ? " is to be terminated (" + pod.disruption_reason + ")"
+                                       : " is being deleted") +
+                " and its node " + name + " is " + state + what_to_do;
+    return v;
+  }
+  const std::optional<WallTime> since = kube::ParseMicroTime(node.ready_since);
+  const WallTime::duration silent = since.has_value() ? obs.now - *since : obs.node_grace;
+  if (silent < obs.node_grace) {
+    v.recheck = std::chrono::ceil<std::chrono::seconds>(obs.node_grace - silent) +
+                std::chrono::seconds(1);
+    return v;
+  }
+  v.lost = true;
+  v.message = "node " + name + " of launcher pod " + pod.name + " is " + state +
+              ", longer than " + std::to_string(obs.node_grace.count()) + " s" + what_to_do;
+  return v;
+}
+
 // The reason goes to status.reason, the words to an Event and, so that
 // `kubectl describe` keeps them after the Event expires, to the
 // Synchronized condition (KubeVirt's home for why a VMI could not be made
@@ -345,6 +402,15 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
 
   if (deleting) {
     for (const PodSummary& pod : pods) {
+      const NodeVerdict node = JudgeNode(pod, obs);
+      if (node.force) {
+        // Kubernetes says the guest cannot run there any more; no kubelet
+        // will ever finish a graceful deletion.
+        d.delete_pods.push_back({pod.name, pod.uid, 0});
+        d.events.push_back({kube::EventType::kWarning, "ForceDelete",
+                            "Force-deleting launcher pod " + pod.name + ": " + node.message});
+        continue;
+      }
       if (pod.deleting) continue;
       d.delete_pods.push_back({pod.name, pod.uid, grace});
       d.events.push_back({kube::EventType::kNormal, "SuccessfulDelete",
@@ -388,6 +454,19 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         seen = VmiPhase::kFailed;
         reason = "PodDeleted";
         message = "launcher pod " + pod.name + " was deleted while the VMI was running";
+      }
+      if (const NodeVerdict node = JudgeNode(pod, obs); !api::IsFinal(seen)) {
+        if (node.lost) {
+          seen = VmiPhase::kFailed;
+          reason = node.reason;
+          message = node.message;
+        }
+        if (node.force) {
+          d.delete_pods.push_back({pod.name, pod.uid, 0});
+          d.events.push_back({kube::EventType::kWarning, "ForceDelete",
+                              "Force-deleting launcher pod " + pod.name + ": " + node.message});
+        }
+        if (node.recheck.has_value()) d.requeue_after = *node.recheck;
       }
       status.phase = Advance(status.phase, seen);
       if (status.phase == VmiPhase::kFailed) Fail(obs.now, &status, reason, message, &d);

@@ -14,6 +14,10 @@
 
 namespace vireo::controllers {
 
+// Beyond the node controller's own grace (it marks a silent node
+// Ready=Unknown after ~40-50 s), how much longer a VMI waits for its node.
+inline constexpr std::chrono::seconds kDefaultNodeGrace{30};
+
 struct VmiObservation {
   api::VirtualMachineInstance vmi;
   // core/v1 Pods labelled kCreatedByLabel = vmi uid or controlled by the
@@ -24,6 +28,12 @@ struct VmiObservation {
   // The DataVolumes that exist among DataVolumesToWaitFor(vmi.spec, claims).
   DataVolumes data_volumes;
   LauncherConfig config;
+  // The Nodes that exist among those the pods are bound to; nullopt when
+  // not observed (then nodes are not judged). A pod's node absent from the
+  // map is gone.
+  std::optional<Nodes> nodes;
+  // How long a node may stay Ready=Unknown or False before its VMIs fail.
+  std::chrono::seconds node_grace{kDefaultNodeGrace};
   WallTime now;
 };
 
@@ -93,9 +103,24 @@ struct VmiDecision {
 //                      Event SoftwareEmulation, or False KvmAvailable;
 //                      Unknown until it ends), else Unknown NoKvmResource
 //
+// Nodes (only with observation.nodes): a running VMI fails when Kubernetes
+// says its pod's node is lost, and a new VMI may then start elsewhere only
+// once the pod is gone (the VMI finalizer waits for it), so a guest that may
+// still run on a partitioned node is never booted twice:
+//   NodeGone          the Node object was deleted: the pod is force-deleted
+//   NodeOutOfService  the node carries kOutOfServiceTaint: force-deleted
+//   NodeUnresponsive  Ready Unknown or False for longer than node_grace, or
+//                     at once when the pod is also being deleted or has
+//                     DisruptionTarget True: the pod is NOT force-deleted
+//                     (the node may still run the guest); it goes when
+//                     the kubelet comes back or an admin deletes the Node or
+//                     taints it out of service
+// Until node_grace has passed the decision asks to look again.
+//
 // Deletion: while the VMI is being deleted its pods are deleted (the
-// launcher shuts the guest down within its grace period); once none is
-// left, kVmiFinalizer is removed.
+// launcher shuts the guest down within its grace period), a terminating pod
+// on a node gone or out of service with grace period 0; once none is left,
+// kVmiFinalizer is removed.
 VmiDecision DecideVmi(const VmiObservation& observation);
 
 // The gracePeriodSeconds a launcher pod of `spec` is deleted with: the VMI's

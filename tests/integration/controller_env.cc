@@ -2,6 +2,8 @@
 // of the T1 controller tests; see controller_env.h.
 #include "tests/integration/controller_env.h"
 
+#include "lib/kube/timestamp.h"
+
 #include <cpprest/http_client.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -284,6 +286,29 @@ FakeKubelet::FakeKubelet(kube::Client* client, const std::string& ns)
 FakeKubelet::~FakeKubelet() { informer_.Stop(); }
 
 kube::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) {
+  // The controller judges the node a launcher pod is bound to, and a node
+  // that does not exist is gone: bind only to a Node that exists, Ready
+  // (made here unless the test made it; left for the other tests).
+  Json node_object = Json::object();
+  node_object["apiVersion"] = Json::string("v1");
+  node_object["kind"] = Json::string("Node");
+  node_object["metadata"]["name"] = Json::string(node);
+  auto made = client_->Create(kube::Resource{"", "v1", "nodes", "Node", false}, "", node_object);
+  if (made.ok()) {
+    auto ready = kube::ParseJson(
+        R"({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "FakeKubelet",
+            "lastHeartbeatTime": ")" +
+            kube::FormatTime(kube::Clock::Real()->WallNow()) + R"(", "lastTransitionTime": ")" +
+            kube::FormatTime(kube::Clock::Real()->WallNow()) + R"("}]}})",
+        "node status");
+    kube::Status set = client_
+                           ->Patch(kube::Resource{"", "v1", "nodes", "Node", false}, "", node,
+                                   kube::PatchType::kMerge, *ready, "status")
+                           .status();
+    if (!set.ok()) return set;
+  } else if (!made.status().IsAlreadyExists()) {
+    return made.status();
+  }
   Json binding = Json::object();
   binding["apiVersion"] = Json::string("v1");
   binding["kind"] = Json::string("Binding");
