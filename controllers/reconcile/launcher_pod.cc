@@ -5,6 +5,7 @@
 
 #include <array>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "controllers/reconcile/pod_json.h"
@@ -29,6 +30,9 @@ constexpr char kVolumesDir[] = "/var/run/vireo/volumes/";
 constexpr char kBlockDir[] = "/dev/vireo/";
 constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks/";
 constexpr char kToolsDir[] = "/var/run/vireo/tools";
+// <volume>/userdata, <volume>/networkdata: the Secrets a cloudInitNoCloud
+// volume names (launcher/storage/cloud_init.h reads them there).
+constexpr char kCloudInitSecretsDir[] = "/var/run/vireo/cloud-init-secrets/";
 
 // Pod volumes of our own; a VMI volume may not take these names.
 constexpr char kReservedPrefix[] = "vireo-";
@@ -243,7 +247,14 @@ Json Metadata(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   labels[kCreatedByLabel] = Str(vmi.metadata.uid);
   labels[kVmNameLabel] = Str(vmi.metadata.name);
 
+  // The VMI's own annotations (from the VM's template) reach the pod, as
+  // in KubeVirt; ours are set after them and win.
   Json annotations = Json::object();
+  for (const auto& [k, v] : vmi.metadata.annotations) {
+    if (k != "kubectl.kubernetes.io/last-applied-configuration" && k != kVmGenerationAnnotation) {
+      annotations[k] = Str(v);
+    }
+  }
   annotations[kVmiAnnotation] = Str(VmiForLauncher(vmi, claims));
   annotations["kubevirt.io/domain"] = Str(vmi.metadata.name);
   annotations["kubectl.kubernetes.io/default-container"] = Str(kLauncherContainer);
@@ -377,7 +388,24 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
            ContainerDiskCopyContainer(InitContainerName(v.name, i), cd.image, cd.image_pull_policy,
                                       cd.path, v.name, dir, InitResources(with_limits)));
     }
-    // cloudInitNoCloud and emptyDisk: built by the launcher in its state dir.
+    if (v.cloud_init_no_cloud.has_value()) {
+      // The seed is built by the launcher in its state dir, from Secrets
+      // mounted here when the volume names them. Pod volume names are DNS
+      // labels: numbered by the VMI volume's index, not named after it.
+      const api::CloudInitNoCloudSource& ci = *v.cloud_init_no_cloud;
+      for (const auto& [secret, kind, suffix] :
+           {std::tuple{ci.secret_ref, "userdata", "u"},
+            std::tuple{ci.network_data_secret_ref, "networkdata", "n"}}) {
+        if (secret.empty()) continue;
+        const std::string name = std::string("vireo-cis-") + std::to_string(i) + "-" + suffix;
+        Json volume = Json::object();
+        volume["name"] = Str(name);
+        volume["secret"]["secretName"] = Str(secret);
+        Push(&volumes, std::move(volume));
+        Push(&mounts, Mount(name, kCloudInitSecretsDir + v.name + "/" + kind, true));
+      }
+    }
+    // emptyDisk: built by the launcher in its state dir.
   }
   if (has_container_disk) {
     // First init container: bring the copy tool from the launcher image.
@@ -421,7 +449,10 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["command"] =
       StringArray({kLauncherBinary, "run", "--vmi", kVmiFile, "--state-dir", kStateDir,
                    std::string("--emulation=") + EmulationModeName(config.emulation),
-                   "--grace-period-seconds", std::to_string(grace)});
+                   // The kubelet ends the wait: the pod's deletion grace
+                   // period follows the VMI's, even when changed after the
+                   // pod was made (virtctl stop --grace-period).
+                   "--grace-period-seconds", grace == 0 ? "0" : "unbounded"});
   launcher["resources"] = std::move(*resources);
   launcher["readinessProbe"] = std::move(probe);
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <set>
 #include <string>
 #include <vector>
@@ -343,6 +345,60 @@ TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {
                 .at("fieldPath")
                 .as_string(),
             "metadata.annotations['vireo.io/vmi']");
+}
+
+TEST(LauncherPod, TheVmisAnnotationsReachThePodAndOursWin) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  vmi.metadata.annotations["example.com/owner"] = "team-a";
+  vmi.metadata.annotations[kVmiAnnotation] = "from the user";
+  vmi.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"] = "{}";
+  const Json pod = Render(vmi, Config(EmulationMode::kAuto));
+  const Json& annotations = pod.at("metadata").at("annotations");
+  ASSERT_TRUE(annotations.has_field("example.com/owner"));
+  EXPECT_EQ(annotations.at("example.com/owner").as_string(), "team-a");
+  EXPECT_NE(annotations.at(kVmiAnnotation).as_string(), "from the user");
+  EXPECT_FALSE(annotations.has_field("kubectl.kubernetes.io/last-applied-configuration"));
+  EXPECT_FALSE(annotations.has_field(kVmGenerationAnnotation));
+}
+
+// The kubelet's deletion grace period bounds the shutdown, so it can follow
+// a grace period changed after the pod was made; 0 stays an immediate stop.
+TEST(LauncherPod, GracePeriodIsTheKubeletsUnlessZero) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  vmi.spec.termination_grace_period_seconds = 60;
+  const Json pod = Render(vmi, Config(EmulationMode::kOn));
+  const Json& command = Launcher(pod).at("command");
+  EXPECT_EQ(command.at(command.size() - 1).as_string(), "unbounded");
+  EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), 75);
+}
+
+TEST(LauncherPod, CloudInitSecretsAreMountedWhereTheLauncherReadsThem) {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  api::Volume ci;
+  ci.name = "cloudinit";
+  ci.cloud_init_no_cloud.emplace();
+  ci.cloud_init_no_cloud->secret_ref = "my-user";
+  ci.cloud_init_no_cloud->network_data_secret_ref = "my-net";
+  vmi.spec.volumes.push_back(ci);
+  const size_t index = vmi.spec.volumes.size() - 1;
+  const Json pod = Render(vmi, Config(EmulationMode::kOn));
+  std::map<std::string, std::string> secret_of;  // pod volume -> secret
+  for (const Json& v : pod.at("spec").at("volumes").as_array()) {
+    if (v.has_field("secret")) secret_of[v.at("name").as_string()] = kube::GetString(v, "secret.secretName");
+  }
+  std::map<std::string, std::string> path_of;  // pod volume -> mount path
+  for (const Json& m : Launcher(pod).at("volumeMounts").as_array()) {
+    path_of[m.at("name").as_string()] = m.at("mountPath").as_string();
+    if (secret_of.contains(m.at("name").as_string())) {
+      EXPECT_TRUE(m.at("readOnly").as_bool());
+    }
+  }
+  const std::string u = "vireo-cis-" + std::to_string(index) + "-u";
+  const std::string n = "vireo-cis-" + std::to_string(index) + "-n";
+  EXPECT_EQ(secret_of[u], "my-user");
+  EXPECT_EQ(secret_of[n], "my-net");
+  EXPECT_EQ(path_of[u], "/var/run/vireo/cloud-init-secrets/cloudinit/userdata");
+  EXPECT_EQ(path_of[n], "/var/run/vireo/cloud-init-secrets/cloudinit/networkdata");
 }
 
 TEST(LauncherPod, NameIsStablePerUidAndDiffersAcrossUids) {
