@@ -33,6 +33,12 @@ unsupported field whose parent refuses it.
     hack/gen-crds.py              regenerate crds/*.yaml and manifests/chart/crds/*.yaml
     hack/gen-crds.py --out DIR    write them to DIR instead (may be repeated; used
                                   by tests/integration/crds_in_sync.sh)
+    hack/gen-crds.py --check-kubevirt SWAGGER.json
+                                  write nothing; list the fields of KubeVirt's
+                                  VM, VMI and DataVolume specs in SWAGGER.json
+                                  (KubeVirt's api/openapi-spec/swagger.json of
+                                  the release to compare with) that the CRDs
+                                  neither declare nor refuse; exit 1 if any
 
 Prints how many KubeVirt fields the CRDs refuse.
 
@@ -40,6 +46,7 @@ Needs python3-yaml (Debian package).
 """
 import argparse
 import copy
+import json
 import os
 import re
 import sys
@@ -292,6 +299,7 @@ def generate(out_dirs):
     if problems:
         raise SourceError("the CRD sources have problems:\n  " + "\n  ".join(problems))
     written = []
+    generate.rendered = rendered
     for out_dir in out_dirs:
         os.makedirs(out_dir, exist_ok=True)
         for src, text in sorted(rendered.items()):
@@ -302,13 +310,83 @@ def generate(out_dirs):
     return written, unsupported, refused
 
 
+# KubeVirt's OpenAPI definitions whose fields each CRD schema must cover:
+# (definition, CRD source, path of the schema in that CRD's openAPIV3Schema).
+KUBEVIRT_ROOTS = [
+    ("v1.VirtualMachineSpec", "virtualmachines.kubevirt.io.yaml", ["spec"]),
+    ("v1.VirtualMachineInstanceSpec", "virtualmachineinstances.kubevirt.io.yaml", ["spec"]),
+    ("v1beta1.DataVolumeSpec", "datavolumes.cdi.kubevirt.io.yaml", ["spec"]),
+]
+
+
+def kubevirt_gaps(swagger, rendered):
+    """Fields of KubeVirt's specs (its OpenAPI `swagger`) that the rendered CRDs neither declare nor refuse.
+
+    Walks KubeVirt's schema wherever ours declares the field as an object or
+    list with properties; a field ours keeps whole (preserve-unknown, such as
+    affinity or a refused field) or as a map is covered with all beneath it.
+    Returns (gaps, number of KubeVirt paths compared).
+    """
+    defs = swagger.get("definitions") or {}
+
+    def deref(node):
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node and seen < 100:
+            node = defs.get(node["$ref"].split("/")[-1], {})
+            seen += 1
+        return node if isinstance(node, dict) else {}
+
+    gaps, compared = [], [0]
+
+    def walk(theirs, ours, path):
+        theirs = deref(theirs)
+        if ours.get("x-kubernetes-preserve-unknown-fields") and not ours.get("properties"):
+            return
+        if "items" in theirs:
+            if isinstance(ours.get("items"), dict):
+                walk(theirs["items"], ours["items"], path + "[]")
+            return
+        props = ours.get("properties") or {}
+        for name, sub in (theirs.get("properties") or {}).items():
+            compared[0] += 1
+            if name in props:
+                walk(sub, props[name], f"{path}.{name}")
+            elif not isinstance(ours.get("additionalProperties"), dict):
+                gaps.append(f"{path}.{name}")
+
+    for definition, src, at in KUBEVIRT_ROOTS:
+        if definition not in defs:
+            continue
+        schema = yaml.safe_load(rendered[src])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        for key in at:
+            schema = schema["properties"][key]
+        walk(defs[definition], schema, f"{src.split('.')[0]}.{'.'.join(at)}")
+    return gaps, compared[0]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", action="append",
                         help="directory to write the CRDs to; may be repeated "
                              "(default: crds/ and manifests/chart/crds/)")
+    parser.add_argument("--check-kubevirt", metavar="SWAGGER.json",
+                        help="list KubeVirt's spec fields the CRDs neither declare nor refuse")
     args = parser.parse_args()
     try:
+        if args.check_kubevirt:
+            generate([])
+            try:
+                with open(args.check_kubevirt, encoding="utf-8") as f:
+                    swagger = json.load(f)
+            except (OSError, ValueError) as e:
+                raise SourceError(f"cannot read {args.check_kubevirt}: {e}") from e
+            gaps, compared = kubevirt_gaps(swagger, generate.rendered)
+            if not compared:
+                raise SourceError(f"{args.check_kubevirt}: none of {[d for d, _, _ in KUBEVIRT_ROOTS]} found")
+            for gap in gaps:
+                print(f"gen-crds: neither declared nor in {UNSUPPORTED}: {gap}", file=sys.stderr)
+            print(f"gen-crds: {len(gaps)} of {compared} KubeVirt fields compared are missing", file=sys.stderr)
+            return 1 if gaps else 0
         written, unsupported, refused = generate(args.out or OUT_DIRS)
     except SourceError as e:
         print(f"gen-crds: {e}", file=sys.stderr)

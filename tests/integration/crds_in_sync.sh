@@ -134,5 +134,30 @@ sys.exit(1 if problems else 0)
 EOF
 ); then pass; else fail "docs/api.md lists exactly the fields of crds/src/unsupported.yaml" "$out"; fi
 
+# --check-kubevirt compares the CRDs with a KubeVirt OpenAPI document: here a
+# made-up one, where a field nobody declares or refuses (at two depths, one
+# inside the disks list) is reported, and a refused one (rng), a supported one
+# (disks[].bootOrder) and one kept whole (affinity) are not.
+cat >"$tmp/swagger.json" <<'EOF'
+{"definitions": {
+  "v1.VirtualMachineInstanceSpec": {"type": "object", "properties": {
+    "domain": {"$ref": "#/definitions/v1.DomainSpec"},
+    "affinity": {"$ref": "#/definitions/v1.Affinity"},
+    "madeUpSpecField": {"type": "string"}}},
+  "v1.DomainSpec": {"type": "object", "properties": {"devices": {"$ref": "#/definitions/v1.Devices"}}},
+  "v1.Devices": {"type": "object", "properties": {
+    "rng": {"type": "object"},
+    "disks": {"type": "array", "items": {"$ref": "#/definitions/v1.Disk"}}}},
+  "v1.Disk": {"type": "object", "properties": {"bootOrder": {"type": "integer"}, "madeUpDiskKnob": {"type": "boolean"}}},
+  "v1.Affinity": {"type": "object", "properties": {"nodeAffinity": {"type": "object"}}}}}
+EOF
+if out=$("$python" "$root/hack/gen-crds.py" --check-kubevirt "$tmp/swagger.json" 2>&1); then
+  fail "hack/gen-crds.py --check-kubevirt reports fields the CRDs lack" "$out"
+elif [[ $(grep -c 'neither declared nor' <<<"$out") == 2 ]] &&
+    grep -qF 'virtualmachineinstances.spec.madeUpSpecField' <<<"$out" &&
+    grep -qF 'virtualmachineinstances.spec.domain.devices.disks[].madeUpDiskKnob' <<<"$out" &&
+    grep -qF '2 of 8 KubeVirt fields compared are missing' <<<"$out"; then pass; else
+  fail "hack/gen-crds.py --check-kubevirt names exactly the two made-up fields" "$out"; fi
+
 echo "crds_in_sync: $passed passed, $failed failed"
 ((failed == 0))
