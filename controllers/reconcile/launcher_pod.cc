@@ -115,6 +115,11 @@ int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
   return RoundUpToMiB(overhead);
 }
 
+// The launcher runs passt for the VMI's interface on the pod network.
+bool RunsPasst(const api::VirtualMachineInstanceSpec& spec) {
+  return !spec.domain.devices.interfaces.empty();
+}
+
 // The launcher's containers get /dev/kvm through the device plugin's resource.
 bool AsksForKvm(const LauncherConfig& config) {
   return config.emulation == EmulationMode::kOff ||
@@ -426,7 +431,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     probe["command"] = StringArray({kLauncherBinary, "accel-probe", "--state-dir", kStateDir});
     probe["resources"] = AccelProbeResources(with_limits, config);
     probe["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-    probe["securityContext"] = RestrictedContainerSecurityContext();
+    probe["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
     probe["volumeMounts"] = Json::array(1);
     probe["volumeMounts"][0] = Mount(kStateVolume, kStateDir, false);
     Json all = Json::array();
@@ -456,7 +461,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["resources"] = std::move(*resources);
   launcher["readinessProbe"] = std::move(probe);
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  launcher["securityContext"] = RestrictedContainerSecurityContext();
+  // passt (the pod network, launcher/passt.h) sandboxes itself in a new user
+  // namespace and will not run without one; RuntimeDefault refuses an
+  // unprivileged unshare(CLONE_NEWUSER). So the launcher container of a VMI
+  // with an interface has no seccomp profile of its own (the runtime's
+  // default for pods that ask for none: unconfined): that pod meets
+  // "baseline" and every rule of "restricted" but seccomp
+  // (docs/launcher-pod.md).
+  launcher["securityContext"] = RestrictedContainerSecurityContext(!RunsPasst(spec));
   launcher["volumeMounts"] = std::move(mounts);
   if (devices.size() > 0) launcher["volumeDevices"] = std::move(devices);
   Json ports = Json::array();
@@ -479,7 +491,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       Json::number(grace + config.termination_grace_margin_seconds);
   // PodSecurity "restricted": libvirt and QEMU run as uid 107, the volumes
   // are the pod's group's (docs/launcher-pod.md).
-  pod_spec["securityContext"] = RestrictedPodSecurityContext();
+  pod_spec["securityContext"] = RestrictedPodSecurityContext(/*seccomp=*/false);
   if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
   pod_spec["containers"] = Json::array(1);
   pod_spec["containers"][0] = std::move(launcher);
@@ -512,7 +524,7 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
                                   std::string(kToolsDir) + "/busybox"});
   tools["resources"] = std::move(resources);
   tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  tools["securityContext"] = RestrictedContainerSecurityContext();
+  tools["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
   tools["volumeMounts"] = Json::array(1);
   tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
   return tools;
@@ -530,7 +542,7 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
                    path.empty() ? kDefaultContainerDiskPath : path, dir});
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  copy["securityContext"] = RestrictedContainerSecurityContext();
+  copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
   copy["volumeMounts"] = Json::array(2);
   copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
   copy["volumeMounts"][1] = Mount(volume, dir, false);

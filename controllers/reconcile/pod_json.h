@@ -66,27 +66,35 @@ inline constexpr int64_t kPodUid = 107;
 // The pod-level securityContext of launcher and importer pods, which
 // PodSecurity "restricted" admits (docs/launcher-pod.md): uid and gid 107,
 // fsGroup 107 so that the kubelet makes volumes (claims, emptyDirs) the
-// pod's group's, seccomp RuntimeDefault. Block devices and /dev/kvm are not
-// volumes fsGroup reaches: the node's runtime gives them the pod's uid and gid
-// (containerd's and CRI-O's device_ownership_from_security_context).
-inline Json RestrictedPodSecurityContext() {
+// pod's group's, and, with `seccomp`, seccomp RuntimeDefault. Block devices
+// and /dev/kvm are not volumes fsGroup reaches: the node's runtime gives them
+// the pod's uid and gid (containerd's and CRI-O's
+// device_ownership_from_security_context).
+inline Json RestrictedPodSecurityContext(bool seccomp = true) {
   Json security = Json::object();
   security["runAsNonRoot"] = Json::boolean(true);
   security["runAsUser"] = Json::number(kPodUid);
   security["runAsGroup"] = Json::number(kPodUid);
   security["fsGroup"] = Json::number(kPodUid);
-  security["seccompProfile"] = Json::object();
-  security["seccompProfile"]["type"] = Str("RuntimeDefault");
+  if (seccomp) {
+    security["seccompProfile"] = Json::object();
+    security["seccompProfile"]["type"] = Str("RuntimeDefault");
+  }
   return security;
 }
 
 // Each container's part of "restricted": no privilege escalation (setuid
-// binaries), no capabilities at all.
-inline Json RestrictedContainerSecurityContext() {
+// binaries), no capabilities at all, and with `seccomp` seccomp
+// RuntimeDefault (for a pod whose pod-level context has none).
+inline Json RestrictedContainerSecurityContext(bool seccomp = false) {
   Json security = Json::object();
   security["allowPrivilegeEscalation"] = Json::boolean(false);
   security["capabilities"] = Json::object();
   security["capabilities"]["drop"] = StringArray({"ALL"});
+  if (seccomp) {
+    security["seccompProfile"] = Json::object();
+    security["seccompProfile"]["type"] = Str("RuntimeDefault");
+  }
   return security;
 }
 
