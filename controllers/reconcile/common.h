@@ -69,6 +69,9 @@ inline constexpr char kConditionNetworkDataMismatch[] = "NetworkDataMismatch";
 // VMI (and mirrored on the VM): whether the DataVolumes its volumes name
 // have all Succeeded (KubeVirt's condition).
 inline constexpr char kConditionDataVolumesReady[] = "DataVolumesReady";
+// VM only (KubeVirt's): True while the running VMI was made from another
+// spec.template than the VM's current one, until the VMI is restarted.
+inline constexpr char kConditionRestartRequired[] = "RestartRequired";
 // VM only: True while the VM cannot make its VMI (invalid template, a VMI of
 // that name owned by someone else).
 inline constexpr char kConditionFailure[] = "Failure";

@@ -13,6 +13,7 @@
 
 #include "controllers/reconcile/common.h"
 #include "lib/api/codec.h"
+#include "lib/api/defaults.h"
 #include "lib/api/test_util.h"
 #include "lib/api/types.h"
 #include "lib/kube/timestamp.h"
@@ -77,7 +78,10 @@ inline api::VirtualMachineInstance VmiOf(const api::VirtualMachine& vm, api::Vmi
   owner.uid = vm.metadata.uid;
   owner.controller = true;
   vmi.metadata.owner_references.push_back(owner);
+  // With the defaults, as NewVmiFor makes it (a VMI whose spec is not the
+  // template's would make the VM RestartRequired).
   vmi.spec = vm.spec.template_spec.spec;
+  api::ApplyVmiDefaults(&vmi);
   vmi.status.phase = phase;
   if (ran || phase == api::VmiPhase::kRunning) {
     vmi.status.phase_transition_timestamps.push_back(

@@ -139,6 +139,17 @@ void MirrorVmiConditions(const api::VirtualMachineInstance* vmi, WallTime now,
   }
 }
 
+// Whether the VMI's spec is not what the VM's template makes now (both with
+// KubeVirt's defaults, as NewVmiFor applies them).
+bool TemplateDiffers(const api::VirtualMachine& vm, const api::VirtualMachineInstance& vmi) {
+  const Json wanted = NewVmiFor(vm);
+  const Json* wanted_spec = kube::Find(wanted, "spec");
+  const Json running = api::ToJson(vmi);
+  const Json* running_spec = kube::Find(running, "spec");
+  if (wanted_spec == nullptr || running_spec == nullptr) return false;
+  return *wanted_spec != *running_spec;
+}
+
 }  // namespace
 
 std::chrono::seconds StartBackoff(int64_t consecutive_failures, const std::string& vmi_uid) {
@@ -450,6 +461,21 @@ VmDecision DecideVm(const VmObservation& obs) {
     }
   }
   MirrorVmiConditions(vmi, now, &status.conditions);
+  // An edit of the template reaches the guest only through a new VMI: say so
+  // while the old one runs (KubeVirt's condition and words).
+  if (vmi_live && !deleting_vmi && !vm_deleting && TemplateDiffers(vm, *vmi)) {
+    if (!internal::HasCondition(vm.status.conditions, kConditionRestartRequired,
+                                internal::kTrue)) {
+      d.events.push_back({kube::EventType::kNormal, "RestartRequired",
+                          "spec.template changed while VirtualMachineInstance " +
+                              vmi->metadata.name +
+                              " runs: restart the VM (virtctl restart) to apply it"});
+    }
+    internal::SetCondition(&status.conditions, kConditionRestartRequired, internal::kTrue, "",
+                           "a non-live-updatable field was changed in the template spec", now);
+  } else {
+    internal::RemoveCondition(&status.conditions, kConditionRestartRequired);
+  }
   status.created = vmi != nullptr;
   status.ready = vmi != nullptr && !vmi_deleting &&
                  internal::HasCondition(vmi->status.conditions, kConditionReady, internal::kTrue);

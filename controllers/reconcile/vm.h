@@ -117,7 +117,9 @@ struct VmDecision {
 //   CrashLoopBackOff  the VM wants to run and waits for its start back-off
 //   Stopped           otherwise (no VMI, or one that ended)
 // created (a VMI of this VM exists), ready (its Ready condition is True),
-// conditions (Ready and PodScheduled follow the VMI's; Failure),
+// conditions (Ready and PodScheduled follow the VMI's; Failure;
+// RestartRequired True while a live VMI's spec is not what the template
+// makes now, NewVmiFor),
 // runStrategy (the one last acted on), desiredGeneration
 // (metadata.generation) and observedGeneration (the generation the VMI was
 // made from, kVmGenerationAnnotation; metadata.generation when no VMI).

@@ -299,5 +299,58 @@ TEST(DecideVm, NewVmiCarriesTemplateOwnerAndDefaults) {
   EXPECT_TRUE(api::FromJson<api::VirtualMachineInstance>(vmi).ok());
 }
 
+// An edit of a running VM's template shows as KubeVirt's RestartRequired
+// condition until a VMI made from the new template runs.
+TEST(DecideVm, ATemplateEditWhileRunningSetsRestartRequiredUntilTheRestart) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kAlways);
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
+  obs.now = Now();
+  VmDecision d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+
+  obs.vm->status = *d.status;
+  obs.vm->spec.template_spec.spec.domain.memory->guest = "256Mi";
+  obs.vm->metadata.generation = 4;
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  const api::Condition* restart =
+      api::FindCondition(d.status->conditions, kConditionRestartRequired);
+  ASSERT_NE(restart, nullptr);
+  EXPECT_EQ(restart->status, "True");
+  EXPECT_FALSE(d.delete_vmi.has_value()) << "the running guest is left alone";
+  EXPECT_EQ(d.status->printable_status, "Running");
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].reason, "RestartRequired");
+  // Decided again: no new Event, the condition stays.
+  obs.vm->status = *d.status;
+  d = DecideVm(obs);
+  EXPECT_FALSE(d.status.has_value());
+  EXPECT_TRUE(d.events.empty());
+
+  // A runStrategy change is no template change.
+  VmObservation strategy = obs;
+  strategy.vm->spec.template_spec.spec.domain.memory->guest = "128Mi";
+  strategy.vm->status.conditions.clear();
+  strategy.vm->spec.run_strategy = RunStrategy::kManual;
+  d = DecideVm(strategy);
+  EXPECT_TRUE(!d.status.has_value() ||
+              api::FindCondition(d.status->conditions, kConditionRestartRequired) == nullptr);
+
+  // Restarted: the new VMI runs the new template, the condition goes.
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning, false, "new-uid");
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+
+  // Stopped: nothing to restart.
+  obs.vmi = VmiOf(Vm(RunStrategy::kAlways), VmiPhase::kRunning);
+  obs.vm->spec.run_strategy = RunStrategy::kHalted;
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+}
+
 }  // namespace
 }  // namespace vireo::controllers

@@ -234,5 +234,34 @@ TEST_F(ControllerLifecycleTest, ADeletedVmiIsReplacedForAlways) {
   EXPECT_TRUE(PodsOf(Uid(vmi)).empty());
 }
 
+// Editing a running VM's template: the guest keeps running, the VM says
+// RestartRequired (KubeVirt's condition) until a VMI of the new template runs.
+TEST_F(ControllerLifecycleTest, ATemplateEditShowsRestartRequiredUntilTheRestart) {
+  CreateVm("vm-e", "Always");
+  Json vmi = StartAndRun("vm-e");
+  EXPECT_EQ(ConditionOf(WaitVm("vm-e", "Running"), "RestartRequired"), "");
+  ASSERT_TRUE(PatchSpec(res::kVirtualMachines, "vm-e",
+                        R"({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "96Mi"}}}}}})")
+                  .ok());
+  Json vm = WaitFor(
+      res::kVirtualMachines, "vm-e",
+      [](const Json& o) { return ConditionOf(o, "RestartRequired") == "True"; },
+      "RestartRequired True");
+  EXPECT_EQ(PrintableStatusOf(vm), "Running");
+  EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-e", "RestartRequired"));
+  EXPECT_EQ(Uid(*Get(res::kVirtualMachineInstances, "vm-e")), Uid(vmi)) << "not restarted for it";
+
+  // The restart (here: the VMI deleted) brings a VMI of the new template.
+  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "vm-e").ok());
+  Json next = StartAndRun("vm-e", Uid(vmi));
+  EXPECT_EQ(kube::GetString(next, "spec.domain.memory.guest"), "96Mi");
+  WaitFor(
+      res::kVirtualMachines, "vm-e",
+      [](const Json& o) {
+        return ConditionOf(o, "RestartRequired").empty() && PrintableStatusOf(o) == "Running";
+      },
+      "RestartRequired gone after the restart");
+}
+
 }  // namespace
 }  // namespace vireo::testing
