@@ -1,6 +1,7 @@
 // Controller::ReconcileVmi: one VirtualMachineInstance key through
 // DecideVmi, and the decision applied in the order vmi.h prescribes.
 #include "controllers/controller.h"
+#include "controllers/reconcile/disruption_budget.h"
 #include "lib/api/codec.h"
 #include "lib/kube/log.h"
 
@@ -70,6 +71,17 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     if (!patched.ok()) return WriteFailed(latest, "update finalizers and spec", patched.status());
     written_.Wrote({api::kVirtualMachineInstanceKind, key}, kube::ResourceVersionOf(latest));
     latest = std::move(patched).value();
+  }
+  if (decision.create_pod.has_value()) {
+    // Before the pod, so no launcher pod of an External VMI is ever
+    // evictable; the VMI owns the budget and takes it along when deleted.
+    if (std::optional<Json> budget = RenderDisruptionBudget(observation.vmi)) {
+      auto created = client_->Create(res::kPodDisruptionBudgets, ns, *budget);
+      if (!created.ok() && !created.status().IsAlreadyExists()) {
+        return WriteFailed(latest, "create PodDisruptionBudget " + kube::NameOf(*budget),
+                           created.status());
+      }
+    }
   }
   Status refused;
   if (Status pods = ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},

@@ -39,6 +39,8 @@ const Resource kVirtualMachineInstances{"kubevirt.io", "v1", "virtualmachineinst
                                         "VirtualMachineInstance", true};
 const Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume", true};
 const Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false};
+const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets",
+                                    "PodDisruptionBudget", true};
 }  // namespace resources
 
 }  // namespace vireo::kube

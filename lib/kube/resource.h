@@ -35,6 +35,7 @@ extern const Resource kVirtualMachines;          // kubevirt.io/v1
 extern const Resource kVirtualMachineInstances;  // kubevirt.io/v1
 extern const Resource kDataVolumes;              // cdi.kubevirt.io/v1beta1
 extern const Resource kStorageClasses;           // storage.k8s.io/v1
+extern const Resource kPodDisruptionBudgets;     // policy/v1
 }  // namespace resources
 
 }  // namespace vireo::kube
