@@ -7,11 +7,11 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
@@ -19,7 +19,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <type_traits>
 
 #include "lib/kube/json.h"
 
@@ -95,13 +94,18 @@ std::string DurationText(std::chrono::milliseconds d) {
 }
 
 // Runs the io_context on this thread until the operation `start` begins has
-// completed (and everything else it started has too).
+// completed (the connect deadline's timer stays pending meanwhile).
 template <class Start>
 beast::error_code Await(net::io_context& ioc, Start start) {
   beast::error_code result = net::error::would_block;
-  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  bool done = false;
+  start([&result, &done](beast::error_code ec, auto&&...) {
+    result = ec;
+    done = true;
+  });
   ioc.restart();
-  ioc.run();
+  while (!done && ioc.run_one() > 0) {
+  }
   return result;
 }
 
@@ -141,15 +145,22 @@ class WebSocket::Impl {
 
 namespace {
 
-template <bool kTls>
+// TLS only: a plain ws:// variant would double the cost of compiling Beast's
+// templates (minutes under the sanitizers) for servers no cluster runs.
 class Connection final : public WebSocket::Impl {
-  using Next = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+  // Asio's own TLS stream on a plain socket, and no permessage-deflate: each
+  // of Beast's layers (beast::tcp_stream's timers, deflate) costs much
+  // compile time and memory, under the sanitizers most. The deadline of the
+  // connect is a timer of ours.
+  using Next = ssl::stream<tcp::socket>;
 
  public:
   Connection(const WebSocketOptions& options, WebSocket::Handlers handlers)
       : options_(options),
         handlers_(std::move(handlers)),
         ssl_context_(ssl::context::tls_client),
+        resolver_(ioc_),
+        deadline_timer_(ioc_),
         keepalive_timer_(ioc_),
         close_timer_(ioc_) {}
 
@@ -166,48 +177,43 @@ class Connection final : public WebSocket::Impl {
     const bool named = !config.tls_server_name.empty();
     const std::string tls_name = named ? config.tls_server_name : url.host;
 
-    if constexpr (kTls) {
-      if (config.insecure_skip_tls_verify) {
-        ssl_context_.set_verify_mode(ssl::verify_none);  // only when the kubeconfig says so
-      } else {
-        ssl_context_.set_default_verify_paths();  // replaced by the kubeconfig's CA when it has one
-        ssl_context_.set_verify_mode(ssl::verify_peer);
-      }
-      client.TlsSetup()(ssl_context_.native_handle());  // CA and client certificate
-      ws_.emplace(ioc_, ssl_context_);
-      SSL* handle = ws_->next_layer().native_handle();
-      if (IsIpAddress(tls_name)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), tls_name.c_str());
-      } else {
-        SSL_set_tlsext_host_name(handle, tls_name.c_str());  // SNI carries names only
-        SSL_set1_host(handle, tls_name.c_str());
-      }
+    if (config.insecure_skip_tls_verify) {
+      ssl_context_.set_verify_mode(ssl::verify_none);  // only when the kubeconfig says so
     } else {
-      ws_.emplace(ioc_);
+      ssl_context_.set_default_verify_paths();  // replaced by the kubeconfig's CA when it has one
+      ssl_context_.set_verify_mode(ssl::verify_peer);
     }
-    auto& tcp_layer = beast::get_lowest_layer(*ws_);
+    client.TlsSetup()(ssl_context_.native_handle());  // CA and client certificate
+    ws_.emplace(ioc_, ssl_context_);
+    SSL* handle = ws_->next_layer().native_handle();
+    if (IsIpAddress(tls_name)) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), tls_name.c_str());
+    } else {
+      SSL_set_tlsext_host_name(handle, tls_name.c_str());  // SNI carries names only
+      SSL_set1_host(handle, tls_name.c_str());
+    }
+    tcp::socket& socket = ws_->next_layer().next_layer();
 
-    // Resolve, bounded by the same deadline.
-    tcp::resolver resolver(ioc_);
-    tcp::resolver::results_type endpoints;
-    net::steady_timer timer(ioc_, deadline);
-    bool resolve_timed_out = false;
-    timer.async_wait([&](beast::error_code ec) {
-      if (!ec) {
-        resolve_timed_out = true;
-        resolver.cancel();
-      }
+    // One deadline for resolve, connect, TLS and upgrade: at it, whatever is
+    // under way is cancelled.
+    deadline_timer_.expires_at(deadline);
+    deadline_timer_.async_wait([this, &socket](beast::error_code ec) {
+      if (ec) return;
+      timed_out_ = true;
+      resolver_.cancel();
+      beast::error_code ignored;
+      socket.close(ignored);
     });
+    tcp::resolver::results_type endpoints;
     beast::error_code ec = Await(ioc_, [&](auto handler) {
-      resolver.async_resolve(url.host, url.port,
-                             [&, handler](beast::error_code e, tcp::resolver::results_type r) {
-                               endpoints = std::move(r);
-                               timer.cancel();
-                               handler(e);
-                             });
+      resolver_.async_resolve(url.host, url.port,
+                              [&, handler](beast::error_code e, tcp::resolver::results_type r) {
+                                endpoints = std::move(r);
+                                handler(e);
+                              });
     });
     if (ec) {
-      if (resolve_timed_out) {
+      if (timed_out_) {
         return Status(Code::kTimeout, "cannot resolve " + url.host + " (" + where +
                                           "): no answer within " +
                                           DurationText(options_.connect_timeout));
@@ -216,34 +222,29 @@ class Connection final : public WebSocket::Impl {
                     "cannot resolve " + url.host + " (" + where + "): " + ec.message());
     }
 
-    tcp_layer.expires_at(deadline);
     ec = Await(ioc_, [&](auto handler) {
-      tcp_layer.async_connect(endpoints,
-                              [handler](beast::error_code e, const tcp::endpoint&) { handler(e); });
+      net::async_connect(socket, endpoints,
+                         [handler](beast::error_code e, const tcp::endpoint&) { handler(e); });
     });
     if (ec) return TransportFailure("cannot connect to " + url.HostHeader(), where, ec);
 
-    if constexpr (kTls) {
-      ec = Await(ioc_, [&](auto handler) {
-        ws_->next_layer().async_handshake(ssl::stream_base::client, handler);
-      });
-      if (ec) {
-        SSL* handle = ws_->next_layer().native_handle();
-        long verify = SSL_get_verify_result(handle);
-        std::string why = ec.message();
-        if (verify != X509_V_OK) {
-          why = std::string("the server's certificate was refused: ") +
-                X509_verify_cert_error_string(verify) + " (the name checked is \"" + tls_name +
-                "\", " +
-                (named ? "the kubeconfig's tls-server-name"
-                       : "the server URL's host; a kubeconfig names another with tls-server-name") +
-                ")";
-        }
-        if (ec == beast::error::timeout)
-          return TransportFailure("TLS with " + url.HostHeader(), where, ec);
-        return Status(Code::kUnavailable,
-                      "TLS with " + url.HostHeader() + " (" + where + ") failed: " + why);
+    ec = Await(ioc_, [&](auto handler) {
+      ws_->next_layer().async_handshake(ssl::stream_base::client, handler);
+    });
+    if (ec) {
+      long verify = SSL_get_verify_result(handle);
+      std::string why = ec.message();
+      if (verify != X509_V_OK) {
+        why = std::string("the server's certificate was refused: ") +
+              X509_verify_cert_error_string(verify) + " (the name checked is \"" + tls_name +
+              "\", " +
+              (named ? "the kubeconfig's tls-server-name"
+                     : "the server URL's host; a kubeconfig names another with tls-server-name") +
+              ")";
       }
+      if (timed_out_) return TransportFailure("TLS with " + url.HostHeader(), where, ec);
+      return Status(Code::kUnavailable,
+                    "TLS with " + url.HostHeader() + " (" + where + ") failed: " + why);
     }
 
     std::string offered;
@@ -276,7 +277,7 @@ class Connection final : public WebSocket::Impl {
     }
 
     // From here on, the keepalive decides when a silent link is dead.
-    tcp_layer.expires_never();
+    deadline_timer_.cancel();
     ws_->binary(true);
     ws_->control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::pong) last_heard_ = Clock::now();
@@ -342,7 +343,7 @@ class Connection final : public WebSocket::Impl {
 
   Status TransportFailure(const std::string& what, const std::string& where,
                           const beast::error_code& ec) {
-    if (ec == beast::error::timeout) {
+    if (timed_out_) {
       return Status(Code::kTimeout, what + " (" + where + "): no answer within " +
                                         DurationText(options_.connect_timeout));
     }
@@ -439,8 +440,9 @@ class Connection final : public WebSocket::Impl {
     keepalive_timer_.cancel();
     close_timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(*ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(*ws_).socket().close(ignored);
+    tcp::socket& socket = ws_->next_layer().next_layer();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
     // Pending sends learn it now; the one being written learns it when its
     // write completes.
     for (size_t i = writing_ ? 1 : 0; i < outbox_.size(); ++i) {
@@ -456,7 +458,10 @@ class Connection final : public WebSocket::Impl {
   const WebSocket::Handlers handlers_;
   net::io_context ioc_;  // before everything that uses it
   ssl::context ssl_context_;
-  std::optional<websocket::stream<Next>> ws_;
+  std::optional<websocket::stream<Next, false>> ws_;
+  tcp::resolver resolver_;
+  net::steady_timer deadline_timer_;
+  bool timed_out_ = false;  // the connect's deadline passed
   beast::flat_buffer buffer_;
   net::steady_timer keepalive_timer_;
   net::steady_timer close_timer_;
@@ -489,13 +494,14 @@ Result<std::unique_ptr<WebSocket>> WebSocket::Connect(Client& client,
                                                       Handlers handlers) {
   Result<ServerUrl> url = ParseServer(client.config().server);
   if (!url.ok()) return url.status();
-  auto open = [&](auto connection) -> Result<std::unique_ptr<WebSocket>> {
-    Result<std::string> chosen = connection->Open(client, *url, path_and_query);
-    if (!chosen.ok()) return chosen.status();
-    return std::unique_ptr<WebSocket>(new WebSocket(std::move(connection), *chosen));
-  };
-  if (url->tls) return open(std::make_unique<Connection<true>>(options, std::move(handlers)));
-  return open(std::make_unique<Connection<false>>(options, std::move(handlers)));
+  if (!url->tls) {
+    return Status(Code::kInvalid, "cluster server \"" + client.config().server +
+                                      "\": a WebSocket (pods/exec) needs an https:// server");
+  }
+  auto connection = std::make_unique<Connection>(options, std::move(handlers));
+  Result<std::string> chosen = connection->Open(client, *url, path_and_query);
+  if (!chosen.ok()) return chosen.status();
+  return std::unique_ptr<WebSocket>(new WebSocket(std::move(connection), *chosen));
 }
 
 Status WebSocket::Send(std::string_view bytes) { return impl_->Send(bytes); }

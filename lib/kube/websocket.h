@@ -43,11 +43,11 @@ class WebSocket {
     std::function<void(const Status& why)> on_closed;
   };
 
-  // Connects to config().server + path_and_query (https → wss, http → ws) and
-  // upgrades. Errors: kUnavailable (unreachable, TLS refused, with what the
-  // certificate check said and which name it checked), kTimeout, and for an
-  // upgrade the server refused: kUnauthorized, kForbidden, kNotFound,
-  // kBadRequest or kUnavailable with the server's status and message.
+  // Connects to config().server + path_and_query over TLS (an http:// server
+  // is refused, kInvalid) and upgrades. Errors: kUnavailable (unreachable, TLS refused, with what
+  // the certificate check said and which name it checked), kTimeout, and for an upgrade the server
+  // refused: kUnauthorized, kForbidden, kNotFound, kBadRequest or kUnavailable with the server's
+  // status and message.
   static Result<std::unique_ptr<WebSocket>> Connect(Client& client,
                                                     const std::string& path_and_query,
                                                     const WebSocketOptions& options,

@@ -5,6 +5,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -239,6 +241,45 @@ TEST(WebSocketTest, AnUnansweredPingIsReportedWithinTwoIntervals) {
   EXPECT_THAT(closed->message(), HasSubstr("300 ms"));
   EXPECT_LE(took, std::chrono::milliseconds(900)) << "two intervals and some slack";
   EXPECT_FALSE((*ws)->Send("after").ok());
+}
+
+TEST(WebSocketTest, AServerThatNeverAnswersTimesOut) {
+  // Listens, so the connect succeeds, but never accepts: the TLS handshake
+  // gets no answer.
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.ca_pem = Pki().ca_pem;
+  auto client = Client::Create(config);
+  ASSERT_TRUE(client.ok());
+  WebSocketOptions options;
+  options.connect_timeout = std::chrono::milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  auto ws = WebSocket::Connect(**client, "/x", options, {});
+  auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  ASSERT_FALSE(ws.ok());
+  EXPECT_EQ(ws.status().code(), Code::kTimeout) << ws.status().message();
+  EXPECT_THAT(ws.status().message(), HasSubstr("no answer within 300 ms"));
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(WebSocketTest, APlainHttpServerIsRefusedAsSuch) {
+  ClusterConfig config;
+  config.server = "http://127.0.0.1:1";
+  Seen seen;
+  auto ws = Open(config, &seen);
+  ASSERT_FALSE(ws.ok());
+  EXPECT_EQ(ws.status().code(), Code::kInvalid);
+  EXPECT_THAT(ws.status().message(), HasSubstr("needs an https:// server"));
 }
 
 TEST(WebSocketTest, ANormalCloseByTheServerIsReportedAsOk) {
