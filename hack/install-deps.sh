@@ -8,6 +8,9 @@ set -euo pipefail
 packages=(
   # build
   g++ meson ninja-build pkg-config ccache clang-format
+  # the fuzz suite (fuzz/, hack/test.sh --suite fuzz): clang, and the
+  # libFuzzer and sanitizer runtimes, which Debian packages apart
+  clang libclang-rt-14-dev
   # libraries (DEVELOPERS.md: all from Debian)
   libcpprest-dev libyaml-cpp-dev libvirt-dev libssl-dev
   libboost-dev libboost-system-dev libgtest-dev libgmock-dev

@@ -2,22 +2,32 @@
 # README's test command, and what .ci/run calls: installs what is missing,
 # builds the upstream binaries (cached), builds Vireo, then runs
 #   T0 unit tests, and
+#   T0 again under AddressSanitizer + UndefinedBehaviorSanitizer (suite asan:
+#      gcc, its own build dir; any sanitizer report fails the test),
+#   the fuzz targets of fuzz/ for VIREO_FUZZ_SECONDS each (suite fuzz: clang
+#      + libFuzzer, its own build dir; a crash fails the run),
 #   T1 integration tests against one real etcd + kube-apiserver started here,
 #   T2 launcher tests (vireo-launcher booting the test disk under TCG),
 #   T3 end-to-end tests on a local single-node cluster (tests/e2e/run.sh:
 #      hack/cluster-up.sh, the images, the Helm chart, every example).
-# Ends with a line "tests: N passed, M failed".
+# Ends with a line "tests: N passed, M failed, K skipped". With CI=true a
+# skip that hack/ci-allowed-skips.txt does not name fails the run.
 #
 #   hack/test.sh                 everything
-#   hack/test.sh --suite unit    only T0 (no apiserver)
+#   hack/test.sh --suite unit    only T0 (no apiserver, no sanitizers)
+#   hack/test.sh --suite asan    only T0 under ASan + UBSan
+#   hack/test.sh --suite fuzz    only the fuzzers
 #   hack/test.sh --suite launcher  only T2
 #   hack/test.sh --suite e2e     only T3
 #   VIREO_BUILD_DIR=dir          build directory (default: build/)
+#   VIREO_ASAN_BUILD_DIR=dir     the sanitizer build (default: build-asan/)
+#   VIREO_FUZZ_BUILD_DIR=dir     the fuzzing build (default: build-fuzz/)
+#   VIREO_FUZZ_SECONDS=n         how long each fuzz target runs (default: 30)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-suites=(unit integration launcher e2e)
+suites=(unit asan fuzz integration launcher e2e)
 if [[ ${1:-} == --suite ]]; then suites=("${2:?suite name}"); fi
 
 start=$SECONDS
@@ -36,13 +46,74 @@ fi
 ninja -C "$build"
 echo "test: built ($((SECONDS - start)) s)" >&2
 
+# The unit suite's executables of a build dir: a sanitizer build compiles
+# only what it runs.
+unit_targets() {
+  meson introspect "$1" --tests | python3 -c '
+import json, os, sys
+build = os.path.realpath(sys.argv[1])
+for t in json.load(sys.stdin):
+    if any(s.split(":")[-1] == "unit" for s in t["suite"]) and t["cmd"][0].startswith(build + "/"):
+        print(os.path.relpath(t["cmd"][0], build))' "$1"
+}
+
+# T0 under ASan + UBSan: gcc, like the main build. Every report stops the
+# process (halt_on_error), so the test fails; leaks are reported too.
+run_asan() {
+  local dir=${VIREO_ASAN_BUILD_DIR:-$root/build-asan}
+  if [[ ! -f $dir/build.ninja ]]; then
+    CXX="ccache g++" meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+  fi
+  local targets
+  targets=$(unit_targets "$dir")
+  # shellcheck disable=SC2086 # one target a word
+  ninja -C "$dir" $targets || return 1
+  echo "test: asan build ready ($((SECONDS - start)) s)" >&2
+  rm -f "$dir"/meson-logs/testlog-*.json
+  ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C "$dir" --suite unit --print-errorlogs --no-rebuild --logbase testlog-asan
+}
+
+# The fuzz targets (fuzz/): clang with libFuzzer, ASan and UBSan.
+run_fuzz() {
+  local dir=${VIREO_FUZZ_BUILD_DIR:-$root/build-fuzz}
+  if [[ ! -f $dir/build.ninja ]]; then
+    # -Dwerror=false: the gcc build holds the warnings; clang's own may differ.
+    CXX="ccache clang++" meson setup "$dir" -Dfuzz=true -Dwerror=false -Db_sanitize=address,undefined \
+      -Db_lundef=false >/dev/null
+  fi
+  local targets=()
+  for source in fuzz/*_fuzz.cc; do targets+=("fuzz/$(basename "$source" .cc)"); done
+  ninja -C "$dir" "${targets[@]}" || return 1
+  echo "test: fuzz build ready; ${VIREO_FUZZ_SECONDS:-30} s a target ($((SECONDS - start)) s)" >&2
+  rm -f "$dir"/meson-logs/testlog-*.json
+  ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C "$dir" --suite fuzz --print-errorlogs --no-rebuild --logbase testlog-fuzz
+}
+
 harness=""
 cleanup() { [[ -n $harness ]] && tests/integration/apiserver.sh stop "$harness" || true; }
 trap cleanup EXIT
 
 rc=0
 rm -f "$build"/meson-logs/testlog-*.json
+logs=()
 for suite in "${suites[@]}"; do
+  if [[ $suite == asan ]]; then
+    run_asan || rc=1
+    logs+=("${VIREO_ASAN_BUILD_DIR:-$root/build-asan}"/meson-logs/testlog-asan.json)
+    echo "test: asan done ($((SECONDS - start)) s)" >&2
+    continue
+  fi
+  if [[ $suite == fuzz ]]; then
+    run_fuzz || rc=1
+    logs+=("${VIREO_FUZZ_BUILD_DIR:-$root/build-fuzz}"/meson-logs/testlog-fuzz.json)
+    echo "test: fuzz done ($((SECONDS - start)) s)" >&2
+    continue
+  fi
+  logs+=("$build/meson-logs/testlog-$suite.json")
   if [[ $suite == integration ]]; then
     harness=$(mktemp -d /tmp/vireo-t1.XXXXXX)
     tests/integration/apiserver.sh start "$harness" >/dev/null
@@ -68,6 +139,10 @@ for suite in "${suites[@]}"; do
       "$build/bench/network_bench" || rc=1
   fi
 done
-python3 hack/summarize-tests.py "$build"/meson-logs/testlog-*.json
+# A suite whose log is missing ran nothing: the summary says so under CI.
+for i in "${!logs[@]}"; do [[ -f ${logs[$i]} ]] || : >"${logs[$i]}"; done
+summarize=(python3 hack/summarize-tests.py)
+[[ ${CI:-} == true ]] && summarize+=(--ci)
+"${summarize[@]}" "${logs[@]}" || rc=1
 echo "test: done in $((SECONDS - start)) s" >&2
 exit $rc
