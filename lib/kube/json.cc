@@ -2,6 +2,7 @@
 // errors turned into Status values that say what was being read.
 #include "lib/kube/json.h"
 
+#include <cmath>
 #include <system_error>
 
 namespace vireo::kube {
@@ -14,6 +15,23 @@ std::string QuotedPrefix(std::string_view text) {
   std::string out(text.substr(0, kQuotedPrefix));
   if (text.size() > kQuotedPrefix) out += "...";
   return out;
+}
+
+// cpprestsdk reads a number beyond a double's range (1e999) as infinity and
+// would write it back as "inf", which no JSON parser accepts. Depth is
+// bounded by the parser's own nesting limit.
+bool HasNonFiniteNumber(const Json& value) {
+  if (value.is_double()) return !std::isfinite(value.as_double());
+  if (value.is_array()) {
+    for (const Json& item : value.as_array()) {
+      if (HasNonFiniteNumber(item)) return true;
+    }
+  } else if (value.is_object()) {
+    for (const auto& [key, item] : value.as_object()) {
+      if (HasNonFiniteNumber(item)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -30,6 +48,12 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   if (error) {
     return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" +
                                        error.message() + "); it begins: " + QuotedPrefix(text));
+  }
+  if (HasNonFiniteNumber(value)) {
+    return Status(Code::kInternal, "cannot parse " + std::string(what) +
+                                       " as JSON (a number beyond the range of a double); it "
+                                       "begins: " +
+                                       QuotedPrefix(text));
   }
   return value;
 }

@@ -45,6 +45,21 @@ TEST(ParseJsonTest, RejectsTrailingGarbageAndEmptyText) {
   EXPECT_FALSE(ParseJson("{\"a\": 1").ok());
 }
 
+// Found by fuzz/json_fuzz.cc: cpprestsdk reads 1e999 as infinity and writes
+// it back as "inf", a document no parser (its own included) accepts.
+TEST(ParseJsonTest, RefusesNumbersBeyondADouble) {
+  for (const char* text : {"922337203e6854775807", "{\"a\": [1, -1e999]}", "1e309"}) {
+    Result<Json> parsed = ParseJson(text, "watch event");
+    ASSERT_FALSE(parsed.ok()) << text << " parsed as " << DumpJson(*parsed);
+    EXPECT_NE(parsed.status().message().find("watch event"), std::string::npos);
+    EXPECT_NE(parsed.status().message().find("beyond the range of a double"), std::string::npos)
+        << parsed.status().message();
+  }
+  Result<Json> large = ParseJson("[1.7976931348623157e308, -2.5e-320, 18446744073709551615]");
+  ASSERT_TRUE(large.ok()) << large.status().message();
+  EXPECT_TRUE(ParseJson(DumpJson(*large)).ok()) << DumpJson(*large);
+}
+
 TEST(ParseJsonTest, KeepsUnicodeAsUtf8) {
   Json value = MustParse(R"({"a": "caf\u00e9 \ud83d\ude80", "b": "日本"})");
   EXPECT_EQ(GetString(value, "a"), "caf\xc3\xa9 \xf0\x9f\x9a\x80");
