@@ -12,5 +12,7 @@ set -euo pipefail
 fuzzer=$1 seeds=$2 work=$3
 seconds=${VIREO_FUZZ_SECONDS:-30}
 mkdir -p "$work/corpus" "$work/crashes"
+# libFuzzer's own exit status for a crash is 77, which meson reads as a skip.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$work/crashes/" "$work/corpus" "$seeds"

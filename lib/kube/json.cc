@@ -3,6 +3,7 @@
 #include "lib/kube/json.h"
 
 #include <cmath>
+#include <set>
 #include <system_error>
 
 namespace vireo::kube {
@@ -17,21 +18,31 @@ std::string QuotedPrefix(std::string_view text) {
   return out;
 }
 
-// cpprestsdk reads a number beyond a double's range (1e999) as infinity and
-// would write it back as "inf", which no JSON parser accepts. Depth is
-// bounded by the parser's own nesting limit.
-bool HasNonFiniteNumber(const Json& value) {
-  if (value.is_double()) return !std::isfinite(value.as_double());
+// Why a parsed document cannot be trusted to mean one thing, or "". cpprestsdk
+// reads a number beyond a double's range (1e999) as infinity and writes it
+// back as "inf", which no parser accepts; and it keeps every copy of a key
+// named twice in one object, of which a lookup finds any one (the apiserver
+// reads the last). Depth is bounded by the parser's own nesting limit.
+std::string Ambiguity(const Json& value) {
+  if (value.is_double() && !std::isfinite(value.as_double())) {
+    return "a number beyond the range of a double";
+  }
   if (value.is_array()) {
     for (const Json& item : value.as_array()) {
-      if (HasNonFiniteNumber(item)) return true;
+      std::string why = Ambiguity(item);
+      if (!why.empty()) return why;
     }
   } else if (value.is_object()) {
+    std::set<std::string_view> keys;
     for (const auto& [key, item] : value.as_object()) {
-      if (HasNonFiniteNumber(item)) return true;
+      if (!keys.insert(key).second) {
+        return "the key \"" + QuotedPrefix(key) + "\" twice in one object";
+      }
+      std::string why = Ambiguity(item);
+      if (!why.empty()) return why;
     }
   }
-  return false;
+  return "";
 }
 
 }  // namespace
@@ -49,11 +60,9 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
     return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" +
                                        error.message() + "); it begins: " + QuotedPrefix(text));
   }
-  if (HasNonFiniteNumber(value)) {
-    return Status(Code::kInternal, "cannot parse " + std::string(what) +
-                                       " as JSON (a number beyond the range of a double); it "
-                                       "begins: " +
-                                       QuotedPrefix(text));
+  if (std::string why = Ambiguity(value); !why.empty()) {
+    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" + why +
+                                       "); it begins: " + QuotedPrefix(text));
   }
   return value;
 }

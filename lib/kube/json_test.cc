@@ -60,6 +60,17 @@ TEST(ParseJsonTest, RefusesNumbersBeyondADouble) {
   EXPECT_TRUE(ParseJson(DumpJson(*large)).ok()) << DumpJson(*large);
 }
 
+// Found by fuzz/json_fuzz.cc: cpprestsdk keeps both copies of a key and a
+// lookup finds either, where the apiserver reads the last.
+TEST(ParseJsonTest, RefusesAKeyTwiceInOneObject) {
+  Result<Json> parsed = ParseJson(R"({"metadata": {"name": "a", "x": 1, "name": "b"}})", "VMI");
+  ASSERT_FALSE(parsed.ok()) << DumpJson(*parsed);
+  EXPECT_NE(parsed.status().message().find("the key \"name\" twice in one object"),
+            std::string::npos)
+      << parsed.status().message();
+  EXPECT_TRUE(ParseJson(R"([{"name": "a"}, {"name": "b"}])").ok());
+}
+
 TEST(ParseJsonTest, KeepsUnicodeAsUtf8) {
   Json value = MustParse(R"({"a": "caf\u00e9 \ud83d\ude80", "b": "日本"})");
   EXPECT_EQ(GetString(value, "a"), "caf\xc3\xa9 \xf0\x9f\x9a\x80");
