@@ -56,7 +56,11 @@ CHART = os.path.join(e2e_test.ROOT, "manifests", "chart")
 CACHE = os.environ.get("VIREO_CACHE_DIR", os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vireo"))
 SERVE_DIR = os.path.join(CACHE, "dv-serve")
 SERVER = "dv-http"  # Deployment and Service
-BASE_URL = f"http://{SERVER}.{NS}.svc"
+# The web server stands for the world outside: it serves a hostPath, which
+# the PodSecurity level the VMs' namespace (NS) enforces refuses, so it lives
+# in a namespace of its own.
+SERVER_NS = "vireo-e2e-files"
+BASE_URL = f"http://{SERVER}.{SERVER_NS}.svc"
 TEST_DISK_IMAGE = "vireo.local/test-disk:v1"  # images/test-disk/containerdisk.sh
 DEBIAN_BOOT_LIMIT = 420  # s from start to cloud-init's marker, under TCG on a busy machine
 IMPORT_LIMIT = 300  # s for one import to end
@@ -127,7 +131,7 @@ def prepare_files(debian_qcow2, test_disk_img):
 
 def start_server(c, image):
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": SERVER, "namespace": NS},
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": SERVER, "namespace": SERVER_NS},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": SERVER}},
                  "template": {"metadata": {"labels": {"app": SERVER}}, "spec": {
                      "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False,
@@ -137,15 +141,15 @@ def start_server(c, image):
                                      "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
                                      "volumeMounts": [{"name": "files", "mountPath": "/srv", "readOnly": True}]}],
                      "volumes": [{"name": "files", "hostPath": {"path": SERVE_DIR, "type": "Directory"}}]}}}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVER, "namespace": NS},
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVER, "namespace": SERVER_NS},
                "spec": {"selector": {"app": SERVER}, "ports": [{"port": 80, "targetPort": 8080}]}}
     # Unreachable: a Service whose selector matches no pod (kube-proxy rejects).
-    nothing = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dv-nothing", "namespace": NS},
+    nothing = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dv-nothing", "namespace": SERVER_NS},
                "spec": {"selector": {"app": "dv-nothing-here"}, "ports": [{"port": 80, "targetPort": 8080}]}}
     p = apply(c, deployment, service, nothing)
     if p.returncode != 0:
         return p.stderr
-    p = c.kubectl("rollout", "status", "-n", NS, f"deployment/{SERVER}", "--timeout=120s", timeout=150)
+    p = c.kubectl("rollout", "status", "-n", SERVER_NS, f"deployment/{SERVER}", "--timeout=120s", timeout=150)
     return None if p.returncode == 0 else p.stdout + p.stderr
 
 
@@ -342,7 +346,7 @@ def sha256(path):
 def bad_input_objects(c):
     """The DataVolumes (and one VM) that must fail; checked by check_bad_inputs."""
     return [
-        dv("dv-bad-unreachable", {"http": {"url": f"http://dv-nothing.{NS}.svc/debian-12.qcow2"}}, size("64Mi")),
+        dv("dv-bad-unreachable", {"http": {"url": f"http://dv-nothing.{SERVER_NS}.svc/debian-12.qcow2"}}, size("64Mi")),
         dv("dv-bad-404", http("no-such-image.qcow2"), size("64Mi")),
         dv("dv-bad-corrupt", http("corrupt.qcow2"), size("128Mi")),
         dv("dv-bad-truncated", http("truncated.img.xz"), size("64Mi")),
@@ -433,13 +437,14 @@ def make_existing_claim(c, image):
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NS},
              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}}}
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dv-existing-writer", "namespace": NS},
-           "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                    "automountServiceAccountToken": False,
-                    "containers": [{"name": "sh", "image": image, "imagePullPolicy": "IfNotPresent",
-                                    "command": ["/bin/sh", "-c",
-                                                "head -c 4194304 /dev/urandom > /data/data.bin && sync"],
-                                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": name}}]}}
+           "spec": e2e_test.restricted({
+               "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+               "automountServiceAccountToken": False,
+               "containers": [{"name": "sh", "image": image, "imagePullPolicy": "IfNotPresent",
+                               "command": ["/bin/sh", "-c",
+                                           "head -c 4194304 /dev/urandom > /data/data.bin && sync"],
+                               "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+               "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": name}}]})}
     p = apply(c, claim, pod)
     done = c.wait("writer", lambda: (c.get("pod", "dv-existing-writer") or {}).get("status", {}).get("phase")
                   in ("Succeeded", "Failed") or None, 120)
@@ -579,6 +584,7 @@ def debian_checks(c, stamp, t0, dwatch):
         return
     timings.append(("debian: VM create -> cloud-init marker", time.monotonic() - t0))
     check("debian: the new disk had no data file yet", "VIREO-DV-BEFORE none" in out, _lines(out, "VIREO-DV-BEFORE"))
+    e2e_test.check_launcher_security(c, vm1, "debian")
 
     # The clone, asked for while the source's VM runs.
     t_clone = time.monotonic()
@@ -645,6 +651,7 @@ def main():
 
     c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
     c.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300)
+    c.kubectl("delete", "namespace", SERVER_NS, "--ignore-not-found", "--wait=true", timeout=300)
     # Helm never upgrades CRDs (docs/chart.md): this tree's, as a user upgrading does.
     p = c.kubectl("apply", "-f", os.path.join(CHART, "crds"))
     check("dv: kubectl apply -f manifests/chart/crds/", p.returncode == 0, p.stderr)
@@ -661,7 +668,8 @@ def main():
         argv = ["auth", "can-i", verb, sub[0], "--as", sa, "-n", NS] + (["--subresource", sub[1]] if len(sub) > 1 else [])
         p = c.kubectl(*argv)
         check(f"dv: the controller may {verb} {what}", p.stdout.strip() == "yes", p.stdout + p.stderr)
-    c.kubectl("create", "namespace", NS)
+    e2e_test.create_namespace(c)
+    c.kubectl("create", "namespace", SERVER_NS)
 
     # The timings below should not include the wait for a Lease an earlier
     # release left (e2e_test.py says why).
@@ -696,6 +704,7 @@ def main():
         f.write(c.kubectl("logs", "-n", RELEASE_NS, "deployment/vireo-controller", "--tail=3000").stdout)
     t1 = time.monotonic()
     c.kubectl("delete", "namespace", NS, "--wait=true", timeout=300)
+    c.kubectl("delete", "namespace", SERVER_NS, "--wait=false")
     timings.append(("cleanup: delete the namespace (VMs, DataVolumes, claims)", time.monotonic() - t1))
     lp = os.path.join(args.cluster_dir, "local-path")
 

@@ -36,8 +36,8 @@ def check(name, ok, detail=""):
     return bool(ok)
 
 
-def run(argv, timeout=120, check_rc=False):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+def run(argv, timeout=120, check_rc=False, input_text=None):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input_text)
     if check_rc and p.returncode != 0:
         raise RuntimeError(f"{shlex.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
     return p
@@ -128,6 +128,157 @@ def boot_and_talk(c, name, manifest, tag, extra=None):
     return con
 
 
+# ---- PodSecurity (docs/launcher-pod.md). Launcher pods run as uid 107 with no
+# capabilities. A VM without a pod-network interface passes "restricted"
+# whole; one with an interface runs passt, whose sandbox needs a user
+# namespace that seccomp RuntimeDefault refuses, so its launcher container
+# has no seccomp profile: "baseline", and every other rule of "restricted".
+# The test namespaces with such VMs enforce baseline and warn and audit
+# restricted; in RESTRICTED_NS, which enforces restricted, such a VM's pod
+# is refused for its seccomp profile alone.
+POD_UID = 107  # the launcher image's libvirt-qemu, the pod's runAsUser
+RESTRICTED_NS = "vireo-e2e-restricted"
+
+
+def pod_security_labels(level):
+    labels = {"pod-security.kubernetes.io/enforce": level,
+              "pod-security.kubernetes.io/enforce-version": "latest"}
+    if level != "restricted":
+        labels.update({"pod-security.kubernetes.io/warn": "restricted",
+                       "pod-security.kubernetes.io/audit": "restricted"})
+    return labels
+
+
+def restricted(pod_spec):
+    """A helper pod's spec, made to pass PodSecurity "restricted" as uid 107."""
+    pod_spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": POD_UID, "runAsGroup": POD_UID,
+                                   "fsGroup": POD_UID, "seccompProfile": {"type": "RuntimeDefault"}}
+    for container in pod_spec.get("initContainers", []) + pod_spec.get("containers", []):
+        container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return pod_spec
+
+
+def probe_pod(ns, security):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vireo-psa-probe", "namespace": ns},
+            "spec": {"containers": [{"name": "c", "image": "vireo.local/never-pulled:v1",
+                                     "securityContext": security}]}}
+
+
+def create_namespace(c, ns=NS, level="baseline"):
+    """Creates `ns` enforcing PodSecurity `level` and checks that the
+    apiserver enforces it: a privileged pod is refused there (server-side dry
+    run) while the same pod is admitted in a namespace without the label, so
+    the check can fail. For "restricted", also a pod that is restricted in
+    all but its seccomp profile, as a networked VM's launcher pod is."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": ns, "labels": pod_security_labels(level)}}
+    p = run([os.path.join(c.bin, "kubectl"), "--kubeconfig", c.kubeconfig, "apply", "-f", "-"],
+            input_text=json.dumps(namespace))
+    check(f"namespace {ns} created with pod-security.kubernetes.io/enforce={level}", p.returncode == 0,
+          p.stderr)
+
+    def dry_run(pod):
+        return run([os.path.join(c.bin, "kubectl"), "--kubeconfig", c.kubeconfig, "create",
+                    "--dry-run=server", "-f", "-"], input_text=json.dumps(pod))
+    refused = dry_run(probe_pod(ns, {"privileged": True}))
+    check(f"namespace {ns}: the apiserver refuses a privileged pod (PodSecurity {level})",
+          refused.returncode != 0 and f"violates PodSecurity \"{level}" in refused.stderr,
+          f"exit {refused.returncode}: {refused.stdout}{refused.stderr}")
+    admitted = dry_run(probe_pod("default", {"privileged": True}))
+    check("namespace default (no PodSecurity label): the same privileged pod is admitted, so the check above "
+          "can fail", admitted.returncode == 0, admitted.stderr)
+    if level == "restricted":
+        pod = probe_pod(ns, {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}})
+        pod["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": POD_UID}
+        refused = dry_run(pod)
+        check(f"namespace {ns}: a pod restricted in all but seccomp is refused",
+              refused.returncode != 0 and "seccompProfile" in refused.stderr,
+              f"exit {refused.returncode}: {refused.stdout}{refused.stderr}")
+
+
+def check_launcher_security(c, vm_name, tag, ns=NS):
+    """Reads back the running launcher pod of `vm_name`: uid/gid/fsGroup 107,
+    runAsNonRoot, no capabilities or privilege escalation in any container,
+    seccomp RuntimeDefault for every container but a networked VM's
+    launcher container (none: passt); and every process in it (vireo-launcher,
+    QEMU, passt) runs as 107, none as root."""
+    pods = [p for p in c.items("pods", ns=ns, selector=f"vm.kubevirt.io/name={vm_name}")
+            if p.get("status", {}).get("phase") == "Running"]
+    if not check(f"{tag}: a running launcher pod to read back", pods):
+        return
+    pod = pods[0]
+    spec = pod["spec"]
+    sc = spec.get("securityContext", {})
+    want = {"runAsNonRoot": True, "runAsUser": POD_UID, "runAsGroup": POD_UID, "fsGroup": POD_UID}
+    check(f"{tag}: launcher pod securityContext is runAsNonRoot, uid/gid/fsGroup 107",
+          all(sc.get(k) == v for k, v in want.items()), json.dumps(sc))
+    containers = spec.get("initContainers", []) + spec.get("containers", [])
+    bad = [x["name"] for x in containers
+           if x.get("securityContext", {}).get("allowPrivilegeEscalation") is not False
+           or x.get("securityContext", {}).get("capabilities", {}).get("drop") != ["ALL"]
+           or x.get("securityContext", {}).get("privileged")]
+    check(f"{tag}: every container of the launcher pod: allowPrivilegeEscalation false, capabilities drop ALL",
+          containers and not bad, f"not so: {bad} " + json.dumps([x.get("securityContext") for x in containers]))
+    vmi = c.get("vmi", vm_name, ns=ns) or {}
+    networked = bool(vmi.get("spec", {}).get("domain", {}).get("devices", {}).get("interfaces"))
+    pod_seccomp = sc.get("seccompProfile", {}).get("type")
+    seccomp = {x["name"]: x.get("securityContext", {}).get("seccompProfile", {}).get("type", pod_seccomp)
+               for x in containers}
+    want_seccomp = {n: (None if networked and n == "compute" else "RuntimeDefault") for n in seccomp}
+    check(f"{tag}: seccomp RuntimeDefault for every container"
+          + (" but the launcher's (passt, the VM has an interface)" if networked else ""),
+          seccomp == want_seccomp, json.dumps(seccomp))
+    script = ("for d in /proc/[0-9]*; do [ -r $d/status ] || continue; "
+              "echo \"$(cat $d/comm) $(grep ^Uid: $d/status | tr -s '\\t ' ' ')\"; done")
+    p = c.kubectl("exec", "-n", ns, pod["metadata"]["name"], "-c", "compute", "--",
+                  "/bin/busybox", "sh", "-c", script)
+    procs = [line.split() for line in p.stdout.splitlines() if "Uid:" in line]
+    # "<comm> Uid: <real> <effective> <saved> <fs>"
+    names = {x[0] for x in procs}
+    root = [x for x in procs if any(u == "0" for u in x[2:])]
+    check(f"{tag}: vireo-launcher and QEMU{' and passt' if networked else ''} run as uid 107, "
+          "no process in the pod as root",
+          p.returncode == 0 and "vireo-launcher" in names and any(n.startswith("qemu-system") for n in names)
+          and (not networked or any(n.startswith("passt") for n in names))
+          and not root and all(x[2:] == [str(POD_UID)] * 4 for x in procs),
+          p.stderr + "\n" + p.stdout)
+
+
+def restricted_vm_checks(c, examples):
+    """RESTRICTED_NS enforces restricted. A VM with an interface (the
+    containerDisk example) cannot run there: its launcher pod is refused for
+    its seccomp profile alone, and the VMI says so (Failed, the apiserver's
+    message). A VM without an interface would pass restricted whole (T0 shows
+    it), but the CRD refuses autoattachPodInterface: false, the only way to
+    declare one."""
+    create_namespace(c, RESTRICTED_NS, "restricted")
+    name = "testvm"
+    t0 = time.monotonic()
+    p = c.kubectl("apply", "-n", RESTRICTED_NS, "-f", os.path.join(examples, "vm-containerdisk.yaml"))
+    if not check("restricted: the containerDisk example created in a namespace enforcing restricted",
+                 p.returncode == 0, p.stderr):
+        return
+
+    def refused():
+        vmi = c.get("vmi", name, ns=RESTRICTED_NS) or {}
+        events = [e for e in c.items("events", ns=RESTRICTED_NS)
+                  if e.get("involvedObject", {}).get("name") == name and "violates PodSecurity" in e.get("message", "")]
+        return (vmi, events) if events else None
+    got = c.wait("refused", refused, 120)
+    vmi, events = got if got else ({}, [])
+    message = events[0].get("message", "") if events else ""
+    check("restricted: the launcher pod of a VM with an interface is refused for its seccomp profile only, "
+          "and an Event on the VM's objects says so",
+          events and "seccompProfile" in message and "allowPrivilegeEscalation" not in message
+          and "runAsNonRoot" not in message and "capabilities" not in message,
+          message + "\n" + c.kubectl("get", "events", "-n", RESTRICTED_NS).stdout[-1500:])
+    if got:
+        timings.append(("restricted: VM create -> PodSecurity refusal seen", time.monotonic() - t0))
+    print(f"        VMI status: {json.dumps(vmi.get('status', {}))[:400]}", flush=True)
+    c.kubectl("delete", "vm", name, "-n", RESTRICTED_NS, "--wait=true", timeout=200)
+    c.kubectl("delete", "namespace", RESTRICTED_NS, "--wait=true", timeout=300)
+
+
 def cluster_from_command_line():
     """The T3 scripts' common command line: --cluster-dir, --virtctl, --logs."""
     ap = argparse.ArgumentParser()
@@ -192,10 +343,16 @@ def main():
     args_now = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
     check("upgrade: controller Ready with --log-level=debug", p.returncode == 0 and "--log-level=debug" in args_now,
           p.stdout + p.stderr + " args: " + " ".join(args_now))
-    c.kubectl("create", "namespace", NS)
+    c.kubectl("delete", "namespace", RESTRICTED_NS, "--ignore-not-found", "--wait=true", timeout=300)
+    create_namespace(c)
+
+    # ---- a namespace enforcing restricted: what it refuses, and why
+    restricted_vm_checks(c, examples)
 
     # ---- the containerDisk example; then a console left idle for 3 minutes
     testvm = boot_and_talk(c, "testvm", os.path.join(examples, "vm-containerdisk.yaml"), "containerdisk")
+    if testvm:
+        check_launcher_security(c, "testvm", "containerdisk")
     idle_result = {}
     if testvm:
         testvm.close()
@@ -229,6 +386,7 @@ def main():
               and all(p.get("status", {}).get("phase") == "Bound"
                       and p.get("spec", {}).get("storageClassName") == "local-path" for p in claims.values()),
               json.dumps(dv.get("status", {})) + json.dumps({n: p.get("status", {}) for n, p in claims.items()}))
+        check_launcher_security(c, "legacy-vm", "pvc")
         con.send(f"echo VIREO-PERSIST-{stamp} > /mnt/boot/persist.txt; sync; cat /mnt/boot/persist.txt\n")
         check("pvc: file written on the PVC disk", con.expect(f"\nVIREO-PERSIST-{stamp}", 60), con.output()[-800:])
 
@@ -261,6 +419,7 @@ def main():
         # Printed during boot, before READY: look at everything seen so far.
         check("cloudinit: runcmd output on the console", "VIREO-CLOUD-INIT-42" in con.output(),
               con.output()[-1500:])
+        check_launcher_security(c, "cloudinit-vm", "cloudinit")
         con.send("hostname\n")
         check("cloudinit: hostname from meta-data", con.expect(r"\nvireo-guest", 60), con.output()[-800:])
     ci = boot_and_talk(c, "cloudinit-vm", os.path.join(examples, "vm-cloudinit.yaml"), "cloudinit", cloud_init)

@@ -112,6 +112,7 @@ def check_debian_boot(c, name, tag, con, t0, stamp, persisted=None):
     if not check(f"{tag}: cloud-init's runcmd ran (marker on virtctl console)", done, out[-2500:]):
         return False
     timings.append((f"{tag}: VM create -> cloud-init runcmd marker", time.monotonic() - t0))
+    e2e_test.check_launcher_security(c, name, tag)
     check(f"{tag}: meta-data hostname", f"VIREO-HOSTNAME {name}-host" in out, _lines(out, "VIREO-HOSTNAME"))
     check(f"{tag}: users: user vireo with its ssh key", "VIREO-USER vireo vireo-t3" in out, _lines(out, "VIREO-USER"))
     check(f"{tag}: write_files", f"VIREO-FILE VIREO-WRITE-FILES-{stamp}" in out, _lines(out, "VIREO-FILE"))
@@ -167,9 +168,9 @@ def network_checks(c, client_image):
     p = apply(c, svc)
     check("net: a Service selecting the VM's launcher pod", p.returncode == 0, p.stderr)
     client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "netclient", "namespace": NS},
-              "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+              "spec": e2e_test.restricted({"terminationGracePeriodSeconds": 1, "containers": [{
                   "name": "c", "image": client_image, "imagePullPolicy": "IfNotPresent",
-                  "command": ["/bin/busybox", "sleep", "3600"]}]}}
+                  "command": ["/bin/busybox", "sleep", "3600"]}]})}
     p = apply(c, client)
     ok = p.returncode == 0 and c.wait("client", lambda: (c.get("pod", "netclient") or {}).get("status", {}).get("phase") == "Running", 120)
     if not check("net: a client pod runs", ok, p.stderr):
@@ -235,7 +236,7 @@ def main():
     p = c.helm("install", "vireo", CHART, "-n", RELEASE_NS, "--create-namespace", "--wait",
                "--timeout", "5m", "--set", "emulation=on")
     check("guests: helm install (emulation on)", p.returncode == 0, p.stdout + p.stderr)
-    c.kubectl("create", "namespace", NS)
+    e2e_test.create_namespace(c)
     dep = c.get("deployment", "vireo-controller", ns=RELEASE_NS) or {}
     args_now = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
     launcher_image = next((a.split("=", 1)[1] for a in args_now if a.startswith("--launcher-image=")), "")

@@ -117,7 +117,7 @@ def main():
         holder = (lease or {}).get("spec", {}).get("holderIdentity", "")
         return holder in [x["metadata"]["name"] for x in c.items("pods", ns=RELEASE_NS)] or None
     check("kvm: controller holds its Lease", c.wait("leader", leading, 60))
-    c.kubectl("create", "namespace", NS)
+    e2e_test.create_namespace(c)
 
     # ---- a VM with emulation auto: the resource asked for, /dev/kvm in the pod
     t0 = time.monotonic()
@@ -151,9 +151,15 @@ def main():
     verdict = ""
     if pod:
         name = pod["metadata"]["name"]
-        ls = c.kubectl("exec", "-n", NS, name, "-c", "compute", "--", "/bin/busybox", "ls", "-l", "/dev/kvm")
+        ls = c.kubectl("exec", "-n", NS, name, "-c", "compute", "--", "/bin/busybox", "ls", "-ln", "/dev/kvm")
         check("kvm: the launcher container sees /dev/kvm (allocated by the plugin)",
               ls.returncode == 0 and "/dev/kvm" in ls.stdout, ls.stdout + ls.stderr)
+        # The host's node is root's (0600 here); the runtime hands the
+        # container's copy to the pod's uid and gid (docs/launcher-pod.md).
+        fields = ls.stdout.split()
+        check("kvm: /dev/kvm in the pod is read-write for uid 107 (crw-------+ 107 107)",
+              len(fields) > 3 and fields[0].startswith("crw") and fields[2:4] == ["107", "107"], ls.stdout)
+        e2e_test.check_launcher_security(c, "kvmvm", "kvm")
         status = next((s for s in pod.get("status", {}).get("initContainerStatuses", [])
                        if s["name"] == "accel-probe"), {})
         ended = status.get("state", {}).get("terminated", {})

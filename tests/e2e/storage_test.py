@@ -60,12 +60,13 @@ def claim(name, storage="16Mi", **spec):
 
 def shell_pod(name, image, script, claim_name):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS},
-            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                     "automountServiceAccountToken": False,
-                     "containers": [{"name": "sh", "image": image, "imagePullPolicy": "IfNotPresent",
-                                     "command": ["/bin/sh", "-c", script],
-                                     "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}]}}
+            "spec": e2e_test.restricted({
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "sh", "image": image, "imagePullPolicy": "IfNotPresent",
+                                "command": ["/bin/sh", "-c", script],
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}]})}
 
 
 def pod_done(c, name):
@@ -183,6 +184,7 @@ def block_vm_checks(c, args):
         devices = [d for p in pods for ctr in p["spec"]["containers"] for d in ctr.get("volumeDevices", [])]
         check("block: the launcher pod gets the claim as a device (volumeDevices)",
               any(d.get("name") == "rootdisk" for d in devices), json.dumps(devices))
+        e2e_test.check_launcher_security(c, "block-vm", "block")
         con.send(f"echo {stamp} > /mnt/boot/block.txt; sync; cat /mnt/boot/block.txt\n")
         check("block: the guest writes a file on its disk", con.expect(f"\n{stamp}", 60), con.output()[-800:])
 
@@ -216,7 +218,7 @@ def main():
     c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
     c.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300)
     cluster_pv(args.cluster_dir, "--delete", BLOCK_PV)
-    c.kubectl("create", "namespace", NS)
+    e2e_test.create_namespace(c)
 
     check("storage: the cluster has a busybox image (VIREO_BUSYBOX_IMAGE)", image)
     if image:
