@@ -492,6 +492,17 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   // PodSecurity "restricted": libvirt and QEMU run as uid 107, the volumes
   // are the pod's group's (docs/launcher-pod.md).
   pod_spec["securityContext"] = RestrictedPodSecurityContext(/*seccomp=*/false);
+  if (RunsPasst(spec)) {
+    // passt binds every forwarded port in the pod, 80 and 443 too, as uid
+    // 107 without capabilities: the pod's network namespace lets anyone bind
+    // any port (a sysctl Kubernetes counts safe; baseline and restricted
+    // allow it).
+    Json sysctl = Json::object();
+    sysctl["name"] = Str("net.ipv4.ip_unprivileged_port_start");
+    sysctl["value"] = Str("0");
+    pod_spec["securityContext"]["sysctls"] = Json::array(1);
+    pod_spec["securityContext"]["sysctls"][0] = std::move(sysctl);
+  }
   if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
   pod_spec["containers"] = Json::array(1);
   pod_spec["containers"][0] = std::move(launcher);

@@ -224,6 +224,11 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
       EXPECT_THAT(RestrictedViolations(pod), ::testing::IsEmpty());
     }
     const Json& sc = pod.at("spec").at("securityContext");
+    // passt binds low ports as 107: the pod's network namespace allows it.
+    EXPECT_EQ(sc.has_field("sysctls") ? sc.at("sysctls").serialize() : "",
+              i < with_interfaces
+                  ? R"([{"name":"net.ipv4.ip_unprivileged_port_start","value":"0"}])"
+                  : "");
     // Fixed ids, the ones the launcher image names libvirt-qemu and the
     // importer pod uses: files one writes, the other reads.
     EXPECT_EQ(sc.at("runAsUser").as_integer(), 107);
