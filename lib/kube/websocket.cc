@@ -7,6 +7,10 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+// GCC's -Wmaybe-uninitialized misfires in Beast's HTTP parser (a
+// boost::optional in basic_parser.hpp) when built with the sanitizers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -14,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#pragma GCC diagnostic pop
 #include <deque>
 #include <future>
 #include <mutex>
