@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # T3: brings up the local cluster (hack/cluster-up.sh), builds Vireo's images
 # and imports them (images/build.sh, hack/cluster-load-images.sh), then runs
-# e2e_test.py, kvm_test.py, guest_test.py, dns_test.py, storage_test.py and
-# datavolume_test.py against it. On failure, what a person needs to see is printed: pods,
+# e2e_test.py, kvm_test.py, guest_test.py, dns_test.py, storage_test.py,
+# datavolume_test.py and lifecycle_test.py against it. On failure, what a
+# person needs to see is printed: pods,
 # events, the controller's and launchers' logs. The cluster is left running
 # (the next run reuses it); hack/cluster-down.sh stops it.
 #
@@ -52,6 +53,9 @@ python3 "$root/tests/e2e/storage_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" --v
 # DataVolumes: http imports from an in-cluster server, a clone, registry and
 # blank sources, bad input (likewise).
 python3 "$root/tests/e2e/datavolume_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
+# virtctl stop --grace-period reaching a slow guest, cloud-init from Secrets,
+# template annotations on the launcher pod (likewise).
+python3 "$root/tests/e2e/lifecycle_test.py" --cluster-dir "$VIREO_CLUSTER_DIR" --virtctl "$build/virtctl/virtctl" --logs "$logs" || rc=1
 say "tests done"
 if ((rc != 0)); then
   k=("$BIN/kubectl" --kubeconfig="$KUBECONFIG")

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""T3: what a VM's life asks of the controller and the launcher pod beyond
+booting (docs/virtctl.md, docs/launcher-pod.md):
+
+- `virtctl stop --grace-period N` reaches the guest: a guest that answers the
+  ACPI power button only after 60 s (longer than the VM's own 30 s grace
+  period and the pod's 45 s) is given N = 150 s and powers off cleanly
+  (its shutdown marker on the console) instead of being destroyed at 30 s.
+- cloud-init from a Secret: `cloudInitNoCloud.secretRef` and
+  `networkDataSecretRef` name Secrets the launcher pod mounts; the guest runs
+  the Secret's runcmd.
+- The VMI template's annotations reach the launcher pod.
+
+Installs the chart (emulation on) in a namespace enforcing PodSecurity
+"baseline" (the VMs have a pod-network interface: docs/launcher-pod.md) and
+uninstalls it. Uses e2e_test.py's helpers; tests/e2e/run.sh
+runs it.
+
+  lifecycle_test.py --cluster-dir DIR --virtctl PATH [--logs DIR]
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import e2e_test  # noqa: E402
+from e2e_test import NS, RELEASE_NS, check, cluster_from_command_line, run, summary, timings  # noqa: E402
+
+CHART = os.path.join(e2e_test.ROOT, "manifests", "chart")
+GUEST_DELAY = 60  # s the guest waits after the power button before it powers off
+GRACE = 150       # virtctl stop --grace-period
+
+
+def apply(c, *objects):
+    return run([os.path.join(c.bin, "kubectl"), "--kubeconfig", c.kubeconfig, "apply", "-f", "-"],
+               input_text="\n---\n".join(json.dumps(o) for o in objects))
+
+
+def vm(name, volumes_extra=(), disks_extra=(), annotations=None):
+    template_meta = {"labels": {"kubevirt.io/vm": name}}
+    if annotations:
+        template_meta["annotations"] = annotations
+    return {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"runStrategy": "Always", "template": {"metadata": template_meta, "spec": {
+            "domain": {"memory": {"guest": "128Mi"},
+                       "devices": {"disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}},
+                                             *disks_extra]}},
+            "volumes": [{"name": "containerdisk",
+                         "containerDisk": {"image": "vireo.local/test-disk:v1",
+                                           "imagePullPolicy": "IfNotPresent"}},
+                        *volumes_extra]}}}}
+
+
+def launcher_pod(c, name):
+    pods = [p for p in c.items("pods", selector=f"vm.kubevirt.io/name={name}")
+            if p.get("status", {}).get("phase") == "Running"]
+    return pods[0] if pods else None
+
+
+def grace_period_checks(c):
+    name = "grace-vm"
+    p = apply(c, vm(name))
+    if not check("grace: VM applied", p.returncode == 0, p.stderr):
+        return
+    con = c.console(name, "grace")
+    ready = con.expect(r"VIREO-TEST-DISK READY", e2e_test.BOOT_LIMIT)
+    if not check("grace: guest ready", ready, con.output()[-1500:] + con.stderr()):
+        return
+    pod = launcher_pod(c, name)
+    check("grace: the launcher pod's own grace period is the VM's 30 s + 15 s",
+          pod is not None and pod["spec"].get("terminationGracePeriodSeconds") == 45,
+          json.dumps(pod["spec"].get("terminationGracePeriodSeconds") if pod else None))
+    # The test disk's acpid runs this script on the power button: make the
+    # guest take GUEST_DELAY s to shut down, longer than the pod's 45 s.
+    con.send("printf '#!/bin/sh\\necho VIREO-GRACE-PRESSED >/dev/console\\nsleep %d\\nexec poweroff\\n' "
+             f"{GUEST_DELAY} >/etc/acpi/PWRF/00000080 && echo VIREO-GRACE-ARMED-$((40+2))\n")
+    check("grace: the guest's power button handler delays the power-off",
+          con.expect(r"VIREO-GRACE-ARMED-42", 60), con.output()[-800:])
+    t0 = time.monotonic()
+    p = c.virtctl("stop", name, "--grace-period", str(GRACE))
+    check(f"grace: virtctl stop --grace-period {GRACE}", p.returncode == 0, p.stdout + p.stderr)
+    check("grace: the guest saw the power button", con.expect(r"VIREO-GRACE-PRESSED", 60),
+          con.output()[-800:])
+    deleting = c.wait("pod deletion", lambda: [
+        x for x in c.items("pods", selector=f"vm.kubevirt.io/name={name}")
+        if x["metadata"].get("deletionTimestamp")], 60)
+    check(f"grace: the launcher pod is deleted with the VMI's new grace period ({GRACE} s + 15 s)",
+          deleting and deleting[0]["metadata"].get("deletionGracePeriodSeconds") == GRACE + 15,
+          json.dumps([x["metadata"].get("deletionGracePeriodSeconds") for x in deleting or []]))
+    off = con.expect(r"VIREO-TEST-DISK POWEROFF", GUEST_DELAY + 60)
+    elapsed = time.monotonic() - t0
+    check(f"grace: the guest powered off cleanly after {GUEST_DELAY} s, past the pod's 45 s",
+          off and elapsed >= GUEST_DELAY, f"after {elapsed:.0f} s\n" + con.output()[-1200:])
+    timings.append(("grace: virtctl stop --grace-period -> guest POWEROFF marker", elapsed))
+    stopped = c.wait("stopped", lambda: (c.get("vm", name) or {}).get("status", {}).get(
+        "printableStatus") == "Stopped", 120)
+    check("grace: VM Stopped", stopped, json.dumps((c.get("vm", name) or {}).get("status")))
+    con.close()
+    c.kubectl("delete", "vm", name, "-n", NS, "--wait=true", timeout=200)
+
+
+def secret_and_annotation_checks(c):
+    name = "secret-vm"
+    user_data = "#cloud-config\nruncmd:\n  - echo VIREO-SECRET-USERDATA-$((6*7))\n"
+    secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ci-user", "namespace": NS},
+                "stringData": {"userdata": user_data}},
+               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ci-net", "namespace": NS},
+                "stringData": {"networkData": "version: 2\nethernets: {}\n"}}]
+    machine = vm(name,
+                 volumes_extra=[{"name": "cloudinit", "cloudInitNoCloud": {
+                     "secretRef": {"name": "ci-user"}, "networkDataSecretRef": {"name": "ci-net"}}}],
+                 disks_extra=[{"name": "cloudinit", "disk": {"bus": "virtio"}}],
+                 annotations={"example.com/owner": "team-a"})
+    p = apply(c, *secrets, machine)
+    if not check("secret: Secrets and a VM with secretRef and networkDataSecretRef applied", p.returncode == 0,
+                 p.stderr):
+        return
+    con = c.console(name, "secret")
+    ran = con.expect(r"VIREO-SECRET-USERDATA-42", e2e_test.BOOT_LIMIT)
+    check("secret: the guest ran the runcmd of the Secret's userdata", ran, con.output()[-1500:] + con.stderr())
+    con.expect(r"VIREO-TEST-DISK READY", 60)
+    con.send("cat /mnt/cidata/network-config; echo VIREO-NET-END\n")
+    check("secret: network-config is the networkDataSecretRef Secret's networkData",
+          con.expect(r"ethernets: \{\}\s+VIREO-NET-END", 60), con.output()[-800:])
+    pod = launcher_pod(c, name)
+    check("annotations: the VMI template's annotation is on the launcher pod",
+          pod is not None and pod["metadata"].get("annotations", {}).get("example.com/owner") == "team-a",
+          json.dumps(pod["metadata"].get("annotations") if pod else None))
+    con.close()
+    c.kubectl("delete", "vm", name, "-n", NS, "--wait=true", timeout=200)
+
+    # A Secret that is missing: the VM does not start, and says why.
+    missing = vm("nosecret-vm", volumes_extra=[{"name": "cloudinit", "cloudInitNoCloud": {
+        "secretRef": {"name": "absent"}}}], disks_extra=[{"name": "cloudinit", "disk": {"bus": "virtio"}}])
+    p = apply(c, missing)
+    check("secret: a VM naming a missing Secret is accepted", p.returncode == 0, p.stderr)
+    events = c.wait("mount event", lambda: [
+        e for e in c.items("events") if "absent" in e.get("message", "") and e.get("type") == "Warning"], 120)
+    check("secret: a Warning Event names the missing Secret", events,
+          c.kubectl("get", "events", "-n", NS).stdout[-1500:])
+    c.kubectl("delete", "vm", "nosecret-vm", "-n", NS, "--wait=true", timeout=200)
+
+
+def main():
+    args, c = cluster_from_command_line()
+    c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
+    c.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300)
+    e2e_test.create_namespace(c)
+    p = c.helm("install", "vireo", CHART, "-n", RELEASE_NS, "--create-namespace", "--wait",
+               "--timeout", "5m", "--set", "emulation=on")
+    if check("lifecycle: helm install (emulation on)", p.returncode == 0, p.stdout + p.stderr):
+        grace_period_checks(c)
+        secret_and_annotation_checks(c)
+    with open(os.path.join(args.logs, "controller-lifecycle.log"), "w") as f:
+        f.write(c.kubectl("logs", "-n", RELEASE_NS, "deployment/vireo-controller", "--tail=2000").stdout)
+    c.kubectl("delete", "namespace", NS, "--wait=true", timeout=300)
+    p = c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
+    check("lifecycle: helm uninstall", p.returncode == 0, p.stderr)
+    return summary("lifecycle")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
