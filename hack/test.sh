@@ -62,7 +62,10 @@ for t in json.load(sys.stdin):
 run_asan() {
   local dir=${VIREO_ASAN_BUILD_DIR:-$root/build-asan}
   if [[ ! -f $dir/build.ninja ]]; then
-    CXX="ccache g++" meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    # -O0 (buildtype debug): the instrumented build compiles in about half
+    # the time, and the unit tests run quickly either way.
+    CXX="ccache g++" meson setup "$dir" -Dbuildtype=debug -Db_sanitize=address,undefined \
+      -Db_lundef=false >/dev/null
   fi
   local targets
   targets=$(unit_targets "$dir")
