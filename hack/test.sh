@@ -74,7 +74,7 @@ run_asan() {
   echo "test: asan build ready ($((SECONDS - start)) s)" >&2
   rm -f "$dir"/meson-logs/testlog-*.json
   ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/hack/ubsan.supp \
     meson test -C "$dir" --suite unit --print-errorlogs --no-rebuild --logbase testlog-asan
 }
 
@@ -92,7 +92,7 @@ run_fuzz() {
   echo "test: fuzz build ready; ${VIREO_FUZZ_SECONDS:-30} s a target ($((SECONDS - start)) s)" >&2
   rm -f "$dir"/meson-logs/testlog-*.json
   ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/hack/ubsan.supp \
     meson test -C "$dir" --suite fuzz --print-errorlogs --no-rebuild --logbase testlog-fuzz
 }
 
