@@ -30,16 +30,8 @@ constexpr char kImageVolume[] = "vireo-image";
 constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
 
 Json OwnerReference(const api::DataVolume& dv) {
-  Json owner = Json::object();
-  owner["apiVersion"] = Str(api::kCdiApiVersion);
-  owner["kind"] = Str(api::kDataVolumeKind);
-  owner["name"] = Str(dv.metadata.name);
-  owner["uid"] = Str(dv.metadata.uid);
-  owner["controller"] = Json::boolean(true);
-  owner["blockOwnerDeletion"] = Json::boolean(true);
-  Json owners = Json::array(1);
-  owners[0] = std::move(owner);
-  return owners;
+  return ControllerOwnerReferences(api::kCdiApiVersion, api::kDataVolumeKind, dv.metadata.name,
+                                   dv.metadata.uid);
 }
 
 bool IsClone(const api::DataVolume& dv) {

@@ -27,22 +27,15 @@ std::string DisruptionBudgetName(const std::string& vmi_name) {
 
 std::optional<Json> RenderDisruptionBudget(const api::VirtualMachineInstance& vmi) {
   if (vmi.spec.eviction_strategy != "External") return std::nullopt;
-  Json owner = Json::object();
-  owner["apiVersion"] = Str(vmi.api_version.empty() ? api::kApiVersion : vmi.api_version);
-  owner["kind"] = Str(api::kVirtualMachineInstanceKind);
-  owner["name"] = Str(vmi.metadata.name);
-  owner["uid"] = Str(vmi.metadata.uid);
-  owner["controller"] = Json::boolean(true);
-  owner["blockOwnerDeletion"] = Json::boolean(true);
-
   Json pdb = Json::object();
   pdb["apiVersion"] = Str("policy/v1");
   pdb["kind"] = Str("PodDisruptionBudget");
   pdb["metadata"]["name"] = Str(DisruptionBudgetName(vmi.metadata.name));
   pdb["metadata"]["namespace"] = Str(vmi.metadata.namespace_);
   pdb["metadata"]["labels"][kCreatedByLabel] = Str(vmi.metadata.uid);
-  pdb["metadata"]["ownerReferences"] = Json::array(1);
-  pdb["metadata"]["ownerReferences"][0] = std::move(owner);
+  pdb["metadata"]["ownerReferences"] = pod_json::ControllerOwnerReferences(
+      vmi.api_version.empty() ? api::kApiVersion : vmi.api_version,
+      api::kVirtualMachineInstanceKind, vmi.metadata.name, vmi.metadata.uid);
   pdb["spec"]["minAvailable"] = Json::number(1);
   pdb["spec"]["selector"]["matchLabels"][kCreatedByLabel] = Str(vmi.metadata.uid);
   return pdb;

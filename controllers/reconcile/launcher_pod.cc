@@ -264,21 +264,14 @@ Json Metadata(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   annotations["kubevirt.io/domain"] = Str(vmi.metadata.name);
   annotations["kubectl.kubernetes.io/default-container"] = Str(kLauncherContainer);
 
-  Json owner = Json::object();
-  owner["apiVersion"] = Str(vmi.api_version.empty() ? api::kApiVersion : vmi.api_version);
-  owner["kind"] = Str(api::kVirtualMachineInstanceKind);
-  owner["name"] = Str(vmi.metadata.name);
-  owner["uid"] = Str(vmi.metadata.uid);
-  owner["controller"] = Json::boolean(true);
-  owner["blockOwnerDeletion"] = Json::boolean(true);
-
   Json meta = Json::object();
   meta["name"] = Str(LauncherPodName(vmi));
   meta["namespace"] = Str(vmi.metadata.namespace_);
   meta["labels"] = std::move(labels);
   meta["annotations"] = std::move(annotations);
-  meta["ownerReferences"] = Json::array(1);
-  meta["ownerReferences"][0] = std::move(owner);
+  meta["ownerReferences"] = ControllerOwnerReferences(
+      vmi.api_version.empty() ? api::kApiVersion : vmi.api_version,
+      api::kVirtualMachineInstanceKind, vmi.metadata.name, vmi.metadata.uid);
   return meta;
 }
 

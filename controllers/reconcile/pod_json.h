@@ -35,6 +35,23 @@ inline uint64_t StableHash(std::string_view text) {
   return hash;
 }
 
+// metadata.ownerReferences naming one controller: the garbage collector
+// deletes the object with its owner, and foreground deletion of the owner
+// waits for it.
+inline Json ControllerOwnerReferences(const std::string& api_version, const std::string& kind,
+                                      const std::string& name, const std::string& uid) {
+  Json owner = Json::object();
+  owner["apiVersion"] = Str(api_version);
+  owner["kind"] = Str(kind);
+  owner["name"] = Str(name);
+  owner["uid"] = Str(uid);
+  owner["controller"] = Json::boolean(true);
+  owner["blockOwnerDeletion"] = Json::boolean(true);
+  Json owners = Json::array(1);
+  owners[0] = std::move(owner);
+  return owners;
+}
+
 inline Json Mount(const std::string& volume, const std::string& path, bool read_only) {
   Json mount = Json::object();
   mount["name"] = Str(volume);
