@@ -248,9 +248,9 @@ def restricted_vm_checks(c, examples):
     """RESTRICTED_NS enforces restricted. A VM with an interface (the
     containerDisk example) cannot run there: its launcher pod is refused for
     its seccomp profile alone, and the VMI says so (Failed, the apiserver's
-    message). A VM without an interface would pass restricted whole (T0 shows
-    it), but the CRD refuses autoattachPodInterface: false, the only way to
-    declare one."""
+    message). A VM without an interface (autoattachPodInterface: false) runs
+    no passt and passes restricted whole: it runs there, every process as
+    107."""
     create_namespace(c, RESTRICTED_NS, "restricted")
     name = "testvm"
     t0 = time.monotonic()
@@ -276,6 +276,29 @@ def restricted_vm_checks(c, examples):
         timings.append(("restricted: VM create -> PodSecurity refusal seen", time.monotonic() - t0))
     print(f"        VMI status: {json.dumps(vmi.get('status', {}))[:400]}", flush=True)
     c.kubectl("delete", "vm", name, "-n", RESTRICTED_NS, "--wait=true", timeout=200)
+
+    quiet = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+             "metadata": {"name": "no-network", "namespace": RESTRICTED_NS},
+             "spec": {"runStrategy": "Always", "template": {"spec": {
+                 "domain": {"memory": {"guest": "128Mi"},
+                            "devices": {"autoattachPodInterface": False,
+                                        "disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}}]}},
+                 "volumes": [{"name": "containerdisk",
+                              "containerDisk": {"image": "vireo.local/test-disk:v1",
+                                                "imagePullPolicy": "IfNotPresent"}}]}}}}
+    t0 = time.monotonic()
+    p = run([os.path.join(c.bin, "kubectl"), "--kubeconfig", c.kubeconfig, "apply", "-f", "-"],
+            input_text=json.dumps(quiet))
+    check("restricted: a VM without a network interface created there", p.returncode == 0, p.stderr)
+    running = c.wait("running", lambda: (c.get("vmi", "no-network", ns=RESTRICTED_NS) or {}).get(
+        "status", {}).get("phase") == "Running", BOOT_LIMIT)
+    check("restricted: the VM without an interface runs in the namespace enforcing restricted", running,
+          json.dumps((c.get("vmi", "no-network", ns=RESTRICTED_NS) or {}).get("status", {}))[:800]
+          + "\n" + c.kubectl("get", "events", "-n", RESTRICTED_NS).stdout[-1200:])
+    if running:
+        timings.append(("restricted: VM without interface create -> VMI Running", time.monotonic() - t0))
+        check_launcher_security(c, "no-network", "restricted", ns=RESTRICTED_NS)
+    c.kubectl("delete", "vm", "no-network", "-n", RESTRICTED_NS, "--wait=true", timeout=200)
     c.kubectl("delete", "namespace", RESTRICTED_NS, "--wait=true", timeout=300)
 
 
