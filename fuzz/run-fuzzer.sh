@@ -7,10 +7,10 @@
 # the input is kept under WORK/crashes/: add it to fuzz/corpus/NAME/ with the
 # fix, and the plain build replays it from then on (fuzz/README.md).
 #
-#   run-fuzzer.sh FUZZER SEEDS WORK     VIREO_FUZZ_SECONDS (default 30)
+#   run-fuzzer.sh FUZZER SEEDS WORK     VIREO_FUZZ_SECONDS (default 20)
 set -euo pipefail
 fuzzer=$1 seeds=$2 work=$3
-seconds=${VIREO_FUZZ_SECONDS:-30}
+seconds=${VIREO_FUZZ_SECONDS:-20}
 mkdir -p "$work/corpus" "$work/crashes"
 # libFuzzer's own exit status for a crash is 77, which meson reads as a skip.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -586,11 +586,15 @@ podLogsDir: $LOGS/pods
 volumePluginDir: $STATE/kubelet/volume-plugins
 # The defaults evict pods when the disk is 85-90 % full; shared CI and dev
 # disks are often fuller than that, and nothing here needs the space back.
+# Absolute figures, not percentages: on a 252 GB disk whose quota leaves far
+# less, 1 % (2.5 GB) was crossed in CI, and the eviction manager's image
+# clean-up then deleted the pause image (containerd 1.6.20 does not pin the
+# sandbox image), which no pod can start without and no registry can restore.
 evictionHard:
   memory.available: 50Mi
-  nodefs.available: 1%
+  nodefs.available: 256Mi
   nodefs.inodesFree: 1%
-  imagefs.available: 1%
+  imagefs.available: 256Mi
   imagefs.inodesFree: 1%
 # Images arrive by import, never by pull: one that image GC removed could not
 # come back. 100 turns image GC off.
