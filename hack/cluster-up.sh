@@ -18,8 +18,8 @@ set -euo pipefail
 
 # shellcheck source=lib/cluster.sh
 source "$(dirname "$0")/lib/cluster.sh"
-# shellcheck source=lib/oci-image.sh
-source "$cluster_root/hack/lib/oci-image.sh"
+# shellcheck source=lib/oci.sh
+source "$cluster_root/hack/lib/oci.sh"
 start=$SECONDS
 
 # The upstream binaries are built as the calling user (Go's caches are
@@ -317,7 +317,14 @@ EOF
 images=$STATE/images
 mkdir -p "$images"
 k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$cluster_root/tests/cluster/kubernetes/go.mod")
-image_recipe=$(sha256sum "$cluster_root/hack/lib/oci-image.sh" | cut -c1-12)
+image_recipe=$(sha256sum "$cluster_root/hack/lib/oci.sh" | cut -c1-12)
+# cluster_image ARCHIVE NAME:TAG ROOT ENTRYPOINT-JSON [CMD-JSON]: a one-layer
+# image of ROOT, root-owned, its times 0 (the same files give the same digest).
+cluster_image() {
+  local config="{\"Entrypoint\":$4,\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]"
+  [[ -z ${5:-} ]] || config+=",\"Cmd\":$5"
+  SOURCE_DATE_EPOCH=0 oci_tree_archive "$1" "$2" "$3" "$config}" hack/cluster-up.sh "$2" --owner=0 --group=0
+}
 
 pause_archive=$images/pause-$k8s_version-$image_recipe.tar
 if [[ ! -f $pause_archive || ! -f $pause_archive.name ]]; then
@@ -332,7 +339,7 @@ if [[ ! -f $pause_archive || ! -f $pause_archive.name ]]; then
     mkdir -p "$work/rootfs"
     gcc -Os -Wall -Werror -static -DVERSION="v$tag-vireo" -o "$work/rootfs/pause" "$src/build/pause/linux/pause.c"
     strip "$work/rootfs/pause"
-    oci_image_archive "vireo.local/pause:$tag" "$work/rootfs" "$pause_archive" '["/pause"]'
+    cluster_image "$pause_archive" "vireo.local/pause:$tag" "$work/rootfs" '["/pause"]'
     echo "vireo.local/pause:$tag" > "$pause_archive.name"
   ) >"$LOGS/images.log" 2>&1
 fi
@@ -357,7 +364,7 @@ if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then  # static o
       done
       printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$work/etc/passwd"
       printf 'root:x:0:\nnobody:x:65534:\n' > "$work/etc/group"
-      oci_image_archive "$busybox_image" "$work" "$busybox_archive" null '["sh"]'
+      cluster_image "$busybox_archive" "$busybox_image" "$work" null '["sh"]'
     ) >"$LOGS/images.log" 2>&1
   fi
 else
@@ -378,7 +385,7 @@ static_image() {
     trap 'rm -rf "$work"' EXIT
     install -d -m 0755 "$work/rootfs"
     install -m 0755 "$binary" "$work/rootfs/"
-    oci_image_archive "$image" "$work/rootfs" "$static_archive.part" "[\"/$(basename "$binary")\"]"
+    cluster_image "$static_archive.part" "$image" "$work/rootfs" "[\"/$(basename "$binary")\"]"
     mv "$static_archive.part" "$static_archive"
   ) >"$LOGS/images.log" 2>&1
 }

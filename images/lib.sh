@@ -1,6 +1,6 @@
 # Shared by images/build.sh and images/check.sh (sourced, not run): logging,
 # a throwaway sandbox to run a program chrooted in an image's root
-# filesystem, and writing an OCI image archive by hand.
+# filesystem, and the OCI image archive writer (hack/lib/oci.sh).
 # The caller sets `prog` (the name its messages start with).
 
 log() { echo "$prog: $*" >&2; }
@@ -112,75 +112,6 @@ sandbox_ldd() {
 }
 
 # --- OCI image archives ------------------------------------------------------
-# A layer is a directory holding layer.tar.gz and the files `digest` (sha256
-# of layer.tar.gz), `diff_id` (sha256 of the uncompressed tar) and `size`.
-
-# Writes the layer files for a tar: make_layer TAR LAYERDIR (TAR is removed).
-make_layer() {
-  local tar=$1 dir=$2
-  mkdir -p "$dir"
-  sha256sum <"$tar" | cut -c1-64 >"$dir/diff_id"
-  gzip -n -6 <"$tar" >"$dir/layer.tar.gz.part"
-  rm -f "$tar"
-  sha256sum <"$dir/layer.tar.gz.part" | cut -c1-64 >"$dir/digest"
-  stat -c %s "$dir/layer.tar.gz.part" >"$dir/size"
-  mv "$dir/layer.tar.gz.part" "$dir/layer.tar.gz"
-}
-
-# Tars a directory tree as a layer: tar_tree ROOT TAR EPOCH [tar options].
-# Entries are sorted and their times clamped to EPOCH, so the same files give
-# the same bytes.
-tar_tree() {
-  local root=$1 tar=$2 epoch=$3; shift 3
-  local entries=()
-  mapfile -t entries < <(cd "$root" && ls -A | LC_ALL=C sort)
-  tar -C "$root" --format=gnu --sort=name --numeric-owner --mtime="@$epoch" --clamp-mtime \
-    "$@" -cf "$tar" -- "${entries[@]}"
-}
-
-# Writes an OCI image layout as a tar ("oci-archive"), for
-# `ctr -n k8s.io images import`, named by the index annotations
-# io.containerd.image.name and org.opencontainers.image.ref.name.
-#
-#   oci_archive ARCHIVE NAME:TAG CONFIG-JSON HISTORY-JSON LAYERDIR...
-#
-# CONFIG-JSON is the image config's "config" object (entrypoint, user, ...);
-# HISTORY-JSON a JSON array with one entry per layer.
-oci_archive() {
-  local archive=$1 name=$2 config=$3 history=$4; shift 4
-  local tag=${name##*:} work created digest size diff_ids="" layers="" dir
-  [[ $name == *:* && $tag != */* ]] || die "image name $name needs a :tag"
-  work=$(mktemp -d "$(dirname "$archive")/.oci.XXXXXX")
-  mkdir -p "$work/blobs/sha256"
-  for dir in "$@"; do
-    digest=$(cat "$dir/digest")
-    ln -f "$dir/layer.tar.gz" "$work/blobs/sha256/$digest" 2>/dev/null ||
-      cp "$dir/layer.tar.gz" "$work/blobs/sha256/$digest"
-    diff_ids+="${diff_ids:+,}\"sha256:$(cat "$dir/diff_id")\""
-    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$digest\",\"size\":$(cat "$dir/size")}"
-  done
-  created=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y-%m-%dT%H:%M:%SZ)
-
-  put_json() { # put_json TEXT: stores a blob, sets digest and size
-    printf '%s' "$1" >"$work/blob"
-    digest=$(sha256sum <"$work/blob" | cut -c1-64)
-    size=$(stat -c %s "$work/blob")
-    mv "$work/blob" "$work/blobs/sha256/$digest"
-  }
-  put_json "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"$created\",\"config\":$config,\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$diff_ids]},\"history\":$history}"
-  local config_digest=$digest config_size=$size
-  put_json "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$config_digest\",\"size\":$config_size},\"layers\":[$layers]}"
-  printf '%s\n' "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:$digest\",\"size\":$size,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},\"annotations\":{\"io.containerd.image.name\":\"$name\",\"org.opencontainers.image.ref.name\":\"$tag\"}}]}" >"$work/index.json"
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$work/oci-layout"
-  python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' \
-    "$work/index.json" "$work/blobs/sha256/$config_digest" "$work/blobs/sha256/$digest" ||
-    die "$name: the image's JSON does not parse"
-  if command -v umoci >/dev/null; then
-    umoci stat --image "$work:$tag" >/dev/null || die "$name: umoci stat does not accept the layout"
-  fi
-  tar -C "$work" --format=gnu --sort=name --numeric-owner --owner=0 --group=0 \
-    -cf "$archive.part" oci-layout index.json blobs
-  mv -f "$archive.part" "$archive"
-  rm -rf "$work"
-  echo "sha256:$digest"
-}
+# tar_tree, make_layer, oci_archive, oci_tree_archive: the tree's one writer.
+# shellcheck source=hack/lib/oci.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../hack/lib/oci.sh"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packs the Debian cloud image as a containerDisk: an OCI image whose only
 # layer holds the disk at /disk/debian-12.qcow2 (as KubeVirt containerDisks
-# do: uid/gid 107, mode 0444), written with images/lib.sh's OCI archive
-# writer (no Docker engine, no registry). build.sh makes the disk first (cached).
+# do: uid/gid 107, mode 0444), written with the tree's OCI archive writer
+# (hack/lib/oci.sh; no Docker engine, no registry). build.sh makes the disk first (cached).
 #
 #   images/debian-cloud/containerdisk.sh [OUTDIR [IMAGE-NAME]]
 #
@@ -36,7 +36,7 @@ qcow2=$("$here/build.sh" "$out") || die "build.sh failed"
 disk_name=debian-12.qcow2
 archive=$out/debian-cloud-containerdisk.tar
 
-key="$(sha256sum <"$qcow2" | cut -c1-64) $(cat "${BASH_SOURCE[0]}" "$here/../lib.sh" | sha256sum | cut -c1-16) $name"
+key="$(sha256sum <"$qcow2" | cut -c1-64) $(cat "${BASH_SOURCE[0]}" "$here/../lib.sh" "$here/../../hack/lib/oci.sh" | sha256sum | cut -c1-16) $name"
 exec 9>"$out/.containerdisk.lock"
 flock 9
 if [[ -f $out/containerdisk.key && $(cat "$out/containerdisk.key") == "$key" && -f $archive ]]; then
