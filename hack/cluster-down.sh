@@ -27,16 +27,16 @@ fi
 # Nothing may start or restart pods while the node goes away: the control
 # plane and the kubelet stop before the containers do.
 cluster_step "stopping the control plane and the node agents"
-cluster_stop_all 20 kube-scheduler kube-controller-manager kube-proxy kubelet kube-apiserver
-cluster_stop etcd 20
+proc_stop_all 20 kube-scheduler kube-controller-manager kube-proxy kubelet kube-apiserver
+proc_stop etcd 20
 
 # Containers are stopped through containerd, so that it releases their
 # mounts and its shims exit. If containerd died but left shims (with running
 # containers) behind, it is started again for the purpose.
 if [[ -n $(containerd_shim_pids) ]] && ! containerd_healthy && [[ -f $STATE/containerd/config.toml ]]; then
   cluster_step "restarting containerd to stop the containers it left" containerd
-  cluster_stop containerd
-  cluster_spawn containerd containerd --config "$STATE/containerd/config.toml"
+  proc_stop containerd
+  proc_spawn containerd containerd --config "$STATE/containerd/config.toml"
   for _ in $(seq 1 60); do containerd_healthy && break; sleep 0.5; done
 fi
 
@@ -95,7 +95,7 @@ EOF
 fi
 
 cluster_step "stopping containerd" containerd
-cluster_stop containerd 20
+proc_stop containerd 20
 # Shims whose containers could not be stopped through containerd: kill the
 # containers with runc, then the shims.
 runc_root=$STATE/containerd/runc/k8s.io
@@ -163,7 +163,7 @@ rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var
   /run/containerd/s /run/containerd 2>/dev/null || true
 
 left=$(for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
-  cluster_pid "$c"; done; containerd_shim_pids)
+  proc_pid "$c"; done; containerd_shim_pids)
 [[ -z $left ]] || cluster_fail "processes still running: $left"
 [[ -z $(mounts_under "$STATE") ]] || cluster_fail "still mounted: $(mounts_under "$STATE" | tr '\n' ' ')"
 left=$(losetup -n -l -O NAME,BACK-FILE 2>/dev/null | awk -v p="$STATE/" 'index($2, p) == 1 {print $1}')

@@ -20,6 +20,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/cluster.sh"
 # shellcheck source=lib/oci.sh
 source "$cluster_root/hack/lib/oci.sh"
+# shellcheck source=lib/pki.sh
+source "$cluster_root/hack/lib/pki.sh"
 start=$SECONDS
 
 # The upstream binaries are built as the calling user (Go's caches are
@@ -53,193 +55,54 @@ done
 mkdir -p "$STATE" "$RUN" "$LOGS" "$PKI"
 chmod 755 "$STATE"
 
-# write_file FILE < content: replace FILE only when the content differs.
-# kube-proxy exits when its configuration file is written to, and a fresh
-# mtime would look like a change to anyone watching.
-write_file() {
-  local tmp
-  tmp=$(mktemp "$1.XXXXXX")
-  cat > "$tmp"
-  if cmp -s "$tmp" "$1"; then
-    rm -f "$tmp"
-  else
-    chmod 644 "$tmp"
-    mv -f "$tmp" "$1"
-  fi
-}
-
 # ---------------------------------------------------------------- PKI
 # One CA signs everything but the front proxy's client certificate (which
 # must not be usable as a user's); each component gets its own client
 # identity so that RBAC and the Node authorizer see who is asking.
 
-# pki_ca NAME CN: a CA valid for 30 more days, else a new one (pki_issue
-# then renews what the old one signed).
-pki_ca() {
-  if [[ -f $PKI/$1.crt ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "$PKI/$1.crt" >/dev/null; then
-    return 0
-  fi
-  cat > "$PKI/$1.cnf" <<EOF
-[req]
-distinguished_name = dn
-x509_extensions = v3_ca
-prompt = no
-[dn]
-CN = $2
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-EOF
-  openssl req -x509 -config "$PKI/$1.cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-    -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.crt" -days 3650 2>/dev/null
-}
-
-# pki_issue NAME SUBJECT EXTENSIONS [CA]: NAME.key + NAME.crt signed by CA
-# (default: the cluster CA); kept while valid for another day and issued for
-# the same extensions by the same CA.
-pki_issue() {
-  local name=$1 subject=$2 ca=${4:-ca} ext
-  ext="$3
-# issuer: $(sha256sum < "$PKI/${4:-ca}.crt" | cut -c1-16)"
-  if [[ -f $PKI/$name.crt && "$(cat "$PKI/$name.ext" 2>/dev/null)" == "$ext" ]] &&
-    openssl x509 -checkend 86400 -noout -in "$PKI/$name.crt" >/dev/null; then
-    return 0
-  fi
-  printf '%s\n' "$ext" > "$PKI/$name.ext"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$PKI/$name.key" -subj "$subject" -out "$PKI/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" \
-    -CAcreateserial -days 365 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
-  rm -f "$PKI/$name.csr"
-}
-
 make_pki() {
-  local server="basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth"
-  local client="basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth"
-  pki_ca ca vireo-cluster-ca
-  pki_ca front-proxy-ca vireo-front-proxy-ca
-  pki_issue apiserver "/CN=kube-apiserver" "$server
+  pki_ca "$PKI" ca vireo-cluster-ca
+  pki_ca "$PKI" front-proxy-ca vireo-front-proxy-ca
+  pki_issue "$PKI" apiserver "/CN=kube-apiserver" "$pki_server_ext
 subjectAltName = IP:$NODE_IP, IP:$SERVICE_IP, IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local"
-  pki_issue kubelet-server "/CN=$NODE_NAME" "$server
+  pki_issue "$PKI" kubelet-server "/CN=$NODE_NAME" "$pki_server_ext
 subjectAltName = IP:$NODE_IP, DNS:$NODE_NAME"
   # Bound to the ClusterRole system:kubelet-api-admin below: exec, logs.
-  pki_issue apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" "$client"
-  pki_issue admin "/O=system:masters/CN=vireo-admin" "$client"
+  pki_issue "$PKI" apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" "$pki_client_ext"
+  pki_issue "$PKI" admin "/O=system:masters/CN=vireo-admin" "$pki_client_ext"
   # The default RBAC policy already knows these three users.
-  pki_issue kube-controller-manager "/CN=system:kube-controller-manager" "$client"
-  pki_issue kube-scheduler "/CN=system:kube-scheduler" "$client"
-  pki_issue kube-proxy "/CN=system:kube-proxy" "$client"
+  pki_issue "$PKI" kube-controller-manager "/CN=system:kube-controller-manager" "$pki_client_ext"
+  pki_issue "$PKI" kube-scheduler "/CN=system:kube-scheduler" "$pki_client_ext"
+  pki_issue "$PKI" kube-proxy "/CN=system:kube-proxy" "$pki_client_ext"
   # The Node authorizer and NodeRestriction admission key on this name.
-  pki_issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
+  pki_issue "$PKI" kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "$pki_client_ext"
   # The apiserver's identity towards aggregated API servers (APIService);
   # the other components trust the user headers of requests it proxies.
-  pki_issue front-proxy-client "/CN=front-proxy-client" "$client" front-proxy-ca
-  if [[ ! -f $PKI/sa.key ]]; then
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$PKI/sa.key" 2>/dev/null
-    openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-  fi
-  chmod 600 "$PKI"/*.key
-}
-
-# write_kubeconfig FILE CERT: a kubeconfig with the certificates inline, so
-# that it can be copied anywhere (e.g. into a container).
-write_kubeconfig() {
-  local file=$1 cert=$2
-  write_file "$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vireo
-  cluster:
-    server: https://$NODE_IP:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
-users:
-- name: $cert
-  user:
-    client-certificate-data: $(base64 -w0 "$PKI/$cert.crt")
-    client-key-data: $(base64 -w0 "$PKI/$cert.key")
-contexts:
-- name: vireo
-  context: {cluster: vireo, user: $cert, namespace: default}
-current-context: vireo
-EOF
-  chmod 600 "$file"
+  pki_issue "$PKI" front-proxy-client "/CN=front-proxy-client" "$pki_client_ext" front-proxy-ca
+  pki_signing_key "$PKI" sa
 }
 
 cluster_step "creating the PKI and kubeconfigs in $PKI"
 make_pki
-write_kubeconfig "$STATE/kubeconfig" admin
-for c in kube-controller-manager kube-scheduler kube-proxy kubelet; do
-  write_kubeconfig "$STATE/$c.kubeconfig" "$c"
+for c in admin kube-controller-manager kube-scheduler kube-proxy kubelet; do
+  file=$STATE/$c.kubeconfig
+  [[ $c == admin ]] && file=$STATE/kubeconfig
+  pki_kubeconfig "$file" "https://$NODE_IP:$APISERVER_PORT" "$PKI" "$c"
 done
 
 # ---------------------------------------------------------------- processes
-# fingerprint CMD...: the command line plus the content of every file its
-# arguments name (configs, certificates; the program is known by its path,
-# which changes with its version), plus the files in $extra_files: a running
-# component whose fingerprint changed is restarted.
-extra_files=()
-fingerprint() {
-  local arg f
-  {
-    printf '%s\n' "$@"
-    for arg in "${@:2}"; do
-      f=${arg#*=}
-      [[ -f $f ]] && cat "$f"
-    done
-    for f in "${extra_files[@]}"; do cat "$f"; done
-  } | sha256sum | cut -d' ' -f1
-}
-
-# wait_healthy NAME CHECK SECONDS PID: 0 healthy, 1 timeout, 2 process died.
-wait_healthy() {
-  local name=$1 check=$2 timeout=$3 pid=$4 deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    "$check" && return 0
-    kill -0 "$pid" 2>/dev/null || return 2
-    sleep 0.5
-  done
-  "$check"
-}
-
-# ensure NAME CHECK SECONDS CMD...: make sure the component runs this exact
-# configuration and passes CHECK, starting or restarting it as needed.
+# ensure NAME CHECK SECONDS CMD...: hack/lib/proc.sh's proc_ensure (start,
+# or restart when the configuration changed or it is unhealthy), reporting
+# a component that does not come up.
 ensure() {
-  local name=$1 check=$2 timeout=$3; shift 3
-  local want pid rc=0
+  local name=$1 timeout=$3 rc=0
   cluster_step_text="starting $name" cluster_step_log=$name
-  want=$(fingerprint "$@")
-  pid=$(cluster_pid "$name")
-  if [[ -n $pid ]]; then
-    if [[ "$(cat "$RUN/$name.config" 2>/dev/null)" != "$want" ]]; then
-      cluster_log "$name: configuration changed, restarting"
-      cluster_stop "$name" 15
-    elif wait_healthy "$name" "$check" 30 "$pid"; then
-      cluster_log "$name: running (pid $pid)"
-      extra_files=()
-      return 0
-    else
-      cluster_log "$name: running (pid $pid) but unhealthy, restarting"
-      cluster_stop "$name" 15
-    fi
-  elif [[ -f $RUN/$name.pid ]]; then
-    cluster_log "$name: was started before but is gone, restarting"
-  fi
-  cluster_spawn "$name" "$@"
-  echo "$want" > "$RUN/$name.config"
-  pid=$(cat "$RUN/$name.pid")
-  wait_healthy "$name" "$check" "$timeout" "$pid" || rc=$?
+  proc_ensure "$@" || rc=$?
   case $rc in
-    0) cluster_log "$name: started (pid $pid)" ;;
+    0) ;;
     2) cluster_fail "starting $name: it exited" "$name" ;;
     *) cluster_fail "starting $name: not healthy after $timeout s" "$name" ;;
   esac
-  extra_files=()
 }
 
 curl_admin=(curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
@@ -287,7 +150,7 @@ mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
 # The loopback interface is set up by containerd itself (with
 # /usr/lib/cni/loopback); no hostPort support (no portmap), use
 # `kubectl port-forward`.
-write_file "$STATE/cni/net.d/10-vireo.conflist" <<EOF
+proc_write_config "$STATE/cni/net.d/10-vireo.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "$CNI_NETWORK",
@@ -429,7 +292,7 @@ mkdir -p "$STATE/containerd"
 # from the device plugin, a block PVC) belongs to the pod's runAsUser and
 # runAsGroup, not to the host's owner (root), so the launcher pod (uid 107)
 # can open them (docs/launcher-pod.md).
-write_file "$STATE/containerd/config.toml" <<EOF
+proc_write_config "$STATE/containerd/config.toml" <<EOF
 version = 2
 root = "$STATE/containerd/root"
 state = "$STATE/containerd/state"
@@ -559,7 +422,7 @@ ensure kube-scheduler scheduler_healthy 60 "$BIN/kube-scheduler" \
 # ---------------------------------------------------------------- node
 cluster_step "configuring kubelet"
 mkdir -p "$STATE/kubelet" "$LOGS/pods"
-write_file "$STATE/kubelet.yaml" <<EOF
+proc_write_config "$STATE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
@@ -614,14 +477,14 @@ EOF
 for img in "$STATE"/volumes/*/block.img; do
   [[ -f $img ]] && cluster_attach_block "${img%/block.img}"
 done
-extra_files=("$PKI/kubelet-server.crt" "$PKI/ca.crt")
+proc_extra_files=("$PKI/kubelet-server.crt" "$PKI/ca.crt")
 ensure kubelet kubelet_healthy 60 "$BIN/kubelet" \
   --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
   --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet/pki" \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
   --v=1
 
-write_file "$STATE/kube-proxy.yaml" <<EOF
+proc_write_config "$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -643,7 +506,7 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 EOF
-extra_files=("$STATE/kube-proxy.kubeconfig")
+proc_extra_files=("$STATE/kube-proxy.kubeconfig")
 ensure kube-proxy kube_proxy_healthy 60 "$BIN/kube-proxy" --config="$STATE/kube-proxy.yaml" --v=1
 
 # ---------------------------------------------------------------- ready

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared by hack/cluster-*.sh: where the local cluster keeps its state, the
-# fixed addresses it uses, and small helpers for its processes.
+# fixed addresses it uses, failure reports, and the clean-up helpers
+# cluster-down needs (the daemons themselves: hack/lib/proc.sh).
 # docs/cluster.md explains the layout and the settings.
 
 cluster_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,6 +32,12 @@ CONTAINERD_SOCK=$STATE/containerd/containerd.sock
 RUN=$STATE/run
 LOGS=$STATE/logs
 PKI=$STATE/pki
+
+# The components are daemons of hack/lib/proc.sh: pid files in RUN, logs in
+# LOGS, and each one's command line names the state directory.
+# shellcheck source=hack/lib/proc.sh
+source "$cluster_root/hack/lib/proc.sh"
+PROC_RUN=$RUN PROC_LOGS=$LOGS PROC_MARK=$STATE/
 
 # iptables, conntrack, runc and ip live in /usr/sbin, which a user's PATH
 # (and so sudo's) may lack; Go may be installed outside PATH.
@@ -78,54 +85,6 @@ cluster_need_root() {
   exec sudo env VIREO_CLUSTER_DIR="$STATE" VIREO_UPSTREAM_BIN="${VIREO_UPSTREAM_BIN:-}" \
     VIREO_K8S_SRC="${VIREO_K8S_SRC:-}" VIREO_OWNER="$(id -u):$(id -g)" PATH="$PATH" \
     bash "$0" "$@"
-}
-
-# cluster_pid NAME: the pid of a running component started by cluster-up,
-# or nothing. A pid file alone is not trusted (pids are reused after a
-# reboot): the process's command line must name this state directory.
-cluster_pid() {
-  local pid
-  pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 0
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qF -- "$STATE/" || return 0
-  echo "$pid"
-}
-
-# cluster_stop NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS (10).
-cluster_stop() { cluster_stop_all "${2:-10}" "$1"; }
-
-# cluster_stop_all SECONDS NAME...: stop several components at once.
-cluster_stop_all() {
-  local timeout=$1 name pid pids=() i alive; shift
-  for name in "$@"; do
-    pid=$(cluster_pid "$name")
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && pids+=("$pid:$name")
-  done
-  for ((i = 0; i < timeout * 4; i++)); do
-    alive=""
-    for pid in "${pids[@]}"; do kill -0 "${pid%%:*}" 2>/dev/null && alive=1; done
-    [[ -n $alive ]] || break
-    sleep 0.25
-  done
-  for pid in "${pids[@]}"; do
-    if kill -0 "${pid%%:*}" 2>/dev/null; then
-      cluster_log "${pid#*:} did not stop in ${timeout} s, killing it"
-      kill -9 "${pid%%:*}" 2>/dev/null || true
-      while kill -0 "${pid%%:*}" 2>/dev/null; do sleep 0.1; done
-    fi
-  done
-  for name in "$@"; do rm -f "$RUN/$name.pid" "$RUN/$name.config"; done
-}
-
-# cluster_spawn NAME CMD...: start a daemon in its own session (it outlives
-# the script and the terminal), output to LOGS/NAME.log; the previous log is
-# kept as NAME.log.1.
-cluster_spawn() {
-  local name=$1; shift
-  mkdir -p "$LOGS" "$RUN"
-  [[ -f $LOGS/$name.log ]] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.1"
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! > "$RUN/$name.pid"
 }
 
 containerd_healthy() {

@@ -22,6 +22,13 @@ dir=${2:-}
 [[ -n $cmd && -n $dir ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# shellcheck source=hack/lib/pki.sh
+source "$root/hack/lib/pki.sh"
+# shellcheck source=hack/lib/proc.sh
+source "$root/hack/lib/proc.sh"
+# Pid files DIR/NAME.pid, logs DIR/logs/NAME.log; every process's command
+# line names DIR (its data dir, kubeconfig or cert dir).
+PROC_RUN=$dir PROC_LOGS=$dir/logs PROC_MARK=$dir/
 
 die() { echo "apiserver.sh: $*" >&2; [[ -d $dir/logs ]] && tail -n 20 "$dir"/logs/*.log >&2 2>/dev/null; exit 1; }
 
@@ -35,62 +42,26 @@ s.close()
 EOF
 }
 
+# The harness's own CA (not the local cluster's): the apiserver's serving
+# certificate, the cluster-admin's client certificate (O=system:masters), the
+# service-account signing key. Kept while valid (hack/lib/pki.sh), so a
+# restart reuses them.
 make_pki() {
   local p=$dir/pki
-  mkdir -p "$p"
-  [[ -f $p/admin.crt ]] && return 0
-  (
-    cd "$p"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
-      -subj "/CN=vireo-test-ca" 2>/dev/null
-    cat > server.ext <<'EOF'
-subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc
-extendedKeyUsage = serverAuth
-EOF
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-      -subj "/CN=kube-apiserver" 2>/dev/null
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile server.ext -out server.crt 2>/dev/null
-    printf 'extendedKeyUsage = clientAuth\n' > client.ext
-    # O=system:masters: the cluster-admin of the harness.
-    openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr \
-      -subj "/O=system:masters/CN=vireo-test-admin" 2>/dev/null
-    openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile client.ext -out admin.crt 2>/dev/null
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  ) || die "creating the test PKI in $p failed"
-}
-
-write_kubeconfig() {
-  local p=$dir/pki
-  cat > "$dir/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vireo-test
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $p/ca.crt
-users:
-- name: vireo-test-admin
-  user:
-    client-certificate: $p/admin.crt
-    client-key: $p/admin.key
-contexts:
-- name: vireo-test
-  context: {cluster: vireo-test, user: vireo-test-admin, namespace: default}
-current-context: vireo-test
-EOF
+  pki_ca "$p" ca vireo-test-ca &&
+    pki_issue "$p" apiserver "/CN=kube-apiserver" "$pki_server_ext
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc" &&
+    pki_issue "$p" admin "/O=system:masters/CN=vireo-test-admin" "$pki_client_ext" &&
+    pki_signing_key "$p" sa || die "creating the test PKI in $p failed"
 }
 
 start_apiserver() {
-  local p=$dir/pki
-  "$BIN/kube-apiserver" \
+  local p=$dir/pki rc=0
+  proc_spawn kube-apiserver "$BIN/kube-apiserver" \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --tls-cert-file="$p/server.crt" --tls-private-key-file="$p/server.key" \
+    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
     --client-ca-file="$p/ca.crt" \
     --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc \
@@ -98,43 +69,30 @@ start_apiserver() {
     --service-cluster-ip-range=10.96.0.0/24 \
     --allow-privileged=true \
     --cert-dir="$dir/apiserver-certs" \
-    --v=1 >>"$dir/logs/kube-apiserver.log" 2>&1 &
-  echo $! > "$dir/kube-apiserver.pid"
-  wait_ready
+    --v=1
+  proc_wait_healthy apiserver_ready 60 "$(cat "$dir/kube-apiserver.pid")" || rc=$?
+  case $rc in
+    0) ;;
+    2) die "kube-apiserver exited" ;;
+    *) die "kube-apiserver not ready after 60 s" ;;
+  esac
 }
 
-wait_ready() {
-  local p=$dir/pki i
-  for i in $(seq 1 240); do
-    if curl -sf --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
-        "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1; then
-      return 0
-    fi
-    kill -0 "$(cat "$dir/kube-apiserver.pid")" 2>/dev/null || die "kube-apiserver exited"
-    sleep 0.25
-  done
-  die "kube-apiserver not ready after 60 s"
+apiserver_ready() {
+  local p=$dir/pki
+  curl -sf --max-time 3 --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1
 }
+etcd_healthy() { curl -sf --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
 
 # Service accounts, their tokens and owner-reference garbage collection.
 start_controller_manager() {
-  "$BIN/kube-controller-manager" --kubeconfig="$dir/kubeconfig" \
+  proc_spawn kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$dir/kubeconfig" \
     --bind-address=127.0.0.1 --secure-port=0 \
     --controllers=serviceaccount,serviceaccount-token,garbagecollector,namespace \
     --service-account-private-key-file="$dir/pki/sa.key" \
     --root-ca-file="$dir/pki/ca.crt" --leader-elect=false \
-    --v=1 >>"$dir/logs/kube-controller-manager.log" 2>&1 &
-  echo $! > "$dir/kube-controller-manager.pid"
-}
-
-stop_process() { # name
-  local pid
-  [[ -f $dir/$1.pid ]] || return 0
-  pid=$(cat "$dir/$1.pid")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$dir/$1.pid"
+    --v=1
 }
 
 load_env() {
@@ -147,7 +105,7 @@ case $cmd in
   start)
     if [[ -f $dir/env ]]; then
       load_env
-      if kill -0 "$(cat "$dir/kube-apiserver.pid" 2>/dev/null)" 2>/dev/null; then
+      if [[ -n $(proc_pid kube-apiserver) ]]; then
         echo "$dir/kubeconfig"; exit 0
       fi
     fi
@@ -160,21 +118,17 @@ BIN=$BIN
 ETCD_PORT=$ETCD_PORT
 APISERVER_PORT=$APISERVER_PORT
 EOF
-    "$BIN/etcd" --name=vireo-test --data-dir="$dir/etcd" \
+    proc_spawn etcd "$BIN/etcd" --name=vireo-test --data-dir="$dir/etcd" \
       --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
       --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
       --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
       --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
       --initial-cluster="vireo-test=http://127.0.0.1:$ETCD_PEER_PORT" \
-      --unsafe-no-fsync --log-level=warn >>"$dir/logs/etcd.log" 2>&1 &
-    echo $! > "$dir/etcd.pid"
-    for _ in $(seq 1 80); do
-      curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break
-      sleep 0.25
-    done
-    curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null || die "etcd did not become healthy"
+      --unsafe-no-fsync --log-level=warn
+    proc_wait_healthy etcd_healthy 20 "$(cat "$dir/etcd.pid")" || die "etcd did not become healthy"
     start_apiserver
-    write_kubeconfig
+    pki_kubeconfig "$dir/kubeconfig" "https://127.0.0.1:$APISERVER_PORT" "$dir/pki" admin ||
+      die "writing $dir/kubeconfig failed"
     start_controller_manager
     kubectl=("$BIN/kubectl" --kubeconfig="$dir/kubeconfig")
     "${kubectl[@]}" apply -f "$root/crds/" >/dev/null || die "installing the CRDs failed"
@@ -189,15 +143,18 @@ EOF
     echo "$dir/kubeconfig"
     ;;
   stop)
-    for c in kube-controller-manager kube-apiserver etcd; do stop_process "$c"; done
+    proc_stop_all 10 kube-controller-manager kube-apiserver
+    proc_stop etcd
     rm -f "$dir/env"
     ;;
   restart-apiserver)
     load_env
-    stop_process kube-controller-manager
-    pid=$(cat "$dir/kube-apiserver.pid")
-    kill -9 "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    proc_stop kube-controller-manager
+    pid=$(proc_pid kube-apiserver)
+    if [[ -n $pid ]]; then
+      kill -9 "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
     start_apiserver
     # The controller manager does not always recover its informers after the
     # apiserver vanished under it; a fresh one does.
