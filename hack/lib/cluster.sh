@@ -87,6 +87,21 @@ cluster_need_root() {
     bash "$0" "$@"
 }
 
+# cluster_ensure NAME CHECK SECONDS CMD...: hack/lib/proc.sh's proc_ensure
+# (start; restart when the configuration changed, it is unhealthy or gone;
+# leave alone otherwise), failing the step with the component's log when it
+# does not come up.
+cluster_ensure() {
+  local name=$1 timeout=$3 rc=0
+  cluster_step_text="starting $name" cluster_step_log=$name
+  proc_ensure "$@" || rc=$?
+  case $rc in
+    0) ;;
+    2) cluster_fail "starting $name: it exited" "$name" ;;
+    *) cluster_fail "starting $name: not healthy after $timeout s" "$name" ;;
+  esac
+}
+
 containerd_healthy() {
   [[ -S $CONTAINERD_SOCK ]] && timeout 5 ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1
 }
