@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/api/resources.h"
 #include "lib/kube/informer.h"
 #include "tests/integration/cluster_env.h"
 #include "tests/integration/controller_env.h"
@@ -30,8 +31,9 @@ namespace vireo::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using kube::Json;
+using base::Json;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 // apiserver_request_total summed over codes and scopes, keyed
 // "VERB resource[/subresource]".
@@ -111,7 +113,7 @@ int Run(int count, int writers, int workers_per_queue) {
   pods.AddHandlers({.on_add =
                         [&](const kube::ObjectPtr& pod) {
                           auto now = Clock::now();
-                          std::string vm = kube::NameOf(*pod).substr(14);  // virt-launcher-
+                          std::string vm = base::NameOf(*pod).substr(14);  // virt-launcher-
                           vm = vm.substr(0, vm.rfind('-'));
                           std::lock_guard l(mu);
                           pod_at.emplace(vm, now);
@@ -135,7 +137,7 @@ int Run(int count, int writers, int workers_per_queue) {
           std::lock_guard l(mu);
           created_at[name] = Clock::now();
         }
-        if (!client->Create(res::kVirtualMachines, ns, vm).ok()) ++failures;
+        if (!client->Create(kv::kVirtualMachines, ns, vm).ok()) ++failures;
       }
     });
   }

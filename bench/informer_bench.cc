@@ -12,6 +12,7 @@
 #include <atomic>
 #include <malloc.h>
 
+#include "lib/api/resources.h"
 #include "lib/kube/client.h"
 #include "lib/kube/informer.h"
 #include "lib/kube/watcher.h"
@@ -22,7 +23,7 @@ namespace vireo::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -43,7 +44,7 @@ int Run(int count, int writers) {
   std::string ns = env.CreateNamespace("bench-informer");
   auto client = env.AdminClient();
 
-  auto before = client->List(res::kVirtualMachines, ns);
+  auto before = client->List(kv::kVirtualMachines, ns);
   if (!before.ok()) {
     std::fprintf(stderr, "list: %s\n", before.status().ToString().c_str());
     return 1;
@@ -57,7 +58,7 @@ int Run(int count, int writers) {
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&] {
       for (int i = next++; i < count; i = next++) {
-        auto created = client->Create(res::kVirtualMachines, ns,
+        auto created = client->Create(kv::kVirtualMachines, ns,
                                       testing::MakeVm("vm-" + std::to_string(i),
                                                       R"({"bench": "informer"})"));
         if (!created.ok() && failures++ < 3) {
@@ -76,7 +77,7 @@ int Run(int count, int writers) {
   // Informer: list (paginated) + sync into the cache.
   double rss_before = RssMiB();
   kube::Informer informer(std::make_unique<kube::ClientListerWatcher>(
-      client.get(), res::kVirtualMachines, kube::Selection{ns, "", ""}));
+      client.get(), kv::kVirtualMachines, kube::Selection{ns, "", ""}));
   std::atomic<int> added{0};
   kube::InformerHandlers count_adds;
   count_adds.on_add = [&](const kube::ObjectPtr&) { ++added; };
@@ -100,7 +101,7 @@ int Run(int count, int writers) {
   opts.resource_version = start_rv;
   opts.allow_bookmarks = false;
   auto watch_start = Clock::now();
-  auto stream = client->Watch(res::kVirtualMachines, ns, opts);
+  auto stream = client->Watch(kv::kVirtualMachines, ns, opts);
   int events = 0;
   std::string watch_note = "replayed from the apiserver's watch cache";
   if (stream.ok()) {

@@ -6,14 +6,14 @@
 namespace vireo::controllers {
 namespace {
 
-using kube::Json;
+using base::Json;
 
 // A watch stream whose ADDED, MODIFIED and DELETED objects are trimmed.
 class TrimmingStream final : public kube::WatchStream {
  public:
   TrimmingStream(std::unique_ptr<kube::WatchStream> inner, const TrimFunction* trim)
       : inner_(std::move(inner)), trim_(trim) {}
-  kube::Result<kube::WatchEvent> Next() override {
+  base::Result<kube::WatchEvent> Next() override {
     auto event = inner_->Next();
     if (event.ok() && (event->type == kube::WatchEvent::Type::kAdded ||
                        event->type == kube::WatchEvent::Type::kModified ||
@@ -45,7 +45,7 @@ TrimmingListerWatcher::TrimmingListerWatcher(std::unique_ptr<kube::ListerWatcher
                                              TrimFunction trim)
     : inner_(std::move(inner)), trim_(std::move(trim)) {}
 
-kube::Result<kube::ObjectList> TrimmingListerWatcher::List(const kube::ListOptions& options) {
+base::Result<kube::ObjectList> TrimmingListerWatcher::List(const kube::ListOptions& options) {
   auto list = inner_->List(options);
   if (list.ok()) {
     for (Json& item : list->items) trim_(item);
@@ -53,7 +53,7 @@ kube::Result<kube::ObjectList> TrimmingListerWatcher::List(const kube::ListOptio
   return list;
 }
 
-kube::Result<std::unique_ptr<kube::WatchStream>> TrimmingListerWatcher::Watch(
+base::Result<std::unique_ptr<kube::WatchStream>> TrimmingListerWatcher::Watch(
     const kube::WatchOptions& options) {
   auto stream = inner_->Watch(options);
   if (!stream.ok()) return stream.status();
@@ -113,13 +113,13 @@ void TrimNode(Json& node) {
     for (const char* key : {"name", "uid", "resourceVersion"}) Keep(node.at("metadata"), kept, key);
     trimmed["metadata"] = std::move(kept);
   }
-  if (const Json* taints = kube::Find(node, "spec.taints")) trimmed["spec"]["taints"] = *taints;
-  if (const Json* conditions = kube::Find(node, "status.conditions");
+  if (const Json* taints = base::Find(node, "spec.taints")) trimmed["spec"]["taints"] = *taints;
+  if (const Json* conditions = base::Find(node, "status.conditions");
       conditions != nullptr && conditions->is_array()) {
     Json kept = Json::array();
     size_t i = 0;
     for (const Json& c : conditions->as_array()) {
-      if (kube::GetString(c, "type") == "Ready") kept[i++] = c;
+      if (base::GetString(c, "type") == "Ready") kept[i++] = c;
     }
     trimmed["status"]["conditions"] = std::move(kept);
   }
@@ -145,7 +145,7 @@ void TrimPersistentVolumeClaim(Json& pvc) {
     for (const char* key : {"volumeMode", "accessModes", "storageClassName"}) {
       Keep(pvc.at("spec"), spec, key);
     }
-    if (const Json* storage = kube::Find(pvc.at("spec"), "resources.requests.storage")) {
+    if (const Json* storage = base::Find(pvc.at("spec"), "resources.requests.storage")) {
       spec["resources"]["requests"]["storage"] = *storage;
     }
     trimmed["spec"] = std::move(spec);
@@ -153,7 +153,7 @@ void TrimPersistentVolumeClaim(Json& pvc) {
   if (pvc.has_field("status")) {
     Json status = Json::object();
     Keep(pvc.at("status"), status, "phase");
-    if (const Json* storage = kube::Find(pvc.at("status"), "capacity.storage")) {
+    if (const Json* storage = base::Find(pvc.at("status"), "capacity.storage")) {
       status["capacity"]["storage"] = *storage;
     }
     trimmed["status"] = std::move(status);

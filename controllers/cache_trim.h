@@ -14,14 +14,14 @@
 
 namespace vireo::controllers {
 
-using TrimFunction = std::function<void(kube::Json& object)>;
+using TrimFunction = std::function<void(base::Json& object)>;
 
 // Thread-safe as the wrapped ListerWatcher is.
 class TrimmingListerWatcher final : public kube::ListerWatcher {
  public:
   TrimmingListerWatcher(std::unique_ptr<kube::ListerWatcher> inner, TrimFunction trim);
-  kube::Result<kube::ObjectList> List(const kube::ListOptions& options) override;
-  kube::Result<std::unique_ptr<kube::WatchStream>> Watch(
+  base::Result<kube::ObjectList> List(const kube::ListOptions& options) override;
+  base::Result<std::unique_ptr<kube::WatchStream>> Watch(
       const kube::WatchOptions& options) override;
 
  private:
@@ -33,19 +33,19 @@ class TrimmingListerWatcher final : public kube::ListerWatcher {
 // without the VMI annotation (a copy of the whole VMI, the largest part of a
 // launcher pod), spec.nodeName, each container's and init container's name
 // and image, and status.
-void TrimLauncherPod(kube::Json& pod);
+void TrimLauncherPod(base::Json& pod);
 
 // Drops metadata.managedFields and the annotation
 // kubectl.kubernetes.io/last-applied-configuration (a copy of the object as
 // `kubectl apply` last sent it), which no decision reads.
-void TrimKubectlCopy(kube::Json& object);
+void TrimKubectlCopy(base::Json& object);
 
 // Keeps metadata (name, namespace, uid, resourceVersion) and spec.volumeMode.
-void TrimPersistentVolumeClaim(kube::Json& pvc);
+void TrimPersistentVolumeClaim(base::Json& pvc);
 
 // Keeps metadata (name, uid, resourceVersion), spec.taints and the Ready
 // condition: a Node's status (images, addresses, capacity) is large and the
 // VMI decision only reads NodeStateOf.
-void TrimNode(kube::Json& node);
+void TrimNode(base::Json& node);
 
 }  // namespace vireo::controllers

@@ -12,10 +12,10 @@
 namespace vireo::controllers {
 namespace {
 
-using kube::Json;
+using base::Json;
 
 Json Parse(const std::string& text) {
-  auto parsed = kube::ParseJson(text, "test");
+  auto parsed = base::ParseJson(text, "test");
   EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
   return parsed.ok() ? *parsed : Json::null();
 }
@@ -66,23 +66,23 @@ TEST(CacheTrimTest, LauncherPodKeepsWhatTheDecisionReads) {
   EXPECT_TRUE(after.has_accel_probe);
   EXPECT_EQ(after.accel_verdict, "tcg: KVM runs guests far too slowly");
 
-  EXPECT_EQ(kube::Find(pod, "metadata.annotations")->size(), 1u);
-  EXPECT_EQ(kube::GetString(pod, "metadata.annotations.keep"), "me");
-  EXPECT_EQ(kube::Find(pod, "metadata.managedFields"), nullptr);
-  EXPECT_EQ(kube::Find(pod, "spec.volumes"), nullptr);
-  EXPECT_EQ(kube::Find(pod, "spec")->at("containers").at(0).size(), 2u);
-  EXPECT_EQ(kube::Find(pod, "spec")->at("initContainers").at(0).size(), 2u);
+  EXPECT_EQ(base::Find(pod, "metadata.annotations")->size(), 1u);
+  EXPECT_EQ(base::GetString(pod, "metadata.annotations.keep"), "me");
+  EXPECT_EQ(base::Find(pod, "metadata.managedFields"), nullptr);
+  EXPECT_EQ(base::Find(pod, "spec.volumes"), nullptr);
+  EXPECT_EQ(base::Find(pod, "spec")->at("containers").at(0).size(), 2u);
+  EXPECT_EQ(base::Find(pod, "spec")->at("initContainers").at(0).size(), 2u);
 }
 
 TEST(CacheTrimTest, ObjectsWithoutTheTrimmedFieldsAreLeftAlone) {
   Json pod = Parse(R"({"metadata": {"name": "p", "annotations": {"a": "b"}}, "spec": {}})");
   TrimLauncherPod(pod);
-  EXPECT_EQ(kube::DumpJson(pod), R"({"metadata":{"annotations":{"a":"b"},"name":"p"},"spec":{}})");
+  EXPECT_EQ(base::DumpJson(pod), R"({"metadata":{"annotations":{"a":"b"},"name":"p"},"spec":{}})");
   Json bare = Parse(R"({"metadata": {"name": "p"}})");
   TrimLauncherPod(bare);
   TrimKubectlCopy(bare);
   TrimPersistentVolumeClaim(bare);
-  EXPECT_EQ(kube::NameOf(bare), "p");
+  EXPECT_EQ(base::NameOf(bare), "p");
 }
 
 TEST(CacheTrimTest, VmLosesOnlyKubectlsCopy) {
@@ -97,7 +97,7 @@ TEST(CacheTrimTest, VmLosesOnlyKubectlsCopy) {
   expected["metadata"].erase("annotations");
   expected["metadata"].erase("managedFields");
   TrimKubectlCopy(vm);
-  EXPECT_EQ(kube::DumpJson(vm), kube::DumpJson(expected));
+  EXPECT_EQ(base::DumpJson(vm), base::DumpJson(expected));
   // Other annotations stay.
   Json vmi = Parse(R"({"metadata": {"annotations": {"kubevirt.io/vm-generation": "2"}}})");
   TrimKubectlCopy(vmi);
@@ -116,34 +116,34 @@ TEST(CacheTrimTest, PvcKeepsWhatTheDecisionsRead) {
     "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}
   })");
   TrimPersistentVolumeClaim(pvc);
-  EXPECT_EQ(kube::KeyOf(pvc), "ns/disk");
-  EXPECT_EQ(kube::ResourceVersionOf(pvc), "3");
+  EXPECT_EQ(base::KeyOf(pvc), "ns/disk");
+  EXPECT_EQ(base::ResourceVersionOf(pvc), "3");
   EXPECT_EQ(VolumeModeOf(pvc), VolumeMode::kBlock);
-  EXPECT_EQ(kube::Find(pvc, "metadata.annotations"), nullptr);
-  EXPECT_EQ(kube::Find(pvc, "metadata.ownerReferences")->size(), 1u);
-  EXPECT_EQ(kube::Find(pvc, "spec.volumeName"), nullptr);
-  EXPECT_EQ(kube::Find(pvc, "spec.resources.limits"), nullptr);
+  EXPECT_EQ(base::Find(pvc, "metadata.annotations"), nullptr);
+  EXPECT_EQ(base::Find(pvc, "metadata.ownerReferences")->size(), 1u);
+  EXPECT_EQ(base::Find(pvc, "spec.volumeName"), nullptr);
+  EXPECT_EQ(base::Find(pvc, "spec.resources.limits"), nullptr);
   const ClaimInfo info = ClaimInfoOf(pvc);
   EXPECT_EQ(info.capacity, "1Gi");
   EXPECT_EQ(info.request, "1Gi");
   EXPECT_EQ(info.access_modes, std::vector<std::string>{"ReadWriteOnce"});
-  EXPECT_EQ(kube::GetString(pvc, "status.phase"), "Bound");
-  EXPECT_EQ(kube::Find(pvc, "status.accessModes"), nullptr);
+  EXPECT_EQ(base::GetString(pvc, "status.phase"), "Bound");
+  EXPECT_EQ(base::Find(pvc, "status.accessModes"), nullptr);
 }
 
 // A lister-watcher of one listed object and one watch event.
 class OneOfEach final : public kube::ListerWatcher {
  public:
-  kube::Result<kube::ObjectList> List(const kube::ListOptions&) override {
+  base::Result<kube::ObjectList> List(const kube::ListOptions&) override {
     kube::ObjectList list;
     list.items.push_back(Parse(kPod));
     return list;
   }
-  kube::Result<std::unique_ptr<kube::WatchStream>> Watch(const kube::WatchOptions&) override {
+  base::Result<std::unique_ptr<kube::WatchStream>> Watch(const kube::WatchOptions&) override {
     class Stream final : public kube::WatchStream {
      public:
-      kube::Result<kube::WatchEvent> Next() override {
-        if (done_) return kube::Status(kube::Code::kTimeout, "end");
+      base::Result<kube::WatchEvent> Next() override {
+        if (done_) return base::Status(base::Code::kTimeout, "end");
         done_ = true;
         return kube::WatchEvent{kube::WatchEvent::Type::kModified, Parse(kPod)};
       }
@@ -161,14 +161,14 @@ TEST(CacheTrimTest, WrapperTrimsListsAndWatchEvents) {
   auto list = lw.List({});
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->items.size(), 1u);
-  EXPECT_EQ(kube::Find(list->items[0], "spec.volumes"), nullptr);
+  EXPECT_EQ(base::Find(list->items[0], "spec.volumes"), nullptr);
   auto stream = lw.Watch({});
   ASSERT_TRUE(stream.ok());
   auto event = (*stream)->Next();
   ASSERT_TRUE(event.ok());
-  EXPECT_EQ(kube::Find(event->object, "spec.volumes"), nullptr);
-  EXPECT_EQ(kube::GetString(event->object, "spec.nodeName"), "node-1");
-  EXPECT_EQ((*stream)->Next().status().code(), kube::Code::kTimeout);
+  EXPECT_EQ(base::Find(event->object, "spec.volumes"), nullptr);
+  EXPECT_EQ(base::GetString(event->object, "spec.nodeName"), "node-1");
+  EXPECT_EQ((*stream)->Next().status().code(), base::Code::kTimeout);
 }
 
 TEST(CacheTrimTest, NodeKeepsReadinessAndTaintsOnly) {
@@ -182,13 +182,13 @@ TEST(CacheTrimTest, NodeKeepsReadinessAndTaintsOnly) {
                      {"type": "Ready", "status": "Unknown", "lastTransitionTime": "t"}]}})");
   const NodeState before = NodeStateOf(node);
   TrimNode(node);
-  EXPECT_EQ(kube::NameOf(node), "n1");
-  EXPECT_EQ(kube::ResourceVersionOf(node), "7");
-  EXPECT_EQ(kube::Find(node, "status.images"), nullptr);
-  EXPECT_EQ(kube::Find(node, "spec.podCIDR"), nullptr);
-  EXPECT_EQ(kube::Find(node, "metadata.managedFields"), nullptr);
-  ASSERT_NE(kube::Find(node, "status.conditions"), nullptr);
-  EXPECT_EQ(kube::Find(node, "status.conditions")->size(), 1u);
+  EXPECT_EQ(base::NameOf(node), "n1");
+  EXPECT_EQ(base::ResourceVersionOf(node), "7");
+  EXPECT_EQ(base::Find(node, "status.images"), nullptr);
+  EXPECT_EQ(base::Find(node, "spec.podCIDR"), nullptr);
+  EXPECT_EQ(base::Find(node, "metadata.managedFields"), nullptr);
+  ASSERT_NE(base::Find(node, "status.conditions"), nullptr);
+  EXPECT_EQ(base::Find(node, "status.conditions")->size(), 1u);
   const NodeState after = NodeStateOf(node);
   EXPECT_EQ(after.ready, before.ready);
   EXPECT_EQ(after.ready_since, before.ready_since);

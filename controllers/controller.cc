@@ -7,14 +7,16 @@
 
 #include "controllers/cache_trim.h"
 #include "lib/api/datavolume.h"
-#include "lib/kube/log.h"
+#include "lib/api/resources.h"
+#include "lib/base/log.h"
 
 namespace vireo::controllers {
 namespace {
 
-using kube::Json;
+using base::Json;
 using kube::ObjectPtr;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 std::unique_ptr<kube::ListerWatcher> Watch(kube::Client* client, const kube::Resource& resource,
                                            const std::string& ns, std::string label_selector = "",
@@ -33,12 +35,12 @@ kube::WatcherOptions Described(const kube::Resource& resource) {
 
 // The name of the controlling owner of `kind`, or "".
 std::string ControllerNamed(const Json& object, const char* kind) {
-  const Json* owners = kube::Find(object, "metadata.ownerReferences");
+  const Json* owners = base::Find(object, "metadata.ownerReferences");
   if (owners == nullptr || !owners->is_array()) return "";
   for (const Json& owner : owners->as_array()) {
-    if (kube::GetBool(owner, "controller").value_or(false) &&
-        kube::GetString(owner, "kind") == kind) {
-      return kube::GetString(owner, "name");
+    if (base::GetBool(owner, "controller").value_or(false) &&
+        base::GetString(owner, "kind") == kind) {
+      return base::GetString(owner, "name");
     }
   }
   return "";
@@ -46,10 +48,10 @@ std::string ControllerNamed(const Json& object, const char* kind) {
 
 // Whether a VMI spec (JSON) names `claim` in a persistentVolumeClaim volume.
 bool SpecUsesClaim(const Json* spec, const std::string& claim) {
-  const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
+  const Json* volumes = spec != nullptr ? base::Find(*spec, "volumes") : nullptr;
   if (volumes == nullptr || !volumes->is_array()) return false;
   for (const Json& volume : volumes->as_array()) {
-    if (kube::GetString(volume, "persistentVolumeClaim.claimName") == claim) return true;
+    if (base::GetString(volume, "persistentVolumeClaim.claimName") == claim) return true;
   }
   return false;
 }
@@ -62,19 +64,19 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
       recorder_(recorder),
       metrics_(metrics),
       config_(std::move(config)),
-      vms_(Watch(client, res::kVirtualMachines, config_.namespace_name, "", TrimKubectlCopy),
-           Described(res::kVirtualMachines)),
+      vms_(Watch(client, kv::kVirtualMachines, config_.namespace_name, "", TrimKubectlCopy),
+           Described(kv::kVirtualMachines)),
       vmis_(
-          Watch(client, res::kVirtualMachineInstances, config_.namespace_name, "", TrimKubectlCopy),
-          Described(res::kVirtualMachineInstances)),
+          Watch(client, kv::kVirtualMachineInstances, config_.namespace_name, "", TrimKubectlCopy),
+          Described(kv::kVirtualMachineInstances)),
       pods_(Watch(client, res::kPods, config_.namespace_name,
                   std::string(kAppLabel) + "=" + kAppLabelLauncher, TrimLauncherPod),
             Described(res::kPods)),
       pvcs_(Watch(client, res::kPersistentVolumeClaims, config_.namespace_name, "",
                   TrimPersistentVolumeClaim),
             Described(res::kPersistentVolumeClaims)),
-      dvs_(Watch(client, res::kDataVolumes, config_.namespace_name, "", TrimKubectlCopy),
-           Described(res::kDataVolumes)),
+      dvs_(Watch(client, kv::kDataVolumes, config_.namespace_name, "", TrimKubectlCopy),
+           Described(kv::kDataVolumes)),
       importer_pods_(Watch(client, res::kPods, config_.namespace_name,
                            std::string(kImporterAppLabel) + "=" + kImporterAppValue),
                      Described(res::kPods)),
@@ -112,19 +114,19 @@ Controller::~Controller() {
 
 void Controller::AddHandlers() {
   vms_.AddHandlers({
-      .on_add = [this](const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
+      .on_add = [this](const ObjectPtr& vm) { vm_queue_.Add(base::KeyOf(*vm)); },
       .on_update = [this](const ObjectPtr&,
-                          const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
-      .on_delete = [this](const ObjectPtr& vm) { vm_queue_.Add(kube::KeyOf(*vm)); },
+                          const ObjectPtr& vm) { vm_queue_.Add(base::KeyOf(*vm)); },
+      .on_delete = [this](const ObjectPtr& vm) { vm_queue_.Add(base::KeyOf(*vm)); },
   });
   // A clone waits while a VMI runs on its source claim.
   auto enqueue_waiting_clones = [this](const Json& vmi) {
-    for (const ObjectPtr& dv : dvs_.store().ByNamespace(kube::NamespaceOf(vmi))) {
-      if (kube::Find(*dv, "spec.source.pvc") != nullptr) dv_queue_.Add(kube::KeyOf(*dv));
+    for (const ObjectPtr& dv : dvs_.store().ByNamespace(base::NamespaceOf(vmi))) {
+      if (base::Find(*dv, "spec.source.pvc") != nullptr) dv_queue_.Add(base::KeyOf(*dv));
     }
   };
   auto vmi_changed = [this, enqueue_waiting_clones](const ObjectPtr& vmi) {
-    std::string key = kube::KeyOf(*vmi);
+    std::string key = base::KeyOf(*vmi);
     expectations_.Observed({api::kVirtualMachineInstanceKind, key});
     vmi_queue_.Add(key);
     EnqueueVmOf(*vmi);
@@ -135,13 +137,13 @@ void Controller::AddHandlers() {
       .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
       .on_delete =
           [this, enqueue_waiting_clones](const ObjectPtr& vmi) {
-            vmi_queue_.Add(kube::KeyOf(*vmi));
+            vmi_queue_.Add(base::KeyOf(*vmi));
             EnqueueVmOf(*vmi);
             enqueue_waiting_clones(*vmi);
           },
   });
   auto pod_changed = [this](const ObjectPtr& pod) {
-    expectations_.Observed({res::kPods.kind, kube::KeyOf(*pod)});
+    expectations_.Observed({res::kPods.kind, base::KeyOf(*pod)});
     EnqueueVmiOf(*pod);
   };
   pods_.AddHandlers({
@@ -168,7 +170,7 @@ void Controller::AddHandlers() {
           },
   });
   auto dv_changed = [this](const ObjectPtr& dv) {
-    dv_queue_.Add(kube::KeyOf(*dv));
+    dv_queue_.Add(base::KeyOf(*dv));
     EnqueueUsersOfDataVolume(*dv);
   };
   dvs_.AddHandlers({
@@ -177,9 +179,9 @@ void Controller::AddHandlers() {
       .on_delete = dv_changed,
   });
   auto importer_changed = [this](const ObjectPtr& pod) {
-    expectations_.Observed({res::kPods.kind, kube::KeyOf(*pod)});
+    expectations_.Observed({res::kPods.kind, base::KeyOf(*pod)});
     std::string owner = ControllerNamed(*pod, api::kDataVolumeKind);
-    if (!owner.empty()) dv_queue_.Add(kube::NamespaceOf(*pod) + "/" + owner);
+    if (!owner.empty()) dv_queue_.Add(base::NamespaceOf(*pod) + "/" + owner);
   };
   importer_pods_.AddHandlers({
       .on_add = importer_changed,
@@ -190,7 +192,7 @@ void Controller::AddHandlers() {
   // A StorageClass appearing lets the DataVolumes that wait for one go on.
   auto class_changed = [this](const ObjectPtr&) {
     for (const ObjectPtr& dv : dvs_.store().List()) {
-      if (kube::GetString(*dv, "status.claimName").empty()) dv_queue_.Add(kube::KeyOf(*dv));
+      if (base::GetString(*dv, "status.claimName").empty()) dv_queue_.Add(base::KeyOf(*dv));
     }
   };
   storage_classes_.AddHandlers({
@@ -201,93 +203,93 @@ void Controller::AddHandlers() {
   // A node's readiness or out-of-service taint decides whether the VMIs on
   // it are lost; its heartbeats alone change nothing.
   nodes_.AddHandlers({
-      .on_add = [this](const ObjectPtr& node) { EnqueueVmisOnNode(kube::NameOf(*node)); },
+      .on_add = [this](const ObjectPtr& node) { EnqueueVmisOnNode(base::NameOf(*node)); },
       .on_update =
           [this](const ObjectPtr& before, const ObjectPtr& after) {
             const NodeState a = NodeStateOf(*before), b = NodeStateOf(*after);
             if (a.ready != b.ready || a.ready_since != b.ready_since ||
                 a.out_of_service != b.out_of_service) {
-              EnqueueVmisOnNode(kube::NameOf(*after));
+              EnqueueVmisOnNode(base::NameOf(*after));
             }
           },
-      .on_delete = [this](const ObjectPtr& node) { EnqueueVmisOnNode(kube::NameOf(*node)); },
+      .on_delete = [this](const ObjectPtr& node) { EnqueueVmisOnNode(base::NameOf(*node)); },
   });
 }
 
 void Controller::EnqueueDataVolumesOfClaim(const Json& pvc) {
-  const std::string ns = kube::NamespaceOf(pvc);
+  const std::string ns = base::NamespaceOf(pvc);
   const std::string owner = ControllerNamed(pvc, api::kDataVolumeKind);
   if (!owner.empty()) dv_queue_.Add(ns + "/" + owner);
   // A claim that has a DataVolume's name and is not its own: that DataVolume
   // must learn it exists (it never writes to it).
-  const std::string same_name = ns + "/" + kube::NameOf(pvc);
-  if (owner != kube::NameOf(pvc) && dvs_.store().Get(same_name) != nullptr) {
+  const std::string same_name = ns + "/" + base::NameOf(pvc);
+  if (owner != base::NameOf(pvc) && dvs_.store().Get(same_name) != nullptr) {
     dv_queue_.Add(same_name);
   }
   for (const ObjectPtr& dv : dvs_.store().ByNamespace(ns)) {
-    if (kube::GetString(*dv, "spec.source.pvc.name") == kube::NameOf(pvc)) {
-      dv_queue_.Add(kube::KeyOf(*dv));
+    if (base::GetString(*dv, "spec.source.pvc.name") == base::NameOf(pvc)) {
+      dv_queue_.Add(base::KeyOf(*dv));
     }
   }
 }
 
 // VMIs and VMs that wait for a DataVolume, and clones that wait for the VMIs.
 void Controller::EnqueueUsersOfDataVolume(const Json& dv) {
-  const std::string ns = kube::NamespaceOf(dv);
-  const std::string name = kube::NameOf(dv);
+  const std::string ns = base::NamespaceOf(dv);
+  const std::string name = base::NameOf(dv);
   if (std::string vm = ControllerNamed(dv, api::kVirtualMachineKind); !vm.empty()) {
     vm_queue_.Add(ns + "/" + vm);
   }
   auto uses = [&](const Json* spec) {
-    const Json* volumes = spec != nullptr ? kube::Find(*spec, "volumes") : nullptr;
+    const Json* volumes = spec != nullptr ? base::Find(*spec, "volumes") : nullptr;
     if (volumes == nullptr || !volumes->is_array()) return false;
     return std::any_of(volumes->as_array().begin(), volumes->as_array().end(), [&](const Json& v) {
       // A DataVolume's claim has its name.
-      return kube::GetString(v, "dataVolume.name") == name ||
-             kube::GetString(v, "persistentVolumeClaim.claimName") == name;
+      return base::GetString(v, "dataVolume.name") == name ||
+             base::GetString(v, "persistentVolumeClaim.claimName") == name;
     });
   };
   for (const ObjectPtr& vm : vms_.store().ByNamespace(ns)) {
-    if (uses(kube::Find(*vm, "spec.template.spec"))) vm_queue_.Add(kube::KeyOf(*vm));
+    if (uses(base::Find(*vm, "spec.template.spec"))) vm_queue_.Add(base::KeyOf(*vm));
   }
   for (const ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
-    if (uses(kube::Find(*vmi, "spec"))) vmi_queue_.Add(kube::KeyOf(*vmi));
+    if (uses(base::Find(*vmi, "spec"))) vmi_queue_.Add(base::KeyOf(*vmi));
   }
 }
 
 void Controller::EnqueueVmOf(const Json& vmi) {
-  std::string ns = kube::NamespaceOf(vmi);
+  std::string ns = base::NamespaceOf(vmi);
   std::string owner = ControllerNamed(vmi, api::kVirtualMachineKind);
   if (!owner.empty()) {
     vm_queue_.Add(ns + "/" + owner);
     return;
   }
   // A VMI of a VM's name that the VM does not control: the VM reports it.
-  std::string same_name = ns + "/" + kube::NameOf(vmi);
+  std::string same_name = ns + "/" + base::NameOf(vmi);
   if (vms_.store().Get(same_name) != nullptr) vm_queue_.Add(same_name);
 }
 
 void Controller::EnqueueVmiOf(const Json& pod) {
   std::string owner = ControllerNamed(pod, api::kVirtualMachineInstanceKind);
-  if (!owner.empty()) vmi_queue_.Add(kube::NamespaceOf(pod) + "/" + owner);
+  if (!owner.empty()) vmi_queue_.Add(base::NamespaceOf(pod) + "/" + owner);
 }
 
 void Controller::EnqueueVmisOnNode(const std::string& node) {
   for (const ObjectPtr& pod : pods_.store().List()) {
-    if (kube::GetString(*pod, "spec.nodeName") == node) EnqueueVmiOf(*pod);
+    if (base::GetString(*pod, "spec.nodeName") == node) EnqueueVmiOf(*pod);
   }
 }
 
 void Controller::EnqueueUsersOfClaim(const Json& pvc) {
-  std::string ns = kube::NamespaceOf(pvc);
-  std::string claim = kube::NameOf(pvc);
+  std::string ns = base::NamespaceOf(pvc);
+  std::string claim = base::NameOf(pvc);
   for (const ObjectPtr& vm : vms_.store().ByNamespace(ns)) {
-    if (SpecUsesClaim(kube::Find(*vm, "spec.template.spec"), claim)) {
-      vm_queue_.Add(kube::KeyOf(*vm));
+    if (SpecUsesClaim(base::Find(*vm, "spec.template.spec"), claim)) {
+      vm_queue_.Add(base::KeyOf(*vm));
     }
   }
   for (const ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
-    if (SpecUsesClaim(kube::Find(*vmi, "spec"), claim)) vmi_queue_.Add(kube::KeyOf(*vmi));
+    if (SpecUsesClaim(base::Find(*vmi, "spec"), claim)) vmi_queue_.Add(base::KeyOf(*vmi));
   }
 }
 
@@ -351,10 +353,10 @@ void Controller::StopInformers() {
 }
 
 void Controller::Work(kube::WorkQueue* queue, const std::string& name,
-                      kube::Status (Controller::*reconcile)(const std::string&)) {
+                      base::Status (Controller::*reconcile)(const std::string&)) {
   while (auto key = queue->Get()) {
     auto start = std::chrono::steady_clock::now();
-    kube::Status status = (this->*reconcile)(*key);
+    base::Status status = (this->*reconcile)(*key);
     metrics_->ObserveReconcile(
         name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
         !status.ok());
@@ -383,7 +385,7 @@ std::vector<Json> Controller::PodsOf(const std::string& vmi_uid) const {
   for (const auto& list :
        {pods_.store().ByLabel(kCreatedByLabel, vmi_uid), pods_.store().ByOwner(vmi_uid)}) {
     for (const ObjectPtr& pod : list) {
-      if (seen.insert(kube::KeyOf(*pod)).second) pods.push_back(*pod);
+      if (seen.insert(base::KeyOf(*pod)).second) pods.push_back(*pod);
     }
   }
   return pods;
@@ -393,21 +395,21 @@ void Controller::RecordEvents(const Json& object, const std::vector<Event>& even
   for (const Event& e : events) recorder_->Record(object, e.type, e.reason, e.message);
 }
 
-kube::Status Controller::WriteFailed(const Json& object, const std::string& what,
-                                     const kube::Status& status) {
-  std::string key = kube::KeyOf(object);
+base::Status Controller::WriteFailed(const Json& object, const std::string& what,
+                                     const base::Status& status) {
+  std::string key = base::KeyOf(object);
   const bool own_object = what.rfind("update", 0) == 0;
   // Our object is gone (a finalizer we removed let its deletion finish):
   // nothing is left to do for it.
-  if (own_object && status.IsNotFound()) return kube::Status::Ok();
+  if (own_object && status.IsNotFound()) return base::Status::Ok();
   // A conflict is the normal way of learning the cache was behind: the next
   // reconcile starts from the newer version.
   if (status.IsConflict() || status.IsNotFound()) {
-    kube::Log(kube::LogLevel::kDebug, "reconcile will retry: " + what,
+    base::Log(base::LogLevel::kDebug, "reconcile will retry: " + what,
               {{"object", key}, {"error", status.ToString()}});
     return status;
   }
-  kube::LogWarn("reconcile failed: " + what, {{"object", key}, {"error", status.ToString()}});
+  base::LogWarn("reconcile failed: " + what, {{"object", key}, {"error", status.ToString()}});
   std::string reason = own_object                     ? "FailedUpdate"
                        : what.rfind("create", 0) == 0 ? "FailedCreate"
                                                       : "FailedDelete";
@@ -415,53 +417,53 @@ kube::Status Controller::WriteFailed(const Json& object, const std::string& what
   return status.WithContext(what);
 }
 
-kube::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& owner_ref,
+base::Status Controller::ApplyPodChanges(const Json& owner, const ObjectRef& owner_ref,
                                          const std::vector<Deletion>& delete_pods,
                                          const std::optional<Json>& create_pod,
-                                         kube::Status* refused) {
-  const std::string ns = kube::NamespaceOf(owner);
+                                         base::Status* refused) {
+  const std::string ns = base::NamespaceOf(owner);
   for (const Deletion& pod : delete_pods) {
     kube::DeleteOptions options;
     options.precondition_uid = pod.uid;
     options.grace_period_seconds = pod.grace_period_seconds;
-    kube::Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
+    base::Status deleted = client_->Delete(res::kPods, ns, pod.name, options);
     if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
       return WriteFailed(owner, "delete pod " + pod.name, deleted);
     }
-    kube::Log(kube::LogLevel::kDebug, "deleted pod",
+    base::Log(base::LogLevel::kDebug, "deleted pod",
               {{"object", owner_ref.key}, {"pod", pod.name}});
   }
   if (create_pod.has_value()) {
-    const std::string pod_name = kube::NameOf(*create_pod);
+    const std::string pod_name = base::NameOf(*create_pod);
     const ObjectRef pod_ref{res::kPods.kind, ns + "/" + pod_name};
     expectations_.ExpectCreate(owner_ref, pod_ref);
     auto created = client_->Create(res::kPods, ns, *create_pod);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
       expectations_.CreateFailed(owner_ref, pod_ref);
       if (refused != nullptr && IsPermanentRefusal(created.status())) {
-        kube::LogWarn("pod refused for good", {{"object", owner_ref.key},
+        base::LogWarn("pod refused for good", {{"object", owner_ref.key},
                                                {"pod", pod_name},
                                                {"error", created.status().ToString()}});
         *refused = created.status();
-        return kube::Status::Ok();
+        return base::Status::Ok();
       }
       return WriteFailed(owner, "create pod " + pod_name, created.status());
     }
-    kube::Log(kube::LogLevel::kDebug, "created pod",
+    base::Log(base::LogLevel::kDebug, "created pod",
               {{"object", owner_ref.key}, {"pod", pod_name}});
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
-kube::Status Controller::WriteStatus(const kube::Resource& resource, const std::string& key,
+base::Status Controller::WriteStatus(const kube::Resource& resource, const std::string& key,
                                      Json status, Json* latest) {
   Json object = *latest;
   object["status"] = std::move(status);
   auto updated = client_->UpdateStatus(resource, object);
   if (!updated.ok()) return WriteFailed(*latest, "update status", updated.status());
-  written_.Wrote({resource.kind, key}, kube::ResourceVersionOf(*latest));
+  written_.Wrote({resource.kind, key}, base::ResourceVersionOf(*latest));
   *latest = std::move(updated).value();
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 }  // namespace vireo::controllers

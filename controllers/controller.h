@@ -33,7 +33,7 @@ struct ControllerConfig {
   ImporterConfig importer;  // its image is the launcher's
   // How long a reconcile waits for the informer to show an object it
   // created or wrote before it looks again regardless.
-  kube::Clock::Duration expectation_ttl = std::chrono::seconds(30);
+  base::Clock::Duration expectation_ttl = std::chrono::seconds(30);
   // How long a VMI's node may stay Ready Unknown/False before it fails.
   std::chrono::seconds node_grace = kDefaultNodeGrace;
 };
@@ -60,17 +60,17 @@ class Controller {
   void StopInformers();
 
   // Reconciles one key now, on the calling thread (what a worker does).
-  kube::Status ReconcileVm(const std::string& key);
-  kube::Status ReconcileVmi(const std::string& key);
-  kube::Status ReconcileDataVolume(const std::string& key);
+  base::Status ReconcileVm(const std::string& key);
+  base::Status ReconcileVmi(const std::string& key);
+  base::Status ReconcileDataVolume(const std::string& key);
 
  private:
   // One write of an apply step failed: the Status to return, after telling
   // people (a Warning Event on `object`, a log line) unless it is routine.
   // `what` starts with "update" for writes to `object` itself (then NotFound
   // means it is gone: Ok), "create" or "delete" for its children.
-  kube::Status WriteFailed(const kube::Json& object, const std::string& what,
-                           const kube::Status& status);
+  base::Status WriteFailed(const base::Json& object, const std::string& what,
+                           const base::Status& status);
   // The cached object for `key` when it is time to reconcile it, else
   // nullptr: it is gone (expectations forgotten: the garbage collector
   // removes what it owned), our own last write has not reached the cache
@@ -79,7 +79,7 @@ class Controller {
   kube::ObjectPtr CachedForReconcile(const kube::Informer& informer, kube::WorkQueue& queue,
                                      const std::string& kind, const std::string& key);
   Claims ClaimsFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns) const;
-  std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
+  std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
   // What the VM and VMI decisions read of the DataVolumes a spec names.
   // `claims` is ClaimsFor(spec, ns), already looked up by the caller.
   DataVolumes DataVolumesFor(const api::VirtualMachineInstanceSpec& spec, const std::string& ns,
@@ -90,32 +90,32 @@ class Controller {
   std::string VmiUsingClaim(const std::string& ns, const std::string& claim) const;
   // The last progress a running importer printed, read from its log.
   std::optional<std::string> ImportProgress(const std::string& ns, const std::string& pod) const;
-  void RecordEvents(const kube::Json& object, const std::vector<Event>& events);
+  void RecordEvents(const base::Json& object, const std::vector<Event>& events);
   // PUTs `status` on `*latest` through the status subresource (guarded by
   // its resourceVersion), notes the write for CachedForReconcile and makes
   // `*latest` the object the apiserver returned.
-  kube::Status WriteStatus(const kube::Resource& resource, const std::string& key,
-                           kube::Json status, kube::Json* latest);
+  base::Status WriteStatus(const kube::Resource& resource, const std::string& key,
+                           base::Json status, base::Json* latest);
   // A decision's pod deletions (uid preconditions; NotFound and Conflict
   // mean done) then its pod creation (AlreadyExists means done), for the
   // object `owner` known to the bookkeeping as `owner_ref`. With `refused`,
   // a create the apiserver refuses for good (IsPermanentRefusal) is no
   // error: its Status goes to *refused, for the caller to fail the owner.
-  kube::Status ApplyPodChanges(const kube::Json& owner, const ObjectRef& owner_ref,
+  base::Status ApplyPodChanges(const base::Json& owner, const ObjectRef& owner_ref,
                                const std::vector<Deletion>& delete_pods,
-                               const std::optional<kube::Json>& create_pod,
-                               kube::Status* refused = nullptr);
+                               const std::optional<base::Json>& create_pod,
+                               base::Status* refused = nullptr);
 
   void AddHandlers();
-  void EnqueueVmOf(const kube::Json& vmi);
-  void EnqueueVmiOf(const kube::Json& pod);
+  void EnqueueVmOf(const base::Json& vmi);
+  void EnqueueVmiOf(const base::Json& pod);
   // The VMIs whose launcher pods are bound to `node`.
   void EnqueueVmisOnNode(const std::string& node);
-  void EnqueueUsersOfClaim(const kube::Json& pvc);
-  void EnqueueDataVolumesOfClaim(const kube::Json& pvc);
-  void EnqueueUsersOfDataVolume(const kube::Json& dv);
+  void EnqueueUsersOfClaim(const base::Json& pvc);
+  void EnqueueDataVolumesOfClaim(const base::Json& pvc);
+  void EnqueueUsersOfDataVolume(const base::Json& dv);
   void Work(kube::WorkQueue* queue, const std::string& name,
-            kube::Status (Controller::*reconcile)(const std::string&));
+            base::Status (Controller::*reconcile)(const std::string&));
 
   kube::Client* const client_;
   kube::EventRecorder* const recorder_;

@@ -14,7 +14,7 @@ EndpointServer::EndpointServer(BindAddress address, HttpRoutes routes)
 
 EndpointServer::~EndpointServer() { Stop(); }
 
-kube::Status EndpointServer::Start() {
+base::Status EndpointServer::Start() {
   std::string host = address_.host.empty() ? "0.0.0.0" : address_.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   std::string url = "http://" + host + ":" + std::to_string(address_.port) + "/";
@@ -45,10 +45,10 @@ kube::Status EndpointServer::Start() {
     listener->open().wait();
     listener_ = std::move(listener);
   } catch (const std::exception& e) {
-    return kube::Status(kube::Code::kUnavailable,
+    return base::Status(base::Code::kUnavailable,
                         "cannot listen on " + address_.ToString() + ": " + e.what());
   }
-  return kube::Status::Ok();
+  return base::Status::Ok();
 }
 
 void EndpointServer::Stop() {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "controllers/options.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace web::http::experimental::listener {
 class http_listener;
@@ -36,7 +36,7 @@ class EndpointServer {
 
   // Binds and starts serving; kUnavailable naming the address when the bind
   // fails (port in use, unknown host).
-  kube::Status Start();
+  base::Status Start();
   void Stop();
 
  private:

@@ -3,8 +3,8 @@
 
 namespace vireo::controllers {
 
-Expectations::Expectations(kube::Clock::Duration ttl, const kube::Clock* clock)
-    : ttl_(ttl), clock_(clock != nullptr ? clock : kube::Clock::Real()) {}
+Expectations::Expectations(base::Clock::Duration ttl, const base::Clock* clock)
+    : ttl_(ttl), clock_(clock != nullptr ? clock : base::Clock::Real()) {}
 
 void Expectations::ExpectCreate(const ObjectRef& owner, const ObjectRef& child) {
   std::lock_guard l(mu_);
@@ -62,8 +62,8 @@ size_t Expectations::pending() const {
   return owner_of_.size();
 }
 
-WrittenVersions::WrittenVersions(kube::Clock::Duration ttl, const kube::Clock* clock)
-    : ttl_(ttl), clock_(clock != nullptr ? clock : kube::Clock::Real()) {}
+WrittenVersions::WrittenVersions(base::Clock::Duration ttl, const base::Clock* clock)
+    : ttl_(ttl), clock_(clock != nullptr ? clock : base::Clock::Real()) {}
 
 void WrittenVersions::Wrote(const ObjectRef& object, const std::string& replaced_version) {
   std::lock_guard l(mu_);

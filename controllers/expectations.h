@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "lib/kube/clock.h"
+#include "lib/base/clock.h"
 
 namespace vireo::controllers {
 
@@ -29,7 +29,7 @@ struct ObjectRef {
 // Keyed by the owner and the child, each with its kind. Thread-safe.
 class Expectations {
  public:
-  explicit Expectations(kube::Clock::Duration ttl, const kube::Clock* clock = nullptr);
+  explicit Expectations(base::Clock::Duration ttl, const base::Clock* clock = nullptr);
 
   // Call before creating `child` for `owner`.
   void ExpectCreate(const ObjectRef& owner, const ObjectRef& child);
@@ -50,11 +50,11 @@ class Expectations {
  private:
   struct Pending {
     std::set<ObjectRef> children;
-    kube::Clock::TimePoint since;
+    base::Clock::TimePoint since;
   };
 
-  const kube::Clock::Duration ttl_;
-  const kube::Clock* const clock_;
+  const base::Clock::Duration ttl_;
+  const base::Clock* const clock_;
   mutable std::mutex mu_;
   std::map<ObjectRef, Pending> by_owner_;    // GUARDED_BY(mu_)
   std::map<ObjectRef, ObjectRef> owner_of_;  // child -> owner; GUARDED_BY(mu_)
@@ -67,7 +67,7 @@ class Expectations {
 // Thread-safe.
 class WrittenVersions {
  public:
-  explicit WrittenVersions(kube::Clock::Duration ttl, const kube::Clock* clock = nullptr);
+  explicit WrittenVersions(base::Clock::Duration ttl, const base::Clock* clock = nullptr);
 
   // A write of `key` succeeded; the object had `replaced_version` before it.
   // Several writes in a row each add the version they replaced.
@@ -81,10 +81,10 @@ class WrittenVersions {
  private:
   struct Written {
     std::set<std::string> replaced;
-    kube::Clock::TimePoint at;
+    base::Clock::TimePoint at;
   };
-  const kube::Clock::Duration ttl_;
-  const kube::Clock* const clock_;
+  const base::Clock::Duration ttl_;
+  const base::Clock* const clock_;
   std::mutex mu_;
   std::map<ObjectRef, Written> written_;  // GUARDED_BY(mu_)
 };

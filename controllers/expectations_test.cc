@@ -14,7 +14,7 @@ ObjectRef Vmi(const std::string& key) { return {"VirtualMachineInstance", key}; 
 ObjectRef Pod(const std::string& key) { return {"Pod", key}; }
 
 TEST(ExpectationsTest, SatisfiedOnceTheChildIsObserved) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   EXPECT_TRUE(e.Satisfied(Vmi("ns/vmi")));
   e.ExpectCreate(Vmi("ns/vmi"), Pod("ns/virt-launcher-vmi-abcde"));
@@ -31,7 +31,7 @@ TEST(ExpectationsTest, SatisfiedOnceTheChildIsObserved) {
 }
 
 TEST(ExpectationsTest, AFailedCreateReleasesTheOwner) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   e.ExpectCreate(Vm("ns/vm"), Vmi("ns/vm"));
   e.CreateFailed(Vm("ns/vm"), Vmi("ns/vm"));
@@ -40,7 +40,7 @@ TEST(ExpectationsTest, AFailedCreateReleasesTheOwner) {
 }
 
 TEST(ExpectationsTest, ExpiresAfterTheTtl) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   e.ExpectCreate(Vmi("ns/vmi"), Pod("ns/pod"));
   clock.Advance(seconds(29));
@@ -53,7 +53,7 @@ TEST(ExpectationsTest, ExpiresAfterTheTtl) {
 }
 
 TEST(ExpectationsTest, ForgetDropsEverything) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   e.ExpectCreate(Vmi("ns/vmi"), Pod("ns/a"));
   e.ExpectCreate(Vmi("ns/vmi"), Pod("ns/b"));
@@ -65,7 +65,7 @@ TEST(ExpectationsTest, ForgetDropsEverything) {
 }
 
 TEST(WrittenVersionsTest, StaleUntilTheCacheMovesOn) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   WrittenVersions w(seconds(30), &clock);
   EXPECT_FALSE(w.IsStale(Vm("ns/vm"), "10"));
   w.Wrote(Vm("ns/vm"), "10");
@@ -77,7 +77,7 @@ TEST(WrittenVersionsTest, StaleUntilTheCacheMovesOn) {
 }
 
 TEST(WrittenVersionsTest, StaleThroughEveryVersionOfAMultiStepApply) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   WrittenVersions w(seconds(30), &clock);
   w.Wrote(Vm("ns/vm"), "10");  // finalizer patch: 10 -> 11
   w.Wrote(Vm("ns/vm"), "11");  // status update: 11 -> 12
@@ -88,7 +88,7 @@ TEST(WrittenVersionsTest, StaleThroughEveryVersionOfAMultiStepApply) {
 }
 
 TEST(WrittenVersionsTest, ExpiresAfterTheTtl) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   WrittenVersions w(seconds(30), &clock);
   w.Wrote(Vm("ns/vm"), "10");
   clock.Advance(seconds(31));
@@ -101,7 +101,7 @@ TEST(WrittenVersionsTest, ExpiresAfterTheTtl) {
 // A VM and its VMI share "ns/name"; the controller reconciles both at once.
 // Each kind's bookkeeping must stay its own, whatever the interleaving.
 TEST(ExpectationsTest, AVmAndItsVmiOfOneNameKeepTheirOwnExpectations) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   // The VM creates its VMI; meanwhile the VMI (seen at once) creates its pod.
   e.ExpectCreate(Vm("ns/x"), Vmi("ns/x"));
@@ -134,7 +134,7 @@ TEST(ExpectationsTest, AVmAndItsVmiOfOneNameKeepTheirOwnExpectations) {
 
 // A child of one kind never answers for a child of another with the same key.
 TEST(ExpectationsTest, ChildrenOfOneKeyAndTwoKindsAreDistinct) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   Expectations e(seconds(30), &clock);
   e.ExpectCreate(Vm("ns/x"), Vmi("ns/x"));
   EXPECT_EQ(e.Observed(Pod("ns/x")), std::nullopt);
@@ -142,7 +142,7 @@ TEST(ExpectationsTest, ChildrenOfOneKeyAndTwoKindsAreDistinct) {
 }
 
 TEST(WrittenVersionsTest, AVmAndItsVmiOfOneNameKeepTheirOwnWrites) {
-  kube::FakeClock clock;
+  base::FakeClock clock;
   WrittenVersions w(seconds(30), &clock);
   w.Wrote(Vm("ns/x"), "10");   // the VM's status write replaced 10
   w.Wrote(Vmi("ns/x"), "20");  // the VMI's replaced 20

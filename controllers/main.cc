@@ -23,17 +23,17 @@
 #include "controllers/endpoints.h"
 #include "controllers/metrics.h"
 #include "controllers/options.h"
+#include "lib/base/log.h"
 #include "lib/kube/client.h"
 #include "lib/kube/config.h"
 #include "lib/kube/events.h"
 #include "lib/kube/leader_election.h"
-#include "lib/kube/log.h"
 
 namespace vireo::controllers {
 namespace {
 
-using kube::LogError;
-using kube::LogInfo;
+using base::LogError;
+using base::LogInfo;
 
 // Signals are taken synchronously by the main thread (sigtimedwait), so no
 // handler runs on an arbitrary thread; every thread inherits the block.
@@ -112,7 +112,7 @@ int Run(const Options& options, const sigset_t& signals) {
                     }}}));
   }
   for (auto& server : servers) {
-    kube::Status started = server->Start();
+    base::Status started = server->Start();
     if (!started.ok()) {
       LogError("cannot serve endpoints", {{"error", started.ToString()}});
       return 1;
@@ -136,7 +136,7 @@ int Run(const Options& options, const sigset_t& signals) {
       return 0;
     }
   }
-  kube::Log(kube::LogLevel::kDebug, "informer caches synced");
+  base::Log(base::LogLevel::kDebug, "informer caches synced");
 
   if (!options.leader_elect) {
     metrics.SetLeader(true);
@@ -193,7 +193,7 @@ int Run(const Options& options, const sigset_t& signals) {
   election.on_new_leader = [&](const std::string& holder) {
     if (holder != options.identity) LogInfo("another replica leads", {{"leader", holder}});
   };
-  if (kube::Status valid = kube::ValidateLeaderElectionConfig(election); !valid.ok()) {
+  if (base::Status valid = kube::ValidateLeaderElectionConfig(election); !valid.ok()) {
     LogError("bad leader election settings", {{"error", valid.ToString()}});
     return 2;
   }
@@ -245,6 +245,6 @@ int main(int argc, char** argv) {
     std::fputs(HelpText().c_str(), stdout);
     return 0;
   }
-  vireo::kube::SetLogLevel(options->log_level);
+  vireo::base::SetLogLevel(options->log_level);
   return Run(*options, signals);
 }

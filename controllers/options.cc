@@ -15,9 +15,9 @@ extern char** environ;
 namespace vireo::controllers {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 #ifndef VIREO_VERSION
 #define VIREO_VERSION "dev"
@@ -222,7 +222,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
       {"log-level",
        {false,
         [&](const std::string& f, const std::string& v) {
-          if (!kube::ParseLogLevel(v, &o.log_level)) {
+          if (!base::ParseLogLevel(v, &o.log_level)) {
             return Bad(f, v, "expected debug, info, warn or error");
           }
           return Status::Ok();

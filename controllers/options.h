@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "controllers/reconcile/launcher_pod.h"
-#include "lib/kube/log.h"
-#include "lib/kube/status.h"
+#include "lib/base/log.h"
+#include "lib/base/status.h"
 
 namespace vireo::controllers {
 
@@ -46,7 +46,7 @@ struct Options {
 
   BindAddress metrics{true, "", 8080};
   BindAddress health{true, "", 8081};
-  kube::LogLevel log_level = kube::LogLevel::kInfo;
+  base::LogLevel log_level = base::LogLevel::kInfo;
 
   bool help = false;  // --help: print HelpText and exit 0
 };
@@ -59,14 +59,14 @@ Environment ProcessEnvironment();
 // Parses `--flag=value` and `--flag value` (booleans also bare). Unknown
 // flags, bad values and positional arguments are kInvalid with a message that
 // names the flag and what it accepts.
-kube::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
+base::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
 
 // For people: what the controller does, every flag with its default.
 std::string HelpText();
 
 // "15s", "500ms", "2m", "1h" (a bare number is seconds).
-kube::Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
+base::Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 // "0" (off), ":8080", "127.0.0.1:8080", "[::1]:8080".
-kube::Result<BindAddress> ParseBindAddress(const std::string& text);
+base::Result<BindAddress> ParseBindAddress(const std::string& text);
 
 }  // namespace vireo::controllers

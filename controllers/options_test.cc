@@ -10,7 +10,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-kube::Result<Options> Parse(std::vector<std::string> args, Environment env = {}) {
+base::Result<Options> Parse(std::vector<std::string> args, Environment env = {}) {
   return ParseOptions(args, env);
 }
 
@@ -28,7 +28,7 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(o->identity, "ctl-0");
   EXPECT_EQ(o->metrics.ToString(), "0.0.0.0:8080");
   EXPECT_EQ(o->health.ToString(), "0.0.0.0:8081");
-  EXPECT_EQ(o->log_level, kube::LogLevel::kInfo);
+  EXPECT_EQ(o->log_level, base::LogLevel::kInfo);
   EXPECT_THAT(o->launcher_image, HasSubstr("vireo-launcher:"));
   EXPECT_FALSE(o->help);
 }
@@ -56,7 +56,7 @@ TEST(OptionsTest, EveryFlagInBothForms) {
   EXPECT_EQ(o->metrics.host, "127.0.0.1");
   EXPECT_EQ(o->metrics.port, 9000);
   EXPECT_FALSE(o->health.enabled);
-  EXPECT_EQ(o->log_level, kube::LogLevel::kDebug);
+  EXPECT_EQ(o->log_level, base::LogLevel::kDebug);
 }
 
 TEST(OptionsTest, EnvironmentFallbacks) {
@@ -130,7 +130,7 @@ TEST(OptionsTest, BadFlagsSayWhatIsWrong) {
        }) {
     auto o = Parse(c.args);
     ASSERT_FALSE(o.ok()) << c.args[0];
-    EXPECT_EQ(o.status().code(), kube::Code::kInvalid);
+    EXPECT_EQ(o.status().code(), base::Code::kInvalid);
     EXPECT_THAT(o.status().message(), HasSubstr(c.message));
   }
 }

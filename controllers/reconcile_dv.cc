@@ -4,21 +4,23 @@
 #include "controllers/controller.h"
 #include "lib/api/datavolume.h"
 #include "lib/api/importer_pod.h"
-#include "lib/kube/log.h"
-#include "lib/kube/timestamp.h"
+#include "lib/api/resources.h"
+#include "lib/base/log.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers {
 
-using kube::Json;
-using kube::Status;
+using base::Json;
+using base::Status;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 namespace {
 
 constexpr char kDefaultClassAnnotation[] = "storageclass.kubernetes.io/is-default-class";
 
 bool VmiEnded(const Json& vmi) {
-  const std::string phase = kube::GetString(vmi, "status.phase");
+  const std::string phase = base::GetString(vmi, "status.phase");
   return phase == "Succeeded" || phase == "Failed";
 }
 
@@ -31,13 +33,13 @@ DataVolumes Controller::DataVolumesFor(const api::VirtualMachineInstanceSpec& sp
     kube::ObjectPtr dv = dvs_.store().Get(ns + "/" + name);
     if (dv == nullptr) continue;
     DataVolumeState state;
-    state.phase = kube::GetString(*dv, "status.phase");
-    state.progress = kube::GetString(*dv, "status.progress");
-    if (const Json* conditions = kube::Find(*dv, "status.conditions");
+    state.phase = base::GetString(*dv, "status.phase");
+    state.progress = base::GetString(*dv, "status.progress");
+    if (const Json* conditions = base::Find(*dv, "status.conditions");
         conditions != nullptr && conditions->is_array()) {
       for (const Json& c : conditions->as_array()) {
-        if (kube::GetString(c, "type") == api::dv_condition::kRunning) {
-          state.message = kube::GetString(c, "message");
+        if (base::GetString(c, "type") == api::dv_condition::kRunning) {
+          state.message = base::GetString(c, "message");
         }
       }
     }
@@ -54,16 +56,16 @@ std::pair<std::string, bool> Controller::StorageClassFor(const api::DataVolume& 
   // Kubernetes picks the newest default when several are marked.
   std::string best, best_created;
   for (const kube::ObjectPtr& sc : storage_classes_.store().List()) {
-    const Json* annotations = kube::Find(*sc, "metadata.annotations");
+    const Json* annotations = base::Find(*sc, "metadata.annotations");
     if (annotations == nullptr || !annotations->is_object() ||
         !annotations->has_field(kDefaultClassAnnotation) ||
         !annotations->at(kDefaultClassAnnotation).is_string() ||
         annotations->at(kDefaultClassAnnotation).as_string() != "true") {
       continue;
     }
-    const std::string created = kube::GetString(*sc, "metadata.creationTimestamp");
+    const std::string created = base::GetString(*sc, "metadata.creationTimestamp");
     if (best.empty() || created > best_created) {
-      best = kube::NameOf(*sc);
+      best = base::NameOf(*sc);
       best_created = created;
     }
   }
@@ -73,12 +75,12 @@ std::pair<std::string, bool> Controller::StorageClassFor(const api::DataVolume& 
 std::string Controller::VmiUsingClaim(const std::string& ns, const std::string& claim) const {
   for (const kube::ObjectPtr& vmi : vmis_.store().ByNamespace(ns)) {
     if (VmiEnded(*vmi)) continue;
-    const Json* volumes = kube::Find(*vmi, "spec.volumes");
+    const Json* volumes = base::Find(*vmi, "spec.volumes");
     if (volumes == nullptr || !volumes->is_array()) continue;
     for (const Json& v : volumes->as_array()) {
-      if (kube::GetString(v, "persistentVolumeClaim.claimName") == claim ||
-          kube::GetString(v, "dataVolume.name") == claim) {
-        return kube::NameOf(*vmi);
+      if (base::GetString(v, "persistentVolumeClaim.claimName") == claim ||
+          base::GetString(v, "dataVolume.name") == claim) {
+        return base::NameOf(*vmi);
       }
     }
   }
@@ -91,18 +93,18 @@ std::optional<std::string> Controller::ImportProgress(const std::string& ns,
   auto line = client_->Raw(
       "GET", res::kPods.Path(ns, pod, "log") + "?container=" + kImporterContainer + "&tailLines=1");
   if (!line.ok() || !line->is_object()) return std::nullopt;
-  if (kube::GetString(*line, "msg") != api::importer::kProgressMessage) return std::nullopt;
-  std::string progress = kube::GetString(*line, "progress");
+  if (base::GetString(*line, "msg") != api::importer::kProgressMessage) return std::nullopt;
+  std::string progress = base::GetString(*line, "progress");
   if (progress.empty()) return std::nullopt;
   return progress;
 }
 
-kube::Status Controller::ReconcileDataVolume(const std::string& key) {
+base::Status Controller::ReconcileDataVolume(const std::string& key) {
   kube::ObjectPtr cached = CachedForReconcile(dvs_, dv_queue_, api::kDataVolumeKind, key);
   if (cached == nullptr) return Status::Ok();
   auto dv = api::DataVolumeFromJson(*cached);
   if (!dv.ok()) {
-    kube::LogWarn("cannot read DataVolume", {{"object", key}, {"error", dv.status().ToString()}});
+    base::LogWarn("cannot read DataVolume", {{"object", key}, {"error", dv.status().ToString()}});
     recorder_->Record(*cached, kube::EventType::kWarning, "InvalidDataVolume",
                       dv.status().message());
     return Status::Ok();
@@ -123,13 +125,13 @@ kube::Status Controller::ReconcileDataVolume(const std::string& key) {
     obs.source_in_use_by = VmiUsingClaim(ns, dv->spec.source.pvc_name);
   }
   for (const Json& pod : obs.pods) {
-    if (kube::GetString(pod, "status.phase") == "Running" &&
-        kube::NameOf(pod) == ImporterPodName(dv->metadata.name)) {
-      obs.progress = ImportProgress(ns, kube::NameOf(pod));
+    if (base::GetString(pod, "status.phase") == "Running" &&
+        base::NameOf(pod) == ImporterPodName(dv->metadata.name)) {
+      obs.progress = ImportProgress(ns, base::NameOf(pod));
     }
   }
   obs.config = config_.importer;
-  obs.now = kube::Clock::Real()->WallNow();
+  obs.now = base::Clock::Real()->WallNow();
   obs.dv = std::move(dv).value();
   DataVolumeDecision decision = DecideDataVolume(obs);
 
@@ -137,7 +139,7 @@ kube::Status Controller::ReconcileDataVolume(const std::string& key) {
   if (decision.create_claim.has_value()) {
     auto created = client_->Create(res::kPersistentVolumeClaims, ns, *decision.create_claim);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
-      return WriteFailed(latest, "create claim " + kube::NameOf(*decision.create_claim),
+      return WriteFailed(latest, "create claim " + base::NameOf(*decision.create_claim),
                          created.status());
     }
   }
@@ -146,7 +148,7 @@ kube::Status Controller::ReconcileDataVolume(const std::string& key) {
     return pods;
   }
   if (decision.status.has_value()) {
-    Status written = WriteStatus(res::kDataVolumes, key, api::ToJson(*decision.status), &latest);
+    Status written = WriteStatus(kv::kDataVolumes, key, api::ToJson(*decision.status), &latest);
     if (!written.ok()) return written;
   }
   RecordEvents(latest, decision.events);

@@ -3,21 +3,23 @@
 #include "controllers/controller.h"
 #include "controllers/reconcile/disruption_budget.h"
 #include "lib/api/codec.h"
-#include "lib/kube/log.h"
+#include "lib/api/resources.h"
+#include "lib/base/log.h"
 
 namespace vireo::controllers {
 
-using kube::Json;
-using kube::Status;
+using base::Json;
+using base::Status;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-kube::Status Controller::ReconcileVmi(const std::string& key) {
+base::Status Controller::ReconcileVmi(const std::string& key) {
   kube::ObjectPtr cached = CachedForReconcile(vmis_, vmi_queue_, api::kVirtualMachineInstanceKind, key);
   if (cached == nullptr) return Status::Ok();
 
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
   if (!vmi.ok()) {
-    kube::LogWarn("cannot read VirtualMachineInstance",
+    base::LogWarn("cannot read VirtualMachineInstance",
                   {{"object", key}, {"error", vmi.status().ToString()}});
     recorder_->Record(*cached, kube::EventType::kWarning, "InvalidVirtualMachineInstance",
                       vmi.status().message());
@@ -34,7 +36,7 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
   // gone): the apiserver decides, and only its NotFound means gone.
   observation.nodes.emplace();
   for (const Json& pod : observation.pods) {
-    const std::string node = kube::GetString(pod, "spec.nodeName");
+    const std::string node = base::GetString(pod, "spec.nodeName");
     if (node.empty() || observation.nodes->contains(node)) continue;
     if (kube::ObjectPtr cached = nodes_.store().Get(node); cached != nullptr) {
       observation.nodes->emplace(node, NodeStateOf(*cached));
@@ -48,7 +50,7 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     }
   }
   observation.node_grace = config_.node_grace;
-  observation.now = kube::Clock::Real()->WallNow();
+  observation.now = base::Clock::Real()->WallNow();
   observation.vmi = std::move(vmi).value();
   const VmiDecision decision = DecideVmi(observation);
 
@@ -65,11 +67,11 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     // The defaulted spec only adds to what is there, which a merge patch
     // expresses exactly (lists are replaced whole, by their defaulted form).
     if (decision.spec.has_value()) patch["spec"] = api::ToJson(*decision.spec);
-    patch["metadata"]["resourceVersion"] = Json::string(kube::ResourceVersionOf(latest));
-    auto patched = client_->Patch(res::kVirtualMachineInstances, ns, kube::NameOf(latest),
+    patch["metadata"]["resourceVersion"] = Json::string(base::ResourceVersionOf(latest));
+    auto patched = client_->Patch(kv::kVirtualMachineInstances, ns, base::NameOf(latest),
                                   kube::PatchType::kMerge, patch);
     if (!patched.ok()) return WriteFailed(latest, "update finalizers and spec", patched.status());
-    written_.Wrote({api::kVirtualMachineInstanceKind, key}, kube::ResourceVersionOf(latest));
+    written_.Wrote({api::kVirtualMachineInstanceKind, key}, base::ResourceVersionOf(latest));
     latest = std::move(patched).value();
   }
   if (decision.create_pod.has_value()) {
@@ -78,7 +80,7 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     if (std::optional<Json> budget = RenderDisruptionBudget(observation.vmi)) {
       auto created = client_->Create(res::kPodDisruptionBudgets, ns, *budget);
       if (!created.ok() && !created.status().IsAlreadyExists()) {
-        return WriteFailed(latest, "create PodDisruptionBudget " + kube::NameOf(*budget),
+        return WriteFailed(latest, "create PodDisruptionBudget " + base::NameOf(*budget),
                            created.status());
       }
     }
@@ -95,16 +97,16 @@ kube::Status Controller::ReconcileVmi(const std::string& key) {
     // when a new VMI tries again).
     const VmiDecision failed = RefusedPodDecision(
         observation.vmi, decision.status.value_or(observation.vmi.status), refused.message(),
-        kube::Clock::Real()->WallNow());
+        base::Clock::Real()->WallNow());
     Status written =
-        WriteStatus(res::kVirtualMachineInstances, key, api::ToJson(*failed.status), &latest);
+        WriteStatus(kv::kVirtualMachineInstances, key, api::ToJson(*failed.status), &latest);
     if (!written.ok()) return written;
     RecordEvents(latest, failed.events);
     return Status::Ok();
   }
   if (decision.status.has_value()) {
     Status written =
-        WriteStatus(res::kVirtualMachineInstances, key, api::ToJson(*decision.status), &latest);
+        WriteStatus(kv::kVirtualMachineInstances, key, api::ToJson(*decision.status), &latest);
     if (!written.ok()) return written;
   }
   RecordEvents(latest, decision.events);

@@ -8,9 +8,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using virtctl::Channel;
   const std::string_view message = fuzz::AsText(data, size);
   for (virtctl::Protocol protocol : {virtctl::Protocol::kV4, virtctl::Protocol::kV5}) {
-    kube::Result<virtctl::Frame> frame = virtctl::DecodeFrame(message, protocol);
+    base::Result<virtctl::Frame> frame = virtctl::DecodeFrame(message, protocol);
     if (!frame.ok()) {
-      VIREO_FUZZ_CHECK(frame.status().code() == kube::Code::kBadRequest);
+      VIREO_FUZZ_CHECK(frame.status().code() == base::Code::kBadRequest);
       continue;
     }
     // A frame we accept is one we could have sent: encoding it gives the

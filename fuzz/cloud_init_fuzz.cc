@@ -7,7 +7,7 @@
 #include "launcher/storage/cloud_init.h"
 #include "lib/api/codec.h"
 #include "lib/api/network_data.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace {
 
@@ -27,9 +27,9 @@ constexpr char kBaseVmi[] = R"({
 
 const api::VirtualMachineInstance& BaseVmi() {
   static const api::VirtualMachineInstance vmi = [] {
-    kube::Result<kube::Json> json = kube::ParseJson(kBaseVmi, "base VMI");
+    base::Result<base::Json> json = base::ParseJson(kBaseVmi, "base VMI");
     VIREO_FUZZ_CHECK(json.ok());
-    kube::Result<api::VirtualMachineInstance> decoded =
+    base::Result<api::VirtualMachineInstance> decoded =
         api::FromJson<api::VirtualMachineInstance>(*json);
     VIREO_FUZZ_CHECK(decoded.ok());
     return *decoded;
@@ -44,7 +44,7 @@ void Exercise(const api::VirtualMachineInstance& vmi) {
   }
   for (const api::Volume& volume : vmi.spec.volumes) {
     if (!volume.cloud_init_no_cloud) continue;
-    kube::Result<launcher::NoCloudSeed> seed =
+    base::Result<launcher::NoCloudSeed> seed =
         launcher::MakeNoCloudSeed(vmi, volume.name, *volume.cloud_init_no_cloud);
     if (seed.ok()) {
       VIREO_FUZZ_CHECK(seed->meta_data.rfind("instance-id: ", 0) == 0);
@@ -61,9 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string text(fuzz::AsText(data + 1, size - 1));
   if (data[0] % 5 == 0) {
-    kube::Result<kube::Json> json = kube::ParseJson(text, "fuzz input");
+    base::Result<base::Json> json = base::ParseJson(text, "fuzz input");
     if (!json.ok()) return 0;
-    kube::Result<api::VirtualMachineInstance> vmi =
+    base::Result<api::VirtualMachineInstance> vmi =
         api::FromJson<api::VirtualMachineInstance>(*json);
     if (vmi.ok()) Exercise(*vmi);
     return 0;

@@ -5,7 +5,7 @@
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
 #include "lib/api/validation.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace {
 
@@ -15,21 +15,21 @@ using namespace vireo;
 // never writes a document it would refuse, nor loses what it kept.
 template <typename T>
 void CheckStable(const T& decoded) {
-  const std::string once = kube::DumpJson(api::ToJson(decoded));
-  kube::Result<kube::Json> reparsed = kube::ParseJson(once, "encoded object");
+  const std::string once = base::DumpJson(api::ToJson(decoded));
+  base::Result<base::Json> reparsed = base::ParseJson(once, "encoded object");
   VIREO_FUZZ_CHECK(reparsed.ok());
-  kube::Result<T> again = api::FromJson<T>(*reparsed);
+  base::Result<T> again = api::FromJson<T>(*reparsed);
   VIREO_FUZZ_CHECK(again.ok());
-  VIREO_FUZZ_CHECK(kube::DumpJson(api::ToJson(*again)) == once);
+  VIREO_FUZZ_CHECK(base::DumpJson(api::ToJson(*again)) == once);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  kube::Result<kube::Json> json = kube::ParseJson(fuzz::AsText(data, size), "fuzz input");
+  base::Result<base::Json> json = base::ParseJson(fuzz::AsText(data, size), "fuzz input");
   if (!json.ok()) return 0;
 
-  kube::Result<api::VirtualMachineInstance> vmi = api::FromJson<api::VirtualMachineInstance>(*json);
+  base::Result<api::VirtualMachineInstance> vmi = api::FromJson<api::VirtualMachineInstance>(*json);
   if (vmi.ok()) {
     CheckStable(*vmi);
     (void)api::ValidateVirtualMachineInstance(*vmi);
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     VIREO_FUZZ_CHECK(!vmi.status().message().empty());
   }
 
-  kube::Result<api::VirtualMachine> vm = api::FromJson<api::VirtualMachine>(*json);
+  base::Result<api::VirtualMachine> vm = api::FromJson<api::VirtualMachine>(*json);
   if (vm.ok()) {
     CheckStable(*vm);
     (void)api::ValidateVirtualMachine(*vm);

@@ -1,10 +1,10 @@
-// Fuzz target: lib/kube/json, the parser every apiserver reply and watch
+// Fuzz target: lib/base/json, the parser every apiserver reply and watch
 // event goes through, and the non-throwing readers over what it returns.
 #include "fuzz/fuzz_target.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace vireo::kube;
+  using namespace vireo::base;
   Result<Json> parsed = ParseJson(vireo::fuzz::AsText(data, size), "fuzz input");
   if (!parsed.ok()) {
     VIREO_FUZZ_CHECK(!parsed.status().message().empty());

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     context = std::string(text.substr(0, nul));
     text.remove_prefix(nul + 1);
   }
-  kube::Result<kube::ClusterConfig> config =
+  base::Result<kube::ClusterConfig> config =
       kube::ParseKubeconfig(std::string(text), "/nonexistent/vireo-fuzz", context);
   if (config.ok()) {
     // A config we accept can be dialled: it names an http(s) server.

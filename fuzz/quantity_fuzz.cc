@@ -6,17 +6,17 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vireo;
   const std::string_view text = fuzz::AsText(data, size);
-  kube::Result<int64_t> value = api::ParseQuantityValue(text);
-  kube::Result<int64_t> milli = api::ParseQuantityMilli(text);
+  base::Result<int64_t> value = api::ParseQuantityValue(text);
+  base::Result<int64_t> milli = api::ParseQuantityMilli(text);
   if (!value.ok()) {
     // A text that is no quantity is refused in both units alike.
-    VIREO_FUZZ_CHECK(value.status().code() == kube::Code::kInvalid);
+    VIREO_FUZZ_CHECK(value.status().code() == base::Code::kInvalid);
     VIREO_FUZZ_CHECK(!milli.ok());
     return 0;
   }
   if (!milli.ok()) {
     // Only the range can differ: thousandths overflow first.
-    VIREO_FUZZ_CHECK(milli.status().code() == kube::Code::kInvalid);
+    VIREO_FUZZ_CHECK(milli.status().code() == base::Code::kInvalid);
     return 0;
   }
   // Both round away from zero, so the whole units are the thousandths

@@ -12,6 +12,7 @@
 namespace {
 
 using namespace vireo::kube;
+using namespace vireo::base;
 
 // The events one decoder yields, as text, after every Feed of `pieces`.
 std::vector<std::string> Decode(std::string_view stream, size_t piece, size_t limit) {

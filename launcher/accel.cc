@@ -17,8 +17,8 @@
 #include <sstream>
 
 #include "launcher/paths.h"
-#include "lib/kube/file_util.h"
-#include "lib/kube/log.h"
+#include "lib/base/file_util.h"
+#include "lib/base/log.h"
 
 extern char** environ;
 
@@ -26,7 +26,7 @@ namespace vireo::launcher {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using kube::Status;
+using base::Status;
 using std::chrono::milliseconds;
 
 // Empty when KVM is usable through `device`, else why not.
@@ -61,7 +61,7 @@ Status WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) return Status(kube::Code::kInternal, "write " + path + ": " + std::strerror(errno));
+  if (!out) return Status(base::Code::kInternal, "write " + path + ": " + std::strerror(errno));
   return Status::Ok();
 }
 
@@ -75,8 +75,8 @@ std::string FormatAccelVerdict(const AccelChoice& choice) {
   return std::string(choice.emulation == Emulation::kKvm ? "kvm" : "tcg") + ": " + reason + "\n";
 }
 
-kube::Result<AccelChoice> ParseAccelVerdict(std::string_view text) {
-  std::string line = kube::internal::TrimSpace(text.substr(0, text.find('\n')));
+base::Result<AccelChoice> ParseAccelVerdict(std::string_view text) {
+  std::string line = base::TrimSpace(text.substr(0, text.find('\n')));
   AccelChoice choice;
   std::string_view mode = std::string_view(line).substr(0, line.find(':'));
   if (mode == "kvm") {
@@ -84,11 +84,11 @@ kube::Result<AccelChoice> ParseAccelVerdict(std::string_view text) {
   } else if (mode == "tcg") {
     choice.emulation = Emulation::kTcg;
   } else {
-    return Status(kube::Code::kInvalid,
+    return Status(base::Code::kInvalid,
                   "accel verdict \"" + line + "\": expected \"kvm: ...\" or \"tcg: ...\"");
   }
   if (size_t colon = line.find(':'); colon != std::string::npos) {
-    choice.reason = kube::internal::TrimSpace(std::string_view(line).substr(colon + 1));
+    choice.reason = base::TrimSpace(std::string_view(line).substr(colon + 1));
   }
   return choice;
 }
@@ -271,7 +271,7 @@ KvmProbeRun RunKvmProbe(const KvmProbeConfig& config, const std::string& firmwar
   // QEMU's last line that says something (its errors end with a newline).
   std::istringstream lines(err_text);
   for (std::string line; std::getline(lines, line);) {
-    line = kube::internal::TrimSpace(line);
+    line = base::TrimSpace(line);
     if (!line.empty()) run.stderr_tail = line;
   }
   return run;
@@ -299,16 +299,16 @@ std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config
          " (working KVM needs ~10 ms)";
 }
 
-kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device,
+base::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device,
                                       const std::string& probe_dir, const KvmProbeConfig& probe) {
   if (flag == EmulationFlag::kOn) return AccelChoice{Emulation::kTcg, "--emulation=on"};
   const bool off = flag == EmulationFlag::kOff;
   // off: KVM or nothing, so a KVM the guest would hang under is an error
   // that says so, never a guest that silently does not boot.
-  auto unusable = [&](const std::string& problem) -> kube::Result<AccelChoice> {
+  auto unusable = [&](const std::string& problem) -> base::Result<AccelChoice> {
     if (!off) return AccelChoice{Emulation::kTcg, problem};
-    return kube::Status(
-        kube::Code::kUnavailable,
+    return base::Status(
+        base::Code::kUnavailable,
         "--emulation=off needs KVM, but " + problem +
             " (give the pod a working /dev/kvm, or run with --emulation=auto or on)");
   };
@@ -330,11 +330,11 @@ kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm
                                           Millis(*run.ended - *run.started) + usable};
 }
 
-kube::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
+base::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
   if (options.emulation == EmulationFlag::kAuto) {
     const std::string verdict_file = StateFiles(options.state_dir).File(kAccelVerdictFile);
     if (access(verdict_file.c_str(), F_OK) == 0) {
-      auto text = kube::internal::ReadFile(verdict_file);
+      auto text = base::ReadFile(verdict_file);
       if (!text.ok()) return text.status().WithContext("read " + verdict_file);
       auto verdict = ParseAccelVerdict(*text);
       if (!verdict.ok()) return verdict.status().WithContext(verdict_file);
@@ -352,29 +352,29 @@ kube::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
 }
 
 int RunAccelProbe(const Options& options) {
-  kube::SetLogLevel(options.log_level);
+  base::SetLogLevel(options.log_level);
   const std::string& state_dir = options.state_dir;
   if (access(state_dir.c_str(), W_OK) != 0) {
-    kube::LogError("accel-probe failed",
+    base::LogError("accel-probe failed",
                    {{"error", "state dir " + state_dir + ": " + std::strerror(errno)}});
     return 1;
   }
   auto choice = ChooseAccel(EmulationFlag::kAuto, "/dev/kvm", state_dir);
   if (!choice.ok()) {
-    kube::LogError("accel-probe failed", {{"error", choice.status().message()}});
+    base::LogError("accel-probe failed", {{"error", choice.status().message()}});
     return 1;
   }
   const std::string verdict = FormatAccelVerdict(*choice);
-  kube::LogInfo("emulation mode", {{"mode", choice->emulation == Emulation::kKvm ? "kvm" : "tcg"},
+  base::LogInfo("emulation mode", {{"mode", choice->emulation == Emulation::kKvm ? "kvm" : "tcg"},
                                    {"reason", choice->reason}});
   Status wrote = WriteFile(StateFiles(state_dir).File(kAccelVerdictFile), verdict);
   if (!wrote.ok()) {
-    kube::LogError("accel-probe failed", {{"error", wrote.message()}});
+    base::LogError("accel-probe failed", {{"error", wrote.message()}});
     return 1;
   }
   // Best effort: outside a pod there is no termination log.
   if (Status s = WriteFile(options.termination_log, verdict); !s.ok()) {
-    kube::LogWarn("cannot write the termination message", {{"error", s.message()}});
+    base::LogWarn("cannot write the termination message", {{"error", s.message()}});
   }
   return 0;
 }

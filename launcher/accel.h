@@ -20,7 +20,7 @@
 
 #include "launcher/convert/context.h"
 #include "launcher/options.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -35,7 +35,7 @@ struct AccelChoice {
 // text (controllers/reconcile/pod_summary.cc); docs/launcher-pod.md.
 inline constexpr char kAccelVerdictFile[] = "accel";
 std::string FormatAccelVerdict(const AccelChoice& choice);
-kube::Result<AccelChoice> ParseAccelVerdict(std::string_view text);
+base::Result<AccelChoice> ParseAccelVerdict(std::string_view text);
 
 // The probe guest and its bounds.
 struct KvmProbeConfig {
@@ -84,7 +84,7 @@ std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config
 // firmware is written there); without one, KVM. off: the same checks, but
 // KVM or kUnavailable saying why (a guest that would hang under a broken KVM
 // fails to start instead).
-kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
+base::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
                                       const std::string& kvm_device = "/dev/kvm",
                                       const std::string& probe_dir = "",
                                       const KvmProbeConfig& probe = {});
@@ -92,7 +92,7 @@ kube::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
 // What `run` uses: the accel-probe init container's verdict in the state
 // dir when there is one (so the guest runs as the VMI's condition says),
 // else ChooseAccel with the boot probe in the state dir.
-kube::Result<AccelChoice> ChooseAccelForRun(const Options& options);
+base::Result<AccelChoice> ChooseAccelForRun(const Options& options);
 
 // `vireo-launcher accel-probe`: the launcher pod's init container with
 // --emulation=auto. Decides as ChooseAccel(auto) with the boot probe and

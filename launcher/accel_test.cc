@@ -197,7 +197,7 @@ TEST(AccelTest, OffFailsOnAKvmTheProbeRejects) {
   config.qemu = fake;
   auto off = ChooseAccel(EmulationFlag::kOff, "/dev/kvm", dir, config);
   ASSERT_FALSE(off.ok());
-  EXPECT_EQ(off.status().code(), kube::Code::kUnavailable);
+  EXPECT_EQ(off.status().code(), base::Code::kUnavailable);
   EXPECT_THAT(off.status().message(),
               HasSubstr("--emulation=off needs KVM, but /dev/kvm opens, but QEMU could not run a "
                         "guest under KVM (exit status 1)"));

@@ -19,15 +19,15 @@
 #include <vector>
 
 #include "launcher/libvirt_session.h"
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
 namespace fs = std::filesystem;
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 // Where Debian's QEMU keeps its loadable modules (libvirt stamps its mtime).
 constexpr char kQemuModuleDir[] = "/usr/lib/x86_64-linux-gnu/qemu";
@@ -198,18 +198,18 @@ Result<int> SeedCapabilitiesCache(const std::string& image_dir, const std::strin
 Status WarmCapabilitiesCache(const std::string& out_dir, bool without_kvm) {
   if (!without_kvm) {
     CapsVariant variant = CurrentCapsVariant();
-    kube::LogInfo("probing QEMU's capabilities", {{"variant", CapsVariantName(variant)}});
+    base::LogInfo("probing QEMU's capabilities", {{"variant", CapsVariantName(variant)}});
     return ProbeInto(out_dir + "/" + CapsVariantName(variant));
   }
   // The probe runs in a child: the mount namespace must not outlive it, and
   // libvirt's threads must not exist yet when it unshares.
-  kube::LogInfo("probing QEMU's capabilities without /dev/kvm", {{"variant", "tcg"}});
+  base::LogInfo("probing QEMU's capabilities without /dev/kvm", {{"variant", "tcg"}});
   pid_t child = fork();
   if (child < 0) return Errno("fork");
   if (child == 0) {
     Status s = HideKvm();
     if (s.ok()) s = ProbeInto(out_dir + "/" + CapsVariantName(CapsVariant::kTcg));
-    if (!s.ok()) kube::LogError("warm-cache failed", {{"error", s.ToString()}});
+    if (!s.ok()) base::LogError("warm-cache failed", {{"error", s.ToString()}});
     _exit(s.ok() ? 0 : 1);
   }
   int status = 0;

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -39,13 +39,13 @@ std::string CachedEmulator(const std::string& xml);
 // Copies <image_dir>/<variant>/*.xml into the embedded driver's cache under
 // `libvirt_root`, stamps refreshed for this machine. Returns how many files
 // were seeded: 0 when the image has none (libvirt will then probe, slowly).
-kube::Result<int> SeedCapabilitiesCache(const std::string& image_dir,
+base::Result<int> SeedCapabilitiesCache(const std::string& image_dir,
                                         const std::string& libvirt_root, CapsVariant variant);
 
 // warm-cache: probes QEMU through a throwaway embedded driver and stores the
 // cache under <out_dir>/<variant>. With `without_kvm`, the probe runs in a
 // private mount namespace without /dev/kvm (needs CAP_SYS_ADMIN), which gives
 // the host-independent tcg variant on a build machine that has KVM.
-kube::Status WarmCapabilitiesCache(const std::string& out_dir, bool without_kvm);
+base::Status WarmCapabilitiesCache(const std::string& out_dir, bool without_kvm);
 
 }  // namespace vireo::launcher

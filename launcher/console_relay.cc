@@ -14,14 +14,14 @@
 #include <cstring>
 #include <string_view>
 
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 // Output for a viewer that reads slower than the guest writes is dropped past
 // this (the log file has it); input for a guest that reads slower than the
@@ -159,7 +159,7 @@ void ConsoleRelay::Loop() {
     }
     if (poll(fds, 4, -1) < 0) {
       if (errno == EINTR) continue;
-      kube::LogError("console relay poll failed", {{"error", std::strerror(errno)}});
+      base::LogError("console relay poll failed", {{"error", std::strerror(errno)}});
       break;
     }
     if (fds[0].revents != 0) break;  // Stop()
@@ -172,9 +172,9 @@ void ConsoleRelay::Loop() {
         } else {
           if (viewer >= 0) {
             SayAndClose(viewer, kTakenOver);
-            kube::LogInfo("console viewer taken over by a new one");
+            base::LogInfo("console viewer taken over by a new one");
           } else {
-            kube::LogInfo("console viewer attached");
+            base::LogInfo("console viewer attached");
           }
           viewer = fd;
           to_viewer.clear();
@@ -191,7 +191,7 @@ void ConsoleRelay::Loop() {
         }
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         // QEMU is gone: the viewer sees the last output, then EOF.
-        kube::LogInfo("the guest's serial port closed");
+        base::LogInfo("the guest's serial port closed");
         CloseFd(serial_fd_);
         to_guest.clear();
         if (viewer >= 0) {
@@ -209,13 +209,13 @@ void ConsoleRelay::Loop() {
         to_guest.append(chunk, static_cast<size_t>(n));
         if (serial_fd_ >= 0) Flush(serial_fd_, to_guest);
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        kube::LogInfo("console viewer detached");
+        base::LogInfo("console viewer detached");
         CloseFd(viewer);
         to_viewer.clear();
       }
     }
     if (viewer >= 0 && !to_viewer.empty() && !Flush(viewer, to_viewer)) {
-      kube::LogInfo("console viewer detached");
+      base::LogInfo("console viewer detached");
       CloseFd(viewer);
       to_viewer.clear();
     }

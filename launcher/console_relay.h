@@ -11,14 +11,14 @@
 #include <string>
 #include <thread>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
 class ConsoleRelay {
  public:
   // Listens on `console_socket` (mode 0600; a stale file is replaced).
-  static kube::Result<std::unique_ptr<ConsoleRelay>> Listen(const std::string& console_socket);
+  static base::Result<std::unique_ptr<ConsoleRelay>> Listen(const std::string& console_socket);
   ~ConsoleRelay();  // Stop()
 
   ConsoleRelay(const ConsoleRelay&) = delete;
@@ -26,7 +26,7 @@ class ConsoleRelay {
 
   // Connects to QEMU's serial socket (retrying while QEMU comes up) and starts
   // relaying on a thread of its own. Viewers that connected before wait.
-  kube::Status Start(const std::string& serial_socket);
+  base::Status Start(const std::string& serial_socket);
 
   // Stops relaying, disconnects the viewer and removes console.sock.
   // Idempotent.

@@ -27,7 +27,7 @@
 #include "launcher/import_target.h"
 #include "launcher/storage/image.h"
 #include "launcher/storage/process.h"
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
@@ -293,9 +293,9 @@ class ImageStream : public HttpSink {
 // formats that can be checked.
 ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
                      const std::string& format, ImageInfo* info) {
-  kube::Result<ImageInfo> queried = QueryImageAs(qemu_img, path, format);
+  base::Result<ImageInfo> queried = QueryImageAs(qemu_img, path, format);
   if (!queried.ok()) {
-    if (queried.status().code() != kube::Code::kInvalid) {
+    if (queried.status().code() != base::Code::kInvalid) {
       return ImportError(kFailed, queried.status().message());
     }
     return ImportError(kInvalidImage, "the image is corrupt or not a valid " + format + " image (" +
@@ -308,9 +308,9 @@ ImportStatus Inspect(const std::string& qemu_img, const std::string& path,
                                           "'); import a self-contained image (qemu-img convert "
                                           "flattens it)");
   }
-  kube::Status checked = CheckImageAs(qemu_img, path, format);
+  base::Status checked = CheckImageAs(qemu_img, path, format);
   if (!checked.ok()) {
-    return ImportError(checked.code() == kube::Code::kInvalid ? kInvalidImage : kFailed,
+    return ImportError(checked.code() == base::Code::kInvalid ? kInvalidImage : kFailed,
                        "the " + format + " image is corrupt (" + checked.message() + ")");
   }
   return ImportStatus::Ok();
@@ -397,7 +397,7 @@ ImportStatus AfterStream(const ImageStream& stream, const ImportRequest& request
   ImportStatus s = Inspect(request.layout.qemu_img, stream.scratch_file(), stream.format(), &info);
   if (s.ok()) s = CheckFits(info.virtual_size, target);
   if (s.ok()) {
-    kube::LogInfo("converting to raw", {{"format", stream.format()}, {"target", target.name}});
+    base::LogInfo("converting to raw", {{"format", stream.format()}, {"target", target.name}});
     s = Convert(request.layout.qemu_img, stream.scratch_file(), stream.format(), target, progress);
   }
   ::unlink(stream.scratch_file().c_str());
@@ -475,7 +475,7 @@ ImportStatus Run(const ImportRequest& request, const Clock::time_point start) {
   Target target;
   bool kept = false;
   if (ImportStatus s = PrepareTarget(request, &target, &kept); !s.ok() || kept) return s;
-  kube::LogInfo(
+  base::LogInfo(
       "importing",
       {{"source", source}, {"target", target.path}, {"size", std::to_string(target.size)}});
 

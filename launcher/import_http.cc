@@ -29,9 +29,9 @@ using api::importer::kFailed;
 using api::importer::kInvalidImage;
 using api::importer::kSourceNotFound;
 using api::importer::kSourceUnreachable;
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 std::string Lower(std::string_view text) {
   std::string out(text);

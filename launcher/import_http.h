@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "launcher/import_status.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -28,12 +28,12 @@ struct Url {
 
 // http:// and https:// URLs only; user info is refused (credentials belong
 // in a Secret, which the importer does not read yet).
-kube::Result<Url> ParseUrl(std::string_view text);
+base::Result<Url> ParseUrl(std::string_view text);
 
 // Where a Location header leads from `base`: an absolute URL, a
 // scheme-relative "//host/path", an absolute path, or a path relative to
 // base's directory ("a/b", "../c"), as RFC 3986 resolves them.
-kube::Result<Url> ResolveRedirect(const Url& base, std::string_view location);
+base::Result<Url> ResolveRedirect(const Url& base, std::string_view location);
 
 // What the importer makes of an HTTP status.
 enum class HttpStatusClass {

@@ -13,14 +13,14 @@
 #include <mutex>
 #include <thread>
 
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 // libvirt's default event loop: registered once per process, run by one
 // thread. The QEMU driver needs it for its monitor sockets, not only for
@@ -52,7 +52,7 @@ Status StartEventLoop() {
   loop.thread = std::thread([&loop] {
     while (!loop.stop.load()) {
       if (virEventRunDefaultImpl() < 0) {
-        kube::LogError("libvirt event loop failed", {{"error", LibvirtError("run")}});
+        base::LogError("libvirt event loop failed", {{"error", LibvirtError("run")}});
         break;
       }
     }
@@ -201,7 +201,7 @@ int LibvirtSession::DestroyLeftovers() {
   virDomainPtr* domains = nullptr;
   int n = virConnectListAllDomains(conn_, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   if (n < 0) {
-    kube::LogWarn("cannot list leftover domains", {{"error", LibvirtError("list domains")}});
+    base::LogWarn("cannot list leftover domains", {{"error", LibvirtError("list domains")}});
     return 0;
   }
   int destroyed = 0;
@@ -210,9 +210,9 @@ int LibvirtSession::DestroyLeftovers() {
     std::string domain = name != nullptr ? name : "";
     if (virDomainDestroy(domains[i]) == 0) {
       ++destroyed;
-      kube::LogWarn("destroyed a domain a previous launcher left running", {{"domain", domain}});
+      base::LogWarn("destroyed a domain a previous launcher left running", {{"domain", domain}});
     } else {
-      kube::LogError("cannot destroy a leftover domain",
+      base::LogError("cannot destroy a leftover domain",
                      {{"domain", domain}, {"error", LibvirtError("destroy")}});
     }
     virDomainFree(domains[i]);

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -31,7 +31,7 @@ std::string EmbeddedQemuConf(bool as_root);
 // XDG_RUNTIME_DIR to <root>/run/user for this process: libvirt's
 // unprivileged driver keeps per-user state there (else under $HOME/.cache,
 // not writable in the pod). Call before the first connection.
-kube::Status WriteEmbeddedQemuConf(const std::string& root);
+base::Status WriteEmbeddedQemuConf(const std::string& root);
 
 // libvirt's last error on this thread, prefixed with what we were doing.
 std::string LibvirtError(std::string_view what);
@@ -59,7 +59,7 @@ class LibvirtSession {
 
   // Starts the event loop thread (the first time), opens `uri` read-write and
   // registers `on_lifecycle` for every domain's lifecycle events.
-  static kube::Result<std::unique_ptr<LibvirtSession>> Open(const std::string& uri,
+  static base::Result<std::unique_ptr<LibvirtSession>> Open(const std::string& uri,
                                                             LifecycleHandler on_lifecycle);
   ~LibvirtSession();
 

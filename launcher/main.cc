@@ -20,7 +20,7 @@
 #include "launcher/paths.h"
 #include "launcher/readiness.h"
 #include "launcher/run.h"
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace {
 
@@ -28,7 +28,7 @@ using vireo::launcher::Options;
 using vireo::launcher::Subcommand;
 
 int Probe(const Options& options) {
-  vireo::kube::Status status =
+  vireo::base::Status status =
       vireo::launcher::CheckReady(vireo::launcher::StateFiles(options.state_dir).ReadyFile());
   if (!status.ok()) {
     std::fprintf(stderr, "not ready: %s\n", status.message().c_str());
@@ -38,7 +38,7 @@ int Probe(const Options& options) {
 }
 
 int WarmCache(const Options& options) {
-  vireo::kube::SetLogLevel(options.log_level);
+  vireo::base::SetLogLevel(options.log_level);
   // As a container's PID 1 (an image build's RUN step) nobody would reap the
   // QEMU libvirt starts to probe, and libvirt waits for it to be gone: a
   // guardian, as for `run`, reaps it while the cache is written in a child.
@@ -46,7 +46,7 @@ int WarmCache(const Options& options) {
   if (getpid() == 1) {
     auto forked = vireo::launcher::Guardian::Fork();
     if (!forked.ok()) {
-      vireo::kube::LogError("warm-cache failed", {{"error", forked.status().message()}});
+      vireo::base::LogError("warm-cache failed", {{"error", forked.status().message()}});
       return 1;
     }
     guardian.emplace(std::move(*forked));
@@ -57,13 +57,13 @@ int WarmCache(const Options& options) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&set, sig);
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
   }
-  vireo::kube::Status status =
+  vireo::base::Status status =
       vireo::launcher::WarmCapabilitiesCache(options.out_dir, options.without_kvm);
   if (!status.ok()) {
-    vireo::kube::LogError("warm-cache failed", {{"error", status.message()}});
+    vireo::base::LogError("warm-cache failed", {{"error", status.message()}});
     return 1;
   }
-  vireo::kube::LogInfo("QEMU capabilities cached", {{"dir", options.out_dir}});
+  vireo::base::LogInfo("QEMU capabilities cached", {{"dir", options.out_dir}});
   return 0;
 }
 
@@ -77,17 +77,17 @@ void WriteTerminationMessage(const std::string& path, std::string message) {
   message += "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    vireo::kube::LogWarn("cannot write the termination message", {{"path", path}});
+    vireo::base::LogWarn("cannot write the termination message", {{"path", path}});
     return;
   }
   if (::write(fd, message.data(), message.size()) != static_cast<ssize_t>(message.size())) {
-    vireo::kube::LogWarn("cannot write the termination message", {{"path", path}});
+    vireo::base::LogWarn("cannot write the termination message", {{"path", path}});
   }
   ::close(fd);
 }
 
 int Import(const Options& options) {
-  vireo::kube::SetLogLevel(options.log_level);
+  vireo::base::SetLogLevel(options.log_level);
   vireo::launcher::ImportRequest request;
   request.source = options.import_source;
   request.url = options.import_url;
@@ -102,9 +102,9 @@ int Import(const Options& options) {
   vireo::launcher::ImportStatus status = vireo::launcher::RunImport(request);
   const std::string reason(vireo::api::importer::ReasonForExitCode(status.code));
   if (status.ok()) {
-    vireo::kube::LogInfo("import done", {{"reason", reason}, {"message", status.message}});
+    vireo::base::LogInfo("import done", {{"reason", reason}, {"message", status.message}});
   } else {
-    vireo::kube::LogError("import failed", {{"exitCode", std::to_string(status.code)},
+    vireo::base::LogError("import failed", {{"exitCode", std::to_string(status.code)},
                                             {"reason", reason},
                                             {"message", status.message}});
   }

@@ -12,9 +12,9 @@ extern char** environ;
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 Status Invalid(const std::string& message) { return Status(Code::kInvalid, message); }
 
@@ -126,7 +126,7 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
      : name == "stall-seconds" ? options.stall_seconds
                                : options.grace_period_seconds) = *seconds;
   } else if (name == "log-level") {
-    if (!kube::ParseLogLevel(value, &options.log_level)) {
+    if (!base::ParseLogLevel(value, &options.log_level)) {
       return Invalid("--log-level: expected debug, info, warn or error, got \"" + value + "\"");
     }
   }

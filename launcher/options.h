@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "launcher/convert/context.h"
-#include "lib/kube/log.h"
-#include "lib/kube/status.h"
+#include "lib/base/log.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -58,7 +58,7 @@ struct Options {
   int64_t claim_bytes = 0;
   std::string target_dir, target_device, source_dir, source_device, scratch_dir, image_dir;
   int64_t stall_seconds = 30;
-  kube::LogLevel log_level = kube::LogLevel::kInfo;
+  base::LogLevel log_level = base::LogLevel::kInfo;
 };
 
 using Environment = std::map<std::string, std::string>;
@@ -67,7 +67,7 @@ Environment ProcessEnvironment();
 // args excludes argv[0]. Unknown subcommands and flags, bad values and stray
 // arguments are kInvalid with a message naming them. Defaults that depend on
 // the root are filled in.
-kube::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
+base::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
 
 // For people: the overview, or one subcommand's flags with their defaults.
 std::string HelpText(Subcommand subcommand);

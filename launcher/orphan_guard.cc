@@ -19,14 +19,14 @@
 #include <sstream>
 #include <thread>
 
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 Status Errno(const std::string& what) {
   return Status(Code::kInternal, what + ": " + std::strerror(errno));
@@ -47,7 +47,7 @@ bool SendInt(int fd, int32_t value) {
 
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
-  kube::LogError("the launcher process died",
+  base::LogError("the launcher process died",
                  {{"signal", std::to_string(WTERMSIG(status))}, {"exitCode", "1"}});
   return 1;  // kExitInternal
 }
@@ -96,7 +96,7 @@ int ExitCodeOf(int status) {
     }
   }
   if (!released && qemu > 0) {
-    kube::LogError("the launcher died with QEMU running; killing QEMU",
+    base::LogError("the launcher died with QEMU running; killing QEMU",
                    {{"pid", std::to_string(qemu)}});
     if (pidfd >= 0) {
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
@@ -171,7 +171,7 @@ Guardian::~Guardian() {
 
 void Guardian::Watch(pid_t qemu) {
   if (!SendInt(fd_, qemu)) {
-    kube::LogWarn("cannot hand QEMU's pid to the guardian", {{"error", std::strerror(errno)}});
+    base::LogWarn("cannot hand QEMU's pid to the guardian", {{"error", std::strerror(errno)}});
   }
 }
 
@@ -225,7 +225,7 @@ Result<bool> KillRecordedQemu(const std::string& pid_file) {
   in.close();
   bool killed = false;
   if (pid > 0 && start_time != 0 && ProcessStartTime(pid) == start_time) {
-    kube::LogWarn("killing the QEMU an earlier launcher left running",
+    base::LogWarn("killing the QEMU an earlier launcher left running",
                   {{"pid", std::to_string(pid)}});
     if (kill(pid, SIGKILL) != 0 && errno != ESRCH) return Errno("kill stale QEMU");
     // Not our child: wait until it is gone, or a zombie (dead, waiting for

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -28,7 +28,7 @@ class Guardian {
   // Forks. Returns in the launcher (the child). In the guardian it never
   // returns: the process exits with the launcher's exit code.
   // REQUIRES: no other thread exists yet.
-  static kube::Result<Guardian> Fork();
+  static base::Result<Guardian> Fork();
 
   Guardian(Guardian&& other) noexcept;
   Guardian& operator=(Guardian&& other) noexcept;
@@ -52,15 +52,15 @@ class Guardian {
 
 // Records QEMU's pid and start time in `pid_file`, so that a later launcher
 // on the same state dir can tell it is still the same process.
-kube::Status RecordQemuPid(const std::string& pid_file, pid_t qemu);
+base::Status RecordQemuPid(const std::string& pid_file, pid_t qemu);
 
 // Kills the QEMU recorded in `pid_file` if it is still that process, waits
 // for it to be gone and removes the file. Returns whether one was killed.
-kube::Result<bool> KillRecordedQemu(const std::string& pid_file);
+base::Result<bool> KillRecordedQemu(const std::string& pid_file);
 
 // The pid libvirt's QEMU driver wrote for `domain` in its state directory
 // (<embed root>/run/qemu, or /run/libvirt/qemu for a daemon).
-kube::Result<pid_t> ReadLibvirtQemuPid(const std::string& pid_dir, const std::string& domain);
+base::Result<pid_t> ReadLibvirtQemuPid(const std::string& pid_dir, const std::string& domain);
 
 // The start time of `pid` in clock ticks since boot (field 22 of
 // /proc/<pid>/stat); 0 when there is no such process.

@@ -22,16 +22,16 @@
 #include <thread>
 
 #include "launcher/convert/context.h"
-#include "lib/kube/file_util.h"
+#include "lib/base/file_util.h"
 
 extern char** environ;
 
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 // Descriptors passt keeps for itself and the guest's connections.
 constexpr uint64_t kReservedDescriptors = 1024;
@@ -70,7 +70,7 @@ std::string LowestPorts(uint64_t count, PortRange ephemeral) {
 
 // The last lines of passt's output, for an error message.
 std::string LogTail(const std::string& log_file) {
-  auto text = kube::internal::ReadFile(log_file);
+  auto text = base::ReadFile(log_file);
   if (!text.ok()) return "(no output)";
   std::vector<std::string> lines;
   std::istringstream in(*text);

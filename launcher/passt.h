@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -51,12 +51,12 @@ struct PasstConfig {
 std::vector<std::string> PasstArgv(const PasstConfig& config);
 
 // The kernel's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range).
-kube::Result<PortRange> EphemeralPorts(
+base::Result<PortRange> EphemeralPorts(
     const std::string& proc_file = "/proc/sys/net/ipv4/ip_local_port_range");
 
 // Checks that every listed port is free in the pod (nothing else in it
 // binds one), so a taken port is named instead of silently not forwarded.
-kube::Status CheckPortsFree(const std::vector<api::Port>& ports);
+base::Status CheckPortsFree(const std::vector<api::Port>& ports);
 
 // A running passt. Destroying it (or Stop) ends the process.
 class PasstProcess {
@@ -65,7 +65,7 @@ class PasstProcess {
   // to the user passt drops to when started as root), its output in
   // `log_file`, and waits until it serves or fails (its log's last lines
   // are in the error), at most `timeout_ms`.
-  static kube::Result<PasstProcess> Start(const std::string& dir, const std::string& log_file,
+  static base::Result<PasstProcess> Start(const std::string& dir, const std::string& log_file,
                                           const std::vector<api::Port>& ports,
                                           std::string binary = "passt", int timeout_ms = 10'000);
 

@@ -101,7 +101,7 @@ TEST(CheckPortsFree, NamesAPortSomethingElseInThePodHolds) {
   ASSERT_EQ(::listen(fd, 1), 0);
   const int taken = ntohs(addr.sin6_port);
 
-  kube::Status status = CheckPortsFree({Port(taken)});
+  base::Status status = CheckPortsFree({Port(taken)});
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.message(), HasSubstr("port " + std::to_string(taken) + "/TCP"));
   EXPECT_THAT(status.message(), HasSubstr("taken"));

@@ -12,8 +12,8 @@
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
-using kube::Status;
+using base::Code;
+using base::Status;
 
 bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 

@@ -8,16 +8,16 @@
 
 #include <string>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
 // Writes "<launcher pid> <qemu pid>\n" atomically (rename).
-kube::Status MarkReady(const std::string& ready_file, pid_t launcher, pid_t qemu);
+base::Status MarkReady(const std::string& ready_file, pid_t launcher, pid_t qemu);
 void ClearReady(const std::string& ready_file);
 
 // `probe`: ok while the file exists and both processes it names are alive;
 // otherwise the Status says why (for the probe's output).
-kube::Status CheckReady(const std::string& ready_file);
+base::Status CheckReady(const std::string& ready_file);
 
 }  // namespace vireo::launcher

@@ -27,24 +27,24 @@
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
 #include "lib/api/validation.h"
-#include "lib/kube/file_util.h"
-#include "lib/kube/json.h"
-#include "lib/kube/log.h"
+#include "lib/base/file_util.h"
+#include "lib/base/json.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
-using kube::Result;
-using kube::Status;
+using base::Result;
+using base::Status;
 
 // The end of a run: the code and one error line that says why.
 int Finish(int code, const std::string& message, std::string_view vmi = "") {
   if (code == kExitGuestPoweredOff) {
-    kube::LogInfo(
+    base::LogInfo(
         "launcher exiting",
         {{"vmi", vmi}, {"exitCode", "0"}, {"reason", ExitCodeName(code)}, {"message", message}});
   } else {
-    kube::LogError("launcher exiting", {{"vmi", vmi},
+    base::LogError("launcher exiting", {{"vmi", vmi},
                                         {"exitCode", std::to_string(code)},
                                         {"reason", ExitCodeName(code)},
                                         {"message", message}});
@@ -53,12 +53,12 @@ int Finish(int code, const std::string& message, std::string_view vmi = "") {
 }
 
 Result<api::VirtualMachineInstance> LoadVmi(const std::string& path) {
-  auto text = kube::internal::ReadFile(path);
+  auto text = base::ReadFile(path);
   if (!text.ok()) {
-    return Status(kube::Code::kInvalid, "read VMI file " + path + ": " + text.status().message());
+    return Status(base::Code::kInvalid, "read VMI file " + path + ": " + text.status().message());
   }
-  auto json = kube::ParseJson(*text, "VMI file " + path);
-  if (!json.ok()) return Status(kube::Code::kInvalid, json.status().message());
+  auto json = base::ParseJson(*text, "VMI file " + path);
+  if (!json.ok()) return Status(base::Code::kInvalid, json.status().message());
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*json);
   if (!vmi.ok()) return vmi.status().WithContext("decode VMI file " + path);
   // The controller applied the defaults already; applying them again changes
@@ -84,7 +84,7 @@ Status WriteTextFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
   out.close();
-  if (!out) return Status(kube::Code::kInternal, "write " + path);
+  if (!out) return Status(base::Code::kInternal, "write " + path);
   return Status::Ok();
 }
 
@@ -107,17 +107,17 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   auto vmi = LoadVmi(options.vmi_file);
   if (!vmi.ok()) return Finish(kExitInvalidVmi, vmi.status().ToString());
   const std::string vmi_key = vmi->metadata.namespace_ + "/" + vmi->metadata.name;
-  kube::LogInfo("starting", {{"vmi", vmi_key}, {"stateDir", state.dir()}});
+  base::LogInfo("starting", {{"vmi", vmi_key}, {"stateDir", state.dir()}});
 
   auto accel = ChooseAccelForRun(options);
   if (!accel.ok()) return Finish(kExitStartFailed, accel.status().message(), vmi_key);
-  kube::LogInfo("emulation mode", {{"vmi", vmi_key},
+  base::LogInfo("emulation mode", {{"vmi", vmi_key},
                                    {"mode", accel->emulation == Emulation::kKvm ? "kvm" : "tcg"},
                                    {"reason", accel->reason}});
 
   auto disks = PrepareVolumes(*vmi, LayoutFor(paths, state.dir()));
   if (!disks.ok()) return Finish(kExitStorage, disks.status().ToString(), vmi_key);
-  kube::Log(kube::LogLevel::kDebug, "volumes prepared",
+  base::Log(base::LogLevel::kDebug, "volumes prepared",
             {{"vmi", vmi_key},
              {"sinceLaunchMs", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::steady_clock::now() - launched)
@@ -135,7 +135,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   const std::string domain_name = DomainName(*vmi);
   // What libvirt was asked to run, for whoever debugs the pod.
   if (Status s = WriteTextFile(state.File("domain.xml"), *xml); !s.ok()) {
-    kube::LogWarn("cannot keep a copy of the domain XML", {{"error", s.message()}});
+    base::LogWarn("cannot keep a copy of the domain XML", {{"error", s.message()}});
   }
 
   std::string uri = options.libvirt_uri;
@@ -157,7 +157,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     CapsVariant variant = CurrentCapsVariant();
     auto seeded = SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant);
     if (!seeded.ok() || *seeded == 0) {
-      kube::LogWarn("no QEMU capabilities cache for this image; libvirt will probe QEMU (slow)",
+      base::LogWarn("no QEMU capabilities cache for this image; libvirt will probe QEMU (slow)",
                     {{"variant", CapsVariantName(variant)},
                      {"dir", paths.CapabilitiesCacheDir()},
                      {"error", seeded.ok() ? "" : seeded.status().message()}});
@@ -178,12 +178,12 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     if (!started.ok()) return Finish(kExitStartFailed, started.status().message(), vmi_key);
     passt = std::move(*started);
     const PortForwards& forwards = passt->forwards();
-    kube::LogInfo("guest network", {{"vmi", vmi_key},
+    base::LogInfo("guest network", {{"vmi", vmi_key},
                                     {"backend", "passt"},
                                     {"tcpPorts", forwards.tcp},
                                     {"udpPorts", forwards.udp}});
     if (!forwards.limited.empty()) {
-      kube::LogWarn("not every port reaches the guest",
+      base::LogWarn("not every port reaches the guest",
                     {{"vmi", vmi_key}, {"why", forwards.limited}});
     }
   }
@@ -213,7 +213,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 }  // namespace
 
 int RunLauncher(const Options& options) {
-  kube::SetLogLevel(options.log_level);
+  base::SetLogLevel(options.log_level);
   // First, while this is the only thread: the guardian stays in this process
   // (PID 1 in the pod) and the launcher proper continues in a child.
   auto guardian = Guardian::Fork();

@@ -16,15 +16,15 @@
 
 #include "launcher/exit_codes.h"
 #include "launcher/readiness.h"
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 namespace vireo::launcher {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 // With no event for this long, the loop asks libvirt whether the domain is
 // still active, in case an event was lost.
@@ -109,9 +109,9 @@ bool DomainSupervisor::DomainActive() {
 
 bool DomainSupervisor::Destroy(const char* why) {
   if (!DomainActive()) return true;
-  kube::LogInfo("destroying the domain", {{"domain", domain_name_}, {"why", why}});
+  base::LogInfo("destroying the domain", {{"domain", domain_name_}, {"why", why}});
   if (virDomainDestroy(domain_) != 0 && DomainActive()) {
-    kube::LogError("cannot destroy the domain",
+    base::LogError("cannot destroy the domain",
                    {{"domain", domain_name_}, {"error", LibvirtError("destroy")}});
     return false;
   }
@@ -141,19 +141,19 @@ Outcome DomainSupervisor::Run(const std::string& domain_name, const std::string&
   qemu_start_time_ = ProcessStartTime(qemu_pid_);
   if (config_.guardian != nullptr) config_.guardian->Watch(qemu_pid_);
   if (Status s = RecordQemuPid(config_.state.QemuPidFile(), qemu_pid_); !s.ok()) {
-    kube::LogWarn("cannot record QEMU's pid", {{"error", s.message()}});
+    base::LogWarn("cannot record QEMU's pid", {{"error", s.message()}});
   }
   auto since = [](Clock::time_point t) {
     return std::to_string(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
   };
-  kube::LogInfo("QEMU started", {{"domain", domain_name_},
+  base::LogInfo("QEMU started", {{"domain", domain_name_},
                                  {"pid", std::to_string(qemu_pid_)},
                                  {"createMs", since(started)},
                                  {"sinceLaunchMs", since(config_.launched)}});
   if (Status s = relay.Start(config_.state.SerialSocket()); !s.ok()) {
     // The guest still runs and its output still reaches the log file.
-    kube::LogError("the serial console is not relayed", {{"error", s.message()}});
+    base::LogError("the serial console is not relayed", {{"error", s.message()}});
   }
   Outcome outcome = Supervise();
   ClearReady(config_.state.ReadyFile());
@@ -230,7 +230,7 @@ Outcome DomainSupervisor::Supervise() {
     if (n > 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       if (auto status = config_.guardian->ReadQemuExit()) {
         qemu_status = *status;
-        kube::LogInfo("QEMU exited", {{"status", DescribeWaitStatus(*status)}});
+        base::LogInfo("QEMU exited", {{"status", DescribeWaitStatus(*status)}});
       } else if (fds[2].revents & (POLLHUP | POLLERR)) {
         destroy_now("the guardian process closed its end");
         return {kExitInternal, "the launcher's guardian process died; the domain was destroyed"};
@@ -238,17 +238,17 @@ Outcome DomainSupervisor::Supervise() {
     }
     if (sig != 0) {
       if (shutting_down) {
-        kube::LogInfo("already shutting down; waiting for the guest or the grace period");
+        base::LogInfo("already shutting down; waiting for the guest or the grace period");
       } else if (grace == 0) {
         shutting_down = true;
         destroy_now("terminated with a grace period of 0");
       } else {
         shutting_down = true;
-        kube::LogInfo("terminating: pressing the guest's ACPI power button",
+        base::LogInfo("terminating: pressing the guest's ACPI power button",
                       {{"domain", domain_name_},
                        {"gracePeriodSeconds", grace < 0 ? "unbounded" : std::to_string(grace)}});
         if (virDomainShutdownFlags(domain_, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) != 0) {
-          kube::LogWarn("ACPI shutdown request failed; destroying",
+          base::LogWarn("ACPI shutdown request failed; destroying",
                         {{"error", LibvirtError("shutdown")}});
           destroy_now("the ACPI shutdown request failed");
         } else if (grace > 0) {
@@ -268,14 +268,14 @@ Outcome DomainSupervisor::Supervise() {
       for (const LifecycleEvent& h : batch) {
         if (h.domain != domain_name_) continue;
         const int event = h.event;
-        kube::LogInfo("domain lifecycle event",
+        base::LogInfo("domain lifecycle event",
                       {{"domain", domain_name_}, {"event", DescribeLifecycle(event, h.detail)}});
         if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_RESUMED) {
           // What libvirt allocated to parse capabilities and start QEMU is
           // garbage now; hand it back so the steady-state RSS stays small.
           malloc_trim(0);
           if (Status s = MarkReady(config_.state.ReadyFile(), getpid(), qemu_pid_); !s.ok()) {
-            kube::LogError("cannot mark the domain ready", {{"error", s.message()}});
+            base::LogError("cannot mark the domain ready", {{"error", s.message()}});
           }
         } else if (event == VIR_DOMAIN_EVENT_SUSPENDED) {
           ClearReady(config_.state.ReadyFile());
@@ -289,7 +289,7 @@ Outcome DomainSupervisor::Supervise() {
     }
 
     if (deadline != Clock::time_point::max() && Clock::now() >= deadline) {
-      kube::LogWarn("the guest did not power off within the grace period",
+      base::LogWarn("the guest did not power off within the grace period",
                     {{"domain", domain_name_}, {"gracePeriodSeconds", std::to_string(grace)}});
       destroy_now("the grace period expired");
     }

@@ -17,7 +17,7 @@
 #include "launcher/libvirt_session.h"
 #include "launcher/orphan_guard.h"
 #include "launcher/paths.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -30,7 +30,7 @@ struct Outcome {
 // Signals the supervisor handles: SIGTERM, SIGINT, SIGHUP (shut down) and
 // SIGUSR2 (the guardian died: destroy now). Blocked in every thread and read
 // from a signalfd. Call before any thread starts; returns the signalfd.
-kube::Result<int> TakeTerminationSignals();
+base::Result<int> TakeTerminationSignals();
 
 // The next of them pending on `signal_fd` (consumed), or 0.
 int PendingSignal(int signal_fd);
@@ -52,7 +52,7 @@ class DomainSupervisor {
   };
 
   // Opens the connection and destroys what an earlier launcher left running.
-  static kube::Result<std::unique_ptr<DomainSupervisor>> Connect(Config config);
+  static base::Result<std::unique_ptr<DomainSupervisor>> Connect(Config config);
   ~DomainSupervisor();  // destroys the domain if it still runs
 
   // Creates the domain from `xml`, relays its console and waits until it

@@ -3,12 +3,12 @@
 
 #include <charconv>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::virtctl {
 
-using kube::Code;
-using kube::Status;
+using base::Code;
+using base::Status;
 
 const char* ProtocolName(Protocol protocol) {
   return protocol == Protocol::kV5 ? "v5.channel.k8s.io" : "v4.channel.k8s.io";
@@ -42,7 +42,7 @@ std::string EncodeResize(uint16_t width, uint16_t height) {
                                            ",\"Height\":" + std::to_string(height) + "}");
 }
 
-kube::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol) {
+base::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol) {
   if (message.empty()) return Bad("empty stream message (no channel byte)");
   auto id = static_cast<uint8_t>(message[0]);
   std::string_view payload = message.substr(1);
@@ -62,21 +62,21 @@ kube::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol) {
 
 ExitStatus ParseExitStatus(std::string_view payload) {
   ExitStatus out;
-  auto json = kube::ParseJson(payload, "exec status");
+  auto json = base::ParseJson(payload, "exec status");
   if (!json.ok() || !json->is_object()) {
     out.message = std::string(payload);
     return out;
   }
-  if (kube::GetString(*json, "status") == "Success") {
+  if (base::GetString(*json, "status") == "Success") {
     out.success = true;
     return out;
   }
-  out.message = kube::GetString(*json, "message");
-  if (const kube::Json* causes = kube::Find(*json, "details.causes");
+  out.message = base::GetString(*json, "message");
+  if (const base::Json* causes = base::Find(*json, "details.causes");
       causes != nullptr && causes->is_array()) {
     for (const auto& cause : causes->as_array()) {
-      if (kube::GetString(cause, "reason") != "ExitCode") continue;
-      std::string text = kube::GetString(cause, "message");
+      if (base::GetString(cause, "reason") != "ExitCode") continue;
+      std::string text = base::GetString(cause, "message");
       int code = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
       if (ec == std::errc() && end == text.data() + text.size()) out.exit_code = code;

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::virtctl {
 
@@ -45,7 +45,7 @@ std::string EncodeResize(uint16_t width, uint16_t height);
 // close message under v4 or one whose payload is not exactly one known
 // channel byte. An empty payload on a known channel is valid (servers send
 // one per channel when the stream opens).
-kube::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol);
+base::Result<Frame> DecodeFrame(std::string_view message, Protocol protocol);
 
 // How the command ended, from the error channel's payload.
 struct ExitStatus {

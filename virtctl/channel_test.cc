@@ -49,7 +49,7 @@ TEST(ChannelTest, BinaryPayloadSurvivesUnchanged) {
 }
 
 TEST(ChannelTest, RefusesMalformedMessages) {
-  EXPECT_EQ(DecodeFrame("", Protocol::kV5).status().code(), kube::Code::kBadRequest);
+  EXPECT_EQ(DecodeFrame("", Protocol::kV5).status().code(), base::Code::kBadRequest);
   auto unknown = DecodeFrame("\x07x"s, Protocol::kV5);
   EXPECT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("unknown channel 7"), std::string::npos);

@@ -9,7 +9,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "lib/kube/json.h"
+#include "lib/api/resources.h"
+#include "lib/base/json.h"
 #include "lib/kube/resource.h"
 #include "virtctl/exec.h"
 #include "virtctl/power.h"
@@ -17,10 +18,11 @@
 
 namespace vireo::virtctl {
 
-using kube::Code;
-using kube::Json;
-using kube::Status;
+using base::Code;
+using base::Json;
+using base::Status;
 namespace resources = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 // Launcher pods (docs/launcher-pod.md): found by the VMI uid label, exec'd
 // into in their "compute" container.
@@ -76,11 +78,11 @@ Status VmNotFound(kube::Client& client, const std::string& kind, const std::stri
   std::string message = kind + " \"" + name + "\" not found in namespace \"" + ns + "\"";
   kube::ListOptions list;
   list.field_selector = "metadata.name=" + name;
-  auto everywhere = client.List(resources::kVirtualMachines, "", list);
+  auto everywhere = client.List(kv::kVirtualMachines, "", list);
   if (everywhere.ok() && !everywhere->items.empty()) {
     std::string where;
     for (const auto& vm : everywhere->items)
-      where += (where.empty() ? "" : ", ") + kube::NamespaceOf(vm);
+      where += (where.empty() ? "" : ", ") + base::NamespaceOf(vm);
     message += "; a VirtualMachine of that name exists in: " + where + " (use -n)";
   }
   return Status(Code::kNotFound, message);
@@ -108,12 +110,12 @@ int RunPower(kube::Client& client, const Options& options, const std::string& ns
   PowerOptions power{options.grace_period_seconds, options.force};
 
   for (int attempt = 1;; ++attempt) {
-    auto vm = client.Get(resources::kVirtualMachines, ns, name);
+    auto vm = client.Get(kv::kVirtualMachines, ns, name);
     if (!vm.ok()) {
       if (vm.status().IsNotFound()) return fail(VmNotFound(client, "VirtualMachine", name, ns));
       return fail(Explain(vm.status(), "get", "virtualmachines", ns));
     }
-    auto vmi = client.Get(resources::kVirtualMachineInstances, ns, name);
+    auto vmi = client.Get(kv::kVirtualMachineInstances, ns, name);
     if (!vmi.ok() && !vmi.status().IsNotFound()) {
       return fail(Explain(vmi.status(), "get", "virtualmachineinstances", ns));
     }
@@ -129,17 +131,17 @@ int RunPower(kube::Client& client, const Options& options, const std::string& ns
 
     Status applied;
     if (plan->vmi_patch) {
-      auto r = client.Patch(resources::kVirtualMachineInstances, ns, name, kube::PatchType::kJson,
+      auto r = client.Patch(kv::kVirtualMachineInstances, ns, name, kube::PatchType::kJson,
                             *plan->vmi_patch);
       if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachineinstances", ns);
     }
     if (applied.ok() && plan->vm_patch) {
-      auto r = client.Patch(resources::kVirtualMachines, ns, name, kube::PatchType::kJson,
-                            *plan->vm_patch);
+      auto r =
+          client.Patch(kv::kVirtualMachines, ns, name, kube::PatchType::kJson, *plan->vm_patch);
       if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachines", ns);
     }
     if (applied.ok() && plan->vm_status_patch) {
-      auto r = client.Patch(resources::kVirtualMachines, ns, name, kube::PatchType::kJson,
+      auto r = client.Patch(kv::kVirtualMachines, ns, name, kube::PatchType::kJson,
                             *plan->vm_status_patch, "status");
       if (!r.ok()) applied = Explain(r.status(), "patch", "virtualmachines/status", ns);
     }
@@ -155,7 +157,7 @@ int RunPower(kube::Client& client, const Options& options, const std::string& ns
       for (const auto& pod : pods->items) {
         kube::DeleteOptions del;
         del.grace_period_seconds = 0;
-        Status s = client.Delete(resources::kPods, ns, kube::NameOf(pod), del);
+        Status s = client.Delete(resources::kPods, ns, base::NameOf(pod), del);
         if (!s.ok() && !s.IsNotFound()) return fail(Explain(s, "delete", "pods", ns));
       }
     }
@@ -171,19 +173,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Waits for the VMI to run in a launcher pod that runs; returns the pod's name.
-kube::Result<std::string> WaitForLauncher(kube::Client& client, const std::string& ns,
+base::Result<std::string> WaitForLauncher(kube::Client& client, const std::string& ns,
                                           const std::string& name,
                                           std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string last_state;
   for (;;) {
     std::string state;
-    auto vmi = client.Get(resources::kVirtualMachineInstances, ns, name);
+    auto vmi = client.Get(kv::kVirtualMachineInstances, ns, name);
     if (!vmi.ok()) {
       if (!vmi.status().IsNotFound()) {
         return Explain(vmi.status(), "get", "virtualmachineinstances", ns);
       }
-      auto vm = client.Get(resources::kVirtualMachines, ns, name);
+      auto vm = client.Get(kv::kVirtualMachines, ns, name);
       if (!vm.ok()) {
         if (vm.status().IsNotFound()) {
           Status s = VmNotFound(client, "VirtualMachine or VirtualMachineInstance", name, ns);
@@ -192,19 +194,19 @@ kube::Result<std::string> WaitForLauncher(kube::Client& client, const std::strin
         return Explain(vm.status(), "get", "virtualmachines", ns);
       }
       state = "the VM has no VMI yet (printableStatus " +
-              kube::GetString(*vm, "status.printableStatus", "unknown") + ")";
+              base::GetString(*vm, "status.printableStatus", "unknown") + ")";
     } else {
-      std::string phase = kube::GetString(*vmi, "status.phase", "Pending");
+      std::string phase = base::GetString(*vmi, "status.phase", "Pending");
       state = "VMI phase " + phase;
       if (phase == "Running") {
         kube::ListOptions list;
-        list.label_selector = std::string(kCreatedByLabel) + "=" + kube::UidOf(*vmi);
+        list.label_selector = std::string(kCreatedByLabel) + "=" + base::UidOf(*vmi);
         auto pods = client.List(resources::kPods, ns, list);
         if (!pods.ok()) return Explain(pods.status(), "list", "pods", ns);
         for (const auto& pod : pods->items) {
-          if (kube::GetString(pod, "status.phase") == "Running" &&
-              kube::Find(pod, "metadata.deletionTimestamp") == nullptr) {
-            return kube::NameOf(pod);
+          if (base::GetString(pod, "status.phase") == "Running" &&
+              base::Find(pod, "metadata.deletionTimestamp") == nullptr) {
+            return base::NameOf(pod);
           }
         }
         state = "VMI Running, its launcher pod is not";
@@ -249,7 +251,7 @@ Status DiagnoseExec(kube::Client& client, const std::string& ns, const std::stri
   attributes["name"] = Json::string(pod);
   review["spec"]["resourceAttributes"] = attributes;
   auto reply = client.Raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review);
-  if (reply.ok() && kube::GetBool(*reply, "status.allowed") == false) {
+  if (reply.ok() && base::GetBool(*reply, "status.allowed") == false) {
     return Status(Code::kForbidden,
                   "permission denied: you may not create pods/exec in namespace \"" + ns +
                       "\" (needed to reach the console of pod " + pod + ")");
@@ -387,7 +389,7 @@ int RunVersion(kube::Client* client, const Status& connect_error) {
     return ExitCodeFor(version.status()) == kExitOk ? kExitFailure : ExitCodeFor(version.status());
   }
   std::printf("Server Version: Kubernetes %s\n",
-              kube::GetString(*version, "gitVersion", "unknown").c_str());
+              base::GetString(*version, "gitVersion", "unknown").c_str());
   return kExitOk;
 }
 

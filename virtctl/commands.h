@@ -4,8 +4,8 @@
 // and returns the process exit code (docs/virtctl.md).
 #pragma once
 
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
-#include "lib/kube/status.h"
 #include "virtctl/options.h"
 
 namespace vireo::virtctl {
@@ -22,10 +22,10 @@ enum ExitCode {
 };
 
 // kNotFound -> 3, kConflict -> 4, kForbidden/kUnauthorized -> 5, ...
-int ExitCodeFor(const kube::Status& status);
+int ExitCodeFor(const base::Status& status);
 
 int RunPower(kube::Client& client, const Options& options, const std::string& namespace_name);
 int RunConsole(kube::Client& client, const Options& options, const std::string& namespace_name);
-int RunVersion(kube::Client* client, const kube::Status& connect_error);
+int RunVersion(kube::Client* client, const base::Status& connect_error);
 
 }  // namespace vireo::virtctl

@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <optional>
 
-#include "lib/kube/transport.h"
+#include "lib/kube/resource.h"
 
 namespace vireo::virtctl {
 
-using kube::Code;
-using kube::Status;
+using base::Code;
+using base::Status;
 
 std::string ExecPath(const ExecRequest& request) {
   std::vector<std::pair<std::string, std::string>> query;
@@ -23,7 +23,7 @@ std::string ExecPath(const ExecRequest& request) {
   query.emplace_back("stderr", request.tty ? "false" : "true");
   query.emplace_back("tty", request.tty ? "true" : "false");
   return "/api/v1/namespaces/" + request.namespace_name + "/pods/" + request.pod + "/exec?" +
-         kube::internal::EncodeQuery(query);
+         kube::EncodeQuery(query);
 }
 
 ExecSession::ExecSession() {
@@ -77,7 +77,7 @@ std::optional<ExecEvent> Decode(std::string_view message, Protocol protocol) {
 
 }  // namespace
 
-kube::Result<std::unique_ptr<ExecSession>> ExecSession::Open(kube::Client& client,
+base::Result<std::unique_ptr<ExecSession>> ExecSession::Open(kube::Client& client,
                                                              const ExecRequest& request,
                                                              const ExecOptions& options) {
   std::unique_ptr<ExecSession> session(new ExecSession());

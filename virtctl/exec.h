@@ -16,8 +16,8 @@
 #include <variant>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
-#include "lib/kube/status.h"
 #include "lib/kube/websocket.h"
 #include "virtctl/channel.h"
 
@@ -54,7 +54,7 @@ class ExecSession {
   // Connects and upgrades, offering v5 and v4 at once. The WebSocket's
   // errors as they are (kUnavailable, kForbidden, ...), with the URL.
   // Authenticates as `client` does (server, TLS, token).
-  static kube::Result<std::unique_ptr<ExecSession>> Open(kube::Client& client,
+  static base::Result<std::unique_ptr<ExecSession>> Open(kube::Client& client,
                                                          const ExecRequest& request,
                                                          const ExecOptions& options = {});
   ~ExecSession();
@@ -67,16 +67,16 @@ class ExecSession {
   int event_fd() const { return wake_[0]; }
   std::vector<ExecEvent> TakeEvents();
 
-  kube::Status SendStdin(std::string_view data);
+  base::Status SendStdin(std::string_view data);
   // v5: tells the remote command its stdin ended. v4: nothing to send.
-  kube::Status CloseStdin();
+  base::Status CloseStdin();
   // Closes the connection (idempotent).
   void Close();
 
  private:
   ExecSession();
   // From the WebSocket's thread: a message, or how the connection ended.
-  using Incoming = std::variant<std::string, kube::Status>;
+  using Incoming = std::variant<std::string, base::Status>;
   void Push(Incoming incoming);
 
   std::unique_ptr<kube::WebSocket> ws_;

@@ -27,11 +27,11 @@ int main(int argc, char** argv) {
   kubeconfig.explicit_path = options->kubeconfig;
   kubeconfig.context = options->context;
   auto config = kube::LoadDefaultConfig(kubeconfig);
-  kube::Result<std::unique_ptr<kube::Client>> client =
+  base::Result<std::unique_ptr<kube::Client>> client =
       config.ok() ? kube::Client::Create(*config, {.user_agent = "virtctl/" VIREO_VERSION,
                                                    .request_timeout_seconds = 30,
                                                    .log_requests = options->verbosity >= 1})
-                  : kube::Result<std::unique_ptr<kube::Client>>(config.status());
+                  : base::Result<std::unique_ptr<kube::Client>>(config.status());
   if (options->command == virtctl::Command::kVersion) {
     return virtctl::RunVersion(client.ok() ? client->get() : nullptr, client.status());
   }

@@ -6,8 +6,8 @@
 
 namespace vireo::virtctl {
 
-using kube::Code;
-using kube::Status;
+using base::Code;
+using base::Status;
 
 namespace {
 
@@ -156,7 +156,7 @@ std::optional<std::string> HelpText(std::string_view topic) {
   return it->second + kGlobalFlags;
 }
 
-kube::Result<Options> ParseArgs(const std::vector<std::string>& args) {
+base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
   std::vector<std::string> positional;
   bool help = false;

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::virtctl {
 
@@ -38,7 +38,7 @@ struct Options {
 
 // args excludes the program name. kBadRequest with a message naming the
 // flag or argument at fault.
-kube::Result<Options> ParseArgs(const std::vector<std::string>& args);
+base::Result<Options> ParseArgs(const std::vector<std::string>& args);
 
 // Go-style durations ("90s", "5m", "1h30m", "500ms"); a bare integer is
 // minutes, as KubeVirt's `virtctl console --timeout` takes it.

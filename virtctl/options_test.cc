@@ -7,7 +7,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-kube::Result<Options> Parse(std::vector<std::string> args) { return ParseArgs(args); }
+base::Result<Options> Parse(std::vector<std::string> args) { return ParseArgs(args); }
 
 TEST(OptionsTest, CommandNameAndGlobalFlagsAnywhere) {
   auto o = Parse({"-n", "ns1", "stop", "vm1", "--kubeconfig=/k", "--context", "c", "-v", "6",
@@ -74,7 +74,7 @@ TEST(OptionsTest, UsageErrorsNameTheFault) {
        }) {
     auto o = Parse(c.args);
     ASSERT_FALSE(o.ok()) << c.says;
-    EXPECT_EQ(o.status().code(), kube::Code::kBadRequest);
+    EXPECT_EQ(o.status().code(), base::Code::kBadRequest);
     EXPECT_NE(o.status().message().find(c.says), std::string::npos) << o.status().message();
   }
 }

@@ -6,9 +6,9 @@
 
 namespace vireo::virtctl {
 
-using kube::Code;
-using kube::Json;
-using kube::Status;
+using base::Code;
+using base::Json;
+using base::Status;
 
 const char* PowerActionName(PowerAction action) {
   switch (action) {
@@ -55,10 +55,10 @@ struct Strategy {
   enum { kField, kRunning, kAbsent } source = kAbsent;
 };
 
-kube::Result<Strategy> ReadStrategy(const Json& vm) {
-  const Json* spec = kube::Find(vm, "spec");
-  const Json* strategy = spec != nullptr ? kube::Find(*spec, "runStrategy") : nullptr;
-  const Json* running = spec != nullptr ? kube::Find(*spec, "running") : nullptr;
+base::Result<Strategy> ReadStrategy(const Json& vm) {
+  const Json* spec = base::Find(vm, "spec");
+  const Json* strategy = spec != nullptr ? base::Find(*spec, "runStrategy") : nullptr;
+  const Json* running = spec != nullptr ? base::Find(*spec, "running") : nullptr;
   if (strategy != nullptr && !strategy->is_null() && running != nullptr && !running->is_null()) {
     return Status(Code::kInvalid, "spec.running and spec.runStrategy are both set");
   }
@@ -80,10 +80,10 @@ kube::Result<Strategy> ReadStrategy(const Json& vm) {
 Json StrategyPatch(const Strategy& current, const Json& vm, bool run) {
   switch (current.source) {
     case Strategy::kField:
-      return Patch({Op("test", "/spec/runStrategy", *kube::Find(vm, "spec.runStrategy")),
+      return Patch({Op("test", "/spec/runStrategy", *base::Find(vm, "spec.runStrategy")),
                     Op("replace", "/spec/runStrategy", Json::string(run ? "Always" : "Halted"))});
     case Strategy::kRunning:
-      return Patch({Op("test", "/spec/running", *kube::Find(vm, "spec.running")),
+      return Patch({Op("test", "/spec/running", *base::Find(vm, "spec.running")),
                     Op("replace", "/spec/running", Json::boolean(run))});
     case Strategy::kAbsent:
       break;
@@ -94,23 +94,23 @@ Json StrategyPatch(const Strategy& current, const Json& vm, bool run) {
 // Appends requests to status.stateChangeRequests. Pending requests block a
 // new start or restart (KubeVirt: "stop/start already underway"); a lone
 // Stop replaces them.
-kube::Result<Json> RequestsPatch(const Json& vm, std::initializer_list<Json> requests) {
+base::Result<Json> RequestsPatch(const Json& vm, std::initializer_list<Json> requests) {
   Json list = Json::array();
   size_t i = 0;
   for (const auto& r : requests) list[i++] = r;
-  const Json* status = kube::Find(vm, "status");
+  const Json* status = base::Find(vm, "status");
   if (status == nullptr || status->is_null() ||
       (status->is_object() && status->as_object().size() == 0)) {
     Json value = Json::object();
     value["stateChangeRequests"] = list;
     return Patch({Op("add", "/status", value)});
   }
-  const Json* pending = kube::Find(*status, "stateChangeRequests");
+  const Json* pending = base::Find(*status, "stateChangeRequests");
   bool has_pending = pending != nullptr && pending->is_array() && pending->size() > 0;
-  bool lone_stop = requests.size() == 1 && kube::GetString(*requests.begin(), "action") == "Stop";
+  bool lone_stop = requests.size() == 1 && base::GetString(*requests.begin(), "action") == "Stop";
   if (has_pending && !lone_stop) {
     return Refuse("a stop/start request is already underway (status.stateChangeRequests: " +
-                  kube::DumpJson(*pending) + "); try again once the controller has handled it");
+                  base::DumpJson(*pending) + "); try again once the controller has handled it");
   }
   Json old = pending != nullptr ? *pending : Json::null();
   return Patch({Op("test", "/status/stateChangeRequests", old),
@@ -118,17 +118,17 @@ kube::Result<Json> RequestsPatch(const Json& vm, std::initializer_list<Json> req
 }
 
 bool IsFinal(const Json& vmi) {
-  std::string phase = kube::GetString(vmi, "status.phase");
+  std::string phase = base::GetString(vmi, "status.phase");
   return phase == "Succeeded" || phase == "Failed";
 }
 
 bool IsDeleting(const Json& vmi) {
-  return kube::Find(vmi, "metadata.deletionTimestamp") != nullptr;
+  return base::Find(vmi, "metadata.deletionTimestamp") != nullptr;
 }
 
 }  // namespace
 
-kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json* vmi,
+base::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json* vmi,
                                   const PowerOptions& options) {
   if (options.grace_period_seconds && *options.grace_period_seconds < 0) {
     return Status(Code::kBadRequest, "--grace-period must be 0 or more");
@@ -147,7 +147,7 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
   if (!strategy.ok()) return strategy.status();
   const std::string& s = strategy->name;
   bool live = vmi != nullptr && !IsFinal(*vmi);  // has a VMI that has not ended
-  std::string uid = vmi != nullptr ? kube::UidOf(*vmi) : "";
+  std::string uid = vmi != nullptr ? base::UidOf(*vmi) : "";
 
   PowerPlan plan;
   plan.vmi_uid = uid;
@@ -160,7 +160,7 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
         plan.vm_patch = StrategyPatch(*strategy, vm, true);
         return plan;
       }
-      std::string phase = vmi != nullptr ? kube::GetString(*vmi, "status.phase") : "";
+      std::string phase = vmi != nullptr ? base::GetString(*vmi, "status.phase") : "";
       if (s == "RerunOnFailure" && phase == "Failed") {
         return Refuse("RerunOnFailure does not support starting VM from failed state");
       }
@@ -177,7 +177,7 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
       } else {
         if (!live) return Refuse("VM is not running");
         if (s == "Halted") {
-          const Json* old = kube::Find(*vmi, "spec.terminationGracePeriodSeconds");
+          const Json* old = base::Find(*vmi, "spec.terminationGracePeriodSeconds");
           if (!options.grace_period_seconds ||
               (old != nullptr && old->is_integer() &&
                *options.grace_period_seconds >= old->as_number().to_int64())) {
@@ -189,7 +189,7 @@ kube::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
         plan.vm_status_patch = std::move(*patch);
       }
       if (live && options.grace_period_seconds) {
-        const Json* old = kube::Find(*vmi, "spec.terminationGracePeriodSeconds");
+        const Json* old = base::Find(*vmi, "spec.terminationGracePeriodSeconds");
         Json value = Json::number(*options.grace_period_seconds);
         plan.vmi_patch = old != nullptr
                              ? Patch({Op("test", "/spec/terminationGracePeriodSeconds", *old),

@@ -25,8 +25,8 @@
 #include <optional>
 #include <string>
 
-#include "lib/kube/json.h"
-#include "lib/kube/status.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 
 namespace vireo::virtctl {
 
@@ -40,9 +40,9 @@ struct PowerOptions {
 
 struct PowerPlan {
   // In this order, each only when set.
-  std::optional<kube::Json> vmi_patch;        // JSON patch of the VMI
-  std::optional<kube::Json> vm_patch;         // JSON patch of the VM
-  std::optional<kube::Json> vm_status_patch;  // JSON patch of the VM's status
+  std::optional<base::Json> vmi_patch;        // JSON patch of the VMI
+  std::optional<base::Json> vm_patch;         // JSON patch of the VM
+  std::optional<base::Json> vm_status_patch;  // JSON patch of the VM's status
   bool delete_launcher_pods = false;          // with grace period 0
   std::string vmi_uid;                        // whose launcher pods
 };
@@ -51,7 +51,7 @@ struct PowerPlan {
 // not take the request (the message says which, in KubeVirt's words).
 // kBadRequest: options that do not go together. kInvalid: a VM whose run
 // strategy cannot be read. `vmi` is null when the VM has none.
-kube::Result<PowerPlan> PlanPower(PowerAction action, const kube::Json& vm, const kube::Json* vmi,
+base::Result<PowerPlan> PlanPower(PowerAction action, const base::Json& vm, const base::Json* vmi,
                                   const PowerOptions& options);
 
 }  // namespace vireo::virtctl

@@ -5,10 +5,10 @@
 namespace vireo::virtctl {
 namespace {
 
-using kube::Code;
-using kube::Json;
+using base::Code;
+using base::Json;
 
-Json Parse(const std::string& text) { return *kube::ParseJson(text); }
+Json Parse(const std::string& text) { return *base::ParseJson(text); }
 
 Json Vm(const std::string& spec, const std::string& status = R"({"printableStatus":"Stopped"})") {
   return Parse(R"({"metadata":{"name":"vm","namespace":"ns"},"spec":)" + spec + R"(,"status":)" +
@@ -24,9 +24,9 @@ Json Vmi(const std::string& phase, bool deleting = false) {
                R"("}})");
 }
 
-std::string Dump(const std::optional<Json>& j) { return j ? kube::DumpJson(*j) : "none"; }
+std::string Dump(const std::optional<Json>& j) { return j ? base::DumpJson(*j) : "none"; }
 
-kube::Result<PowerPlan> Plan(PowerAction a, const Json& vm, const Json* vmi, PowerOptions o = {}) {
+base::Result<PowerPlan> Plan(PowerAction a, const Json& vm, const Json* vmi, PowerOptions o = {}) {
   return PlanPower(a, vm, vmi, o);
 }
 

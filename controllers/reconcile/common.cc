@@ -10,28 +10,28 @@ namespace vireo::controllers {
 
 NodeState NodeStateOf(const Json& node) {
   NodeState state;
-  if (const Json* conditions = kube::Find(node, "status.conditions");
+  if (const Json* conditions = base::Find(node, "status.conditions");
       conditions != nullptr && conditions->is_array()) {
     for (const Json& c : conditions->as_array()) {
-      if (kube::GetString(c, "type") != "Ready") continue;
-      state.ready = kube::GetString(c, "status");
-      state.ready_since = kube::GetString(c, "lastTransitionTime");
+      if (base::GetString(c, "type") != "Ready") continue;
+      state.ready = base::GetString(c, "status");
+      state.ready_since = base::GetString(c, "lastTransitionTime");
     }
   }
-  if (const Json* taints = kube::Find(node, "spec.taints"); taints != nullptr && taints->is_array()) {
+  if (const Json* taints = base::Find(node, "spec.taints"); taints != nullptr && taints->is_array()) {
     for (const Json& t : taints->as_array()) {
-      if (kube::GetString(t, "key") == kOutOfServiceTaint) state.out_of_service = true;
+      if (base::GetString(t, "key") == kOutOfServiceTaint) state.out_of_service = true;
     }
   }
   return state;
 }
 
-bool IsPermanentRefusal(const kube::Status& status) {
+bool IsPermanentRefusal(const base::Status& status) {
   switch (status.code()) {
-    case kube::Code::kInvalid:
-    case kube::Code::kBadRequest:
+    case base::Code::kInvalid:
+    case base::Code::kBadRequest:
       return true;
-    case kube::Code::kForbidden:
+    case base::Code::kForbidden:
       break;
     default:
       return false;
@@ -69,18 +69,18 @@ std::vector<std::string> AllClaimNames(const api::VirtualMachineInstanceSpec& sp
 
 ClaimInfo ClaimInfoOf(const Json& pvc) {
   ClaimInfo info(VolumeModeOf(pvc));
-  info.capacity = kube::GetString(pvc, "status.capacity.storage");
-  info.request = kube::GetString(pvc, "spec.resources.requests.storage");
-  if (const Json* owners = kube::Find(pvc, "metadata.ownerReferences");
+  info.capacity = base::GetString(pvc, "status.capacity.storage");
+  info.request = base::GetString(pvc, "spec.resources.requests.storage");
+  if (const Json* owners = base::Find(pvc, "metadata.ownerReferences");
       owners != nullptr && owners->is_array()) {
     for (const Json& owner : owners->as_array()) {
-      if (kube::GetBool(owner, "controller").value_or(false) &&
-          kube::GetString(owner, "kind") == "DataVolume") {
-        info.data_volume = kube::GetString(owner, "name");
+      if (base::GetBool(owner, "controller").value_or(false) &&
+          base::GetString(owner, "kind") == "DataVolume") {
+        info.data_volume = base::GetString(owner, "name");
       }
     }
   }
-  if (const Json* modes = kube::Find(pvc, "spec.accessModes");
+  if (const Json* modes = base::Find(pvc, "spec.accessModes");
       modes != nullptr && modes->is_array()) {
     for (const Json& mode : modes->as_array()) {
       if (mode.is_string()) info.access_modes.push_back(mode.as_string());
@@ -129,7 +129,7 @@ std::vector<std::string> DataVolumesToWaitFor(const api::VirtualMachineInstanceS
 }
 
 VolumeMode VolumeModeOf(const Json& pvc) {
-  return kube::GetString(pvc, "spec.volumeMode") == "Block" ? VolumeMode::kBlock
+  return base::GetString(pvc, "spec.volumeMode") == "Block" ? VolumeMode::kBlock
                                                             : VolumeMode::kFilesystem;
 }
 

@@ -12,15 +12,15 @@
 #include <vector>
 
 #include "lib/api/types.h"
-#include "lib/kube/clock.h"
+#include "lib/base/clock.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 #include "lib/kube/events.h"
-#include "lib/kube/json.h"
-#include "lib/kube/status.h"
 
 namespace vireo::controllers {
 
-using kube::Json;
-using WallTime = kube::Clock::WallTime;
+using base::Json;
+using WallTime = base::Clock::WallTime;
 
 // ----------------------------------------------------------------- names
 
@@ -131,7 +131,7 @@ using Nodes = std::map<std::string, NodeState>;
 // namespace being deleted, or of our own RBAC (fixed by the admin, and then
 // every object recovers). Everything else (timeouts, 5xx, 429) is
 // transient.
-bool IsPermanentRefusal(const kube::Status& status);
+bool IsPermanentRefusal(const base::Status& status);
 
 // ----------------------------------------------------------------- PVCs
 

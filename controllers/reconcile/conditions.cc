@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers::internal {
 
@@ -36,6 +36,6 @@ bool HasCondition(const std::vector<api::Condition>& conditions, std::string_vie
   return c != nullptr && c->status == status && (reason.empty() || c->reason == reason);
 }
 
-std::string Timestamp(WallTime now) { return kube::FormatTime(now); }
+std::string Timestamp(WallTime now) { return base::FormatTime(now); }
 
 }  // namespace vireo::controllers::internal

@@ -8,24 +8,24 @@
 
 #include "controllers/reconcile/conditions.h"
 #include "lib/api/importer_pod.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers {
 namespace {
 
 using api::DataVolumeSourceKind;
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 namespace importer = api::importer;
 namespace phase = api::dv_phase;
 namespace cond = api::dv_condition;
 
 bool ControlledBy(const Json& object, const std::string& uid) {
-  const Json* owners = kube::Find(object, "metadata.ownerReferences");
+  const Json* owners = base::Find(object, "metadata.ownerReferences");
   if (owners == nullptr || !owners->is_array()) return false;
   return std::any_of(owners->as_array().begin(), owners->as_array().end(), [&](const Json& o) {
-    return kube::GetBool(o, "controller").value_or(false) && kube::GetString(o, "uid") == uid;
+    return base::GetBool(o, "controller").value_or(false) && base::GetString(o, "uid") == uid;
   });
 }
 
@@ -44,34 +44,34 @@ struct Ended {
 // without a disk; an image that cannot be pulled ends it too (the kubelet
 // would retry it forever).
 std::optional<Ended> EndOf(const Json& pod) {
-  const std::string pod_phase = kube::GetString(pod, "status.phase");
+  const std::string pod_phase = base::GetString(pod, "status.phase");
   auto terminated = [](const Json& status) -> std::optional<Ended> {
-    const Json* t = kube::Find(status, "state.terminated");
+    const Json* t = base::Find(status, "state.terminated");
     if (t == nullptr) return std::nullopt;
     Ended e;
-    e.code = static_cast<int>(kube::GetInt(*t, "exitCode").value_or(importer::kFailed));
+    e.code = static_cast<int>(base::GetInt(*t, "exitCode").value_or(importer::kFailed));
     e.succeeded = e.code == 0;
-    e.message = kube::GetString(*t, "message");
+    e.message = base::GetString(*t, "message");
     while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) {
       e.message.pop_back();
     }
-    if (e.message.empty()) e.message = kube::GetString(*t, "reason");
+    if (e.message.empty()) e.message = base::GetString(*t, "reason");
     return e;
   };
   for (const char* list : {"status.initContainerStatuses", "status.containerStatuses"}) {
-    const Json* statuses = kube::Find(pod, list);
+    const Json* statuses = base::Find(pod, list);
     if (statuses == nullptr || !statuses->is_array()) continue;
     for (const Json& status : statuses->as_array()) {
-      const std::string name = kube::GetString(status, "name");
-      const std::string waiting = kube::GetString(status, "state.waiting.reason");
+      const std::string name = base::GetString(status, "name");
+      const std::string waiting = base::GetString(status, "state.waiting.reason");
       if (waiting == "ErrImagePull" || waiting == "ImagePullBackOff" ||
           waiting == "InvalidImageName" || waiting == "ErrImageNeverPull") {
         Ended e;
         e.code = waiting == "InvalidImageName" || waiting == "ErrImageNeverPull"
                      ? importer::kSourceNotFound
                      : importer::kSourceUnreachable;
-        e.message = "image " + kube::GetString(status, "image") + " cannot be pulled (" + waiting +
-                    "): " + kube::GetString(status, "state.waiting.message");
+        e.message = "image " + base::GetString(status, "image") + " cannot be pulled (" + waiting +
+                    "): " + base::GetString(status, "state.waiting.message");
         return e;
       }
       std::optional<Ended> e = terminated(status);
@@ -85,8 +85,8 @@ std::optional<Ended> EndOf(const Json& pod) {
   }
   if (pod_phase == "Failed") {
     Ended e;
-    e.message = "importer pod failed: " + kube::GetString(pod, "status.reason") + " " +
-                kube::GetString(pod, "status.message");
+    e.message = "importer pod failed: " + base::GetString(pod, "status.reason") + " " +
+                base::GetString(pod, "status.message");
     return e;
   }
   if (pod_phase == "Succeeded") return Ended{true, 0, ""};
@@ -94,11 +94,11 @@ std::optional<Ended> EndOf(const Json& pod) {
 }
 
 bool Running(const Json& pod) {
-  const Json* statuses = kube::Find(pod, "status.containerStatuses");
+  const Json* statuses = base::Find(pod, "status.containerStatuses");
   if (statuses == nullptr || !statuses->is_array()) return false;
   return std::any_of(statuses->as_array().begin(), statuses->as_array().end(), [](const Json& s) {
-    return kube::GetString(s, "name") == kImporterContainer &&
-           kube::Find(s, "state.running") != nullptr;
+    return base::GetString(s, "name") == kImporterContainer &&
+           base::Find(s, "state.running") != nullptr;
   });
 }
 
@@ -144,8 +144,8 @@ DataVolumeDecision DecideDataVolume(const DataVolumeObservation& obs) {
   // Final: clean the pods up, never touch the claim.
   if (status.phase == phase::kSucceeded || status.phase == phase::kFailed) {
     for (const Json& pod : obs.pods) {
-      if (kube::Find(pod, "metadata.deletionTimestamp") != nullptr) continue;
-      d.delete_pods.push_back({kube::NameOf(pod), kube::GetString(pod, "metadata.uid")});
+      if (base::Find(pod, "metadata.deletionTimestamp") != nullptr) continue;
+      d.delete_pods.push_back({base::NameOf(pod), base::GetString(pod, "metadata.uid")});
     }
     return finish();
   }
@@ -207,7 +207,7 @@ DataVolumeDecision DecideDataVolume(const DataVolumeObservation& obs) {
     return finish();
   }
   status.claim_name = dv.metadata.name;
-  const std::string claim_phase = kube::GetString(claim, "status.phase");
+  const std::string claim_phase = base::GetString(claim, "status.phase");
   if (claim_phase == "Lost") {
     const std::string message = "claim " + dv.metadata.name + " lost its volume";
     WarnOnce(dv.status, cond::kBound, "ClaimLost", message, &d);
@@ -228,25 +228,25 @@ DataVolumeDecision DecideDataVolume(const DataVolumeObservation& obs) {
   // One pod at a time: the newest decides; the others go.
   const Json* pod = nullptr;
   for (const Json& p : obs.pods) {
-    if (kube::Find(p, "metadata.deletionTimestamp") != nullptr) continue;
-    if (kube::NameOf(p) == ImporterPodName(dv.metadata.name) && pod == nullptr) {
+    if (base::Find(p, "metadata.deletionTimestamp") != nullptr) continue;
+    if (base::NameOf(p) == ImporterPodName(dv.metadata.name) && pod == nullptr) {
       pod = &p;
     } else {
-      d.delete_pods.push_back({kube::NameOf(p), kube::GetString(p, "metadata.uid")});
+      d.delete_pods.push_back({base::NameOf(p), base::GetString(p, "metadata.uid")});
     }
   }
   const bool deleting_pods = std::any_of(obs.pods.begin(), obs.pods.end(), [](const Json& p) {
-    return kube::Find(p, "metadata.deletionTimestamp") != nullptr;
+    return base::Find(p, "metadata.deletionTimestamp") != nullptr;
   });
 
   if (pod != nullptr) {
-    const std::string pod_name = kube::NameOf(*pod);
-    const std::string pod_uid = kube::GetString(*pod, "metadata.uid");
+    const std::string pod_name = base::NameOf(*pod);
+    const std::string pod_uid = base::GetString(*pod, "metadata.uid");
     std::optional<Ended> ended = EndOf(*pod);
     // A failed pod already counted (its deletion not yet in the cache):
     // its attempt label is behind restartCount.
     std::string attempt;
-    if (const Json* labels = kube::Find(*pod, "metadata.labels");
+    if (const Json* labels = base::Find(*pod, "metadata.labels");
         labels != nullptr && labels->is_object() && labels->has_field(kImporterAttemptLabel)) {
       attempt = labels->at(kImporterAttemptLabel).is_string()
                     ? labels->at(kImporterAttemptLabel).as_string()
@@ -345,7 +345,7 @@ DataVolumeDecision DecideDataVolume(const DataVolumeObservation& obs) {
   if (status.restart_count > 0) {
     const api::Condition* running = api::FindCondition(dv.status.conditions, cond::kRunning);
     const auto failed_at =
-        running != nullptr ? kube::ParseMicroTime(running->last_transition_time) : std::nullopt;
+        running != nullptr ? base::ParseMicroTime(running->last_transition_time) : std::nullopt;
     if (failed_at.has_value()) {
       const auto due = *failed_at + RetryDelay(obs.config, status.restart_count);
       if (now < due) {

@@ -100,10 +100,10 @@ std::string ImporterPodName(const std::string& dv_name);
 // spec.storage with CDI's defaults (ReadWriteOnce, and room for the
 // filesystem's overhead so disk.img gets the size asked for); a clone
 // without a size takes the source claim's. kInvalid when no size is known.
-kube::Result<Json> RenderClaim(const api::DataVolume& dv, const std::optional<Json>& source_claim);
+base::Result<Json> RenderClaim(const api::DataVolume& dv, const std::optional<Json>& source_claim);
 
 // The importer pod for `dv` on `claim` (see lib/api/importer_pod.h).
-kube::Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
+base::Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
                                      const std::optional<Json>& source_claim,
                                      const ImporterConfig& config);
 

@@ -16,9 +16,9 @@ namespace {
 
 using namespace pod_json;  // NOLINT(google-build-using-namespace): the pod's JSON vocabulary
 using api::DataVolumeSourceKind;
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 namespace importer = api::importer;
 
 constexpr char kLauncherBinary[] = "vireo-launcher";

@@ -74,12 +74,12 @@ TEST(DataVolumeDecision, MakesTheClaimWithRoomForTheFilesystem) {
   DataVolumeDecision d = DecideDataVolume(obs);
   ASSERT_TRUE(d.create_claim.has_value());
   const Json& claim = *d.create_claim;
-  EXPECT_EQ(kube::NameOf(claim), "debian");
+  EXPECT_EQ(base::NameOf(claim), "debian");
   // 2 GiB of disk needs 2168 MiB of claim at 5.5% overhead.
-  const std::string request = kube::GetString(claim, "spec.resources.requests.storage");
+  const std::string request = base::GetString(claim, "spec.resources.requests.storage");
   EXPECT_EQ(request, std::to_string(api::importer::ClaimBytesForDisk(2LL << 30)));
-  EXPECT_EQ(kube::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteOnce");
-  EXPECT_EQ(kube::GetString(claim, "metadata.ownerReferences.0.uid", "?"), "?");  // path syntax
+  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteOnce");
+  EXPECT_EQ(base::GetString(claim, "metadata.ownerReferences.0.uid", "?"), "?");  // path syntax
   EXPECT_EQ(claim.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), kDvUid);
   EXPECT_FALSE(d.create_pod.has_value());
   ASSERT_TRUE(d.status.has_value());
@@ -95,10 +95,10 @@ TEST(DataVolumeDecision, ThePvcFormIsTakenAsWritten) {
                      "resources": {"requests": {"storage": "1Gi"}}}}})"));
   ASSERT_TRUE(dv.ok());
   Json claim = *RenderClaim(*dv, std::nullopt);
-  EXPECT_EQ(kube::GetString(claim, "spec.resources.requests.storage"), "1Gi");
-  EXPECT_EQ(kube::GetString(claim, "spec.storageClassName"), "fast");
-  EXPECT_EQ(kube::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteMany");
-  EXPECT_EQ(kube::Find(claim, "spec.volumeMode"), nullptr);
+  EXPECT_EQ(base::GetString(claim, "spec.resources.requests.storage"), "1Gi");
+  EXPECT_EQ(base::GetString(claim, "spec.storageClassName"), "fast");
+  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteMany");
+  EXPECT_EQ(base::Find(claim, "spec.volumeMode"), nullptr);
 }
 
 TEST(DataVolumeDecision, AMissingStorageClassWaitsWithAConditionAndOneEvent) {
@@ -142,7 +142,7 @@ TEST(DataVolumeDecision, RendersTheImporterPodOfTheContract) {
   DataVolumeDecision d = DecideDataVolume(obs);
   ASSERT_TRUE(d.create_pod.has_value());
   const Json& pod = *d.create_pod;
-  EXPECT_EQ(kube::NameOf(pod), "importer-debian");
+  EXPECT_EQ(base::NameOf(pod), "importer-debian");
   const Json& c = pod.at("spec").at("containers").at(0);
   EXPECT_EQ(c.at("command").at(1).as_string(), "import");
   EXPECT_EQ(c.at("command").at(2).as_string(), "--source=http");
@@ -187,7 +187,7 @@ TEST(DataVolumeDecision, ACloneWaitsWhileAVmRunsOnItsSource) {
   // No size: the source's.
   DataVolumeDecision first = DecideDataVolume(obs);
   ASSERT_TRUE(first.create_claim.has_value());
-  EXPECT_EQ(kube::GetString(*first.create_claim, "spec.resources.requests.storage"), "2168Mi");
+  EXPECT_EQ(base::GetString(*first.create_claim, "spec.resources.requests.storage"), "2168Mi");
   obs.claim = *first.create_claim;
   (*obs.claim)["status"]["phase"] = Json::string("Bound");
   obs.source_in_use_by = "debian-vm";
@@ -203,7 +203,7 @@ TEST(DataVolumeDecision, ACloneWaitsWhileAVmRunsOnItsSource) {
   bool source_read_only = false;
   for (const Json& m : mounts.as_array()) {
     if (m.at("mountPath").as_string() == api::importer::kSourceDir) {
-      source_read_only = kube::GetBool(m, "readOnly").value_or(false);
+      source_read_only = base::GetBool(m, "readOnly").value_or(false);
     }
   }
   EXPECT_TRUE(source_read_only);

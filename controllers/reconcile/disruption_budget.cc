@@ -8,7 +8,7 @@
 
 namespace vireo::controllers {
 
-using kube::Json;
+using base::Json;
 using pod_json::Str;
 
 namespace {

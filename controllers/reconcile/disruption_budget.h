@@ -9,7 +9,7 @@
 #include <string>
 
 #include "lib/api/types.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::controllers {
 
@@ -22,6 +22,6 @@ std::string DisruptionBudgetName(const std::string& vmi_name);
 // kubevirt.io/created-by=<vmi uid> (its launcher pods), controlled by the
 // VMI so the garbage collector removes it with the VMI. A budget over a VMI
 // that has ended selects no running pod and holds nothing.
-std::optional<kube::Json> RenderDisruptionBudget(const api::VirtualMachineInstance& vmi);
+std::optional<base::Json> RenderDisruptionBudget(const api::VirtualMachineInstance& vmi);
 
 }  // namespace vireo::controllers

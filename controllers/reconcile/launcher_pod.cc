@@ -18,9 +18,9 @@ namespace {
 
 using namespace pod_json;  // NOLINT(google-build-using-namespace): the pod's JSON vocabulary
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 constexpr char kLauncherBinary[] = "vireo-launcher";
 constexpr char kVmiDir[] = "/var/run/vireo/vmi";

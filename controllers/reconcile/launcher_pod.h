@@ -10,7 +10,7 @@
 
 #include "controllers/reconcile/common.h"
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::controllers {
 
@@ -88,7 +88,7 @@ std::string LauncherPodName(const api::VirtualMachineInstance& vmi);
 // it reads well in `kubectl describe`. limits.memory, when the VMI has one,
 // gets the same overhead.
 // kInvalid when the VMI's memory is unset or not a quantity.
-kube::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
+base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
                                                  const LauncherConfig& config);
 
 // The launcher Pod (a core/v1 Pod JSON object, ready to POST) for `vmi`,
@@ -119,7 +119,7 @@ kube::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 // kInvalid (naming the field) for a VMI it cannot render: a quantity that
 // does not parse, no memory, a volume name the pod reserves ("vireo-...").
 // Pure: the same inputs give the same JSON.
-kube::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
+base::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
                                      const LauncherConfig& config, const Claims& claims);
 
 // Pod parts the importer pod shares with the launcher pod. The copy of a

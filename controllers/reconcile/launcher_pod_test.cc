@@ -56,7 +56,7 @@ Json Normalized(Json pod) {
 
 Json Render(const api::VirtualMachineInstance& vmi, const LauncherConfig& config,
             const Claims& claims = {}) {
-  kube::Result<Json> pod = RenderLauncherPod(vmi, config, claims);
+  base::Result<Json> pod = RenderLauncherPod(vmi, config, claims);
   EXPECT_TRUE(pod.ok()) << pod.status().ToString();
   return pod.ok() ? *pod : Json();
 }
@@ -271,7 +271,7 @@ TEST(LauncherPod, CommandFollowsTheContract) {
                                            "0"};
     for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(command.at(i).as_string(), want[i]);
     // cirros asks for 0 s: the pod still gets the margin to destroy and exit.
-    EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), 15);
+    EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 15);
     const bool asks_kvm =
         Launcher(pod).at("resources").has_field("limits") &&
         Launcher(pod).at("resources").at("limits").has_field("devices.kubevirt.io/kvm");
@@ -280,16 +280,16 @@ TEST(LauncherPod, CommandFollowsTheContract) {
 }
 
 const Json* InitContainer(const Json& pod, const std::string& name) {
-  const Json* list = kube::Find(pod, "spec.initContainers");
+  const Json* list = base::Find(pod, "spec.initContainers");
   if (list == nullptr) return nullptr;
   for (const Json& c : list->as_array()) {
-    if (kube::GetString(c, "name") == name) return &c;
+    if (base::GetString(c, "name") == name) return &c;
   }
   return nullptr;
 }
 
 bool AsksForKvm(const Json& container) {
-  const Json* limits = kube::Find(container, "resources.limits");
+  const Json* limits = base::Find(container, "resources.limits");
   return limits != nullptr && limits->has_field("devices.kubevirt.io/kvm") &&
          limits->at("devices.kubevirt.io/kvm").as_string() == "1";
 }
@@ -317,12 +317,12 @@ TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
     ASSERT_EQ(probe != nullptr, probes);
     if (!probes) continue;
     // First, before the containerDisk copies, so a broken KVM is known early.
-    EXPECT_EQ(kube::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
+    EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
     EXPECT_EQ(probe->at("command").serialize(),
               R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state"])");
-    EXPECT_EQ(kube::GetString(*probe, "image"), kLauncherImage);
+    EXPECT_EQ(base::GetString(*probe, "image"), kLauncherImage);
     EXPECT_TRUE(AsksForKvm(*probe));
-    EXPECT_EQ(kube::GetString(*probe, "resources.requests.memory"), "128Mi");
+    EXPECT_EQ(base::GetString(*probe, "resources.requests.memory"), "128Mi");
     EXPECT_EQ(probe->at("volumeMounts").serialize(),
               R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"}])");
     // The launcher still runs with auto: it follows the probe's verdict.
@@ -340,10 +340,10 @@ TEST(LauncherPod, AccelProbeKeepsAGuaranteedPodGuaranteed) {
   const Json pod = Render(vmi, config);
   const Json* probe = InitContainer(pod, kAccelProbeContainer);
   ASSERT_NE(probe, nullptr);
-  EXPECT_EQ(kube::GetString(*probe, "resources.limits.cpu"),
-            kube::GetString(*probe, "resources.requests.cpu"));
-  EXPECT_EQ(kube::GetString(*probe, "resources.limits.memory"),
-            kube::GetString(*probe, "resources.requests.memory"));
+  EXPECT_EQ(base::GetString(*probe, "resources.limits.cpu"),
+            base::GetString(*probe, "resources.requests.cpu"));
+  EXPECT_EQ(base::GetString(*probe, "resources.limits.memory"),
+            base::GetString(*probe, "resources.requests.memory"));
   EXPECT_TRUE(AsksForKvm(*probe));
   EXPECT_TRUE(AsksForKvm(Launcher(pod)));
 }
@@ -397,7 +397,7 @@ TEST(LauncherPod, GracePeriodIsTheKubeletsUnlessZero) {
   const Json pod = Render(vmi, Config(EmulationMode::kOn));
   const Json& command = Launcher(pod).at("command");
   EXPECT_EQ(command.at(command.size() - 1).as_string(), "unbounded");
-  EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), 75);
+  EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 75);
 }
 
 TEST(LauncherPod, CloudInitSecretsAreMountedWhereTheLauncherReadsThem) {
@@ -413,7 +413,7 @@ TEST(LauncherPod, CloudInitSecretsAreMountedWhereTheLauncherReadsThem) {
   std::map<std::string, std::string> secret_of;  // pod volume -> secret
   for (const Json& v : pod.at("spec").at("volumes").as_array()) {
     if (v.has_field("secret"))
-      secret_of[v.at("name").as_string()] = kube::GetString(v, "secret.secretName");
+      secret_of[v.at("name").as_string()] = base::GetString(v, "secret.secretName");
   }
   std::map<std::string, std::string> path_of;  // pod volume -> mount path
   for (const Json& m : Launcher(pod).at("volumeMounts").as_array()) {
@@ -455,7 +455,7 @@ TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
   EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, Config(EmulationMode::kOn)),
             mib_up(guest + mib_up(overhead_kvm + o.tcg_translation_cache_bytes)));
   const Json pod = Render(vmi, Config(EmulationMode::kOff));
-  EXPECT_EQ(kube::GetString(Launcher(pod), "resources.requests.memory"),
+  EXPECT_EQ(base::GetString(Launcher(pod), "resources.requests.memory"),
             std::to_string(kvm >> 20) + "Mi");
 }
 
@@ -481,23 +481,23 @@ TEST(LauncherPod, CpuRequestFromVcpusAndRatioUnlessAsked) {
   auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
   vmi.spec.domain.cpu->cores = 2;
   vmi.spec.domain.cpu->sockets = 2;
-  EXPECT_EQ(kube::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
+  EXPECT_EQ(base::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
                             "resources.requests.cpu"),
             "400m");
   vmi.spec.domain.resources.requests["cpu"] = "1500m";
-  EXPECT_EQ(kube::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
+  EXPECT_EQ(base::GetString(Launcher(Render(vmi, Config(EmulationMode::kAuto))),
                             "resources.requests.cpu"),
             "1500m");
   vmi.spec.domain.resources.limits["cpu"] = "two";
-  kube::Result<Json> bad = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  base::Result<Json> bad = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(bad.status().code(), base::Code::kInvalid);
 }
 
 TEST(LauncherPod, ReservedVolumeNamesAreRefused) {
   auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
   vmi.spec.volumes[0].name = "vireo-state";
-  kube::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  base::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
   ASSERT_FALSE(pod.ok());
   EXPECT_THAT(pod.status().message(), HasSubstr("spec.volumes[0].name"));
 }
@@ -506,9 +506,9 @@ TEST(LauncherPod, NoMemoryIsInvalid) {
   api::VirtualMachineInstance vmi;
   vmi.metadata.name = "x";
   vmi.metadata.uid = "u";
-  kube::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
+  base::Result<Json> pod = RenderLauncherPod(vmi, Config(EmulationMode::kAuto), {});
   ASSERT_FALSE(pod.ok());
-  EXPECT_EQ(pod.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(pod.status().code(), base::Code::kInvalid);
 }
 
 TEST(LauncherPod, EmulationModeNamesRoundTrip) {

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <utility>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::controllers::pod_json {
 
-using kube::Json;
+using base::Json;
 
 inline Json Str(const std::string& s) { return Json::string(s); }
 

@@ -28,7 +28,7 @@ bool IsImagePullReason(const std::string& reason) {
 
 // Records an image pull problem of one container status, the first one wins.
 void NoteImagePull(const Json& container_status, PodSummary* out) {
-  const Json* waiting = kube::Find(container_status, "state.waiting");
+  const Json* waiting = base::Find(container_status, "state.waiting");
   if (waiting == nullptr || !out->image_pull_reason.empty()) return;
   const std::string reason = StringField(*waiting, "reason");
   if (!IsImagePullReason(reason)) return;
@@ -40,14 +40,14 @@ void NoteImagePull(const Json& container_status, PodSummary* out) {
 
 PodSummary SummarizePod(const Json& pod) {
   PodSummary out;
-  out.name = kube::NameOf(pod);
-  out.uid = kube::UidOf(pod);
-  out.creation_timestamp = kube::GetString(pod, "metadata.creationTimestamp");
-  out.deleting = !kube::GetString(pod, "metadata.deletionTimestamp").empty();
-  if (const Json* labels = kube::Find(pod, "metadata.labels")) {
+  out.name = base::NameOf(pod);
+  out.uid = base::UidOf(pod);
+  out.creation_timestamp = base::GetString(pod, "metadata.creationTimestamp");
+  out.deleting = !base::GetString(pod, "metadata.deletionTimestamp").empty();
+  if (const Json* labels = base::Find(pod, "metadata.labels")) {
     out.created_by = StringField(*labels, kCreatedByLabel);
   }
-  if (const Json* owners = kube::Find(pod, "metadata.ownerReferences");
+  if (const Json* owners = base::Find(pod, "metadata.ownerReferences");
       owners != nullptr && owners->is_array()) {
     for (const Json& owner : owners->as_array()) {
       const Json* controller = Field(owner, "controller");
@@ -56,12 +56,12 @@ PodSummary SummarizePod(const Json& pod) {
       }
     }
   }
-  out.node_name = kube::GetString(pod, "spec.nodeName");
-  if (const Json* launcher = FindNamed(kube::Find(pod, "spec.containers"), kLauncherContainer)) {
+  out.node_name = base::GetString(pod, "spec.nodeName");
+  if (const Json* launcher = FindNamed(base::Find(pod, "spec.containers"), kLauncherContainer)) {
     out.launcher_image = StringField(*launcher, "image");
   }
   out.has_accel_probe =
-      FindNamed(kube::Find(pod, "spec.initContainers"), kAccelProbeContainer) != nullptr;
+      FindNamed(base::Find(pod, "spec.initContainers"), kAccelProbeContainer) != nullptr;
 
   const Json* status = Field(pod, "status");
   if (status == nullptr) return out;
@@ -97,17 +97,17 @@ PodSummary SummarizePod(const Json& pod) {
   }
 
   if (const Json* launcher = FindNamed(Field(*status, "containerStatuses"), kLauncherContainer)) {
-    out.launcher_running = kube::Find(*launcher, "state.running") != nullptr;
-    if (const Json* ended = kube::Find(*launcher, "state.terminated")) {
-      out.launcher_exit_code = kube::GetInt(*ended, "exitCode").value_or(-1);
+    out.launcher_running = base::Find(*launcher, "state.running") != nullptr;
+    if (const Json* ended = base::Find(*launcher, "state.terminated")) {
+      out.launcher_exit_code = base::GetInt(*ended, "exitCode").value_or(-1);
       out.launcher_exit_reason = StringField(*ended, "reason");
       out.launcher_exit_message = StringField(*ended, "message");
     }
   }
   if (const Json* probe =
           FindNamed(Field(*status, "initContainerStatuses"), kAccelProbeContainer)) {
-    const Json* ended = kube::Find(*probe, "state.terminated");
-    if (ended != nullptr && kube::GetInt(*ended, "exitCode").value_or(-1) == 0) {
+    const Json* ended = base::Find(*probe, "state.terminated");
+    if (ended != nullptr && base::GetInt(*ended, "exitCode").value_or(-1) == 0) {
       out.accel_verdict = StringField(*ended, "message");
     }
   }
@@ -116,9 +116,9 @@ PodSummary SummarizePod(const Json& pod) {
     if (statuses == nullptr || !statuses->is_array()) continue;
     for (const Json& cs : statuses->as_array()) {
       NoteImagePull(cs, &out);
-      const Json* ended = kube::Find(cs, "state.terminated");
+      const Json* ended = base::Find(cs, "state.terminated");
       if (std::string(list) == "initContainerStatuses" && ended != nullptr &&
-          kube::GetInt(*ended, "exitCode").value_or(0) != 0 && out.failed_init_container.empty()) {
+          base::GetInt(*ended, "exitCode").value_or(0) != 0 && out.failed_init_container.empty()) {
         out.failed_init_container = StringField(cs, "name");
         out.failed_init_message = StringField(*ended, "message");
       }

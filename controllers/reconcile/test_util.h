@@ -16,7 +16,7 @@
 #include "lib/api/defaults.h"
 #include "lib/api/test_util.h"
 #include "lib/api/types.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers::testing {
 
@@ -25,7 +25,7 @@ using api::testing::ParseOrDie;
 
 // A fixed "now", so timestamps in expectations are literal.
 inline WallTime Now() { return WallTime(std::chrono::seconds(1'800'000'000)); }
-inline std::string At(std::chrono::seconds offset) { return kube::FormatTime(Now() + offset); }
+inline std::string At(std::chrono::seconds offset) { return base::FormatTime(Now() + offset); }
 
 inline constexpr char kVmUid[] = "7c0f5a52-0000-4000-8000-00000000a001";
 inline constexpr char kVmiUid[] = "7c0f5a52-0000-4000-8000-00000000b001";

@@ -12,7 +12,7 @@
 #include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
 #include "lib/api/validation.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers {
 namespace {
@@ -41,9 +41,9 @@ std::optional<StartFailure> ReadStartFailure(const Json& extra) {
   const Json& json = extra.at(kStartFailure);
   if (!json.is_object()) return std::nullopt;
   StartFailure out;
-  out.count = kube::GetInt(json, "consecutiveFailCount").value_or(0);
-  out.last_failed_uid = kube::GetString(json, "lastFailedVMIUID");
-  out.retry_after = kube::GetString(json, "retryAfterTimestamp");
+  out.count = base::GetInt(json, "consecutiveFailCount").value_or(0);
+  out.last_failed_uid = base::GetString(json, "lastFailedVMIUID");
+  out.retry_after = base::GetString(json, "retryAfterTimestamp");
   return out;
 }
 
@@ -105,7 +105,7 @@ void DropDoneRequests(const api::VirtualMachineInstance* vmi, bool vmi_deleting,
 }
 
 std::chrono::seconds Until(const std::string& timestamp, WallTime now) {
-  const std::optional<WallTime> when = kube::ParseMicroTime(timestamp);
+  const std::optional<WallTime> when = base::ParseMicroTime(timestamp);
   if (!when.has_value() || *when <= now) return std::chrono::seconds(0);
   return std::chrono::ceil<std::chrono::seconds>(*when - now);
 }
@@ -143,9 +143,9 @@ void MirrorVmiConditions(const api::VirtualMachineInstance* vmi, WallTime now,
 // KubeVirt's defaults, as NewVmiFor applies them).
 bool TemplateDiffers(const api::VirtualMachine& vm, const api::VirtualMachineInstance& vmi) {
   const Json wanted = NewVmiFor(vm);
-  const Json* wanted_spec = kube::Find(wanted, "spec");
+  const Json* wanted_spec = base::Find(wanted, "spec");
   const Json running = api::ToJson(vmi);
-  const Json* running_spec = kube::Find(running, "spec");
+  const Json* running_spec = base::Find(running, "spec");
   if (wanted_spec == nullptr || running_spec == nullptr) return false;
   return *wanted_spec != *running_spec;
 }
@@ -166,7 +166,7 @@ std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVol
   std::vector<Json> created;
   if (!vm.spec.data_volume_templates.is_array()) return created;
   for (const Json& tmpl : vm.spec.data_volume_templates.as_array()) {
-    const std::string name = kube::GetString(tmpl, "metadata.name");
+    const std::string name = base::GetString(tmpl, "metadata.name");
     if (name.empty() || existing.contains(name)) continue;
     Json dv = Json::object();
     dv["apiVersion"] = Json::string(api::kCdiApiVersion);
@@ -175,7 +175,7 @@ std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVol
     metadata["name"] = Json::string(name);
     metadata["namespace"] = Json::string(vm.metadata.namespace_);
     for (const char* key : {"labels", "annotations"}) {
-      if (const Json* value = kube::Find(tmpl, std::string("metadata.") + key)) {
+      if (const Json* value = base::Find(tmpl, std::string("metadata.") + key)) {
         metadata[key] = *value;
       }
     }
@@ -189,7 +189,7 @@ std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVol
     metadata["ownerReferences"] = Json::array(1);
     metadata["ownerReferences"][0] = std::move(owner);
     dv["metadata"] = std::move(metadata);
-    if (const Json* spec = kube::Find(tmpl, "spec")) dv["spec"] = *spec;
+    if (const Json* spec = base::Find(tmpl, "spec")) dv["spec"] = *spec;
     created.push_back(std::move(dv));
   }
   return created;
@@ -247,7 +247,7 @@ VmDecision DecideVm(const VmObservation& obs) {
       std::erase(finalizers, kVmFinalizer);
       d.finalizers = std::move(finalizers);
     }
-  } else if (kube::Result<RunStrategy> strategy_or = api::EffectiveRunStrategy(vm.spec);
+  } else if (base::Result<RunStrategy> strategy_or = api::EffectiveRunStrategy(vm.spec);
              !strategy_or.ok()) {
     failure = strategy_or.status().message();
   } else {
@@ -344,7 +344,7 @@ VmDecision DecideVm(const VmObservation& obs) {
     if (wants_new) {
       if (!missing.empty()) {
         d.requeue_after = kMissingClaimRecheck;
-      } else if (kube::Status valid = api::ValidateVirtualMachine(vm); !valid.ok()) {
+      } else if (base::Status valid = api::ValidateVirtualMachine(vm); !valid.ok()) {
         failure = valid.message();
       } else if (backoff) {
         d.requeue_after = wait;
@@ -368,7 +368,7 @@ VmDecision DecideVm(const VmObservation& obs) {
   if (!vm_deleting) {
     for (Json& dv : NewDataVolumesFor(vm, obs.data_volumes)) {
       d.events.push_back({kube::EventType::kNormal, "SuccessfulDataVolumeCreate",
-                          "Created DataVolume " + kube::NameOf(dv)});
+                          "Created DataVolume " + base::NameOf(dv)});
       d.create_data_volumes.push_back(std::move(dv));
     }
   }

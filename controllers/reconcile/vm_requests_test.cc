@@ -155,10 +155,10 @@ TEST(VmBackoff, FailedStartsBackOffAndAreCountedOncePerVmi) {
   ASSERT_TRUE(d.delete_vmi.has_value());
   EXPECT_EQ(d.status->printable_status, "CrashLoopBackOff");
   const Json& failure = d.status->extra.at("startFailure");
-  EXPECT_EQ(kube::GetInt(failure, "consecutiveFailCount"), 1);
-  EXPECT_EQ(kube::GetString(failure, "lastFailedVMIUID"), kVmiUid);
+  EXPECT_EQ(base::GetInt(failure, "consecutiveFailCount"), 1);
+  EXPECT_EQ(base::GetString(failure, "lastFailedVMIUID"), kVmiUid);
   const seconds delay = StartBackoff(1, kVmiUid);
-  EXPECT_EQ(kube::GetString(failure, "retryAfterTimestamp"), At(delay));
+  EXPECT_EQ(base::GetString(failure, "retryAfterTimestamp"), At(delay));
   ASSERT_EQ(d.events.size(), 2u);
   EXPECT_EQ(d.events[1].reason, "CrashLoopBackOff");
 
@@ -188,7 +188,7 @@ TEST(VmBackoff, FailedStartsBackOffAndAreCountedOncePerVmi) {
   obs.vm->status = *d.status;
   obs.vmi = VmiOf(*obs.vm, VmiPhase::kFailed, false, "second-uid");
   d = DecideVm(obs);
-  EXPECT_EQ(kube::GetInt(d.status->extra.at("startFailure"), "consecutiveFailCount"), 2);
+  EXPECT_EQ(base::GetInt(d.status->extra.at("startFailure"), "consecutiveFailCount"), 2);
 
   // A VMI that reaches Running clears the record.
   obs.vm->status = *d.status;
@@ -300,11 +300,11 @@ TEST(VmDataVolumes, TemplatesBecomeDataVolumesTheVmOwnsAndTheVmShowsProvisioning
   VmDecision d = DecideVm(obs);
   ASSERT_EQ(d.create_data_volumes.size(), 1u);
   const Json& dv = d.create_data_volumes[0];
-  EXPECT_EQ(kube::GetString(dv, "apiVersion"), "cdi.kubevirt.io/v1beta1");
-  EXPECT_EQ(kube::GetString(dv, "metadata.namespace"), "default");
-  EXPECT_EQ(kube::GetString(dv, "metadata.labels.os"), "debian");
+  EXPECT_EQ(base::GetString(dv, "apiVersion"), "cdi.kubevirt.io/v1beta1");
+  EXPECT_EQ(base::GetString(dv, "metadata.namespace"), "default");
+  EXPECT_EQ(base::GetString(dv, "metadata.labels.os"), "debian");
   EXPECT_EQ(dv.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), testing::kVmUid);
-  EXPECT_EQ(kube::GetString(dv, "spec.source.http.url"), "http://images/debian.qcow2");
+  EXPECT_EQ(base::GetString(dv, "spec.source.http.url"), "http://images/debian.qcow2");
   EXPECT_EQ(d.status->printable_status, "Stopped");
 
   obs.vm = *obs.vm;
@@ -367,7 +367,7 @@ TEST(VmBackoff, AVmiFailedByARefusedPodBacksOffAndSaysWhy) {
   EXPECT_FALSE(d.create_vmi.has_value());
   ASSERT_TRUE(d.status.has_value());
   EXPECT_EQ(d.status->printable_status, "CrashLoopBackOff");
-  EXPECT_EQ(kube::GetInt(d.status->extra, "startFailure.consecutiveFailCount"),
+  EXPECT_EQ(base::GetInt(d.status->extra, "startFailure.consecutiveFailCount"),
             std::optional<int64_t>(1));
   bool said = false;
   for (const Event& e : d.events) {

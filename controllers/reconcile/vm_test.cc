@@ -279,20 +279,20 @@ TEST(DecideVm, NewVmiCarriesTemplateOwnerAndDefaults) {
   api::VirtualMachine vm = Vm(RunStrategy::kAlways);
   vm.spec.template_spec.metadata.annotations = {{"note", "hello"}};
   const Json vmi = NewVmiFor(vm);
-  EXPECT_EQ(kube::GetString(vmi, "metadata.name"), "vm1");
-  EXPECT_EQ(kube::GetString(vmi, "metadata.namespace"), "default");
-  EXPECT_EQ(kube::GetString(vmi, "metadata.labels.app"), "demo");
-  EXPECT_EQ(kube::GetString(vmi, "metadata.annotations.note"), "hello");
+  EXPECT_EQ(base::GetString(vmi, "metadata.name"), "vm1");
+  EXPECT_EQ(base::GetString(vmi, "metadata.namespace"), "default");
+  EXPECT_EQ(base::GetString(vmi, "metadata.labels.app"), "demo");
+  EXPECT_EQ(base::GetString(vmi, "metadata.annotations.note"), "hello");
   EXPECT_EQ(vmi.at("metadata").at("annotations").at(kVmGenerationAnnotation).as_string(), "3");
   const Json& owner = vmi.at("metadata").at("ownerReferences").at(0);
-  EXPECT_EQ(kube::GetString(owner, "uid"), testing::kVmUid);
-  EXPECT_EQ(kube::GetString(owner, "kind"), "VirtualMachine");
-  EXPECT_EQ(kube::GetBool(owner, "controller"), true);
-  EXPECT_EQ(kube::GetBool(owner, "blockOwnerDeletion"), true);
+  EXPECT_EQ(base::GetString(owner, "uid"), testing::kVmUid);
+  EXPECT_EQ(base::GetString(owner, "kind"), "VirtualMachine");
+  EXPECT_EQ(base::GetBool(owner, "controller"), true);
+  EXPECT_EQ(base::GetBool(owner, "blockOwnerDeletion"), true);
   EXPECT_EQ(vmi.at("metadata").at("finalizers").at(0).as_string(), kVmiFinalizer);
   // Defaults are in the spec: what runs is what the VMI shows.
-  EXPECT_EQ(kube::GetString(vmi, "spec.domain.machine.type"), "q35");
-  EXPECT_EQ(kube::GetString(vmi, "spec.domain.firmware.uuid"), testing::kVmUid);
+  EXPECT_EQ(base::GetString(vmi, "spec.domain.machine.type"), "q35");
+  EXPECT_EQ(base::GetString(vmi, "spec.domain.firmware.uuid"), testing::kVmUid);
   EXPECT_EQ(vmi.at("spec").at("domain").at("devices").at("disks").at(0).at("name").as_string(),
             "root");
   EXPECT_FALSE(vmi.has_field("status"));

@@ -14,7 +14,7 @@
 #include "lib/api/defaults.h"
 #include "lib/api/network_data.h"
 #include "lib/api/validation.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::controllers {
 namespace {
@@ -154,7 +154,7 @@ NodeVerdict JudgeNode(const PodSummary& pod, const VmiObservation& obs) {
                 " and its node " + name + " is " + state + what_to_do;
     return v;
   }
-  const std::optional<WallTime> since = kube::ParseMicroTime(node.ready_since);
+  const std::optional<WallTime> since = base::ParseMicroTime(node.ready_since);
   const WallTime::duration silent = since.has_value() ? obs.now - *since : obs.node_grace;
   if (silent < obs.node_grace) {
     v.recheck = std::chrono::ceil<std::chrono::seconds>(obs.node_grace - silent) +
@@ -481,7 +481,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       api::VirtualMachineInstance defaulted = vmi;
       api::ApplyVmiDefaults(&defaulted);
       const std::vector<std::string> missing = MissingClaims(defaulted.spec, obs.claims);
-      const auto created = kube::ParseMicroTime(vmi.metadata.creation_timestamp);
+      const auto created = base::ParseMicroTime(vmi.metadata.creation_timestamp);
       const WallTime::duration age =
           created.has_value() ? obs.now - *created : WallTime::duration(kMissingClaimGrace);
       if (!missing.empty() && age < kMissingClaimGrace) {
@@ -490,7 +490,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         std::string names;
         for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
         Fail(obs.now, &status, "PvcNotFound", "PersistentVolumeClaim " + names + " not found", &d);
-      } else if (kube::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
+      } else if (base::Status valid = api::ValidateVirtualMachineInstance(defaulted); !valid.ok()) {
         Fail(obs.now, &status, "InvalidSpec", valid.message(), &d);
       } else if (!DataVolumesReady(defaulted.spec, obs.claims, obs.data_volumes, obs.now, &status,
                                    &d)) {
@@ -498,7 +498,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       } else if (api::ToJson(defaulted.spec) != api::ToJson(vmi.spec)) {
         // Store what runs first, then render the pod from the stored VMI.
         d.spec = defaulted.spec;
-      } else if (kube::Result<Json> pod = RenderLauncherPod(vmi, obs.config, obs.claims);
+      } else if (base::Result<Json> pod = RenderLauncherPod(vmi, obs.config, obs.claims);
                  !pod.ok()) {
         Fail(obs.now, &status, "InvalidSpec", pod.status().message(), &d);
       } else {

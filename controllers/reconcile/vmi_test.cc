@@ -156,7 +156,7 @@ TEST(DecideVmi, PhaseFollowsThePod) {
     ASSERT_NE(ready, nullptr);
     EXPECT_EQ(ready->status, row.ready);
     // The pod is recorded, so its disappearance is noticed later.
-    EXPECT_EQ(kube::GetString(d.status->extra, "activePods.pod-uid-1"),
+    EXPECT_EQ(base::GetString(d.status->extra, "activePods.pod-uid-1"),
               row.pod == PodState::kPendingUnscheduled || row.pod == PodState::kUnschedulable
                   ? ""
                   : "node-1");
@@ -179,7 +179,7 @@ TEST(DecideVmi, PhaseFollowsThePod) {
 TEST(DecideVmi, NoPodMakesOneNamedAfterTheUid) {
   const VmiDecision d = DecideVmi(Observe(Vmi()));
   ASSERT_TRUE(d.create_pod.has_value());
-  EXPECT_EQ(kube::NameOf(*d.create_pod), LauncherPodName(Vmi()));
+  EXPECT_EQ(base::NameOf(*d.create_pod), LauncherPodName(Vmi()));
   EXPECT_EQ(d.status->phase, VmiPhase::kPending);
   EXPECT_FALSE(d.finalizers.has_value());
   EXPECT_FALSE(d.spec.has_value());
@@ -195,7 +195,7 @@ TEST(DecideVmi, NoPodMakesOneNamedAfterTheUid) {
   obs.vmi.status = *d.status;
   const VmiDecision again = DecideVmi(obs);
   ASSERT_TRUE(again.create_pod.has_value());
-  EXPECT_EQ(kube::NameOf(*again.create_pod), kube::NameOf(*d.create_pod));
+  EXPECT_EQ(base::NameOf(*again.create_pod), base::NameOf(*d.create_pod));
 }
 
 TEST(DecideVmi, EmulationConditionFollowsTheMode) {
@@ -487,7 +487,7 @@ TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
   const Json& volumes = d.create_pod->at("spec").at("volumes");
   bool mounted = false;
   for (const Json& v : volumes.as_array()) {
-    mounted |= kube::GetString(v, "persistentVolumeClaim.claimName") == "debian";
+    mounted |= base::GetString(v, "persistentVolumeClaim.claimName") == "debian";
   }
   EXPECT_TRUE(mounted);
 }
@@ -604,39 +604,39 @@ TEST(DecideVmi, InvalidVmiFails) {
 // Sent again, a refused pod would be refused again: only the first refusal
 // of kind Invalid or admission-Forbidden is final.
 TEST(PermanentRefusal, TellsAdmissionAndInvalidFromQuotaRbacAndOutages) {
-  using kube::Code;
-  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+  using base::Code;
+  EXPECT_TRUE(IsPermanentRefusal(base::Status(
       Code::kInvalid, "Pod \"virt-launcher-x\" is invalid: metadata.name: must be no more "
                       "than 63 characters",
       422)));
-  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+  EXPECT_TRUE(IsPermanentRefusal(base::Status(
       Code::kForbidden,
       "pods \"virt-launcher-x\" is forbidden: violates PodSecurity \"restricted:latest\": "
       "allowPrivilegeEscalation != false",
       403)));
-  EXPECT_TRUE(IsPermanentRefusal(kube::Status(
+  EXPECT_TRUE(IsPermanentRefusal(base::Status(
       Code::kForbidden, "admission webhook \"deny.example.com\" denied the request: no", 403)));
-  EXPECT_TRUE(IsPermanentRefusal(kube::Status(Code::kBadRequest, "bad body", 400)));
+  EXPECT_TRUE(IsPermanentRefusal(base::Status(Code::kBadRequest, "bad body", 400)));
   // Quota frees up when other pods end: transient.
-  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+  EXPECT_FALSE(IsPermanentRefusal(base::Status(
       Code::kForbidden,
       "pods \"virt-launcher-x\" is forbidden: exceeded quota: q, requested: pods=1, used: "
       "pods=1, limited: pods=1",
       403)));
   // Our own RBAC: the admin's fix makes every object recover.
-  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+  EXPECT_FALSE(IsPermanentRefusal(base::Status(
       Code::kForbidden,
       "pods is forbidden: User \"system:serviceaccount:vireo-system:vireo-controller\" cannot "
       "create resource \"pods\" in API group \"\" in the namespace \"ns\"",
       403)));
-  EXPECT_FALSE(IsPermanentRefusal(kube::Status(
+  EXPECT_FALSE(IsPermanentRefusal(base::Status(
       Code::kForbidden,
       "pods \"p\" is forbidden: unable to create new content in namespace ns because it is "
       "being terminated",
       403)));
   for (Code code : {Code::kUnavailable, Code::kTimeout, Code::kTooManyRequests, Code::kInternal,
                     Code::kConflict, Code::kUnauthorized}) {
-    EXPECT_FALSE(IsPermanentRefusal(kube::Status(code, "x", 500))) << kube::CodeName(code);
+    EXPECT_FALSE(IsPermanentRefusal(base::Status(code, "x", 500))) << base::CodeName(code);
   }
 }
 
@@ -718,7 +718,7 @@ TEST(DecideVmiNodes, ANodeSilentBeyondTheGraceFailsTheVmiWithoutForce) {
 TEST(DecideVmiNodes, ADeletedOrDisruptedPodOnASilentNodeFailsAtOnce) {
   api::VirtualMachineInstance vmi = Vmi(VmiPhase::kRunning);
   Json pod = Pod(vmi, PodState::kRunningReady);
-  pod["status"]["conditions"][1] = kube::ParseJson(R"({"type": "DisruptionTarget",
+  pod["status"]["conditions"][1] = base::ParseJson(R"({"type": "DisruptionTarget",
       "status": "True", "reason": "DeletionByTaintManager", "message": "Taint manager"})",
                                                    "c")
                                        .value();
@@ -784,7 +784,7 @@ TEST(DecideVmiNodes, ANodeGoneOrOutOfServiceFailsTheVmiAndForceDeletesThePod) {
 }
 
 TEST(PodSummary, ReadsTheDisruptionTarget) {
-  Json pod = kube::ParseJson(R"({"metadata": {"name": "p"}, "status": {"conditions": [
+  Json pod = base::ParseJson(R"({"metadata": {"name": "p"}, "status": {"conditions": [
       {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
        "message": "Eviction API: evicting"}]}})",
                              "pod")
@@ -795,7 +795,7 @@ TEST(PodSummary, ReadsTheDisruptionTarget) {
 }
 
 TEST(NodeStateOf, ReadsReadyAndTheOutOfServiceTaint) {
-  Json node = kube::ParseJson(R"({"metadata": {"name": "n"},
+  Json node = base::ParseJson(R"({"metadata": {"name": "n"},
       "spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
                           {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown",
                            "effect": "NoExecute"}]},

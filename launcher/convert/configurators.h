@@ -9,8 +9,8 @@
 #include "launcher/convert/context.h"
 #include "launcher/convert/xml.h"
 #include "lib/api/types.h"
-#include "lib/kube/json.h"
-#include "lib/kube/status.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher::convert_internal {
 
@@ -31,7 +31,7 @@ struct DomainXml {
   // ConfigurePciTopology gives them their addresses at the end.
   // NICs libvirt cannot express: QEMU JSON -device objects, appended to
   // qemu_args once placed.
-  std::vector<kube::Json> nic_devices;
+  std::vector<base::Json> nic_devices;
   std::vector<XmlElement*> nic_elements;     // <interface> libvirt knows
   std::vector<XmlElement*> pci_controllers;  // usb (when used), scsi, virtio-serial
   std::vector<XmlElement*> pci_disks;        // virtio <disk>s
@@ -39,7 +39,7 @@ struct DomainXml {
 };
 
 using api::VirtualMachineInstance;
-using kube::Status;
+using base::Status;
 
 // <memory>: the guest memory (memory.guest) in KiB.
 Status ConfigureMemory(const VirtualMachineInstance& vmi, DomainXml& xml);

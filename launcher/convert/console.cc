@@ -10,7 +10,7 @@
 namespace vireo::launcher::convert_internal {
 namespace {
 
-using kube::Code;
+using base::Code;
 
 // QEMU binds the socket itself; a path longer than sun_path fails at start
 // with a less helpful message.

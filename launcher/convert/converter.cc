@@ -14,7 +14,7 @@ std::string DomainName(const api::VirtualMachineInstance& vmi) {
   return (ns.empty() ? std::string("default") : ns) + "_" + vmi.metadata.name;
 }
 
-kube::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& vmi,
+base::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& vmi,
                                              const ConvertContext& ctx) {
   XmlElement domain("domain");
   domain.Attr("type", ctx.emulation == Emulation::kKvm ? "kvm" : "qemu");

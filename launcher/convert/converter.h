@@ -6,7 +6,7 @@
 
 #include "launcher/convert/context.h"
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -20,7 +20,7 @@ std::string DomainName(const api::VirtualMachineInstance& vmi);
 // entry in ctx.disks, an unknown bus, secure boot on a non-q35 machine, a
 // memory size that does not parse, an interface binding other than
 // masquerade.
-kube::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& vmi,
+base::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& vmi,
                                              const ConvertContext& ctx);
 
 }  // namespace vireo::launcher

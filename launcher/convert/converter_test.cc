@@ -60,7 +60,7 @@ ConvertContext SmallContext(const api::VirtualMachineInstance& vmi) {
   return ctx;
 }
 
-kube::Status ConvertError(const api::VirtualMachineInstance& vmi, const ConvertContext& ctx) {
+base::Status ConvertError(const api::VirtualMachineInstance& vmi, const ConvertContext& ctx) {
   auto xml = ConvertToDomainXml(vmi, ctx);
   EXPECT_FALSE(xml.ok()) << "converted unexpectedly:\n" << (xml.ok() ? *xml : "");
   return xml.status();
@@ -87,8 +87,8 @@ TEST(Convert, UnpreparedVolumeIsNamed) {
   const auto vmi = SmallVmi();
   ConvertContext ctx = SmallContext(vmi);
   ctx.disks.clear();
-  kube::Status status = ConvertError(vmi, ctx);
-  EXPECT_EQ(status.code(), kube::Code::kInvalid);
+  base::Status status = ConvertError(vmi, ctx);
+  EXPECT_EQ(status.code(), base::Code::kInvalid);
   EXPECT_THAT(status.message(), HasSubstr("spec.domain.devices.disks[0]"));
   EXPECT_THAT(status.message(), HasSubstr("'scratch'"));
   EXPECT_THAT(status.message(), HasSubstr("convert VMI t_small"));

@@ -6,7 +6,7 @@
 
 namespace vireo::launcher::convert_internal {
 
-using kube::Code;
+using base::Code;
 
 Status ConfigureMemory(const VirtualMachineInstance& vmi, DomainXml& xml) {
   const auto& memory = vmi.spec.domain.memory;
@@ -15,7 +15,7 @@ Status ConfigureMemory(const VirtualMachineInstance& vmi, DomainXml& xml) {
                   "spec.domain.memory.guest is not set; set it or "
                   "spec.domain.resources.requests.memory (defaults copy one into the other)");
   }
-  kube::Result<int64_t> bytes = api::ParseQuantityBytes(memory->guest);
+  base::Result<int64_t> bytes = api::ParseQuantityBytes(memory->guest);
   if (!bytes.ok() || *bytes <= 0) {
     return Status(Code::kInvalid,
                   "spec.domain.memory.guest: '" + memory->guest + "' is not a positive size");

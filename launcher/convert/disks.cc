@@ -4,12 +4,12 @@
 #include <string>
 
 #include "launcher/convert/configurators.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::launcher::convert_internal {
 namespace {
 
-using kube::Code;
+using base::Code;
 
 // libvirt's naming: a..z, then aa..az, ba.., as the kernel names sd devices.
 std::string DriveName(const std::string& prefix, int index) {
@@ -84,7 +84,7 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
     const bool readonly = cdrom || source.readonly || target.readonly.value_or(false);
     XmlElement& driver = el.Add("driver");
     driver.Attr("name", "qemu").Attr("type", DiskFormatName(source.format));
-    const std::string cache = kube::GetString(disk.extra, "cache");
+    const std::string cache = base::GetString(disk.extra, "cache");
     if (!cache.empty()) driver.Attr("cache", cache);
     // Freed guest blocks are freed in sparse images and thin volumes too.
     if (!readonly) driver.Attr("discard", "unmap");

@@ -5,12 +5,12 @@
 #include <string>
 
 #include "launcher/convert/configurators.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::launcher::convert_internal {
 namespace {
 
-using kube::Code;
+using base::Code;
 
 // libvirt refuses a domain <uuid> that is not 8-4-4-4-12 hex digits.
 bool IsUuid(const std::string& text) {
@@ -84,7 +84,7 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
         .Attr("template", secure_boot ? paths.ovmf_vars_secure_boot : paths.ovmf_vars)
         .Text(ctx.nvram_path);
   } else if (bootloader.has_value() && bootloader->bios.has_value() &&
-             kube::GetBool(bootloader->bios->extra, "useSerial").value_or(false)) {
+             base::GetBool(bootloader->bios->extra, "useSerial").value_or(false)) {
     // SeaBIOS prints its boot menu and messages on the serial console.
     os.Add("bios").Attr("useserial", "yes");
   }

@@ -7,12 +7,12 @@
 #include <string_view>
 
 #include "launcher/convert/configurators.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::launcher::convert_internal {
 namespace {
 
-using kube::Code;
+using base::Code;
 
 // QEMU device names for KubeVirt's interface models.
 const char* QemuNicDevice(const VirtualMachineInstance& vmi, const std::string& model) {
@@ -57,17 +57,17 @@ const std::string kSlirpNetwork = std::string("net=10.0.2.0/") + kMasqueradePref
 // ConfigurePciTopology names for it exists by then.
 void AddCommandLineNic(const api::Interface& iface, const std::string& netdev,
                        const std::string& mac, const char* device, DomainXml& xml) {
-  kube::Json dev = kube::Json::object();
-  dev["driver"] = kube::Json::string(device);
-  dev["id"] = kube::Json::string("ua-net-" + iface.name);
-  dev["netdev"] = kube::Json::string(netdev);
-  dev["mac"] = kube::Json::string(mac);
+  base::Json dev = base::Json::object();
+  dev["driver"] = base::Json::string(device);
+  dev["id"] = base::Json::string("ua-net-" + iface.name);
+  dev["netdev"] = base::Json::string(netdev);
+  dev["mac"] = base::Json::string(mac);
   if (iface.boot_order.has_value()) {
-    dev["bootindex"] = kube::Json::number(*iface.boot_order);
+    dev["bootindex"] = base::Json::number(*iface.boot_order);
   } else {
     // As KubeVirt: no network boot ROM unless the NIC boots (it costs
     // seconds of firmware time under TCG).
-    dev["romfile"] = kube::Json::string("");
+    dev["romfile"] = base::Json::string("");
   }
   xml.nic_devices.push_back(std::move(dev));
 }

@@ -35,7 +35,7 @@ void AddressOnRootPort(XmlElement& device, unsigned bus) {
 Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml) {
   if (!IsQ35(MachineType(vmi))) {
     // i440fx has no root ports: libvirt and QEMU fill the root bus's slots.
-    for (kube::Json& nic : xml.nic_devices) {
+    for (base::Json& nic : xml.nic_devices) {
       xml.qemu_args.push_back("-device");
       xml.qemu_args.push_back(nic.serialize());
     }
@@ -44,9 +44,9 @@ Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml) {
   // Bus N is the secondary bus of root port N; each device sits at N:00.0.
   unsigned bus = 1;
   for (XmlElement* nic : xml.nic_elements) AddressOnRootPort(*nic, bus++);
-  for (kube::Json& nic : xml.nic_devices) {
-    nic["bus"] = kube::Json::string("pci." + std::to_string(bus++));
-    nic["addr"] = kube::Json::string("0x0");
+  for (base::Json& nic : xml.nic_devices) {
+    nic["bus"] = base::Json::string("pci." + std::to_string(bus++));
+    nic["addr"] = base::Json::string("0x0");
     xml.qemu_args.push_back("-device");
     xml.qemu_args.push_back(nic.serialize());
   }

@@ -62,7 +62,7 @@ inline std::string ReadText(const std::string& path) {
 inline api::VirtualMachineInstance LoadVmi(const std::string& name) {
   const std::string path = TestdataPath(name + ".vmi.json");
   std::error_code error;
-  kube::Json json = kube::Json::parse(ReadText(path), error);
+  base::Json json = base::Json::parse(ReadText(path), error);
   if (error) ADD_FAILURE() << path << ": " << error.message();
   auto vmi = api::FromJson<api::VirtualMachineInstance>(json);
   if (!vmi.ok()) {

@@ -11,20 +11,20 @@
 #include <filesystem>
 
 #include "launcher/storage/process.h"
-#include "lib/kube/file_util.h"
+#include "lib/base/file_util.h"
 
 namespace vireo::launcher {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 
 namespace {
 
 Result<std::string> InlineOrBase64(const std::string& text, const std::string& base64,
                                    const std::string& field) {
   if (base64.empty()) return text;
-  std::optional<std::string> decoded = kube::internal::DecodeBase64(base64);
+  std::optional<std::string> decoded = base::DecodeBase64(base64);
   if (!decoded.has_value()) {
     return Status(Code::kInvalid, field + " is not valid base64");
   }
@@ -57,7 +57,7 @@ Result<std::string> FromSecret(const std::string& dir, const std::string& secret
   for (const char* key : {lower, camel}) {
     const std::string path = dir + "/" + key;
     if (::access(path.c_str(), F_OK) != 0) continue;
-    Result<std::string> data = kube::internal::ReadFile(path);
+    Result<std::string> data = base::ReadFile(path);
     if (!data.ok()) {
       return Status(Code::kInvalid, field + ": cannot read key '" + key + "' of Secret '" + secret +
                                         "' (" + path + "): " + data.status().message());

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -33,7 +33,7 @@ NoCloudSecretDirs NoCloudSecretDirsUnder(const std::string& volume_dir);
 // networkDataSecretRef the data is the Secret's key `userdata` (or
 // `userData`) / `networkdata` (or `networkData`) read from `secrets`;
 // kNotFound naming the Secret and the keys when neither is there.
-kube::Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,
+base::Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,
                                           const std::string& volume,
                                           const api::CloudInitNoCloudSource& source,
                                           const NoCloudSecretDirs& secrets = {});
@@ -42,7 +42,7 @@ kube::Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi
 // Ridge) at `iso_path`, replacing any file there. Runs `xorriso`; its files
 // are staged in a temporary folder next to `iso_path`, removed afterwards.
 // kInternal quoting xorriso when it fails, kNotFound when it is missing.
-kube::Status WriteNoCloudIso(const NoCloudSeed& seed, const std::string& iso_path,
+base::Status WriteNoCloudIso(const NoCloudSeed& seed, const std::string& iso_path,
                              const std::string& xorriso = "xorriso");
 
 }  // namespace vireo::launcher

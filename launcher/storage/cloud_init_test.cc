@@ -78,7 +78,7 @@ TEST(MakeNoCloudSeed, SecretWithoutTheKeyNamesSecretAndKeys) {
   source.secret_ref = "my-secret";
   auto seed = MakeNoCloudSeed(Vmi(), "seed", source, secrets);
   ASSERT_FALSE(seed.ok());
-  EXPECT_EQ(seed.status().code(), kube::Code::kNotFound);
+  EXPECT_EQ(seed.status().code(), base::Code::kNotFound);
   EXPECT_THAT(seed.status().message(), HasSubstr("Secret 'my-secret' has no key 'userdata' or "
                                                  "'userData'"));
   EXPECT_THAT(seed.status().message(), HasSubstr("volume 'seed'"));
@@ -89,7 +89,7 @@ TEST(MakeNoCloudSeed, BadBase64NamesVolumeAndField) {
   source.user_data_base64 = "not base64!";
   auto seed = MakeNoCloudSeed(Vmi(), "seed", source);
   ASSERT_FALSE(seed.ok());
-  EXPECT_EQ(seed.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(seed.status().code(), base::Code::kInvalid);
   EXPECT_THAT(seed.status().message(), HasSubstr("volume 'seed'"));
   EXPECT_THAT(seed.status().message(), HasSubstr("userDataBase64"));
 }
@@ -100,7 +100,7 @@ TEST(WriteNoCloudIso, IsAnIso9660LabelledCidataWithTheFiles) {
                    .meta_data = "instance-id: abc\nlocal-hostname: web\n",
                    .network_config = "version: 2\nethernets: {}\n"};
   const std::string iso = dir / "cidata.iso";
-  kube::Status status = WriteNoCloudIso(seed, iso);
+  base::Status status = WriteNoCloudIso(seed, iso);
   ASSERT_TRUE(status.ok()) << status.ToString();
 
   // The primary volume descriptor (sector 16): "CD001", volume id at 40.
@@ -135,9 +135,9 @@ TEST(WriteNoCloudIso, NoNetworkConfigFileWhenEmptyAndOldIsoReplaced) {
 
 TEST(WriteNoCloudIso, MissingToolIsNotFound) {
   TempDir dir;
-  kube::Status status = WriteNoCloudIso({}, dir / "c.iso", "/nonexistent/xorriso");
+  base::Status status = WriteNoCloudIso({}, dir / "c.iso", "/nonexistent/xorriso");
   ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.code(), kube::Code::kNotFound);
+  EXPECT_EQ(status.code(), base::Code::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dir / "c.iso"));
 }
 

@@ -8,13 +8,13 @@
 #include <cstring>
 
 #include "launcher/storage/process.h"
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::launcher {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 using storage_internal::LastLine;
 using storage_internal::ProcessResult;
 using storage_internal::RunProcess;
@@ -55,11 +55,11 @@ Result<ImageInfo> QueryImageAs(const std::string& qemu_img, const std::string& p
     return Status(Code::kInvalid,
                   "qemu-img cannot read " + path + " as " + format + ": " + LastLine(run->output));
   }
-  Result<kube::Json> json = kube::ParseJson(run->output, "qemu-img info output");
+  Result<base::Json> json = base::ParseJson(run->output, "qemu-img info output");
   if (!json.ok()) return json.status();
   ImageInfo info;
-  info.virtual_size = kube::GetInt(*json, "virtual-size").value_or(0);
-  info.backing_file = kube::GetString(*json, "backing-filename");
+  info.virtual_size = base::GetInt(*json, "virtual-size").value_or(0);
+  info.backing_file = base::GetString(*json, "backing-filename");
   return info;
 }
 

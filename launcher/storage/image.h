@@ -6,7 +6,7 @@
 #include <string>
 
 #include "launcher/storage/disk_source.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -14,7 +14,7 @@ namespace vireo::launcher {
 // first bytes: the qcow2 magic "QFI\xfb" means qcow2, anything else raw.
 // kNotFound when it does not exist, kInvalid when it cannot be opened or read
 // (message: the system's reason).
-kube::Result<DiskFormat> DetectImageFormat(const std::string& path);
+base::Result<DiskFormat> DetectImageFormat(const std::string& path);
 
 // What `qemu-img info` says of an image.
 struct ImageInfo {
@@ -25,30 +25,30 @@ struct ImageInfo {
 
 // `qemu-img info --output=json -f <format>`; kInvalid with qemu-img's own
 // message when it refuses the image.
-kube::Result<ImageInfo> QueryImage(const std::string& qemu_img, const std::string& path,
+base::Result<ImageInfo> QueryImage(const std::string& qemu_img, const std::string& path,
                                    DiskFormat format);
 
 // For qcow2: `qemu-img check`; kInvalid naming the path and quoting qemu-img
 // when the image is corrupt or unreadable. Leaked clusters are not refused
 // (harmless, and what a crashed writer leaves). For raw: nothing to check.
-kube::Status CheckImage(const std::string& qemu_img, const std::string& path, DiskFormat format);
+base::Status CheckImage(const std::string& qemu_img, const std::string& path, DiskFormat format);
 
 // The same two for any format qemu-img reads, named as qemu-img names it
 // ("vmdk", "vhdx", ...): what an import meets. `format` of the result is
 // left raw. CheckImageAs passes formats qemu-img cannot check.
-kube::Result<ImageInfo> QueryImageAs(const std::string& qemu_img, const std::string& path,
+base::Result<ImageInfo> QueryImageAs(const std::string& qemu_img, const std::string& path,
                                      const std::string& format);
-kube::Status CheckImageAs(const std::string& qemu_img, const std::string& path,
+base::Status CheckImageAs(const std::string& qemu_img, const std::string& path,
                           const std::string& format);
 
 // `qemu-img create -f qcow2 -b <backing> -F <backing_format> <path>`:
 // replaces any file at `path`. The backing path is stored as given (absolute).
-kube::Status CreateOverlay(const std::string& qemu_img, const std::string& path,
+base::Status CreateOverlay(const std::string& qemu_img, const std::string& path,
                            const std::string& backing, DiskFormat backing_format);
 
 // A sparse image of `size_bytes` (a multiple of 512) at `path`, which must
 // not exist. qcow2 goes through qemu-img; raw is an ftruncate'd file.
-kube::Status CreateSparseImage(const std::string& qemu_img, const std::string& path,
+base::Status CreateSparseImage(const std::string& qemu_img, const std::string& path,
                                DiskFormat format, int64_t size_bytes);
 
 }  // namespace vireo::launcher

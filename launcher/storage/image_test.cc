@@ -10,7 +10,7 @@
 namespace vireo::launcher {
 namespace {
 
-using kube::Status;
+using base::Status;
 using storage_testing::RunTool;
 using storage_testing::TempDir;
 using storage_testing::WriteFile;
@@ -30,7 +30,7 @@ TEST(DetectImageFormat, MissingFileIsNotFound) {
   TempDir dir;
   auto format = DetectImageFormat(dir / "nope.img");
   ASSERT_FALSE(format.ok());
-  EXPECT_EQ(format.status().code(), kube::Code::kNotFound);
+  EXPECT_EQ(format.status().code(), base::Code::kNotFound);
   EXPECT_THAT(format.status().message(), HasSubstr(dir / "nope.img"));
 }
 
@@ -64,7 +64,7 @@ TEST(CheckImage, RefusesACorruptQcow2NamingThePath) {
   WriteFile(path, bytes);
   Status status = CheckImage("qemu-img", path, DiskFormat::kQcow2);
   ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.code(), kube::Code::kInvalid);
+  EXPECT_EQ(status.code(), base::Code::kInvalid);
   EXPECT_THAT(status.message(), HasSubstr(path));
   EXPECT_THAT(status.message(), HasSubstr("corrupt"));
 }
@@ -113,15 +113,15 @@ TEST(CreateSparseImage, Qcow2HasTheVirtualSize) {
 TEST(CreateSparseImage, RefusesSizesThatAreNotSectorMultiples) {
   TempDir dir;
   EXPECT_EQ(CreateSparseImage("qemu-img", dir / "x", DiskFormat::kRaw, 1000).code(),
-            kube::Code::kInvalid);
+            base::Code::kInvalid);
   EXPECT_EQ(CreateSparseImage("qemu-img", dir / "x", DiskFormat::kRaw, 0).code(),
-            kube::Code::kInvalid);
+            base::Code::kInvalid);
 }
 
 TEST(RunProcess, MissingToolIsNotFound) {
   auto result = storage_internal::RunProcess({"/nonexistent/qemu-img", "info"});
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), kube::Code::kNotFound);
+  EXPECT_EQ(result.status().code(), base::Code::kNotFound);
   EXPECT_THAT(result.status().message(), HasSubstr("/nonexistent/qemu-img"));
 }
 

@@ -13,18 +13,18 @@ extern char** environ;
 
 namespace vireo::launcher::storage_internal {
 
-using kube::Code;
-using kube::Status;
+using base::Code;
+using base::Status;
 
 namespace {
 constexpr size_t kMaxOutput = 64 * 1024;
 }  // namespace
 
-kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv) {
+base::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv) {
   return RunProcess(argv, nullptr);
 }
 
-kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+base::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                        const std::function<void(std::string_view)>& on_output) {
   if (argv.empty()) return Status(Code::kInternal, "RunProcess: empty argv");
   int pipe_fds[2];

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher::storage_internal {
 
@@ -20,11 +20,11 @@ struct ProcessResult {
 // stdin from /dev/null, no shell. Waits for it. kNotFound when the program
 // cannot be found, kInternal when it cannot be started. A non-zero exit is
 // not an error here: the caller reads exit_code.
-kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv);
+base::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv);
 
 // The same, and `on_output` sees every piece of output as it arrives (for
 // progress a tool prints while it works, e.g. `qemu-img convert -p`).
-kube::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+base::Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                        const std::function<void(std::string_view)>& on_output);
 
 // The last non-empty line of a tool's output, for error messages.

@@ -20,9 +20,9 @@
 
 namespace vireo::launcher {
 
-using kube::Code;
-using kube::Result;
-using kube::Status;
+using base::Code;
+using base::Result;
+using base::Status;
 namespace fs = std::filesystem;
 
 namespace {

@@ -8,7 +8,7 @@
 
 #include "launcher/storage/disk_source.h"
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::launcher {
 
@@ -39,7 +39,7 @@ struct StorageLayout {
 // Status (kNotFound: something the pod should provide is missing; kInvalid:
 // it is there but unusable; kInternal: a tool or system call failed) names
 // the volume, the path and what to do. Not thread-safe for one state dir.
-kube::Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
+base::Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
                                          const StorageLayout& layout);
 
 // One persistentVolumeClaim volume. `read_only`: from the volume (claim
@@ -50,7 +50,7 @@ kube::Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
 // not a regular file, cannot be opened, or whose size exceeds the
 // filesystem's size; a volume too small (BlankDiskBytes: none) or not
 // writable to create one; a corrupt qcow2 or a qcow2 with a backing file.
-kube::Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
+base::Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
                                           std::optional<int64_t> claim_bytes,
                                           const StorageLayout& layout);
 
@@ -60,19 +60,19 @@ kube::Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_o
 // in the directory or its disk/ subfolder), detects its format, checks it,
 // and (re)creates state_dir/container-disks/<vol>.qcow2 on top of it. The
 // overlay is recreated on every call, so guest writes never outlive a start.
-kube::Result<DiskSource> PrepareContainerDisk(const std::string& volume,
+base::Result<DiskSource> PrepareContainerDisk(const std::string& volume,
                                               const std::string& image_path,
                                               const StorageLayout& layout);
 
 // One emptyDisk volume: state_dir/empty-disks/<vol>.qcow2 of `capacity_bytes`
 // (rounded up to 512), created when missing, reused when present.
-kube::Result<DiskSource> PrepareEmptyDisk(const std::string& volume, int64_t capacity_bytes,
+base::Result<DiskSource> PrepareEmptyDisk(const std::string& volume, int64_t capacity_bytes,
                                           const StorageLayout& layout);
 
 // One cloudInitNoCloud volume: its seed (MakeNoCloudSeed) written by
 // WriteNoCloudIso as state_dir/cloud-init/<vol>.iso, rewritten on every call
 // so it always matches the VMI. Attached read-only, raw.
-kube::Result<DiskSource> PrepareCloudInitVolume(const api::VirtualMachineInstance& vmi,
+base::Result<DiskSource> PrepareCloudInitVolume(const api::VirtualMachineInstance& vmi,
                                                 const std::string& volume,
                                                 const api::CloudInitNoCloudSource& source,
                                                 const StorageLayout& layout);

@@ -17,7 +17,7 @@
 namespace vireo::launcher {
 namespace {
 
-using kube::Code;
+using base::Code;
 using storage_testing::ReadFile;
 using storage_testing::RunTool;
 using storage_testing::TempDir;

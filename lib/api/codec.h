@@ -10,12 +10,12 @@
 #pragma once
 
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::api {
 
-using kube::Result;
-using kube::Status;
+using base::Result;
+using base::Status;
 
 // Specialized for VirtualMachine, VirtualMachineInstance, ObjectMeta and
 // VirtualMachineInstanceSpec. Never throws.

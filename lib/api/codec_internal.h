@@ -169,7 +169,7 @@ Json EncodeVmiSpec(const VirtualMachineInstanceSpec& spec);
 std::string DescribeObject(const Json& json, std::string_view kind);
 
 template <typename T, typename F>
-kube::Result<T> DecodeTopLevel(const Json& json, std::string_view kind, F decode) {
+base::Result<T> DecodeTopLevel(const Json& json, std::string_view kind, F decode) {
   Problems problems;
   T out;
   try {

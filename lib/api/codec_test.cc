@@ -240,9 +240,9 @@ TEST_P(DecodeErrorTest, NamesThePathAndTheProblem) {
   const ErrorCase& c = GetParam();
   Result<VirtualMachine> vm = FromJson<VirtualMachine>(ParseOrDie(c.json));
   ASSERT_FALSE(vm.ok());
-  EXPECT_EQ(vm.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(vm.status().code(), base::Code::kInvalid);
   ASSERT_EQ(vm.status().causes().size(), 1u) << vm.status().ToString();
-  const kube::Cause& cause = vm.status().causes()[0];
+  const base::Cause& cause = vm.status().causes()[0];
   EXPECT_EQ(cause.field, c.field);
   EXPECT_EQ(cause.reason, c.reason);
   EXPECT_EQ(cause.message, c.message);

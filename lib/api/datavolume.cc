@@ -51,7 +51,7 @@ void DecodeClaim(const Json& json, const std::string& path, Problems& problems,
   if (!r.is_object()) return;
   r.OptString("storageClassName", &out->storage_class_name);
   r.String("volumeMode", &out->volume_mode);
-  const Json* requests = kube::Find(json, "resources.requests");
+  const Json* requests = base::Find(json, "resources.requests");
   if (requests != nullptr && requests->is_object() && requests->has_field("storage")) {
     const Json& storage = requests->at("storage");
     if (storage.is_string()) {
@@ -105,7 +105,7 @@ void DecodeStatus(const Json& json, const std::string& path, Problems& problems,
 
 }  // namespace
 
-kube::Result<DataVolume> DataVolumeFromJson(const Json& json) {
+base::Result<DataVolume> DataVolumeFromJson(const Json& json) {
   Problems problems;
   DataVolume dv;
   ObjectReader r(json, "", problems);
@@ -114,7 +114,7 @@ kube::Result<DataVolume> DataVolumeFromJson(const Json& json) {
     r.Object("spec", &dv.spec, DecodeSpec);
     r.Object("status", &dv.status, DecodeStatus);
   }
-  kube::Status status = problems.ToStatus("DataVolume");
+  base::Status status = problems.ToStatus("DataVolume");
   if (!status.ok()) return status;
   return dv;
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::api {
 
@@ -77,7 +77,7 @@ struct DataVolume {
 // Decodes a DataVolume as the apiserver stored it (the CRD schema checked
 // the fields already): kInvalid naming the field on a type mismatch or a
 // spec without exactly one source or one of storage/pvc.
-kube::Result<DataVolume> DataVolumeFromJson(const Json& json);
+base::Result<DataVolume> DataVolumeFromJson(const Json& json);
 Json ToJson(const DataVolumeStatus& status);
 
 // The DataVolume names of a VMI spec's dataVolume volumes, in volume order,

@@ -3,12 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::api {
 namespace {
 
-Json Parse(const char* text) { return kube::ParseJson(text).value(); }
+Json Parse(const char* text) { return base::ParseJson(text).value(); }
 
 TEST(DataVolumeTest, DecodesAnHttpImportWithTheStorageApi) {
   auto dv = DataVolumeFromJson(Parse(R"({
@@ -30,7 +30,7 @@ TEST(DataVolumeTest, DecodesAnHttpImportWithTheStorageApi) {
   EXPECT_EQ(dv->status.restart_count, 1);
   // CDI's lastHeartbeatTime is kept on the way back.
   Json status = ToJson(dv->status);
-  EXPECT_EQ(kube::GetString(status.at("conditions").at(0), "lastHeartbeatTime"),
+  EXPECT_EQ(base::GetString(status.at("conditions").at(0), "lastHeartbeatTime"),
             "2026-12-05T10:00:00Z");
 }
 

@@ -36,7 +36,7 @@ constexpr char kCpu[] = "cpu";
 bool HasPositive(const std::map<std::string, Quantity>& list, const char* name) {
   auto it = list.find(name);
   if (it == list.end()) return false;
-  kube::Result<int64_t> value = ParseQuantityValue(it->second);
+  base::Result<int64_t> value = ParseQuantityValue(it->second);
   return value.ok() && *value > 0;
 }
 
@@ -50,7 +50,7 @@ void DefaultResourcesAndMemory(DomainSpec& domain) {
   }
   const bool has_guest = domain.memory.has_value() && !domain.memory->guest.empty();
   if (!res.requests.contains(kMemory) && has_guest) {
-    kube::Result<int64_t> guest = ParseQuantityValue(domain.memory->guest);
+    base::Result<int64_t> guest = ParseQuantityValue(domain.memory->guest);
     if (guest.ok() && *guest > 0) res.requests[kMemory] = domain.memory->guest;
   }
   if (!has_guest && HasPositive(res.requests, kMemory)) {
@@ -65,7 +65,7 @@ uint32_t SocketsFor(const ResourceRequirements& res) {
   for (const auto* list : {&res.limits, &res.requests}) {
     auto it = list->find(kCpu);
     if (it == list->end()) continue;
-    kube::Result<int64_t> cpus = ParseQuantityValue(it->second);
+    base::Result<int64_t> cpus = ParseQuantityValue(it->second);
     if (cpus.ok() && *cpus >= 1 && *cpus <= UINT32_MAX) return static_cast<uint32_t>(*cpus);
     return 1;
   }
@@ -198,9 +198,9 @@ void ApplyVmDefaults(VirtualMachine* vm) {
   if (domain.machine->type.empty()) domain.machine->type = kDefaultMachineType;
 }
 
-kube::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec) {
+base::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec) {
   if (spec.running.has_value() && spec.run_strategy.has_value()) {
-    return kube::Status(kube::Code::kInvalid,
+    return base::Status(base::Code::kInvalid,
                         "spec.running and spec.runStrategy are mutually exclusive; "
                         "remove spec.running");
   }

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::api {
 
@@ -40,6 +40,6 @@ void ApplyVmDefaults(VirtualMachine* vm);
 // The run strategy a VM asks for: spec.runStrategy, else Always for
 // `running: true` and Halted for `running: false`, else Halted. kInvalid when
 // both fields are set, as KubeVirt refuses that.
-kube::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec);
+base::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec);
 
 }  // namespace vireo::api

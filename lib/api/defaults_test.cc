@@ -306,7 +306,7 @@ TEST(RunStrategyTest, BothSetIsRefused) {
   spec.run_strategy = RunStrategy::kAlways;
   Result<RunStrategy> got = EffectiveRunStrategy(spec);
   ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(got.status().code(), base::Code::kInvalid);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <optional>
 
-#include "lib/kube/file_util.h"
+#include "lib/base/file_util.h"
 
 namespace vireo::api {
 namespace {
@@ -42,7 +42,7 @@ std::vector<std::string> FixedMacs(const VirtualMachineInstanceSpec& spec) {
 std::string NetworkDataText(const CloudInitNoCloudSource& source) {
   if (!source.network_data.empty()) return source.network_data;
   if (source.network_data_base64.empty()) return "";
-  std::optional<std::string> decoded = kube::internal::DecodeBase64(source.network_data_base64);
+  std::optional<std::string> decoded = base::DecodeBase64(source.network_data_base64);
   return decoded.value_or("");
 }
 

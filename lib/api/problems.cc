@@ -22,13 +22,13 @@ std::string KeyPath(std::string_view parent, std::string_view key) {
 }
 
 void Problems::Add(std::string field, std::string reason, std::string message) {
-  causes_.push_back(kube::Cause{
+  causes_.push_back(base::Cause{
       .reason = std::move(reason), .message = std::move(message), .field = std::move(field)});
 }
 
-kube::Status Problems::ToStatus(std::string_view what) const {
-  if (causes_.empty()) return kube::Status::Ok();
-  const kube::Cause& first = causes_.front();
+base::Status Problems::ToStatus(std::string_view what) const {
+  if (causes_.empty()) return base::Status::Ok();
+  const base::Cause& first = causes_.front();
   std::string message = std::string(what) + " is invalid: ";
   if (!first.field.empty()) message += first.field + ": ";
   message += first.message;
@@ -36,7 +36,7 @@ kube::Status Problems::ToStatus(std::string_view what) const {
     message += " (and " + std::to_string(causes_.size() - 1) + " more)";
   }
   // 422 is what the apiserver answers for the same kind of refusal.
-  return kube::Status(kube::Code::kInvalid, std::move(message), 422, causes_);
+  return base::Status(base::Code::kInvalid, std::move(message), 422, causes_);
 }
 
 }  // namespace vireo::api

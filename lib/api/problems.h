@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::api {
 
@@ -31,14 +31,14 @@ class Problems {
   void Add(std::string field, std::string reason, std::string message);
 
   bool empty() const { return causes_.empty(); }
-  const std::vector<kube::Cause>& causes() const { return causes_; }
+  const std::vector<base::Cause>& causes() const { return causes_; }
 
   // Ok when there are no problems; otherwise kInvalid whose message names
   // `what` and the first problem, with every problem as a Cause.
-  kube::Status ToStatus(std::string_view what) const;
+  base::Status ToStatus(std::string_view what) const;
 
  private:
-  std::vector<kube::Cause> causes_;
+  std::vector<base::Cause> causes_;
 };
 
 }  // namespace vireo::api

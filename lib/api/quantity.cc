@@ -26,8 +26,8 @@ struct Decomposed {
   int exp2 = 0;
 };
 
-kube::Status Invalid(std::string_view text, const std::string& why) {
-  return kube::Status(kube::Code::kInvalid,
+base::Status Invalid(std::string_view text, const std::string& why) {
+  return base::Status(base::Code::kInvalid,
                       "invalid quantity \"" + std::string(text) + "\": " + why);
 }
 
@@ -74,7 +74,7 @@ bool ParseSuffix(std::string_view suffix, Decomposed* out) {
   return true;
 }
 
-kube::Result<Decomposed> Decompose(std::string_view text) {
+base::Result<Decomposed> Decompose(std::string_view text) {
   Decomposed out;
   size_t i = 0;
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
@@ -113,8 +113,8 @@ kube::Result<Decomposed> Decompose(std::string_view text) {
 }
 
 // value * 10^scale10, rounded up away from zero.
-kube::Result<int64_t> Scaled(std::string_view text, int scale10) {
-  kube::Result<Decomposed> parsed = Decompose(text);
+base::Result<int64_t> Scaled(std::string_view text, int scale10) {
+  base::Result<Decomposed> parsed = Decompose(text);
   if (!parsed.ok()) return parsed.status();
   const Decomposed& q = *parsed;
   if (q.mantissa == 0) return int64_t{0};
@@ -149,8 +149,8 @@ kube::Result<int64_t> Scaled(std::string_view text, int scale10) {
 
 }  // namespace
 
-kube::Result<int64_t> ParseQuantityValue(std::string_view text) { return Scaled(text, 0); }
+base::Result<int64_t> ParseQuantityValue(std::string_view text) { return Scaled(text, 0); }
 
-kube::Result<int64_t> ParseQuantityMilli(std::string_view text) { return Scaled(text, 3); }
+base::Result<int64_t> ParseQuantityMilli(std::string_view text) { return Scaled(text, 3); }
 
 }  // namespace vireo::api

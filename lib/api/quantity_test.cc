@@ -25,10 +25,10 @@ class QuantityGoodTest : public ::testing::TestWithParam<Good> {};
 
 TEST_P(QuantityGoodTest, Parses) {
   const Good& c = GetParam();
-  kube::Result<int64_t> value = ParseQuantityValue(c.text);
+  base::Result<int64_t> value = ParseQuantityValue(c.text);
   ASSERT_TRUE(value.ok()) << value.status().ToString();
   EXPECT_EQ(*value, c.value) << c.text;
-  kube::Result<int64_t> milli = ParseQuantityMilli(c.text);
+  base::Result<int64_t> milli = ParseQuantityMilli(c.text);
   if (c.milli == kMilliOutOfRange) {
     ASSERT_FALSE(milli.ok()) << c.text;
     EXPECT_THAT(milli.status().message(), HasSubstr("out of range"));
@@ -68,9 +68,9 @@ INSTANTIATE_TEST_SUITE_P(
 class QuantityBadTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(QuantityBadTest, IsRejected) {
-  kube::Result<int64_t> value = ParseQuantityValue(GetParam());
+  base::Result<int64_t> value = ParseQuantityValue(GetParam());
   ASSERT_FALSE(value.ok()) << GetParam() << " parsed as " << *value;
-  EXPECT_EQ(value.status().code(), kube::Code::kInvalid);
+  EXPECT_EQ(value.status().code(), base::Code::kInvalid);
   EXPECT_THAT(value.status().message(), HasSubstr(std::string("\"") + GetParam() + "\""));
 }
 

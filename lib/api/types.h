@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::api {
 
-using kube::Json;
+using base::Json;
 
 // Every modelled JSON object keeps the keys it does not model in `extra` (an
 // object, or null when there were none), so that decode -> encode loses

@@ -50,7 +50,7 @@ std::string Describe(const char* kind, const ObjectMeta& meta) {
 // The parsed quantity, or nullopt after reporting why it does not parse.
 std::optional<int64_t> CheckQuantity(const Quantity& text, const std::string& path,
                                      Problems& problems) {
-  kube::Result<int64_t> value = ParseQuantityValue(text);
+  base::Result<int64_t> value = ParseQuantityValue(text);
   if (!value.ok()) {
     problems.Add(path, kReasonInvalid, value.status().message());
     return std::nullopt;
@@ -444,7 +444,7 @@ void ValidateVmiSpec(const VirtualMachineInstanceSpec& spec, std::string_view pa
   }
 }
 
-kube::Status ValidateVirtualMachine(const VirtualMachine& vm) {
+base::Status ValidateVirtualMachine(const VirtualMachine& vm) {
   Problems problems;
   if (vm.spec.running.has_value() && vm.spec.run_strategy.has_value()) {
     problems.Add("spec.running", kReasonInvalid,
@@ -454,7 +454,7 @@ kube::Status ValidateVirtualMachine(const VirtualMachine& vm) {
   return problems.ToStatus(Describe(kVirtualMachineKind, vm.metadata));
 }
 
-kube::Status ValidateVirtualMachineInstance(const VirtualMachineInstance& vmi) {
+base::Status ValidateVirtualMachineInstance(const VirtualMachineInstance& vmi) {
   Problems problems;
   ValidateVmiSpec(vmi.spec, "spec", problems);
   return problems.ToStatus(Describe(kVirtualMachineInstanceKind, vmi.metadata));

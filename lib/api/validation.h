@@ -8,7 +8,7 @@
 
 #include "lib/api/problems.h"
 #include "lib/api/types.h"
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::api {
 
@@ -25,8 +25,8 @@ inline constexpr std::string_view kEvictionLiveMigrateRefusal =
 
 // Ok, or kInvalid listing every problem. They accept a spec before or after
 // ApplyVmiSpecDefaults.
-kube::Status ValidateVirtualMachine(const VirtualMachine& vm);
-kube::Status ValidateVirtualMachineInstance(const VirtualMachineInstance& vmi);
+base::Status ValidateVirtualMachine(const VirtualMachine& vm);
+base::Status ValidateVirtualMachineInstance(const VirtualMachineInstance& vmi);
 
 // Adds the problems of one VMI spec, with field paths under `path`
 // ("spec" for a VMI, "spec.template.spec" for a VM).

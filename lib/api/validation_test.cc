@@ -8,9 +8,9 @@
 #include <functional>
 #include <string>
 
+#include "lib/api/bounds.h"
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
-#include "lib/api/bounds.h"
 #include "lib/api/test_util.h"
 
 namespace vireo::api {
@@ -42,7 +42,7 @@ VirtualMachineInstanceSpec ValidSpec() {
   return spec.ok() ? *spec : VirtualMachineInstanceSpec{};
 }
 
-std::vector<kube::Cause> Validate(const VirtualMachineInstanceSpec& spec) {
+std::vector<base::Cause> Validate(const VirtualMachineInstanceSpec& spec) {
   Problems problems;
   ValidateVmiSpec(spec, "spec", problems);
   return problems.causes();
@@ -93,8 +93,8 @@ class RuleTest : public ::testing::TestWithParam<Case> {};
 TEST_P(RuleTest, BrokenRuleIsReportedAtItsField) {
   VirtualMachineInstanceSpec spec = ValidSpec();
   GetParam().breaks(spec);
-  const std::vector<kube::Cause> causes = Validate(spec);
-  ASSERT_EQ(causes.size(), 1u) << kube::Status(kube::Code::kInvalid, "", 0, causes).ToString();
+  const std::vector<base::Cause> causes = Validate(spec);
+  ASSERT_EQ(causes.size(), 1u) << base::Status(base::Code::kInvalid, "", 0, causes).ToString();
   EXPECT_EQ(causes[0].field, GetParam().field);
   EXPECT_EQ(causes[0].reason, GetParam().reason);
   EXPECT_FALSE(causes[0].message.empty());
@@ -297,7 +297,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ValidationTest, DuplicateNetworkName) {
   VirtualMachineInstanceSpec spec = ValidSpec();
   spec.networks.push_back(NamedNetwork("default", true));
-  const std::vector<kube::Cause> causes = Validate(spec);
+  const std::vector<base::Cause> causes = Validate(spec);
   ASSERT_EQ(causes.size(), 2u);
   EXPECT_EQ(causes[0].field, "spec.networks[1].name");
   EXPECT_EQ(causes[0].reason, kReasonDuplicate);
@@ -309,9 +309,9 @@ TEST(ValidationTest, ReportsEveryProblem) {
   spec.domain.devices.disks[1].name = "nope";
   spec.volumes[0].container_disk->image = "";
   spec.domain.devices.interfaces[0].name = "other";
-  const std::vector<kube::Cause> causes = Validate(spec);
+  const std::vector<base::Cause> causes = Validate(spec);
   std::vector<std::string> fields;
-  for (const kube::Cause& c : causes) fields.push_back(c.field);
+  for (const base::Cause& c : causes) fields.push_back(c.field);
   EXPECT_THAT(fields, ::testing::UnorderedElementsAre("spec.volumes[0].containerDisk.image",
                                                       "spec.domain.devices.disks[1].name",
                                                       "spec.domain.devices.interfaces[0].name"));
@@ -342,8 +342,8 @@ TEST(ValidationTest, VmPathsAndMessage) {
   vm.spec.template_spec.spec = ValidSpec();
   vm.spec.template_spec.spec.domain.memory->guest = "0";
 
-  const kube::Status status = ValidateVirtualMachine(vm);
-  ASSERT_EQ(status.code(), kube::Code::kInvalid);
+  const base::Status status = ValidateVirtualMachine(vm);
+  ASSERT_EQ(status.code(), base::Code::kInvalid);
   ASSERT_EQ(status.causes().size(), 2u) << status.ToString();
   EXPECT_EQ(status.causes()[0].field, "spec.running");
   EXPECT_EQ(status.causes()[1].field, "spec.template.spec.domain.memory.guest");

@@ -7,9 +7,22 @@
 #include "lib/kube/transport.h"
 
 namespace vireo::kube {
+
+using base::Cause;
+using base::Code;
+using base::DumpJson;
+using base::Find;
+using base::GetInt;
+using base::GetString;
+using base::Json;
+using base::NameOf;
+using base::NamespaceOf;
+using base::ParseJson;
+using base::Result;
+using base::Status;
+
 namespace {
 
-using internal::EncodeQuery;
 using internal::HttpReply;
 using Params = std::vector<std::pair<std::string, std::string>>;
 

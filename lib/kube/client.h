@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 #include "lib/kube/config.h"
-#include "lib/kube/json.h"
 #include "lib/kube/resource.h"
-#include "lib/kube/status.h"
 #include "lib/kube/watch.h"
 
 namespace vireo::kube {
@@ -44,7 +44,7 @@ struct ListOptions {
 };
 
 struct ObjectList {
-  std::vector<Json> items;
+  std::vector<base::Json> items;
   std::string resource_version;  // of the list: where a watch starts
   std::string continue_token;    // empty on the last page
 };
@@ -86,8 +86,8 @@ class Client {
  public:
   // Sets up TLS (CA, client certificate) and credentials. Fails on unreadable
   // or malformed PEM data, naming which.
-  static Result<std::unique_ptr<Client>> Create(const ClusterConfig& config,
-                                                const ClientOptions& options = {});
+  static base::Result<std::unique_ptr<Client>> Create(const ClusterConfig& config,
+                                                      const ClientOptions& options = {});
   virtual ~Client();
 
   const ClusterConfig& config() const;
@@ -100,37 +100,38 @@ class Client {
   std::string BearerToken();
   std::function<void(SSL_CTX*)> TlsSetup() const;
 
-  Result<Json> Get(const Resource& resource, std::string_view ns, std::string_view name,
-                   const Deadline& deadline = std::nullopt);
+  base::Result<base::Json> Get(const Resource& resource, std::string_view ns, std::string_view name,
+                               const Deadline& deadline = std::nullopt);
   // One page; follow continue_token for more.
-  Result<ObjectList> List(const Resource& resource, std::string_view ns,
-                          const ListOptions& options = {});
+  base::Result<ObjectList> List(const Resource& resource, std::string_view ns,
+                                const ListOptions& options = {});
   // Every page, concatenated. The list's resource_version is the first page's.
-  Result<ObjectList> ListAll(const Resource& resource, std::string_view ns,
-                             ListOptions options = {});
-  Result<Json> Create(const Resource& resource, std::string_view ns, const Json& object,
-                      const WriteOptions& options = {});
+  base::Result<ObjectList> ListAll(const Resource& resource, std::string_view ns,
+                                   ListOptions options = {});
+  base::Result<base::Json> Create(const Resource& resource, std::string_view ns,
+                                  const base::Json& object, const WriteOptions& options = {});
   // PUT of the whole object; metadata.resourceVersion makes it conditional.
-  Result<Json> Update(const Resource& resource, const Json& object,
-                      const WriteOptions& options = {});
+  base::Result<base::Json> Update(const Resource& resource, const base::Json& object,
+                                  const WriteOptions& options = {});
   // PUT of the status subresource.
-  Result<Json> UpdateStatus(const Resource& resource, const Json& object,
-                            const WriteOptions& options = {});
-  Result<Json> Patch(const Resource& resource, std::string_view ns, std::string_view name,
-                     PatchType type, const Json& patch, std::string_view subresource = {},
-                     const WriteOptions& options = {});
+  base::Result<base::Json> UpdateStatus(const Resource& resource, const base::Json& object,
+                                        const WriteOptions& options = {});
+  base::Result<base::Json> Patch(const Resource& resource, std::string_view ns,
+                                 std::string_view name, PatchType type, const base::Json& patch,
+                                 std::string_view subresource = {},
+                                 const WriteOptions& options = {});
   // NotFound is returned as such; callers that only want the object gone
   // check IsNotFound themselves.
-  Status Delete(const Resource& resource, std::string_view ns, std::string_view name,
-                const DeleteOptions& options = {});
-  Result<std::unique_ptr<WatchStream>> Watch(const Resource& resource, std::string_view ns,
-                                             const WatchOptions& options = {});
+  base::Status Delete(const Resource& resource, std::string_view ns, std::string_view name,
+                      const DeleteOptions& options = {});
+  base::Result<std::unique_ptr<WatchStream>> Watch(const Resource& resource, std::string_view ns,
+                                                   const WatchOptions& options = {});
 
   // Any other request: method "GET", "POST", ..., path with query string
   // already encoded, body may be null. Used for /version and TokenRequest.
-  Result<Json> Raw(std::string_view method, std::string_view path_and_query,
-                   const Json& body = Json::null(),
-                   std::string_view content_type = "application/json");
+  base::Result<base::Json> Raw(std::string_view method, std::string_view path_and_query,
+                               const base::Json& body = base::Json::null(),
+                               std::string_view content_type = "application/json");
 
  protected:
   Client() = default;
@@ -142,6 +143,6 @@ class Client {
 
 // Maps an HTTP status and the body the apiserver sent (usually a metav1.Status)
 // to a Status. Exposed for unit tests.
-Status StatusFromResponse(int http_status, std::string_view body);
+base::Status StatusFromResponse(int http_status, std::string_view body);
 
 }  // namespace vireo::kube

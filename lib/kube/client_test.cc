@@ -19,11 +19,23 @@
 #include "lib/kube/test_http_server.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::GetString;
+using base::Json;
+using base::NameOf;
+using base::ParseJson;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using testing::HttpConnection;
 using testing::HttpRequest;
 using testing::TestHttpServer;
+
+// A resource of a named group (a custom resource): its paths start /apis/.
+const Resource kVirtualMachines{"kubevirt.io", "v1", "virtualmachines", "VirtualMachine", true};
 
 Json JsonOf(const std::string& text) { return ParseJson(text).value(); }
 
@@ -128,7 +140,7 @@ TEST(ClientTest, ServerErrorsBecomeTypedStatus) {
       404,
       R"({"kind":"Status","reason":"NotFound","code":404,"message":"virtualmachines.kubevirt.io \"x\" not found"})"));
   auto client = ClientFor(server);
-  Result<Json> vm = client->Get(resources::kVirtualMachines, "ns", "x");
+  Result<Json> vm = client->Get(kVirtualMachines, "ns", "x");
   ASSERT_FALSE(vm.ok());
   EXPECT_TRUE(vm.status().IsNotFound());
   EXPECT_EQ(vm.status().message(), "virtualmachines.kubevirt.io \"x\" not found");
@@ -172,7 +184,7 @@ TEST(ClientTest, ListAllFollowsContinueTokens) {
   ListOptions options;
   options.limit = 1;
   options.resource_version = "0";
-  Result<ObjectList> all = client->ListAll(resources::kVirtualMachines, "ns", options);
+  Result<ObjectList> all = client->ListAll(kVirtualMachines, "ns", options);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->items.size(), 3u);
   EXPECT_EQ(NameOf(all->items[2]), "c");
@@ -190,7 +202,7 @@ TEST(ClientTest, WritesCarryFieldManagerValidationAndDryRun) {
   auto client = ClientFor(server);
   Json vm = JsonOf(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine",
                        "metadata":{"name":"vm","namespace":"from-object"}})");
-  ASSERT_TRUE(client->Create(resources::kVirtualMachines, "", vm).ok());
+  ASSERT_TRUE(client->Create(kVirtualMachines, "", vm).ok());
   HttpRequest create = server.last_request();
   EXPECT_EQ(create.method, "POST");
   EXPECT_EQ(create.target,
@@ -202,19 +214,19 @@ TEST(ClientTest, WritesCarryFieldManagerValidationAndDryRun) {
   WriteOptions dry;
   dry.dry_run = true;
   dry.field_manager = "virtctl";
-  ASSERT_TRUE(client->Update(resources::kVirtualMachines, vm, dry).ok());
+  ASSERT_TRUE(client->Update(kVirtualMachines, vm, dry).ok());
   EXPECT_EQ(server.last_request().method, "PUT");
   EXPECT_EQ(server.last_request().target,
             "/apis/kubevirt.io/v1/namespaces/from-object/virtualmachines/vm"
             "?fieldManager=virtctl&fieldValidation=Strict&dryRun=All");
 
-  ASSERT_TRUE(client->UpdateStatus(resources::kVirtualMachines, vm).ok());
+  ASSERT_TRUE(client->UpdateStatus(kVirtualMachines, vm).ok());
   EXPECT_EQ(server.last_request().target,
             "/apis/kubevirt.io/v1/namespaces/from-object/virtualmachines/vm/status"
             "?fieldManager=vireo&fieldValidation=Strict");
 
   Json nameless = JsonOf(R"({"metadata":{}})");
-  Result<Json> refused = client->Update(resources::kVirtualMachines, nameless);
+  Result<Json> refused = client->Update(kVirtualMachines, nameless);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("metadata.name"), std::string::npos);
   Result<Json> no_ns = client->Create(resources::kPods, "", nameless);

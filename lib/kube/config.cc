@@ -9,15 +9,23 @@
 #include <filesystem>
 #include <vector>
 
-#include "lib/kube/file_util.h"
+#include "lib/base/file_util.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::DecodeBase64;
+using base::ReadFile;
+using base::Result;
+using base::Status;
+using base::TrimSpace;
+
 namespace {
 
 namespace fs = std::filesystem;
-using internal::DecodeBase64;
-using internal::ReadFile;
-using internal::TrimSpace;
+using base::DecodeBase64;
+using base::ReadFile;
+using base::TrimSpace;
 
 // One named entry (cluster, user or context) and the file that defined it,
 // whose directory anchors the entry's relative paths.

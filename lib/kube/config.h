@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 namespace vireo::kube {
 
@@ -34,10 +34,10 @@ struct KubeconfigOptions {
 // for current-context), picks the context, resolves relative paths against the
 // file that named them, and inlines file references (CA, cert, key).
 // Errors name the file and the field: "kubeconfig /x: context "a" names user "b", which is not defined".
-Result<ClusterConfig> LoadKubeconfig(const KubeconfigOptions& options = {});
+base::Result<ClusterConfig> LoadKubeconfig(const KubeconfigOptions& options = {});
 
 // Parses one kubeconfig document. base_dir resolves relative paths.
-Result<ClusterConfig> ParseKubeconfig(const std::string& yaml_text, const std::string& base_dir,
+base::Result<ClusterConfig> ParseKubeconfig(const std::string& yaml_text, const std::string& base_dir,
                                       const std::string& context = {});
 
 struct InClusterEnv {
@@ -45,10 +45,10 @@ struct InClusterEnv {
   std::string secrets_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 // KUBERNETES_SERVICE_HOST/PORT, the token file, the CA and the namespace file.
-Result<ClusterConfig> InClusterConfig(const InClusterEnv& in = {});
+base::Result<ClusterConfig> InClusterConfig(const InClusterEnv& in = {});
 
 // --kubeconfig when given, else $KUBECONFIG, else in-cluster when running in a
 // pod, else ~/.kube/config.
-Result<ClusterConfig> LoadDefaultConfig(const KubeconfigOptions& options = {});
+base::Result<ClusterConfig> LoadDefaultConfig(const KubeconfigOptions& options = {});
 
 }  // namespace vireo::kube

@@ -13,6 +13,10 @@
 #include <string>
 
 namespace vireo::kube {
+
+using base::Code;
+using base::Result;
+
 namespace {
 
 namespace fs = std::filesystem;

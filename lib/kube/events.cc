@@ -6,10 +6,22 @@
 #include <ctime>
 #include <utility>
 
-#include "lib/kube/log.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/log.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::kube {
+
+using base::Clock;
+using base::FormatTime;
+using base::GetString;
+using base::Json;
+using base::LogWarn;
+using base::NameOf;
+using base::NamespaceOf;
+using base::ResourceVersionOf;
+using base::Status;
+using base::UidOf;
+
 namespace {
 
 // Event names must be DNS subdomains of at most 253 characters.

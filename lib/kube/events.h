@@ -16,11 +16,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include "lib/base/clock.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
-#include "lib/kube/clock.h"
-#include "lib/kube/json.h"
 #include "lib/kube/resource.h"
-#include "lib/kube/status.h"
 
 namespace vireo::kube {
 
@@ -35,10 +35,10 @@ struct ObjectReference {
 };
 
 // From the object's own apiVersion, kind and metadata.
-ObjectReference ReferenceTo(const Json& object);
+ObjectReference ReferenceTo(const base::Json& object);
 // The same, taking apiVersion and kind from `resource` when the object lacks
 // them (items of a list of built-in types come without).
-ObjectReference ReferenceTo(const Json& object, const Resource& resource);
+ObjectReference ReferenceTo(const base::Json& object, const Resource& resource);
 
 enum class EventType { kNormal, kWarning };
 const char* EventTypeName(EventType type);
@@ -49,7 +49,7 @@ struct EventOccurrence {
   EventType type = EventType::kNormal;
   std::string reason;   // UpperCamelCase, e.g. "FailedCreate"
   std::string message;  // for people
-  Clock::WallTime time;
+  base::Clock::WallTime time;
 };
 
 // How one occurrence reaches the apiserver: a new Event, or a count on the
@@ -60,8 +60,8 @@ struct EventWrite {
   std::string event_namespace;
   std::string event_name;  // "<object name>.<unique hex suffix>"
   int64_t count = 1;
-  Clock::WallTime first_timestamp;
-  Clock::WallTime last_timestamp;
+  base::Clock::WallTime first_timestamp;
+  base::Clock::WallTime last_timestamp;
 };
 
 // Decides how each occurrence is written. Occurrences with the same object
@@ -72,7 +72,7 @@ struct EventWrite {
 // Not thread-safe.
 class EventAggregator {
  public:
-  EventAggregator(Clock::Duration window, size_t capacity);
+  EventAggregator(base::Clock::Duration window, size_t capacity);
   EventWrite Observe(const EventOccurrence& occurrence);
   // The last write for this occurrence failed or found its Event gone: the
   // next one creates a new Event.
@@ -84,9 +84,9 @@ class EventAggregator {
     EventWrite write;
     std::list<std::string>::iterator lru;
   };
-  std::string NewName(const ObjectReference& object, Clock::WallTime time);
+  std::string NewName(const ObjectReference& object, base::Clock::WallTime time);
 
-  const Clock::Duration window_;
+  const base::Clock::Duration window_;
   const size_t capacity_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // most recently used first
@@ -101,16 +101,17 @@ struct EventSource {
 };
 
 // The Event to create, and the merge patch that counts a repeat.
-Json EventObject(const EventOccurrence& occurrence, const EventWrite& write,
-                 const EventSource& source);
-Json EventCountPatch(const EventWrite& write);
+base::Json EventObject(const EventOccurrence& occurrence, const EventWrite& write,
+                       const EventSource& source);
+base::Json EventCountPatch(const EventWrite& write);
 
 // Where Events go. Tests fake it; ForClient is the real one.
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  virtual Status Create(const std::string& ns, const Json& event) = 0;
-  virtual Status Patch(const std::string& ns, const std::string& name, const Json& merge_patch) = 0;
+  virtual base::Status Create(const std::string& ns, const base::Json& event) = 0;
+  virtual base::Status Patch(const std::string& ns, const std::string& name,
+                             const base::Json& merge_patch) = 0;
   // `client` must outlive the result.
   static std::unique_ptr<EventSink> ForClient(Client* client);
 };
@@ -119,12 +120,12 @@ struct EventRecorderOptions {
   EventSource source;
   // Occurrences waiting to be written; more are dropped (and counted).
   size_t queue_capacity = 1000;
-  Clock::Duration aggregation_window = std::chrono::minutes(10);
+  base::Clock::Duration aggregation_window = std::chrono::minutes(10);
   size_t aggregation_capacity = 4096;
   // How long Shutdown keeps writing what is queued before dropping the rest.
-  Clock::Duration shutdown_grace = std::chrono::seconds(5);
-  const Clock* clock = nullptr;                 // nullptr: Clock::Real()
-  std::function<void(const Status&)> on_error;  // nullptr: a JSON line on stderr
+  base::Clock::Duration shutdown_grace = std::chrono::seconds(5);
+  const base::Clock* clock = nullptr;                 // nullptr: Clock::Real()
+  std::function<void(const base::Status&)> on_error;  // nullptr: a JSON line on stderr
 };
 
 // Takes occurrences on any thread and writes them on a thread of its own.
@@ -141,7 +142,7 @@ class EventRecorder {
   // Never blocks on the apiserver.
   void Record(const ObjectReference& object, EventType type, std::string reason,
               std::string message);
-  void Record(const Json& object, EventType type, std::string reason, std::string message) {
+  void Record(const base::Json& object, EventType type, std::string reason, std::string message) {
     Record(ReferenceTo(object), type, std::move(reason), std::move(message));
   }
 
@@ -158,11 +159,11 @@ class EventRecorder {
  private:
   void Loop();
   void Write(const EventOccurrence& occurrence);
-  void Report(const Status& status);
+  void Report(const base::Status& status);
 
   const std::unique_ptr<EventSink> sink_;
   const EventRecorderOptions options_;
-  const Clock* const clock_;
+  const base::Clock* const clock_;
   EventAggregator aggregator_;  // only touched by the writer thread
 
   std::mutex mu_;
@@ -171,7 +172,7 @@ class EventRecorder {
   std::deque<EventOccurrence> queue_;  // GUARDED_BY(mu_)
   bool writing_ = false;               // GUARDED_BY(mu_)
   bool stopping_ = false;              // GUARDED_BY(mu_)
-  Clock::TimePoint give_up_at_;        // GUARDED_BY(mu_); set by Shutdown
+  base::Clock::TimePoint give_up_at_;  // GUARDED_BY(mu_); set by Shutdown
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> failed_{0};
   std::thread writer_;

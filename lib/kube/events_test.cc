@@ -9,6 +9,20 @@
 #include "lib/kube/events.h"
 
 namespace vireo::kube {
+
+using base::Clock;
+using base::Code;
+using base::DumpJson;
+using base::FakeClock;
+using base::Find;
+using base::GetInt;
+using base::GetString;
+using base::Json;
+using base::KeyOf;
+using base::NameOf;
+using base::ParseJson;
+using base::Status;
+
 namespace {
 
 using std::chrono::minutes;

@@ -5,6 +5,14 @@
 #include <utility>
 
 namespace vireo::kube {
+
+using base::Find;
+using base::GetString;
+using base::Json;
+using base::KeyOf;
+using base::NamespaceOf;
+using base::ResourceVersionOf;
+
 namespace {
 
 // Values under which an object is indexed, per index.

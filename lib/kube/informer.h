@@ -17,14 +17,14 @@
 #include <thread>
 #include <vector>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 #include "lib/kube/watcher.h"
 
 namespace vireo::kube {
 
 // Cached objects are shared, never copied, and must not be modified: a
 // reconciler that wants to change one copies it first.
-using ObjectPtr = std::shared_ptr<const Json>;
+using ObjectPtr = std::shared_ptr<const base::Json>;
 
 // Objects keyed "namespace/name" (KeyOf), indexed by namespace, by owner
 // (metadata.ownerReferences[].uid) and by label ("key=value").
@@ -47,7 +47,7 @@ class Store {
 
  private:
   using Index = std::map<std::string, std::set<std::string>, std::less<>>;
-  void IndexLocked(const std::string& key, const Json& object, bool add);
+  void IndexLocked(const std::string& key, const base::Json& object, bool add);
   std::vector<ObjectPtr> LookupLocked(const Index& index, std::string_view value) const;
 
   mutable std::shared_mutex mu_;
@@ -70,7 +70,7 @@ struct InformerHandlers {
 
 // Drops what no controller reads from an object before it is cached
 // (metadata.managedFields).
-void StripForCache(Json& object);
+void StripForCache(base::Json& object);
 
 // Applies a watcher's output to a Store and tells handlers about each change.
 // An update whose resourceVersion equals the cached one (a relist repeating
@@ -83,7 +83,7 @@ class Reflector final : public WatchConsumer {
   explicit Reflector(Store* store) : store_(store) {}
   void AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
 
-  void OnReplace(std::vector<Json> items, const std::string& resource_version) override;
+  void OnReplace(std::vector<base::Json> items, const std::string& resource_version) override;
   void OnEvent(WatchEvent event) override;
 
   // True once the first full list has been applied.
@@ -91,7 +91,7 @@ class Reflector final : public WatchConsumer {
   bool WaitForSync(std::chrono::milliseconds timeout) const;
 
  private:
-  void Apply(Json object);
+  void Apply(base::Json object);
   void Delete(const std::string& key, const ObjectPtr& last_known);
 
   Store* const store_;

@@ -11,6 +11,18 @@
 #include "lib/kube/informer.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::Find;
+using base::GetInt;
+using base::GetString;
+using base::Json;
+using base::KeyOf;
+using base::ParseJson;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
+
 namespace {
 
 Json Obj(const std::string& ns, const std::string& name, const std::string& rv,

@@ -7,10 +7,23 @@
 #include <ctime>
 #include <utility>
 
-#include "lib/kube/log.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/log.h"
+#include "lib/base/timestamp.h"
 
 namespace vireo::kube {
+
+using base::Clock;
+using base::Code;
+using base::FormatMicroTime;
+using base::GetInt;
+using base::GetString;
+using base::Json;
+using base::LogWarn;
+using base::ParseMicroTime;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using std::chrono::duration_cast;

@@ -13,11 +13,11 @@
 #include <string_view>
 #include <thread>
 
+#include "lib/base/clock.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
+#include "lib/base/timestamp.h"
 #include "lib/kube/client.h"
-#include "lib/kube/clock.h"
-#include "lib/kube/json.h"
-#include "lib/kube/status.h"
-#include "lib/kube/timestamp.h"
 
 namespace vireo::kube {
 
@@ -25,19 +25,19 @@ namespace vireo::kube {
 struct LeaseRecord {
   std::string holder_identity;  // "" when released
   int64_t lease_duration_seconds = 0;
-  std::optional<Clock::WallTime> acquire_time;
-  std::optional<Clock::WallTime> renew_time;
+  std::optional<base::Clock::WallTime> acquire_time;
+  std::optional<base::Clock::WallTime> renew_time;
   int64_t lease_transitions = 0;
 
   bool operator==(const LeaseRecord&) const = default;
 };
 
-LeaseRecord LeaseRecordOf(const Json& lease);
+LeaseRecord LeaseRecordOf(const base::Json& lease);
 // `base` (a Lease as read, keeping its metadata and resourceVersion, so the
 // write is conditional) with `record` as its election fields. A null base
 // gives a new Lease named name in ns.
-Json LeaseWith(const Json& base, const LeaseRecord& record, std::string_view ns = {},
-               std::string_view name = {});
+base::Json LeaseWith(const base::Json& base, const LeaseRecord& record, std::string_view ns = {},
+                     std::string_view name = {});
 
 enum class LeaseAction {
   kCreate,   // no Lease yet
@@ -56,18 +56,18 @@ struct LeaseObservation {
   // When this node first saw the record as it is now. Expiry is measured on
   // the local monotonic clock from here, never from the holder's renewTime,
   // so clocks of different nodes need not agree.
-  Clock::TimePoint observed_at;
+  base::Clock::TimePoint observed_at;
 };
 
 // What `identity` should do now. lease_duration is written into new and
 // renewed records, and is assumed for a record that states none.
-LeaseDecision DecideLease(const LeaseObservation& observed, Clock::TimePoint now,
-                          Clock::WallTime wall_now, const std::string& identity,
+LeaseDecision DecideLease(const LeaseObservation& observed, base::Clock::TimePoint now,
+                          base::Clock::WallTime wall_now, const std::string& identity,
                           std::chrono::seconds lease_duration);
 
 // The record a leader writes when it steps down cleanly: no holder and a
 // one-second duration, so a waiting candidate takes over at its next try.
-LeaseRecord ReleasedRecord(const LeaseRecord& held, Clock::WallTime wall_now);
+LeaseRecord ReleasedRecord(const LeaseRecord& held, base::Clock::WallTime wall_now);
 
 // The three calls the elector makes. Tests fake it; ForClient is the real one.
 // `timeout` is what is left of the attempt's budget: a call should give up
@@ -77,11 +77,12 @@ LeaseRecord ReleasedRecord(const LeaseRecord& held, Clock::WallTime wall_now);
 class LeaseApi {
  public:
   virtual ~LeaseApi() = default;
-  virtual Result<Json> Get(const std::string& ns, const std::string& name,
-                           Clock::Duration timeout) = 0;
-  virtual Result<Json> Create(const std::string& ns, const Json& lease,
-                              Clock::Duration timeout) = 0;
-  virtual Result<Json> Update(const Json& lease, Clock::Duration timeout) = 0;
+  virtual base::Result<base::Json> Get(const std::string& ns, const std::string& name,
+                                       base::Clock::Duration timeout) = 0;
+  virtual base::Result<base::Json> Create(const std::string& ns, const base::Json& lease,
+                                          base::Clock::Duration timeout) = 0;
+  virtual base::Result<base::Json> Update(const base::Json& lease,
+                                          base::Clock::Duration timeout) = 0;
   // `client` must outlive the result. Each call gets a Client Deadline of
   // `timeout` from when it starts.
   static std::unique_ptr<LeaseApi> ForClient(Client* client);
@@ -114,13 +115,13 @@ struct LeaderElectionConfig {
   // Run's: a call that overstays the renew deadline may report while
   // on_stopped_leading runs.
   std::function<void(const std::string& holder)> on_new_leader;
-  std::function<void(const Status&)> on_error;  // nullptr: a JSON line on stderr
-  const Clock* clock = nullptr;                 // nullptr: Clock::Real()
+  std::function<void(const base::Status&)> on_error;  // nullptr: a JSON line on stderr
+  const base::Clock* clock = nullptr;                 // nullptr: Clock::Real()
 };
 
 // Ok, or kInvalid naming what is wrong (missing names, durations out of
 // order).
-Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config);
+base::Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config);
 
 // Runs one candidate: tries every retry_period until it holds the Lease,
 // then renews it every retry_period until it cannot (renew deadline passed,
@@ -151,27 +152,27 @@ class LeaderElector {
   enum class Attempt { kHeld, kHeldByOther, kFailed };
 
   // One attempt, its calls bounded by `deadline`.
-  Attempt TryAcquireOrRenew(Clock::TimePoint deadline);
+  Attempt TryAcquireOrRenew(base::Clock::TimePoint deadline);
   // Runs TryAcquireOrRenew(deadline) on attempt_thread_ and waits for it
   // until `deadline` or Stop; nullopt if it has not returned by then.
-  std::optional<Attempt> AttemptUntil(Clock::TimePoint deadline);
+  std::optional<Attempt> AttemptUntil(base::Clock::TimePoint deadline);
   // Waits for the attempt under way, if any.
   void JoinAttempt();
   // Sleep until `until` on clock_; false when stopped meanwhile.
-  bool SleepUntil(Clock::TimePoint until);
-  void Observe(const Json& lease);
+  bool SleepUntil(base::Clock::TimePoint until);
+  void Observe(const base::Json& lease);
   void Release();
   // False when stopped meanwhile.
-  bool Sleep(Clock::Duration duration);
-  void Report(const Status& status);
+  bool Sleep(base::Clock::Duration duration);
+  void Report(const base::Status& status);
 
   const std::unique_ptr<LeaseApi> api_;
   const LeaderElectionConfig config_;
-  const Clock* const clock_;
+  const base::Clock* const clock_;
 
   // Touched by one attempt at a time, and by Run's thread only while none
   // is under way.
-  Json observed_lease_;  // null: none observed
+  base::Json observed_lease_;  // null: none observed
   LeaseObservation observation_;
   std::string observed_version_;
   std::thread attempt_thread_;  // Run's thread only

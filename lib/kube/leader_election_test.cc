@@ -12,6 +12,20 @@
 
 namespace vireo::kube {
 
+using base::Clock;
+using base::Code;
+using base::FakeClock;
+using base::Find;
+using base::FormatMicroTime;
+using base::GetString;
+using base::Json;
+using base::KeyOf;
+using base::ParseJson;
+using base::ParseMicroTime;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
+
 // Readable failure messages.
 void PrintTo(const LeaseRecord& r, std::ostream* os) {
   *os << "{holder \"" << r.holder_identity << "\", " << r.lease_duration_seconds << "s, acquired "

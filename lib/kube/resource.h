@@ -3,6 +3,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace vireo::kube {
 
@@ -24,6 +26,13 @@ struct Resource {
                    std::string_view subresource = {}) const;
 };
 
+// The query string of a REST path, "a=1&b=x%3Dy": every byte but RFC 3986's
+// unreserved ones is escaped, so selectors ("a=b,c!=d"), continue tokens and
+// pods/exec commands reach the server intact.
+std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& params);
+
+// The core resources (and other built-in groups') the client and its users
+// talk about; kubevirt.io's and CDI's are lib/api's (lib/api/resources.h).
 namespace resources {
 extern const Resource kPods;
 extern const Resource kEvents;      // core/v1 Events
@@ -31,11 +40,8 @@ extern const Resource kNamespaces;
 extern const Resource kServiceAccounts;
 extern const Resource kPersistentVolumeClaims;
 extern const Resource kLeases;      // coordination.k8s.io/v1
-extern const Resource kVirtualMachines;          // kubevirt.io/v1
-extern const Resource kVirtualMachineInstances;  // kubevirt.io/v1
-extern const Resource kDataVolumes;              // cdi.kubevirt.io/v1beta1
-extern const Resource kStorageClasses;           // storage.k8s.io/v1
-extern const Resource kPodDisruptionBudgets;     // policy/v1
+extern const Resource kStorageClasses;  // storage.k8s.io/v1
+extern const Resource kPodDisruptionBudgets;  // policy/v1
 }  // namespace resources
 
 }  // namespace vireo::kube

@@ -8,6 +8,11 @@
 #include <string>
 
 namespace vireo::kube::internal {
+
+using base::Code;
+using base::Result;
+using base::Status;
+
 namespace {
 
 struct BioFree {

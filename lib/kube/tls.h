@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/kube/config.h"
-#include "lib/kube/status.h"
 
 namespace vireo::kube::internal {
 
@@ -17,7 +17,7 @@ class TlsMaterial {
  public:
   // Fails, naming the field, on PEM data that holds no certificate or key, or
   // on a client key that does not belong to the client certificate.
-  static Result<std::shared_ptr<const TlsMaterial>> Parse(const ClusterConfig& config);
+  static base::Result<std::shared_ptr<const TlsMaterial>> Parse(const ClusterConfig& config);
 
   // Makes the configured CA the only trust anchor (as kubectl does; the
   // system's store stays in use when no CA is configured) and presents the

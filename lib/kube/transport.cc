@@ -4,7 +4,6 @@
 #include "lib/kube/transport.h"
 
 #include <algorithm>
-#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -12,9 +11,16 @@
 #include <system_error>
 #include <thread>
 
-#include "lib/kube/file_util.h"
+#include "lib/base/file_util.h"
 
 namespace vireo::kube::internal {
+
+using base::Code;
+using base::ReadFile;
+using base::Result;
+using base::Status;
+using base::TrimSpace;
+
 namespace {
 
 using web::http::client::http_client;
@@ -48,29 +54,6 @@ std::optional<std::chrono::seconds> RetryAfter(const web::http::http_response& r
 }
 
 }  // namespace
-
-std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& params) {
-  static const char kHex[] = "0123456789ABCDEF";
-  auto append_encoded = [](std::string* out, std::string_view text) {
-    for (unsigned char c : text) {
-      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-        out->push_back(static_cast<char>(c));
-      } else {
-        out->push_back('%');
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 15]);
-      }
-    }
-  };
-  std::string out;
-  for (const auto& [name, value] : params) {
-    if (!out.empty()) out.push_back('&');
-    append_encoded(&out, name);
-    out.push_back('=');
-    append_encoded(&out, value);
-  }
-  return out;
-}
 
 Result<std::shared_ptr<Transport>> Transport::Create(const ClusterConfig& config,
                                                      const ClientOptions& options) {

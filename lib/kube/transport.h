@@ -14,16 +14,12 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
 #include "lib/kube/config.h"
-#include "lib/kube/status.h"
 #include "lib/kube/tls.h"
 
 namespace vireo::kube::internal {
-
-// "a=1&b=x%3Dy": every byte but RFC 3986's unreserved ones is escaped, so
-// selectors ("a=b,c!=d") and continue tokens reach the server intact.
-std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& params);
 
 struct HttpReply {
   int status = 0;
@@ -34,8 +30,8 @@ struct HttpReply {
 // Thread-safe.
 class Transport {
  public:
-  static Result<std::shared_ptr<Transport>> Create(const ClusterConfig& config,
-                                                   const ClientOptions& options);
+  static base::Result<std::shared_ptr<Transport>> Create(const ClusterConfig& config,
+                                                         const ClientOptions& options);
 
   const ClusterConfig& config() const { return config_; }
 
@@ -46,10 +42,10 @@ class Transport {
   // (at most 10 s, 5 times), as kubectl does. A deadline bounds the whole
   // call: no wait that would end past it, and a reply not complete by then
   // gives kTimeout and a cancelled (closed) connection.
-  Result<HttpReply> Send(std::string_view method, const std::string& path_and_query,
-                         const std::string* body = nullptr,
-                         std::string_view content_type = "application/json",
-                         const Deadline& deadline = std::nullopt);
+  base::Result<HttpReply> Send(std::string_view method, const std::string& path_and_query,
+                               const std::string* body = nullptr,
+                               std::string_view content_type = "application/json",
+                               const Deadline& deadline = std::nullopt);
 
   // A GET whose body is read as it arrives; returns once the headers are in
   // (retried like Send). idle_timeout bounds the silence between two pieces
@@ -58,12 +54,13 @@ class Transport {
     std::shared_ptr<web::http::client::http_client> client;  // keeps the connection's owner
     web::http::http_response response;
   };
-  Result<Stream> Open(const std::string& path_and_query, const pplx::cancellation_token& cancel,
-                      std::chrono::seconds idle_timeout);
+  base::Result<Stream> Open(const std::string& path_and_query,
+                            const pplx::cancellation_token& cancel,
+                            std::chrono::seconds idle_timeout);
 
   // Classifies an exception thrown by cpprestsdk for a request to `url`.
-  static Status TransportError(std::string_view method, const std::string& url,
-                               std::exception_ptr error);
+  static base::Status TransportError(std::string_view method, const std::string& url,
+                                     std::exception_ptr error);
 
   // One line on stderr per request when ClientOptions.log_requests is set.
   void LogRequest(std::string_view method, const std::string& url, int http_status,
@@ -78,13 +75,14 @@ class Transport {
   }
 
  private:
-  Result<HttpReply> SendOnce(std::string_view method, const std::string& path_and_query,
-                             const std::string* body, std::string_view content_type);
-  Result<HttpReply> SendOnceBy(std::string_view method, const std::string& path_and_query,
-                               const std::string* body, std::string_view content_type,
-                               std::chrono::steady_clock::time_point deadline);
-  Result<Stream> OpenOnce(const std::string& path_and_query, const pplx::cancellation_token& cancel,
-                          std::chrono::seconds idle_timeout);
+  base::Result<HttpReply> SendOnce(std::string_view method, const std::string& path_and_query,
+                                   const std::string* body, std::string_view content_type);
+  base::Result<HttpReply> SendOnceBy(std::string_view method, const std::string& path_and_query,
+                                     const std::string* body, std::string_view content_type,
+                                     std::chrono::steady_clock::time_point deadline);
+  base::Result<Stream> OpenOnce(const std::string& path_and_query,
+                                const pplx::cancellation_token& cancel,
+                                std::chrono::seconds idle_timeout);
   Transport(const ClusterConfig& config, const ClientOptions& options,
             std::shared_ptr<const TlsMaterial> tls);
   web::http::client::http_client_config HttpConfig(std::chrono::seconds timeout) const;

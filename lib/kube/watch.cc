@@ -7,6 +7,16 @@
 #include "lib/kube/client.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::DumpJson;
+using base::Find;
+using base::GetInt;
+using base::Json;
+using base::ParseJson;
+using base::Result;
+using base::Status;
+
 namespace {
 
 // Consumed bytes are dropped from the front once they are this many and

@@ -7,15 +7,15 @@
 #include <string>
 #include <string_view>
 
-#include "lib/kube/json.h"
-#include "lib/kube/status.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 
 namespace vireo::kube {
 
 struct WatchEvent {
   enum class Type { kAdded, kModified, kDeleted, kBookmark, kError };
   Type type = Type::kAdded;
-  Json object;  // for kError: the metav1.Status the server sent
+  base::Json object;  // for kError: the metav1.Status the server sent
 };
 
 const char* WatchEventTypeName(WatchEvent::Type type);
@@ -40,7 +40,7 @@ class WatchDecoder {
   // kInternal when a line is not a watch event (it is skipped and the message
   // says what it was). An ERROR event whose Status has code 410 is returned as
   // an event; ErrorStatusOf turns it into a Status.
-  Result<WatchEvent> Next();
+  base::Result<WatchEvent> Next();
   // Bytes held back waiting for the rest of an event.
   size_t pending_bytes() const { return buffer_.size() - offset_; }
 
@@ -56,7 +56,7 @@ class WatchDecoder {
 };
 
 // The Status an ERROR watch event carries (410 → kGone, ...).
-Status ErrorStatusOf(const WatchEvent& event);
+base::Status ErrorStatusOf(const WatchEvent& event);
 
 // A live stream. Implemented over HTTP by Client::Watch; tests of pure logic
 // may implement it over a script.
@@ -67,7 +67,7 @@ class WatchStream {
   // old: relist), kTimeout (the server or client closed an idle or expired
   // watch: resume), kUnavailable (the connection broke: resume after a
   // backoff), kCancelled (Cancel was called), or an error the server sent.
-  virtual Result<WatchEvent> Next() = 0;
+  virtual base::Result<WatchEvent> Next() = 0;
   // Thread-safe; a blocked Next returns kCancelled soon after.
   virtual void Cancel() = 0;
 };

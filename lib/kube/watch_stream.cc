@@ -10,6 +10,11 @@
 #include "lib/kube/watch.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using internal::Transport;
@@ -183,7 +188,7 @@ Result<std::unique_ptr<WatchStream>> Client::Watch(const Resource& resource, std
   }
   if (!options.label_selector.empty()) params.emplace_back("labelSelector", options.label_selector);
   if (!options.field_selector.empty()) params.emplace_back("fieldSelector", options.field_selector);
-  std::string path = resource.Path(ns) + "?" + internal::EncodeQuery(params);
+  std::string path = resource.Path(ns) + "?" + EncodeQuery(params);
   std::chrono::seconds idle = options.timeout_seconds > 0
                                   ? std::chrono::seconds(options.timeout_seconds) + kIdleSlack
                                   : kServerDefaultWatchEnd + kIdleSlack;

@@ -15,6 +15,11 @@
 #include "lib/kube/test_http_server.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::NameOf;
+using base::Result;
+
 namespace {
 
 using std::chrono::milliseconds;

@@ -9,6 +9,15 @@
 #include "lib/kube/watch.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::NameOf;
+using base::NamespaceOf;
+using base::ParseJson;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using Type = WatchEvent::Type;

@@ -1,11 +1,20 @@
 // The list-then-watch state machine and its Client adapter.
 #include "lib/kube/watcher.h"
-#include "lib/kube/log.h"
 
 #include <algorithm>
 #include <utility>
 
+#include "lib/base/log.h"
+
 namespace vireo::kube {
+
+using base::Clock;
+using base::Code;
+using base::Json;
+using base::LogWarn;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
 
 ClientListerWatcher::ClientListerWatcher(Client* client, Resource resource, Selection selection)
     : client_(client), resource_(std::move(resource)), selection_(std::move(selection)) {}

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/clock.h"
+#include "lib/base/json.h"
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
-#include "lib/kube/clock.h"
-#include "lib/kube/json.h"
 #include "lib/kube/resource.h"
-#include "lib/kube/status.h"
 #include "lib/kube/watch.h"
 
 namespace vireo::kube {
@@ -29,8 +29,8 @@ class ListerWatcher {
  public:
   virtual ~ListerWatcher() = default;
   // One page of the collection.
-  virtual Result<ObjectList> List(const ListOptions& options) = 0;
-  virtual Result<std::unique_ptr<WatchStream>> Watch(const WatchOptions& options) = 0;
+  virtual base::Result<ObjectList> List(const ListOptions& options) = 0;
+  virtual base::Result<std::unique_ptr<WatchStream>> Watch(const WatchOptions& options) = 0;
 };
 
 // Which objects of a resource to follow.
@@ -45,8 +45,8 @@ struct Selection {
 class ClientListerWatcher final : public ListerWatcher {
  public:
   ClientListerWatcher(Client* client, Resource resource, Selection selection = {});
-  Result<ObjectList> List(const ListOptions& options) override;
-  Result<std::unique_ptr<WatchStream>> Watch(const WatchOptions& options) override;
+  base::Result<ObjectList> List(const ListOptions& options) override;
+  base::Result<std::unique_ptr<WatchStream>> Watch(const WatchOptions& options) override;
 
  private:
   Client* const client_;
@@ -61,7 +61,7 @@ class WatchConsumer {
   virtual ~WatchConsumer() = default;
   // The complete collection as of resource_version. Anything the consumer
   // holds that is not in `items` was deleted while nobody was watching.
-  virtual void OnReplace(std::vector<Json> items, const std::string& resource_version) = 0;
+  virtual void OnReplace(std::vector<base::Json> items, const std::string& resource_version) = 0;
   // One ADDED, MODIFIED or DELETED event that followed. Bookmarks and errors
   // are the watcher's business and are not passed on.
   virtual void OnEvent(WatchEvent event) = 0;
@@ -80,10 +80,10 @@ struct WatcherOptions {
   std::chrono::milliseconds max_backoff{30'000};
   std::chrono::milliseconds healthy_after{10'000};
   // nullptr: Clock::Real().
-  const Clock* clock = nullptr;
+  const base::Clock* clock = nullptr;
   // Told of every failed list, watch or stream, with what the watcher does
   // next in the message; nullptr: a JSON log line on stderr.
-  std::function<void(const Status&)> on_error;
+  std::function<void(const base::Status&)> on_error;
   // Names the watcher in log lines, e.g. "kubevirt.io/v1 virtualmachines".
   std::string description = "watch";
 };
@@ -120,13 +120,13 @@ class Watcher {
   // Waits the next backoff delay; false when stopped meanwhile.
   bool Backoff();
   void ResetBackoff();
-  void Report(const Status& status, const std::string& what_next);
+  void Report(const base::Status& status, const std::string& what_next);
   void SetResourceVersion(const std::string& rv);
 
   ListerWatcher* const lister_watcher_;
   WatchConsumer* const consumer_;
   const WatcherOptions options_;
-  const Clock* const clock_;
+  const base::Clock* const clock_;
 
   std::atomic<bool> stopped_{false};
   std::chrono::milliseconds next_backoff_;  // only touched by Run's thread

@@ -10,6 +10,16 @@
 #include "lib/kube/watcher.h"
 
 namespace vireo::kube {
+
+using base::Clock;
+using base::Code;
+using base::FakeClock;
+using base::Json;
+using base::NameOf;
+using base::ResourceVersionOf;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using std::chrono::milliseconds;

@@ -25,9 +25,16 @@
 #include <optional>
 #include <thread>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::GetString;
+using base::ParseJson;
+using base::Result;
+using base::Status;
+
 namespace {
 
 namespace net = boost::asio;

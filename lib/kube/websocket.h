@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/kube/client.h"
-#include "lib/kube/status.h"
 
 namespace vireo::kube {
 
@@ -40,7 +40,7 @@ class WebSocket {
     std::function<void(std::string message)> on_message;
     // Once, when the connection ends other than by Close(): an ok Status for
     // a normal close by the server (1000 or 1001), else why it ended.
-    std::function<void(const Status& why)> on_closed;
+    std::function<void(const base::Status& why)> on_closed;
   };
 
   // Connects to config().server + path_and_query over TLS (an http:// server
@@ -48,10 +48,10 @@ class WebSocket {
   // the certificate check said and which name it checked), kTimeout, and for an upgrade the server
   // refused: kUnauthorized, kForbidden, kNotFound, kBadRequest or kUnavailable with the server's
   // status and message.
-  static Result<std::unique_ptr<WebSocket>> Connect(Client& client,
-                                                    const std::string& path_and_query,
-                                                    const WebSocketOptions& options,
-                                                    Handlers handlers);
+  static base::Result<std::unique_ptr<WebSocket>> Connect(Client& client,
+                                                          const std::string& path_and_query,
+                                                          const WebSocketOptions& options,
+                                                          Handlers handlers);
   ~WebSocket();  // Close()
   WebSocket(const WebSocket&) = delete;
   WebSocket& operator=(const WebSocket&) = delete;
@@ -60,7 +60,7 @@ class WebSocket {
   const std::string& subprotocol() const { return subprotocol_; }
 
   // Sends one binary message; returns once it is written (or failed).
-  Status Send(std::string_view bytes);
+  base::Status Send(std::string_view bytes);
   // Sends a close frame, waits a moment for the server's, and ends the
   // connection (idempotent). on_closed is not called after Close().
   void Close();

@@ -17,6 +17,11 @@
 #include "lib/kube/test_websocket_server.h"
 
 namespace vireo::kube {
+
+using base::Code;
+using base::Result;
+using base::Status;
+
 namespace {
 
 using ::testing::HasSubstr;

@@ -6,6 +6,8 @@
 
 namespace vireo::kube {
 
+using base::Clock;
+
 RateLimiter::RateLimiter(RateLimiterOptions options, const Clock* clock)
     : options_(options), clock_(clock), tokens_(options.burst), refilled_at_(clock->Now()) {}
 

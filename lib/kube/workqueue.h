@@ -16,7 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "lib/kube/clock.h"
+#include "lib/base/clock.h"
 
 namespace vireo::kube {
 
@@ -36,27 +36,27 @@ struct RateLimiterOptions {
 // Not thread-safe: WorkQueue calls it under its lock.
 class RateLimiter {
  public:
-  RateLimiter(RateLimiterOptions options, const Clock* clock);
+  RateLimiter(RateLimiterOptions options, const base::Clock* clock);
   // Counts one more failure of `key` and says how long to wait.
-  Clock::Duration When(const std::string& key);
+  base::Clock::Duration When(const std::string& key);
   // The key succeeded: its backoff starts again from base_delay.
   void Forget(const std::string& key);
   int NumRequeues(const std::string& key) const;
 
  private:
-  Clock::Duration KeyDelay(int failures) const;
-  Clock::Duration BucketDelay();
+  base::Clock::Duration KeyDelay(int failures) const;
+  base::Clock::Duration BucketDelay();
 
   const RateLimiterOptions options_;
-  const Clock* const clock_;
+  const base::Clock* const clock_;
   std::unordered_map<std::string, int> failures_;
   double tokens_;  // may go negative: reservations already handed out
-  Clock::TimePoint refilled_at_;
+  base::Clock::TimePoint refilled_at_;
 };
 
 struct WorkQueueOptions {
   RateLimiterOptions rate_limits;
-  const Clock* clock = nullptr;  // nullptr: Clock::Real()
+  const base::Clock* clock = nullptr;  // nullptr: Clock::Real()
 };
 
 // A key Added while queued is queued once. A key handed out by Get is
@@ -85,7 +85,7 @@ class WorkQueue {
   void Add(const std::string& key);
   // Adds `key` once `delay` has passed. An earlier pending delayed add of the
   // same key wins over a later one.
-  void AddAfter(const std::string& key, Clock::Duration delay);
+  void AddAfter(const std::string& key, base::Clock::Duration delay);
   // AddAfter with the rate limiter's delay; counts a requeue.
   void AddRateLimited(const std::string& key);
   // Clears the key's backoff (not the key itself if queued).
@@ -108,7 +108,7 @@ class WorkQueue {
 
  private:
   struct Delayed {
-    Clock::TimePoint ready;
+    base::Clock::TimePoint ready;
     uint64_t seq;  // keeps equal ready times in the order they were added
     std::string key;
     bool operator>(const Delayed& o) const {
@@ -117,10 +117,10 @@ class WorkQueue {
   };
 
   void AddLocked(const std::string& key);
-  void AddAfterLocked(const std::string& key, Clock::Duration delay);
+  void AddAfterLocked(const std::string& key, base::Clock::Duration delay);
   void TimerLoop();
 
-  const Clock* const clock_;
+  const base::Clock* const clock_;
   mutable std::mutex mu_;
   std::condition_variable ready_cv_;            // a key was queued, or shutdown
   std::condition_variable timer_cv_;            // a delayed add arrived, or shutdown
@@ -132,9 +132,9 @@ class WorkQueue {
   std::priority_queue<Delayed, std::vector<Delayed>, std::greater<>> delayed_;  // GUARDED_BY(mu_)
   // The earliest pending ready time per delayed key; heap entries that do not
   // match it are stale and skipped.
-  std::unordered_map<std::string, Clock::TimePoint> waiting_;  // GUARDED_BY(mu_)
-  uint64_t next_seq_ = 0;                                      // GUARDED_BY(mu_)
-  RateLimiter limiter_;                                        // GUARDED_BY(mu_)
+  std::unordered_map<std::string, base::Clock::TimePoint> waiting_;  // GUARDED_BY(mu_)
+  uint64_t next_seq_ = 0;                                            // GUARDED_BY(mu_)
+  RateLimiter limiter_;                                              // GUARDED_BY(mu_)
   std::thread timer_;
 };
 

@@ -9,6 +9,10 @@
 #include <thread>
 
 namespace vireo::kube {
+
+using base::Clock;
+using base::FakeClock;
+
 namespace {
 
 using std::chrono::milliseconds;

@@ -143,10 +143,10 @@ std::string ClusterEnv::CreateNamespace(const std::string& hint) {
   if (name.size() > 40) name.resize(40);
   name += "-" + std::to_string(getpid()) + "-" + std::to_string(++namespaces_);
   auto client = AdminClient();
-  kube::Json ns = kube::Json::object();
-  ns["apiVersion"] = kube::Json::string("v1");
-  ns["kind"] = kube::Json::string("Namespace");
-  ns["metadata"]["name"] = kube::Json::string(name);
+  base::Json ns = base::Json::object();
+  ns["apiVersion"] = base::Json::string("v1");
+  ns["kind"] = base::Json::string("Namespace");
+  ns["metadata"]["name"] = base::Json::string(name);
   auto created = client->Create(kube::resources::kNamespaces, "", ns);
   if (!created.ok()) Fail("create namespace " + name + ": " + created.status().ToString());
   // Pods need the namespace's "default" service account, which

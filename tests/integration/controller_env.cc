@@ -2,7 +2,7 @@
 // of the T1 controller tests; see controller_env.h.
 #include "tests/integration/controller_env.h"
 
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 #include <cpprest/http_client.h>
 #include <fcntl.h>
@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "lib/api/resources.h"
 #include "lib/kube/config.h"
 
 extern char** environ;
@@ -26,8 +27,9 @@ extern char** environ;
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 [[noreturn]] void Fail(const std::string& what) {
   std::cerr << "controller test setup: " << what << std::endl;
@@ -86,7 +88,7 @@ std::string WriteServiceAccountKubeconfig() {
   if (!config.ok()) Fail("controller kubeconfig: " + config.status().ToString());
   auto client = kube::Client::Create(*config);
   if (!client.ok()) Fail("controller client: " + client.status().ToString());
-  if (!Eventually([&] { return (*client)->List(res::kVirtualMachines, "").ok(); },
+  if (!Eventually([&] { return (*client)->List(kv::kVirtualMachines, "").ok(); },
                   std::chrono::seconds(20))) {
     Fail("the controller's ServiceAccount cannot list VMs 20 s after manifests/rbac was applied");
   }
@@ -267,11 +269,11 @@ FakeKubelet::FakeKubelet(kube::Client* client, const std::string& ns)
       own_client_(ClusterEnv::Get().AdminClient()),
       informer_(LauncherPods(own_client_.get(), ns)) {
   auto finish_deletion = [this](const kube::ObjectPtr& pod) {
-    if (kube::Find(*pod, "metadata.deletionTimestamp") == nullptr) return;
+    if (base::Find(*pod, "metadata.deletionTimestamp") == nullptr) return;
     kube::DeleteOptions options;
     options.grace_period_seconds = 0;
-    options.precondition_uid = kube::UidOf(*pod);
-    (void)own_client_->Delete(res::kPods, ns_, kube::NameOf(*pod), options);
+    options.precondition_uid = base::UidOf(*pod);
+    (void)own_client_->Delete(res::kPods, ns_, base::NameOf(*pod), options);
   };
   informer_.AddHandlers({
       .on_add = finish_deletion,
@@ -285,7 +287,7 @@ FakeKubelet::FakeKubelet(kube::Client* client, const std::string& ns)
 
 FakeKubelet::~FakeKubelet() { informer_.Stop(); }
 
-kube::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) {
+base::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) {
   // The controller judges the node a launcher pod is bound to, and a node
   // that does not exist is gone: bind only to a Node that exists, Ready
   // (made here unless the test made it; left for the other tests).
@@ -295,13 +297,13 @@ kube::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) 
   node_object["metadata"]["name"] = Json::string(node);
   auto made = client_->Create(kube::Resource{"", "v1", "nodes", "Node", false}, "", node_object);
   if (made.ok()) {
-    auto ready = kube::ParseJson(
+    auto ready = base::ParseJson(
         R"({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "FakeKubelet",
             "lastHeartbeatTime": ")" +
-            kube::FormatTime(kube::Clock::Real()->WallNow()) + R"(", "lastTransitionTime": ")" +
-            kube::FormatTime(kube::Clock::Real()->WallNow()) + R"("}]}})",
+            base::FormatTime(base::Clock::Real()->WallNow()) + R"(", "lastTransitionTime": ")" +
+            base::FormatTime(base::Clock::Real()->WallNow()) + R"("}]}})",
         "node status");
-    kube::Status set = client_
+    base::Status set = client_
                            ->Patch(kube::Resource{"", "v1", "nodes", "Node", false}, "", node,
                                    kube::PatchType::kMerge, *ready, "status")
                            .status();
@@ -319,13 +321,13 @@ kube::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) 
       .status();
 }
 
-kube::Status FakeKubelet::PatchStatus(const std::string& pod, const std::string& status_json) {
-  auto patch = kube::ParseJson(status_json, "pod status");
+base::Status FakeKubelet::PatchStatus(const std::string& pod, const std::string& status_json) {
+  auto patch = base::ParseJson(status_json, "pod status");
   if (!patch.ok()) return patch.status();
   return client_->Patch(res::kPods, ns_, pod, kube::PatchType::kMerge, *patch, "status").status();
 }
 
-kube::Status FakeKubelet::SetRunning(const std::string& pod, const std::string& ip) {
+base::Status FakeKubelet::SetRunning(const std::string& pod, const std::string& ip) {
   return PatchStatus(pod, R"({"status": {"phase": "Running", "podIP": ")" + ip +
                               R"(", "podIPs": [{"ip": ")" + ip + R"("}],
     "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"},
@@ -335,7 +337,7 @@ kube::Status FakeKubelet::SetRunning(const std::string& pod, const std::string& 
       "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}})");
 }
 
-kube::Status FakeKubelet::SetExited(const std::string& pod, int code) {
+base::Status FakeKubelet::SetExited(const std::string& pod, int code) {
   std::string c = std::to_string(code);
   return PatchStatus(pod, R"({"status": {"phase": ")" +
                               std::string(code == 0 ? "Succeeded" : "Failed") + R"(",
@@ -348,7 +350,7 @@ kube::Status FakeKubelet::SetExited(const std::string& pod, int code) {
         "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z"}}}]}})");
 }
 
-kube::Status FakeKubelet::SetUnschedulable(const std::string& pod) {
+base::Status FakeKubelet::SetUnschedulable(const std::string& pod) {
   return PatchStatus(pod, R"({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled",
     "status": "False", "reason": "Unschedulable",
     "message": "0/1 nodes are available: 1 Insufficient memory."}]}})");

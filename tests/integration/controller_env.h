@@ -86,16 +86,16 @@ class FakeKubelet {
   ~FakeKubelet();
 
   // Schedules the pod on `node` through the binding subresource.
-  kube::Status Bind(const std::string& pod, const std::string& node = "node-1");
+  base::Status Bind(const std::string& pod, const std::string& node = "node-1");
   // The launcher runs and its readiness probe passes.
-  kube::Status SetRunning(const std::string& pod, const std::string& ip = "10.244.0.7");
+  base::Status SetRunning(const std::string& pod, const std::string& ip = "10.244.0.7");
   // The launcher exited with `code` (0: the guest powered off).
-  kube::Status SetExited(const std::string& pod, int code);
+  base::Status SetExited(const std::string& pod, int code);
   // The scheduler found no node.
-  kube::Status SetUnschedulable(const std::string& pod);
+  base::Status SetUnschedulable(const std::string& pod);
 
  private:
-  kube::Status PatchStatus(const std::string& pod, const std::string& status_json);
+  base::Status PatchStatus(const std::string& pod, const std::string& status_json);
 
   kube::Client* const client_;
   const std::string ns_;
@@ -116,24 +116,24 @@ class ControllerTest : public ::testing::Test {
 
   // A VM like testing::MakeVm with this run strategy ("" : no runStrategy,
   // for `running`).
-  kube::Json NewVm(const std::string& name, const std::string& strategy) const;
-  kube::Json CreateVm(const std::string& name, const std::string& strategy);
-  std::optional<kube::Json> Get(const kube::Resource& resource, const std::string& name) const;
+  base::Json NewVm(const std::string& name, const std::string& strategy) const;
+  base::Json CreateVm(const std::string& name, const std::string& strategy);
+  std::optional<base::Json> Get(const kube::Resource& resource, const std::string& name) const;
   // Polls until `name` exists and `ok` holds of it; adds a failure naming
   // `what` (with the object as last seen) if it never does.
-  kube::Json WaitFor(const kube::Resource& resource, const std::string& name,
-                     const std::function<bool(const kube::Json&)>& ok, const std::string& what);
+  base::Json WaitFor(const kube::Resource& resource, const std::string& name,
+                     const std::function<bool(const base::Json&)>& ok, const std::string& what);
   bool WaitGone(const kube::Resource& resource, const std::string& name);
   // Launcher pods labelled with this VMI uid.
-  std::vector<kube::Json> PodsOf(const std::string& vmi_uid) const;
+  std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
   // Waits for the one launcher pod of the VMI `vmi_uid`.
-  kube::Json WaitForPod(const std::string& vmi_uid);
+  base::Json WaitForPod(const std::string& vmi_uid);
   // Reasons of the Events about object `name` of `kind`.
   std::vector<std::string> EventReasons(const std::string& kind, const std::string& name) const;
   bool WaitForEvent(const std::string& kind, const std::string& name, const std::string& reason);
-  kube::Status PatchStatus(const kube::Resource& resource, const std::string& name,
+  base::Status PatchStatus(const kube::Resource& resource, const std::string& name,
                            const std::string& merge_patch);
-  kube::Status PatchSpec(const kube::Resource& resource, const std::string& name,
+  base::Status PatchSpec(const kube::Resource& resource, const std::string& name,
                          const std::string& merge_patch);
 
   static constexpr std::chrono::seconds kLimit{30};
@@ -145,9 +145,9 @@ class ControllerTest : public ::testing::Test {
 };
 
 // Field readers for assertions.
-std::string PhaseOf(const kube::Json& vmi);
-std::string PrintableStatusOf(const kube::Json& vm);
+std::string PhaseOf(const base::Json& vmi);
+std::string PrintableStatusOf(const base::Json& vm);
 // The status of condition `type` ("" when absent).
-std::string ConditionOf(const kube::Json& object, const std::string& type);
+std::string ConditionOf(const base::Json& object, const std::string& type);
 
 }  // namespace vireo::testing

@@ -4,14 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "lib/api/resources.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class ControllerEvictionTest : public ControllerTest {
  protected:
@@ -19,15 +21,15 @@ class ControllerEvictionTest : public ControllerTest {
   Json StartWith(const std::string& name, const std::string& strategy) {
     Json vm = NewVm(name, "Always");
     vm["spec"]["template"]["spec"]["evictionStrategy"] = Json::string(strategy);
-    auto created = admin_->Create(res::kVirtualMachines, ns_, vm);
+    auto created = admin_->Create(kv::kVirtualMachines, ns_, vm);
     EXPECT_TRUE(created.ok()) << created.status().ToString();
     Json vmi = WaitFor(
-        res::kVirtualMachineInstances, name, [](const Json&) { return true; }, "VMI made");
-    return WaitForPod(kube::UidOf(vmi));
+        kv::kVirtualMachineInstances, name, [](const Json&) { return true; }, "VMI made");
+    return WaitForPod(base::UidOf(vmi));
   }
 
   // POST pods/<pod>/eviction, as `kubectl drain` does.
-  kube::Result<Json> Evict(const std::string& pod) {
+  base::Result<Json> Evict(const std::string& pod) {
     Json eviction = Json::object();
     eviction["apiVersion"] = Json::string("policy/v1");
     eviction["kind"] = Json::string("Eviction");
@@ -42,26 +44,26 @@ TEST_F(ControllerEvictionTest, ExternalHoldsTheDrainWithABudget) {
   const std::string uid = pod.at("metadata").at("labels").at("kubevirt.io/created-by").as_string();
   auto budget = admin_->Get(res::kPodDisruptionBudgets, ns_, "kubevirt-disruption-budget-ext");
   ASSERT_TRUE(budget.ok()) << "the budget exists before the pod: " << budget.status().ToString();
-  EXPECT_EQ(kube::GetInt(*budget, "spec.minAvailable"), 1);
+  EXPECT_EQ(base::GetInt(*budget, "spec.minAvailable"), 1);
   EXPECT_EQ(budget->at("spec").at("selector").at("matchLabels").at("kubevirt.io/created-by").as_string(),
             uid);
   EXPECT_EQ(budget->at("metadata").at("ownerReferences").at(0).at("kind").as_string(),
             "VirtualMachineInstance");
-  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(kube::NameOf(pod), "10.244.0.9").ok());
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod), "10.244.0.9").ok());
 
-  auto evicted = Evict(kube::NameOf(pod));
+  auto evicted = Evict(base::NameOf(pod));
   ASSERT_FALSE(evicted.ok()) << "the eviction API evicted a pod its budget holds";
   EXPECT_EQ(evicted.status().http_status(), 429) << evicted.status().ToString();
-  EXPECT_TRUE(Get(res::kPods, kube::NameOf(pod)).has_value());
+  EXPECT_TRUE(Get(res::kPods, base::NameOf(pod)).has_value());
 }
 
 TEST_F(ControllerEvictionTest, NoneLetsTheDrainEvict) {
   const Json pod = StartWith("none", "None");
   EXPECT_FALSE(admin_->Get(res::kPodDisruptionBudgets, ns_, "kubevirt-disruption-budget-none").ok());
-  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(kube::NameOf(pod), "10.244.0.10").ok());
-  auto evicted = Evict(kube::NameOf(pod));
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod), "10.244.0.10").ok());
+  auto evicted = Evict(base::NameOf(pod));
   EXPECT_TRUE(evicted.ok()) << evicted.status().ToString();
 }
 

@@ -6,16 +6,18 @@
 
 #include <thread>
 
-#include "lib/kube/timestamp.h"
+#include "lib/api/resources.h"
+#include "lib/base/timestamp.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using ::testing::HasSubstr;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class ControllerFailureTest : public ControllerTest {
  protected:
@@ -35,7 +37,7 @@ class ControllerFailureTest : public ControllerTest {
     auto list = admin_->List(res::kEvents, ns_, options);
     std::string all;
     if (list.ok()) {
-      for (const Json& e : list->items) all += kube::GetString(e, "message") + "\n";
+      for (const Json& e : list->items) all += base::GetString(e, "message") + "\n";
     }
     return all;
   }
@@ -43,17 +45,17 @@ class ControllerFailureTest : public ControllerTest {
   // retryAfterTimestamp in `vm` (10 s or more after the failure): watched
   // for 6 s, however slow the machine.
   void ExpectNoVmiBeforeTheBackOffEnds(const std::string& name, const Json& vm) {
-    const std::string uid = kube::GetString(vm, "status.startFailure.lastFailedVMIUID");
+    const std::string uid = base::GetString(vm, "status.startFailure.lastFailedVMIUID");
     ASSERT_FALSE(uid.empty());
-    const std::string retry_after = kube::GetString(vm, "status.startFailure.retryAfterTimestamp");
-    const auto not_before = kube::ParseMicroTime(retry_after);
+    const std::string retry_after = base::GetString(vm, "status.startFailure.retryAfterTimestamp");
+    const auto not_before = base::ParseMicroTime(retry_after);
     ASSERT_TRUE(not_before.has_value()) << retry_after;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(6);
     while (std::chrono::steady_clock::now() < until) {
-      auto now = Get(res::kVirtualMachineInstances, name);
-      if (now.has_value() && kube::UidOf(*now) != uid) {
+      auto now = Get(kv::kVirtualMachineInstances, name);
+      if (now.has_value() && base::UidOf(*now) != uid) {
         const auto made =
-            kube::ParseMicroTime(kube::GetString(*now, "metadata.creationTimestamp"));
+            base::ParseMicroTime(base::GetString(*now, "metadata.creationTimestamp"));
         ASSERT_TRUE(made.has_value());
         // creationTimestamp has whole seconds.
         EXPECT_GE(*made + std::chrono::seconds(1), *not_before)
@@ -64,11 +66,11 @@ class ControllerFailureTest : public ControllerTest {
     }
   }
   std::string SynchronizedMessage(const Json& vmi) const {
-    const Json* conditions = kube::Find(vmi, "status.conditions");
+    const Json* conditions = base::Find(vmi, "status.conditions");
     if (conditions == nullptr || !conditions->is_array()) return "";
     for (const Json& c : conditions->as_array()) {
-      if (kube::GetString(c, "type") == "Synchronized") {
-        return kube::GetString(c, "reason") + ": " + kube::GetString(c, "message");
+      if (base::GetString(c, "type") == "Synchronized") {
+        return base::GetString(c, "reason") + ": " + base::GetString(c, "message");
       }
     }
     return "";
@@ -80,21 +82,21 @@ class ControllerFailureTest : public ControllerTest {
 // with the apiserver's words, and the controller does not retry.
 TEST_F(ControllerFailureTest, AnInvalidLauncherPodFailsTheVmiWithTheApiserversWords) {
   const std::string name(64, 'v');
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, NewVmi(name)).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, NewVmi(name)).ok());
   Json failed = WaitFor(
-      res::kVirtualMachineInstances, name, [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      kv::kVirtualMachineInstances, name, [](const Json& o) { return PhaseOf(o) == "Failed"; },
       "Failed after the pod was refused");
-  EXPECT_EQ(kube::GetString(failed, "status.reason"), "FailedCreate");
+  EXPECT_EQ(base::GetString(failed, "status.reason"), "FailedCreate");
   EXPECT_THAT(SynchronizedMessage(failed), HasSubstr("FailedCreate: launcher pod virt-launcher-"));
   EXPECT_THAT(SynchronizedMessage(failed), HasSubstr("must be no more than 63"));
   EXPECT_EQ(ConditionOf(failed, "Synchronized"), "False");
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", name, "FailedCreate"));
-  EXPECT_TRUE(PodsOf(kube::UidOf(failed)).empty());
+  EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
   // Not retried: no reconcile of a VMI failed (a refusal is no error).
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(controller_->Metric(R"(vireo_reconcile_errors_total{controller="vmi"})"),
             std::optional<double>(0));
-  EXPECT_EQ(PhaseOf(*Get(res::kVirtualMachineInstances, name)), "Failed");
+  EXPECT_EQ(PhaseOf(*Get(kv::kVirtualMachineInstances, name)), "Failed");
 }
 
 // A namespace that enforces PodSecurity `restricted`: a launcher pod that
@@ -111,8 +113,8 @@ TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVm
                   .ok());
   CreateVm("vm-r", "Always");
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-r", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = kube::UidOf(vmi);
+      kv::kVirtualMachineInstances, "vm-r", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = base::UidOf(vmi);
   std::string outcome;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -120,15 +122,15 @@ TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVm
           outcome = "admitted";
           return true;
         }
-        auto now = Get(res::kVirtualMachineInstances, "vm-r");
-        if (now.has_value() && kube::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
+        auto now = Get(kv::kVirtualMachineInstances, "vm-r");
+        if (now.has_value() && base::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
           vmi = *now;
           outcome = "refused";
           return true;
         }
         // Replaced already (the VM acts fast): the VM's record says so.
-        auto vm = Get(res::kVirtualMachines, "vm-r");
-        if (vm.has_value() && kube::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid) {
+        auto vm = Get(kv::kVirtualMachines, "vm-r");
+        if (vm.has_value() && base::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid) {
           outcome = "refused";
           return true;
         }
@@ -144,7 +146,7 @@ TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVm
     EXPECT_THAT(SynchronizedMessage(vmi), HasSubstr("violates PodSecurity"));
   }
   Json vm = WaitFor(
-      res::kVirtualMachines, "vm-r",
+      kv::kVirtualMachines, "vm-r",
       [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
   EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-r", "CrashLoopBackOff"));
   ExpectNoVmiBeforeTheBackOffEnds("vm-r", vm);
@@ -196,24 +198,24 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
 
   Json vm = NewVm("vm-a", "Always");
   vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json::string("yes");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, vm).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-a", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = kube::UidOf(vmi);
+      kv::kVirtualMachineInstances, "vm-a", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = base::UidOf(vmi);
   // The VM replaces a failed VMI at once (runStrategy Always), so the
   // Failed VMI may be gone before we look: then the VM's record says so.
   ASSERT_TRUE(Eventually(
       [&] {
-        auto now = Get(res::kVirtualMachineInstances, "vm-a");
-        if (now.has_value() && kube::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
-          EXPECT_EQ(kube::GetString(*now, "status.reason"), "FailedCreate");
+        auto now = Get(kv::kVirtualMachineInstances, "vm-a");
+        if (now.has_value() && base::UidOf(*now) == uid && PhaseOf(*now) == "Failed") {
+          EXPECT_EQ(base::GetString(*now, "status.reason"), "FailedCreate");
           EXPECT_THAT(SynchronizedMessage(*now),
                       HasSubstr("pods labelled vireo-test/refuse are not welcome here"));
           return true;
         }
-        auto vm = Get(res::kVirtualMachines, "vm-a");
+        auto vm = Get(kv::kVirtualMachines, "vm-a");
         return vm.has_value() &&
-               kube::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid;
+               base::GetString(*vm, "status.startFailure.lastFailedVMIUID") == uid;
       },
       kLimit))
       << "the VMI never failed";
@@ -223,9 +225,9 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
               HasSubstr("pods labelled vireo-test/refuse are not welcome here"));
 
   Json backing_off = WaitFor(
-      res::kVirtualMachines, "vm-a",
+      kv::kVirtualMachines, "vm-a",
       [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
-  EXPECT_FALSE(kube::GetString(backing_off, "status.startFailure.lastFailedVMIUID").empty());
+  EXPECT_FALSE(base::GetString(backing_off, "status.startFailure.lastFailedVMIUID").empty());
   EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-a", "CrashLoopBackOff"));
   EXPECT_THAT(EventMessages("VirtualMachine", "vm-a"), HasSubstr("FailedCreate: launcher pod"));
   ExpectNoVmiBeforeTheBackOffEnds("vm-a", backing_off);
@@ -241,49 +243,49 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
 TEST_F(ControllerFailureTest, ALauncherPodIsDeletedWithTheVmisCurrentGracePeriod) {
   Json vmi = NewVmi("graceful");
   vmi["spec"]["terminationGracePeriodSeconds"] = Json::number(100);
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, vmi).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
   Json stored = WaitFor(
-      res::kVirtualMachineInstances, "graceful",
-      [](const Json& o) { return !kube::GetString(o, "spec.domain.machine.type").empty(); },
+      kv::kVirtualMachineInstances, "graceful",
+      [](const Json& o) { return !base::GetString(o, "spec.domain.machine.type").empty(); },
       "defaults applied");
-  Json pod = WaitForPod(kube::UidOf(stored));
-  const std::string pod_name = kube::NameOf(pod);
-  EXPECT_EQ(kube::GetInt(pod, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(115));
+  Json pod = WaitForPod(base::UidOf(stored));
+  const std::string pod_name = base::NameOf(pod);
+  EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(115));
   // A pod on no node is deleted at once whatever the period: bind it. And
   // no fake kubelet from here on: nothing finishes the deletion.
   ASSERT_TRUE(kubelet_->Bind(pod_name).ok());
   ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "graceful",
+      kv::kVirtualMachineInstances, "graceful",
       [](const Json& o) { return PhaseOf(o) == "Running"; }, "Running");
   kubelet_.reset();
 
-  ASSERT_TRUE(PatchSpec(res::kVirtualMachineInstances, "graceful",
+  ASSERT_TRUE(PatchSpec(kv::kVirtualMachineInstances, "graceful",
                         R"({"spec": {"terminationGracePeriodSeconds": 200}})")
                   .ok());
   WaitFor(
-      res::kVirtualMachineInstances, "graceful",
+      kv::kVirtualMachineInstances, "graceful",
       [](const Json& o) {
-        return kube::GetInt(o, "spec.terminationGracePeriodSeconds") == std::optional<int64_t>(200);
+        return base::GetInt(o, "spec.terminationGracePeriodSeconds") == std::optional<int64_t>(200);
       },
       "the patched grace period stored");
   // Let the controller's cache see the patch before the delete.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "graceful").ok());
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "graceful").ok());
   Json terminating = WaitFor(
       res::kPods, pod_name,
-      [](const Json& o) { return !kube::GetString(o, "metadata.deletionTimestamp").empty(); },
+      [](const Json& o) { return !base::GetString(o, "metadata.deletionTimestamp").empty(); },
       "the launcher pod Terminating");
-  EXPECT_EQ(kube::GetInt(terminating, "metadata.deletionGracePeriodSeconds"),
+  EXPECT_EQ(base::GetInt(terminating, "metadata.deletionGracePeriodSeconds"),
             std::optional<int64_t>(215));
   // The VMI waits for its pod (its finalizer) meanwhile.
-  EXPECT_TRUE(Get(res::kVirtualMachineInstances, "graceful").has_value());
+  EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "graceful").has_value());
 
   // Play the kubelet that finished: the pod and then the VMI go.
   kube::DeleteOptions now;
   now.grace_period_seconds = 0;
   ASSERT_TRUE(admin_->Delete(res::kPods, ns_, pod_name, now).ok());
-  EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, "graceful"));
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "graceful"));
 }
 
 // Plays a node: a Node object whose Ready condition the test sets through
@@ -298,9 +300,9 @@ class FakeNode {
   }
   ~FakeNode() { (void)admin_->Delete(kNodes, "", name_); }
   // Ready = `status` since `ago`.
-  kube::Status SetReady(const std::string& status, std::chrono::seconds ago) {
+  base::Status SetReady(const std::string& status, std::chrono::seconds ago) {
     const std::string since =
-        kube::FormatTime(kube::Clock::Real()->WallNow() - ago);
+        base::FormatTime(base::Clock::Real()->WallNow() - ago);
     return admin_
         ->Patch(kNodes, "", name_, kube::PatchType::kMerge, JsonOf(R"({"status": {"conditions": [
             {"type": "Ready", "status": ")" + status + R"(", "reason": "Test",
@@ -309,14 +311,14 @@ class FakeNode {
         .status();
   }
   // What an admin does once the machine is known to be down.
-  kube::Status TaintOutOfService() {
+  base::Status TaintOutOfService() {
     return admin_
         ->Patch(kNodes, "", name_, kube::PatchType::kMerge, JsonOf(R"({"spec": {"taints": [
             {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown",
              "effect": "NoExecute"}]}})"))
         .status();
   }
-  kube::Status Delete() { return admin_->Delete(kNodes, "", name_); }
+  base::Status Delete() { return admin_->Delete(kNodes, "", name_); }
   const std::string& name() const { return name_; }
 
   static inline const kube::Resource kNodes{"", "v1", "nodes", "Node", false};
@@ -335,14 +337,14 @@ TEST_F(ControllerFailureTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItM
   FakeNode node(admin_.get(), "node-" + ns_);
   CreateVm("vm-n", "Always");
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-n", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = kube::UidOf(vmi);
+      kv::kVirtualMachineInstances, "vm-n", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = base::UidOf(vmi);
   Json pod = WaitForPod(uid);
-  const std::string pod_name = kube::NameOf(pod);
+  const std::string pod_name = base::NameOf(pod);
   ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
   ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "vm-n", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      kv::kVirtualMachineInstances, "vm-n", [](const Json& o) { return PhaseOf(o) == "Running"; },
       "Running");
   kubelet_.reset();  // the node is dead: nothing finishes a pod's deletion
 
@@ -350,10 +352,10 @@ TEST_F(ControllerFailureTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItM
   // The VM replaces the failed VMI at once, so look for the failure on the
   // VMI (Failed, or being deleted) and in its Event.
   Json failed = WaitFor(
-      res::kVirtualMachineInstances, "vm-n",
-      [&](const Json& o) { return kube::UidOf(o) == uid && PhaseOf(o) == "Failed"; },
+      kv::kVirtualMachineInstances, "vm-n",
+      [&](const Json& o) { return base::UidOf(o) == uid && PhaseOf(o) == "Failed"; },
       "the VMI Failed");
-  EXPECT_EQ(kube::GetString(failed, "status.reason"), "NodeUnresponsive");
+  EXPECT_EQ(base::GetString(failed, "status.reason"), "NodeUnresponsive");
   EXPECT_THAT(SynchronizedMessage(failed), HasSubstr(node.name()));
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-n", "NodeUnresponsive"));
 
@@ -361,20 +363,20 @@ TEST_F(ControllerFailureTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItM
   // and no second VMI boots the guest twice.
   WaitFor(
       res::kPods, pod_name,
-      [](const Json& o) { return !kube::GetString(o, "metadata.deletionTimestamp").empty(); },
+      [](const Json& o) { return !base::GetString(o, "metadata.deletionTimestamp").empty(); },
       "the pod deleted gracefully once the VM replaces the VMI");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ASSERT_TRUE(Get(res::kPods, pod_name).has_value()) << "force-deleted while the node may run it";
-  auto still = Get(res::kVirtualMachineInstances, "vm-n");
+  auto still = Get(kv::kVirtualMachineInstances, "vm-n");
   ASSERT_TRUE(still.has_value());
-  EXPECT_EQ(kube::UidOf(*still), uid);
+  EXPECT_EQ(base::UidOf(*still), uid);
 
   ASSERT_TRUE(node.TaintOutOfService().ok());
   EXPECT_TRUE(WaitGone(res::kPods, pod_name)) << "force-deleted once out of service";
   Json next = WaitFor(
-      res::kVirtualMachineInstances, "vm-n",
-      [&](const Json& o) { return kube::UidOf(o) != uid; }, "a new VMI");
-  WaitForPod(kube::UidOf(next));
+      kv::kVirtualMachineInstances, "vm-n",
+      [&](const Json& o) { return base::UidOf(o) != uid; }, "a new VMI");
+  WaitForPod(base::UidOf(next));
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-n", "ForceDelete"));
 }
 
@@ -384,21 +386,21 @@ TEST_F(ControllerFailureTest, ADeletedNodeFreesTheVmAtOnce) {
   FakeNode node(admin_.get(), "node-" + ns_);
   CreateVm("vm-g", "Always");
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-g", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = kube::UidOf(vmi);
+      kv::kVirtualMachineInstances, "vm-g", [](const Json&) { return true; }, "VMI made");
+  const std::string uid = base::UidOf(vmi);
   Json pod = WaitForPod(uid);
-  const std::string pod_name = kube::NameOf(pod);
+  const std::string pod_name = base::NameOf(pod);
   ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
   ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "vm-g", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      kv::kVirtualMachineInstances, "vm-g", [](const Json& o) { return PhaseOf(o) == "Running"; },
       "Running");
   kubelet_.reset();
 
   ASSERT_TRUE(node.Delete().ok());
   EXPECT_TRUE(WaitGone(res::kPods, pod_name));
-  ASSERT_TRUE(admin_->Delete(res::kVirtualMachines, ns_, "vm-g").ok());
-  EXPECT_TRUE(WaitGone(res::kVirtualMachines, "vm-g")) << "deleting the VM must not hang";
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachines, ns_, "vm-g").ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachines, "vm-g")) << "deleting the VM must not hang";
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-g", "NodeGone"));
 }
 

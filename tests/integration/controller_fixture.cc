@@ -5,13 +5,15 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "lib/api/resources.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::testing {
 
-using kube::Json;
+using base::Json;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 void ControllerTest::SetUp() {
   env_ = &ClusterEnv::Get();
@@ -50,7 +52,7 @@ Json ControllerTest::NewVm(const std::string& name, const std::string& strategy)
 }
 
 Json ControllerTest::CreateVm(const std::string& name, const std::string& strategy) {
-  auto created = admin_->Create(res::kVirtualMachines, ns_, NewVm(name, strategy));
+  auto created = admin_->Create(kv::kVirtualMachines, ns_, NewVm(name, strategy));
   EXPECT_TRUE(created.ok()) << created.status().ToString();
   return created.ok() ? *created : Json::null();
 }
@@ -73,7 +75,7 @@ Json ControllerTest::WaitFor(const kube::Resource& resource, const std::string& 
       kLimit);
   if (!met) {
     ADD_FAILURE() << "never: " << what << "; " << resource.plural << " " << name << " was "
-                  << (last ? kube::DumpJson(*last) : "absent");
+                  << (last ? base::DumpJson(*last) : "absent");
   }
   return last.value_or(Json::null());
 }
@@ -111,7 +113,7 @@ std::vector<std::string> ControllerTest::EventReasons(const std::string& kind,
   auto list = admin_->List(res::kEvents, ns_, options);
   std::vector<std::string> reasons;
   if (list.ok()) {
-    for (const Json& e : list->items) reasons.push_back(kube::GetString(e, "reason"));
+    for (const Json& e : list->items) reasons.push_back(base::GetString(e, "reason"));
   }
   return reasons;
 }
@@ -133,28 +135,28 @@ bool ControllerTest::WaitForEvent(const std::string& kind, const std::string& na
   return seen;
 }
 
-kube::Status ControllerTest::PatchStatus(const kube::Resource& resource, const std::string& name,
+base::Status ControllerTest::PatchStatus(const kube::Resource& resource, const std::string& name,
                                          const std::string& merge_patch) {
   return admin_->Patch(resource, ns_, name, kube::PatchType::kMerge, JsonOf(merge_patch), "status")
       .status();
 }
 
-kube::Status ControllerTest::PatchSpec(const kube::Resource& resource, const std::string& name,
+base::Status ControllerTest::PatchSpec(const kube::Resource& resource, const std::string& name,
                                        const std::string& merge_patch) {
   return admin_->Patch(resource, ns_, name, kube::PatchType::kMerge, JsonOf(merge_patch)).status();
 }
 
-std::string PhaseOf(const Json& vmi) { return kube::GetString(vmi, "status.phase"); }
+std::string PhaseOf(const Json& vmi) { return base::GetString(vmi, "status.phase"); }
 
 std::string PrintableStatusOf(const Json& vm) {
-  return kube::GetString(vm, "status.printableStatus");
+  return base::GetString(vm, "status.printableStatus");
 }
 
 std::string ConditionOf(const Json& object, const std::string& type) {
-  const Json* conditions = kube::Find(object, "status.conditions");
+  const Json* conditions = base::Find(object, "status.conditions");
   if (conditions == nullptr || !conditions->is_array()) return "";
   for (const Json& c : conditions->as_array()) {
-    if (kube::GetString(c, "type") == type) return kube::GetString(c, "status");
+    if (base::GetString(c, "type") == type) return base::GetString(c, "status");
   }
   return "";
 }

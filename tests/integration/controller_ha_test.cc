@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "lib/api/resources.h"
 #include "lib/kube/leader_election.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
@@ -21,10 +22,11 @@
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class ControllerHaTest : public ::testing::Test {
  protected:
@@ -61,11 +63,11 @@ class ControllerHaTest : public ::testing::Test {
     return vm;
   }
   bool VmiExists(const std::string& name) {
-    return admin_->Get(res::kVirtualMachineInstances, ns_, name).ok();
+    return admin_->Get(kv::kVirtualMachineInstances, ns_, name).ok();
   }
   std::string LeaseHolder() {
     auto lease = admin_->Get(res::kLeases, kControllerNamespace, ns_);
-    return lease.ok() ? kube::GetString(*lease, "spec.holderIdentity") : "<none>";
+    return lease.ok() ? base::GetString(*lease, "spec.holderIdentity") : "<none>";
   }
 
   ClusterEnv* env_ = nullptr;
@@ -84,11 +86,11 @@ void RunPodsUntil(kube::Client* client, FakeKubelet* kubelet, const std::string&
     auto pods = client->List(res::kPods, ns, options);
     if (pods.ok()) {
       for (const Json& pod : pods->items) {
-        if (!kube::GetString(pod, "spec.nodeName").empty() ||
-            kube::Find(pod, "metadata.deletionTimestamp") != nullptr) {
+        if (!base::GetString(pod, "spec.nodeName").empty() ||
+            base::Find(pod, "metadata.deletionTimestamp") != nullptr) {
           continue;
         }
-        if (kubelet->Bind(kube::NameOf(pod)).ok()) (void)kubelet->SetRunning(kube::NameOf(pod));
+        if (kubelet->Bind(base::NameOf(pod)).ok()) (void)kubelet->SetRunning(base::NameOf(pod));
       }
     }
     std::this_thread::sleep_for(milliseconds(100));
@@ -111,7 +113,7 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
           [&](const kube::ObjectPtr& pod) {
             std::lock_guard l(mu);
             pods_per_vmi[pod->at("metadata").at("labels").at("kubevirt.io/created-by").as_string()]
-                .insert(kube::UidOf(*pod));
+                .insert(base::UidOf(*pod));
           },
       .on_update = nullptr,
       .on_delete = nullptr,
@@ -139,26 +141,26 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
   // The churn: create all, then restart 0-19, stop 20-39, delete 40-59.
   auto name = [](int i) { return "churn-" + std::to_string(i); };
   for (int i = 0; i < kVms; ++i) {
-    EXPECT_TRUE(admin_->Create(res::kVirtualMachines, ns_, Vm(name(i), "Always")).ok());
+    EXPECT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, Vm(name(i), "Always")).ok());
   }
   for (int i = 0; i < 60; ++i) {
     if (i < 20) {
-      auto vmi = admin_->Get(res::kVirtualMachineInstances, ns_, name(i));
+      auto vmi = admin_->Get(kv::kVirtualMachineInstances, ns_, name(i));
       if (!vmi.ok()) continue;  // not made yet: nothing to restart
       EXPECT_TRUE(admin_
-                      ->Patch(res::kVirtualMachines, ns_, name(i), kube::PatchType::kMerge,
+                      ->Patch(kv::kVirtualMachines, ns_, name(i), kube::PatchType::kMerge,
                               JsonOf(R"({"status": {"stateChangeRequests": [{"action": "Stop",
                                  "uid": ")" +
-                                     kube::UidOf(*vmi) + R"("}, {"action": "Start"}]}})"),
+                                     base::UidOf(*vmi) + R"("}, {"action": "Start"}]}})"),
                               "status")
                       .ok());
     } else if (i < 40) {
       EXPECT_TRUE(admin_
-                      ->Patch(res::kVirtualMachines, ns_, name(i), kube::PatchType::kMerge,
+                      ->Patch(kv::kVirtualMachines, ns_, name(i), kube::PatchType::kMerge,
                               JsonOf(R"({"spec": {"runStrategy": "Halted"}})"))
                       .ok());
     } else {
-      EXPECT_TRUE(admin_->Delete(res::kVirtualMachines, ns_, name(i)).ok());
+      EXPECT_TRUE(admin_->Delete(kv::kVirtualMachines, ns_, name(i)).ok());
     }
     std::this_thread::sleep_for(milliseconds(pause_ms(random) / 20));
   }
@@ -170,8 +172,8 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
   std::string why;
   bool converged = Eventually(
       [&] {
-        auto vms = admin_->List(res::kVirtualMachines, ns_);
-        auto vmis = admin_->List(res::kVirtualMachineInstances, ns_);
+        auto vms = admin_->List(kv::kVirtualMachines, ns_);
+        auto vmis = admin_->List(kv::kVirtualMachineInstances, ns_);
         kube::ListOptions launchers;
         launchers.label_selector = "kubevirt.io=virt-launcher";
         auto pods = admin_->List(res::kPods, ns_, launchers);
@@ -181,14 +183,14 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
           return false;
         };
         std::map<std::string, Json> vmi_by_name;
-        for (const Json& vmi : vmis->items) vmi_by_name[kube::NameOf(vmi)] = vmi;
+        for (const Json& vmi : vmis->items) vmi_by_name[base::NameOf(vmi)] = vmi;
         std::map<std::string, int> pods_by_uid;
         for (const Json& pod : pods->items) {
           ++pods_by_uid[pod.at("metadata").at("labels").at("kubevirt.io/created-by").as_string()];
         }
         if (vms->items.size() != 80) return fail("VMs: " + std::to_string(vms->items.size()));
         for (const Json& vm : vms->items) {
-          std::string n = kube::NameOf(vm);
+          std::string n = base::NameOf(vm);
           int i = std::stoi(n.substr(6));
           bool halted = i >= 20 && i < 40;
           auto vmi = vmi_by_name.find(n);
@@ -202,7 +204,7 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
               PrintableStatusOf(vm) != "Running") {
             return fail(n + " does not run");
           }
-          if (pods_by_uid[kube::UidOf(vmi->second)] != 1) return fail(n + " pods != 1");
+          if (pods_by_uid[base::UidOf(vmi->second)] != 1) return fail(n + " pods != 1");
         }
         if (vmis->items.size() != 60 || pods->items.size() != 60) {
           return fail("VMIs/pods left over: " + std::to_string(vmis->items.size()) + "/" +
@@ -236,7 +238,7 @@ TEST_F(ControllerHaTest, OnlyTheLeaderActsAndAnotherTakesOver) {
   EXPECT_EQ(follower->Metric("vireo_leader"), 0.0);
   EXPECT_EQ(LeaseHolder(), leader_id);
 
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, Vm("vm-1", "Always")).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, Vm("vm-1", "Always")).ok());
   ASSERT_TRUE(Eventually([&] { return VmiExists("vm-1"); }, seconds(30)));
   // Counted when the reconcile returns, a moment after the VMI shows.
   EXPECT_TRUE(Eventually(
@@ -252,7 +254,7 @@ TEST_F(ControllerHaTest, OnlyTheLeaderActsAndAnotherTakesOver) {
   ASSERT_TRUE(Eventually([&] { return follower->Metric("vireo_leader") == 1.0; }, seconds(30)));
   std::printf("takeover after SIGKILL: %.1f s (lease duration 3 s)\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count());
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, Vm("vm-2", "Always")).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, Vm("vm-2", "Always")).ok());
   EXPECT_TRUE(Eventually([&] { return VmiExists("vm-2"); }, seconds(30)));
 
   // A clean stop releases the Lease for the next replica.
@@ -262,7 +264,7 @@ TEST_F(ControllerHaTest, OnlyTheLeaderActsAndAnotherTakesOver) {
   EXPECT_EQ(follower->Wait(seconds(30)), std::optional<int>(0));
   ASSERT_TRUE(Eventually([&] { return c->Metric("vireo_leader") == 1.0; }, seconds(30)));
   EXPECT_EQ(LeaseHolder(), "replica-c");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, Vm("vm-3", "Always")).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, Vm("vm-3", "Always")).ok());
   EXPECT_TRUE(Eventually([&] { return VmiExists("vm-3"); }, seconds(30)));
   c->Signal(SIGTERM);
   EXPECT_EQ(c->Wait(seconds(30)), std::optional<int>(0));
@@ -287,7 +289,7 @@ TEST_F(ControllerHaTest, AReplicaThatLosesItsLeaseExits) {
   EXPECT_EQ(a->Wait(seconds(30)), std::optional<int>(1));
   EXPECT_NE(a->Log().find("lost the lease"), std::string::npos);
   // Nobody acts any more.
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, Vm("vm-late", "Always")).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, Vm("vm-late", "Always")).ok());
   std::this_thread::sleep_for(seconds(1));
   EXPECT_FALSE(VmiExists("vm-late"));
 }

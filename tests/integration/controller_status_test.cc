@@ -7,15 +7,17 @@
 #include <cstdlib>
 #include <thread>
 
+#include "lib/api/resources.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using ::testing::HasSubstr;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class ControllerStatusTest : public ControllerTest {};
 
@@ -25,11 +27,11 @@ TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
       JsonOf(R"({"name": "data", "persistentVolumeClaim": {"claimName": "disk-a"}})");
   vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"][1] =
       JsonOf(R"({"name": "data", "disk": {"bus": "virtio"}})");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, vm).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
   WaitFor(
-      res::kVirtualMachines, "vm-pvc",
+      kv::kVirtualMachines, "vm-pvc",
       [](const Json& o) { return PrintableStatusOf(o) == "ErrorPvcNotFound"; }, "ErrorPvcNotFound");
-  EXPECT_FALSE(Get(res::kVirtualMachineInstances, "vm-pvc").has_value());
+  EXPECT_FALSE(Get(kv::kVirtualMachineInstances, "vm-pvc").has_value());
 
   ASSERT_TRUE(admin_
                   ->Create(res::kPersistentVolumeClaims, ns_, JsonOf(R"({
@@ -38,25 +40,25 @@ TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
              "resources": {"requests": {"storage": "1Gi"}}}})"))
                   .ok());
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-pvc", [](const Json&) { return true; },
+      kv::kVirtualMachineInstances, "vm-pvc", [](const Json&) { return true; },
       "a VMI once the claim exists");
-  Json pod = WaitForPod(kube::UidOf(vmi));
+  Json pod = WaitForPod(base::UidOf(vmi));
   // A block claim reaches the launcher as a device.
-  EXPECT_THAT(kube::DumpJson(pod), HasSubstr("/dev/vireo/data"));
+  EXPECT_THAT(base::DumpJson(pod), HasSubstr("/dev/vireo/data"));
 }
 
 TEST_F(ControllerStatusTest, AnUnschedulablePodShowsOnTheVm) {
   CreateVm("vm-u", "Always");
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-u", [](const Json&) { return true; }, "VMI made");
-  Json pod = WaitForPod(kube::UidOf(vmi));
-  ASSERT_TRUE(kubelet_->SetUnschedulable(kube::NameOf(pod)).ok());
+      kv::kVirtualMachineInstances, "vm-u", [](const Json&) { return true; }, "VMI made");
+  Json pod = WaitForPod(base::UidOf(vmi));
+  ASSERT_TRUE(kubelet_->SetUnschedulable(base::NameOf(pod)).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "vm-u",
+      kv::kVirtualMachineInstances, "vm-u",
       [](const Json& o) { return ConditionOf(o, "PodScheduled") == "False"; },
       "PodScheduled False on the VMI");
   WaitFor(
-      res::kVirtualMachines, "vm-u",
+      kv::kVirtualMachines, "vm-u",
       [](const Json& o) { return PrintableStatusOf(o) == "ErrorUnschedulable"; },
       "ErrorUnschedulable");
 }
@@ -64,21 +66,21 @@ TEST_F(ControllerStatusTest, AnUnschedulablePodShowsOnTheVm) {
 TEST_F(ControllerStatusTest, ALauncherThatFailsBeforeRunningBacksOff) {
   CreateVm("vm-c", "Always");
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-c", [](const Json&) { return true; }, "VMI made");
-  Json pod = WaitForPod(kube::UidOf(vmi));
-  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetExited(kube::NameOf(pod), 3).ok());
+      kv::kVirtualMachineInstances, "vm-c", [](const Json&) { return true; }, "VMI made");
+  Json pod = WaitForPod(base::UidOf(vmi));
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetExited(base::NameOf(pod), 3).ok());
   Json vm = WaitFor(
-      res::kVirtualMachines, "vm-c",
+      kv::kVirtualMachines, "vm-c",
       [](const Json& o) { return PrintableStatusOf(o) == "CrashLoopBackOff"; }, "CrashLoopBackOff");
-  EXPECT_EQ(kube::GetInt(vm, "status.startFailure.consecutiveFailCount"),
+  EXPECT_EQ(base::GetInt(vm, "status.startFailure.consecutiveFailCount"),
             std::optional<int64_t>(1));
-  EXPECT_EQ(kube::GetString(vm, "status.startFailure.lastFailedVMIUID"), kube::UidOf(vmi));
+  EXPECT_EQ(base::GetString(vm, "status.startFailure.lastFailedVMIUID"), base::UidOf(vmi));
   // The failed VMI ended Failed and is removed; the next waits for the back-off.
   EXPECT_TRUE(Eventually(
       [&] {
-        auto now = Get(res::kVirtualMachineInstances, "vm-c");
-        return !now.has_value() || kube::UidOf(*now) != kube::UidOf(vmi) ||
+        auto now = Get(kv::kVirtualMachineInstances, "vm-c");
+        return !now.has_value() || base::UidOf(*now) != base::UidOf(vmi) ||
                PhaseOf(*now) == "Failed";
       },
       kLimit));
@@ -89,33 +91,33 @@ TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
   vmi["apiVersion"] = Json::string("kubevirt.io/v1");
   vmi["kind"] = Json::string("VirtualMachineInstance");
   vmi["metadata"] = JsonOf(R"({"name": "solo"})");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, vmi).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
   // Defaults are written into the VMI, so it shows what runs.
   Json defaulted = WaitFor(
-      res::kVirtualMachineInstances, "solo",
-      [](const Json& o) { return kube::GetString(o, "spec.domain.machine.type") == "q35"; },
+      kv::kVirtualMachineInstances, "solo",
+      [](const Json& o) { return base::GetString(o, "spec.domain.machine.type") == "q35"; },
       "defaults applied");
-  Json pod = WaitForPod(kube::UidOf(defaulted));
-  ASSERT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+  Json pod = WaitForPod(base::UidOf(defaulted));
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      kv::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Running"; },
       "Running");
 
   kube::DeleteOptions now;
   now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, kube::NameOf(pod), now).ok());
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
   Json failed = WaitFor(
-      res::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      kv::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Failed"; },
       "Failed once its pod vanished");
-  EXPECT_FALSE(kube::GetString(failed, "status.reason").empty());
+  EXPECT_FALSE(base::GetString(failed, "status.reason").empty());
   // A VMI never gets a second pod.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_TRUE(PodsOf(kube::UidOf(failed)).empty());
+  EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
 
   // Deleting it removes its finalizer and lets it go.
-  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "solo").ok());
-  EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, "solo"));
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "solo").ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "solo"));
 }
 
 TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
@@ -127,7 +129,7 @@ TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
 
   CreateVm("vm-m", "Always");
   WaitFor(
-      res::kVirtualMachineInstances, "vm-m", [](const Json&) { return true; }, "VMI made");
+      kv::kVirtualMachineInstances, "vm-m", [](const Json&) { return true; }, "VMI made");
   // A reconcile is counted when it returns, a moment after its writes show.
   ASSERT_TRUE(Eventually(
       [&] {
@@ -151,16 +153,16 @@ TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
 TEST_F(ControllerStatusTest, QuietInSteadyState) {
   CreateVm("vm-q", "Halted");
   WaitFor(
-      res::kVirtualMachines, "vm-q",
-      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "Stopped");
+      kv::kVirtualMachines, "vm-q", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+      "Stopped");
   // Nothing changes now: the controller writes nothing more and logs
   // nothing at info level.
-  auto before = Get(res::kVirtualMachines, "vm-q");
+  auto before = Get(kv::kVirtualMachines, "vm-q");
   ASSERT_TRUE(before.has_value());
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  auto after = Get(res::kVirtualMachines, "vm-q");
+  auto after = Get(kv::kVirtualMachines, "vm-q");
   ASSERT_TRUE(after.has_value());
-  EXPECT_EQ(kube::ResourceVersionOf(*after), kube::ResourceVersionOf(*before));
+  EXPECT_EQ(base::ResourceVersionOf(*after), base::ResourceVersionOf(*before));
   std::string log = controller_->Log();
   auto count = [&](const std::string& needle) {
     size_t n = 0;

@@ -14,15 +14,17 @@
 #include <vector>
 
 #include "lib/api/importer_pod.h"
+#include "lib/api/resources.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using ::testing::HasSubstr;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 constexpr char kImageUrl[] = "http://images.example/disk.qcow2";
 
@@ -32,24 +34,24 @@ std::string ClaimRequestFor1Gi() {
   return std::to_string(api::importer::ClaimBytesForDisk(int64_t{1} << 30));
 }
 
-std::string Uid(const Json& o) { return kube::UidOf(o); }
+std::string Uid(const Json& o) { return base::UidOf(o); }
 
 // The condition of `type`, or null.
 Json Condition(const Json& object, const std::string& type) {
-  const Json* conditions = kube::Find(object, "status.conditions");
+  const Json* conditions = base::Find(object, "status.conditions");
   if (conditions == nullptr || !conditions->is_array()) return Json::null();
   for (const Json& c : conditions->as_array()) {
-    if (kube::GetString(c, "type") == type) return c;
+    if (base::GetString(c, "type") == type) return c;
   }
   return Json::null();
 }
 
 std::string ConditionReason(const Json& object, const std::string& type) {
   Json c = Condition(object, type);
-  return c.is_null() ? "" : kube::GetString(c, "reason");
+  return c.is_null() ? "" : base::GetString(c, "reason");
 }
 
-std::string DvPhase(const Json& dv) { return kube::GetString(dv, "status.phase"); }
+std::string DvPhase(const Json& dv) { return base::GetString(dv, "status.phase"); }
 
 std::vector<std::string> Strings(const Json* array) {
   std::vector<std::string> out;
@@ -107,13 +109,13 @@ class DataVolumeControllerTest : public ControllerTest {
                   storage_extra + R"("resources": {"requests": {"storage": "1Gi"}}}}})");
   }
   Json CreateDataVolume(const Json& dv) {
-    auto created = admin_->Create(res::kDataVolumes, ns_, dv);
+    auto created = admin_->Create(kv::kDataVolumes, ns_, dv);
     EXPECT_TRUE(created.ok()) << created.status().ToString();
     return created.ok() ? *created : Json::null();
   }
   Json WaitDv(const std::string& name, const std::string& phase) {
     return WaitFor(
-        res::kDataVolumes, name, [&](const Json& o) { return DvPhase(o) == phase; },
+        kv::kDataVolumes, name, [&](const Json& o) { return DvPhase(o) == phase; },
         "DataVolume " + name + " " + phase);
   }
 
@@ -122,7 +124,7 @@ class DataVolumeControllerTest : public ControllerTest {
     return WaitFor(
         res::kPods, "importer-" + dv,
         [&](const Json& o) {
-          return Uid(o) != old_uid && kube::Find(o, "metadata.deletionTimestamp") == nullptr;
+          return Uid(o) != old_uid && base::Find(o, "metadata.deletionTimestamp") == nullptr;
         },
         "a new importer pod for " + dv);
   }
@@ -130,7 +132,7 @@ class DataVolumeControllerTest : public ControllerTest {
   void BindClaim(const std::string& name) {
     auto claim = Get(res::kPersistentVolumeClaims, name);
     ASSERT_TRUE(claim.has_value()) << "no claim " << name;
-    const std::string size = kube::GetString(*claim, "spec.resources.requests.storage");
+    const std::string size = base::GetString(*claim, "spec.resources.requests.storage");
     ASSERT_TRUE(PatchStatus(res::kPersistentVolumeClaims, name,
                             R"({"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
                                 "capacity": {"storage": ")" +
@@ -168,9 +170,9 @@ class DataVolumeControllerTest : public ControllerTest {
         res::kPersistentVolumeClaims, name, [](const Json&) { return true; }, "claim " + name);
     Json pod = WaitImporter(name);
     BindClaim(name);
-    ImporterRunning(kube::NameOf(pod));
+    ImporterRunning(base::NameOf(pod));
     WaitDv(name, "ImportInProgress");
-    ImporterExited(kube::NameOf(pod), 0, "imported 1 bytes from " + std::string(kImageUrl));
+    ImporterExited(base::NameOf(pod), 0, "imported 1 bytes from " + std::string(kImageUrl));
     return WaitDv(name, "Succeeded");
   }
 
@@ -182,7 +184,7 @@ class DataVolumeControllerTest : public ControllerTest {
     std::vector<Json> events;
     if (!list.ok()) return events;
     for (const Json& e : list->items) {
-      if (kube::GetString(e, "reason") == reason) events.push_back(e);
+      if (base::GetString(e, "reason") == reason) events.push_back(e);
     }
     return events;
   }
@@ -202,33 +204,33 @@ TEST_F(DataVolumeControllerTest, HttpImportMakesItsClaimAndImporterPod) {
   Json claim = WaitFor(
       res::kPersistentVolumeClaims, "disk", [](const Json&) { return true; }, "the claim");
   const Json& owner = claim.at("metadata").at("ownerReferences").at(0);
-  EXPECT_EQ(kube::GetString(owner, "kind"), "DataVolume");
-  EXPECT_EQ(kube::GetString(owner, "uid"), Uid(dv));
-  EXPECT_EQ(kube::GetBool(owner, "controller"), std::optional<bool>(true));
-  EXPECT_EQ(kube::GetString(claim, "spec.resources.requests.storage"), ClaimRequestFor1Gi());
-  EXPECT_THAT(Strings(kube::Find(claim, "spec.accessModes")),
+  EXPECT_EQ(base::GetString(owner, "kind"), "DataVolume");
+  EXPECT_EQ(base::GetString(owner, "uid"), Uid(dv));
+  EXPECT_EQ(base::GetBool(owner, "controller"), std::optional<bool>(true));
+  EXPECT_EQ(base::GetString(claim, "spec.resources.requests.storage"), ClaimRequestFor1Gi());
+  EXPECT_THAT(Strings(base::Find(claim, "spec.accessModes")),
               ::testing::ElementsAre("ReadWriteOnce"));
   // The cluster's default class, filled in by the apiserver.
-  EXPECT_FALSE(kube::GetString(claim, "spec.storageClassName").empty());
+  EXPECT_FALSE(base::GetString(claim, "spec.storageClassName").empty());
 
   Json pod = WaitImporter("disk");
   EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), Uid(dv));
-  EXPECT_EQ(kube::GetBool(pod, "spec.automountServiceAccountToken"), std::optional<bool>(false));
-  EXPECT_EQ(kube::GetInt(pod, "spec.securityContext.runAsUser"), std::optional<int64_t>(107));
-  EXPECT_EQ(kube::GetString(pod, "spec.restartPolicy"), "Never");
+  EXPECT_EQ(base::GetBool(pod, "spec.automountServiceAccountToken"), std::optional<bool>(false));
+  EXPECT_EQ(base::GetInt(pod, "spec.securityContext.runAsUser"), std::optional<int64_t>(107));
+  EXPECT_EQ(base::GetString(pod, "spec.restartPolicy"), "Never");
   const Json& container = pod.at("spec").at("containers").at(0);
-  EXPECT_EQ(kube::GetString(container, "image"), "vireo-launcher:t1");
-  EXPECT_THAT(Strings(kube::Find(container, "command")),
+  EXPECT_EQ(base::GetString(container, "image"), "vireo-launcher:t1");
+  EXPECT_THAT(Strings(base::Find(container, "command")),
               ::testing::ElementsAre("vireo-launcher", "import", "--source=http",
                                      "--claim-bytes=" + ClaimRequestFor1Gi(),
                                      "--url=" + std::string(kImageUrl)));
   // The claim is the pod's, mounted where the importer writes disk.img.
-  EXPECT_THAT(kube::DumpJson(pod.at("spec").at("volumes")), HasSubstr(R"("claimName":"disk")"));
-  EXPECT_THAT(kube::DumpJson(container), HasSubstr(api::importer::kTargetDir));
+  EXPECT_THAT(base::DumpJson(pod.at("spec").at("volumes")), HasSubstr(R"("claimName":"disk")"));
+  EXPECT_THAT(base::DumpJson(container), HasSubstr(api::importer::kTargetDir));
 
   Json scheduled = WaitDv("disk", "ImportScheduled");
-  EXPECT_EQ(kube::GetString(scheduled, "status.claimName"), "disk");
-  EXPECT_EQ(kube::GetString(scheduled, "status.progress"), "N/A");
+  EXPECT_EQ(base::GetString(scheduled, "status.claimName"), "disk");
+  EXPECT_EQ(base::GetString(scheduled, "status.progress"), "N/A");
   EXPECT_EQ(ConditionReason(scheduled, "Bound"), "Pending");
   WaitDvEvent("disk", "ImportScheduled");
   std::string out;
@@ -242,23 +244,23 @@ TEST_F(DataVolumeControllerTest, TheImporterRunsAndSucceeds) {
   Json pod = WaitImporter("disk");
   BindClaim("disk");
   WaitFor(
-      res::kDataVolumes, "disk", [](const Json& o) { return ConditionOf(o, "Bound") == "True"; },
+      kv::kDataVolumes, "disk", [](const Json& o) { return ConditionOf(o, "Bound") == "True"; },
       "Bound True once the claim is");
-  ImporterRunning(kube::NameOf(pod));
+  ImporterRunning(base::NameOf(pod));
   Json running = WaitDv("disk", "ImportInProgress");
   EXPECT_EQ(ConditionOf(running, "Running"), "True");
   EXPECT_EQ(ConditionOf(running, "Ready"), "False");
 
-  ImporterExited(kube::NameOf(pod), 0, "imported 1073741824 bytes from http://images.example");
+  ImporterExited(base::NameOf(pod), 0, "imported 1073741824 bytes from http://images.example");
   Json done = WaitDv("disk", "Succeeded");
-  EXPECT_EQ(kube::GetString(done, "status.progress"), "100.0%");
+  EXPECT_EQ(base::GetString(done, "status.progress"), "100.0%");
   EXPECT_EQ(ConditionOf(done, "Ready"), "True");
   EXPECT_EQ(ConditionOf(done, "Bound"), "True");
   EXPECT_EQ(ConditionOf(done, "Running"), "False");
-  EXPECT_THAT(kube::GetString(Condition(done, "Running"), "message"),
+  EXPECT_THAT(base::GetString(Condition(done, "Running"), "message"),
               HasSubstr("imported 1073741824 bytes"));
   Json event = WaitDvEvent("disk", "ImportSucceeded");
-  EXPECT_EQ(kube::GetString(event, "type"), "Normal");
+  EXPECT_EQ(base::GetString(event, "type"), "Normal");
   EXPECT_TRUE(WaitGone(res::kPods, "importer-disk")) << "the importer pod goes once it is done";
   EXPECT_TRUE(Get(res::kPersistentVolumeClaims, "disk").has_value());
 }
@@ -266,25 +268,25 @@ TEST_F(DataVolumeControllerTest, TheImporterRunsAndSucceeds) {
 TEST_F(DataVolumeControllerTest, ASourceNotFoundFailsAtOnceAndKeepsTheClaim) {
   CreateDataVolume(HttpDataVolume("gone"));
   Json pod = WaitImporter("gone");
-  ImporterRunning(kube::NameOf(pod));
+  ImporterRunning(base::NameOf(pod));
   WaitDv("gone", "ImportInProgress");
-  ImporterExited(kube::NameOf(pod), api::importer::kSourceNotFound,
+  ImporterExited(base::NameOf(pod), api::importer::kSourceNotFound,
                  "HTTP 404 Not Found: " + std::string(kImageUrl));
   Json failed = WaitDv("gone", "Failed");
   EXPECT_EQ(ConditionReason(failed, "Running"), "ImportSourceNotFound");
-  EXPECT_THAT(kube::GetString(Condition(failed, "Running"), "message"), HasSubstr("HTTP 404"));
+  EXPECT_THAT(base::GetString(Condition(failed, "Running"), "message"), HasSubstr("HTTP 404"));
   EXPECT_EQ(ConditionOf(failed, "Ready"), "False");
   Json event = WaitDvEvent("gone", "ImportSourceNotFound");
-  EXPECT_EQ(kube::GetString(event, "type"), "Warning");
-  EXPECT_THAT(kube::GetString(event, "message"), HasSubstr("HTTP 404"));
+  EXPECT_EQ(base::GetString(event, "type"), "Warning");
+  EXPECT_THAT(base::GetString(event, "message"), HasSubstr("HTTP 404"));
   EXPECT_TRUE(WaitGone(res::kPods, "importer-gone"));
   // Final: no second pod, and the claim stays.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_FALSE(Get(res::kPods, "importer-gone").has_value());
   auto claim = Get(res::kPersistentVolumeClaims, "gone");
   ASSERT_TRUE(claim.has_value());
-  EXPECT_EQ(kube::Find(*claim, "metadata.deletionTimestamp"), nullptr);
-  EXPECT_EQ(DvPhase(*Get(res::kDataVolumes, "gone")), "Failed");
+  EXPECT_EQ(base::Find(*claim, "metadata.deletionTimestamp"), nullptr);
+  EXPECT_EQ(DvPhase(*Get(kv::kDataVolumes, "gone")), "Failed");
 }
 
 TEST_F(DataVolumeControllerTest, AnUnreachableSourceIsRetriedThreeTimes) {
@@ -296,12 +298,12 @@ TEST_F(DataVolumeControllerTest, AnUnreachableSourceIsRetriedThreeTimes) {
     uids.push_back(Uid(pod));
     EXPECT_EQ(pod.at("metadata").at("labels").at("vireo.io/attempt").as_string(),
               std::to_string(attempt));
-    ImporterExited(kube::NameOf(pod), api::importer::kSourceUnreachable,
+    ImporterExited(base::NameOf(pod), api::importer::kSourceUnreachable,
                    "connect to images.example:80: connection refused");
     if (attempt == 2) break;
     Json pending = WaitFor(
-        res::kDataVolumes, "flaky",
-        [&](const Json& o) { return kube::GetInt(o, "status.restartCount") == attempt + 1; },
+        kv::kDataVolumes, "flaky",
+        [&](const Json& o) { return base::GetInt(o, "status.restartCount") == attempt + 1; },
         "restartCount " + std::to_string(attempt + 1));
     EXPECT_NE(DvPhase(pending), "Failed");
     EXPECT_EQ(ConditionReason(pending, "Running"), "ImportSourceUnreachable");
@@ -309,17 +311,17 @@ TEST_F(DataVolumeControllerTest, AnUnreachableSourceIsRetriedThreeTimes) {
     pod = WaitImporter("flaky", Uid(pod));
   }
   Json failed = WaitDv("flaky", "Failed");
-  EXPECT_EQ(kube::GetInt(failed, "status.restartCount"), std::optional<int64_t>(3));
+  EXPECT_EQ(base::GetInt(failed, "status.restartCount"), std::optional<int64_t>(3));
   EXPECT_EQ(ConditionReason(failed, "Running"), "ImportSourceUnreachable");
-  EXPECT_THAT(kube::GetString(Condition(failed, "Running"), "message"),
+  EXPECT_THAT(base::GetString(Condition(failed, "Running"), "message"),
               HasSubstr("connection refused"));
   Json event = WaitDvEvent("flaky", "ImportSourceUnreachable");
-  EXPECT_EQ(kube::GetString(event, "type"), "Warning");
+  EXPECT_EQ(base::GetString(event, "type"), "Warning");
   EXPECT_TRUE(WaitGone(res::kPods, "importer-flaky"));
   // Bounded: no fourth attempt, even after longer than its back-off would be.
   std::this_thread::sleep_for(std::chrono::seconds(5));
   EXPECT_FALSE(Get(res::kPods, "importer-flaky").has_value());
-  EXPECT_EQ(DvPhase(*Get(res::kDataVolumes, "flaky")), "Failed");
+  EXPECT_EQ(DvPhase(*Get(kv::kDataVolumes, "flaky")), "Failed");
   std::sort(uids.begin(), uids.end());
   EXPECT_EQ(std::unique(uids.begin(), uids.end()), uids.end()) << "three distinct pods";
 }
@@ -328,26 +330,26 @@ TEST_F(DataVolumeControllerTest, AMissingStorageClassHoldsTheClaimUntilItExists)
   const std::string missing = "missing-" + ns_;
   CreateDataVolume(HttpDataVolume("later", R"("storageClassName": ")" + missing + R"(", )"));
   Json waiting = WaitFor(
-      res::kDataVolumes, "later",
+      kv::kDataVolumes, "later",
       [](const Json& o) { return ConditionReason(o, "Bound") == "StorageClassNotFound"; },
       "Bound False StorageClassNotFound");
   EXPECT_EQ(ConditionOf(waiting, "Bound"), "False");
   EXPECT_EQ(DvPhase(waiting), "Pending");
-  EXPECT_THAT(kube::GetString(Condition(waiting, "Bound"), "message"), HasSubstr(missing));
+  EXPECT_THAT(base::GetString(Condition(waiting, "Bound"), "message"), HasSubstr(missing));
   Json event = WaitDvEvent("later", "StorageClassNotFound");
-  EXPECT_EQ(kube::GetString(event, "type"), "Warning");
+  EXPECT_EQ(base::GetString(event, "type"), "Warning");
   // Said once, however often the DataVolume is looked at.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   auto events = DvEvents("later", "StorageClassNotFound");
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(kube::GetInt(events[0], "count").value_or(1), 1);
+  EXPECT_EQ(base::GetInt(events[0], "count").value_or(1), 1);
   EXPECT_FALSE(Get(res::kPersistentVolumeClaims, "later").has_value());
 
   CreateStorageClass(missing);
   Json claim = WaitFor(
       res::kPersistentVolumeClaims, "later", [](const Json&) { return true; },
       "the claim once its StorageClass exists");
-  EXPECT_EQ(kube::GetString(claim, "spec.storageClassName"), missing);
+  EXPECT_EQ(base::GetString(claim, "spec.storageClassName"), missing);
   WaitImporter("later");
 }
 
@@ -356,19 +358,19 @@ TEST_F(DataVolumeControllerTest, AClaimItDidNotMakeIsLeftAlone) {
     "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "taken"},
     "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}})"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  const std::string version = kube::ResourceVersionOf(*created);
+  const std::string version = base::ResourceVersionOf(*created);
   CreateDataVolume(HttpDataVolume("taken"));
   Json waiting = WaitFor(
-      res::kDataVolumes, "taken",
+      kv::kDataVolumes, "taken",
       [](const Json& o) { return ConditionReason(o, "Bound") == "ClaimNotOwned"; },
       "Bound False ClaimNotOwned");
   EXPECT_EQ(DvPhase(waiting), "Pending");
   Json event = WaitDvEvent("taken", "ClaimNotOwned");
-  EXPECT_EQ(kube::GetString(event, "type"), "Warning");
+  EXPECT_EQ(base::GetString(event, "type"), "Warning");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   auto claim = Get(res::kPersistentVolumeClaims, "taken");
   ASSERT_TRUE(claim.has_value());
-  EXPECT_EQ(kube::ResourceVersionOf(*claim), version) << "the claim was written to";
+  EXPECT_EQ(base::ResourceVersionOf(*claim), version) << "the claim was written to";
   EXPECT_FALSE(Get(res::kPods, "importer-taken").has_value());
 }
 
@@ -379,22 +381,22 @@ TEST_F(DataVolumeControllerTest, AVmWaitsForItsDataVolumeTemplate) {
              "storage": {"resources": {"requests": {"storage": "1Gi"}}}}}])");
   vm["spec"]["template"]["spec"]["volumes"][0] =
       JsonOf(R"({"name": "root", "dataVolume": {"name": "vm-dv-root"}})");
-  auto created = admin_->Create(res::kVirtualMachines, ns_, vm);
+  auto created = admin_->Create(kv::kVirtualMachines, ns_, vm);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
 
   Json dv = WaitFor(
-      res::kDataVolumes, "vm-dv-root", [](const Json&) { return true; }, "the DataVolume");
+      kv::kDataVolumes, "vm-dv-root", [](const Json&) { return true; }, "the DataVolume");
   const Json& owner = dv.at("metadata").at("ownerReferences").at(0);
-  EXPECT_EQ(kube::GetString(owner, "kind"), "VirtualMachine");
-  EXPECT_EQ(kube::GetString(owner, "uid"), Uid(*created));
-  EXPECT_EQ(kube::GetBool(owner, "controller"), std::optional<bool>(true));
+  EXPECT_EQ(base::GetString(owner, "kind"), "VirtualMachine");
+  EXPECT_EQ(base::GetString(owner, "uid"), Uid(*created));
+  EXPECT_EQ(base::GetBool(owner, "controller"), std::optional<bool>(true));
 
   Json vmi = WaitFor(
-      res::kVirtualMachineInstances, "vm-dv",
+      kv::kVirtualMachineInstances, "vm-dv",
       [](const Json& o) { return ConditionOf(o, "DataVolumesReady") == "False"; },
       "VMI with DataVolumesReady False");
   WaitFor(
-      res::kVirtualMachines, "vm-dv",
+      kv::kVirtualMachines, "vm-dv",
       [](const Json& o) { return PrintableStatusOf(o) == "Provisioning"; }, "VM Provisioning");
   WaitImporter("vm-dv-root");
   EXPECT_TRUE(PodsOf(Uid(vmi)).empty()) << "no launcher pod before the DataVolume Succeeded";
@@ -402,34 +404,34 @@ TEST_F(DataVolumeControllerTest, AVmWaitsForItsDataVolumeTemplate) {
   ImportToSucceeded("vm-dv-root");
   Json pod = WaitForPod(Uid(vmi));
   WaitFor(
-      res::kVirtualMachineInstances, "vm-dv",
+      kv::kVirtualMachineInstances, "vm-dv",
       [](const Json& o) { return ConditionOf(o, "DataVolumesReady") == "True"; },
       "DataVolumesReady True");
-  auto annotation = kube::ParseJson(
+  auto annotation = base::ParseJson(
       pod.at("metadata").at("annotations").at("vireo.io/vmi").as_string(), "vireo.io/vmi");
   ASSERT_TRUE(annotation.ok()) << annotation.status().ToString();
-  const Json* statuses = kube::Find(*annotation, "status.volumeStatus");
-  ASSERT_NE(statuses, nullptr) << kube::DumpJson(*annotation);
-  ASSERT_EQ(statuses->size(), 1u) << kube::DumpJson(*statuses);
+  const Json* statuses = base::Find(*annotation, "status.volumeStatus");
+  ASSERT_NE(statuses, nullptr) << base::DumpJson(*annotation);
+  ASSERT_EQ(statuses->size(), 1u) << base::DumpJson(*statuses);
   const Json& info = statuses->at(0).at("persistentVolumeClaimInfo");
-  EXPECT_EQ(kube::GetString(statuses->at(0), "name"), "root");
-  EXPECT_EQ(kube::GetString(info, "claimName"), "vm-dv-root");
-  EXPECT_EQ(kube::GetString(info, "requests.storage"), ClaimRequestFor1Gi());
-  EXPECT_EQ(kube::GetString(info, "capacity.storage"), ClaimRequestFor1Gi());
-  EXPECT_EQ(kube::GetString(info, "filesystemOverhead"), "0.055");
+  EXPECT_EQ(base::GetString(statuses->at(0), "name"), "root");
+  EXPECT_EQ(base::GetString(info, "claimName"), "vm-dv-root");
+  EXPECT_EQ(base::GetString(info, "requests.storage"), ClaimRequestFor1Gi());
+  EXPECT_EQ(base::GetString(info, "capacity.storage"), ClaimRequestFor1Gi());
+  EXPECT_EQ(base::GetString(info, "filesystemOverhead"), "0.055");
   // The claim reaches the launcher as its volume.
-  EXPECT_THAT(kube::DumpJson(pod.at("spec").at("volumes")),
+  EXPECT_THAT(base::DumpJson(pod.at("spec").at("volumes")),
               HasSubstr(R"("claimName":"vm-dv-root")"));
 
   // The DataVolume belongs to the VM: the garbage collector removes it.
-  ASSERT_TRUE(admin_->Delete(res::kVirtualMachines, ns_, "vm-dv").ok());
-  EXPECT_TRUE(WaitGone(res::kVirtualMachines, "vm-dv"));
-  EXPECT_TRUE(WaitGone(res::kDataVolumes, "vm-dv-root")) << "the DataVolume outlived its VM";
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachines, ns_, "vm-dv").ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachines, "vm-dv"));
+  EXPECT_TRUE(WaitGone(kv::kDataVolumes, "vm-dv-root")) << "the DataVolume outlived its VM";
 }
 
 TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
-  ImportToSucceeded(kube::NameOf(CreateDataVolume(HttpDataVolume("golden"))));
-  const std::string source_request = kube::GetString(*Get(res::kPersistentVolumeClaims, "golden"),
+  ImportToSucceeded(base::NameOf(CreateDataVolume(HttpDataVolume("golden"))));
+  const std::string source_request = base::GetString(*Get(res::kPersistentVolumeClaims, "golden"),
                                                      "spec.resources.requests.storage");
   ASSERT_EQ(source_request, ClaimRequestFor1Gi());
 
@@ -439,9 +441,9 @@ TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
   vmi["metadata"] = JsonOf(R"({"name": "user"})");
   vmi["spec"]["volumes"][0] =
       JsonOf(R"({"name": "root", "persistentVolumeClaim": {"claimName": "golden"}})");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachineInstances, ns_, vmi).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "user", [](const Json& o) { return !PhaseOf(o).empty(); },
+      kv::kVirtualMachineInstances, "user", [](const Json& o) { return !PhaseOf(o).empty(); },
       "VMI user seen by the controller");
 
   CreateDataVolume(JsonOf(R"({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
@@ -449,37 +451,37 @@ TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
     "spec": {"source": {"pvc": {"name": "golden"}}, "storage": {}}})"));
   Json claim = WaitFor(
       res::kPersistentVolumeClaims, "copy", [](const Json&) { return true; }, "the clone's claim");
-  EXPECT_EQ(kube::GetString(claim, "spec.resources.requests.storage"), source_request)
+  EXPECT_EQ(base::GetString(claim, "spec.resources.requests.storage"), source_request)
       << "a clone without a size takes its source's";
   Json waiting = WaitFor(
-      res::kDataVolumes, "copy",
+      kv::kDataVolumes, "copy",
       [](const Json& o) { return ConditionReason(o, "Running") == "CloneSourceInUse"; },
       "Running False CloneSourceInUse");
-  EXPECT_THAT(kube::GetString(Condition(waiting, "Running"), "message"), HasSubstr("user"));
+  EXPECT_THAT(base::GetString(Condition(waiting, "Running"), "message"), HasSubstr("user"));
   EXPECT_EQ(DvPhase(waiting), "Pending");
   WaitDvEvent("copy", "CloneSourceInUse");
   EXPECT_FALSE(Get(res::kPods, "importer-copy").has_value());
 
-  ASSERT_TRUE(admin_->Delete(res::kVirtualMachineInstances, ns_, "user").ok());
-  ASSERT_TRUE(WaitGone(res::kVirtualMachineInstances, "user"));
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "user").ok());
+  ASSERT_TRUE(WaitGone(kv::kVirtualMachineInstances, "user"));
   Json pod = WaitImporter("copy");
   const Json& container = pod.at("spec").at("containers").at(0);
-  EXPECT_THAT(Strings(kube::Find(container, "command")), ::testing::Contains("--source=pvc"));
+  EXPECT_THAT(Strings(base::Find(container, "command")), ::testing::Contains("--source=pvc"));
   bool source_read_only = false;
   std::string source_volume;
   for (const Json& v : pod.at("spec").at("volumes").as_array()) {
-    if (kube::GetString(v, "persistentVolumeClaim.claimName") == "golden") {
-      source_volume = kube::GetString(v, "name");
-      source_read_only = kube::GetBool(v, "persistentVolumeClaim.readOnly").value_or(false);
+    if (base::GetString(v, "persistentVolumeClaim.claimName") == "golden") {
+      source_volume = base::GetString(v, "name");
+      source_read_only = base::GetBool(v, "persistentVolumeClaim.readOnly").value_or(false);
     }
   }
   ASSERT_FALSE(source_volume.empty()) << "the source claim is not a volume of the pod";
   EXPECT_TRUE(source_read_only);
   bool mounted_read_only = false;
   for (const Json& m : container.at("volumeMounts").as_array()) {
-    if (kube::GetString(m, "name") == source_volume) {
-      EXPECT_EQ(kube::GetString(m, "mountPath"), api::importer::kSourceDir);
-      mounted_read_only = kube::GetBool(m, "readOnly").value_or(false);
+    if (base::GetString(m, "name") == source_volume) {
+      EXPECT_EQ(base::GetString(m, "mountPath"), api::importer::kSourceDir);
+      mounted_read_only = base::GetBool(m, "readOnly").value_or(false);
     }
   }
   EXPECT_TRUE(mounted_read_only);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/api/resources.h"
 #include "lib/kube/informer.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
@@ -28,11 +29,12 @@
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 int64_t Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration_cast<milliseconds>(d).count();
@@ -141,19 +143,19 @@ class StallingProxy {
 class TimedLeaseApi : public kube::LeaseApi {
  public:
   explicit TimedLeaseApi(kube::Client* client) : inner_(kube::LeaseApi::ForClient(client)) {}
-  kube::Result<Json> Get(const std::string& ns, const std::string& name,
-                         kube::Clock::Duration timeout) override {
+  base::Result<Json> Get(const std::string& ns, const std::string& name,
+                         base::Clock::Duration timeout) override {
     {
       std::lock_guard<std::mutex> l(mu_);
       attempt_start_ = std::chrono::steady_clock::now();
     }
     return inner_->Get(ns, name, timeout);
   }
-  kube::Result<Json> Create(const std::string& ns, const Json& lease,
-                            kube::Clock::Duration timeout) override {
+  base::Result<Json> Create(const std::string& ns, const Json& lease,
+                            base::Clock::Duration timeout) override {
     return Written(inner_->Create(ns, lease, timeout));
   }
-  kube::Result<Json> Update(const Json& lease, kube::Clock::Duration timeout) override {
+  base::Result<Json> Update(const Json& lease, base::Clock::Duration timeout) override {
     return Written(inner_->Update(lease, timeout));
   }
   // The start of the last attempt whose write succeeded.
@@ -168,7 +170,7 @@ class TimedLeaseApi : public kube::LeaseApi {
   }
 
  private:
-  kube::Result<Json> Written(kube::Result<Json> result) {
+  base::Result<Json> Written(base::Result<Json> result) {
     if (result.ok()) {
       std::lock_guard<std::mutex> l(mu_);
       last_renewal_ = attempt_start_;
@@ -190,7 +192,7 @@ class LeaseHistory {
     auto record = [this](const kube::ObjectPtr& lease) {
       std::lock_guard<std::mutex> l(mu_);
       versions_.push_back(
-          {kube::GetString(*lease, "spec.holderIdentity"), std::chrono::steady_clock::now()});
+          {base::GetString(*lease, "spec.holderIdentity"), std::chrono::steady_clock::now()});
     };
     informer_.AddHandlers(
         {.on_add = record,
@@ -224,7 +226,7 @@ class LeaderElectionTest : public ::testing::Test {
   }
   std::string LeaseHolder(const std::string& ns, const std::string& name) {
     auto lease = admin_->Get(res::kLeases, ns, name);
-    return lease.ok() ? kube::GetString(*lease, "spec.holderIdentity") : "<none>";
+    return lease.ok() ? base::GetString(*lease, "spec.holderIdentity") : "<none>";
   }
 
   ClusterEnv* env_ = nullptr;
@@ -255,7 +257,7 @@ TEST_F(LeaderElectionTest, AStalledLeaderStepsDownAtItsRenewDeadlineAndNeverOver
     c.lease_duration = kLeaseDuration;
     c.renew_deadline = kRenewDeadline;
     c.retry_period = milliseconds(250);
-    c.on_error = [](const kube::Status&) {};  // timeouts are the point here
+    c.on_error = [](const base::Status&) {};  // timeouts are the point here
     return c;
   };
   std::atomic<bool> a_leads{false}, a_stopped{false}, a_returned{false}, b_leads{false};
@@ -421,9 +423,9 @@ TEST_F(LeaderElectionTest, AControllerCutOffFromTheApiserverExitsByItsRenewDeadl
   EXPECT_EQ(LeaseHolder(kControllerNamespace, ns_), "fresh");
   Json vm = MakeVm("after");
   vm["spec"]["runStrategy"] = Json::string("Always");
-  ASSERT_TRUE(admin_->Create(res::kVirtualMachines, ns_, vm).ok());
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
   EXPECT_TRUE(Eventually(
-      [&] { return admin_->Get(res::kVirtualMachineInstances, ns_, "after").ok(); }, seconds(30)))
+      [&] { return admin_->Get(kv::kVirtualMachineInstances, ns_, "after").ok(); }, seconds(30)))
       << b->Log();
   proxy.SetStalled(false);
   b->Signal(SIGTERM);

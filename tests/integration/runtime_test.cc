@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "lib/api/resources.h"
 #include "lib/kube/client.h"
 #include "lib/kube/events.h"
 #include "lib/kube/informer.h"
@@ -20,10 +21,11 @@
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
+using base::Json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 // Polls `done` every 50 ms for at most `limit`.
 template <typename F>
@@ -50,19 +52,19 @@ class RuntimeTest : public ::testing::Test {
 
 TEST_F(RuntimeTest, InformerSyncsAndFollowsChanges) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("vm-" + std::to_string(i))).ok());
+    ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("vm-" + std::to_string(i))).ok());
   }
   kube::Informer informer(std::make_unique<kube::ClientListerWatcher>(
-      client_.get(), res::kVirtualMachines, kube::Selection{ns_, "", ""}));
+      client_.get(), kv::kVirtualMachines, kube::Selection{ns_, "", ""}));
   std::mutex mu;
   std::set<std::string> added, updated, deleted;
   informer.AddHandlers({
-      .on_add = [&](const kube::ObjectPtr& o) { std::lock_guard l(mu); added.insert(kube::NameOf(*o)); },
+      .on_add = [&](const kube::ObjectPtr& o) { std::lock_guard l(mu); added.insert(base::NameOf(*o)); },
       .on_update = [&](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
         std::lock_guard l(mu);
-        updated.insert(kube::NameOf(*o));
+        updated.insert(base::NameOf(*o));
       },
-      .on_delete = [&](const kube::ObjectPtr& o) { std::lock_guard l(mu); deleted.insert(kube::NameOf(*o)); },
+      .on_delete = [&](const kube::ObjectPtr& o) { std::lock_guard l(mu); deleted.insert(base::NameOf(*o)); },
   });
   EXPECT_FALSE(informer.HasSynced());
   informer.Run();
@@ -70,12 +72,12 @@ TEST_F(RuntimeTest, InformerSyncsAndFollowsChanges) {
   EXPECT_EQ(informer.store().size(), 5u);
   EXPECT_EQ(informer.store().ByNamespace(ns_).size(), 5u);
 
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("late", R"({"x": "y"})")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("late", R"({"x": "y"})")).ok());
   ASSERT_TRUE(client_
-                  ->Patch(res::kVirtualMachines, ns_, "vm-1", kube::PatchType::kMerge,
+                  ->Patch(kv::kVirtualMachines, ns_, "vm-1", kube::PatchType::kMerge,
                           JsonOf(R"({"metadata": {"labels": {"changed": "yes"}}})"))
                   .ok());
-  ASSERT_TRUE(client_->Delete(res::kVirtualMachines, ns_, "vm-2").ok());
+  ASSERT_TRUE(client_->Delete(kv::kVirtualMachines, ns_, "vm-2").ok());
 
   ASSERT_TRUE(Eventually(
       [&] {
@@ -87,7 +89,7 @@ TEST_F(RuntimeTest, InformerSyncsAndFollowsChanges) {
   EXPECT_EQ(informer.store().ByLabel("x", "y").size(), 1u);
   auto vm1 = informer.store().Get(ns_ + "/vm-1");
   ASSERT_NE(vm1, nullptr);
-  EXPECT_EQ(kube::GetString(*vm1, "metadata.labels.changed"), "yes");
+  EXPECT_EQ(base::GetString(*vm1, "metadata.labels.changed"), "yes");
   EXPECT_EQ(informer.store().Get(ns_ + "/vm-2"), nullptr);
   informer.Stop();
 }
@@ -100,7 +102,7 @@ kube::LeaderElectionConfig ElectionConfig(const std::string& ns, const std::stri
   config.lease_duration = seconds(3);
   config.renew_deadline = milliseconds(2000);
   config.retry_period = milliseconds(300);
-  config.on_error = [](const kube::Status&) {};  // conflicts are expected here
+  config.on_error = [](const base::Status&) {};  // conflicts are expected here
   return config;
 }
 
@@ -140,7 +142,7 @@ TEST_F(RuntimeTest, OneLeaderAtATimeAndTheOtherTakesOver) {
 
   auto lease = client_->Get(res::kLeases, ns_, "vireo-controller");
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
-  EXPECT_EQ(kube::GetString(*lease, "spec.holderIdentity"), leader_name);
+  EXPECT_EQ(base::GetString(*lease, "spec.holderIdentity"), leader_name);
 
   // A clean stop releases the Lease: the other replica takes over well within
   // one lease duration.
@@ -175,14 +177,14 @@ TEST_F(RuntimeTest, ALeaderThatVanishesIsReplacedAfterTheLeaseExpires) {
   EXPECT_TRUE(Eventually([&] { return b->IsLeader(); }, seconds(8)));
   auto lease = client_->Get(res::kLeases, ns_, "vireo-controller");
   ASSERT_TRUE(lease.ok());
-  EXPECT_EQ(kube::GetString(*lease, "spec.holderIdentity"), "survivor");
-  EXPECT_GE(kube::GetInt(*lease, "spec.leaseTransitions").value_or(0), 1);
+  EXPECT_EQ(base::GetString(*lease, "spec.holderIdentity"), "survivor");
+  EXPECT_GE(base::GetInt(*lease, "spec.leaseTransitions").value_or(0), 1);
   b->Stop();
   tb.join();
 }
 
 TEST_F(RuntimeTest, EventsAreRecordedAndRepeatsCounted) {
-  auto vm = client_->Create(res::kVirtualMachines, ns_, MakeVm("evented"));
+  auto vm = client_->Create(kv::kVirtualMachines, ns_, MakeVm("evented"));
   ASSERT_TRUE(vm.ok());
   auto events_client = env_->AdminClient();
   kube::EventRecorder recorder(kube::EventSink::ForClient(events_client.get()));
@@ -199,14 +201,14 @@ TEST_F(RuntimeTest, EventsAreRecordedAndRepeatsCounted) {
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->items.size(), 2u);
   for (const Json& e : events->items) {
-    EXPECT_EQ(kube::GetString(e, "involvedObject.kind"), "VirtualMachine");
-    EXPECT_EQ(kube::GetString(e, "involvedObject.uid"), kube::UidOf(*vm));
-    if (kube::GetString(e, "reason") == "FailedCreate") {
-      EXPECT_EQ(kube::GetInt(e, "count"), std::optional<int64_t>(3));
-      EXPECT_EQ(kube::GetString(e, "type"), "Warning");
+    EXPECT_EQ(base::GetString(e, "involvedObject.kind"), "VirtualMachine");
+    EXPECT_EQ(base::GetString(e, "involvedObject.uid"), base::UidOf(*vm));
+    if (base::GetString(e, "reason") == "FailedCreate") {
+      EXPECT_EQ(base::GetInt(e, "count"), std::optional<int64_t>(3));
+      EXPECT_EQ(base::GetString(e, "type"), "Warning");
     } else {
-      EXPECT_EQ(kube::GetString(e, "reason"), "SuccessfulCreate");
-      EXPECT_EQ(kube::GetInt(e, "count"), std::optional<int64_t>(1));
+      EXPECT_EQ(base::GetString(e, "reason"), "SuccessfulCreate");
+      EXPECT_EQ(base::GetInt(e, "count"), std::optional<int64_t>(1));
     }
   }
   std::string describe;

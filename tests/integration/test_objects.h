@@ -3,17 +3,17 @@
 
 #include <string>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 namespace vireo::testing {
 
-inline kube::Json JsonOf(const std::string& text) {
-  auto parsed = kube::ParseJson(text, "test object");
-  return parsed.ok() ? parsed.value() : kube::Json::null();
+inline base::Json JsonOf(const std::string& text) {
+  auto parsed = base::ParseJson(text, "test object");
+  return parsed.ok() ? parsed.value() : base::Json::null();
 }
 
 // A stopped VM with a container disk, valid under the CRD's rules.
-inline kube::Json MakeVm(const std::string& name, const std::string& labels_json = "{}") {
+inline base::Json MakeVm(const std::string& name, const std::string& labels_json = "{}") {
   return JsonOf(R"({
     "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
     "metadata": {"name": ")" + name + R"(", "labels": )" + labels_json + R"(},

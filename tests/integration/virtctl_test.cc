@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "lib/api/resources.h"
 #include "lib/kube/test_websocket_server.h"
 #include "tests/integration/controller_env.h"
 #include "tests/integration/tcp_proxy.h"
@@ -25,10 +26,10 @@
 namespace vireo::testing {
 namespace {
 
-using kube::Json;
-namespace res = kube::resources;
+using base::Json;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-std::string Uid(const Json& o) { return kube::UidOf(o); }
+std::string Uid(const Json& o) { return base::UidOf(o); }
 
 struct Outcome {
   int code = -1;
@@ -169,16 +170,16 @@ class VirtctlTest : public ControllerTest {
   // Waits for the VMI of `vm` (not `old_uid`) and plays its launcher up to Running.
   Json StartAndRun(const std::string& vm, const std::string& old_uid = "") {
     Json vmi = WaitFor(
-        res::kVirtualMachineInstances, vm, [&](const Json& o) { return Uid(o) != old_uid; },
+        kv::kVirtualMachineInstances, vm, [&](const Json& o) { return Uid(o) != old_uid; },
         "a new VMI for " + vm);
     Json pod = WaitForPod(Uid(vmi));
-    EXPECT_TRUE(kubelet_->Bind(kube::NameOf(pod)).ok());
-    EXPECT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+    EXPECT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
     WaitFor(
-        res::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Running"; },
+        kv::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Running"; },
         vm + " Running");
     return WaitFor(
-        res::kVirtualMachineInstances, vm,
+        kv::kVirtualMachineInstances, vm,
         [&](const Json& o) { return Uid(o) == Uid(vmi) && PhaseOf(o) == "Running"; },
         "VMI " + vm + " Running");
   }
@@ -186,12 +187,12 @@ class VirtctlTest : public ControllerTest {
   void RunOn(const std::string& vm, const std::string& node) {
     CreateVm(vm, "Always");
     Json vmi = WaitFor(
-        res::kVirtualMachineInstances, vm, [](const Json&) { return true; }, "a VMI for " + vm);
+        kv::kVirtualMachineInstances, vm, [](const Json&) { return true; }, "a VMI for " + vm);
     Json pod = WaitForPod(Uid(vmi));
-    EXPECT_TRUE(kubelet_->Bind(kube::NameOf(pod), node).ok());
-    EXPECT_TRUE(kubelet_->SetRunning(kube::NameOf(pod)).ok());
+    EXPECT_TRUE(kubelet_->Bind(base::NameOf(pod), node).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
     WaitFor(
-        res::kVirtualMachineInstances, vm, [](const Json& o) { return PhaseOf(o) == "Running"; },
+        kv::kVirtualMachineInstances, vm, [](const Json& o) { return PhaseOf(o) == "Running"; },
         "VMI " + vm + " Running");
   }
   // The harness's cluster-admin, reaching the apiserver at host:port (a
@@ -223,13 +224,13 @@ class VirtctlTest : public ControllerTest {
   int consoles_ = 0;
 
   std::string StrategyOf(const std::string& vm) {
-    auto o = Get(res::kVirtualMachines, vm);
-    return o ? kube::GetString(*o, "spec.runStrategy") : "(gone)";
+    auto o = Get(kv::kVirtualMachines, vm);
+    return o ? base::GetString(*o, "spec.runStrategy") : "(gone)";
   }
   void WaitStopped(const std::string& vm) {
-    EXPECT_TRUE(WaitGone(res::kVirtualMachineInstances, vm)) << vm << "'s VMI is removed";
+    EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, vm)) << vm << "'s VMI is removed";
     WaitFor(
-        res::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+        kv::kVirtualMachines, vm, [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
         vm + " Stopped");
   }
   // A kubeconfig for a new ServiceAccount of this namespace bound to a Role
@@ -272,8 +273,8 @@ class VirtctlTest : public ControllerTest {
 TEST_F(VirtctlTest, HaltedStartsAsAlwaysAndStopsAsHalted) {
   CreateVm("vm-h", "Halted");
   WaitFor(
-      res::kVirtualMachines, "vm-h",
-      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "vm-h Stopped");
+      kv::kVirtualMachines, "vm-h", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+      "vm-h Stopped");
   Outcome stop = Virtctl("stop vm-h");
   EXPECT_EQ(stop.code, 4) << stop.output;
   EXPECT_NE(stop.output.find("VM is not running"), std::string::npos) << stop.output;
@@ -325,9 +326,9 @@ TEST_F(VirtctlTest, AlwaysRefusesStartRestartsWithANewVmiAndStopsAsHalted) {
 TEST_F(VirtctlTest, ManualUsesStateChangeRequestsAndKeepsItsStrategy) {
   CreateVm("vm-m", "Manual");
   WaitFor(
-      res::kVirtualMachines, "vm-m",
-      [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; }, "vm-m Stopped");
-  EXPECT_FALSE(Get(res::kVirtualMachineInstances, "vm-m")) << "Manual makes no VMI by itself";
+      kv::kVirtualMachines, "vm-m", [](const Json& o) { return PrintableStatusOf(o) == "Stopped"; },
+      "vm-m Stopped");
+  EXPECT_FALSE(Get(kv::kVirtualMachineInstances, "vm-m")) << "Manual makes no VMI by itself";
 
   Outcome start = Virtctl("start vm-m");
   EXPECT_EQ(start.code, 0) << start.output;
@@ -339,9 +340,9 @@ TEST_F(VirtctlTest, ManualUsesStateChangeRequestsAndKeepsItsStrategy) {
   WaitStopped("vm-m");
   EXPECT_EQ(StrategyOf("vm-m"), "Manual");
   WaitFor(
-      res::kVirtualMachines, "vm-m",
+      kv::kVirtualMachines, "vm-m",
       [](const Json& o) {
-        const Json* r = kube::Find(o, "status.stateChangeRequests");
+        const Json* r = base::Find(o, "status.stateChangeRequests");
         return r == nullptr || r->size() == 0;
       },
       "the Stop request handled and removed");
@@ -352,10 +353,10 @@ TEST_F(VirtctlTest, ManualUsesStateChangeRequestsAndKeepsItsStrategy) {
   Json second = StartAndRun("vm-m", Uid(vmi));
   auto pods = PodsOf(Uid(second));
   ASSERT_EQ(pods.size(), 1u);
-  ASSERT_TRUE(kubelet_->SetExited(kube::NameOf(pods[0]), 0).ok());
+  ASSERT_TRUE(kubelet_->SetExited(base::NameOf(pods[0]), 0).ok());
   WaitFor(
-      res::kVirtualMachineInstances, "vm-m",
-      [](const Json& o) { return PhaseOf(o) == "Succeeded"; }, "vm-m Succeeded");
+      kv::kVirtualMachineInstances, "vm-m", [](const Json& o) { return PhaseOf(o) == "Succeeded"; },
+      "vm-m Succeeded");
   Outcome restart_start = Virtctl("start vm-m");
   EXPECT_EQ(restart_start.code, 0) << restart_start.output;
   Json third = StartAndRun("vm-m", Uid(second));
@@ -402,24 +403,24 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
   ASSERT_TRUE(
       admin_
           ->Patch(
-              res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson,
-              *kube::ParseJson(
+              kv::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson,
+              *base::ParseJson(
                   R"([{"op":"add","path":"/metadata/finalizers/-","value":"vireo.test/hold"}])"))
           .ok());
   Outcome stop = Virtctl("stop vm-g --grace-period 7");
   EXPECT_EQ(stop.code, 0) << stop.output;
   Json held = WaitFor(
-      res::kVirtualMachineInstances, "vm-g",
-      [](const Json& o) { return kube::Find(o, "metadata.deletionTimestamp") != nullptr; },
+      kv::kVirtualMachineInstances, "vm-g",
+      [](const Json& o) { return base::Find(o, "metadata.deletionTimestamp") != nullptr; },
       "vm-g's VMI being deleted");
-  EXPECT_EQ(kube::GetInt(held, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(7));
+  EXPECT_EQ(base::GetInt(held, "spec.terminationGracePeriodSeconds"), std::optional<int64_t>(7));
   // Let it go. The controller drops its own finalizer meanwhile, so the
   // list is replaced only if it is still the one read (retried otherwise).
   EXPECT_TRUE(Eventually(
       [&] {
-        auto fresh = Get(res::kVirtualMachineInstances, "vm-g");
+        auto fresh = Get(kv::kVirtualMachineInstances, "vm-g");
         if (!fresh) return true;
-        const Json* old = kube::Find(*fresh, "metadata.finalizers");
+        const Json* old = base::Find(*fresh, "metadata.finalizers");
         if (old == nullptr) return true;
         Json kept = Json::array();
         size_t i = 0;
@@ -434,7 +435,7 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
         patch[1]["path"] = Json::string("/metadata/finalizers");
         patch[1]["value"] = kept;
         return admin_
-            ->Patch(res::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson, patch)
+            ->Patch(kv::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson, patch)
             .ok();
       },
       kLimit))

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "lib/api/resources.h"
 #include "lib/kube/client.h"
 #include "lib/kube/informer.h"
 #include "lib/kube/watcher.h"
@@ -19,10 +20,10 @@
 namespace vireo::testing {
 namespace {
 
-using kube::Code;
-using kube::Json;
+using base::Code;
+using base::Json;
 using kube::WatchEvent;
-namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class WatchTest : public ::testing::Test {
  protected:
@@ -32,7 +33,7 @@ class WatchTest : public ::testing::Test {
     ns_ = env_->CreateNamespace(::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   // Next event of a given object, skipping bookmarks.
-  static kube::Result<WatchEvent> NextReal(kube::WatchStream& stream) {
+  static base::Result<WatchEvent> NextReal(kube::WatchStream& stream) {
     for (;;) {
       auto ev = stream.Next();
       if (!ev.ok() || ev->type != WatchEvent::Type::kBookmark) return ev;
@@ -45,19 +46,19 @@ class WatchTest : public ::testing::Test {
 };
 
 TEST_F(WatchTest, DeliversAddModifyDeleteInOrder) {
-  auto list = client_->List(res::kVirtualMachines, ns_);
+  auto list = client_->List(kv::kVirtualMachines, ns_);
   ASSERT_TRUE(list.ok()) << list.status().ToString();
   kube::WatchOptions opts;
   opts.resource_version = list->resource_version;
-  auto stream = client_->Watch(res::kVirtualMachines, ns_, opts);
+  auto stream = client_->Watch(kv::kVirtualMachines, ns_, opts);
   ASSERT_TRUE(stream.ok()) << stream.status().ToString();
 
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("w")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("w")).ok());
   ASSERT_TRUE(client_
-                  ->Patch(res::kVirtualMachines, ns_, "w", kube::PatchType::kMerge,
+                  ->Patch(kv::kVirtualMachines, ns_, "w", kube::PatchType::kMerge,
                           JsonOf(R"({"metadata": {"labels": {"x": "1"}}})"))
                   .ok());
-  ASSERT_TRUE(client_->Delete(res::kVirtualMachines, ns_, "w").ok());
+  ASSERT_TRUE(client_->Delete(kv::kVirtualMachines, ns_, "w").ok());
 
   const WatchEvent::Type want[] = {WatchEvent::Type::kAdded, WatchEvent::Type::kModified,
                                    WatchEvent::Type::kDeleted};
@@ -65,14 +66,14 @@ TEST_F(WatchTest, DeliversAddModifyDeleteInOrder) {
     auto ev = NextReal(**stream);
     ASSERT_TRUE(ev.ok()) << ev.status().ToString();
     EXPECT_EQ(ev->type, type) << kube::WatchEventTypeName(ev->type);
-    EXPECT_EQ(kube::NameOf(ev->object), "w");
+    EXPECT_EQ(base::NameOf(ev->object), "w");
   }
 }
 
 TEST_F(WatchTest, CancelUnblocksAWaitingNext) {
   kube::WatchOptions opts;
   opts.resource_version = "0";
-  auto stream = client_->Watch(res::kVirtualMachines, ns_, opts);
+  auto stream = client_->Watch(kv::kVirtualMachines, ns_, opts);
   ASSERT_TRUE(stream.ok()) << stream.status().ToString();
   auto waiting = std::async(std::launch::async, [&] { return NextReal(**stream); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -90,11 +91,11 @@ TEST_F(WatchTest, BrokenConnectionEndsTheStreamWithAnError) {
   config.server = "https://127.0.0.1:" + std::to_string(proxy.port());
   auto client = kube::Client::Create(config);
   ASSERT_TRUE(client.ok());
-  auto list = (*client)->List(res::kVirtualMachines, ns_);
+  auto list = (*client)->List(kv::kVirtualMachines, ns_);
   ASSERT_TRUE(list.ok()) << list.status().ToString();
   kube::WatchOptions opts;
   opts.resource_version = list->resource_version;
-  auto stream = (*client)->Watch(res::kVirtualMachines, ns_, opts);
+  auto stream = (*client)->Watch(kv::kVirtualMachines, ns_, opts);
   ASSERT_TRUE(stream.ok()) << stream.status().ToString();
   auto waiting = std::async(std::launch::async, [&] { return NextReal(**stream); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -107,12 +108,12 @@ TEST_F(WatchTest, BrokenConnectionEndsTheStreamWithAnError) {
 }
 
 TEST_F(WatchTest, CompactedHistoryIsGone) {
-  auto created = client_->Create(res::kVirtualMachines, ns_, MakeVm("old"));
+  auto created = client_->Create(kv::kVirtualMachines, ns_, MakeVm("old"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  std::string old_rv = kube::ResourceVersionOf(*created);
+  std::string old_rv = base::ResourceVersionOf(*created);
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(client_
-                    ->Patch(res::kVirtualMachines, ns_, "old", kube::PatchType::kMerge,
+                    ->Patch(kv::kVirtualMachines, ns_, "old", kube::PatchType::kMerge,
                             JsonOf(R"({"metadata": {"labels": {"n": ")" + std::to_string(i) +
                                    R"("}}})"))
                     .ok());
@@ -124,8 +125,8 @@ TEST_F(WatchTest, CompactedHistoryIsGone) {
   auto client = env_->AdminClient();
   kube::WatchOptions opts;
   opts.resource_version = old_rv;
-  auto stream = client->Watch(res::kVirtualMachines, ns_, opts);
-  kube::Status status = stream.ok() ? NextReal(**stream).status() : stream.status();
+  auto stream = client->Watch(kv::kVirtualMachines, ns_, opts);
+  base::Status status = stream.ok() ? NextReal(**stream).status() : stream.status();
   EXPECT_EQ(status.code(), Code::kGone) << status.ToString();
 }
 
@@ -135,11 +136,11 @@ class CountingListerWatcher : public kube::ListerWatcher {
  public:
   explicit CountingListerWatcher(std::unique_ptr<kube::ListerWatcher> inner)
       : inner_(std::move(inner)) {}
-  kube::Result<kube::ObjectList> List(const kube::ListOptions& options) override {
+  base::Result<kube::ObjectList> List(const kube::ListOptions& options) override {
     if (options.continue_token.empty()) ++lists;
     return inner_->List(options);
   }
-  kube::Result<std::unique_ptr<kube::WatchStream>> Watch(const kube::WatchOptions& o) override {
+  base::Result<std::unique_ptr<kube::WatchStream>> Watch(const kube::WatchOptions& o) override {
     ++watches;
     return inner_->Watch(o);
   }
@@ -169,12 +170,12 @@ class ProxiedInformer {
     config.server = "https://127.0.0.1:" + std::to_string(proxy.port());
     client = std::move(kube::Client::Create(config)).value();
     auto counting = std::make_unique<CountingListerWatcher>(std::make_unique<kube::ClientListerWatcher>(
-        client.get(), res::kVirtualMachines, kube::Selection{ns, "", ""}));
+        client.get(), kv::kVirtualMachines, kube::Selection{ns, "", ""}));
     counter = counting.get();
     kube::WatcherOptions options;
     options.initial_backoff = std::chrono::milliseconds(100);
     options.max_backoff = std::chrono::milliseconds(500);
-    options.on_error = [](const kube::Status&) {};  // the test breaks things on purpose
+    options.on_error = [](const base::Status&) {};  // the test breaks things on purpose
     informer = std::make_unique<kube::Informer>(std::move(counting), options);
     informer->AddHandlers({
         .on_add = [this](const kube::ObjectPtr& o) { Note(added, o); },
@@ -200,24 +201,24 @@ class ProxiedInformer {
  private:
   void Note(std::set<std::string>& set, const kube::ObjectPtr& o) {
     std::lock_guard<std::mutex> lock(mu);
-    set.insert(kube::NameOf(*o));
+    set.insert(base::NameOf(*o));
   }
 };
 
 // The informer's store holds exactly what the server has, at the same versions.
 ::testing::AssertionResult StoreMatchesServer(kube::Client& admin, const kube::Informer& informer,
                                               const std::string& ns) {
-  auto list = admin.ListAll(res::kVirtualMachines, ns);
+  auto list = admin.ListAll(kv::kVirtualMachines, ns);
   if (!list.ok()) return ::testing::AssertionFailure() << list.status().ToString();
   if (list->items.size() != informer.store().size()) {
     return ::testing::AssertionFailure()
            << "server has " << list->items.size() << ", store " << informer.store().size();
   }
   for (const Json& item : list->items) {
-    auto cached = informer.store().Get(kube::KeyOf(item));
-    if (cached == nullptr) return ::testing::AssertionFailure() << kube::KeyOf(item) << " missing";
-    if (kube::ResourceVersionOf(*cached) != kube::ResourceVersionOf(item)) {
-      return ::testing::AssertionFailure() << kube::KeyOf(item) << " stale";
+    auto cached = informer.store().Get(base::KeyOf(item));
+    if (cached == nullptr) return ::testing::AssertionFailure() << base::KeyOf(item) << " missing";
+    if (base::ResourceVersionOf(*cached) != base::ResourceVersionOf(item)) {
+      return ::testing::AssertionFailure() << base::KeyOf(item) << " stale";
     }
   }
   return ::testing::AssertionSuccess();
@@ -225,17 +226,17 @@ class ProxiedInformer {
 
 // Creates, updates and deletes while the informer cannot hear.
 void MutateWhileAway(kube::Client& admin, const std::string& ns) {
-  ASSERT_TRUE(admin.Create(res::kVirtualMachines, ns, MakeVm("born-away")).ok());
+  ASSERT_TRUE(admin.Create(kv::kVirtualMachines, ns, MakeVm("born-away")).ok());
   ASSERT_TRUE(admin
-                  .Patch(res::kVirtualMachines, ns, "keep", kube::PatchType::kMerge,
+                  .Patch(kv::kVirtualMachines, ns, "keep", kube::PatchType::kMerge,
                          JsonOf(R"({"metadata": {"labels": {"touched": "away"}}})"))
                   .ok());
-  ASSERT_TRUE(admin.Delete(res::kVirtualMachines, ns, "doomed").ok());
+  ASSERT_TRUE(admin.Delete(kv::kVirtualMachines, ns, "doomed").ok());
 }
 
 TEST_F(WatchTest, InformerResumesAfterDroppedConnectionsAndMissesNothing) {
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("keep")).ok());
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("doomed")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("keep")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("doomed")).ok());
   ProxiedInformer p(*env_, ns_);
   ASSERT_TRUE(p.informer->WaitForSync(std::chrono::seconds(30)));
   ASSERT_EQ(p.informer->store().size(), 2u);
@@ -259,8 +260,8 @@ TEST_F(WatchTest, InformerResumesAfterDroppedConnectionsAndMissesNothing) {
 }
 
 TEST_F(WatchTest, InformerRelistsAfterGoneAndMissesNothing) {
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("keep")).ok());
-  ASSERT_TRUE(client_->Create(res::kVirtualMachines, ns_, MakeVm("doomed")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("keep")).ok());
+  ASSERT_TRUE(client_->Create(kv::kVirtualMachines, ns_, MakeVm("doomed")).ok());
   ProxiedInformer p(*env_, ns_);
   ASSERT_TRUE(p.informer->WaitForSync(std::chrono::seconds(30)));
 

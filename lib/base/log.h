@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-namespace vireo::kube {
+namespace vireo::base {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
@@ -33,4 +33,4 @@ inline void LogError(std::string_view msg, std::initializer_list<LogField> field
   Log(LogLevel::kError, msg, fields);
 }
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

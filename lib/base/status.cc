@@ -1,7 +1,7 @@
 // Names and text forms of Status.
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 
 const char* CodeName(Code code) {
   switch (code) {
@@ -39,4 +39,4 @@ std::string Status::ToString() const {
   return out;
 }
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

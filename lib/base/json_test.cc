@@ -5,9 +5,9 @@
 // Then the usual order.
 #include <string>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 Json MustParse(std::string_view text) {
@@ -138,4 +138,4 @@ TEST(MetadataTest, ShortcutsAndKeys) {
 }
 
 }  // namespace
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-namespace vireo::kube {
+namespace vireo::base {
 
 // Failure classes a caller can act on. The Kubernetes ones follow the
 // apiserver's Status reasons (metav1.StatusReason).
@@ -103,4 +103,4 @@ class [[nodiscard]] Result {
   std::variant<T, Status> state_;
 };
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

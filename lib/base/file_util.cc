@@ -1,5 +1,6 @@
-// Whole-file reads and strict base64 for kubeconfig and service-account files.
-#include "lib/kube/file_util.h"
+// Whole-file reads and strict base64 (kubeconfig, service-account files,
+// cloud-init data).
+#include "lib/base/file_util.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace vireo::kube::internal {
+namespace vireo::base {
 
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -78,4 +79,4 @@ std::string TrimSpace(std::string_view text) {
   return std::string(text.substr(begin, end - begin + 1));
 }
 
-}  // namespace vireo::kube::internal
+}  // namespace vireo::base

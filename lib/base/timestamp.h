@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "lib/kube/clock.h"
+#include "lib/base/clock.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 
 // metav1.Time: RFC 3339 in UTC, whole seconds: "2026-11-23T19:33:00Z".
 std::string FormatTime(Clock::WallTime time);
@@ -17,4 +17,4 @@ std::string FormatMicroTime(Clock::WallTime time);
 // Either form; any fraction and offset are accepted. nullopt when malformed.
 std::optional<Clock::WallTime> ParseMicroTime(std::string_view text);
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,14 +1,14 @@
-// Small helpers for the files and encodings a ClusterConfig is built from:
-// whole-file reads whose errors say why, base64 as kubeconfig uses it.
+// Small helpers for files and encodings: whole-file reads whose errors say
+// why, base64 as kubeconfig and cloud-init data use it.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
-namespace vireo::kube::internal {
+namespace vireo::base {
 
 // The whole file; the error message is the system's reason ("No such file or
 // directory"), for the caller to put in context.
@@ -20,4 +20,4 @@ std::optional<std::string> DecodeBase64(std::string_view text);
 
 std::string TrimSpace(std::string_view text);
 
-}  // namespace vireo::kube::internal
+}  // namespace vireo::base

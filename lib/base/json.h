@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 
 using Json = web::json::value;
 
@@ -36,4 +36,4 @@ inline std::string ResourceVersionOf(const Json& o) {
 // "namespace/name", or "name" for cluster-scoped objects: the work-queue key.
 std::string KeyOf(const Json& o);
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,11 +1,11 @@
 // Kubernetes timestamps: metav1.Time (RFC 3339, seconds) and metav1.MicroTime
 // (microseconds) written in UTC, and parsed with any fraction and offset.
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
 #include <cstdio>
 #include <ctime>
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 using std::chrono::duration_cast;
@@ -103,4 +103,4 @@ std::string FormatTime(Clock::WallTime time) {
   return micro.substr(0, 19) + "Z";
 }
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

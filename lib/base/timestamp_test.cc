@@ -1,9 +1,9 @@
 // Tests for Kubernetes timestamp text.
 #include <gtest/gtest.h>
 
-#include "lib/kube/timestamp.h"
+#include "lib/base/timestamp.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 TEST(TimestampTest, FormatsSecondsAndMicroseconds) {
@@ -24,4 +24,4 @@ TEST(TimestampTest, ParsesBothFormsAndOffsets) {
 }
 
 }  // namespace
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,14 +1,14 @@
 // The structured logger: formats a JSON line and writes it with one call.
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 #include <unistd.h>
 
 #include <atomic>
 
-#include "lib/kube/json.h"
-#include "lib/kube/timestamp.h"
+#include "lib/base/json.h"
+#include "lib/base/timestamp.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -59,4 +59,4 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   }
 }
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,6 +1,6 @@
 // Tests for the structured logger: level parsing and filtering, and that
 // each line is one valid JSON object with the given fields.
-#include "lib/kube/log.h"
+#include "lib/base/log.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <string>
 
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 // Captures what Log writes to stderr.
@@ -63,4 +63,4 @@ TEST(LogTest, DropsLinesBelowTheLevel) {
 }
 
 }  // namespace
-}  // namespace vireo::kube
+}  // namespace vireo::base

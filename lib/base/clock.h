@@ -1,5 +1,6 @@
-// Time as the runtime layers (watcher, work queue, leader election, events)
-// see it, behind an interface so unit tests decide when time passes.
+// Time as the code that waits or times things sees it (lib/kube's watcher,
+// work queue, leader election and events), behind an interface so unit tests
+// decide when time passes.
 #pragma once
 
 #include <chrono>
@@ -7,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-namespace vireo::kube {
+namespace vireo::base {
 
 // Thread-safe.
 class Clock {
@@ -99,4 +100,4 @@ class FakeClock final : public Clock {
   mutable std::vector<Duration> waits_;
 };
 
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,5 +1,5 @@
 // Status and Result<T>: codes, context, text forms and value access.
-#include "lib/kube/status.h"
+#include "lib/base/status.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 TEST(StatusTest, DefaultIsOk) {
@@ -108,4 +108,4 @@ TEST(ResultDeathTest, AnOkStatusIsNotAFailure) {
 }
 
 }  // namespace
-}  // namespace vireo::kube
+}  // namespace vireo::base

@@ -1,12 +1,12 @@
 // Short, non-throwing reads over cpprestsdk's web::json values, and parse
 // errors turned into Status values that say what was being read.
-#include "lib/kube/json.h"
+#include "lib/base/json.h"
 
 #include <cmath>
 #include <set>
 #include <system_error>
 
-namespace vireo::kube {
+namespace vireo::base {
 namespace {
 
 // Enough of a bad document to recognise it in a log, not enough to flood one.
@@ -110,4 +110,4 @@ std::string KeyOf(const Json& o) {
   return ns.empty() ? name : ns + "/" + name;
 }
 
-}  // namespace vireo::kube
+}  // namespace vireo::base
