@@ -31,8 +31,17 @@ core Kubernetes type is passed through (ALLOWED_PRESERVE_UNKNOWN) or on an
 unsupported field whose parent refuses it.
 
     hack/gen-crds.py              regenerate crds/*.yaml and manifests/chart/crds/*.yaml
-    hack/gen-crds.py --out DIR    write them to DIR instead (may be repeated; used
+                                  and docs/fields.md (every supported field, its
+                                  type and description, from the schema)
+    hack/gen-crds.py --out DIR    write the CRDs to DIR instead (may be repeated; used
                                   by tests/integration/crds_in_sync.sh)
+    hack/gen-crds.py --check      write nothing; exit 1 when any file the default
+                                  run writes is stale (the gen_crds_check unit test)
+    hack/gen-crds.py --fields FILE.json
+                                  write each kind's supported fields, each with a
+                                  sample object setting it, to FILE.json; meson
+                                  runs this at build time for lib/api's
+                                  api_codec_fields drift test
     hack/gen-crds.py --check-kubevirt SWAGGER.json
                                   write nothing; list the fields of KubeVirt's
                                   VM, VMI and DataVolume specs in SWAGGER.json
@@ -283,9 +292,11 @@ def generate(out_dirs):
             raise SourceError(problems[0])
     problems = []
     rendered = {}
+    crds = {}
     refused = {}
     for src in sources:
         crd = mark_cel(resolve(load(src, unsupported), [src], unsupported))
+        crds[src] = crd
         name = crd["metadata"]["name"]
         if src != name + ".yaml":
             problems.append(f"{src}: holds CRD {name}; name the file {name}.yaml")
@@ -300,6 +311,7 @@ def generate(out_dirs):
         raise SourceError("the CRD sources have problems:\n  " + "\n  ".join(problems))
     written = []
     generate.rendered = rendered
+    generate.crds = crds
     for out_dir in out_dirs:
         os.makedirs(out_dir, exist_ok=True)
         for src, text in sorted(rendered.items()):
@@ -364,6 +376,201 @@ def kubevirt_gaps(swagger, rendered):
     return gaps, compared[0]
 
 
+# ---------------------------------------------------------------- supported fields
+#
+# The CRD schema is the one source of the fields Vireo supports. --fields
+# lists them with a sample object each, for lib/api's drift test (the codec
+# must decode, model and re-encode every one); docs/fields.md is the same
+# list for people, checked by --check.
+
+FIELDS_DOC = os.path.join(ROOT, "docs", "fields.md")
+# Where the VirtualMachine embeds another kind's schema: the docs show it once.
+DOC_SHARED = {
+    ("VirtualMachine", "spec.template.spec"): "VirtualMachineInstance",
+    ("VirtualMachine", "spec.dataVolumeTemplates[].spec"): "DataVolume",
+}
+SAMPLE_STRINGS = {
+    "date-time": "2026-01-02T03:04:05Z",
+    "byte": "c2FtcGxl",  # base64 of "sample"
+    "uuid": "6a1e2b3c-0000-4000-8000-000000000001",
+}
+
+
+def supported_fields(schema, path=""):
+    """(dotted path, schema) of each field `schema` declares as supported, parents first.
+
+    A list's items add "[]" to the list's name (disks[].name). Fields refused
+    through unsupported.yaml are left out, with all beneath them, and so is
+    the root's metadata (ObjectMeta, which a CRD may not describe).
+    """
+    for name, sub in (schema.get("properties") or {}).items():
+        if refused_by(schema, name) or (not path and name == "metadata"):
+            continue
+        dotted = f"{path}.{name}" if path else name
+        yield dotted, sub
+        node, inner = sub, dotted
+        while isinstance(node.get("items"), dict):
+            node, inner = node["items"], inner + "[]"
+        if node.get("properties"):
+            yield from supported_fields(node, inner)
+
+
+def is_leaf(schema):
+    """Whether a field holds a value rather than fields of its own (a map, a marker {} and a kept-whole object are values)."""
+    while isinstance(schema.get("items"), dict):
+        schema = schema["items"]
+    return not schema.get("properties")
+
+
+def sample(schema):
+    """A valid value of `schema` that no codec can mistake for absent (no "", 0, false, {} of a map)."""
+    if "enum" in schema:
+        return next(v for v in schema["enum"] if v not in ("", None))
+    if schema.get("x-kubernetes-int-or-string"):
+        return "1"
+    kind = schema.get("type")
+    if kind == "string":
+        return SAMPLE_STRINGS.get(schema.get("format"), "sample")
+    if kind in ("integer", "number"):
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [sample(schema.get("items") or {"type": "string"})]
+    if kind == "object":
+        if schema.get("properties"):
+            return {k: sample(schema["properties"][k]) for k in schema.get("required") or []}
+        if isinstance(schema.get("additionalProperties"), dict):
+            return {"key": sample(schema["additionalProperties"])}
+        if schema.get("x-kubernetes-preserve-unknown-fields"):
+            return {"sampleKey": "sample"}
+        return {}  # a marker such as blank: {} or pod: {}
+    raise SourceError(f"no sample value for a schema of type {kind!r}")
+
+
+def sample_object(root, path, value, type_meta):
+    """An object of the CRD `root` that sets `path` to `value`, with every object on the way holding its required fields."""
+    obj = dict(type_meta)
+    node, schema = obj, root
+    segs = path.split(".")
+    for i, seg in enumerate(segs):
+        name, is_list = (seg[:-2], True) if seg.endswith("[]") else (seg, False)
+        for req in schema.get("required") or []:
+            if req != name and req not in node:
+                node[req] = sample(schema["properties"][req])
+        sub = schema["properties"][name]
+        if i == len(segs) - 1:
+            node[name] = value
+            break
+        child = node.setdefault(name, [{}] if is_list else {})
+        if is_list:
+            node, schema = child[0], sub["items"]
+        else:
+            node, schema = child, sub
+    return obj
+
+
+def field_list(crds):
+    """{kind: {"apiVersion", "fields": [{"path", "leaf", "value", "object"}]}} over the CRDs."""
+    out = {}
+    for src in sorted(crds):
+        crd = crds[src]
+        kind = crd["spec"]["names"]["kind"]
+        version = crd["spec"]["versions"][0]
+        api_version = f"{crd['spec']['group']}/{version['name']}"
+        root = version["schema"]["openAPIV3Schema"]
+        type_meta = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "sample"}}
+        fields = []
+        for path, schema in supported_fields(root):
+            entry = {"path": path, "leaf": is_leaf(schema)}
+            if entry["leaf"]:
+                entry["value"] = type_meta.get(path, sample(schema))
+                entry["object"] = sample_object(root, path, entry["value"], type_meta)
+            fields.append(entry)
+        out[kind] = {"apiVersion": api_version, "fields": fields}
+    return out
+
+
+def type_text(schema):
+    """What a field holds, in a few words: `string, one of A, B`, `integer 1-1024`, `list of object`."""
+    if schema.get("x-kubernetes-int-or-string"):
+        return "quantity (string or integer)"
+    kind = schema.get("type", "")
+    if kind == "array":
+        return "list of " + type_text(schema.get("items") or {})
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return "map of " + type_text(schema["additionalProperties"])
+    if kind == "object" and not schema.get("properties"):
+        return "object, kept whole" if schema.get("x-kubernetes-preserve-unknown-fields") else "object, {}"
+    words = [kind]
+    if schema.get("format"):
+        words.append(f"({schema['format']})")
+    if "enum" in schema:
+        words.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
+    if "minimum" in schema or "maximum" in schema:
+        words.append(f"{schema.get('minimum', '')}..{schema.get('maximum', '')}")
+    return " ".join(words)
+
+
+def fields_doc(crds):
+    """docs/fields.md: each kind's supported fields with type and description, from the schema."""
+    lines = [
+        "<!-- GENERATED by hack/gen-crds.py from crds/src/; do not edit. Edit the",
+        "     descriptions in crds/src/ and run hack/gen-crds.py (--check, a unit test,",
+        "     fails when this file is stale). -->",
+        "# Supported fields",
+        "",
+        "Every field the CRDs accept, as `kubectl explain` describes it; KubeVirt's and",
+        "CDI's other fields are refused by name ([api.md](api.md)). What Vireo does with",
+        "each field, and its defaults, is in [lib/api/README.md](../lib/api/README.md).",
+        "lib/api's `api_codec_fields` test decodes, models and re-encodes each field below.",
+        "",
+    ]
+    order = ["VirtualMachineInstance", "VirtualMachine", "DataVolume"]
+    by_kind = {c["spec"]["names"]["kind"]: c for c in crds.values()}
+    for kind in order + sorted(set(by_kind) - set(order)):
+        crd = by_kind[kind]
+        version = crd["spec"]["versions"][0]
+        root = version["schema"]["openAPIV3Schema"]
+        lines += [f"## {kind} ({crd['spec']['group']}/{version['name']})", "",
+                  "| field | type | description |", "|---|---|---|"]
+        skip = None
+        for path, schema in supported_fields(root):
+            if skip and path.startswith(skip):
+                continue
+            desc = " ".join(str(schema.get("description", "")).split()).replace("|", "\\|")
+            shared = DOC_SHARED.get((kind, path))
+            if shared:
+                skip = path + "."
+                desc += f" Its fields: see {shared} `spec`."
+            lines.append(f"| `{path}` | {type_text(schema)} | {desc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def check(crds, rendered):
+    """The files generated from crds/src that differ from what it makes now."""
+    stale = []
+    for out_dir in OUT_DIRS:
+        for src, text in sorted(rendered.items()):
+            path = os.path.join(out_dir, src)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    current = f.read()
+            except OSError:
+                current = None
+            if current != text:
+                stale.append(os.path.relpath(path, ROOT))
+    try:
+        with open(FIELDS_DOC, encoding="utf-8") as f:
+            current = f.read()
+    except OSError:
+        current = None
+    if current != fields_doc(crds):
+        stale.append(os.path.relpath(FIELDS_DOC, ROOT))
+    return stale
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", action="append",
@@ -371,8 +578,35 @@ def main():
                              "(default: crds/ and manifests/chart/crds/)")
     parser.add_argument("--check-kubevirt", metavar="SWAGGER.json",
                         help="list KubeVirt's spec fields the CRDs neither declare nor refuse")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if crds/*.yaml, manifests/chart/crds/*.yaml "
+                             "or docs/fields.md differ from what crds/src makes")
+    parser.add_argument("--fields", metavar="FILE.json",
+                        help="write nothing else; list each kind's supported fields, each with "
+                             "a sample object, to FILE.json (lib/api's drift test reads it)")
+    parser.add_argument("--depfile", metavar="FILE.d",
+                        help="with --fields: also write a Makefile-style list of the files it "
+                             "read (every crds/src file and this script), for ninja")
     args = parser.parse_args()
     try:
+        if args.check:
+            generate([])
+            stale = check(generate.crds, generate.rendered)
+            for path in stale:
+                print(f"gen-crds: {path} is stale: run hack/gen-crds.py", file=sys.stderr)
+            return 1 if stale else 0
+        if args.fields:
+            generate([])
+            text = json.dumps(field_list(generate.crds), indent=1, sort_keys=True) + "\n"
+            with open(args.fields, "w", encoding="utf-8") as f:
+                f.write(text)
+            if args.depfile:
+                inputs = [os.path.abspath(__file__)] + sorted(
+                    os.path.join(SRC, name) for name in os.listdir(SRC) if name.endswith(".yaml"))
+                with open(args.depfile, "w", encoding="utf-8") as f:
+                    f.write(args.fields.replace(" ", "\\ ") + ": " + " ".join(
+                        p.replace(" ", "\\ ") for p in inputs) + "\n")
+            return 0
         if args.check_kubevirt:
             generate([])
             try:
@@ -388,6 +622,10 @@ def main():
             print(f"gen-crds: {len(gaps)} of {compared} KubeVirt fields compared are missing", file=sys.stderr)
             return 1 if gaps else 0
         written, unsupported, refused = generate(args.out or OUT_DIRS)
+        if not args.out:
+            with open(FIELDS_DOC, "w", encoding="utf-8") as f:
+                f.write(fields_doc(generate.crds))
+            written.append(FIELDS_DOC)
     except SourceError as e:
         print(f"gen-crds: {e}", file=sys.stderr)
         return 1

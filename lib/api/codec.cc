@@ -63,6 +63,34 @@ std::string NumberText(const Json& value) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- field log
+
+namespace {
+
+thread_local FieldLog* field_log = nullptr;
+
+// `path`.`key` with each list index [N] written as [].
+std::string LogPath(const std::string& path, std::string_view key) {
+  std::string full = FieldPath(path, key);
+  std::string out;
+  out.reserve(full.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    if (full[i] != '[') {
+      out += full[i];
+      continue;
+    }
+    size_t close = full.find(']', i);
+    out += "[]";
+    i = close == std::string::npos ? full.size() : close;
+  }
+  return out;
+}
+
+}  // namespace
+
+ScopedFieldLog::ScopedFieldLog(FieldLog* log) { field_log = log; }
+ScopedFieldLog::~ScopedFieldLog() { field_log = nullptr; }
+
 // ---------------------------------------------------------------- reader
 
 ObjectReader::ObjectReader(const Json& value, std::string path, Problems& problems)
@@ -74,6 +102,7 @@ ObjectReader::ObjectReader(const Json& value, std::string path, Problems& proble
 }
 
 const Json* ObjectReader::Find(std::string_view key) const {
+  if (field_log != nullptr) field_log->looked_up.insert(LogPath(path_, key));
   if (!is_object_) return nullptr;
   const web::json::object& object = value_.as_object();
   auto it = object.find(std::string(key));
@@ -81,7 +110,10 @@ const Json* ObjectReader::Find(std::string_view key) const {
   return &it->second;
 }
 
-void ObjectReader::Consume(std::string_view key) { consumed_.emplace(key); }
+void ObjectReader::Consume(std::string_view key, bool whole) {
+  consumed_.emplace(key);
+  if (field_log != nullptr) field_log->modelled[LogPath(path_, key)] = whole;
+}
 
 void ObjectReader::Fail(std::string_view key, std::string message) {
   problems_.Add(PathOf(key), kReasonTypeInvalid, std::move(message));

@@ -23,6 +23,29 @@ const char* KindName(const Json& value);
 // 0, false, {} and []. The reader leaves them in `extra` untouched.
 bool IsZeroValue(const Json& value);
 
+// What the readers of one thread look up and model, recorded for lib/api's
+// drift test (codec_fields_test.cc), which compares it with the fields the
+// CRD schema declares. Paths are dotted from the decoded object, with list
+// indices written as [] (spec.domain.devices.disks[].name).
+struct FieldLog {
+  // Every key a reader asked for, whether the object held it or not.
+  std::set<std::string> looked_up;
+  // Every key read into a typed member; true when its value is modelled whole
+  // (a string, number, map or list of strings, or an object kept as Json such
+  // as affinity), false when a nested reader models its fields one by one.
+  std::map<std::string, bool> modelled;
+};
+
+// Records into `log` what the readers of this thread do while it is alive.
+// Not nestable; without one, readers record nothing (the normal case).
+class ScopedFieldLog {
+ public:
+  explicit ScopedFieldLog(FieldLog* log);
+  ~ScopedFieldLog();
+  ScopedFieldLog(const ScopedFieldLog&) = delete;
+  ScopedFieldLog& operator=(const ScopedFieldLog&) = delete;
+};
+
 // Reads the keys of one JSON object into a struct. Each typed read records a
 // problem (at path.key) when the value has the wrong type and leaves the
 // output as it was. Keys never read end up in Extra().
@@ -56,14 +79,14 @@ class ObjectReader {
   void Object(std::string_view key, T* out, F decode) {
     const Json* v = Find(key);
     if (v == nullptr || (v->is_object() && v->size() == 0)) return;
-    Consume(key);
+    Consume(key, /*whole=*/false);
     decode(*v, PathOf(key), problems_, out);
   }
   template <typename T, typename F>
   void OptObject(std::string_view key, std::optional<T>* out, F decode) {
     const Json* v = Find(key);
     if (v == nullptr) return;
-    Consume(key);
+    Consume(key, /*whole=*/false);
     out->emplace();
     decode(*v, PathOf(key), problems_, &**out);
   }
@@ -72,7 +95,7 @@ class ObjectReader {
     const Json* v = Find(key);
     if (v == nullptr || !Expect(key, *v, web::json::value::Array, "an array")) return;
     if (v->size() == 0) return;
-    Consume(key);
+    Consume(key, /*whole=*/false);
     const std::string path = PathOf(key);
     out->clear();
     for (size_t i = 0; i < v->as_array().size(); ++i) {
@@ -89,8 +112,8 @@ class ObjectReader {
   const Json* Find(std::string_view key) const;
   // Marks `key` as modelled, so Extra() leaves it out. A typed read does not
   // consume a zero value unless its field is optional: the value then stays
-  // in extra and round-trips as written.
-  void Consume(std::string_view key);
+  // in extra and round-trips as written. `whole`: see FieldLog::modelled.
+  void Consume(std::string_view key, bool whole = true);
   std::optional<int64_t> ReadInt(std::string_view key, const Json& v);
   // Records "expected <what>, got <kind>" unless `v` has type `type`.
   bool Expect(std::string_view key, const Json& v, web::json::value::value_type type,

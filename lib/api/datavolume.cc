@@ -19,14 +19,16 @@ void DecodeSource(const Json& json, const std::string& path, Problems& problems,
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
   int found = 0;
+  // Each source's fields are read one by one (not kept whole), so the drift
+  // test (codec_fields_test.cc) sees which of them are modelled.
   auto read = [&](const char* key, DataVolumeSourceKind kind, auto&& fields) {
-    Json value;
-    r.Raw(key, web::json::value::Object, &value);
-    if (value.is_null()) return;
-    ++found;
-    out->kind = kind;
-    ObjectReader inner(value, r.PathOf(key), problems);
-    fields(inner);
+    std::optional<bool> seen;
+    r.OptObject(key, &seen, [&](const Json& value, const std::string& at, Problems& p, bool*) {
+      ++found;
+      out->kind = kind;
+      ObjectReader inner(value, at, p);
+      fields(inner);
+    });
   };
   read("http", DataVolumeSourceKind::kHttp, [&](ObjectReader& s) { s.String("url", &out->url); });
   read("registry", DataVolumeSourceKind::kRegistry, [&](ObjectReader& s) {
@@ -80,15 +82,18 @@ void DecodeSpec(const Json& json, const std::string& path, Problems& problems,
     problems.Add(FieldPath(path, "source"), kReasonRequired,
                  "set exactly one source of http, registry, blank or pvc");
   }
-  const bool has_storage = json.has_field("storage") && json.at("storage").is_object();
-  const bool has_pvc = json.has_field("pvc") && json.at("pvc").is_object();
-  if (has_storage == has_pvc) {
+  // The claim is kept whole (DataVolumeSpec::claim): the PVC is made from it.
+  Json storage, pvc;
+  r.Raw("storage", web::json::value::Object, &storage);
+  r.Raw("pvc", web::json::value::Object, &pvc);
+  const bool has_storage = !storage.is_null();
+  if (has_storage == !pvc.is_null()) {
     problems.Add(path, kReasonInvalid, "set exactly one of storage or pvc");
     return;
   }
   out->storage_api = has_storage;
-  DecodeClaim(json.at(has_storage ? "storage" : "pvc"),
-              FieldPath(path, has_storage ? "storage" : "pvc"), problems, out);
+  DecodeClaim(has_storage ? storage : pvc, FieldPath(path, has_storage ? "storage" : "pvc"),
+              problems, out);
 }
 
 void DecodeStatus(const Json& json, const std::string& path, Problems& problems,
