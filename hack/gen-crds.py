@@ -523,7 +523,8 @@ def fields_doc(crds):
         "Every field the CRDs accept, as `kubectl explain` describes it; KubeVirt's and",
         "CDI's other fields are refused by name ([api.md](api.md)). What Vireo does with",
         "each field, and its defaults, is in [lib/api/README.md](../lib/api/README.md).",
-        "lib/api's `api_codec_fields` test decodes, models and re-encodes each field below.",
+        "lib/api's `api_codec_fields` test decodes each field below into lib/api's structs",
+        "and, but for a DataVolume's spec (which Vireo only reads), encodes it back.",
         "",
     ]
     order = ["VirtualMachineInstance", "VirtualMachine", "DataVolume"]

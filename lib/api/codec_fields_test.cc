@@ -72,8 +72,9 @@ const std::map<std::pair<std::string, std::string>, std::string> kDeclaredNotMod
     {{kVirtualMachineInstanceKind, "status.volumeStatus[].phase"}, kKubeVirtStatus},
     {{kVirtualMachineInstanceKind, "status.volumeStatus[].reason"}, kKubeVirtStatus},
     {{kVirtualMachineInstanceKind, "status.volumeStatus[].size"}, kKubeVirtStatus},
-    {{kDataVolumeKind, "apiVersion"}, "DataVolumeFromJson decodes what the DataVolume resource "
-                                      "returned and checks neither apiVersion nor kind"},
+    {{kDataVolumeKind, "apiVersion"},
+     "DataVolumeFromJson decodes what the DataVolume resource "
+     "returned and checks neither apiVersion nor kind"},
     {{kDataVolumeKind, "kind"}, "as apiVersion"},
     {{kDataVolumeKind, "spec.contentType"},
      "its one allowed value, kubevirt, is what Vireo always does"},
@@ -156,7 +157,9 @@ std::vector<std::string> Split(const std::string& path) {
 }
 
 bool IsList(const std::string& seg) { return seg.size() > 2 && seg.ends_with("[]"); }
-std::string Key(const std::string& seg) { return IsList(seg) ? seg.substr(0, seg.size() - 2) : seg; }
+std::string Key(const std::string& seg) {
+  return IsList(seg) ? seg.substr(0, seg.size() - 2) : seg;
+}
 
 // The value at a field path (a list's first item for "[]"); nullptr when absent.
 const Json* At(const Json& json, const std::string& path) {
