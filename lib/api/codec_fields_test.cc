@@ -269,8 +269,12 @@ TEST(CodecFieldsTest, EveryDeclaredFieldIsModelledAndRoundTrips) {
         continue;
       }
       EXPECT_EQ(JsonDiff(field.value, *back), "") << kind.name << " " << field.path;
+      // The whole object comes back: a writer that adds a key fails here.
       if (kind.name != kDataVolumeKind) {
         EXPECT_EQ(JsonDiff(input, *output), "") << kind.name << " " << field.path;
+      } else {
+        EXPECT_EQ(JsonDiff(input.at("status"), output->at("status")), "")
+            << kind.name << " " << field.path;
       }
     }
   }
