@@ -75,6 +75,28 @@ class GenCrdsTest(unittest.TestCase):
         self.assertIn("spec.template.spec.domain.cpu.cores", vm)
         self.assertIn("spec.dataVolumeTemplates[].spec.source.http.url", vm)
 
+    def test_codec_fields_lists_plain_supported_fields_and_refuses_others(self):
+        out = os.path.join(self.tmp, "codec_fields.h")
+        result = self.run_gen("--codec-fields", out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(out, encoding="utf-8") as f:
+            header = f.read()
+        self.assertIn('f("imagePullPolicy", s.image_pull_policy, kValue);', header)
+        self.assertIn('f("capacity", s.capacity, kQuantity);', header)
+        self.assertNotIn("imagePullSecret", header)  # refused: unsupported.yaml
+        # An object field cannot be held one to one: the generator says so.
+        path = os.path.join(self.tmp, "crds", "src", "vmi-spec.yaml")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        old = "            imagePullPolicy:\n"
+        self.assertIn(old, text, "vmi-spec.yaml changed shape; update this test")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, "            knobs:\n              type: object\n"
+                                      "              description: made up\n" + old, 1))
+        result = self.run_gen("--codec-fields", out)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("spec.volumes[].containerDisk.knobs", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,10 +1,58 @@
 // JSON codec of VirtualMachineInstanceSpec: domain, devices, volumes, networks.
+#include "lib/api/codec_fields.h"  // generated from crds/src by hack/gen-crds.py
 #include "lib/api/codec_internal.h"
 
 namespace vireo::api::codec {
 namespace {
 
 using JsonType = web::json::value::value_type;
+using generated::FieldKind;
+
+// ---------------------------------------------------------------- generated field lists
+
+// The structs hack/gen-crds.py lists fields for (CODEC_STRUCTS) are read and
+// written from the schema's field list: a field added to the schema needs its
+// member in types.h, and a member type without a ReadField/WriteField here
+// fails to compile.
+void ReadField(ObjectReader& r, std::string_view key, std::string* out, FieldKind kind) {
+  if (kind == FieldKind::kQuantity) {
+    r.QuantityValue(key, out);
+  } else {
+    r.String(key, out);
+  }
+}
+
+void ReadField(ObjectReader& r, std::string_view key, std::optional<bool>* out, FieldKind) {
+  r.OptBool(key, out);
+}
+
+void WriteField(ObjectWriter& w, std::string_view key, const std::string& value, FieldKind) {
+  w.String(key, value);
+}
+
+void WriteField(ObjectWriter& w, std::string_view key, const std::optional<bool>& value,
+                FieldKind) {
+  w.OptBool(key, value);
+}
+
+template <typename T>
+void DecodeFields(const Json& json, const std::string& path, Problems& problems, T* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  generated::ForEachField(*out, [&r](std::string_view key, auto& member, FieldKind kind) {
+    ReadField(r, key, &member, kind);
+  });
+  out->extra = r.Extra();
+}
+
+template <typename T>
+Json EncodeFields(const T& in) {
+  ObjectWriter w(in.extra);
+  generated::ForEachField(in, [&w](std::string_view key, const auto& member, FieldKind kind) {
+    WriteField(w, key, member, kind);
+  });
+  return w.Done();
+}
 
 // ---------------------------------------------------------------- domain
 
@@ -254,40 +302,6 @@ Json EncodeDomain(const DomainSpec& domain) {
 
 // ---------------------------------------------------------------- volumes, networks
 
-void DecodeContainerDisk(const Json& json, const std::string& path, Problems& problems,
-                         ContainerDiskSource* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.String("image", &out->image);
-  r.String("imagePullPolicy", &out->image_pull_policy);
-  r.String("path", &out->path);
-  out->extra = r.Extra();
-}
-
-Json EncodeContainerDisk(const ContainerDiskSource& source) {
-  ObjectWriter w(source.extra);
-  w.String("image", source.image);
-  w.String("imagePullPolicy", source.image_pull_policy);
-  w.String("path", source.path);
-  return w.Done();
-}
-
-void DecodePvc(const Json& json, const std::string& path, Problems& problems,
-               PersistentVolumeClaimSource* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.String("claimName", &out->claim_name);
-  r.OptBool("readOnly", &out->read_only);
-  out->extra = r.Extra();
-}
-
-Json EncodePvc(const PersistentVolumeClaimSource& source) {
-  ObjectWriter w(source.extra);
-  w.String("claimName", source.claim_name);
-  w.OptBool("readOnly", source.read_only);
-  return w.Done();
-}
-
 // A LocalObjectReference: {"name": ...}.
 void DecodeSecretName(const Json& json, const std::string& path, Problems& problems,
                       std::string* out) {
@@ -328,54 +342,28 @@ Json EncodeNoCloud(const CloudInitNoCloudSource& source) {
   return w.Done();
 }
 
-void DecodeEmptyDisk(const Json& json, const std::string& path, Problems& problems,
-                     EmptyDiskSource* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.QuantityValue("capacity", &out->capacity);
-  out->extra = r.Extra();
-}
-
-Json EncodeEmptyDisk(const EmptyDiskSource& source) {
-  ObjectWriter w(source.extra);
-  w.String("capacity", source.capacity);
-  return w.Done();
-}
-
-void DecodeDataVolumeSource(const Json& json, const std::string& path, Problems& problems,
-                            DataVolumeVolumeSource* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.String("name", &out->name);
-  out->extra = r.Extra();
-}
-
-Json EncodeDataVolumeSource(const DataVolumeVolumeSource& source) {
-  ObjectWriter w(source.extra);
-  w.String("name", source.name);
-  return w.Done();
-}
-
 void DecodeVolume(const Json& json, const std::string& path, Problems& problems, Volume* out) {
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
   r.String("name", &out->name);
-  r.OptObject("containerDisk", &out->container_disk, DecodeContainerDisk);
-  r.OptObject("persistentVolumeClaim", &out->persistent_volume_claim, DecodePvc);
+  r.OptObject("containerDisk", &out->container_disk, DecodeFields<ContainerDiskSource>);
+  r.OptObject("persistentVolumeClaim", &out->persistent_volume_claim,
+              DecodeFields<PersistentVolumeClaimSource>);
   r.OptObject("cloudInitNoCloud", &out->cloud_init_no_cloud, DecodeNoCloud);
-  r.OptObject("emptyDisk", &out->empty_disk, DecodeEmptyDisk);
-  r.OptObject("dataVolume", &out->data_volume, DecodeDataVolumeSource);
+  r.OptObject("emptyDisk", &out->empty_disk, DecodeFields<EmptyDiskSource>);
+  r.OptObject("dataVolume", &out->data_volume, DecodeFields<DataVolumeVolumeSource>);
   out->extra = r.Extra();
 }
 
 Json EncodeVolume(const Volume& volume) {
   ObjectWriter w(volume.extra);
   w.String("name", volume.name);
-  w.OptObject("containerDisk", volume.container_disk, EncodeContainerDisk);
-  w.OptObject("persistentVolumeClaim", volume.persistent_volume_claim, EncodePvc);
+  w.OptObject("containerDisk", volume.container_disk, EncodeFields<ContainerDiskSource>);
+  w.OptObject("persistentVolumeClaim", volume.persistent_volume_claim,
+              EncodeFields<PersistentVolumeClaimSource>);
   w.OptObject("cloudInitNoCloud", volume.cloud_init_no_cloud, EncodeNoCloud);
-  w.OptObject("emptyDisk", volume.empty_disk, EncodeEmptyDisk);
-  w.OptObject("dataVolume", volume.data_volume, EncodeDataVolumeSource);
+  w.OptObject("emptyDisk", volume.empty_disk, EncodeFields<EmptyDiskSource>);
+  w.OptObject("dataVolume", volume.data_volume, EncodeFields<DataVolumeVolumeSource>);
   return w.Done();
 }
 

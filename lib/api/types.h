@@ -182,6 +182,10 @@ struct DomainSpec {
   Json extra;  // features, clock, ...
 };
 
+// The volume sources below but cloud-init are read and written from field
+// lists generated from the CRD schema (hack/gen-crds.py CODEC_STRUCTS): each
+// supported field of the source's schema object is the member of the same
+// name in snake_case, and the build fails until a new field has its member.
 struct ContainerDiskSource {
   std::string image;
   std::string image_pull_policy;  // "Always", "IfNotPresent", "Never"
