@@ -1,0 +1,186 @@
+// VmReconciler (vm_reconciler.h): one VirtualMachine key through DecideVm,
+// and the decision applied in the order vm.h prescribes.
+#include "controllers/vm_reconciler.h"
+
+#include "lib/api/codec.h"
+#include "lib/api/resources.h"
+#include "lib/base/log.h"
+
+namespace vireo::controllers {
+
+using base::Json;
+using base::Status;
+using kube::ObjectPtr;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
+
+VmReconciler::VmReconciler(Caches* caches, Applier* applier)
+    : caches_(caches), applier_(applier) {
+  AddHandlers();
+}
+
+void VmReconciler::AddHandlers() {
+  caches_->vms.AddHandlers({
+      .on_add = [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
+      .on_update = [this](const ObjectPtr&, const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
+      .on_delete = [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
+  });
+  // A VMI's appearance is what a VM's create expectation waits for.
+  auto vmi_changed = [this](const ObjectPtr& vmi) {
+    applier_->expectations().Observed({api::kVirtualMachineInstanceKind, base::KeyOf(*vmi)});
+    EnqueueVmOf(*vmi);
+  };
+  caches_->vmis.AddHandlers({
+      .on_add = vmi_changed,
+      .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
+      .on_delete = [this](const ObjectPtr& vmi) { EnqueueVmOf(*vmi); },
+  });
+  // A claim appearing or vanishing changes whether a VM may start; a
+  // claim's volume mode never changes, so updates do not matter.
+  caches_->pvcs.AddHandlers({
+      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+      .on_update = nullptr,
+      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+  });
+  auto dv_changed = [this](const ObjectPtr& dv) { EnqueueUsersOfDataVolume(*dv); };
+  caches_->data_volumes.AddHandlers({
+      .on_add = dv_changed,
+      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
+      .on_delete = dv_changed,
+  });
+}
+
+void VmReconciler::EnqueueVmOf(const Json& vmi) {
+  std::string ns = base::NamespaceOf(vmi);
+  std::string owner = ControllerNamed(vmi, api::kVirtualMachineKind);
+  if (!owner.empty()) {
+    queue_.Add(ns + "/" + owner);
+    return;
+  }
+  // A VMI of a VM's name that the VM does not control: the VM reports it.
+  std::string same_name = ns + "/" + base::NameOf(vmi);
+  if (caches_->vms.store().Get(same_name) != nullptr) queue_.Add(same_name);
+}
+
+void VmReconciler::EnqueueUsersOfClaim(const Json& pvc) {
+  const std::string claim = base::NameOf(pvc);
+  for (const ObjectPtr& vm : caches_->vms.store().ByNamespace(base::NamespaceOf(pvc))) {
+    if (SpecUsesClaim(base::Find(*vm, "spec.template.spec"), claim)) queue_.Add(base::KeyOf(*vm));
+  }
+}
+
+// The VM that controls the DataVolume, and the VMs whose template names it.
+void VmReconciler::EnqueueUsersOfDataVolume(const Json& dv) {
+  const std::string ns = base::NamespaceOf(dv);
+  if (std::string vm = ControllerNamed(dv, api::kVirtualMachineKind); !vm.empty()) {
+    queue_.Add(ns + "/" + vm);
+  }
+  for (const ObjectPtr& vm : caches_->vms.store().ByNamespace(ns)) {
+    if (SpecUsesDataVolume(base::Find(*vm, "spec.template.spec"), base::NameOf(dv))) {
+      queue_.Add(base::KeyOf(*vm));
+    }
+  }
+}
+
+Status VmReconciler::Reconcile(const std::string& key) {
+  ObjectPtr cached =
+      applier_->CachedForReconcile(caches_->vms, queue_, api::kVirtualMachineKind, key);
+  if (cached == nullptr) return Status::Ok();
+  auto vm = api::FromJson<api::VirtualMachine>(*cached);
+  if (!vm.ok()) {
+    // Nothing to retry until someone fixes the object.
+    base::LogWarn("cannot read VirtualMachine",
+                  {{"object", key}, {"error", vm.status().ToString()}});
+    applier_->RecordInvalid(*cached, "InvalidVirtualMachine", vm.status());
+    return Status::Ok();
+  }
+  std::optional<VmObservation> observation = Observe(std::move(vm).value(), key);
+  if (!observation.has_value()) return Status::Ok();
+  return Apply(key, DecideVm(*observation), *cached);
+}
+
+std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,
+                                                   const std::string& key) const {
+  const std::string ns = vm.metadata.namespace_;
+  VmObservation observation;
+  observation.claims = caches_->ClaimsFor(vm.spec.template_spec.spec, ns);
+  observation.data_volumes =
+      caches_->DataVolumesFor(vm.spec.template_spec.spec, ns, observation.claims);
+  if (vm.spec.data_volume_templates.is_array()) {
+    for (const Json& tmpl : vm.spec.data_volume_templates.as_array()) {
+      const std::string name = base::GetString(tmpl, "metadata.name");
+      if (!name.empty() && caches_->data_volumes.store().Get(ns + "/" + name) != nullptr) {
+        observation.data_volumes.try_emplace(name, DataVolumeState{});
+      }
+    }
+  }
+  if (ObjectPtr vmi_json = caches_->vmis.store().Get(key); vmi_json != nullptr) {
+    auto vmi = api::FromJson<api::VirtualMachineInstance>(*vmi_json);
+    if (!vmi.ok()) {
+      base::LogWarn("cannot read VirtualMachineInstance",
+                    {{"object", key}, {"error", vmi.status().ToString()}});
+      return std::nullopt;
+    }
+    observation.vmi = std::move(vmi).value();
+  }
+  observation.vm = std::move(vm);
+  observation.now = base::Clock::Real()->WallNow();
+  return observation;
+}
+
+Status VmReconciler::Apply(const std::string& key, const VmDecision& decision, Json latest) {
+  // Each write starts from the latest version we hold, so the steps of one
+  // decision do not conflict with each other.
+  const std::string ns = base::NamespaceOf(latest);
+  if (decision.finalizers.has_value()) {
+    Json patch = Json::object();
+    patch["metadata"]["finalizers"] = FinalizersJson(*decision.finalizers);
+    Status patched = applier_->PatchObject(kv::kVirtualMachines, api::kVirtualMachineKind, key,
+                                           std::move(patch), "update finalizers", &latest);
+    if (!patched.ok()) return patched;
+  }
+  if (decision.status.has_value()) {
+    Status written =
+        applier_->WriteStatus(kv::kVirtualMachines, key, api::ToJson(*decision.status), &latest);
+    if (!written.ok()) return written;
+  }
+  if (decision.delete_vmi.has_value()) {
+    kube::DeleteOptions options;
+    options.precondition_uid = decision.delete_vmi->uid;
+    Status deleted = applier_->client()->Delete(kv::kVirtualMachineInstances, ns,
+                                                decision.delete_vmi->name, options);
+    // NotFound: already gone; Conflict: the uid no longer matches, so the
+    // VMI meant is gone and another took its name.
+    if (!deleted.ok() && !deleted.IsNotFound() && !deleted.IsConflict()) {
+      return applier_->WriteFailed(
+          latest, "delete VirtualMachineInstance " + decision.delete_vmi->name, deleted);
+    }
+    base::Log(base::LogLevel::kDebug, "deleted VirtualMachineInstance", {{"object", key}});
+  }
+  for (const Json& dv : decision.create_data_volumes) {
+    auto created = applier_->client()->Create(kv::kDataVolumes, ns, dv);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      return applier_->WriteFailed(latest, "create DataVolume " + base::NameOf(dv),
+                                   created.status());
+    }
+  }
+  if (decision.create_vmi.has_value()) {
+    const ObjectRef vm_ref{api::kVirtualMachineKind, key};
+    const ObjectRef vmi_ref{api::kVirtualMachineInstanceKind,
+                            ns + "/" + base::NameOf(*decision.create_vmi)};
+    applier_->expectations().ExpectCreate(vm_ref, vmi_ref);
+    auto created =
+        applier_->client()->Create(kv::kVirtualMachineInstances, ns, *decision.create_vmi);
+    if (!created.ok() && !created.status().IsAlreadyExists()) {
+      applier_->expectations().CreateFailed(vm_ref, vmi_ref);
+      return applier_->WriteFailed(
+          latest, "create VirtualMachineInstance " + base::NameOf(*decision.create_vmi),
+          created.status());
+    }
+    base::Log(base::LogLevel::kDebug, "created VirtualMachineInstance", {{"object", key}});
+  }
+  applier_->RecordEvents(latest, decision.events);
+  if (decision.requeue_after.has_value()) queue_.AddAfter(key, *decision.requeue_after);
+  return Status::Ok();
+}
+
+}  // namespace vireo::controllers

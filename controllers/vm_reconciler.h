@@ -1,0 +1,44 @@
+// The I/O half of the VirtualMachine reconciler; the pure half is
+// reconcile/vm.h (DecideVm). Observe reads the shared caches into a
+// VmObservation, DecideVm decides, Apply writes the decision in the order
+// vm.h prescribes.
+#pragma once
+
+#include <string>
+
+#include "controllers/applier.h"
+#include "controllers/caches.h"
+#include "controllers/reconcile/vm.h"
+#include "lib/kube/workqueue.h"
+
+namespace vireo::controllers {
+
+// Thread-safe: Reconcile runs on several workers at once (never two on one
+// key, the queue sees to that).
+class VmReconciler {
+ public:
+  // Adds its handlers to `caches`: a VM, its VMI, the claims and
+  // DataVolumes its template names. All three must outlive it.
+  VmReconciler(Caches* caches, Applier* applier);
+
+  kube::WorkQueue& queue() { return queue_; }
+  // One VM key: observe, decide, apply. An error requeues it with backoff.
+  base::Status Reconcile(const std::string& key);
+
+ private:
+  // What DecideVm reads of the caches; nullopt when no decision can be made
+  // (the VMI of its name cannot be read).
+  std::optional<VmObservation> Observe(api::VirtualMachine vm, const std::string& key) const;
+  base::Status Apply(const std::string& key, const VmDecision& decision, base::Json latest);
+
+  void AddHandlers();
+  void EnqueueVmOf(const base::Json& vmi);
+  void EnqueueUsersOfClaim(const base::Json& pvc);
+  void EnqueueUsersOfDataVolume(const base::Json& dv);
+
+  Caches* const caches_;
+  Applier* const applier_;
+  kube::WorkQueue queue_;
+};
+
+}  // namespace vireo::controllers

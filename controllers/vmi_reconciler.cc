@@ -1,0 +1,216 @@
+// VmiReconciler (vmi_reconciler.h): one VirtualMachineInstance key through
+// DecideVmi, and the decision applied in the order vmi.h prescribes.
+#include "controllers/vmi_reconciler.h"
+
+#include <set>
+
+#include "controllers/reconcile/disruption_budget.h"
+#include "lib/api/codec.h"
+#include "lib/api/resources.h"
+#include "lib/base/log.h"
+
+namespace vireo::controllers {
+
+using base::Json;
+using base::Status;
+using kube::ObjectPtr;
+namespace res = kube::resources;
+namespace kv = api::resources;  // kubevirt.io and CDI kinds
+
+VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
+                             std::chrono::seconds node_grace)
+    : caches_(caches), applier_(applier), launcher_(std::move(launcher)), node_grace_(node_grace) {
+  AddHandlers();
+}
+
+void VmiReconciler::AddHandlers() {
+  auto vmi_changed = [this](const ObjectPtr& vmi) { queue_.Add(base::KeyOf(*vmi)); };
+  caches_->vmis.AddHandlers({
+      .on_add = vmi_changed,
+      .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
+      .on_delete = vmi_changed,
+  });
+  // A launcher pod's appearance is what a VMI's create expectation waits for.
+  auto pod_changed = [this](const ObjectPtr& pod) {
+    applier_->expectations().Observed({res::kPods.kind, base::KeyOf(*pod)});
+    EnqueueVmiOf(*pod);
+  };
+  caches_->launcher_pods.AddHandlers({
+      .on_add = pod_changed,
+      .on_update = [pod_changed](const ObjectPtr&, const ObjectPtr& pod) { pod_changed(pod); },
+      .on_delete = [this](const ObjectPtr& pod) { EnqueueVmiOf(*pod); },
+  });
+  // A claim appearing or vanishing changes what a VMI that names it may do;
+  // a claim's volume mode never changes, so updates do not matter.
+  caches_->pvcs.AddHandlers({
+      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+      .on_update = nullptr,
+      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
+  });
+  auto dv_changed = [this](const ObjectPtr& dv) { EnqueueUsersOfDataVolume(*dv); };
+  caches_->data_volumes.AddHandlers({
+      .on_add = dv_changed,
+      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
+      .on_delete = dv_changed,
+  });
+  // A node's readiness or out-of-service taint decides whether the VMIs on
+  // it are lost; its heartbeats alone change nothing.
+  caches_->nodes.AddHandlers({
+      .on_add = [this](const ObjectPtr& node) { EnqueueVmisOnNode(base::NameOf(*node)); },
+      .on_update =
+          [this](const ObjectPtr& before, const ObjectPtr& after) {
+            const NodeState a = NodeStateOf(*before), b = NodeStateOf(*after);
+            if (a.ready != b.ready || a.ready_since != b.ready_since ||
+                a.out_of_service != b.out_of_service) {
+              EnqueueVmisOnNode(base::NameOf(*after));
+            }
+          },
+      .on_delete = [this](const ObjectPtr& node) { EnqueueVmisOnNode(base::NameOf(*node)); },
+  });
+}
+
+void VmiReconciler::EnqueueVmiOf(const Json& pod) {
+  std::string owner = ControllerNamed(pod, api::kVirtualMachineInstanceKind);
+  if (!owner.empty()) queue_.Add(base::NamespaceOf(pod) + "/" + owner);
+}
+
+void VmiReconciler::EnqueueVmisOnNode(const std::string& node) {
+  for (const ObjectPtr& pod : caches_->launcher_pods.store().List()) {
+    if (base::GetString(*pod, "spec.nodeName") == node) EnqueueVmiOf(*pod);
+  }
+}
+
+void VmiReconciler::EnqueueUsersOfClaim(const Json& pvc) {
+  const std::string claim = base::NameOf(pvc);
+  for (const ObjectPtr& vmi : caches_->vmis.store().ByNamespace(base::NamespaceOf(pvc))) {
+    if (SpecUsesClaim(base::Find(*vmi, "spec"), claim)) queue_.Add(base::KeyOf(*vmi));
+  }
+}
+
+// The VMIs that wait for the DataVolume.
+void VmiReconciler::EnqueueUsersOfDataVolume(const Json& dv) {
+  for (const ObjectPtr& vmi : caches_->vmis.store().ByNamespace(base::NamespaceOf(dv))) {
+    if (SpecUsesDataVolume(base::Find(*vmi, "spec"), base::NameOf(dv))) {
+      queue_.Add(base::KeyOf(*vmi));
+    }
+  }
+}
+
+std::vector<Json> VmiReconciler::PodsOf(const std::string& vmi_uid) const {
+  std::vector<Json> pods;
+  std::set<std::string> seen;
+  const kube::Store& store = caches_->launcher_pods.store();
+  for (const auto& list : {store.ByLabel(kCreatedByLabel, vmi_uid), store.ByOwner(vmi_uid)}) {
+    for (const ObjectPtr& pod : list) {
+      if (seen.insert(base::KeyOf(*pod)).second) pods.push_back(*pod);
+    }
+  }
+  return pods;
+}
+
+Status VmiReconciler::Reconcile(const std::string& key) {
+  ObjectPtr cached =
+      applier_->CachedForReconcile(caches_->vmis, queue_, api::kVirtualMachineInstanceKind, key);
+  if (cached == nullptr) return Status::Ok();
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
+  if (!vmi.ok()) {
+    // Nothing to retry until someone fixes the object.
+    base::LogWarn("cannot read VirtualMachineInstance",
+                  {{"object", key}, {"error", vmi.status().ToString()}});
+    applier_->RecordInvalid(*cached, "InvalidVirtualMachineInstance", vmi.status());
+    return Status::Ok();
+  }
+  base::Result<VmiObservation> observation = Observe(std::move(vmi).value());
+  if (!observation.ok()) return observation.status();
+  return Apply(key, *observation, DecideVmi(*observation), *cached);
+}
+
+base::Result<VmiObservation> VmiReconciler::Observe(api::VirtualMachineInstance vmi) const {
+  const std::string ns = vmi.metadata.namespace_;
+  VmiObservation observation;
+  observation.pods = PodsOf(vmi.metadata.uid);
+  observation.claims = caches_->ClaimsFor(vmi.spec, ns);
+  observation.data_volumes = caches_->DataVolumesFor(vmi.spec, ns, observation.claims);
+  observation.config = launcher_;
+  // The nodes its pods are bound to. One absent from the cache may be new
+  // and not yet seen (its pod would be force-deleted if it were taken for
+  // gone): the apiserver decides, and only its NotFound means gone.
+  observation.nodes.emplace();
+  for (const Json& pod : observation.pods) {
+    const std::string node = base::GetString(pod, "spec.nodeName");
+    if (node.empty() || observation.nodes->contains(node)) continue;
+    if (ObjectPtr cached = caches_->nodes.store().Get(node); cached != nullptr) {
+      observation.nodes->emplace(node, NodeStateOf(*cached));
+      continue;
+    }
+    auto live = applier_->client()->Get(kNodes, "", node);
+    if (live.ok()) {
+      observation.nodes->emplace(node, NodeStateOf(*live));
+    } else if (!live.status().IsNotFound()) {
+      return live.status().WithContext("get node " + node);
+    }
+  }
+  observation.node_grace = node_grace_;
+  observation.now = base::Clock::Real()->WallNow();
+  observation.vmi = std::move(vmi);
+  return observation;
+}
+
+Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observation,
+                            const VmiDecision& decision, Json latest) {
+  const std::string ns = base::NamespaceOf(latest);
+  if (decision.finalizers.has_value() || decision.spec.has_value()) {
+    Json patch = Json::object();
+    if (decision.finalizers.has_value()) {
+      patch["metadata"]["finalizers"] = FinalizersJson(*decision.finalizers);
+    }
+    // The defaulted spec only adds to what is there, which a merge patch
+    // expresses exactly (lists are replaced whole, by their defaulted form).
+    if (decision.spec.has_value()) patch["spec"] = api::ToJson(*decision.spec);
+    Status patched = applier_->PatchObject(kv::kVirtualMachineInstances,
+                                           api::kVirtualMachineInstanceKind, key, std::move(patch),
+                                           "update finalizers and spec", &latest);
+    if (!patched.ok()) return patched;
+  }
+  if (decision.create_pod.has_value()) {
+    // Before the pod, so no launcher pod of an External VMI is ever
+    // evictable; the VMI owns the budget and takes it along when deleted.
+    if (std::optional<Json> budget = RenderDisruptionBudget(observation.vmi)) {
+      auto created = applier_->client()->Create(res::kPodDisruptionBudgets, ns, *budget);
+      if (!created.ok() && !created.status().IsAlreadyExists()) {
+        return applier_->WriteFailed(latest, "create PodDisruptionBudget " + base::NameOf(*budget),
+                                     created.status());
+      }
+    }
+  }
+  Status refused;
+  if (Status pods =
+          applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
+                                    decision.delete_pods, decision.create_pod, &refused);
+      !pods.ok()) {
+    return pods;
+  }
+  if (!refused.ok()) {
+    // Sent again, the pod would be refused again: the VMI fails with the
+    // apiserver's words instead of retrying (a VM's start back-off decides
+    // when a new VMI tries again).
+    const VmiDecision failed = RefusedPodDecision(
+        observation.vmi, decision.status.value_or(observation.vmi.status), refused.message(),
+        base::Clock::Real()->WallNow());
+    Status written = applier_->WriteStatus(kv::kVirtualMachineInstances, key,
+                                           api::ToJson(*failed.status), &latest);
+    if (!written.ok()) return written;
+    applier_->RecordEvents(latest, failed.events);
+    return Status::Ok();
+  }
+  if (decision.status.has_value()) {
+    Status written = applier_->WriteStatus(kv::kVirtualMachineInstances, key,
+                                           api::ToJson(*decision.status), &latest);
+    if (!written.ok()) return written;
+  }
+  applier_->RecordEvents(latest, decision.events);
+  if (decision.requeue_after.has_value()) queue_.AddAfter(key, *decision.requeue_after);
+  return Status::Ok();
+}
+
+}  // namespace vireo::controllers

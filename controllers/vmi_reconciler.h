@@ -1,0 +1,53 @@
+// The I/O half of the VirtualMachineInstance reconciler; the pure half is
+// reconcile/vmi.h (DecideVmi, RenderLauncherPod). Observe reads the shared
+// caches (and the apiserver for a node not cached yet) into a
+// VmiObservation, DecideVmi decides, Apply writes the decision in the order
+// vmi.h prescribes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controllers/applier.h"
+#include "controllers/caches.h"
+#include "controllers/reconcile/launcher_pod.h"
+#include "controllers/reconcile/vmi.h"
+#include "lib/kube/workqueue.h"
+
+namespace vireo::controllers {
+
+// Thread-safe: Reconcile runs on several workers at once (never two on one
+// key, the queue sees to that).
+class VmiReconciler {
+ public:
+  // Adds its handlers to `caches`: a VMI, its launcher pods, the nodes they
+  // run on, the claims and DataVolumes it names. `caches` and `applier` must
+  // outlive it.
+  VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
+                std::chrono::seconds node_grace);
+
+  kube::WorkQueue& queue() { return queue_; }
+  // One VMI key: observe, decide, apply. An error requeues it with backoff.
+  base::Status Reconcile(const std::string& key);
+
+ private:
+  base::Result<VmiObservation> Observe(api::VirtualMachineInstance vmi) const;
+  base::Status Apply(const std::string& key, const VmiObservation& observation,
+                     const VmiDecision& decision, base::Json latest);
+  std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
+
+  void AddHandlers();
+  void EnqueueVmiOf(const base::Json& pod);
+  // The VMIs whose launcher pods are bound to `node`.
+  void EnqueueVmisOnNode(const std::string& node);
+  void EnqueueUsersOfClaim(const base::Json& pvc);
+  void EnqueueUsersOfDataVolume(const base::Json& dv);
+
+  Caches* const caches_;
+  Applier* const applier_;
+  const LauncherConfig launcher_;
+  const std::chrono::seconds node_grace_;
+  kube::WorkQueue queue_;
+};
+
+}  // namespace vireo::controllers
