@@ -176,7 +176,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
       {"emulation",
        {false,
         [&](const std::string& f, const std::string& v) {
-          auto mode = ParseEmulationMode(v);
+          auto mode = api::launcher_pod::ParseEmulationMode(v);
           if (!mode) return Bad(f, v, "expected auto, on or off");
           o.emulation = *mode;
           return Status::Ok();

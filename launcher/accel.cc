@@ -299,10 +299,10 @@ std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config
          " (working KVM needs ~10 ms)";
 }
 
-base::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm_device,
+base::Result<AccelChoice> ChooseAccel(EmulationMode flag, const std::string& kvm_device,
                                       const std::string& probe_dir, const KvmProbeConfig& probe) {
-  if (flag == EmulationFlag::kOn) return AccelChoice{Emulation::kTcg, "--emulation=on"};
-  const bool off = flag == EmulationFlag::kOff;
+  if (flag == EmulationMode::kOn) return AccelChoice{Emulation::kTcg, "--emulation=on"};
+  const bool off = flag == EmulationMode::kOff;
   // off: KVM or nothing, so a KVM the guest would hang under is an error
   // that says so, never a guest that silently does not boot.
   auto unusable = [&](const std::string& problem) -> base::Result<AccelChoice> {
@@ -331,7 +331,7 @@ base::Result<AccelChoice> ChooseAccel(EmulationFlag flag, const std::string& kvm
 }
 
 base::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
-  if (options.emulation == EmulationFlag::kAuto) {
+  if (options.emulation == EmulationMode::kAuto) {
     const std::string verdict_file = StateFiles(options.state_dir).File(kAccelVerdictFile);
     if (access(verdict_file.c_str(), F_OK) == 0) {
       auto text = base::ReadFile(verdict_file);
@@ -359,7 +359,7 @@ int RunAccelProbe(const Options& options) {
                    {{"error", "state dir " + state_dir + ": " + std::strerror(errno)}});
     return 1;
   }
-  auto choice = ChooseAccel(EmulationFlag::kAuto, "/dev/kvm", state_dir);
+  auto choice = ChooseAccel(EmulationMode::kAuto, "/dev/kvm", state_dir);
   if (!choice.ok()) {
     base::LogError("accel-probe failed", {{"error", choice.status().message()}});
     return 1;

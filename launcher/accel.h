@@ -84,7 +84,7 @@ std::string KvmProbeProblem(const KvmProbeRun& run, const KvmProbeConfig& config
 // firmware is written there); without one, KVM. off: the same checks, but
 // KVM or kUnavailable saying why (a guest that would hang under a broken KVM
 // fails to start instead).
-base::Result<AccelChoice> ChooseAccel(EmulationFlag flag,
+base::Result<AccelChoice> ChooseAccel(EmulationMode flag,
                                       const std::string& kvm_device = "/dev/kvm",
                                       const std::string& probe_dir = "",
                                       const KvmProbeConfig& probe = {});

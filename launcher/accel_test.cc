@@ -16,27 +16,27 @@ using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
 TEST(AccelTest, OnForcesTcgWithoutLookingAtTheDevice) {
-  auto choice = ChooseAccel(EmulationFlag::kOn, "/nonexistent/kvm");
+  auto choice = ChooseAccel(EmulationMode::kOn, "/nonexistent/kvm");
   ASSERT_TRUE(choice.ok());
   EXPECT_EQ(choice->emulation, Emulation::kTcg);
   EXPECT_EQ(choice->reason, "--emulation=on");
 }
 
 TEST(AccelTest, AutoFallsBackToTcgAndSaysWhy) {
-  auto missing = ChooseAccel(EmulationFlag::kAuto, "/nonexistent/kvm");
+  auto missing = ChooseAccel(EmulationMode::kAuto, "/nonexistent/kvm");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->emulation, Emulation::kTcg);
   EXPECT_THAT(missing->reason, HasSubstr("No such file or directory"));
 
   // A device that opens but is not KVM.
-  auto not_kvm = ChooseAccel(EmulationFlag::kAuto, "/dev/null");
+  auto not_kvm = ChooseAccel(EmulationMode::kAuto, "/dev/null");
   ASSERT_TRUE(not_kvm.ok());
   EXPECT_EQ(not_kvm->emulation, Emulation::kTcg);
   EXPECT_THAT(not_kvm->reason, HasSubstr("KVM_GET_API_VERSION"));
 }
 
 TEST(AccelTest, OffRequiresKvm) {
-  auto choice = ChooseAccel(EmulationFlag::kOff, "/nonexistent/kvm");
+  auto choice = ChooseAccel(EmulationMode::kOff, "/nonexistent/kvm");
   ASSERT_FALSE(choice.ok());
   EXPECT_THAT(choice.status().message(), HasSubstr("--emulation=off needs KVM"));
 }
@@ -181,7 +181,7 @@ TEST(KvmProbeRunTest, QemuFailingIsReportedWithItsMessage) {
 // the probe's reason. Needs a /dev/kvm that opens (the fake QEMU does the rest).
 TEST(AccelTest, OffFailsOnAKvmTheProbeRejects) {
   if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/kvm here";
-  auto usable = ChooseAccel(EmulationFlag::kOff, "/dev/kvm");
+  auto usable = ChooseAccel(EmulationMode::kOff, "/dev/kvm");
   if (!usable.ok()) GTEST_SKIP() << usable.status().message();
   const std::string dir = testing::TempDir();
   const std::string fake = dir + "/fake-qemu-off.sh";
@@ -195,13 +195,13 @@ TEST(AccelTest, OffFailsOnAKvmTheProbeRejects) {
   ASSERT_EQ(chmod(fake.c_str(), 0755), 0);
   KvmProbeConfig config = Config();
   config.qemu = fake;
-  auto off = ChooseAccel(EmulationFlag::kOff, "/dev/kvm", dir, config);
+  auto off = ChooseAccel(EmulationMode::kOff, "/dev/kvm", dir, config);
   ASSERT_FALSE(off.ok());
   EXPECT_EQ(off.status().code(), base::Code::kUnavailable);
   EXPECT_THAT(off.status().message(),
               HasSubstr("--emulation=off needs KVM, but /dev/kvm opens, but QEMU could not run a "
                         "guest under KVM (exit status 1)"));
-  auto on_auto = ChooseAccel(EmulationFlag::kAuto, "/dev/kvm", dir, config);
+  auto on_auto = ChooseAccel(EmulationMode::kAuto, "/dev/kvm", dir, config);
   ASSERT_TRUE(on_auto.ok());
   EXPECT_EQ(on_auto->emulation, Emulation::kTcg);
   std::remove(fake.c_str());

@@ -13,13 +13,13 @@
 #include "launcher/accel.h"
 #include "launcher/caps_cache.h"
 #include "launcher/console_client.h"
-#include "launcher/exit_codes.h"
 #include "launcher/import.h"
 #include "launcher/options.h"
 #include "launcher/orphan_guard.h"
 #include "launcher/paths.h"
 #include "launcher/readiness.h"
 #include "launcher/run.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/base/log.h"
 
 namespace {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   auto options = vireo::launcher::ParseOptions(args, vireo::launcher::ProcessEnvironment());
   if (!options.ok()) {
     std::fprintf(stderr, "vireo-launcher: %s\n", options.status().message().c_str());
-    return vireo::launcher::kExitUsage;
+    return vireo::api::launcher_pod::kExitUsage;
   }
   if (options->subcommand == Subcommand::kHelp || options->help) {
     std::fputs(vireo::launcher::HelpText(options->subcommand).c_str(), stdout);

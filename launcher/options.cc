@@ -6,6 +6,7 @@
 
 #include "launcher/paths.h"
 #include "lib/api/importer_pod.h"
+#include "lib/api/launcher_pod.h"
 
 extern char** environ;
 
@@ -100,15 +101,9 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
     }
     options.claim_bytes = bytes;
   } else if (name == "emulation") {
-    if (value == "auto") {
-      options.emulation = EmulationFlag::kAuto;
-    } else if (value == "on") {
-      options.emulation = EmulationFlag::kOn;
-    } else if (value == "off") {
-      options.emulation = EmulationFlag::kOff;
-    } else {
-      return Invalid("--emulation: expected auto, on or off, got \"" + value + "\"");
-    }
+    auto mode = api::launcher_pod::ParseEmulationMode(value);
+    if (!mode) return Invalid("--emulation: expected auto, on or off, got \"" + value + "\"");
+    options.emulation = *mode;
   } else if (name == "network") {
     if (value == "passt") {
       options.network = UserNetBackend::kPasstProcess;
@@ -134,18 +129,6 @@ Status SetFlag(Options& options, const std::string& name, const std::string& val
 }
 
 }  // namespace
-
-const char* EmulationFlagName(EmulationFlag emulation) {
-  switch (emulation) {
-    case EmulationFlag::kAuto:
-      return "auto";
-    case EmulationFlag::kOn:
-      return "on";
-    case EmulationFlag::kOff:
-      return "off";
-  }
-  return "?";
-}
 
 Environment ProcessEnvironment() {
   Environment env;

@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "launcher/convert/context.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/base/log.h"
 #include "lib/base/status.h"
 
 namespace vireo::launcher {
 
 // --emulation: `on` forces TCG, `off` requires KVM, `auto` uses KVM when
-// /dev/kvm can be opened.
-enum class EmulationFlag { kAuto, kOn, kOff };
-const char* EmulationFlagName(EmulationFlag emulation);
+// /dev/kvm works (the contract's enum, lib/api/launcher_pod.h).
+using api::launcher_pod::EmulationMode;
 
 enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe, kImport };
 
@@ -29,7 +29,7 @@ struct Options {
   std::string root;       // --root / VIREO_ROOT: prefix of every pod path
   std::string vmi_file;   // run: --vmi; default <root>/var/run/vireo/vmi/vmi.json
   std::string state_dir;  // --state-dir; default <root>/var/run/vireo/state
-  EmulationFlag emulation = EmulationFlag::kAuto;
+  EmulationMode emulation = EmulationMode::kAuto;
   // run: seconds from SIGTERM to destroying a guest that has not powered off;
   // kGraceUnbounded ("unbounded"): never, whoever sent SIGTERM ends us (the
   // kubelet, at the end of the pod's deletion grace period).

@@ -18,7 +18,7 @@ TEST(OptionsTest, RunWithThePodFlags) {
   EXPECT_EQ(options->subcommand, Subcommand::kRun);
   EXPECT_EQ(options->vmi_file, "/v.json");
   EXPECT_EQ(options->state_dir, "/s");
-  EXPECT_EQ(options->emulation, EmulationFlag::kOn);
+  EXPECT_EQ(options->emulation, EmulationMode::kOn);
   EXPECT_EQ(options->grace_period_seconds, 45);
   EXPECT_TRUE(options->libvirt_uri.empty());
 }
@@ -35,7 +35,7 @@ TEST(OptionsTest, DefaultsFollowTheRootFromFlagOrEnvironment) {
   ASSERT_TRUE(from_env.ok());
   EXPECT_EQ(from_env->vmi_file, "/tmp/r/var/run/vireo/vmi/vmi.json");
   EXPECT_EQ(from_env->state_dir, "/tmp/r/var/run/vireo/state");
-  EXPECT_EQ(from_env->emulation, EmulationFlag::kAuto);
+  EXPECT_EQ(from_env->emulation, EmulationMode::kAuto);
   EXPECT_EQ(from_env->grace_period_seconds, 30);
 
   auto from_flag = ParseOptions({"probe", "--root", "/tmp/q"}, {{"VIREO_ROOT", "/tmp/r"}});

@@ -1,10 +1,13 @@
 // Where the launcher finds its inputs and keeps its state: the pod layout of
-// docs/launcher-pod.md, relocatable under a root directory so tests can build
-// the same tree in a temporary directory.
+// the launcher pod contract (lib/api/launcher_pod.h, docs/launcher-pod.md),
+// relocatable under a root directory so tests can build the same tree in a
+// temporary directory.
 #pragma once
 
 #include <string>
 #include <string_view>
+
+#include "launcher/storage/volumes.h"
 
 namespace vireo::launcher {
 
@@ -30,11 +33,17 @@ class PodPaths {
   std::string BlockDevice(std::string_view volume) const;  // /dev/vireo/<vol>
   // The containerDisk image's file appears in here.
   std::string ContainerDiskDir(std::string_view volume) const;  // .../container-disks/<vol>
+  // The Secrets of cloudInitNoCloud volume <vol>: userdata/, networkdata/.
+  std::string CloudInitSecretsDir(std::string_view volume) const;  // .../cloud-init-secrets/<vol>
   // QEMU capabilities probed when the image was built (caps_cache.h).
   std::string CapabilitiesCacheDir() const;  // /usr/lib/vireo/qemu-capabilities
 
   // Prefixes an absolute pod path with the root.
   std::string Under(std::string_view absolute_path) const;
+
+  // Where `run` prepares the VMI's volumes from (storage/volumes.h): these
+  // paths, and `state_dir` for what the launcher makes itself.
+  StorageLayout Storage(const std::string& state_dir) const;
 
  private:
   std::string root_;

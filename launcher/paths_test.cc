@@ -13,7 +13,17 @@ TEST(PodPathsTest, NoRootGivesThePodContract) {
   EXPECT_EQ(paths.VolumeDir("data"), "/var/run/vireo/volumes/data");
   EXPECT_EQ(paths.BlockDevice("data"), "/dev/vireo/data");
   EXPECT_EQ(paths.ContainerDiskDir("root"), "/var/run/vireo/container-disks/root");
+  EXPECT_EQ(paths.CloudInitSecretsDir("ci"), "/var/run/vireo/cloud-init-secrets/ci");
   EXPECT_EQ(paths.CapabilitiesCacheDir(), "/usr/lib/vireo/qemu-capabilities");
+}
+
+TEST(PodPathsTest, StorageLayoutIsUnderTheRoot) {
+  StorageLayout layout = PodPaths("/tmp/t").Storage("/elsewhere/state");
+  EXPECT_EQ(layout.volumes_dir, "/tmp/t/var/run/vireo/volumes");
+  EXPECT_EQ(layout.block_dir, "/tmp/t/dev/vireo");
+  EXPECT_EQ(layout.container_disks_dir, "/tmp/t/var/run/vireo/container-disks");
+  EXPECT_EQ(layout.cloud_init_secrets_dir, "/tmp/t/var/run/vireo/cloud-init-secrets");
+  EXPECT_EQ(layout.state_dir, "/elsewhere/state");
 }
 
 TEST(PodPathsTest, RootPrefixesEveryPath) {

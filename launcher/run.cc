@@ -17,7 +17,6 @@
 #include "launcher/caps_cache.h"
 #include "launcher/console_relay.h"
 #include "launcher/convert/converter.h"
-#include "launcher/exit_codes.h"
 #include "launcher/libvirt_session.h"
 #include "launcher/orphan_guard.h"
 #include "launcher/passt.h"
@@ -26,6 +25,7 @@
 #include "launcher/supervisor.h"
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/api/validation.h"
 #include "lib/base/file_util.h"
 #include "lib/base/json.h"
@@ -36,6 +36,8 @@ namespace {
 
 using base::Result;
 using base::Status;
+using enum api::launcher_pod::ExitCode;
+using api::launcher_pod::ExitCodeName;
 
 // The end of a run: the code and one error line that says why.
 int Finish(int code, const std::string& message, std::string_view vmi = "") {
@@ -68,16 +70,6 @@ Result<api::VirtualMachineInstance> LoadVmi(const std::string& path) {
     return s.WithContext("VMI file " + path);
   }
   return vmi;
-}
-
-StorageLayout LayoutFor(const PodPaths& paths, const std::string& state_dir) {
-  StorageLayout layout;
-  layout.volumes_dir = paths.Under("/var/run/vireo/volumes");
-  layout.block_dir = paths.Under("/dev/vireo");
-  layout.container_disks_dir = paths.Under("/var/run/vireo/container-disks");
-  layout.cloud_init_secrets_dir = paths.Under("/var/run/vireo/cloud-init-secrets");
-  layout.state_dir = state_dir;
-  return layout;
 }
 
 Status WriteTextFile(const std::string& path, const std::string& text) {
@@ -115,7 +107,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
                                    {"mode", accel->emulation == Emulation::kKvm ? "kvm" : "tcg"},
                                    {"reason", accel->reason}});
 
-  auto disks = PrepareVolumes(*vmi, LayoutFor(paths, state.dir()));
+  auto disks = PrepareVolumes(*vmi, paths.Storage(state.dir()));
   if (!disks.ok()) return Finish(kExitStorage, disks.status().ToString(), vmi_key);
   base::Log(base::LogLevel::kDebug, "volumes prepared",
             {{"vmi", vmi_key},

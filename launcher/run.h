@@ -1,5 +1,5 @@
 // `vireo-launcher run`: from the VMI file to a running guest and back to an
-// exit code (exit_codes.h). The steps are in run.cc, in the order they run.
+// exit code (lib/api/launcher_pod.h). The steps are in run.cc, in the order they run.
 #pragma once
 
 #include "launcher/options.h"

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <optional>
 
-#include "launcher/exit_codes.h"
 #include "launcher/readiness.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/base/log.h"
 
 namespace vireo::launcher {
@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 using base::Code;
 using base::Result;
 using base::Status;
+using enum api::launcher_pod::ExitCode;
 
 // With no event for this long, the loop asks libvirt whether the domain is
 // still active, in case an event was lost.

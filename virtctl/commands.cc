@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "lib/api/launcher_pod.h"
 #include "lib/api/resources.h"
 #include "lib/base/json.h"
 #include "lib/kube/resource.h"
@@ -25,10 +26,9 @@ namespace resources = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 // Launcher pods (docs/launcher-pod.md): found by the VMI uid label, exec'd
-// into in their "compute" container.
+// into in their launcher container (the contract, lib/api/launcher_pod.h).
 constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
-constexpr char kLauncherContainer[] = "compute";
-constexpr char kStateDir[] = "/var/run/vireo/state";
+namespace contract = api::launcher_pod;
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
@@ -273,8 +273,13 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
   ExecRequest request;
   request.namespace_name = ns;
   request.pod = *pod;
-  request.container = kLauncherContainer;
-  request.command = {"vireo-launcher", "console", "--state-dir", kStateDir, "--wait-seconds", "10"};
+  request.container = contract::kLauncherContainer;
+  request.command = {contract::kBinary,
+                     contract::kConsole,
+                     std::string("--") + contract::kFlagStateDir,
+                     contract::kStateDir,
+                     std::string("--") + contract::kFlagWaitSeconds,
+                     "10"};
   ExecOptions exec_options;
   exec_options.keepalive = options.keepalive;
   exec_options.log_requests = options.verbosity >= 1;

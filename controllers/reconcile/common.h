@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/api/launcher_pod.h"
 #include "lib/api/types.h"
 #include "lib/base/clock.h"
 #include "lib/base/json.h"
@@ -40,17 +41,17 @@ inline constexpr char kAppLabelLauncher[] = "virt-launcher";
 inline constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
 inline constexpr char kVmNameLabel[] = "vm.kubevirt.io/name";
 
-// Pod annotation holding the VMI JSON the launcher reads (docs/launcher-pod.md).
-inline constexpr char kVmiAnnotation[] = "vireo.io/vmi";
+// Pod annotation holding the VMI JSON the launcher reads: the launcher pod
+// contract's (lib/api/launcher_pod.h).
+using api::launcher_pod::kVmiAnnotation;
 // On a VMI made by a VM: the VM's metadata.generation it was made from.
 inline constexpr char kVmGenerationAnnotation[] = "kubevirt.io/vm-generation";
 
-// The launcher container's name: `virtctl console` execs into it.
-inline constexpr char kLauncherContainer[] = "compute";
-// The launcher pod's init container that decides KVM or TCG (emulation auto
-// with a KVM device plugin); its termination message is the verdict
-// "kvm: <why>" or "tcg: <why>" (launcher/accel.h, docs/launcher-pod.md).
-inline constexpr char kAccelProbeContainer[] = "accel-probe";
+// The launcher container's name (`virtctl console` execs into it) and the
+// init container that decides KVM or TCG, whose termination message is the
+// verdict "kvm: <why>" or "tcg: <why>" (launcher/accel.h): the contract's.
+using api::launcher_pod::kAccelProbeContainer;
+using api::launcher_pod::kLauncherContainer;
 
 // Condition types written by the decisions.
 inline constexpr char kConditionReady[] = "Ready";

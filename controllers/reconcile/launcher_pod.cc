@@ -1,6 +1,6 @@
 // Launcher pod rendering. The paths and the command line are the contract of
-// docs/launcher-pod.md; the resource and containerDisk choices are explained
-// in docs/controller.md.
+// lib/api/launcher_pod.h (docs/launcher-pod.md); the resource and containerDisk choices are
+// explained in docs/controller.md.
 #include "controllers/reconcile/launcher_pod.h"
 
 #include <array>
@@ -22,17 +22,14 @@ using base::Code;
 using base::Result;
 using base::Status;
 
-constexpr char kLauncherBinary[] = "vireo-launcher";
-constexpr char kVmiDir[] = "/var/run/vireo/vmi";
-constexpr char kVmiFile[] = "/var/run/vireo/vmi/vmi.json";
-constexpr char kStateDir[] = "/var/run/vireo/state";
-constexpr char kVolumesDir[] = "/var/run/vireo/volumes/";
-constexpr char kBlockDir[] = "/dev/vireo/";
-constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks/";
-constexpr char kToolsDir[] = "/var/run/vireo/tools";
-// <volume>/userdata, <volume>/networkdata: the Secrets a cloudInitNoCloud
-// volume names (launcher/storage/cloud_init.h reads them there).
-constexpr char kCloudInitSecretsDir[] = "/var/run/vireo/cloud-init-secrets/";
+namespace contract = api::launcher_pod;
+
+// "--flag" for a flag of the contract.
+std::string Flag(const char* name) { return std::string("--") + name; }
+// A directory of the contract joined with a volume's name.
+std::string Under(const char* dir, const std::string& name) {
+  return std::string(dir) + "/" + name;
+}
 
 // Pod volumes of our own; a VMI volume may not take these names.
 constexpr char kReservedPrefix[] = "vireo-";
@@ -45,7 +42,6 @@ constexpr char kToolsContainer[] = "vireo-tools";
 // launcher image: containerDisk images may be FROM scratch, so the copy is
 // run with a binary the pod brings along.
 constexpr char kBusyboxInLauncherImage[] = "/bin/busybox";
-constexpr char kDefaultContainerDiskPath[] = "/disk";
 
 // Copies one disk image file (the path given, or the single file in the
 // directory given) into the volume's directory, keeping its base name, so the
@@ -277,25 +273,6 @@ Json Metadata(const api::VirtualMachineInstance& vmi, const Claims& claims) {
 
 }  // namespace
 
-const char* EmulationModeName(EmulationMode mode) {
-  switch (mode) {
-    case EmulationMode::kAuto:
-      return "auto";
-    case EmulationMode::kOn:
-      return "on";
-    case EmulationMode::kOff:
-      return "off";
-  }
-  return "auto";
-}
-
-std::optional<EmulationMode> ParseEmulationMode(std::string_view text) {
-  for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
-    if (text == EmulationModeName(mode)) return mode;
-  }
-  return std::nullopt;
-}
-
 std::string LauncherPodName(const api::VirtualMachineInstance& vmi) {
   // Kubernetes' generateName alphabet: no vowels (no words), no 0/1/3 (no
   // look-alikes).
@@ -341,7 +318,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   Json vmi_volume = Json::object();
   vmi_volume["name"] = Str(kVmiVolume);
   Json item = Json::object();
-  item["path"] = Str("vmi.json");
+  item["path"] = Str(contract::kVmiFileName);
   item["fieldRef"] = Json::object();
   item["fieldRef"]["fieldPath"] =
       Str(std::string("metadata.annotations['") + kVmiAnnotation + "']");
@@ -349,9 +326,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   vmi_volume["downwardAPI"]["items"] = Json::array(1);
   vmi_volume["downwardAPI"]["items"][0] = std::move(item);
   Push(&volumes, std::move(vmi_volume));
-  Push(&mounts, Mount(kVmiVolume, kVmiDir, true));
+  Push(&mounts, Mount(kVmiVolume, contract::kVmiDir, true));
   Push(&volumes, EmptyDirVolume(kStateVolume));
-  Push(&mounts, Mount(kStateVolume, kStateDir, false));
+  Push(&mounts, Mount(kStateVolume, contract::kStateDir, false));
 
   bool has_container_disk = false;
   for (size_t i = 0; i < spec.volumes.size(); ++i) {
@@ -372,14 +349,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       Push(&volumes, ClaimVolume(v.name, claim_name, read_only));
       auto mode = claims.find(claim_name);
       if (mode != claims.end() && mode->second.mode == VolumeMode::kBlock) {
-        Push(&devices, Device(v.name, kBlockDir + v.name));
+        Push(&devices, Device(v.name, Under(contract::kBlockDir, v.name)));
       } else {
-        Push(&mounts, Mount(v.name, kVolumesDir + v.name, read_only));
+        Push(&mounts, Mount(v.name, Under(contract::kVolumesDir, v.name), read_only));
       }
     } else if (v.container_disk.has_value()) {
       has_container_disk = true;
       const api::ContainerDiskSource& cd = *v.container_disk;
-      const std::string dir = kContainerDisksDir + v.name;
+      const std::string dir = Under(contract::kContainerDisksDir, v.name);
       Push(&volumes, EmptyDirVolume(v.name));
       Push(&mounts, Mount(v.name, dir, true));
       Push(&init_containers,
@@ -392,15 +369,16 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       // labels: numbered by the VMI volume's index, not named after it.
       const api::CloudInitNoCloudSource& ci = *v.cloud_init_no_cloud;
       for (const auto& [secret, kind, suffix] :
-           {std::tuple{ci.secret_ref, "userdata", "u"},
-            std::tuple{ci.network_data_secret_ref, "networkdata", "n"}}) {
+           {std::tuple{ci.secret_ref, contract::kCloudInitUserDataDir, "u"},
+            std::tuple{ci.network_data_secret_ref, contract::kCloudInitNetworkDataDir, "n"}}) {
         if (secret.empty()) continue;
         const std::string name = std::string("vireo-cis-") + std::to_string(i) + "-" + suffix;
         Json volume = Json::object();
         volume["name"] = Str(name);
         volume["secret"]["secretName"] = Str(secret);
         Push(&volumes, std::move(volume));
-        Push(&mounts, Mount(name, kCloudInitSecretsDir + v.name + "/" + kind, true));
+        Push(&mounts,
+             Mount(name, Under(contract::kCloudInitSecretsDir, v.name) + "/" + kind, true));
       }
     }
     // emptyDisk: built by the launcher in its state dir.
@@ -421,12 +399,13 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     probe["name"] = Str(kAccelProbeContainer);
     probe["image"] = Str(config.image);
     probe["imagePullPolicy"] = Str(config.image_pull_policy);
-    probe["command"] = StringArray({kLauncherBinary, "accel-probe", "--state-dir", kStateDir});
+    probe["command"] = StringArray({contract::kBinary, contract::kAccelProbe,
+                                    Flag(contract::kFlagStateDir), contract::kStateDir});
     probe["resources"] = AccelProbeResources(with_limits, config);
     probe["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
     probe["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
     probe["volumeMounts"] = Json::array(1);
-    probe["volumeMounts"][0] = Mount(kStateVolume, kStateDir, false);
+    probe["volumeMounts"][0] = Mount(kStateVolume, contract::kStateDir, false);
     Json all = Json::array();
     Push(&all, std::move(probe));
     for (const Json& c : init_containers.as_array()) Push(&all, c);
@@ -435,7 +414,8 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
 
   Json probe = Json::object();
   probe["exec"] = Json::object();
-  probe["exec"]["command"] = StringArray({kLauncherBinary, "probe", "--state-dir", kStateDir});
+  probe["exec"]["command"] = StringArray(
+      {contract::kBinary, contract::kProbe, Flag(contract::kFlagStateDir), contract::kStateDir});
   probe["periodSeconds"] = Json::number(2);
   probe["timeoutSeconds"] = Json::number(5);
   probe["failureThreshold"] = Json::number(2);
@@ -444,13 +424,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["name"] = Str(kLauncherContainer);
   launcher["image"] = Str(config.image);
   launcher["imagePullPolicy"] = Str(config.image_pull_policy);
-  launcher["command"] =
-      StringArray({kLauncherBinary, "run", "--vmi", kVmiFile, "--state-dir", kStateDir,
-                   std::string("--emulation=") + EmulationModeName(config.emulation),
-                   // The kubelet ends the wait: the pod's deletion grace
-                   // period follows the VMI's, even when changed after the
-                   // pod was made (virtctl stop --grace-period).
-                   "--grace-period-seconds", grace == 0 ? "0" : "unbounded"});
+  launcher["command"] = StringArray(
+      {contract::kBinary, contract::kRun, Flag(contract::kFlagVmi), contract::kVmiFile,
+       Flag(contract::kFlagStateDir), contract::kStateDir,
+       Flag(contract::kFlagEmulation) + "=" + contract::EmulationModeName(config.emulation),
+       // The kubelet ends the wait: the pod's deletion grace
+       // period follows the VMI's, even when changed after the
+       // pod was made (virtctl stop --grace-period).
+       Flag(contract::kFlagGracePeriodSeconds), grace == 0 ? "0" : contract::kGraceUnbounded});
   launcher["resources"] = std::move(*resources);
   launcher["readinessProbe"] = std::move(probe);
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
@@ -525,12 +506,12 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
   tools["image"] = Str(launcher_image);
   tools["imagePullPolicy"] = Str(pull_policy);
   tools["command"] = StringArray({kBusyboxInLauncherImage, "cp", kBusyboxInLauncherImage,
-                                  std::string(kToolsDir) + "/busybox"});
+                                  Under(contract::kToolsDir, "busybox")});
   tools["resources"] = std::move(resources);
   tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   tools["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
   tools["volumeMounts"] = Json::array(1);
-  tools["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, false);
+  tools["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, false);
   return tools;
 }
 
@@ -542,13 +523,13 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
   copy["image"] = Str(image);
   if (!pull_policy.empty()) copy["imagePullPolicy"] = Str(pull_policy);
   copy["command"] =
-      StringArray({std::string(kToolsDir) + "/busybox", "sh", "-c", kCopyDiskScript, "copy-disk",
-                   path.empty() ? kDefaultContainerDiskPath : path, dir});
+      StringArray({Under(contract::kToolsDir, "busybox"), "sh", "-c", kCopyDiskScript, "copy-disk",
+                   path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
   copy["volumeMounts"] = Json::array(2);
-  copy["volumeMounts"][0] = Mount(kToolsVolume, kToolsDir, true);
+  copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
   copy["volumeMounts"][1] = Mount(volume, dir, false);
   return copy;
 }

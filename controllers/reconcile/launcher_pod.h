@@ -1,6 +1,7 @@
-// Renders the launcher Pod of a VMI, following docs/launcher-pod.md (the
-// contract with vireo-launcher): command, the VMI handed over as a file,
-// resources with the overhead of docs/controller.md, volumes, /dev/kvm.
+// Renders the launcher Pod of a VMI, following the contract with
+// vireo-launcher (lib/api/launcher_pod.h, docs/launcher-pod.md): command, the
+// VMI handed over as a file, resources with the overhead of
+// docs/controller.md, volumes, /dev/kvm.
 #pragma once
 
 #include <cstdint>
@@ -9,24 +10,23 @@
 #include <string_view>
 
 #include "controllers/reconcile/common.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/api/types.h"
 #include "lib/base/status.h"
 
 namespace vireo::controllers {
 
-// How the launcher runs guests: its --emulation flag.
-//   kAuto: KVM when /dev/kvm works in the pod, else TCG. With
-//          LauncherConfig::kvm_resource_offered the pod asks for the KVM
+// How the launcher runs guests: its --emulation flag (the contract's enum,
+// lib/api/launcher_pod.h). For the pod:
+//   kAuto: with LauncherConfig::kvm_resource_offered the pod asks for the KVM
 //          resource (a device plugin gives /dev/kvm where the node has it)
 //          and an init container probes KVM first (its verdict becomes the
 //          VMI's SoftwareEmulation condition); without, it asks for nothing
 //          and schedules anywhere (and gets no /dev/kvm: TCG).
-//   kOn:   always TCG (software emulation); no KVM device asked for.
-//   kOff:  KVM only; the pod asks for the KVM device resource, so it only
-//          schedules on nodes that offer it.
-enum class EmulationMode { kAuto, kOn, kOff };
-const char* EmulationModeName(EmulationMode mode);  // "auto", "on", "off"
-std::optional<EmulationMode> ParseEmulationMode(std::string_view text);
+//   kOn:   no KVM device asked for.
+//   kOff:  the pod asks for the KVM device resource, so it only schedules on
+//          nodes that offer it.
+using api::launcher_pod::EmulationMode;
 
 // Memory the launcher pod needs beyond the guest's RAM. Every number is a
 // named default to be replaced by measurements (docs/controller.md has the

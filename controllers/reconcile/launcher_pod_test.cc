@@ -511,12 +511,5 @@ TEST(LauncherPod, NoMemoryIsInvalid) {
   EXPECT_EQ(pod.status().code(), base::Code::kInvalid);
 }
 
-TEST(LauncherPod, EmulationModeNamesRoundTrip) {
-  for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
-    EXPECT_EQ(ParseEmulationMode(EmulationModeName(mode)), mode);
-  }
-  EXPECT_EQ(ParseEmulationMode("kvm"), std::nullopt);
-}
-
 }  // namespace
 }  // namespace vireo::controllers

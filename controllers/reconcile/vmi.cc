@@ -85,7 +85,9 @@ size_t PrimaryPod(const std::vector<PodSummary>& pods, const std::string& wanted
 // What the pod says about the VMI's phase, and for a failure why.
 VmiPhase PhaseFromPod(const PodSummary& pod, std::string* reason, std::string* message) {
   if (pod.launcher_exit_code.has_value()) {
-    if (*pod.launcher_exit_code == 0) return VmiPhase::kSucceeded;
+    if (*pod.launcher_exit_code == api::launcher_pod::kExitGuestPoweredOff) {
+      return VmiPhase::kSucceeded;
+    }
     *reason = "LauncherFailed";
     *message = "the launcher in pod " + pod.name + " exited with code " +
                std::to_string(*pod.launcher_exit_code);

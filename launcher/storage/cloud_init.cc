@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "launcher/storage/process.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/base/file_util.h"
 
 namespace vireo::launcher {
@@ -71,7 +72,8 @@ Result<std::string> FromSecret(const std::string& dir, const std::string& secret
 }  // namespace
 
 NoCloudSecretDirs NoCloudSecretDirsUnder(const std::string& volume_dir) {
-  return {volume_dir + "/userdata", volume_dir + "/networkdata"};
+  return {volume_dir + "/" + api::launcher_pod::kCloudInitUserDataDir,
+          volume_dir + "/" + api::launcher_pod::kCloudInitNetworkDataDir};
 }
 
 Result<NoCloudSeed> MakeNoCloudSeed(const api::VirtualMachineInstance& vmi,

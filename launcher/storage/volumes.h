@@ -7,6 +7,7 @@
 #include <string>
 
 #include "launcher/storage/disk_source.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/api/types.h"
 #include "lib/base/status.h"
 
@@ -15,12 +16,12 @@ namespace vireo::launcher {
 // Where the pod puts things and which tools to run. The defaults are the
 // launcher pod contract; tests point the directories at temp dirs.
 struct StorageLayout {
-  std::string volumes_dir = "/var/run/vireo/volumes";                  // <vol>/disk.img
-  std::string block_dir = "/dev/vireo";                                // <vol> device
-  std::string container_disks_dir = "/var/run/vireo/container-disks";  // <vol>/<file>
-  std::string state_dir = "/var/run/vireo/state";  // overlays, emptyDisks, cidata ISOs
+  std::string volumes_dir = api::launcher_pod::kVolumesDir;                 // <vol>/disk.img
+  std::string block_dir = api::launcher_pod::kBlockDir;                     // <vol> device
+  std::string container_disks_dir = api::launcher_pod::kContainerDisksDir;  // <vol>/<file>
+  std::string state_dir = api::launcher_pod::kStateDir;  // overlays, emptyDisks, cidata ISOs
   // <vol>/userdata/, <vol>/networkdata/: cloud-init Secrets (cloud_init.h)
-  std::string cloud_init_secrets_dir = "/var/run/vireo/cloud-init-secrets";
+  std::string cloud_init_secrets_dir = api::launcher_pod::kCloudInitSecretsDir;
   std::string qemu_img = "qemu-img";               // looked up in PATH when not absolute
   std::string xorriso = "xorriso";
 };

@@ -1,0 +1,115 @@
+// The launcher pod contract: what vireo-controller (which renders one pod per
+// VMI, controllers/reconcile/launcher_pod.h) and vireo-launcher (which runs in
+// it) agree on, in one place both include: the pod's paths, the annotation
+// the VMI arrives in, the container names, the launcher's subcommands and
+// flags, the emulation choice and the exit codes. docs/launcher-pod.md says
+// what each is for; tests/contract/ checks that a rendered pod is one the
+// launcher accepts.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace vireo::api::launcher_pod {
+
+// ------------------------------------------------------------ the pod
+
+// The pod annotation holding the VMI JSON; a downwardAPI volume projects it
+// as kVmiFileName in kVmiDir.
+inline constexpr char kVmiAnnotation[] = "vireo.io/vmi";
+
+// The launcher container (`virtctl console` execs into it) and the init
+// container that decides KVM or TCG (emulation auto with a KVM device
+// plugin; its termination message is the verdict).
+inline constexpr char kLauncherContainer[] = "compute";
+inline constexpr char kAccelProbeContainer[] = "accel-probe";
+
+// Paths inside the pod. Directories carry no trailing slash.
+inline constexpr char kVmiDir[] = "/var/run/vireo/vmi";
+inline constexpr char kVmiFileName[] = "vmi.json";
+inline constexpr char kVmiFile[] = "/var/run/vireo/vmi/vmi.json";
+// An emptyDir the launcher owns: libvirt's root, console socket, overlays,
+// emptyDisks, the cidata ISO, the accel verdict.
+inline constexpr char kStateDir[] = "/var/run/vireo/state";
+// A filesystem claim of VMI volume <vol> is mounted at kVolumesDir/<vol>;
+// its disk is disk.img in it (importer::kDiskImage).
+inline constexpr char kVolumesDir[] = "/var/run/vireo/volumes";
+// A block claim of VMI volume <vol> is the device kBlockDir/<vol>.
+inline constexpr char kBlockDir[] = "/dev/vireo";
+// A containerDisk's file is copied into kContainerDisksDir/<vol>/.
+inline constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks";
+// The file a containerDisk volume without `path` names in its image.
+inline constexpr char kDefaultContainerDiskPath[] = "/disk";
+// The Secrets a cloudInitNoCloud volume <vol> names: secretRef at
+// kCloudInitSecretsDir/<vol>/kCloudInitUserDataDir, networkDataSecretRef at
+// .../kCloudInitNetworkDataDir.
+inline constexpr char kCloudInitSecretsDir[] = "/var/run/vireo/cloud-init-secrets";
+inline constexpr char kCloudInitUserDataDir[] = "userdata";
+inline constexpr char kCloudInitNetworkDataDir[] = "networkdata";
+// Where the pod's first init container puts the launcher image's static
+// busybox, for the containerDisk copies (their images may be FROM scratch).
+inline constexpr char kToolsDir[] = "/var/run/vireo/tools";
+// In the launcher image: QEMU's capabilities probed at image build.
+inline constexpr char kCapabilitiesCacheDir[] = "/usr/lib/vireo/qemu-capabilities";
+
+// ------------------------------------------------------ the command line
+
+inline constexpr char kBinary[] = "vireo-launcher";
+// Subcommands the pod runs: the guest, the readiness probe, the KVM probe
+// (init container), and the console `virtctl console` execs.
+inline constexpr char kRun[] = "run";
+inline constexpr char kProbe[] = "probe";
+inline constexpr char kAccelProbe[] = "accel-probe";
+inline constexpr char kConsole[] = "console";
+
+// Flag names, without the leading "--".
+inline constexpr char kFlagVmi[] = "vmi";                                  // run
+inline constexpr char kFlagStateDir[] = "state-dir";                       // all four
+inline constexpr char kFlagEmulation[] = "emulation";                      // run
+inline constexpr char kFlagGracePeriodSeconds[] = "grace-period-seconds";  // run
+inline constexpr char kFlagWaitSeconds[] = "wait-seconds";                 // console
+// --grace-period-seconds: N, or this word: the launcher never destroys the
+// guest by itself; whoever sent SIGTERM ends it (the kubelet, at the end of
+// the pod's deletion grace period).
+inline constexpr char kGraceUnbounded[] = "unbounded";
+
+// --emulation: how the launcher runs guests.
+//   kAuto: KVM when /dev/kvm works in the pod (a boot probe decides), else TCG.
+//   kOn:   always TCG (software emulation).
+//   kOff:  KVM only; without a usable KVM the guest does not start.
+enum class EmulationMode { kAuto, kOn, kOff };
+const char* EmulationModeName(EmulationMode mode);  // "auto", "on", "off"
+std::optional<EmulationMode> ParseEmulationMode(std::string_view text);
+
+// -------------------------------------------------------- the exit codes
+
+// How `vireo-launcher run` ends: how the guest ended, or why it never ran.
+// The controller maps kExitGuestPoweredOff to VMI Succeeded and anything
+// else to Failed; docs/launcher.md lists them for people.
+enum ExitCode : int {
+  // The guest powered itself off (on its own, or after the ACPI power button
+  // that SIGTERM pressed).
+  kExitGuestPoweredOff = 0,
+  // An unexpected failure of the launcher itself (state dir, libvirt setup).
+  kExitInternal = 1,
+  // Bad command line: a controller/launcher mismatch.
+  kExitUsage = 2,
+  // The VMI file is missing, unreadable, not JSON, or fails validation.
+  kExitInvalidVmi = 3,
+  // A volume could not be prepared (missing, unreadable, too small, corrupt).
+  kExitStorage = 4,
+  // libvirt or QEMU refused to start the domain.
+  kExitStartFailed = 5,
+  // QEMU ended without the guest powering off (crash, kill, libvirt error).
+  kExitQemuEnded = 6,
+  // SIGTERM: the guest did not power off within the grace period and was
+  // destroyed.
+  kExitGraceExpired = 7,
+  // SIGTERM arrived before the domain was running; nothing was left behind.
+  kExitTerminatedBeforeStart = 8,
+};
+// "guest-powered-off", "qemu-ended", ...: the launcher's last log line says
+// it; "unknown" for a code not above.
+const char* ExitCodeName(int code);
+
+}  // namespace vireo::api::launcher_pod
