@@ -23,9 +23,8 @@ Applier::Applier(kube::Client* client, kube::EventRecorder* recorder,
       expectations_(expectation_ttl),
       written_(expectation_ttl) {}
 
-kube::ObjectPtr Applier::CachedForReconcile(const kube::Informer& informer,
-                                            kube::WorkQueue& queue, const std::string& kind,
-                                            const std::string& key) {
+kube::ObjectPtr Applier::CachedForReconcile(const kube::Informer& informer, kube::WorkQueue& queue,
+                                            const std::string& kind, const std::string& key) {
   const ObjectRef ref{kind, key};
   kube::ObjectPtr cached = informer.store().Get(key);
   if (cached == nullptr) {
@@ -108,9 +107,9 @@ base::Status Applier::ApplyPodChanges(const Json& owner, const ObjectRef& owner_
     if (!created.ok() && !created.status().IsAlreadyExists()) {
       expectations_.CreateFailed(owner_ref, pod_ref);
       if (refused != nullptr && IsPermanentRefusal(created.status())) {
-        base::LogWarn("pod refused for good", {{"object", owner_ref.key},
-                                               {"pod", pod_name},
-                                               {"error", created.status().ToString()}});
+        base::LogWarn(
+            "pod refused for good",
+            {{"object", owner_ref.key}, {"pod", pod_name}, {"error", created.status().ToString()}});
         *refused = created.status();
         return base::Status::Ok();
       }

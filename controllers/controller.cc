@@ -12,8 +12,9 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
       vms_(&caches_, &applier_),
       vmis_(&caches_, &applier_, config_.launcher, config_.node_grace),
       data_volumes_(&caches_, &applier_, config_.importer),
-      runner_([metrics](const std::string& name, std::chrono::duration<double> took,
-                        bool failed) { metrics->ObserveReconcile(name, took.count(), failed); }) {
+      runner_([metrics](const std::string& name, std::chrono::duration<double> took, bool failed) {
+        metrics->ObserveReconcile(name, took.count(), failed);
+      }) {
   runner_.Register({"vm", &vms_.queue(),
                     [this](const std::string& key) { return vms_.Reconcile(key); },
                     config_.workers});
@@ -23,20 +24,20 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
   // Imports are few and slow; one worker keeps their log reads in order.
   runner_.Register({"datavolume", &data_volumes_.queue(),
                     [this](const std::string& key) { return data_volumes_.Reconcile(key); }, 1});
-  metrics->AddGauge(
-      "vireo_workqueue_depth", "Keys waiting for a worker, by queue.", "queue", [this] {
-        return std::map<std::string, double>{
-            {"vm", static_cast<double>(vms_.queue().Len())},
-            {"vmi", static_cast<double>(vmis_.queue().Len())},
-            {"datavolume", static_cast<double>(data_volumes_.queue().Len())}};
-      });
+  metrics->AddGauge("vireo_workqueue_depth", "Keys waiting for a worker, by queue.", "queue",
+                    [this] {
+                      return std::map<std::string, double>{
+                          {"vm", static_cast<double>(vms_.queue().Len())},
+                          {"vmi", static_cast<double>(vmis_.queue().Len())},
+                          {"datavolume", static_cast<double>(data_volumes_.queue().Len())}};
+                    });
   metrics->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
                     "resource", [this] { return caches_.Sizes(); });
-  metrics->AddGauge(
-      "vireo_expected_creations", "Creations not yet seen in the caches.", "", [this] {
-        return std::map<std::string, double>{
-            {"", static_cast<double>(applier_.expectations().pending())}};
-      });
+  metrics->AddGauge("vireo_expected_creations", "Creations not yet seen in the caches.", "",
+                    [this] {
+                      return std::map<std::string, double>{
+                          {"", static_cast<double>(applier_.expectations().pending())}};
+                    });
 }
 
 Controller::~Controller() {

@@ -49,9 +49,7 @@ class Controller {
   void StartInformers() { caches_.Start(); }
   bool HasSynced() const { return caches_.HasSynced(); }
   // Waits for every informer, at most `timeout`.
-  bool WaitForSync(std::chrono::milliseconds timeout) const {
-    return caches_.WaitForSync(timeout);
-  }
+  bool WaitForSync(std::chrono::milliseconds timeout) const { return caches_.WaitForSync(timeout); }
   void StartWorkers() { runner_.Start(); }
   // Stops handing out keys and waits for the reconciles in flight to finish.
   void StopWorkers() { runner_.Stop(); }

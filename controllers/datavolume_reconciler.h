@@ -31,8 +31,7 @@ class DataVolumeReconciler {
 
  private:
   DataVolumeObservation Observe(api::DataVolume dv, const std::string& key) const;
-  base::Status Apply(const std::string& key, const DataVolumeDecision& decision,
-                     base::Json latest);
+  base::Status Apply(const std::string& key, const DataVolumeDecision& decision, base::Json latest);
   // The StorageClass a claim of `dv` gets ("" : none) and whether it exists.
   std::pair<std::string, bool> StorageClassFor(const api::DataVolume& dv) const;
   // A VMI not yet ended in `ns` whose volumes use `claim` ("" : none).

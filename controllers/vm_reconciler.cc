@@ -13,8 +13,7 @@ using base::Status;
 using kube::ObjectPtr;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-VmReconciler::VmReconciler(Caches* caches, Applier* applier)
-    : caches_(caches), applier_(applier) {
+VmReconciler::VmReconciler(Caches* caches, Applier* applier) : caches_(caches), applier_(applier) {
   AddHandlers();
 }
 

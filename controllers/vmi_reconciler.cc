@@ -167,9 +167,9 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     // The defaulted spec only adds to what is there, which a merge patch
     // expresses exactly (lists are replaced whole, by their defaulted form).
     if (decision.spec.has_value()) patch["spec"] = api::ToJson(*decision.spec);
-    Status patched = applier_->PatchObject(kv::kVirtualMachineInstances,
-                                           api::kVirtualMachineInstanceKind, key, std::move(patch),
-                                           "update finalizers and spec", &latest);
+    Status patched =
+        applier_->PatchObject(kv::kVirtualMachineInstances, api::kVirtualMachineInstanceKind, key,
+                              std::move(patch), "update finalizers and spec", &latest);
     if (!patched.ok()) return patched;
   }
   if (decision.create_pod.has_value()) {
@@ -184,9 +184,8 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     }
   }
   Status refused;
-  if (Status pods =
-          applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
-                                    decision.delete_pods, decision.create_pod, &refused);
+  if (Status pods = applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
+                                              decision.delete_pods, decision.create_pod, &refused);
       !pods.ok()) {
     return pods;
   }
@@ -194,9 +193,9 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     // Sent again, the pod would be refused again: the VMI fails with the
     // apiserver's words instead of retrying (a VM's start back-off decides
     // when a new VMI tries again).
-    const VmiDecision failed = RefusedPodDecision(
-        observation.vmi, decision.status.value_or(observation.vmi.status), refused.message(),
-        base::Clock::Real()->WallNow());
+    const VmiDecision failed =
+        RefusedPodDecision(observation.vmi, decision.status.value_or(observation.vmi.status),
+                           refused.message(), base::Clock::Real()->WallNow());
     Status written = applier_->WriteStatus(kv::kVirtualMachineInstances, key,
                                            api::ToJson(*failed.status), &latest);
     if (!written.ok()) return written;

@@ -153,9 +153,9 @@ VmDecision DecideVm(const VmObservation& obs) {
   MirrorVmiConditions(vmi.vmi, obs.now, &status.conditions);
   DecideRestartRequired(vm, vmi, deleting_vmi, obs.now, &status, &d.events);
   status.created = vmi.vmi != nullptr;
-  status.ready = vmi.vmi != nullptr && !vmi.deleting &&
-                 internal::HasCondition(vmi.vmi->status.conditions, kConditionReady,
-                                        internal::kTrue);
+  status.ready =
+      vmi.vmi != nullptr && !vmi.deleting &&
+      internal::HasCondition(vmi.vmi->status.conditions, kConditionReady, internal::kTrue);
   status.desired_generation = vm.metadata.generation;
   status.observed_generation = ObservedGeneration(vm, vmi.vmi);
 

@@ -60,15 +60,15 @@ VmPlan PlanDeletion(const VmiView& vmi);
 // a VMI that ended without running counts once per uid; one that ran, or a
 // strategy that keeps no record (Manual, Halted), clears it. Returns how long
 // until a start may be made (0: now).
-std::chrono::seconds UpdateStartFailure(api::RunStrategy strategy, const VmiView& vmi,
-                                        WallTime now, Json* status_extra);
+std::chrono::seconds UpdateStartFailure(api::RunStrategy strategy, const VmiView& vmi, WallTime now,
+                                        Json* status_extra);
 
 // What the run strategy and the head of status.stateChangeRequests (done
 // requests already dropped) want of the VMI: will_run, wants_new,
 // why_delete, and the failure of a VMI the VM does not control. A
 // RerunOnFailure VMI that failed queues a Start in `status`.
-VmPlan DecideVmiAction(const api::VirtualMachine& vm, const VmiView& vmi,
-                       api::RunStrategy strategy, api::VirtualMachineStatus* status);
+VmPlan DecideVmiAction(const api::VirtualMachine& vm, const VmiView& vmi, api::RunStrategy strategy,
+                       api::VirtualMachineStatus* status);
 
 // Whether a wanted VMI is made now: not while a claim is `missing` (look
 // again later), not from an invalid template (failure), not before the
@@ -87,8 +87,7 @@ DataVolumeVerdict JudgeDataVolumes(const api::VirtualMachine& vm, const DataVolu
 // printableStatus: the first row of vm.h's table that holds.
 // `deleting_vmi`: the VMI is being deleted or this decision deletes it.
 std::string PrintableStatusOf(bool vm_deleting, const VmiView& vmi, const VmPlan& plan,
-                              bool deleting_vmi, bool claims_missing,
-                              const DataVolumeVerdict& dvs);
+                              bool deleting_vmi, bool claims_missing, const DataVolumeVerdict& dvs);
 
 // The Warning Event that tells why printableStatus became `status` (with
 // its startFailure already written), if it is one that needs telling.

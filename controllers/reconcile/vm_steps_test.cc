@@ -205,8 +205,7 @@ TEST(PrintableStatusOfTest, TheFirstRowThatHoldsWins) {
   EXPECT_EQ(PrintableStatusOf(false, ViewVmi(none), plan, false, false, {"", "y"}),
             ps::kProvisioning);
   plan.backoff = true;
-  EXPECT_EQ(PrintableStatusOf(false, ViewVmi(none), plan, false, false, {}),
-            ps::kCrashLoopBackOff);
+  EXPECT_EQ(PrintableStatusOf(false, ViewVmi(none), plan, false, false, {}), ps::kCrashLoopBackOff);
   plan.will_run = false;
   EXPECT_EQ(PrintableStatusOf(false, ViewVmi(none), plan, false, true, {}), ps::kStopped)
       << "a missing claim matters only to a VM that wants to run";

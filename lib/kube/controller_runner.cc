@@ -33,7 +33,8 @@ void ControllerRunner::Start() {
   started_ = true;
   for (const Registration& r : registrations_) {
     for (int i = 0; i < r.workers; ++i) {
-      workers_.emplace_back([this, &r] { RunWorker(r.queue, r.name, r.reconcile, observe_); });
+      // A copy each: the workers never read registrations_ again.
+      workers_.emplace_back([this, r] { RunWorker(r.queue, r.name, r.reconcile, observe_); });
     }
   }
 }

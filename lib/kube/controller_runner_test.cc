@@ -39,14 +39,14 @@ TEST(ControllerRunnerTest, FailingKeyIsRetriedUntilItSucceedsThenForgotten) {
   std::condition_variable cv;
   std::vector<bool> observed_failed;  // GUARDED_BY(mu)
   int calls = 0;                      // GUARDED_BY(mu)
-  ControllerRunner runner([&](const std::string& name, std::chrono::duration<double> took,
-                              bool failed) {
-    EXPECT_EQ(name, "vm");
-    EXPECT_GE(took.count(), 0);
-    std::lock_guard lock(mu);
-    observed_failed.push_back(failed);
-    cv.notify_all();
-  });
+  ControllerRunner runner(
+      [&](const std::string& name, std::chrono::duration<double> took, bool failed) {
+        EXPECT_EQ(name, "vm");
+        EXPECT_GE(took.count(), 0);
+        std::lock_guard lock(mu);
+        observed_failed.push_back(failed);
+        cv.notify_all();
+      });
   runner.Register({"vm", &queue,
                    [&](const std::string& key) {
                      EXPECT_EQ(key, "ns/a");
