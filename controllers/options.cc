@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
+#include <optional>
 #include <random>
+
+#include "lib/base/duration.h"
+#include "lib/base/flags.h"
 
 extern char** environ;
 
@@ -27,24 +29,18 @@ using base::Status;
 // in the local cluster; images are imported into containerd under it).
 constexpr char kDefaultLauncherImage[] = "vireo.local/vireo-launcher:" VIREO_VERSION;
 
+// `flag` as typed ("--workers").
 Status Bad(const std::string& flag, const std::string& value, const std::string& accepts) {
   return Status(Code::kInvalid,
-                "--" + flag + "=" + value + ": " + accepts + " (see vireo-controller --help)");
+                flag + "=" + value + ": " + accepts + " (see vireo-controller --help)");
 }
 
 Result<int> ParsePositiveInt(const std::string& flag, const std::string& text, int max) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max) {
+  std::optional<int64_t> value = base::ParseInt64(text);
+  if (!value || *value < 1 || *value > max) {
     return Bad(flag, text, "expected a whole number from 1 to " + std::to_string(max));
   }
-  return value;
-}
-
-Result<bool> ParseBool(const std::string& flag, const std::string& text) {
-  if (text == "true" || text == "1") return true;
-  if (text == "false" || text == "0") return false;
-  return Bad(flag, text, "expected true or false");
+  return static_cast<int>(*value);
 }
 
 std::string DefaultIdentity(const Environment& env) {
@@ -82,18 +78,7 @@ Environment ProcessEnvironment() {
 }
 
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 9) {
-    return Status(Code::kInvalid, "\"" + text + "\" is not a duration such as 15s, 500ms or 2m");
-  }
-  int64_t n = std::stoll(text.substr(0, digits));
-  std::string unit = text.substr(digits);
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "s" || unit.empty()) return std::chrono::milliseconds(n * 1000);
-  if (unit == "m") return std::chrono::milliseconds(n * 60'000);
-  if (unit == "h") return std::chrono::milliseconds(n * 3'600'000);
-  return Status(Code::kInvalid, "\"" + text + "\" has an unknown unit; use ms, s, m or h");
+  return base::ParseDuration(text, std::chrono::seconds(1));
 }
 
 Result<BindAddress> ParseBindAddress(const std::string& text) {
@@ -125,16 +110,16 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
   };
   o.launcher_image = env_or("VIREO_LAUNCHER_IMAGE", kDefaultLauncherImage);
 
-  // Each flag: whether it is boolean (may stand alone), and how it is set.
-  using Setter = std::function<Status(const std::string& flag, const std::string& value)>;
-  auto text = [](std::string* field) -> Setter {
+  // Each flag and how it is set; a bad value is named as --flag=value.
+  using base::FlagSetter;
+  auto text = [](std::string* field) -> FlagSetter {
     return [field](const std::string& flag, const std::string& value) {
       if (value.empty()) return Bad(flag, value, "expected a value");
       *field = value;
       return Status::Ok();
     };
   };
-  auto duration = [](std::chrono::milliseconds* field) -> Setter {
+  auto duration = [](std::chrono::milliseconds* field) -> FlagSetter {
     return [field](const std::string& flag, const std::string& value) {
       auto d = ParseDuration(value);
       if (!d.ok() || d->count() <= 0) {
@@ -144,7 +129,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
       return Status::Ok();
     };
   };
-  auto bind = [](BindAddress* field) -> Setter {
+  auto bind = [](BindAddress* field) -> FlagSetter {
     return [field](const std::string& flag, const std::string& value) {
       auto a = ParseBindAddress(value);
       if (!a.ok()) return Bad(flag, value, a.status().message());
@@ -152,113 +137,58 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
       return Status::Ok();
     };
   };
-  struct Flag {
-    bool boolean;
-    Setter set;
-  };
-  const std::map<std::string, Flag> flags = {
-      {"help",
-       {true,
-        [&](const std::string& f, const std::string& v) {
-          auto b = ParseBool(f, v);
-          if (b.ok()) o.help = *b;
-          return b.status();
-        }}},
-      {"kubeconfig", {false, text(&o.kubeconfig)}},
-      {"context", {false, text(&o.context)}},
-      {"namespace",
-       {false,
-        [&](const std::string&, const std::string& v) {
-          o.namespace_name = v;  // "" means every namespace
-          return Status::Ok();
-        }}},
-      {"launcher-image", {false, text(&o.launcher_image)}},
-      {"emulation",
-       {false,
-        [&](const std::string& f, const std::string& v) {
-          auto mode = api::launcher_pod::ParseEmulationMode(v);
-          if (!mode) return Bad(f, v, "expected auto, on or off");
-          o.emulation = *mode;
-          return Status::Ok();
-        }}},
-      {"kvm-resource-offered",
-       {true,
-        [&](const std::string& f, const std::string& v) {
-          auto b = ParseBool(f, v);
-          if (b.ok()) o.kvm_resource_offered = *b;
-          return b.status();
-        }}},
-      {"workers",
-       {false,
-        [&](const std::string& f, const std::string& v) {
-          auto n = ParsePositiveInt(f, v, 64);
-          if (n.ok()) o.workers = *n;
-          return n.status();
-        }}},
-      {"import-retry-delay",
-       {false,
-        [&](const std::string& f, const std::string& v) {
-          auto d = ParseDuration(v);
-          if (!d.ok() || *d < std::chrono::seconds(1) || d->count() % 1000 != 0) {
-            return Bad(f, v, "expected whole seconds, at least 1s, such as 10s");
-          }
-          o.import_retry_delay = std::chrono::duration_cast<std::chrono::seconds>(*d);
-          return Status::Ok();
-        }}},
-      {"leader-elect",
-       {true,
-        [&](const std::string& f, const std::string& v) {
-          auto b = ParseBool(f, v);
-          if (b.ok()) o.leader_elect = *b;
-          return b.status();
-        }}},
-      {"leader-elect-namespace", {false, text(&o.lease_namespace)}},
-      {"leader-elect-name", {false, text(&o.lease_name)}},
-      {"leader-elect-lease-duration", {false, duration(&o.lease_duration)}},
-      {"leader-elect-renew-deadline", {false, duration(&o.renew_deadline)}},
-      {"leader-elect-retry-period", {false, duration(&o.retry_period)}},
-      {"metrics-bind-address", {false, bind(&o.metrics)}},
-      {"health-probe-bind-address", {false, bind(&o.health)}},
-      {"log-level",
-       {false,
-        [&](const std::string& f, const std::string& v) {
-          if (!base::ParseLogLevel(v, &o.log_level)) {
-            return Bad(f, v, "expected debug, info, warn or error");
-          }
-          return Status::Ok();
-        }}},
-  };
+  base::FlagSet flags("", " (see vireo-controller --help)");
+  // Go's flag package, which Kubernetes' own controllers grew up on, takes
+  // -flag as --flag.
+  flags.AllowSingleDashLong();
+  flags.Bool("help", &o.help, 'h')
+      .Add({"kubeconfig", 0, false, text(&o.kubeconfig)})
+      .Add({"context", 0, false, text(&o.context)})
+      .String("namespace", &o.namespace_name)  // "" means every namespace
+      .Add({"launcher-image", 0, false, text(&o.launcher_image)})
+      .Add({"emulation", 0, false,
+            [&](const std::string& f, const std::string& v) {
+              auto mode = api::launcher_pod::ParseEmulationMode(v);
+              if (!mode) return Bad(f, v, "expected auto, on or off");
+              o.emulation = *mode;
+              return Status::Ok();
+            }})
+      .Bool("kvm-resource-offered", &o.kvm_resource_offered)
+      .Add({"workers", 0, false,
+            [&](const std::string& f, const std::string& v) {
+              auto n = ParsePositiveInt(f, v, 64);
+              if (n.ok()) o.workers = *n;
+              return n.status();
+            }})
+      .Add({"import-retry-delay", 0, false,
+            [&](const std::string& f, const std::string& v) {
+              auto d = ParseDuration(v);
+              if (!d.ok() || *d < std::chrono::seconds(1) || d->count() % 1000 != 0) {
+                return Bad(f, v, "expected whole seconds, at least 1s, such as 10s");
+              }
+              o.import_retry_delay = std::chrono::duration_cast<std::chrono::seconds>(*d);
+              return Status::Ok();
+            }})
+      .Bool("leader-elect", &o.leader_elect)
+      .Add({"leader-elect-namespace", 0, false, text(&o.lease_namespace)})
+      .Add({"leader-elect-name", 0, false, text(&o.lease_name)})
+      .Add({"leader-elect-lease-duration", 0, false, duration(&o.lease_duration)})
+      .Add({"leader-elect-renew-deadline", 0, false, duration(&o.renew_deadline)})
+      .Add({"leader-elect-retry-period", 0, false, duration(&o.retry_period)})
+      .Add({"metrics-bind-address", 0, false, bind(&o.metrics)})
+      .Add({"health-probe-bind-address", 0, false, bind(&o.health)})
+      .Add({"log-level", 0, false, [&](const std::string& f, const std::string& v) {
+              if (!base::ParseLogLevel(v, &o.log_level)) {
+                return Bad(f, v, "expected debug, info, warn or error");
+              }
+              return Status::Ok();
+            }});
 
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.rfind("--", 0) != 0 && !(arg.size() > 1 && arg[0] == '-')) {
-      return Status(Code::kInvalid, "unexpected argument \"" + arg +
-                                        "\": vireo-controller takes only flags (see --help)");
-    }
-    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
-    if (body == "h") body = "help";
-    std::string name = body, value;
-    bool has_value = false;
-    if (size_t eq = body.find('='); eq != std::string::npos) {
-      name = body.substr(0, eq);
-      value = body.substr(eq + 1);
-      has_value = true;
-    }
-    auto flag = flags.find(name);
-    if (flag == flags.end()) {
-      return Status(Code::kInvalid, "unknown flag --" + name + " (see vireo-controller --help)");
-    }
-    if (!has_value) {
-      if (flag->second.boolean) {
-        value = "true";
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        return Status(Code::kInvalid, "--" + name + " needs a value (see vireo-controller --help)");
-      }
-    }
-    Status s = flag->second.set(name, value);
-    if (!s.ok()) return s;
+  auto positional = flags.Parse(args);
+  if (!positional.ok()) return positional.status();
+  if (!positional->empty()) {
+    return Status(Code::kInvalid, "unexpected argument \"" + positional->front() +
+                                      "\": vireo-controller takes only flags (see --help)");
   }
 
   if (o.identity.empty()) o.identity = DefaultIdentity(env);
@@ -330,8 +260,8 @@ Logs:
 
   -h, --help            this text
 
-Durations are written 500ms, 15s, 2m or 1h. Flags take --flag=value or
---flag value. SIGTERM or SIGINT: stop working, release the Lease, exit 0.
+Durations are written 500ms, 15s, 2m or 1h30m (a bare number is seconds).
+Flags take --flag=value or --flag value. SIGTERM or SIGINT: stop working, release the Lease, exit 0.
 )";
 }
 

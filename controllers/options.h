@@ -56,7 +56,8 @@ struct Options {
 using Environment = std::map<std::string, std::string>;
 Environment ProcessEnvironment();
 
-// Parses `--flag=value` and `--flag value` (booleans also bare). Unknown
+// Parses `--flag=value` and `--flag value` (booleans also bare; -flag as
+// --flag), with the tree's one flag parser (lib/base/flags.h). Unknown
 // flags, bad values and positional arguments are kInvalid with a message that
 // names the flag and what it accepts.
 base::Result<Options> ParseOptions(const std::vector<std::string>& args, const Environment& env);
@@ -64,7 +65,8 @@ base::Result<Options> ParseOptions(const std::vector<std::string>& args, const E
 // For people: what the controller does, every flag with its default.
 std::string HelpText();
 
-// "15s", "500ms", "2m", "1h" (a bare number is seconds).
+// "15s", "500ms", "2m", "1h30m" (a bare number is seconds): the tree's one
+// duration parser (lib/base/duration.h) with the controller's bare unit.
 base::Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 // "0" (off), ":8080", "127.0.0.1:8080", "[::1]:8080".
 base::Result<BindAddress> ParseBindAddress(const std::string& text);

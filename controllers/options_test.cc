@@ -135,11 +135,27 @@ TEST(OptionsTest, BadFlagsSayWhatIsWrong) {
   }
 }
 
+// The shared parser (lib/base/flags.h) keeps what Go's flag package taught
+// people: -flag=value, and the shared duration parser's sums.
+TEST(OptionsTest, SingleDashAndSummedDurations) {
+  auto o = Parse({"-workers=3", "-leader-elect", "-leader-elect-lease-duration", "1m30s"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->workers, 3);
+  EXPECT_TRUE(o->leader_elect);
+  EXPECT_EQ(o->lease_duration, std::chrono::seconds(90));
+  EXPECT_EQ(Parse({"--import-retry-delay=1m30s"})->import_retry_delay, std::chrono::seconds(90));
+  auto unknown = Parse({"-frob"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(),
+              HasSubstr("unknown flag -frob (see vireo-controller --help)"));
+}
+
 TEST(OptionsTest, DurationsAndAddresses) {
   EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
   EXPECT_EQ(*ParseDuration("15"), std::chrono::seconds(15));
   EXPECT_EQ(*ParseDuration("2m"), std::chrono::minutes(2));
   EXPECT_EQ(*ParseDuration("1h"), std::chrono::hours(1));
+  EXPECT_EQ(*ParseDuration("1h30m"), std::chrono::minutes(90));
   EXPECT_FALSE(ParseDuration("1d").ok());
   EXPECT_FALSE(ParseDuration("").ok());
 

@@ -1,12 +1,14 @@
 // Parsing of vireo-launcher's subcommands and flags; see options.h.
 #include "launcher/options.h"
 
-#include <charconv>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "launcher/paths.h"
 #include "lib/api/importer_pod.h"
 #include "lib/api/launcher_pod.h"
+#include "lib/base/flags.h"
 
 extern char** environ;
 
@@ -19,16 +21,24 @@ using base::Status;
 
 Status Invalid(const std::string& message) { return Status(Code::kInvalid, message); }
 
+namespace contract = api::launcher_pod;
+
 // Which flags each subcommand accepts.
 const std::set<std::string>& FlagsOf(Subcommand subcommand) {
-  static const std::set<std::string> kRun = {
-      "vmi",  "state-dir",   "emulation", "grace-period-seconds",
-      "root", "libvirt-uri", "network",   "log-level"};
-  static const std::set<std::string> kConsole = {"state-dir", "root", "wait-seconds"};
-  static const std::set<std::string> kProbe = {"state-dir", "root"};
+  static const std::set<std::string> kRun = {contract::kFlagVmi,
+                                             contract::kFlagStateDir,
+                                             contract::kFlagEmulation,
+                                             contract::kFlagGracePeriodSeconds,
+                                             "root",
+                                             "libvirt-uri",
+                                             "network",
+                                             "log-level"};
+  static const std::set<std::string> kConsole = {contract::kFlagStateDir, "root",
+                                                 contract::kFlagWaitSeconds};
+  static const std::set<std::string> kProbe = {contract::kFlagStateDir, "root"};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
-  static const std::set<std::string> kAccelProbe = {"state-dir", "root", "termination-log",
-                                                    "log-level"};
+  static const std::set<std::string> kAccelProbe = {contract::kFlagStateDir, "root",
+                                                    "termination-log", "log-level"};
   static const std::set<std::string> kImport = {
       "source",      "url",        "claim-bytes",   "termination-log", "root",
       "log-level",   "target-dir", "target-device", "source-dir",      "source-device",
@@ -53,79 +63,94 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
   return kNone;
 }
 
-Result<int64_t> ParseSeconds(const std::string& flag, const std::string& text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value < 0) {
-    return Invalid("--" + flag + ": expected a whole number of seconds >= 0, got \"" + text + "\"");
-  }
-  return value;
+// A whole number of seconds >= 0 (the flags' names say the unit).
+base::FlagSetter Seconds(int64_t* out) {
+  return [out](const std::string& flag, const std::string& value) {
+    std::optional<int64_t> seconds = base::ParseInt64(value);
+    if (!seconds || *seconds < 0) {
+      return Invalid(flag + ": expected a whole number of seconds >= 0, got \"" + value + "\"");
+    }
+    *out = *seconds;
+    return Status::Ok();
+  };
 }
 
-Status SetFlag(Options& options, const std::string& name, const std::string& value) {
-  if (name == "vmi") {
-    options.vmi_file = value;
-  } else if (name == "state-dir") {
-    options.state_dir = value;
-  } else if (name == "root") {
-    options.root = value;
-  } else if (name == "libvirt-uri") {
-    options.libvirt_uri = value;
-  } else if (name == "out") {
-    options.out_dir = value;
-  } else if (name == "termination-log") {
-    options.termination_log = value;
-  } else if (name == "source") {
-    options.import_source = value;
-  } else if (name == "url") {
-    options.import_url = value;
-  } else if (name == "target-dir") {
-    options.target_dir = value;
-  } else if (name == "target-device") {
-    options.target_device = value;
-  } else if (name == "source-dir") {
-    options.source_dir = value;
-  } else if (name == "source-device") {
-    options.source_device = value;
-  } else if (name == "scratch-dir") {
-    options.scratch_dir = value;
-  } else if (name == "image-dir") {
-    options.image_dir = value;
-  } else if (name == "claim-bytes") {
-    int64_t bytes = 0;
-    const char* end = value.data() + value.size();
-    auto [ptr, ec] = std::from_chars(value.data(), end, bytes);
-    if (ec != std::errc() || ptr != end || bytes <= 0) {
-      return Invalid("--claim-bytes: expected a positive number of bytes, got \"" + value + "\"");
-    }
-    options.claim_bytes = bytes;
-  } else if (name == "emulation") {
-    auto mode = api::launcher_pod::ParseEmulationMode(value);
-    if (!mode) return Invalid("--emulation: expected auto, on or off, got \"" + value + "\"");
-    options.emulation = *mode;
-  } else if (name == "network") {
-    if (value == "passt") {
-      options.network = UserNetBackend::kPasstProcess;
-    } else if (value == "slirp") {
-      options.network = UserNetBackend::kSlirp;
-    } else {
-      return Invalid("--network: expected passt or slirp, got \"" + value + "\"");
-    }
-  } else if (name == "grace-period-seconds" && value == "unbounded") {
-    options.grace_period_seconds = kGraceUnbounded;
-  } else if (name == "grace-period-seconds" || name == "wait-seconds" || name == "stall-seconds") {
-    auto seconds = ParseSeconds(name, value);
-    if (!seconds.ok()) return seconds.status();
-    (name == "wait-seconds"    ? options.wait_seconds
-     : name == "stall-seconds" ? options.stall_seconds
-                               : options.grace_period_seconds) = *seconds;
-  } else if (name == "log-level") {
-    if (!base::ParseLogLevel(value, &options.log_level)) {
-      return Invalid("--log-level: expected debug, info, warn or error, got \"" + value + "\"");
-    }
-  }
-  return Status::Ok();
+// Every flag of the launcher and how it sets `options`; a subcommand takes
+// the ones FlagsOf names.
+std::vector<base::Flag> AllFlags(Options* o) {
+  auto text = [](std::string* out) -> base::FlagSetter {
+    return [out](const std::string&, const std::string& value) {
+      *out = value;
+      return Status::Ok();
+    };
+  };
+  auto value = [](std::string name, base::FlagSetter set) {
+    return base::Flag{std::move(name), 0, false, std::move(set)};
+  };
+  return {
+      value(contract::kFlagVmi, text(&o->vmi_file)),
+      value(contract::kFlagStateDir, text(&o->state_dir)),
+      value("root", text(&o->root)),
+      value("libvirt-uri", text(&o->libvirt_uri)),
+      value("out", text(&o->out_dir)),
+      value("termination-log", text(&o->termination_log)),
+      value("source", text(&o->import_source)),
+      value("url", text(&o->import_url)),
+      value("target-dir", text(&o->target_dir)),
+      value("target-device", text(&o->target_device)),
+      value("source-dir", text(&o->source_dir)),
+      value("source-device", text(&o->source_device)),
+      value("scratch-dir", text(&o->scratch_dir)),
+      value("image-dir", text(&o->image_dir)),
+      value("claim-bytes",
+            [o](const std::string& flag, const std::string& v) {
+              std::optional<int64_t> bytes = base::ParseInt64(v);
+              if (!bytes || *bytes <= 0) {
+                return Invalid(flag + ": expected a positive number of bytes, got \"" + v + "\"");
+              }
+              o->claim_bytes = *bytes;
+              return Status::Ok();
+            }),
+      value(contract::kFlagEmulation,
+            [o](const std::string& flag, const std::string& v) {
+              auto mode = contract::ParseEmulationMode(v);
+              if (!mode) return Invalid(flag + ": expected auto, on or off, got \"" + v + "\"");
+              o->emulation = *mode;
+              return Status::Ok();
+            }),
+      value("network",
+            [o](const std::string& flag, const std::string& v) {
+              if (v == "passt") {
+                o->network = UserNetBackend::kPasstProcess;
+              } else if (v == "slirp") {
+                o->network = UserNetBackend::kSlirp;
+              } else {
+                return Invalid(flag + ": expected passt or slirp, got \"" + v + "\"");
+              }
+              return Status::Ok();
+            }),
+      value(contract::kFlagGracePeriodSeconds,
+            [o, seconds = Seconds(&o->grace_period_seconds)](const std::string& flag,
+                                                             const std::string& v) {
+              if (v != contract::kGraceUnbounded) return seconds(flag, v);
+              o->grace_period_seconds = kGraceUnbounded;
+              return Status::Ok();
+            }),
+      value(contract::kFlagWaitSeconds, Seconds(&o->wait_seconds)),
+      value("stall-seconds", Seconds(&o->stall_seconds)),
+      value("log-level",
+            [o](const std::string& flag, const std::string& v) {
+              if (!base::ParseLogLevel(v, &o->log_level)) {
+                return Invalid(flag + ": expected debug, info, warn or error, got \"" + v + "\"");
+              }
+              return Status::Ok();
+            }),
+      base::Flag{"without-kvm", 0, true,
+                 [o](const std::string&, const std::string& v) {
+                   o->without_kvm = v == "true";
+                   return Status::Ok();
+                 }},
+  };
 }
 
 }  // namespace
@@ -167,38 +192,17 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
   if (auto it = env.find(kRootEnv); it != env.end()) options.root = it->second;
 
   const std::set<std::string>& known = FlagsOf(options.subcommand);
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-      return options;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      return Invalid(command + ": unexpected argument \"" + arg + "\" (flags start with --)");
-    }
-    std::string name = arg.substr(2);
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    if (!known.contains(name)) {
-      return Invalid(command + ": unknown flag --" + name + " (see " + command + " --help)");
-    }
-    if (name == "without-kvm") {  // the one boolean flag
-      if (has_value && value != "true" && value != "false") {
-        return Invalid("--without-kvm: expected true or false, got \"" + value + "\"");
-      }
-      options.without_kvm = !has_value || value == "true";
-      continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Invalid("--" + name + ": needs a value");
-      value = args[++i];
-    }
-    if (Status s = SetFlag(options, name, value); !s.ok()) return s;
+  base::FlagSet flags(command + ": ", " (see " + command + " --help)");
+  flags.Bool("help", &options.help, 'h');
+  for (base::Flag& flag : AllFlags(&options)) {
+    if (known.contains(flag.name)) flags.Add(std::move(flag));
+  }
+  auto positional = flags.Parse({args.begin() + 1, args.end()});
+  if (!positional.ok()) return positional.status();
+  if (options.help) return options;
+  if (!positional->empty()) {
+    return Invalid(command + ": unexpected argument \"" + positional->front() +
+                   "\" (flags start with --)");
   }
 
   PodPaths paths(options.root);

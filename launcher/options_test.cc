@@ -43,6 +43,29 @@ TEST(OptionsTest, DefaultsFollowTheRootFromFlagOrEnvironment) {
   EXPECT_EQ(from_flag->state_dir, "/tmp/q/var/run/vireo/state");
 }
 
+TEST(OptionsTest, HelpAfterASubcommand) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto help = ParseOptions({"run", flag}, {});
+    ASSERT_TRUE(help.ok()) << flag;
+    EXPECT_EQ(help->subcommand, Subcommand::kRun);
+    EXPECT_TRUE(help->help);
+  }
+}
+
+TEST(OptionsTest, BooleanAndImportFlags) {
+  EXPECT_FALSE(ParseOptions({"warm-cache", "--without-kvm=false"}, {})->without_kvm);
+  EXPECT_THAT(ParseOptions({"warm-cache", "--without-kvm=maybe"}, {}).status().message(),
+              HasSubstr("warm-cache: flag --without-kvm=maybe: expected true or false"));
+  auto import = ParseOptions(
+      {"import", "--source=http", "--url", "http://h/d.img", "--claim-bytes=1048576"}, {});
+  ASSERT_TRUE(import.ok()) << import.status().ToString();
+  EXPECT_EQ(import->claim_bytes, 1048576);
+  EXPECT_THAT(ParseOptions({"import", "--source=blank", "--claim-bytes=0"}, {}).status().message(),
+              HasSubstr("--claim-bytes: expected a positive number of bytes, got \"0\""));
+  EXPECT_THAT(ParseOptions({"console", "--wait-seconds=soon"}, {}).status().message(),
+              HasSubstr("--wait-seconds: expected a whole number of seconds >= 0, got \"soon\""));
+}
+
 TEST(OptionsTest, ConsoleAndWarmCache) {
   auto console = ParseOptions({"console", "--state-dir", "/s", "--wait-seconds=5"}, {});
   ASSERT_TRUE(console.ok());
@@ -87,7 +110,8 @@ TEST(OptionsTest, ErrorsNameTheProblem) {
               HasSubstr("--emulation: expected auto, on or off"));
   EXPECT_THAT(ParseOptions({"run", "--grace-period-seconds", "-1"}, {}).status().message(),
               HasSubstr("--grace-period-seconds"));
-  EXPECT_THAT(ParseOptions({"run", "--vmi"}, {}).status().message(), HasSubstr("needs a value"));
+  EXPECT_THAT(ParseOptions({"run", "--vmi"}, {}).status().message(),
+              HasSubstr("run: flag --vmi needs a value (see run --help)"));
   // A flag of another subcommand is refused, not silently ignored.
   EXPECT_THAT(ParseOptions({"probe", "--vmi", "x"}, {}).status().message(),
               HasSubstr("unknown flag --vmi"));

@@ -1,8 +1,10 @@
 // virtctl's command line; see options.h.
 #include "virtctl/options.h"
 
-#include <charconv>
 #include <map>
+
+#include "lib/base/duration.h"
+#include "lib/base/flags.h"
 
 namespace vireo::virtctl {
 
@@ -107,46 +109,12 @@ runStrategy does not allow it); 5 permission denied; 6 timed out waiting;
 7 the console connection failed or broke. See docs/virtctl.md.
 )";
 
-bool ParseInt(std::string_view text, int64_t* out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
 }  // namespace
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  int64_t minutes = 0;
-  if (ParseInt(text, &minutes)) {
-    if (minutes < 0) return std::nullopt;
-    return std::chrono::minutes(minutes);
-  }
-  if (text.empty()) return std::nullopt;
-  int64_t total_ms = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    int64_t value = 0;
-    if (!ParseInt(text.substr(start, i - start), &value)) return std::nullopt;
-    size_t unit_start = i;
-    while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
-    std::string_view unit = text.substr(unit_start, i - unit_start);
-    int64_t scale = 0;
-    if (unit == "ms")
-      scale = 1;
-    else if (unit == "s")
-      scale = 1000;
-    else if (unit == "m")
-      scale = 60'000;
-    else if (unit == "h")
-      scale = 3'600'000;
-    else
-      return std::nullopt;
-    if (value > (int64_t{1} << 40) / scale) return std::nullopt;
-    total_ms += value * scale;
-  }
-  return std::chrono::milliseconds(total_ms);
+  auto d = base::ParseDuration(text, std::chrono::minutes(1));
+  if (!d.ok()) return std::nullopt;
+  return *d;
 }
 
 std::optional<std::string> HelpText(std::string_view topic) {
@@ -158,109 +126,70 @@ std::optional<std::string> HelpText(std::string_view topic) {
 
 base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
-  std::vector<std::string> positional;
   bool help = false;
   // The first command-specific flag of each kind, to name it when the
   // command does not take it.
   std::string first_stop_flag, first_console_flag;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (arg == "--") {
-      positional.insert(positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      positional.push_back(arg);
-      continue;
-    }
-    // --flag=value, --flag value, -n value, -nNS, -v2, -v=2
-    std::string flag = arg, value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    } else if (arg.size() > 2 && arg[1] != '-') {
-      flag = arg.substr(0, 2);
-      value = arg.substr(2);
-      has_value = true;
-    }
-    auto take = [&](std::string* out) -> Status {
-      if (!has_value) {
-        if (i + 1 >= args.size()) return Usage("flag " + flag + " needs a value");
-        value = args[++i];
-      }
+  auto note = [](std::string* first, const std::string& flag) {
+    if (first->empty()) *first = flag;
+  };
+  auto text = [](std::string* out) -> base::FlagSetter {
+    return [out](const std::string& flag, const std::string& value) {
       if (value.empty()) return Usage("flag " + flag + " needs a value");
       *out = value;
       return Status::Ok();
     };
-    auto boolean = [&](bool* out) -> Status {
-      if (!has_value || value == "true")
-        *out = true;
-      else if (value == "false")
-        *out = false;
-      else
-        return Usage("flag " + flag + " takes true or false, not \"" + value + "\"");
-      return Status::Ok();
-    };
-    auto duration = [&](std::chrono::milliseconds* out) -> Status {
-      std::string text;
-      if (Status s = take(&text); !s.ok()) return s;
-      auto d = ParseDuration(text);
-      if (!d)
-        return Usage("flag " + flag + ": \"" + text + "\" is not a duration (e.g. 90s, 5m, 1h)");
+  };
+  auto duration = [&](std::chrono::milliseconds* out) -> base::FlagSetter {
+    return [&, out](const std::string& flag, const std::string& value) {
+      note(&first_console_flag, flag);
+      if (value.empty()) return Usage("flag " + flag + " needs a value");
+      auto d = base::ParseDuration(value, std::chrono::minutes(1));
+      if (!d.ok()) return Usage("flag " + flag + ": " + d.status().message());
       *out = *d;
       return Status::Ok();
     };
-    auto for_stop = [&] {
-      if (first_stop_flag.empty()) first_stop_flag = flag;
-    };
-    auto for_console = [&] {
-      if (first_console_flag.empty()) first_console_flag = flag;
-    };
-    Status s;
-    if (flag == "-h" || flag == "--help") {
-      help = true;
-    } else if (flag == "--kubeconfig") {
-      s = take(&o.kubeconfig);
-    } else if (flag == "--context") {
-      s = take(&o.context);
-    } else if (flag == "-n" || flag == "--namespace") {
-      s = take(&o.namespace_name);
-    } else if (flag == "-v" || flag == "--v") {
-      std::string text;
-      s = take(&text);
-      int64_t level = 0;
-      if (s.ok() && (!ParseInt(text, &level) || level < 0 || level > 10)) {
-        s = Usage("flag -v takes a level 0-10, not \"" + text + "\"");
-      }
-      o.verbosity = static_cast<int>(level);
-    } else if (flag == "--grace-period") {
-      std::string text;
-      s = take(&text);
-      int64_t seconds = 0;
-      if (s.ok() && (!ParseInt(text, &seconds) || seconds < 0)) {
-        s = Usage("flag --grace-period takes seconds (0 or more), not \"" + text + "\"");
-      }
-      o.grace_period_seconds = seconds;
-      for_stop();
-    } else if (flag == "--force") {
-      s = boolean(&o.force);
-      for_stop();
-    } else if (flag == "--timeout") {
-      s = duration(&o.timeout);
-      for_console();
-    } else if (flag == "--keepalive") {
-      s = duration(&o.keepalive);
-      for_console();
-    } else if (flag == "--linger") {
-      s = duration(&o.linger);
-      for_console();
-    } else {
-      s = Usage("unknown flag " + flag);
-    }
-    if (!s.ok()) return s;
-  }
+  };
+  // Global flags as kubectl spells them, then the commands' own; anywhere on
+  // the line.
+  base::FlagSet flags("", " (see 'virtctl --help')");
+  flags.Bool("help", &help, 'h')
+      .Add({"kubeconfig", 0, false, text(&o.kubeconfig)})
+      .Add({"context", 0, false, text(&o.context)})
+      .Add({"namespace", 'n', false, text(&o.namespace_name)})
+      .Add({"v", 'v', false,
+            [&](const std::string& flag, const std::string& value) {
+              std::optional<int64_t> level = base::ParseInt64(value);
+              if (!level || *level < 0 || *level > 10) {
+                return Usage("flag " + flag + " takes a level 0-10, not \"" + value + "\"");
+              }
+              o.verbosity = static_cast<int>(*level);
+              return Status::Ok();
+            }})
+      .Add({"grace-period", 0, false,
+            [&](const std::string& flag, const std::string& value) {
+              note(&first_stop_flag, flag);
+              if (value.empty()) return Usage("flag " + flag + " needs a value");
+              std::optional<int64_t> seconds = base::ParseInt64(value);
+              if (!seconds || *seconds < 0) {
+                return Usage("flag " + flag + " takes seconds (0 or more), not \"" + value + "\"");
+              }
+              o.grace_period_seconds = *seconds;
+              return Status::Ok();
+            }})
+      .Add({"force", 0, true,
+            [&](const std::string& flag, const std::string& value) {
+              note(&first_stop_flag, flag);
+              o.force = value == "true";
+              return Status::Ok();
+            }})
+      .Add({"timeout", 0, false, duration(&o.timeout)})
+      .Add({"keepalive", 0, false, duration(&o.keepalive)})
+      .Add({"linger", 0, false, duration(&o.linger)});
+  auto parsed = flags.Parse(args);
+  // Every usage error is kBadRequest (exit 2), the parser's own included.
+  if (!parsed.ok()) return Status(Code::kBadRequest, parsed.status().message());
+  const std::vector<std::string>& positional = *parsed;
 
   if (positional.empty()) {
     o.command = Command::kHelp;

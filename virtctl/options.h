@@ -36,12 +36,14 @@ struct Options {
   std::chrono::milliseconds linger{std::chrono::seconds(1)};
 };
 
-// args excludes the program name. kBadRequest with a message naming the
-// flag or argument at fault.
+// args excludes the program name; the tree's one flag parser
+// (lib/base/flags.h). kBadRequest with a message naming the flag or argument
+// at fault.
 base::Result<Options> ParseArgs(const std::vector<std::string>& args);
 
 // Go-style durations ("90s", "5m", "1h30m", "500ms"); a bare integer is
-// minutes, as KubeVirt's `virtctl console --timeout` takes it.
+// minutes, as KubeVirt's `virtctl console --timeout` takes it. The tree's
+// one duration parser (lib/base/duration.h) with virtctl's bare unit.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // The overview for "" or "help", else the command's page; nullopt for an

@@ -27,6 +27,23 @@ TEST(OptionsTest, CommandNameAndGlobalFlagsAnywhere) {
   EXPECT_EQ(short_forms->timeout, milliseconds(90'000));
 }
 
+TEST(OptionsTest, LongVerbosityBooleansAndDoubleDash) {
+  auto o = Parse({"stop", "--v=3", "--force=false", "--grace-period=0", "--", "-vm-"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->verbosity, 3);
+  EXPECT_FALSE(o->force);
+  EXPECT_EQ(o->name, "-vm-");
+  auto bad = Parse({"stop", "a", "--force=maybe"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), base::Code::kBadRequest);
+  EXPECT_NE(bad.status().message().find("flag --force=maybe: expected true or false"),
+            std::string::npos)
+      << bad.status().message();
+  auto empty = Parse({"start", "a", "-n="});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("flag -n needs a value"), std::string::npos);
+}
+
 TEST(OptionsTest, ConsoleDefaults) {
   auto o = Parse({"console", "vm"});
   ASSERT_TRUE(o.ok());
