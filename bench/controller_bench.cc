@@ -132,7 +132,7 @@ int Run(int count, int writers, int workers_per_queue) {
       for (int i = next++; i < count; i = next++) {
         std::string name = "vm-" + std::to_string(i);
         Json vm = testing::MakeVm(name);
-        vm["spec"]["runStrategy"] = Json::string("Always");
+        vm["spec"]["runStrategy"] = Json("Always");
         {
           std::lock_guard l(mu);
           created_at[name] = Clock::now();

@@ -11,7 +11,7 @@ namespace res = kube::resources;
 
 Json FinalizersJson(const std::vector<std::string>& finalizers) {
   Json out = Json::array();
-  for (size_t i = 0; i < finalizers.size(); ++i) out[i] = Json::string(finalizers[i]);
+  for (size_t i = 0; i < finalizers.size(); ++i) out[i] = Json(finalizers[i]);
   return out;
 }
 
@@ -74,7 +74,7 @@ base::Status Applier::WriteFailed(const Json& object, const std::string& what,
 base::Status Applier::PatchObject(const kube::Resource& resource, const std::string& kind,
                                   const std::string& key, Json patch, const std::string& what,
                                   Json* latest) {
-  patch["metadata"]["resourceVersion"] = Json::string(base::ResourceVersionOf(*latest));
+  patch["metadata"]["resourceVersion"] = Json(base::ResourceVersionOf(*latest));
   auto patched = client_->Patch(resource, base::NamespaceOf(*latest), base::NameOf(*latest),
                                 kube::PatchType::kMerge, patch);
   if (!patched.ok()) return WriteFailed(*latest, what, patched.status());

@@ -31,12 +31,12 @@ class TrimmingStream final : public kube::WatchStream {
 
 // Copies from[key] into to[key] when present.
 void Keep(const Json& from, Json& to, const char* key) {
-  if (from.is_object() && from.has_field(key)) to[key] = from.at(key);
+  if (from.is_object() && from.contains(key)) to[key] = from.at(key);
 }
 
-// web::json's erase throws when the key is absent.
+// Erasing a key from a value that is not an object throws.
 void Erase(Json& object, const char* key) {
-  if (object.is_object() && object.has_field(key)) object.erase(key);
+  if (object.is_object() && object.contains(key)) object.erase(key);
 }
 
 }  // namespace
@@ -62,11 +62,11 @@ base::Result<std::unique_ptr<kube::WatchStream>> TrimmingListerWatcher::Watch(
 }
 
 void TrimKubectlCopy(Json& object) {
-  if (!object.is_object() || !object.has_field("metadata")) return;
+  if (!object.is_object() || !object.contains("metadata")) return;
   Json& metadata = object.at("metadata");
   if (!metadata.is_object()) return;
   Erase(metadata, "managedFields");
-  if (metadata.has_field("annotations") && metadata.at("annotations").is_object()) {
+  if (metadata.contains("annotations") && metadata.at("annotations").is_object()) {
     Json& annotations = metadata.at("annotations");
     Erase(annotations, "kubectl.kubernetes.io/last-applied-configuration");
     if (annotations.size() == 0) metadata.erase("annotations");
@@ -75,23 +75,23 @@ void TrimKubectlCopy(Json& object) {
 
 void TrimLauncherPod(Json& pod) {
   if (!pod.is_object()) return;
-  if (pod.has_field("metadata")) {
+  if (pod.contains("metadata")) {
     Json& metadata = pod.at("metadata");
     Erase(metadata, "managedFields");
-    if (metadata.is_object() && metadata.has_field("annotations")) {
+    if (metadata.is_object() && metadata.contains("annotations")) {
       Erase(metadata.at("annotations"), kVmiAnnotation);
     }
   }
-  if (pod.has_field("spec")) {
+  if (pod.contains("spec")) {
     const Json& spec = pod.at("spec");
     Json trimmed = Json::object();
     Keep(spec, trimmed, "nodeName");
     // Init containers too: the accel-probe one says how the pod was made.
     for (const char* list : {"initContainers", "containers"}) {
-      if (!spec.is_object() || !spec.has_field(list) || !spec.at(list).is_array()) continue;
+      if (!spec.is_object() || !spec.contains(list) || !spec.at(list).is_array()) continue;
       Json containers = Json::array();
       size_t i = 0;
-      for (const Json& c : spec.at(list).as_array()) {
+      for (const Json& c : spec.at(list)) {
         Json kept = Json::object();
         Keep(c, kept, "name");
         Keep(c, kept, "image");
@@ -108,7 +108,7 @@ void TrimNode(Json& node) {
   Json trimmed = Json::object();
   Keep(node, trimmed, "apiVersion");
   Keep(node, trimmed, "kind");
-  if (node.has_field("metadata")) {
+  if (node.contains("metadata")) {
     Json kept = Json::object();
     for (const char* key : {"name", "uid", "resourceVersion"}) Keep(node.at("metadata"), kept, key);
     trimmed["metadata"] = std::move(kept);
@@ -118,7 +118,7 @@ void TrimNode(Json& node) {
       conditions != nullptr && conditions->is_array()) {
     Json kept = Json::array();
     size_t i = 0;
-    for (const Json& c : conditions->as_array()) {
+    for (const Json& c : *conditions) {
       if (base::GetString(c, "type") == "Ready") kept[i++] = c;
     }
     trimmed["status"]["conditions"] = std::move(kept);
@@ -131,7 +131,7 @@ void TrimPersistentVolumeClaim(Json& pvc) {
   Json trimmed = Json::object();
   Keep(pvc, trimmed, "apiVersion");
   Keep(pvc, trimmed, "kind");
-  if (pvc.has_field("metadata")) {
+  if (pvc.contains("metadata")) {
     const Json& metadata = pvc.at("metadata");
     Json kept = Json::object();
     for (const char* key :
@@ -140,7 +140,7 @@ void TrimPersistentVolumeClaim(Json& pvc) {
     }
     trimmed["metadata"] = std::move(kept);
   }
-  if (pvc.has_field("spec")) {
+  if (pvc.contains("spec")) {
     Json spec = Json::object();
     for (const char* key : {"volumeMode", "accessModes", "storageClassName"}) {
       Keep(pvc.at("spec"), spec, key);
@@ -150,7 +150,7 @@ void TrimPersistentVolumeClaim(Json& pvc) {
     }
     trimmed["spec"] = std::move(spec);
   }
-  if (pvc.has_field("status")) {
+  if (pvc.contains("status")) {
     Json status = Json::object();
     Keep(pvc.at("status"), status, "phase");
     if (const Json* storage = base::Find(pvc.at("status"), "capacity.storage")) {

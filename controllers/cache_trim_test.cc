@@ -17,7 +17,7 @@ using base::Json;
 Json Parse(const std::string& text) {
   auto parsed = base::ParseJson(text, "test");
   EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
-  return parsed.ok() ? *parsed : Json::null();
+  return parsed.ok() ? *parsed : Json();
 }
 
 const char kPod[] = R"({
@@ -101,7 +101,8 @@ TEST(CacheTrimTest, VmLosesOnlyKubectlsCopy) {
   // Other annotations stay.
   Json vmi = Parse(R"({"metadata": {"annotations": {"kubevirt.io/vm-generation": "2"}}})");
   TrimKubectlCopy(vmi);
-  EXPECT_EQ(vmi.at("metadata").at("annotations").at("kubevirt.io/vm-generation").as_string(), "2");
+  EXPECT_EQ(vmi.at("metadata").at("annotations").at("kubevirt.io/vm-generation").get<std::string>(),
+            "2");
 }
 
 TEST(CacheTrimTest, PvcKeepsWhatTheDecisionsRead) {

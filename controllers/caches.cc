@@ -38,7 +38,7 @@ kube::WatcherOptions Described(const kube::Resource& resource) {
 std::string ControllerNamed(const Json& object, const char* kind) {
   const Json* owners = base::Find(object, "metadata.ownerReferences");
   if (owners == nullptr || !owners->is_array()) return "";
-  for (const Json& owner : owners->as_array()) {
+  for (const Json& owner : *owners) {
     if (base::GetBool(owner, "controller").value_or(false) &&
         base::GetString(owner, "kind") == kind) {
       return base::GetString(owner, "name");
@@ -50,7 +50,7 @@ std::string ControllerNamed(const Json& object, const char* kind) {
 bool SpecUsesClaim(const Json* spec, const std::string& claim) {
   const Json* volumes = spec != nullptr ? base::Find(*spec, "volumes") : nullptr;
   if (volumes == nullptr || !volumes->is_array()) return false;
-  for (const Json& volume : volumes->as_array()) {
+  for (const Json& volume : *volumes) {
     if (base::GetString(volume, "persistentVolumeClaim.claimName") == claim) return true;
   }
   return false;
@@ -59,7 +59,7 @@ bool SpecUsesClaim(const Json* spec, const std::string& claim) {
 bool SpecUsesDataVolume(const Json* spec, const std::string& name) {
   const Json* volumes = spec != nullptr ? base::Find(*spec, "volumes") : nullptr;
   if (volumes == nullptr || !volumes->is_array()) return false;
-  return std::any_of(volumes->as_array().begin(), volumes->as_array().end(), [&](const Json& v) {
+  return std::any_of(volumes->begin(), volumes->end(), [&](const Json& v) {
     return base::GetString(v, "dataVolume.name") == name ||
            base::GetString(v, "persistentVolumeClaim.claimName") == name;
   });
@@ -155,7 +155,7 @@ DataVolumes Caches::DataVolumesFor(const api::VirtualMachineInstanceSpec& spec,
     state.progress = base::GetString(*dv, "status.progress");
     if (const Json* conditions = base::Find(*dv, "status.conditions");
         conditions != nullptr && conditions->is_array()) {
-      for (const Json& c : conditions->as_array()) {
+      for (const Json& c : *conditions) {
         if (base::GetString(c, "type") == api::dv_condition::kRunning) {
           state.message = base::GetString(c, "message");
         }

@@ -115,9 +115,9 @@ std::pair<std::string, bool> DataVolumeReconciler::StorageClassFor(
   for (const ObjectPtr& sc : classes.List()) {
     const Json* annotations = base::Find(*sc, "metadata.annotations");
     if (annotations == nullptr || !annotations->is_object() ||
-        !annotations->has_field(kDefaultClassAnnotation) ||
+        !annotations->contains(kDefaultClassAnnotation) ||
         !annotations->at(kDefaultClassAnnotation).is_string() ||
-        annotations->at(kDefaultClassAnnotation).as_string() != "true") {
+        annotations->at(kDefaultClassAnnotation).get<std::string>() != "true") {
       continue;
     }
     const std::string created = base::GetString(*sc, "metadata.creationTimestamp");

@@ -105,7 +105,7 @@ std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,
   observation.data_volumes =
       caches_->DataVolumesFor(vm.spec.template_spec.spec, ns, observation.claims);
   if (vm.spec.data_volume_templates.is_array()) {
-    for (const Json& tmpl : vm.spec.data_volume_templates.as_array()) {
+    for (const Json& tmpl : vm.spec.data_volume_templates) {
       const std::string name = base::GetString(tmpl, "metadata.name");
       if (!name.empty() && caches_->data_volumes.store().Get(ns + "/" + name) != nullptr) {
         observation.data_volumes.try_emplace(name, DataVolumeState{});

@@ -12,7 +12,7 @@ packages=(
   # libFuzzer and sanitizer runtimes, which Debian packages apart
   clang libclang-rt-14-dev
   # libraries (DEVELOPERS.md: all from Debian)
-  libcpprest-dev libyaml-cpp-dev libvirt-dev libssl-dev
+  libcpprest-dev nlohmann-json3-dev libyaml-cpp-dev libvirt-dev libssl-dev
   libboost-dev libboost-system-dev libgtest-dev libgmock-dev
   # vireo-launcher import: Boost.Iostreams' gzip and xz filters
   libboost-iostreams-dev

@@ -74,7 +74,7 @@ ExitStatus ParseExitStatus(std::string_view payload) {
   out.message = base::GetString(*json, "message");
   if (const base::Json* causes = base::Find(*json, "details.causes");
       causes != nullptr && causes->is_array()) {
-    for (const auto& cause : causes->as_array()) {
+    for (const auto& cause : *causes) {
       if (base::GetString(cause, "reason") != "ExitCode") continue;
       std::string text = base::GetString(cause, "message");
       int code = 0;

@@ -241,14 +241,14 @@ bool WriteAll(int fd, const std::string& data) {
 Status DiagnoseExec(kube::Client& client, const std::string& ns, const std::string& pod,
                     const Status& failure) {
   Json review = Json::object();
-  review["apiVersion"] = Json::string("authorization.k8s.io/v1");
-  review["kind"] = Json::string("SelfSubjectAccessReview");
+  review["apiVersion"] = Json("authorization.k8s.io/v1");
+  review["kind"] = Json("SelfSubjectAccessReview");
   Json attributes = Json::object();
-  attributes["namespace"] = Json::string(ns);
-  attributes["verb"] = Json::string("create");
-  attributes["resource"] = Json::string("pods");
-  attributes["subresource"] = Json::string("exec");
-  attributes["name"] = Json::string(pod);
+  attributes["namespace"] = Json(ns);
+  attributes["verb"] = Json("create");
+  attributes["resource"] = Json("pods");
+  attributes["subresource"] = Json("exec");
+  attributes["name"] = Json(pod);
   review["spec"]["resourceAttributes"] = attributes;
   auto reply = client.Raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review);
   if (reply.ok() && base::GetBool(*reply, "status.allowed") == false) {

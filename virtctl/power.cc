@@ -26,8 +26,8 @@ namespace {
 
 Json Op(std::string_view op, std::string_view path, Json value) {
   Json o = Json::object();
-  o["op"] = Json::string(std::string(op));
-  o["path"] = Json::string(std::string(path));
+  o["op"] = Json(std::string(op));
+  o["path"] = Json(std::string(path));
   o["value"] = std::move(value);
   return o;
 }
@@ -43,8 +43,8 @@ Status Refuse(std::string message) { return Status(Code::kConflict, std::move(me
 
 Json Request(std::string_view action, const std::string& uid = {}) {
   Json r = Json::object();
-  r["action"] = Json::string(std::string(action));
-  if (!uid.empty()) r["uid"] = Json::string(uid);
+  r["action"] = Json(std::string(action));
+  if (!uid.empty()) r["uid"] = Json(uid);
   return r;
 }
 
@@ -63,14 +63,14 @@ base::Result<Strategy> ReadStrategy(const Json& vm) {
     return Status(Code::kInvalid, "spec.running and spec.runStrategy are both set");
   }
   if (strategy != nullptr && strategy->is_string()) {
-    std::string name = strategy->as_string();
+    std::string name = strategy->get<std::string>();
     for (const char* known : {"Always", "Halted", "Manual", "RerunOnFailure", "Once"}) {
       if (name == known) return Strategy{name, Strategy::kField};
     }
     return Status(Code::kInvalid, "unknown spec.runStrategy \"" + name + "\"");
   }
   if (running != nullptr && running->is_boolean()) {
-    return Strategy{running->as_bool() ? "Always" : "Halted", Strategy::kRunning};
+    return Strategy{running->get<bool>() ? "Always" : "Halted", Strategy::kRunning};
   }
   return Strategy{"Halted", Strategy::kAbsent};
 }
@@ -81,14 +81,14 @@ Json StrategyPatch(const Strategy& current, const Json& vm, bool run) {
   switch (current.source) {
     case Strategy::kField:
       return Patch({Op("test", "/spec/runStrategy", *base::Find(vm, "spec.runStrategy")),
-                    Op("replace", "/spec/runStrategy", Json::string(run ? "Always" : "Halted"))});
+                    Op("replace", "/spec/runStrategy", Json(run ? "Always" : "Halted"))});
     case Strategy::kRunning:
       return Patch({Op("test", "/spec/running", *base::Find(vm, "spec.running")),
-                    Op("replace", "/spec/running", Json::boolean(run))});
+                    Op("replace", "/spec/running", Json(run))});
     case Strategy::kAbsent:
       break;
   }
-  return Patch({Op("add", "/spec/runStrategy", Json::string(run ? "Always" : "Halted"))});
+  return Patch({Op("add", "/spec/runStrategy", Json(run ? "Always" : "Halted"))});
 }
 
 // Appends requests to status.stateChangeRequests. Pending requests block a
@@ -99,8 +99,7 @@ base::Result<Json> RequestsPatch(const Json& vm, std::initializer_list<Json> req
   size_t i = 0;
   for (const auto& r : requests) list[i++] = r;
   const Json* status = base::Find(vm, "status");
-  if (status == nullptr || status->is_null() ||
-      (status->is_object() && status->as_object().size() == 0)) {
+  if (status == nullptr || status->is_null() || (status->is_object() && status->empty())) {
     Json value = Json::object();
     value["stateChangeRequests"] = list;
     return Patch({Op("add", "/status", value)});
@@ -112,7 +111,7 @@ base::Result<Json> RequestsPatch(const Json& vm, std::initializer_list<Json> req
     return Refuse("a stop/start request is already underway (status.stateChangeRequests: " +
                   base::DumpJson(*pending) + "); try again once the controller has handled it");
   }
-  Json old = pending != nullptr ? *pending : Json::null();
+  Json old = pending != nullptr ? *pending : Json();
   return Patch({Op("test", "/status/stateChangeRequests", old),
                 Op(has_pending ? "replace" : "add", "/status/stateChangeRequests", list)});
 }
@@ -179,8 +178,8 @@ base::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
         if (s == "Halted") {
           const Json* old = base::Find(*vmi, "spec.terminationGracePeriodSeconds");
           if (!options.grace_period_seconds ||
-              (old != nullptr && old->is_integer() &&
-               *options.grace_period_seconds >= old->as_number().to_int64())) {
+              (old != nullptr && old->is_number_integer() &&
+               *options.grace_period_seconds >= old->get<int64_t>())) {
             return Refuse("Halted only supports manual stop requests with a shorter grace period");
           }
         }
@@ -190,7 +189,7 @@ base::Result<PowerPlan> PlanPower(PowerAction action, const Json& vm, const Json
       }
       if (live && options.grace_period_seconds) {
         const Json* old = base::Find(*vmi, "spec.terminationGracePeriodSeconds");
-        Json value = Json::number(*options.grace_period_seconds);
+        Json value = Json(*options.grace_period_seconds);
         plan.vmi_patch = old != nullptr
                              ? Patch({Op("test", "/spec/terminationGracePeriodSeconds", *old),
                                       Op("replace", "/spec/terminationGracePeriodSeconds", value)})

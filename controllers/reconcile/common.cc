@@ -12,14 +12,15 @@ NodeState NodeStateOf(const Json& node) {
   NodeState state;
   if (const Json* conditions = base::Find(node, "status.conditions");
       conditions != nullptr && conditions->is_array()) {
-    for (const Json& c : conditions->as_array()) {
+    for (const Json& c : *conditions) {
       if (base::GetString(c, "type") != "Ready") continue;
       state.ready = base::GetString(c, "status");
       state.ready_since = base::GetString(c, "lastTransitionTime");
     }
   }
-  if (const Json* taints = base::Find(node, "spec.taints"); taints != nullptr && taints->is_array()) {
-    for (const Json& t : taints->as_array()) {
+  if (const Json* taints = base::Find(node, "spec.taints");
+      taints != nullptr && taints->is_array()) {
+    for (const Json& t : *taints) {
       if (base::GetString(t, "key") == kOutOfServiceTaint) state.out_of_service = true;
     }
   }
@@ -39,7 +40,8 @@ bool IsPermanentRefusal(const base::Status& status) {
   // The apiserver's words are the only way to tell which admission step
   // refused (metav1.Status says Forbidden for all of them).
   const std::string& m = status.message();
-  for (const char* transient : {"quota", "because it is being terminated", "cannot create resource"}) {
+  for (const char* transient :
+       {"quota", "because it is being terminated", "cannot create resource"}) {
     if (m.find(transient) != std::string::npos) return false;
   }
   return true;
@@ -73,7 +75,7 @@ ClaimInfo ClaimInfoOf(const Json& pvc) {
   info.request = base::GetString(pvc, "spec.resources.requests.storage");
   if (const Json* owners = base::Find(pvc, "metadata.ownerReferences");
       owners != nullptr && owners->is_array()) {
-    for (const Json& owner : owners->as_array()) {
+    for (const Json& owner : *owners) {
       if (base::GetBool(owner, "controller").value_or(false) &&
           base::GetString(owner, "kind") == "DataVolume") {
         info.data_volume = base::GetString(owner, "name");
@@ -82,8 +84,8 @@ ClaimInfo ClaimInfoOf(const Json& pvc) {
   }
   if (const Json* modes = base::Find(pvc, "spec.accessModes");
       modes != nullptr && modes->is_array()) {
-    for (const Json& mode : modes->as_array()) {
-      if (mode.is_string()) info.access_modes.push_back(mode.as_string());
+    for (const Json& mode : *modes) {
+      if (mode.is_string()) info.access_modes.push_back(mode.get<std::string>());
     }
   }
   return info;

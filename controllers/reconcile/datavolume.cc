@@ -24,7 +24,7 @@ namespace cond = api::dv_condition;
 bool ControlledBy(const Json& object, const std::string& uid) {
   const Json* owners = base::Find(object, "metadata.ownerReferences");
   if (owners == nullptr || !owners->is_array()) return false;
-  return std::any_of(owners->as_array().begin(), owners->as_array().end(), [&](const Json& o) {
+  return std::any_of(owners->begin(), owners->end(), [&](const Json& o) {
     return base::GetBool(o, "controller").value_or(false) && base::GetString(o, "uid") == uid;
   });
 }
@@ -61,7 +61,7 @@ std::optional<Ended> EndOf(const Json& pod) {
   for (const char* list : {"status.initContainerStatuses", "status.containerStatuses"}) {
     const Json* statuses = base::Find(pod, list);
     if (statuses == nullptr || !statuses->is_array()) continue;
-    for (const Json& status : statuses->as_array()) {
+    for (const Json& status : *statuses) {
       const std::string name = base::GetString(status, "name");
       const std::string waiting = base::GetString(status, "state.waiting.reason");
       if (waiting == "ErrImagePull" || waiting == "ImagePullBackOff" ||
@@ -96,7 +96,7 @@ std::optional<Ended> EndOf(const Json& pod) {
 bool Running(const Json& pod) {
   const Json* statuses = base::Find(pod, "status.containerStatuses");
   if (statuses == nullptr || !statuses->is_array()) return false;
-  return std::any_of(statuses->as_array().begin(), statuses->as_array().end(), [](const Json& s) {
+  return std::any_of(statuses->begin(), statuses->end(), [](const Json& s) {
     return base::GetString(s, "name") == kImporterContainer &&
            base::Find(s, "state.running") != nullptr;
   });
@@ -247,9 +247,9 @@ DataVolumeDecision DecideDataVolume(const DataVolumeObservation& obs) {
     // its attempt label is behind restartCount.
     std::string attempt;
     if (const Json* labels = base::Find(*pod, "metadata.labels");
-        labels != nullptr && labels->is_object() && labels->has_field(kImporterAttemptLabel)) {
+        labels != nullptr && labels->is_object() && labels->contains(kImporterAttemptLabel)) {
       attempt = labels->at(kImporterAttemptLabel).is_string()
-                    ? labels->at(kImporterAttemptLabel).as_string()
+                    ? labels->at(kImporterAttemptLabel).get<std::string>()
                     : "";
     }
     if (ended.has_value() && !ended->succeeded && attempt != std::to_string(status.restart_count)) {

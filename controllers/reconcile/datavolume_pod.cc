@@ -97,10 +97,10 @@ Result<Json> RenderClaim(const api::DataVolume& dv, const std::optional<Json>& s
   if (inflate) request = std::to_string(importer::ClaimBytesForDisk(*bytes));
   spec["resources"]["requests"]["storage"] = Str(request);
   if (dv.spec.storage_api) {
-    if (!spec.has_field("accessModes") || spec.at("accessModes").size() == 0) {
+    if (!spec.contains("accessModes") || spec.at("accessModes").size() == 0) {
       spec["accessModes"] = StringArray({"ReadWriteOnce"});
     }
-    if (!spec.has_field("volumeMode")) spec["volumeMode"] = Str("Filesystem");
+    if (!spec.contains("volumeMode")) spec["volumeMode"] = Str("Filesystem");
   }
 
   Json claim = Json::object();
@@ -190,10 +190,10 @@ Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
   if (devices.size() > 0) container["volumeDevices"] = std::move(devices);
 
   Json pod_spec = Json::object();
-  pod_spec["automountServiceAccountToken"] = Json::boolean(false);
-  pod_spec["enableServiceLinks"] = Json::boolean(false);
+  pod_spec["automountServiceAccountToken"] = Json(false);
+  pod_spec["enableServiceLinks"] = Json(false);
   pod_spec["restartPolicy"] = Str("Never");
-  pod_spec["terminationGracePeriodSeconds"] = Json::number(5);
+  pod_spec["terminationGracePeriodSeconds"] = Json(5);
   // The importer runs as KubeVirt's and CDI's unprivileged user, like the
   // launcher: fsGroup makes the claim and the scratch volume its own; a block
   // claim's device gets the pod's uid and gid from the node's runtime
@@ -206,7 +206,7 @@ Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
     }
     pod_spec["initContainers"] = std::move(init_containers);
   }
-  pod_spec["containers"] = Json::array(1);
+  pod_spec["containers"] = base::JsonArray(1);
   pod_spec["containers"][0] = std::move(container);
   pod_spec["volumes"] = std::move(volumes);
 

@@ -41,14 +41,14 @@ DataVolumeObservation Observe(api::DataVolume dv) {
 // The claim as the controller made it, bound.
 Json OwnClaim(const DataVolumeObservation& obs, const char* phase = "Bound") {
   Json claim = *RenderClaim(obs.dv, std::nullopt);
-  claim["metadata"]["uid"] = Json::string("c1");
-  claim["status"]["phase"] = Json::string(phase);
+  claim["metadata"]["uid"] = Json("c1");
+  claim["status"]["phase"] = Json(phase);
   return claim;
 }
 
 Json PodIn(const DataVolumeObservation& obs, const char* status_json) {
   Json pod = *RenderImporterPod(obs.dv, *obs.claim, std::nullopt, obs.config);
-  pod["metadata"]["uid"] = Json::string("p1");
+  pod["metadata"]["uid"] = Json("p1");
   pod["status"] = ParseOrDie(status_json);
   return pod;
 }
@@ -56,9 +56,9 @@ Json PodIn(const DataVolumeObservation& obs, const char* status_json) {
 Json Terminated(int code, const char* message) {
   Json status = ParseOrDie(R"({"phase": "Failed", "containerStatuses": [{"name": "importer",
       "state": {"terminated": {"exitCode": 0, "message": ""}}}]})");
-  if (code == 0) status["phase"] = Json::string("Succeeded");
-  status["containerStatuses"][0]["state"]["terminated"]["exitCode"] = Json::number(code);
-  status["containerStatuses"][0]["state"]["terminated"]["message"] = Json::string(message);
+  if (code == 0) status["phase"] = Json("Succeeded");
+  status["containerStatuses"][0]["state"]["terminated"]["exitCode"] = Json(code);
+  status["containerStatuses"][0]["state"]["terminated"]["message"] = Json(message);
   return status;
 }
 
@@ -78,9 +78,9 @@ TEST(DataVolumeDecision, MakesTheClaimWithRoomForTheFilesystem) {
   // 2 GiB of disk needs 2168 MiB of claim at 5.5% overhead.
   const std::string request = base::GetString(claim, "spec.resources.requests.storage");
   EXPECT_EQ(request, std::to_string(api::importer::ClaimBytesForDisk(2LL << 30)));
-  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteOnce");
+  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).get<std::string>(), "ReadWriteOnce");
   EXPECT_EQ(base::GetString(claim, "metadata.ownerReferences.0.uid", "?"), "?");  // path syntax
-  EXPECT_EQ(claim.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), kDvUid);
+  EXPECT_EQ(claim.at("metadata").at("ownerReferences").at(0).at("uid").get<std::string>(), kDvUid);
   EXPECT_FALSE(d.create_pod.has_value());
   ASSERT_TRUE(d.status.has_value());
   EXPECT_EQ(d.status->phase, "Pending");
@@ -97,7 +97,7 @@ TEST(DataVolumeDecision, ThePvcFormIsTakenAsWritten) {
   Json claim = *RenderClaim(*dv, std::nullopt);
   EXPECT_EQ(base::GetString(claim, "spec.resources.requests.storage"), "1Gi");
   EXPECT_EQ(base::GetString(claim, "spec.storageClassName"), "fast");
-  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).as_string(), "ReadWriteMany");
+  EXPECT_EQ(base::Find(claim, "spec.accessModes")->at(0).get<std::string>(), "ReadWriteMany");
   EXPECT_EQ(base::Find(claim, "spec.volumeMode"), nullptr);
 }
 
@@ -144,15 +144,17 @@ TEST(DataVolumeDecision, RendersTheImporterPodOfTheContract) {
   const Json& pod = *d.create_pod;
   EXPECT_EQ(base::NameOf(pod), "importer-debian");
   const Json& c = pod.at("spec").at("containers").at(0);
-  EXPECT_EQ(c.at("command").at(1).as_string(), "import");
-  EXPECT_EQ(c.at("command").at(2).as_string(), "--source=http");
+  EXPECT_EQ(c.at("command").at(1).get<std::string>(), "import");
+  EXPECT_EQ(c.at("command").at(2).get<std::string>(), "--source=http");
   const int64_t claim_bytes = api::importer::ClaimBytesForDisk(2LL << 30);
-  EXPECT_EQ(c.at("command").at(3).as_string(), "--claim-bytes=" + std::to_string(claim_bytes));
-  EXPECT_EQ(c.at("command").at(4).as_string(), "--url=http://images.vms/debian.qcow2.xz");
-  EXPECT_EQ(c.at("volumeMounts").at(0).at("mountPath").as_string(), api::importer::kTargetDir);
-  EXPECT_FALSE(pod.at("spec").at("automountServiceAccountToken").as_bool());
-  EXPECT_EQ(pod.at("spec").at("securityContext").at("runAsUser").as_integer(), 107);
-  EXPECT_EQ(c.at("securityContext").at("capabilities").at("drop").at(0).as_string(), "ALL");
+  EXPECT_EQ(c.at("command").at(3).get<std::string>(),
+            "--claim-bytes=" + std::to_string(claim_bytes));
+  EXPECT_EQ(c.at("command").at(4).get<std::string>(), "--url=http://images.vms/debian.qcow2.xz");
+  EXPECT_EQ(c.at("volumeMounts").at(0).at("mountPath").get<std::string>(),
+            api::importer::kTargetDir);
+  EXPECT_FALSE(pod.at("spec").at("automountServiceAccountToken").get<bool>());
+  EXPECT_EQ(pod.at("spec").at("securityContext").at("runAsUser").get<int>(), 107);
+  EXPECT_EQ(c.at("securityContext").at("capabilities").at("drop").at(0).get<std::string>(), "ALL");
   ASSERT_TRUE(d.status.has_value());
   EXPECT_EQ(d.status->phase, "ImportScheduled");
   EXPECT_EQ(ConditionOf(*d.status, "Bound").status, "False");
@@ -169,9 +171,9 @@ TEST(DataVolumeDecision, ARegistryImportCopiesTheImagesFileFirst) {
   Json pod = *RenderImporterPod(obs.dv, *obs.claim, std::nullopt, obs.config);
   const Json& init = pod.at("spec").at("initContainers");
   ASSERT_EQ(init.size(), 2u);
-  EXPECT_EQ(init.at(1).at("name").as_string(), kImageCopyContainer);
-  EXPECT_EQ(init.at(1).at("image").as_string(), "vireo.local/debian-cloud:12");
-  EXPECT_EQ(init.at(1).at("volumeMounts").at(1).at("mountPath").as_string(),
+  EXPECT_EQ(init.at(1).at("name").get<std::string>(), kImageCopyContainer);
+  EXPECT_EQ(init.at(1).at("image").get<std::string>(), "vireo.local/debian-cloud:12");
+  EXPECT_EQ(init.at(1).at("volumeMounts").at(1).at("mountPath").get<std::string>(),
             api::importer::kImageDir);
 }
 
@@ -189,7 +191,7 @@ TEST(DataVolumeDecision, ACloneWaitsWhileAVmRunsOnItsSource) {
   ASSERT_TRUE(first.create_claim.has_value());
   EXPECT_EQ(base::GetString(*first.create_claim, "spec.resources.requests.storage"), "2168Mi");
   obs.claim = *first.create_claim;
-  (*obs.claim)["status"]["phase"] = Json::string("Bound");
+  (*obs.claim)["status"]["phase"] = Json("Bound");
   obs.source_in_use_by = "debian-vm";
   DataVolumeDecision d = DecideDataVolume(obs);
   EXPECT_FALSE(d.create_pod.has_value());
@@ -201,8 +203,8 @@ TEST(DataVolumeDecision, ACloneWaitsWhileAVmRunsOnItsSource) {
   EXPECT_EQ(go.status->phase, "CloneScheduled");
   const Json& mounts = go.create_pod->at("spec").at("containers").at(0).at("volumeMounts");
   bool source_read_only = false;
-  for (const Json& m : mounts.as_array()) {
-    if (m.at("mountPath").as_string() == api::importer::kSourceDir) {
+  for (const Json& m : mounts) {
+    if (m.at("mountPath").get<std::string>() == api::importer::kSourceDir) {
       source_read_only = base::GetBool(m, "readOnly").value_or(false);
     }
   }

@@ -36,7 +36,7 @@ std::optional<Json> RenderDisruptionBudget(const api::VirtualMachineInstance& vm
   pdb["metadata"]["ownerReferences"] = pod_json::ControllerOwnerReferences(
       vmi.api_version.empty() ? api::kApiVersion : vmi.api_version,
       api::kVirtualMachineInstanceKind, vmi.metadata.name, vmi.metadata.uid);
-  pdb["spec"]["minAvailable"] = Json::number(1);
+  pdb["spec"]["minAvailable"] = Json(1);
   pdb["spec"]["selector"]["matchLabels"][kCreatedByLabel] = Str(vmi.metadata.uid);
   return pdb;
 }

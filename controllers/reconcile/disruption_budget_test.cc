@@ -24,16 +24,20 @@ TEST(DisruptionBudgetTest, OnlyExternalGetsOne) {
 
 TEST(DisruptionBudgetTest, HoldsTheVmisLauncherPodsAndGoesWithTheVmi) {
   const base::Json pdb = *RenderDisruptionBudget(Vmi("External"));
-  EXPECT_EQ(pdb.at("apiVersion").as_string(), "policy/v1");
-  EXPECT_EQ(pdb.at("metadata").at("name").as_string(), "kubevirt-disruption-budget-db");
-  EXPECT_EQ(pdb.at("metadata").at("namespace").as_string(), "shop");
-  EXPECT_EQ(pdb.at("spec").at("minAvailable").as_integer(), 1);
-  EXPECT_EQ(pdb.at("spec").at("selector").at("matchLabels").at("kubevirt.io/created-by").as_string(),
+  EXPECT_EQ(pdb.at("apiVersion").get<std::string>(), "policy/v1");
+  EXPECT_EQ(pdb.at("metadata").at("name").get<std::string>(), "kubevirt-disruption-budget-db");
+  EXPECT_EQ(pdb.at("metadata").at("namespace").get<std::string>(), "shop");
+  EXPECT_EQ(pdb.at("spec").at("minAvailable").get<int>(), 1);
+  EXPECT_EQ(pdb.at("spec")
+                .at("selector")
+                .at("matchLabels")
+                .at("kubevirt.io/created-by")
+                .get<std::string>(),
             "1f0c7f5e-uid");
   const base::Json& owner = pdb.at("metadata").at("ownerReferences").at(0);
-  EXPECT_EQ(owner.at("kind").as_string(), "VirtualMachineInstance");
-  EXPECT_EQ(owner.at("uid").as_string(), "1f0c7f5e-uid");
-  EXPECT_TRUE(owner.at("controller").as_bool());
+  EXPECT_EQ(owner.at("kind").get<std::string>(), "VirtualMachineInstance");
+  EXPECT_EQ(owner.at("uid").get<std::string>(), "1f0c7f5e-uid");
+  EXPECT_TRUE(owner.at("controller").get<bool>());
 }
 
 TEST(DisruptionBudgetTest, LongNamesStayADnsSubdomain) {

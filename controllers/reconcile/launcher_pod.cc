@@ -167,8 +167,8 @@ Result<Json> Resources(const api::VirtualMachineInstance& vmi, const LauncherCon
   // A CPU quantity that does not parse would make the apiserver refuse the
   // pod with a less helpful message; say which field is wrong.
   for (const Json* list : {&requests, &limits}) {
-    if (!list->has_field("cpu")) continue;
-    const std::string text = list->at("cpu").as_string();
+    if (!list->contains("cpu")) continue;
+    const std::string text = list->at("cpu").get<std::string>();
     if (!api::ParseQuantityMilli(text).ok()) {
       return Status(Code::kInvalid,
                     "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
@@ -218,22 +218,22 @@ Json AccelProbeResources(bool with_limits, const LauncherConfig& config) {
 // Of the status only volumeStatus, with the claims' sizes as they are now.
 std::string VmiForLauncher(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   Json json = api::ToJson(vmi);
-  if (json.has_field("status")) json.erase("status");
+  if (json.contains("status")) json.erase("status");
   api::VirtualMachineInstanceStatus status;
   status.volume_status = ClaimVolumeStatus(vmi.spec, claims);
   if (!status.volume_status.empty()) json["status"] = api::ToJson(status);
   Json& meta = json["metadata"];
   for (const char* key : {"resourceVersion", "managedFields"}) {
-    if (meta.has_field(key)) meta.erase(key);
+    if (meta.contains(key)) meta.erase(key);
   }
-  if (meta.has_field("annotations")) {
+  if (meta.contains("annotations")) {
     Json& annotations = meta["annotations"];
-    if (annotations.has_field("kubectl.kubernetes.io/last-applied-configuration")) {
+    if (annotations.contains("kubectl.kubernetes.io/last-applied-configuration")) {
       annotations.erase("kubectl.kubernetes.io/last-applied-configuration");
     }
     if (annotations.size() == 0) meta.erase("annotations");
   }
-  return json.serialize();
+  return base::DumpJson(json);
 }
 
 std::string InitContainerName(const std::string& volume, size_t index) {
@@ -305,7 +305,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   const api::VirtualMachineInstanceSpec& spec = vmi.spec;
   Result<Json> resources = Resources(vmi, config);
   if (!resources.ok()) return resources.status();
-  const bool with_limits = resources->has_field("limits");
+  const bool with_limits = resources->contains("limits");
   const int64_t grace =
       spec.termination_grace_period_seconds.value_or(api::kDefaultTerminationGracePeriodSeconds);
 
@@ -323,7 +323,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   item["fieldRef"]["fieldPath"] =
       Str(std::string("metadata.annotations['") + kVmiAnnotation + "']");
   vmi_volume["downwardAPI"] = Json::object();
-  vmi_volume["downwardAPI"]["items"] = Json::array(1);
+  vmi_volume["downwardAPI"]["items"] = base::JsonArray(1);
   vmi_volume["downwardAPI"]["items"][0] = std::move(item);
   Push(&volumes, std::move(vmi_volume));
   Push(&mounts, Mount(kVmiVolume, contract::kVmiDir, true));
@@ -388,7 +388,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     Json all = Json::array();
     Push(&all,
          ToolsInitContainer(config.image, config.image_pull_policy, InitResources(with_limits)));
-    for (const Json& c : init_containers.as_array()) Push(&all, c);
+    for (const Json& c : init_containers) Push(&all, c);
     init_containers = std::move(all);
     Push(&volumes, EmptyDirVolume(kToolsVolume));
   }
@@ -404,11 +404,11 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     probe["resources"] = AccelProbeResources(with_limits, config);
     probe["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
     probe["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-    probe["volumeMounts"] = Json::array(1);
+    probe["volumeMounts"] = base::JsonArray(1);
     probe["volumeMounts"][0] = Mount(kStateVolume, contract::kStateDir, false);
     Json all = Json::array();
     Push(&all, std::move(probe));
-    for (const Json& c : init_containers.as_array()) Push(&all, c);
+    for (const Json& c : init_containers) Push(&all, c);
     init_containers = std::move(all);
   }
 
@@ -416,9 +416,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   probe["exec"] = Json::object();
   probe["exec"]["command"] = StringArray(
       {contract::kBinary, contract::kProbe, Flag(contract::kFlagStateDir), contract::kStateDir});
-  probe["periodSeconds"] = Json::number(2);
-  probe["timeoutSeconds"] = Json::number(5);
-  probe["failureThreshold"] = Json::number(2);
+  probe["periodSeconds"] = Json(2);
+  probe["timeoutSeconds"] = Json(5);
+  probe["failureThreshold"] = Json(2);
 
   Json launcher = Json::object();
   launcher["name"] = Str(kLauncherContainer);
@@ -450,7 +450,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     for (const api::Port& port : iface.ports) {
       Json p = Json::object();
       if (!port.name.empty()) p["name"] = Str(port.name);
-      p["containerPort"] = Json::number(port.port);
+      p["containerPort"] = Json(port.port);
       p["protocol"] = Str(port.protocol.empty() ? "TCP" : port.protocol);
       Push(&ports, std::move(p));
     }
@@ -458,11 +458,10 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   if (ports.size() > 0) launcher["ports"] = std::move(ports);
 
   Json pod_spec = Json::object();
-  pod_spec["automountServiceAccountToken"] = Json::boolean(false);
-  pod_spec["enableServiceLinks"] = Json::boolean(false);
+  pod_spec["automountServiceAccountToken"] = Json(false);
+  pod_spec["enableServiceLinks"] = Json(false);
   pod_spec["restartPolicy"] = Str("Never");
-  pod_spec["terminationGracePeriodSeconds"] =
-      Json::number(grace + config.termination_grace_margin_seconds);
+  pod_spec["terminationGracePeriodSeconds"] = Json(grace + config.termination_grace_margin_seconds);
   // PodSecurity "restricted": libvirt and QEMU run as uid 107, the volumes
   // are the pod's group's (docs/launcher-pod.md).
   pod_spec["securityContext"] = RestrictedPodSecurityContext(/*seccomp=*/false);
@@ -474,11 +473,11 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     Json sysctl = Json::object();
     sysctl["name"] = Str("net.ipv4.ip_unprivileged_port_start");
     sysctl["value"] = Str("0");
-    pod_spec["securityContext"]["sysctls"] = Json::array(1);
+    pod_spec["securityContext"]["sysctls"] = base::JsonArray(1);
     pod_spec["securityContext"]["sysctls"][0] = std::move(sysctl);
   }
   if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
-  pod_spec["containers"] = Json::array(1);
+  pod_spec["containers"] = base::JsonArray(1);
   pod_spec["containers"][0] = std::move(launcher);
   pod_spec["volumes"] = std::move(volumes);
   if (!spec.node_selector.empty()) {
@@ -510,7 +509,7 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
   tools["resources"] = std::move(resources);
   tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   tools["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  tools["volumeMounts"] = Json::array(1);
+  tools["volumeMounts"] = base::JsonArray(1);
   tools["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, false);
   return tools;
 }
@@ -528,7 +527,7 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  copy["volumeMounts"] = Json::array(2);
+  copy["volumeMounts"] = base::JsonArray(2);
   copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
   copy["volumeMounts"][1] = Mount(volume, dir, false);
   return copy;

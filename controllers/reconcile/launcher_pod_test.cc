@@ -50,7 +50,7 @@ api::VirtualMachineInstance VmiFromVmFixture(const std::string& fixture, const s
 // reviewer can read it.
 Json Normalized(Json pod) {
   Json& annotations = pod["metadata"]["annotations"];
-  annotations[kVmiAnnotation] = testing::ParseOrDie(annotations[kVmiAnnotation].as_string());
+  annotations[kVmiAnnotation] = testing::ParseOrDie(annotations[kVmiAnnotation].get<std::string>());
   return pod;
 }
 
@@ -92,67 +92,68 @@ std::vector<std::string> RestrictedViolations(const Json& pod) {
   std::vector<std::string> out;
   const Json& spec = pod.at("spec");
   const Json none = Json::object();
-  const Json& pod_sc = spec.has_field("securityContext") ? spec.at("securityContext") : none;
+  const Json& pod_sc = spec.contains("securityContext") ? spec.at("securityContext") : none;
   for (const char* host : {"hostNetwork", "hostPID", "hostIPC"}) {
-    if (spec.has_field(host) && spec.at(host).as_bool()) out.push_back(std::string(host));
+    if (spec.contains(host) && spec.at(host).get<bool>()) out.push_back(std::string(host));
   }
   static const std::set<std::string> kAllowedVolumes = {
       "configMap", "csi",   "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
       "projected", "secret"};
-  for (const Json& v : spec.at("volumes").as_array()) {
-    for (const auto& [key, value] : v.as_object()) {
+  for (const Json& v : spec.at("volumes")) {
+    for (const auto& [key, value] : v.items()) {
       if (key != "name" && !kAllowedVolumes.contains(key)) {
-        out.push_back("volume " + v.at("name").as_string() + ": " + key);
+        out.push_back("volume " + v.at("name").get<std::string>() + ": " + key);
       }
     }
   }
   auto seccomp_ok = [](const Json& sc) {
-    if (!sc.has_field("seccompProfile")) return false;
-    const std::string type = sc.at("seccompProfile").at("type").as_string();
+    if (!sc.contains("seccompProfile")) return false;
+    const std::string type = sc.at("seccompProfile").at("type").get<std::string>();
     return type == "RuntimeDefault" || type == "Localhost";
   };
   auto field = [](const Json& sc, const char* name) -> const Json* {
-    return sc.has_field(name) ? &sc.at(name) : nullptr;
+    return sc.contains(name) ? &sc.at(name) : nullptr;
   };
-  if (const Json* uid = field(pod_sc, "runAsUser"); uid != nullptr && uid->as_integer() == 0) {
+  if (const Json* uid = field(pod_sc, "runAsUser"); uid != nullptr && uid->get<int>() == 0) {
     out.push_back("pod runAsUser 0");
   }
   std::vector<const Json*> containers;
   for (const char* list : {"initContainers", "containers"}) {
-    if (!spec.has_field(list)) continue;
-    for (const Json& c : spec.at(list).as_array()) containers.push_back(&c);
+    if (!spec.contains(list)) continue;
+    for (const Json& c : spec.at(list)) containers.push_back(&c);
   }
   for (const Json* c : containers) {
-    const std::string name = c->at("name").as_string();
-    const Json& sc = c->has_field("securityContext") ? c->at("securityContext") : none;
-    if (const Json* p = field(sc, "privileged"); p != nullptr && p->as_bool()) {
+    const std::string name = c->at("name").get<std::string>();
+    const Json& sc = c->contains("securityContext") ? c->at("securityContext") : none;
+    if (const Json* p = field(sc, "privileged"); p != nullptr && p->get<bool>()) {
       out.push_back(name + ": privileged");
     }
     const Json* escalation = field(sc, "allowPrivilegeEscalation");
-    if (escalation == nullptr || escalation->as_bool()) {
+    if (escalation == nullptr || escalation->get<bool>()) {
       out.push_back(name + ": allowPrivilegeEscalation not false");
     }
     const Json* caps = field(sc, "capabilities");
     bool drops_all = false;
-    if (caps != nullptr && caps->has_field("drop")) {
-      for (const Json& d : caps->at("drop").as_array()) drops_all |= d.as_string() == "ALL";
+    if (caps != nullptr && caps->contains("drop")) {
+      for (const Json& d : caps->at("drop")) drops_all |= d.get<std::string>() == "ALL";
     }
     if (!drops_all) out.push_back(name + ": capabilities do not drop ALL");
-    if (caps != nullptr && caps->has_field("add")) {
-      for (const Json& a : caps->at("add").as_array()) {
-        if (a.as_string() != "NET_BIND_SERVICE") out.push_back(name + ": adds " + a.as_string());
+    if (caps != nullptr && caps->contains("add")) {
+      for (const Json& a : caps->at("add")) {
+        if (a.get<std::string>() != "NET_BIND_SERVICE")
+          out.push_back(name + ": adds " + a.get<std::string>());
       }
     }
     const Json* non_root = field(sc, "runAsNonRoot");
     if (non_root == nullptr) non_root = field(pod_sc, "runAsNonRoot");
-    if (non_root == nullptr || !non_root->as_bool()) out.push_back(name + ": runAsNonRoot unset");
-    if (const Json* uid = field(sc, "runAsUser"); uid != nullptr && uid->as_integer() == 0) {
+    if (non_root == nullptr || !non_root->get<bool>()) out.push_back(name + ": runAsNonRoot unset");
+    if (const Json* uid = field(sc, "runAsUser"); uid != nullptr && uid->get<int>() == 0) {
       out.push_back(name + ": runAsUser 0");
     }
     if (!seccomp_ok(sc) && !seccomp_ok(pod_sc)) out.push_back(name + ": no seccompProfile");
-    if (c->has_field("ports")) {
-      for (const Json& port : c->at("ports").as_array()) {
-        if (port.has_field("hostPort")) out.push_back(name + ": hostPort");
+    if (c->contains("ports")) {
+      for (const Json& port : c->at("ports")) {
+        if (port.contains("hostPort")) out.push_back(name + ": hostPort");
       }
     }
   }
@@ -166,7 +167,7 @@ TEST(LauncherPodSecurity, CheckerFlagsAPodWithoutASecurityContext) {
   Json pod = Render(vmi, Config(EmulationMode::kAuto));
   pod["spec"].erase("securityContext");
   for (const char* list : {"initContainers", "containers"}) {
-    for (auto& c : pod["spec"][list].as_array()) c.erase("securityContext");
+    for (auto& c : pod["spec"][list]) c.erase("securityContext");
   }
   const std::vector<std::string> violations = RestrictedViolations(pod);
   EXPECT_THAT(violations, ::testing::Contains("compute: runAsNonRoot unset"));
@@ -225,26 +226,25 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
     }
     const Json& sc = pod.at("spec").at("securityContext");
     // passt binds low ports as 107: the pod's network namespace allows it.
-    EXPECT_EQ(sc.has_field("sysctls") ? sc.at("sysctls").serialize() : "",
+    EXPECT_EQ(sc.contains("sysctls") ? sc.at("sysctls").dump() : "",
               i < with_interfaces
                   ? R"([{"name":"net.ipv4.ip_unprivileged_port_start","value":"0"}])"
                   : "");
     // Fixed ids, the ones the launcher image names libvirt-qemu and the
     // importer pod uses: files one writes, the other reads.
-    EXPECT_EQ(sc.at("runAsUser").as_integer(), 107);
-    EXPECT_EQ(sc.at("runAsGroup").as_integer(), 107);
-    EXPECT_EQ(sc.at("fsGroup").as_integer(), 107);
-    EXPECT_TRUE(sc.at("runAsNonRoot").as_bool());
+    EXPECT_EQ(sc.at("runAsUser").get<int>(), 107);
+    EXPECT_EQ(sc.at("runAsGroup").get<int>(), 107);
+    EXPECT_EQ(sc.at("fsGroup").get<int>(), 107);
+    EXPECT_TRUE(sc.at("runAsNonRoot").get<bool>());
     size_t containers = 0;
     for (const char* list : {"initContainers", "containers"}) {
-      if (!pod.at("spec").has_field(list)) continue;
-      for (const Json& container : pod.at("spec").at(list).as_array()) {
+      if (!pod.at("spec").contains(list)) continue;
+      for (const Json& container : pod.at("spec").at(list)) {
         ++containers;
         const Json& csc = container.at("securityContext");
-        EXPECT_FALSE(csc.at("allowPrivilegeEscalation").as_bool()) << container.at("name");
-        EXPECT_EQ(csc.at("capabilities").at("drop").serialize(), "[\"ALL\"]")
-            << container.at("name");
-        EXPECT_FALSE(csc.has_field("runAsUser")) << "the pod's uid, not one per container";
+        EXPECT_FALSE(csc.at("allowPrivilegeEscalation").get<bool>()) << container.at("name");
+        EXPECT_EQ(csc.at("capabilities").at("drop").dump(), "[\"ALL\"]") << container.at("name");
+        EXPECT_FALSE(csc.contains("runAsUser")) << "the pod's uid, not one per container";
       }
     }
     EXPECT_GE(containers, 1u);
@@ -269,12 +269,12 @@ TEST(LauncherPod, CommandFollowsTheContract) {
                                            std::string("--emulation=") + EmulationModeName(mode),
                                            "--grace-period-seconds",
                                            "0"};
-    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(command.at(i).as_string(), want[i]);
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(command.at(i).get<std::string>(), want[i]);
     // cirros asks for 0 s: the pod still gets the margin to destroy and exit.
     EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 15);
     const bool asks_kvm =
-        Launcher(pod).at("resources").has_field("limits") &&
-        Launcher(pod).at("resources").at("limits").has_field("devices.kubevirt.io/kvm");
+        Launcher(pod).at("resources").contains("limits") &&
+        Launcher(pod).at("resources").at("limits").contains("devices.kubevirt.io/kvm");
     EXPECT_EQ(asks_kvm, mode == EmulationMode::kOff);
   }
 }
@@ -282,7 +282,7 @@ TEST(LauncherPod, CommandFollowsTheContract) {
 const Json* InitContainer(const Json& pod, const std::string& name) {
   const Json* list = base::Find(pod, "spec.initContainers");
   if (list == nullptr) return nullptr;
-  for (const Json& c : list->as_array()) {
+  for (const Json& c : *list) {
     if (base::GetString(c, "name") == name) return &c;
   }
   return nullptr;
@@ -290,8 +290,8 @@ const Json* InitContainer(const Json& pod, const std::string& name) {
 
 bool AsksForKvm(const Json& container) {
   const Json* limits = base::Find(container, "resources.limits");
-  return limits != nullptr && limits->has_field("devices.kubevirt.io/kvm") &&
-         limits->at("devices.kubevirt.io/kvm").as_string() == "1";
+  return limits != nullptr && limits->contains("devices.kubevirt.io/kvm") &&
+         limits->at("devices.kubevirt.io/kvm").get<std::string>() == "1";
 }
 
 // off: always the KVM resource; on: never; auto: when a device plugin
@@ -318,15 +318,15 @@ TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
     if (!probes) continue;
     // First, before the containerDisk copies, so a broken KVM is known early.
     EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
-    EXPECT_EQ(probe->at("command").serialize(),
+    EXPECT_EQ(probe->at("command").dump(),
               R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state"])");
     EXPECT_EQ(base::GetString(*probe, "image"), kLauncherImage);
     EXPECT_TRUE(AsksForKvm(*probe));
     EXPECT_EQ(base::GetString(*probe, "resources.requests.memory"), "128Mi");
-    EXPECT_EQ(probe->at("volumeMounts").serialize(),
+    EXPECT_EQ(probe->at("volumeMounts").dump(),
               R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"}])");
     // The launcher still runs with auto: it follows the probe's verdict.
-    EXPECT_EQ(Launcher(pod).at("command").at(6).as_string(), "--emulation=auto");
+    EXPECT_EQ(Launcher(pod).at("command").at(6).get<std::string>(), "--emulation=auto");
   }
 }
 
@@ -354,7 +354,8 @@ TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {
   ASSERT_TRUE(vmi.ok());
   vmi->metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"] = "{}";
   const Json pod = Render(*vmi, Config(EmulationMode::kAuto));
-  const std::string text = pod.at("metadata").at("annotations").at(kVmiAnnotation).as_string();
+  const std::string text =
+      pod.at("metadata").at("annotations").at(kVmiAnnotation).get<std::string>();
   auto decoded = api::FromJson<api::VirtualMachineInstance>(testing::ParseOrDie(text));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->metadata.uid, vmi->metadata.uid);
@@ -371,7 +372,7 @@ TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {
                 .at(0)
                 .at("fieldRef")
                 .at("fieldPath")
-                .as_string(),
+                .get<std::string>(),
             "metadata.annotations['vireo.io/vmi']");
 }
 
@@ -382,11 +383,11 @@ TEST(LauncherPod, TheVmisAnnotationsReachThePodAndOursWin) {
   vmi.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"] = "{}";
   const Json pod = Render(vmi, Config(EmulationMode::kAuto));
   const Json& annotations = pod.at("metadata").at("annotations");
-  ASSERT_TRUE(annotations.has_field("example.com/owner"));
-  EXPECT_EQ(annotations.at("example.com/owner").as_string(), "team-a");
-  EXPECT_NE(annotations.at(kVmiAnnotation).as_string(), "from the user");
-  EXPECT_FALSE(annotations.has_field("kubectl.kubernetes.io/last-applied-configuration"));
-  EXPECT_FALSE(annotations.has_field(kVmGenerationAnnotation));
+  ASSERT_TRUE(annotations.contains("example.com/owner"));
+  EXPECT_EQ(annotations.at("example.com/owner").get<std::string>(), "team-a");
+  EXPECT_NE(annotations.at(kVmiAnnotation).get<std::string>(), "from the user");
+  EXPECT_FALSE(annotations.contains("kubectl.kubernetes.io/last-applied-configuration"));
+  EXPECT_FALSE(annotations.contains(kVmGenerationAnnotation));
 }
 
 // The kubelet's deletion grace period bounds the shutdown, so it can follow
@@ -396,7 +397,7 @@ TEST(LauncherPod, GracePeriodIsTheKubeletsUnlessZero) {
   vmi.spec.termination_grace_period_seconds = 60;
   const Json pod = Render(vmi, Config(EmulationMode::kOn));
   const Json& command = Launcher(pod).at("command");
-  EXPECT_EQ(command.at(command.size() - 1).as_string(), "unbounded");
+  EXPECT_EQ(command.at(command.size() - 1).get<std::string>(), "unbounded");
   EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 75);
 }
 
@@ -411,15 +412,15 @@ TEST(LauncherPod, CloudInitSecretsAreMountedWhereTheLauncherReadsThem) {
   const size_t index = vmi.spec.volumes.size() - 1;
   const Json pod = Render(vmi, Config(EmulationMode::kOn));
   std::map<std::string, std::string> secret_of;  // pod volume -> secret
-  for (const Json& v : pod.at("spec").at("volumes").as_array()) {
-    if (v.has_field("secret"))
-      secret_of[v.at("name").as_string()] = base::GetString(v, "secret.secretName");
+  for (const Json& v : pod.at("spec").at("volumes")) {
+    if (v.contains("secret"))
+      secret_of[v.at("name").get<std::string>()] = base::GetString(v, "secret.secretName");
   }
   std::map<std::string, std::string> path_of;  // pod volume -> mount path
-  for (const Json& m : Launcher(pod).at("volumeMounts").as_array()) {
-    path_of[m.at("name").as_string()] = m.at("mountPath").as_string();
-    if (secret_of.contains(m.at("name").as_string())) {
-      EXPECT_TRUE(m.at("readOnly").as_bool());
+  for (const Json& m : Launcher(pod).at("volumeMounts")) {
+    path_of[m.at("name").get<std::string>()] = m.at("mountPath").get<std::string>();
+    if (secret_of.contains(m.at("name").get<std::string>())) {
+      EXPECT_TRUE(m.at("readOnly").get<bool>());
     }
   }
   const std::string u = "vireo-cis-" + std::to_string(index) + "-u";

@@ -14,10 +14,10 @@ namespace vireo::controllers::pod_json {
 
 using base::Json;
 
-inline Json Str(const std::string& s) { return Json::string(s); }
+inline Json Str(const std::string& s) { return Json(s); }
 
 inline Json StringArray(std::initializer_list<std::string> items) {
-  Json array = Json::array(items.size());
+  Json array = base::JsonArray(items.size());
   size_t i = 0;
   for (const std::string& item : items) array[i++] = Str(item);
   return array;
@@ -45,9 +45,9 @@ inline Json ControllerOwnerReferences(const std::string& api_version, const std:
   owner["kind"] = Str(kind);
   owner["name"] = Str(name);
   owner["uid"] = Str(uid);
-  owner["controller"] = Json::boolean(true);
-  owner["blockOwnerDeletion"] = Json::boolean(true);
-  Json owners = Json::array(1);
+  owner["controller"] = Json(true);
+  owner["blockOwnerDeletion"] = Json(true);
+  Json owners = base::JsonArray(1);
   owners[0] = std::move(owner);
   return owners;
 }
@@ -56,7 +56,7 @@ inline Json Mount(const std::string& volume, const std::string& path, bool read_
   Json mount = Json::object();
   mount["name"] = Str(volume);
   mount["mountPath"] = Str(path);
-  if (read_only) mount["readOnly"] = Json::boolean(true);
+  if (read_only) mount["readOnly"] = Json(true);
   return mount;
 }
 
@@ -72,7 +72,7 @@ inline Json ClaimVolume(const std::string& name, const std::string& claim, bool 
   volume["name"] = Str(name);
   volume["persistentVolumeClaim"] = Json::object();
   volume["persistentVolumeClaim"]["claimName"] = Str(claim);
-  if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json::boolean(true);
+  if (read_only) volume["persistentVolumeClaim"]["readOnly"] = Json(true);
   return volume;
 }
 
@@ -89,10 +89,10 @@ inline constexpr int64_t kPodUid = 107;
 // device_ownership_from_security_context).
 inline Json RestrictedPodSecurityContext(bool seccomp = true) {
   Json security = Json::object();
-  security["runAsNonRoot"] = Json::boolean(true);
-  security["runAsUser"] = Json::number(kPodUid);
-  security["runAsGroup"] = Json::number(kPodUid);
-  security["fsGroup"] = Json::number(kPodUid);
+  security["runAsNonRoot"] = Json(true);
+  security["runAsUser"] = Json(kPodUid);
+  security["runAsGroup"] = Json(kPodUid);
+  security["fsGroup"] = Json(kPodUid);
   if (seccomp) {
     security["seccompProfile"] = Json::object();
     security["seccompProfile"]["type"] = Str("RuntimeDefault");
@@ -105,7 +105,7 @@ inline Json RestrictedPodSecurityContext(bool seccomp = true) {
 // RuntimeDefault (for a pod whose pod-level context has none).
 inline Json RestrictedContainerSecurityContext(bool seccomp = false) {
   Json security = Json::object();
-  security["allowPrivilegeEscalation"] = Json::boolean(false);
+  security["allowPrivilegeEscalation"] = Json(false);
   security["capabilities"] = Json::object();
   security["capabilities"]["drop"] = StringArray({"ALL"});
   if (seccomp) {

@@ -5,18 +5,18 @@ namespace vireo::controllers::internal {
 namespace {
 
 const Json* Field(const Json& object, const char* key) {
-  if (!object.is_object() || !object.has_field(key)) return nullptr;
+  if (!object.is_object() || !object.contains(key)) return nullptr;
   return &object.at(key);
 }
 
 std::string StringField(const Json& object, const char* key) {
   const Json* v = Field(object, key);
-  return v != nullptr && v->is_string() ? v->as_string() : "";
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
 }
 
 const Json* FindNamed(const Json* list, const std::string& name) {
   if (list == nullptr || !list->is_array()) return nullptr;
-  for (const Json& item : list->as_array()) {
+  for (const Json& item : *list) {
     if (StringField(item, "name") == name) return &item;
   }
   return nullptr;
@@ -49,9 +49,9 @@ PodSummary SummarizePod(const Json& pod) {
   }
   if (const Json* owners = base::Find(pod, "metadata.ownerReferences");
       owners != nullptr && owners->is_array()) {
-    for (const Json& owner : owners->as_array()) {
+    for (const Json& owner : *owners) {
       const Json* controller = Field(owner, "controller");
-      if (controller != nullptr && controller->is_boolean() && controller->as_bool()) {
+      if (controller != nullptr && controller->is_boolean() && controller->get<bool>()) {
         out.controller_uid = StringField(owner, "uid");
       }
     }
@@ -70,7 +70,7 @@ PodSummary SummarizePod(const Json& pod) {
   out.message = StringField(*status, "message");
   out.pod_ip = StringField(*status, "podIP");
   if (const Json* ips = Field(*status, "podIPs"); ips != nullptr && ips->is_array()) {
-    for (const Json& ip : ips->as_array()) {
+    for (const Json& ip : *ips) {
       std::string text = StringField(ip, "ip");
       if (!text.empty()) out.pod_ips.push_back(std::move(text));
     }
@@ -79,7 +79,7 @@ PodSummary SummarizePod(const Json& pod) {
 
   if (const Json* conditions = Field(*status, "conditions");
       conditions != nullptr && conditions->is_array()) {
-    for (const Json& c : conditions->as_array()) {
+    for (const Json& c : *conditions) {
       const std::string type = StringField(c, "type");
       const std::string value = StringField(c, "status");
       if (type == "Ready") out.ready = value == "True";
@@ -114,7 +114,7 @@ PodSummary SummarizePod(const Json& pod) {
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
     const Json* statuses = Field(*status, list);
     if (statuses == nullptr || !statuses->is_array()) continue;
-    for (const Json& cs : statuses->as_array()) {
+    for (const Json& cs : *statuses) {
       NoteImagePull(cs, &out);
       const Json* ended = base::Find(cs, "state.terminated");
       if (std::string(list) == "initContainerStatuses" && ended != nullptr &&

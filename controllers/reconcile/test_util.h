@@ -125,11 +125,11 @@ inline void Pretty(const Json& v, int indent, std::string* out) {
       return;
     }
     std::vector<std::string> keys;
-    for (const auto& [k, unused] : v.as_object()) keys.push_back(k);
+    for (const auto& [k, unused] : v.items()) keys.push_back(k);
     std::sort(keys.begin(), keys.end());
     *out += "{\n";
     for (size_t i = 0; i < keys.size(); ++i) {
-      *out += inner + Json::string(keys[i]).serialize() + ": ";
+      *out += inner + Json(keys[i]).dump() + ": ";
       Pretty(v.at(keys[i]), indent + 2, out);
       *out += i + 1 < keys.size() ? ",\n" : "\n";
     }
@@ -140,12 +140,11 @@ inline void Pretty(const Json& v, int indent, std::string* out) {
       return;
     }
     bool scalars = true;
-    for (const Json& item : v.as_array())
-      scalars = scalars && !item.is_object() && !item.is_array();
-    if (scalars && v.serialize().size() < 80) {
+    for (const Json& item : v) scalars = scalars && !item.is_object() && !item.is_array();
+    if (scalars && v.dump().size() < 80) {
       *out += "[";
       for (size_t i = 0; i < v.size(); ++i) {
-        *out += (i == 0 ? "" : ", ") + v.as_array().at(i).serialize();
+        *out += (i == 0 ? "" : ", ") + v.at(i).dump();
       }
       *out += "]";
       return;
@@ -153,12 +152,12 @@ inline void Pretty(const Json& v, int indent, std::string* out) {
     *out += "[\n";
     for (size_t i = 0; i < v.size(); ++i) {
       *out += inner;
-      Pretty(v.as_array().at(i), indent + 2, out);
+      Pretty(v.at(i), indent + 2, out);
       *out += i + 1 < v.size() ? ",\n" : "\n";
     }
     *out += pad + "]";
   } else {
-    *out += v.serialize();
+    *out += v.dump();
   }
 }
 

@@ -36,28 +36,28 @@ std::chrono::seconds StartBackoff(int64_t consecutive_failures, const std::strin
 std::vector<Json> NewDataVolumesFor(const api::VirtualMachine& vm, const DataVolumes& existing) {
   std::vector<Json> created;
   if (!vm.spec.data_volume_templates.is_array()) return created;
-  for (const Json& tmpl : vm.spec.data_volume_templates.as_array()) {
+  for (const Json& tmpl : vm.spec.data_volume_templates) {
     const std::string name = base::GetString(tmpl, "metadata.name");
     if (name.empty() || existing.contains(name)) continue;
     Json dv = Json::object();
-    dv["apiVersion"] = Json::string(api::kCdiApiVersion);
-    dv["kind"] = Json::string(api::kDataVolumeKind);
+    dv["apiVersion"] = Json(api::kCdiApiVersion);
+    dv["kind"] = Json(api::kDataVolumeKind);
     Json metadata = Json::object();
-    metadata["name"] = Json::string(name);
-    metadata["namespace"] = Json::string(vm.metadata.namespace_);
+    metadata["name"] = Json(name);
+    metadata["namespace"] = Json(vm.metadata.namespace_);
     for (const char* key : {"labels", "annotations"}) {
       if (const Json* value = base::Find(tmpl, std::string("metadata.") + key)) {
         metadata[key] = *value;
       }
     }
     Json owner = Json::object();
-    owner["apiVersion"] = Json::string(vm.api_version.empty() ? api::kApiVersion : vm.api_version);
-    owner["kind"] = Json::string(api::kVirtualMachineKind);
-    owner["name"] = Json::string(vm.metadata.name);
-    owner["uid"] = Json::string(vm.metadata.uid);
-    owner["controller"] = Json::boolean(true);
-    owner["blockOwnerDeletion"] = Json::boolean(true);
-    metadata["ownerReferences"] = Json::array(1);
+    owner["apiVersion"] = Json(vm.api_version.empty() ? api::kApiVersion : vm.api_version);
+    owner["kind"] = Json(api::kVirtualMachineKind);
+    owner["name"] = Json(vm.metadata.name);
+    owner["uid"] = Json(vm.metadata.uid);
+    owner["controller"] = Json(true);
+    owner["blockOwnerDeletion"] = Json(true);
+    metadata["ownerReferences"] = base::JsonArray(1);
     metadata["ownerReferences"][0] = std::move(owner);
     dv["metadata"] = std::move(metadata);
     if (const Json* spec = base::Find(tmpl, "spec")) dv["spec"] = *spec;
@@ -85,7 +85,7 @@ Json NewVmiFor(const api::VirtualMachine& vm) {
   vmi.spec = vm.spec.template_spec.spec;
   api::ApplyVmiDefaults(&vmi);
   Json json = api::ToJson(vmi);
-  if (json.has_field("status")) json.erase("status");
+  if (json.contains("status")) json.erase("status");
   return json;
 }
 

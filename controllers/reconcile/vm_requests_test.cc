@@ -195,7 +195,7 @@ TEST(VmBackoff, FailedStartsBackOffAndAreCountedOncePerVmi) {
   obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning, false, "third-uid");
   d = DecideVm(obs);
   ASSERT_TRUE(d.status.has_value());
-  EXPECT_FALSE(d.status->extra.is_object() && d.status->extra.has_field("startFailure"));
+  EXPECT_FALSE(d.status->extra.is_object() && d.status->extra.contains("startFailure"));
   EXPECT_EQ(d.status->printable_status, "Running");
 }
 
@@ -241,7 +241,7 @@ TEST(VmBackoff, ManualNeitherCountsNorWaits) {
   obs.vm->status.state_change_requests = {Request(StateChangeAction::kStart)};
   const VmDecision d = DecideVm(obs);
   EXPECT_TRUE(d.create_vmi.has_value());
-  EXPECT_FALSE(d.status->extra.has_field("startFailure"));
+  EXPECT_FALSE(d.status->extra.contains("startFailure"));
 }
 
 TEST(VmBackoff, DelayDoublesWithSpreadAndIsCapped) {
@@ -303,7 +303,8 @@ TEST(VmDataVolumes, TemplatesBecomeDataVolumesTheVmOwnsAndTheVmShowsProvisioning
   EXPECT_EQ(base::GetString(dv, "apiVersion"), "cdi.kubevirt.io/v1beta1");
   EXPECT_EQ(base::GetString(dv, "metadata.namespace"), "default");
   EXPECT_EQ(base::GetString(dv, "metadata.labels.os"), "debian");
-  EXPECT_EQ(dv.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), testing::kVmUid);
+  EXPECT_EQ(dv.at("metadata").at("ownerReferences").at(0).at("uid").get<std::string>(),
+            testing::kVmUid);
   EXPECT_EQ(base::GetString(dv, "spec.source.http.url"), "http://images/debian.qcow2");
   EXPECT_EQ(d.status->printable_status, "Stopped");
 

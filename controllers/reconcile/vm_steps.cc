@@ -34,7 +34,7 @@ struct StartFailure {
 };
 
 std::optional<StartFailure> ReadStartFailure(const Json& extra) {
-  if (!extra.is_object() || !extra.has_field(kStartFailure)) return std::nullopt;
+  if (!extra.is_object() || !extra.contains(kStartFailure)) return std::nullopt;
   const Json& json = extra.at(kStartFailure);
   if (!json.is_object()) return std::nullopt;
   StartFailure out;
@@ -46,14 +46,14 @@ std::optional<StartFailure> ReadStartFailure(const Json& extra) {
 
 void WriteStartFailure(const std::optional<StartFailure>& failure, Json* extra) {
   if (!failure.has_value()) {
-    if (extra->is_object() && extra->has_field(kStartFailure)) extra->erase(kStartFailure);
+    if (extra->is_object() && extra->contains(kStartFailure)) extra->erase(kStartFailure);
     return;
   }
   if (!extra->is_object()) *extra = Json::object();
   Json json = Json::object();
-  json["consecutiveFailCount"] = Json::number(failure->count);
-  json["lastFailedVMIUID"] = Json::string(failure->last_failed_uid);
-  json["retryAfterTimestamp"] = Json::string(failure->retry_after);
+  json["consecutiveFailCount"] = Json(failure->count);
+  json["lastFailedVMIUID"] = Json(failure->last_failed_uid);
+  json["retryAfterTimestamp"] = Json(failure->retry_after);
   (*extra)[kStartFailure] = std::move(json);
 }
 

@@ -108,13 +108,13 @@ TEST(UpdateStartFailureTest, ARunOrAStrategyThatKeepsNoRecordClearsIt) {
   VmObservation failed = With(vm, VmiOf(vm, VmiPhase::kFailed, /*ran=*/false));
   Json extra = Json::object();
   UpdateStartFailure(RunStrategy::kAlways, ViewVmi(failed), Now(), &extra);
-  ASSERT_TRUE(extra.has_field("startFailure"));
+  ASSERT_TRUE(extra.contains("startFailure"));
   Json manual = extra;
   EXPECT_EQ(UpdateStartFailure(RunStrategy::kManual, ViewVmi(failed), Now(), &manual), seconds(0));
-  EXPECT_FALSE(manual.has_field("startFailure"));
+  EXPECT_FALSE(manual.contains("startFailure"));
   VmObservation ran = With(vm, VmiOf(vm, VmiPhase::kFailed, /*ran=*/true));
   EXPECT_EQ(UpdateStartFailure(RunStrategy::kAlways, ViewVmi(ran), Now(), &extra), seconds(0));
-  EXPECT_FALSE(extra.has_field("startFailure"));
+  EXPECT_FALSE(extra.contains("startFailure"));
 }
 
 TEST(DecideVmiActionTest, RerunOnFailureQueuesOneStartWithTheDeleteOfAFailedVmi) {

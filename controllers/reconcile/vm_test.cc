@@ -125,8 +125,8 @@ TEST(DecideVm, OwnStatusIsAFixedPoint) {
     ASSERT_TRUE(first.status.has_value());
     obs.vm->status = *first.status;
     const VmDecision second = DecideVm(obs);
-    EXPECT_FALSE(second.status.has_value()) << api::ToJson(*second.status).serialize() << "\nvs\n"
-                                            << api::ToJson(*first.status).serialize();
+    EXPECT_FALSE(second.status.has_value()) << api::ToJson(*second.status).dump() << "\nvs\n"
+                                            << api::ToJson(*first.status).dump();
     EXPECT_EQ(ActionOf(second), ActionOf(first));
   }
 }
@@ -283,19 +283,21 @@ TEST(DecideVm, NewVmiCarriesTemplateOwnerAndDefaults) {
   EXPECT_EQ(base::GetString(vmi, "metadata.namespace"), "default");
   EXPECT_EQ(base::GetString(vmi, "metadata.labels.app"), "demo");
   EXPECT_EQ(base::GetString(vmi, "metadata.annotations.note"), "hello");
-  EXPECT_EQ(vmi.at("metadata").at("annotations").at(kVmGenerationAnnotation).as_string(), "3");
+  EXPECT_EQ(vmi.at("metadata").at("annotations").at(kVmGenerationAnnotation).get<std::string>(),
+            "3");
   const Json& owner = vmi.at("metadata").at("ownerReferences").at(0);
   EXPECT_EQ(base::GetString(owner, "uid"), testing::kVmUid);
   EXPECT_EQ(base::GetString(owner, "kind"), "VirtualMachine");
   EXPECT_EQ(base::GetBool(owner, "controller"), true);
   EXPECT_EQ(base::GetBool(owner, "blockOwnerDeletion"), true);
-  EXPECT_EQ(vmi.at("metadata").at("finalizers").at(0).as_string(), kVmiFinalizer);
+  EXPECT_EQ(vmi.at("metadata").at("finalizers").at(0).get<std::string>(), kVmiFinalizer);
   // Defaults are in the spec: what runs is what the VMI shows.
   EXPECT_EQ(base::GetString(vmi, "spec.domain.machine.type"), "q35");
   EXPECT_EQ(base::GetString(vmi, "spec.domain.firmware.uuid"), testing::kVmUid);
-  EXPECT_EQ(vmi.at("spec").at("domain").at("devices").at("disks").at(0).at("name").as_string(),
-            "root");
-  EXPECT_FALSE(vmi.has_field("status"));
+  EXPECT_EQ(
+      vmi.at("spec").at("domain").at("devices").at("disks").at(0).at("name").get<std::string>(),
+      "root");
+  EXPECT_FALSE(vmi.contains("status"));
   EXPECT_TRUE(api::FromJson<api::VirtualMachineInstance>(vmi).ok());
 }
 

@@ -66,7 +66,7 @@ bool HasFinalizer(const api::ObjectMeta& meta, const char* finalizer) {
 }
 
 bool HasActivePods(const api::VirtualMachineInstanceStatus& status) {
-  return status.extra.is_object() && status.extra.has_field(kActivePods) &&
+  return status.extra.is_object() && status.extra.contains(kActivePods) &&
          status.extra.at(kActivePods).is_object() && status.extra.at(kActivePods).size() > 0;
 }
 
@@ -159,13 +159,13 @@ NodeVerdict JudgeNode(const PodSummary& pod, const VmiObservation& obs) {
   const std::optional<WallTime> since = base::ParseMicroTime(node.ready_since);
   const WallTime::duration silent = since.has_value() ? obs.now - *since : obs.node_grace;
   if (silent < obs.node_grace) {
-    v.recheck = std::chrono::ceil<std::chrono::seconds>(obs.node_grace - silent) +
-                std::chrono::seconds(1);
+    v.recheck =
+        std::chrono::ceil<std::chrono::seconds>(obs.node_grace - silent) + std::chrono::seconds(1);
     return v;
   }
   v.lost = true;
-  v.message = "node " + name + " of launcher pod " + pod.name + " is " + state +
-              ", longer than " + std::to_string(obs.node_grace.count()) + " s" + what_to_do;
+  v.message = "node " + name + " of launcher pod " + pod.name + " is " + state + ", longer than " +
+              std::to_string(obs.node_grace.count()) + " s" + what_to_do;
   return v;
 }
 
@@ -187,7 +187,7 @@ void ApplyPodToStatus(const PodSummary& pod, const api::VirtualMachineInstanceSp
   if (!pod.node_name.empty()) status->node_name = pod.node_name;
   if (!pod.launcher_image.empty()) status->launcher_container_image_version = pod.launcher_image;
   Json active = Json::object();
-  active[pod.uid] = Json::string(pod.node_name);
+  active[pod.uid] = Json(pod.node_name);
   if (!status->extra.is_object()) status->extra = Json::object();
   status->extra[kActivePods] = std::move(active);
 

@@ -160,7 +160,7 @@ TEST(DecideVmi, PhaseFollowsThePod) {
               row.pod == PodState::kPendingUnscheduled || row.pod == PodState::kUnschedulable
                   ? ""
                   : "node-1");
-    EXPECT_TRUE(d.status->extra.at("activePods").has_field("pod-uid-1"));
+    EXPECT_TRUE(d.status->extra.at("activePods").contains("pod-uid-1"));
     if (row.after != row.before) {
       ASSERT_FALSE(d.status->phase_transition_timestamps.empty());
       EXPECT_EQ(d.status->phase_transition_timestamps.back().phase, row.after);
@@ -247,10 +247,10 @@ TEST(DecideVmi, NetworkDataNamingNoGuestNicIsShown) {
 Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message) {
   Json pod = Pod(vmi, PodState::kRunningReady);
   pod["spec"]["initContainers"] = testing::ParseOrDie(R"([{"name": "accel-probe"}])");
-  Json statuses = Json::array(1);
+  Json statuses = base::JsonArray(1);
   statuses[0] = testing::ParseOrDie(R"({"name": "accel-probe", "ready": false,
       "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})");
-  statuses[0]["state"]["terminated"]["message"] = Json::string(message);
+  statuses[0]["state"]["terminated"]["message"] = Json(message);
   pod["status"]["initContainerStatuses"] = statuses;
   return pod;
 }
@@ -387,7 +387,7 @@ TEST(DecideVmi, FailureSaysWhy) {
 
 TEST(DecideVmi, PodDeletedUnderARunningVmiFailsIt) {
   Json pod = Pod(Vmi(), PodState::kSucceeded);
-  pod["metadata"]["deletionTimestamp"] = Json::string(At(seconds(-1)));
+  pod["metadata"]["deletionTimestamp"] = Json(At(seconds(-1)));
   const VmiDecision d = DecideVmi(Observe(Vmi(VmiPhase::kRunning), {pod}));
   EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
   EXPECT_EQ(d.status->reason, "PodDeleted");
@@ -440,7 +440,7 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
                 .at("volumeDevices")
                 .at(0)
                 .at("devicePath")
-                .as_string(),
+                .get<std::string>(),
             "/dev/vireo/data");
 }
 
@@ -486,7 +486,7 @@ TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
   EXPECT_EQ(api::FindCondition(d.status->conditions, "DataVolumesReady")->status, "True");
   const Json& volumes = d.create_pod->at("spec").at("volumes");
   bool mounted = false;
-  for (const Json& v : volumes.as_array()) {
+  for (const Json& v : volumes) {
     mounted |= base::GetString(v, "persistentVolumeClaim.claimName") == "debian";
   }
   EXPECT_TRUE(mounted);
@@ -534,7 +534,7 @@ TEST(DecideVmi, DeletionDrainsPodsThenReleasesTheFinalizer) {
   EXPECT_EQ(api::FindCondition(d.status->conditions, "Ready")->status, "False");
 
   Json going = Pod(vmi, PodState::kRunningReady);
-  going["metadata"]["deletionTimestamp"] = Json::string(At(seconds(0)));
+  going["metadata"]["deletionTimestamp"] = Json(At(seconds(0)));
   d = DecideVmi(Observe(vmi, {going}));
   EXPECT_TRUE(d.delete_pods.empty()) << "already being deleted";
 
@@ -570,9 +570,9 @@ TEST(DecideVmi, PodsAreDeletedWithTheVmisCurrentGracePeriodPlusTheMargin) {
   // A duplicate pod goes with the same period: it may run a guest too.
   api::VirtualMachineInstance live = Vmi(VmiPhase::kRunning);
   live.spec.termination_grace_period_seconds = 90;
-  VmiObservation dup = Observe(live, {Pod(live, PodState::kRunningReady),
-                                      Pod(live, PodState::kRunningReady, "virt-launcher-other",
-                                          "pod-uid-2")});
+  VmiObservation dup =
+      Observe(live, {Pod(live, PodState::kRunningReady),
+                     Pod(live, PodState::kRunningReady, "virt-launcher-other", "pod-uid-2")});
   d = DecideVmi(dup);
   ASSERT_EQ(d.delete_pods.size(), 1u);
   EXPECT_EQ(d.delete_pods[0].name, "virt-launcher-other");
@@ -605,10 +605,11 @@ TEST(DecideVmi, InvalidVmiFails) {
 // of kind Invalid or admission-Forbidden is final.
 TEST(PermanentRefusal, TellsAdmissionAndInvalidFromQuotaRbacAndOutages) {
   using base::Code;
-  EXPECT_TRUE(IsPermanentRefusal(base::Status(
-      Code::kInvalid, "Pod \"virt-launcher-x\" is invalid: metadata.name: must be no more "
-                      "than 63 characters",
-      422)));
+  EXPECT_TRUE(IsPermanentRefusal(
+      base::Status(Code::kInvalid,
+                   "Pod \"virt-launcher-x\" is invalid: metadata.name: must be no more "
+                   "than 63 characters",
+                   422)));
   EXPECT_TRUE(IsPermanentRefusal(base::Status(
       Code::kForbidden,
       "pods \"virt-launcher-x\" is forbidden: violates PodSecurity \"restricted:latest\": "
@@ -671,8 +672,8 @@ TEST(DecideVmi, ARefusedPodFailsTheVmiWithTheApiserversWords) {
   EXPECT_FALSE(next.create_pod.has_value());
   const api::VirtualMachineInstanceStatus& kept = next.status.value_or(vmi.status);
   EXPECT_EQ(kept.phase, VmiPhase::kFailed);
-  EXPECT_TRUE(internal::HasCondition(kept.conditions, kConditionSynchronized, "False",
-                                     "FailedCreate"));
+  EXPECT_TRUE(
+      internal::HasCondition(kept.conditions, kConditionSynchronized, "False", "FailedCreate"));
 }
 
 NodeState Ready(const std::string& status, seconds since) {
@@ -728,14 +729,14 @@ TEST(DecideVmiNodes, ADeletedOrDisruptedPodOnASilentNodeFailsAtOnce) {
   ASSERT_TRUE(d.status.has_value());
   EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
   EXPECT_EQ(d.status->reason, "NodeUnresponsive");
-  EXPECT_THAT(d.status->conditions.empty() ? "" : api::FindCondition(d.status->conditions,
-                                                                     kConditionSynchronized)
-                                                      ->message,
+  EXPECT_THAT(d.status->conditions.empty()
+                  ? ""
+                  : api::FindCondition(d.status->conditions, kConditionSynchronized)->message,
               ::testing::HasSubstr("DeletionByTaintManager"));
   EXPECT_TRUE(d.delete_pods.empty());
 
   Json deleting = Pod(vmi, PodState::kRunningReady);
-  deleting["metadata"]["deletionTimestamp"] = Json::string(At(seconds(-1)));
+  deleting["metadata"]["deletionTimestamp"] = Json(At(seconds(-1)));
   obs.pods = {deleting};
   d = DecideVmi(obs);
   ASSERT_TRUE(d.status.has_value());
@@ -772,7 +773,7 @@ TEST(DecideVmiNodes, ANodeGoneOrOutOfServiceFailsTheVmiAndForceDeletesThePod) {
   api::VirtualMachineInstance going = Vmi(VmiPhase::kFailed);
   going.metadata.deletion_timestamp = At(seconds(-5));
   Json stuck = Pod(going, PodState::kRunningReady);
-  stuck["metadata"]["deletionTimestamp"] = Json::string(At(seconds(-5)));
+  stuck["metadata"]["deletionTimestamp"] = Json(At(seconds(-5)));
   VmiObservation deleting = Observe(going, {stuck});
   deleting.nodes = Nodes{{"node-1", shut}};
   d = DecideVmi(deleting);

@@ -190,7 +190,7 @@ struct Pod {
 };
 
 api::VirtualMachineInstance VmiFromJson(const std::string& text) {
-  auto vmi = api::FromJson<api::VirtualMachineInstance>(base::Json::parse(text));
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(*base::ParseJson(text));
   EXPECT_TRUE(vmi.ok()) << vmi.status().ToString();
   api::ApplyVmiDefaults(&*vmi);
   return *vmi;

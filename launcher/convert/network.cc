@@ -58,16 +58,16 @@ const std::string kSlirpNetwork = std::string("net=10.0.2.0/") + kMasqueradePref
 void AddCommandLineNic(const api::Interface& iface, const std::string& netdev,
                        const std::string& mac, const char* device, DomainXml& xml) {
   base::Json dev = base::Json::object();
-  dev["driver"] = base::Json::string(device);
-  dev["id"] = base::Json::string("ua-net-" + iface.name);
-  dev["netdev"] = base::Json::string(netdev);
-  dev["mac"] = base::Json::string(mac);
+  dev["driver"] = base::Json(device);
+  dev["id"] = base::Json("ua-net-" + iface.name);
+  dev["netdev"] = base::Json(netdev);
+  dev["mac"] = base::Json(mac);
   if (iface.boot_order.has_value()) {
-    dev["bootindex"] = base::Json::number(*iface.boot_order);
+    dev["bootindex"] = base::Json(*iface.boot_order);
   } else {
     // As KubeVirt: no network boot ROM unless the NIC boots (it costs
     // seconds of firmware time under TCG).
-    dev["romfile"] = base::Json::string("");
+    dev["romfile"] = base::Json("");
   }
   xml.nic_devices.push_back(std::move(dev));
 }

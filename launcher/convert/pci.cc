@@ -37,7 +37,7 @@ Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml) {
     // i440fx has no root ports: libvirt and QEMU fill the root bus's slots.
     for (base::Json& nic : xml.nic_devices) {
       xml.qemu_args.push_back("-device");
-      xml.qemu_args.push_back(nic.serialize());
+      xml.qemu_args.push_back(base::DumpJson(nic));
     }
     return Status::Ok();
   }
@@ -45,10 +45,10 @@ Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml) {
   unsigned bus = 1;
   for (XmlElement* nic : xml.nic_elements) AddressOnRootPort(*nic, bus++);
   for (base::Json& nic : xml.nic_devices) {
-    nic["bus"] = base::Json::string("pci." + std::to_string(bus++));
-    nic["addr"] = base::Json::string("0x0");
+    nic["bus"] = base::Json("pci." + std::to_string(bus++));
+    nic["addr"] = base::Json("0x0");
     xml.qemu_args.push_back("-device");
-    xml.qemu_args.push_back(nic.serialize());
+    xml.qemu_args.push_back(base::DumpJson(nic));
   }
   const size_t nics = xml.nic_elements.size() + xml.nic_devices.size();
   if (nics < kReservedInterfaceSlots) bus += kReservedInterfaceSlots - nics;

@@ -61,10 +61,9 @@ inline std::string ReadText(const std::string& path) {
 // controller hands it to the launcher. Fails the test when it cannot.
 inline api::VirtualMachineInstance LoadVmi(const std::string& name) {
   const std::string path = TestdataPath(name + ".vmi.json");
-  std::error_code error;
-  base::Json json = base::Json::parse(ReadText(path), error);
-  if (error) ADD_FAILURE() << path << ": " << error.message();
-  auto vmi = api::FromJson<api::VirtualMachineInstance>(json);
+  auto json = base::ParseJson(ReadText(path), path);
+  if (!json.ok()) ADD_FAILURE() << json.status().message();
+  auto vmi = api::FromJson<api::VirtualMachineInstance>(json.ok() ? *json : base::Json());
   if (!vmi.ok()) {
     ADD_FAILURE() << path << ": " << vmi.status().ToString();
     return {};

@@ -12,10 +12,17 @@
 namespace vireo::api {
 namespace codec {
 
-using JsonType = web::json::value::value_type;
+JsonType TypeOf(const Json& value) {
+  if (value.is_number()) return JsonType::Number;
+  if (value.is_boolean()) return JsonType::Boolean;
+  if (value.is_string()) return JsonType::String;
+  if (value.is_object()) return JsonType::Object;
+  if (value.is_array()) return JsonType::Array;
+  return JsonType::Null;  // null; a parsed document holds no other kind
+}
 
 const char* KindName(const Json& value) {
-  switch (value.type()) {
+  switch (TypeOf(value)) {
     case JsonType::Null:
       return "null";
     case JsonType::Number:
@@ -33,15 +40,15 @@ const char* KindName(const Json& value) {
 }
 
 bool IsZeroValue(const Json& value) {
-  switch (value.type()) {
+  switch (TypeOf(value)) {
     case JsonType::Null:
       return true;
     case JsonType::Number:
-      return value.is_integer() && value.as_number().to_int64() == 0;
+      return (value.is_number_integer() || value.is_number_unsigned()) && value == 0;
     case JsonType::Boolean:
-      return !value.as_bool();
+      return !value.get<bool>();
     case JsonType::String:
-      return value.as_string().empty();
+      return value.get<std::string>().empty();
     case JsonType::Object:
     case JsonType::Array:
       return value.size() == 0;
@@ -53,11 +60,10 @@ namespace {
 
 // A quantity may arrive as a JSON number ("cpu: 2" in YAML); keep its text.
 std::string NumberText(const Json& value) {
-  const web::json::number& n = value.as_number();
-  if (n.is_int64()) return std::to_string(n.to_int64());
-  if (n.is_uint64()) return std::to_string(n.to_uint64());
+  if (value.is_number_unsigned()) return std::to_string(value.get<uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
   std::ostringstream out;
-  out << std::setprecision(std::numeric_limits<double>::digits10) << n.to_double();
+  out << std::setprecision(std::numeric_limits<double>::digits10) << value.get<double>();
   return out.str();
 }
 
@@ -104,10 +110,9 @@ ObjectReader::ObjectReader(const Json& value, std::string path, Problems& proble
 const Json* ObjectReader::Find(std::string_view key) const {
   if (field_log != nullptr) field_log->looked_up.insert(LogPath(path_, key));
   if (!is_object_) return nullptr;
-  const web::json::object& object = value_.as_object();
-  auto it = object.find(std::string(key));
-  if (it == object.end() || it->second.is_null()) return nullptr;
-  return &it->second;
+  auto it = value_.find(key);
+  if (it == value_.end() || it->is_null()) return nullptr;
+  return &*it;
 }
 
 void ObjectReader::Consume(std::string_view key, bool whole) {
@@ -120,7 +125,7 @@ void ObjectReader::Fail(std::string_view key, std::string message) {
 }
 
 bool ObjectReader::Expect(std::string_view key, const Json& v, JsonType type, const char* what) {
-  if (v.type() == type) return true;
+  if (TypeOf(v) == type) return true;
   Fail(key, std::string("expected ") + what + ", got " + KindName(v));
   return false;
 }
@@ -128,22 +133,22 @@ bool ObjectReader::Expect(std::string_view key, const Json& v, JsonType type, co
 void ObjectReader::String(std::string_view key, std::string* out) {
   const Json* v = Find(key);
   if (v == nullptr || !Expect(key, *v, JsonType::String, "a string")) return;
-  if (v->as_string().empty()) return;
-  *out = v->as_string();
+  if (v->get<std::string>().empty()) return;
+  *out = v->get<std::string>();
   Consume(key);
 }
 
 void ObjectReader::OptString(std::string_view key, std::optional<std::string>* out) {
   const Json* v = Find(key);
   if (v == nullptr || !Expect(key, *v, JsonType::String, "a string")) return;
-  *out = v->as_string();
+  *out = v->get<std::string>();
   Consume(key);
 }
 
 void ObjectReader::Bool(std::string_view key, bool* out) {
   const Json* v = Find(key);
   if (v == nullptr || !Expect(key, *v, JsonType::Boolean, "a boolean")) return;
-  if (!v->as_bool()) return;
+  if (!v->get<bool>()) return;
   *out = true;
   Consume(key);
 }
@@ -151,17 +156,17 @@ void ObjectReader::Bool(std::string_view key, bool* out) {
 void ObjectReader::OptBool(std::string_view key, std::optional<bool>* out) {
   const Json* v = Find(key);
   if (v == nullptr || !Expect(key, *v, JsonType::Boolean, "a boolean")) return;
-  *out = v->as_bool();
+  *out = v->get<bool>();
   Consume(key);
 }
 
 std::optional<int64_t> ObjectReader::ReadInt(std::string_view key, const Json& v) {
   if (!Expect(key, v, JsonType::Number, "an integer")) return std::nullopt;
-  if (!v.is_integer() || !v.as_number().is_int64()) {
-    Fail(key, "expected an integer, got " + v.serialize());
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX)) {
+    Fail(key, "expected an integer, got " + base::DumpJson(v));
     return std::nullopt;
   }
-  return v.as_number().to_int64();
+  return v.get<int64_t>();
 }
 
 void ObjectReader::Int(std::string_view key, int64_t* out) {
@@ -201,13 +206,13 @@ void ObjectReader::StringMap(std::string_view key, std::map<std::string, std::st
   if (v == nullptr || !Expect(key, *v, JsonType::Object, "an object")) return;
   if (v->size() == 0) return;
   const std::string path = PathOf(key);
-  for (const auto& [k, item] : v->as_object()) {
+  for (const auto& [k, item] : v->items()) {
     if (!item.is_string()) {
       problems_.Add(KeyPath(path, k), kReasonTypeInvalid,
                     std::string("expected a string, got ") + KindName(item));
       continue;
     }
-    (*out)[k] = item.as_string();
+    (*out)[k] = item.get<std::string>();
   }
   Consume(key);
 }
@@ -219,13 +224,13 @@ void ObjectReader::StringList(std::string_view key, std::vector<std::string>* ou
   const std::string path = PathOf(key);
   out->clear();
   for (size_t i = 0; i < v->size(); ++i) {
-    const Json& item = v->as_array().at(i);
+    const Json& item = v->at(i);
     if (!item.is_string()) {
       problems_.Add(IndexPath(path, i), kReasonTypeInvalid,
                     std::string("expected a string, got ") + KindName(item));
       continue;
     }
-    out->push_back(item.as_string());
+    out->push_back(item.get<std::string>());
   }
   Consume(key);
 }
@@ -235,7 +240,7 @@ namespace {
 // Quantities are strings or numbers; anything else is a type error at `path`.
 bool QuantityText(const Json& v, const std::string& path, Problems& problems, Quantity* out) {
   if (v.is_string()) {
-    *out = v.as_string();
+    *out = v.get<std::string>();
     return true;
   }
   if (v.is_number()) {
@@ -263,7 +268,7 @@ void ObjectReader::QuantityMap(std::string_view key, std::map<std::string, Quant
   if (v == nullptr || !Expect(key, *v, JsonType::Object, "an object")) return;
   if (v->size() == 0) return;
   const std::string path = PathOf(key);
-  for (const auto& [k, item] : v->as_object()) {
+  for (const auto& [k, item] : v->items()) {
     Quantity text;
     if (QuantityText(item, KeyPath(path, k), problems_, &text)) (*out)[k] = std::move(text);
   }
@@ -281,7 +286,7 @@ void ObjectReader::Raw(std::string_view key, JsonType type, Json* out) {
 Json ObjectReader::Extra() const {
   if (!is_object_) return Json();
   Json extra;
-  for (const auto& [k, v] : value_.as_object()) {
+  for (const auto& [k, v] : value_.items()) {
     if (consumed_.count(k) > 0) continue;
     if (extra.is_null()) extra = Json::object();
     extra[k] = v;
@@ -299,41 +304,41 @@ void ObjectWriter::Set(std::string_view key, Json value) {
 }
 
 void ObjectWriter::String(std::string_view key, const std::string& value) {
-  if (!value.empty()) Set(key, Json::string(value));
+  if (!value.empty()) Set(key, Json(value));
 }
 
 void ObjectWriter::OptString(std::string_view key, const std::optional<std::string>& value) {
-  if (value.has_value()) Set(key, Json::string(*value));
+  if (value.has_value()) Set(key, Json(*value));
 }
 
 void ObjectWriter::Bool(std::string_view key, bool value) {
-  if (value) Set(key, Json::boolean(true));
+  if (value) Set(key, Json(true));
 }
 
 void ObjectWriter::OptBool(std::string_view key, const std::optional<bool>& value) {
-  if (value.has_value()) Set(key, Json::boolean(*value));
+  if (value.has_value()) Set(key, Json(*value));
 }
 
 void ObjectWriter::Int(std::string_view key, int64_t value) {
-  if (value != 0) Set(key, Json::number(value));
+  if (value != 0) Set(key, Json(value));
 }
 
 void ObjectWriter::OptInt(std::string_view key, const std::optional<int64_t>& value) {
-  if (value.has_value()) Set(key, Json::number(*value));
+  if (value.has_value()) Set(key, Json(*value));
 }
 
 void ObjectWriter::StringMap(std::string_view key,
                              const std::map<std::string, std::string>& value) {
   if (value.empty()) return;
   Json object = Json::object();
-  for (const auto& [k, v] : value) object[k] = Json::string(v);
+  for (const auto& [k, v] : value) object[k] = Json(v);
   Set(key, std::move(object));
 }
 
 void ObjectWriter::StringList(std::string_view key, const std::vector<std::string>& value) {
   if (value.empty()) return;
-  Json array = Json::array(value.size());
-  for (size_t i = 0; i < value.size(); ++i) array[i] = Json::string(value[i]);
+  Json array = base::JsonArray(value.size());
+  for (size_t i = 0; i < value.size(); ++i) array[i] = Json(value[i]);
   Set(key, std::move(array));
 }
 
@@ -345,14 +350,14 @@ void ObjectWriter::Raw(std::string_view key, const Json& value) {
 
 std::string DescribeObject(const Json& json, std::string_view kind) {
   std::string out(kind);
-  if (!json.is_object() || !json.has_field("metadata")) return out;
+  if (!json.is_object() || !json.contains("metadata")) return out;
   const Json& meta = json.at("metadata");
-  if (!meta.is_object() || !meta.has_field("name") || !meta.at("name").is_string()) return out;
+  if (!meta.is_object() || !meta.contains("name") || !meta.at("name").is_string()) return out;
   out += ' ';
-  if (meta.has_field("namespace") && meta.at("namespace").is_string()) {
-    out += meta.at("namespace").as_string() + "/";
+  if (meta.contains("namespace") && meta.at("namespace").is_string()) {
+    out += meta.at("namespace").get<std::string>() + "/";
   }
-  return out + meta.at("name").as_string();
+  return out + meta.at("name").get<std::string>();
 }
 
 void CheckTypeMeta(ObjectReader& r, const std::string& api_version, const std::string& kind,

@@ -122,17 +122,17 @@ std::vector<Kind> LoadFields() {
   EXPECT_TRUE(in) << "cannot open " << VIREO_API_FIELDS;
   std::stringstream text;
   text << in.rdbuf();
-  std::error_code error;
-  Json json = Json::parse(text.str(), error);
-  EXPECT_FALSE(error) << VIREO_API_FIELDS << ": " << error.message();
+  auto parsed = base::ParseJson(text.str(), VIREO_API_FIELDS);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().message();
   std::vector<Kind> kinds;
-  if (error || !json.is_object()) return kinds;
-  for (const auto& [name, kind] : json.as_object()) {
+  if (!parsed.ok() || !parsed->is_object()) return kinds;
+  const Json& json = *parsed;
+  for (const auto& [name, kind] : json.items()) {
     Kind k{name, {}};
-    for (const Json& f : kind.at("fields").as_array()) {
+    for (const Json& f : kind.at("fields")) {
       Field field;
-      field.path = f.at("path").as_string();
-      field.leaf = f.at("leaf").as_bool();
+      field.path = f.at("path").get<std::string>();
+      field.leaf = f.at("leaf").get<bool>();
       if (field.leaf) {
         field.value = f.at("value");
         field.object = f.at("object");
@@ -165,11 +165,11 @@ std::string Key(const std::string& seg) {
 const Json* At(const Json& json, const std::string& path) {
   const Json* node = &json;
   for (const std::string& seg : Split(path)) {
-    if (!node->is_object() || !node->has_field(Key(seg))) return nullptr;
+    if (!node->is_object() || !node->contains(Key(seg))) return nullptr;
     node = &node->at(Key(seg));
     if (IsList(seg)) {
       if (!node->is_array() || node->size() == 0) return nullptr;
-      node = &node->as_array().at(0);
+      node = &node->at(0);
     }
   }
   return node;
@@ -195,9 +195,9 @@ std::string NotModelled(const FieldLog& log, const std::string& path) {
 // object has none, so the decoder reaches the field.
 Json WithDataVolumeBase(Json object) {
   Json& spec = object["spec"];
-  if (!spec.has_field("source")) spec["source"]["blank"] = Json::object();
-  if (!spec.has_field("storage") && !spec.has_field("pvc")) {
-    spec["storage"]["resources"]["requests"]["storage"] = Json::string("1Gi");
+  if (!spec.contains("source")) spec["source"]["blank"] = Json::object();
+  if (!spec.contains("storage") && !spec.contains("pvc")) {
+    spec["storage"]["resources"]["requests"]["storage"] = Json("1Gi");
   }
   return object;
 }
@@ -265,7 +265,7 @@ TEST(CodecFieldsTest, EveryDeclaredFieldIsModelledAndRoundTrips) {
       const Json* back = At(*output, field.path);
       if (back == nullptr) {
         ADD_FAILURE() << kind.name << " " << field.path << ": lost on encode, set to "
-                      << field.value.serialize();
+                      << field.value.dump();
         continue;
       }
       EXPECT_EQ(JsonDiff(field.value, *back), "") << kind.name << " " << field.path;

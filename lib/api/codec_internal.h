@@ -17,6 +17,10 @@
 namespace vireo::api::codec {
 
 // "a string", "a number", ... for "expected X, got Y" messages.
+// The JSON kinds the schema speaks of (the library's integer, unsigned and
+// float kinds are one number here).
+enum class JsonType { Null, Number, Boolean, String, Object, Array };
+JsonType TypeOf(const Json& value);
 const char* KindName(const Json& value);
 
 // The values a non-optional field cannot tell apart from "absent": null, "",
@@ -72,7 +76,7 @@ class ObjectReader {
   void QuantityValue(std::string_view key, Quantity* out);
   void QuantityMap(std::string_view key, std::map<std::string, Quantity>* out);
   // Keeps a value of the given type as is (affinity, tolerations).
-  void Raw(std::string_view key, web::json::value::value_type type, Json* out);
+  void Raw(std::string_view key, JsonType type, Json* out);
 
   // For modelled nested values. `decode` is called as decode(json, path, problems, out).
   template <typename T, typename F>
@@ -93,14 +97,14 @@ class ObjectReader {
   template <typename T, typename F>
   void List(std::string_view key, std::vector<T>* out, F decode) {
     const Json* v = Find(key);
-    if (v == nullptr || !Expect(key, *v, web::json::value::Array, "an array")) return;
+    if (v == nullptr || !Expect(key, *v, JsonType::Array, "an array")) return;
     if (v->size() == 0) return;
     Consume(key, /*whole=*/false);
     const std::string path = PathOf(key);
     out->clear();
-    for (size_t i = 0; i < v->as_array().size(); ++i) {
+    for (size_t i = 0; i < v->size(); ++i) {
       out->emplace_back();
-      decode(v->as_array().at(i), IndexPath(path, i), problems_, &out->back());
+      decode(v->at(i), IndexPath(path, i), problems_, &out->back());
     }
   }
 
@@ -116,8 +120,7 @@ class ObjectReader {
   void Consume(std::string_view key, bool whole = true);
   std::optional<int64_t> ReadInt(std::string_view key, const Json& v);
   // Records "expected <what>, got <kind>" unless `v` has type `type`.
-  bool Expect(std::string_view key, const Json& v, web::json::value::value_type type,
-              const char* what);
+  bool Expect(std::string_view key, const Json& v, JsonType type, const char* what);
   void Fail(std::string_view key, std::string message);
 
   const Json& value_;
@@ -158,7 +161,7 @@ class ObjectWriter {
   template <typename T, typename F>
   void List(std::string_view key, const std::vector<T>& values, F encode) {
     if (values.empty()) return;
-    Json array = Json::array(values.size());
+    Json array = base::JsonArray(values.size());
     for (size_t i = 0; i < values.size(); ++i) array[i] = encode(values[i]);
     Set(key, std::move(array));
   }
@@ -187,7 +190,7 @@ void DecodeVmiSpec(const Json& json, const std::string& path, Problems& problems
 Json EncodeVmiSpec(const VirtualMachineInstanceSpec& spec);
 
 // Runs `decode` on a top-level object, turning problems (and, defensively,
-// any web::json exception) into a kInvalid Status naming `what`.
+// any JSON library exception) into a kInvalid Status naming `what`.
 // "VirtualMachine default/vm1" when the JSON carries a name, else `kind`.
 std::string DescribeObject(const Json& json, std::string_view kind);
 
@@ -197,7 +200,7 @@ base::Result<T> DecodeTopLevel(const Json& json, std::string_view kind, F decode
   T out;
   try {
     decode(json, std::string(), problems, &out);
-  } catch (const web::json::json_exception& e) {
+  } catch (const base::Json::exception& e) {
     // The reader checks every type before it reads, so this is a bug; still
     // no exception crosses the API.
     problems.Add("", kReasonInvalid, e.what());

@@ -5,7 +5,6 @@
 namespace vireo::api::codec {
 namespace {
 
-using JsonType = web::json::value::value_type;
 using generated::FieldKind;
 
 // ---------------------------------------------------------------- generated field lists
@@ -312,7 +311,7 @@ void DecodeSecretName(const Json& json, const std::string& path, Problems& probl
 
 Json SecretName(const std::string& name) {
   Json ref = Json::object();
-  ref["name"] = Json::string(name);
+  ref["name"] = Json(name);
   return ref;
 }
 

@@ -25,7 +25,7 @@ class RoundTripTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(RoundTripTest, DecodeThenEncodeGivesTheSameJson) {
   const Json input = LoadFixture(GetParam());
   ASSERT_TRUE(input.is_object());
-  const std::string kind = input.at("kind").as_string();
+  const std::string kind = input.at("kind").get<std::string>();
   Json output;
   if (kind == kVirtualMachineKind) {
     Result<VirtualMachine> vm = FromJson<VirtualMachine>(input);
@@ -65,7 +65,7 @@ TEST(CodecTest, DecodesTheCirrosVm) {
   EXPECT_EQ(vm->metadata.generation, 2);
   EXPECT_EQ(vm->metadata.finalizers,
             std::vector<std::string>{"kubevirt.io/virtualMachineControllerFinalize"});
-  EXPECT_TRUE(vm->metadata.extra.has_field("managedFields"));
+  EXPECT_TRUE(vm->metadata.extra.contains("managedFields"));
   EXPECT_FALSE(vm->spec.running.has_value());
   EXPECT_EQ(vm->spec.run_strategy, RunStrategy::kAlways);
 
@@ -121,7 +121,7 @@ TEST(CodecTest, DecodesThePvcVm) {
   EXPECT_EQ(iface.ports[1].protocol, "");
   EXPECT_EQ(spec.volumes[0].persistent_volume_claim->claim_name, "fedora-root");
   EXPECT_EQ(spec.node_selector.at("kubernetes.io/arch"), "amd64");
-  EXPECT_TRUE(spec.affinity.has_field("nodeAffinity"));
+  EXPECT_TRUE(spec.affinity.contains("nodeAffinity"));
   EXPECT_EQ(spec.tolerations.size(), 1u);
   EXPECT_EQ(spec.hostname, "db1");
   EXPECT_EQ(spec.termination_grace_period_seconds, 180);
@@ -154,7 +154,7 @@ TEST(CodecTest, DecodesTheRunningVmi) {
   ASSERT_EQ(vmi->status.phase_transition_timestamps.size(), 4u);
   EXPECT_EQ(vmi->status.phase_transition_timestamps[2].phase, VmiPhase::kScheduled);
   EXPECT_EQ(vmi->status.launcher_container_image_version, "localhost/vireo-launcher:dev");
-  EXPECT_TRUE(vmi->status.extra.has_field("guestOSInfo"));
+  EXPECT_TRUE(vmi->status.extra.contains("guestOSInfo"));
 }
 
 // ---------------------------------------------------------------- encoding
@@ -167,12 +167,12 @@ TEST(CodecTest, EditsKeepTheUnmodelledFields) {
   vm->spec.template_spec.spec.domain.devices.disks[1].disk->bus = "sata";
 
   const Json out = ToJson(*vm);
-  EXPECT_EQ(out.at("spec").at("runStrategy").as_string(), "Halted");
-  EXPECT_EQ(out.at("status").at("printableStatus").as_string(), "Stopping");
+  EXPECT_EQ(out.at("spec").at("runStrategy").get<std::string>(), "Halted");
+  EXPECT_EQ(out.at("status").at("printableStatus").get<std::string>(), "Stopping");
   const Json& disk =
       out.at("spec").at("template").at("spec").at("domain").at("devices").at("disks").at(1);
-  EXPECT_EQ(disk.at("disk").at("bus").as_string(), "sata");
-  EXPECT_EQ(disk.at("cache").as_string(), "writethrough");
+  EXPECT_EQ(disk.at("disk").at("bus").get<std::string>(), "sata");
+  EXPECT_EQ(disk.at("cache").get<std::string>(), "writethrough");
   EXPECT_EQ(out.at("metadata").at("managedFields").size(), 2u);
   EXPECT_EQ(out.at("status").at("volumeSnapshotStatuses").size(), 2u);
   EXPECT_TRUE(out.at("spec").at("template").at("metadata").at("creationTimestamp").is_null());
@@ -199,7 +199,7 @@ TEST(CodecTest, QuantitiesWrittenAsNumbersBecomeStrings) {
   EXPECT_EQ(spec->domain.resources.requests.at("cpu"), "2");
   EXPECT_EQ(spec->domain.resources.limits.at("cpu"), "2.5");
   const Json out = ToJson(*spec);
-  EXPECT_EQ(out.at("domain").at("resources").at("requests").at("cpu").as_string(), "2");
+  EXPECT_EQ(out.at("domain").at("resources").at("requests").at("cpu").get<std::string>(), "2");
 }
 
 TEST(CodecTest, NewObjectsCarryTypeMetaAndRequiredFields) {
@@ -212,8 +212,8 @@ TEST(CodecTest, NewObjectsCarryTypeMetaAndRequiredFields) {
             "");
   VirtualMachineInstance vmi;
   vmi.status.phase = VmiPhase::kPending;
-  EXPECT_EQ(ToJson(vmi).at("status").at("phase").as_string(), "Pending");
-  EXPECT_EQ(ToJson(vmi).at("kind").as_string(), "VirtualMachineInstance");
+  EXPECT_EQ(ToJson(vmi).at("status").at("phase").get<std::string>(), "Pending");
+  EXPECT_EQ(ToJson(vmi).at("kind").get<std::string>(), "VirtualMachineInstance");
 }
 
 TEST(CodecTest, AcceptsTheOlderServedVersion) {
@@ -221,7 +221,7 @@ TEST(CodecTest, AcceptsTheOlderServedVersion) {
       R"({"apiVersion": "kubevirt.io/v1alpha3", "kind": "VirtualMachineInstance",
           "spec": {"domain": {"devices": {}}}})"));
   ASSERT_TRUE(vmi.ok()) << vmi.status().ToString();
-  EXPECT_EQ(ToJson(*vmi).at("apiVersion").as_string(), "kubevirt.io/v1alpha3");
+  EXPECT_EQ(ToJson(*vmi).at("apiVersion").get<std::string>(), "kubevirt.io/v1alpha3");
 }
 
 // ---------------------------------------------------------------- errors

@@ -21,7 +21,7 @@ void ReadRunStrategy(ObjectReader& r, std::string_view key, std::optional<RunStr
 
 void WriteRunStrategy(ObjectWriter& w, std::string_view key,
                       const std::optional<RunStrategy>& strategy) {
-  if (strategy.has_value()) w.Set(key, Json::string(RunStrategyName(*strategy)));
+  if (strategy.has_value()) w.Set(key, Json(RunStrategyName(*strategy)));
 }
 
 void DecodeTemplateMeta(const Json& json, const std::string& path, Problems& problems,
@@ -63,7 +63,7 @@ void DecodeVmSpec(const Json& json, const std::string& path, Problems& problems,
   r.OptBool("running", &out->running);
   ReadRunStrategy(r, "runStrategy", &out->run_strategy);
   r.Object("template", &out->template_spec, DecodeTemplate);
-  r.Raw("dataVolumeTemplates", web::json::value::Array, &out->data_volume_templates);
+  r.Raw("dataVolumeTemplates", JsonType::Array, &out->data_volume_templates);
   out->extra = r.Extra();
 }
 
@@ -97,7 +97,7 @@ void DecodeStateChangeRequest(const Json& json, const std::string& path, Problem
 
 Json EncodeStateChangeRequest(const StateChangeRequest& request) {
   ObjectWriter w(request.extra);
-  w.Set("action", Json::string(StateChangeActionName(request.action)));
+  w.Set("action", Json(StateChangeActionName(request.action)));
   w.OptString("uid", request.uid);
   w.StringMap("data", request.data);
   return w.Done();

@@ -71,7 +71,7 @@ void DecodeClaimInfo(const Json& json, const std::string& path, Problems& proble
 
 Json EncodeQuantityMap(const std::map<std::string, Quantity>& quantities) {
   Json map = Json::object();
-  for (const auto& [key, value] : quantities) map[key] = Json::string(value);
+  for (const auto& [key, value] : quantities) map[key] = Json(value);
   return map;
 }
 

@@ -54,12 +54,12 @@ void DecodeClaim(const Json& json, const std::string& path, Problems& problems,
   r.OptString("storageClassName", &out->storage_class_name);
   r.String("volumeMode", &out->volume_mode);
   const Json* requests = base::Find(json, "resources.requests");
-  if (requests != nullptr && requests->is_object() && requests->has_field("storage")) {
+  if (requests != nullptr && requests->is_object() && requests->contains("storage")) {
     const Json& storage = requests->at("storage");
     if (storage.is_string()) {
-      out->storage_request = storage.as_string();
+      out->storage_request = storage.get<std::string>();
     } else if (storage.is_number()) {
-      out->storage_request = storage.serialize();
+      out->storage_request = base::DumpJson(storage);
     } else {
       problems.Add(FieldPath(path, "resources.requests.storage"), kReasonTypeInvalid,
                    "expected a quantity");
@@ -84,8 +84,8 @@ void DecodeSpec(const Json& json, const std::string& path, Problems& problems,
   }
   // The claim is kept whole (DataVolumeSpec::claim): the PVC is made from it.
   Json storage, pvc;
-  r.Raw("storage", web::json::value::Object, &storage);
-  r.Raw("pvc", web::json::value::Object, &pvc);
+  r.Raw("storage", codec::JsonType::Object, &storage);
+  r.Raw("pvc", codec::JsonType::Object, &pvc);
   const bool has_storage = !storage.is_null();
   if (has_storage == !pvc.is_null()) {
     problems.Add(path, kReasonInvalid, "set exactly one of storage or pvc");

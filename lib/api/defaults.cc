@@ -92,9 +92,7 @@ void DefaultFirmware(DomainSpec& domain) {
   if (boot.efi.has_value() && !boot.efi->secure_boot.has_value()) boot.efi->secure_boot = true;
 }
 
-bool HasKey(const Json& extra, const char* key) {
-  return extra.is_object() && extra.has_field(key);
-}
+bool HasKey(const Json& extra, const char* key) { return extra.is_object() && extra.contains(key); }
 
 void DefaultDisks(VirtualMachineInstanceSpec& spec) {
   std::vector<Disk>& disks = spec.domain.devices.disks;

@@ -22,54 +22,44 @@ inline Json LoadFixture(const std::string& name) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  std::error_code error;
-  Json json = Json::parse(text.str(), error);
-  if (error) ADD_FAILURE() << path << ": " << error.message();
-  return json;
+  auto json = base::ParseJson(text.str(), path);
+  if (!json.ok()) ADD_FAILURE() << json.status().message();
+  return json.ok() ? *json : Json();
 }
 
 inline Json ParseOrDie(const std::string& text) {
-  std::error_code error;
-  Json json = Json::parse(text, error);
-  if (error) ADD_FAILURE() << "bad JSON in test: " << error.message() << "\n" << text;
-  return json;
+  auto json = base::ParseJson(text, "test JSON");
+  if (!json.ok()) ADD_FAILURE() << json.status().message() << "\n" << text;
+  return json.ok() ? *json : Json();
 }
 
 // "" when equal up to key order (numbers compare by value, so 1 parsed and
 // 1 built compare equal); otherwise the path and both values of the first
 // difference.
 inline std::string JsonDiff(const Json& a, const Json& b, const std::string& path = "$") {
-  auto show = [](const Json& v) { return v.serialize(); };
-  if (a.type() != b.type()) return path + ": " + show(a) + " vs " + show(b);
-  if (a.is_number()) {
-    const auto& x = a.as_number();
-    const auto& y = b.as_number();
-    const bool equal =
-        (x.is_integral() && y.is_integral())
-            ? (x.is_int64() == y.is_int64() &&
-               (x.is_int64() ? x.to_int64() == y.to_int64() : x.to_uint64() == y.to_uint64()))
-            : x.to_double() == y.to_double();
-    return equal ? "" : path + ": " + show(a) + " vs " + show(b);
+  auto show = [](const Json& v) { return v.dump(); };
+  if (a.is_number() != b.is_number() || (!a.is_number() && a.type() != b.type())) {
+    return path + ": " + show(a) + " vs " + show(b);
   }
+  if (a.is_number()) return a == b ? "" : path + ": " + show(a) + " vs " + show(b);
   if (a.is_array()) {
     if (a.size() != b.size()) {
       return path + ": " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " items";
     }
     for (size_t i = 0; i < a.size(); ++i) {
-      std::string d =
-          JsonDiff(a.as_array().at(i), b.as_array().at(i), path + "[" + std::to_string(i) + "]");
+      std::string d = JsonDiff(a.at(i), b.at(i), path + "[" + std::to_string(i) + "]");
       if (!d.empty()) return d;
     }
     return "";
   }
   if (a.is_object()) {
-    for (const auto& [k, v] : a.as_object()) {
-      if (!b.has_field(k)) return path + "." + k + ": only on the left: " + show(v);
+    for (const auto& [k, v] : a.items()) {
+      if (!b.contains(k)) return path + "." + k + ": only on the left: " + show(v);
       std::string d = JsonDiff(v, b.at(k), path + "." + k);
       if (!d.empty()) return d;
     }
-    for (const auto& [k, v] : b.as_object()) {
-      if (!a.has_field(k)) return path + "." + k + ": only on the right: " + show(v);
+    for (const auto& [k, v] : b.items()) {
+      if (!a.contains(k)) return path + "." + k + ": only on the right: " + show(v);
     }
     return "";
   }

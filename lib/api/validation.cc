@@ -26,7 +26,7 @@ constexpr char kSupportedSources[] =
     "containerDisk, persistentVolumeClaim, dataVolume, cloudInitNoCloud, emptyDisk";
 
 bool Has(const Json& extra, const char* key) {
-  return extra.is_object() && extra.has_field(key) && !extra.at(key).is_null();
+  return extra.is_object() && extra.contains(key) && !extra.at(key).is_null();
 }
 
 // Built by appends: GCC 12 at -O3 warns falsely (-Wrestrict) on the
@@ -216,7 +216,8 @@ bool IsBase64(std::string_view text) {
 
 void ValidateNoCloud(const CloudInitNoCloudSource& source, const std::string& path,
                      Problems& problems) {
-  if (!source.secret_ref.empty() && (!source.user_data.empty() || !source.user_data_base64.empty())) {
+  if (!source.secret_ref.empty() &&
+      (!source.user_data.empty() || !source.user_data_base64.empty())) {
     problems.Add(FieldPath(path, "secretRef"), kReasonInvalid,
                  "set only one of userData, userDataBase64, secretRef");
   }

@@ -1,10 +1,10 @@
-// Short, non-throwing reads over cpprestsdk's web::json values, and parse
-// errors turned into Status values that say what was being read.
+// Short, non-throwing reads over nlohmann/json values, and parse errors
+// turned into Status values that say what was being read.
 #include "lib/base/json.h"
 
 #include <cmath>
 #include <set>
-#include <system_error>
+#include <vector>
 
 namespace vireo::base {
 namespace {
@@ -12,74 +12,90 @@ namespace {
 // Enough of a bad document to recognise it in a log, not enough to flood one.
 constexpr size_t kQuotedPrefix = 200;
 
+// Deeper documents are refused: the parser recurses once a level when the
+// value is destroyed or compared, and no Kubernetes object nests this deep.
+constexpr size_t kMaxDepth = 256;
+
 std::string QuotedPrefix(std::string_view text) {
   std::string out(text.substr(0, kQuotedPrefix));
   if (text.size() > kQuotedPrefix) out += "...";
   return out;
 }
 
-// Why a parsed document cannot be trusted to mean one thing, or "". cpprestsdk
-// reads a number beyond a double's range (1e999) as infinity and writes it
-// back as "inf", which no parser accepts; and it keeps every copy of a key
-// named twice in one object, of which a lookup finds any one (the apiserver
-// reads the last). Depth is bounded by the parser's own nesting limit.
-std::string Ambiguity(const Json& value) {
-  if (value.is_double() && !std::isfinite(value.as_double())) {
-    return "a number beyond the range of a double";
-  }
-  if (value.is_array()) {
-    for (const Json& item : value.as_array()) {
-      std::string why = Ambiguity(item);
-      if (!why.empty()) return why;
-    }
-  } else if (value.is_object()) {
-    std::set<std::string_view> keys;
-    for (const auto& [key, item] : value.as_object()) {
-      if (!keys.insert(key).second) {
-        return "the key \"" + QuotedPrefix(key) + "\" twice in one object";
-      }
-      std::string why = Ambiguity(item);
-      if (!why.empty()) return why;
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 Result<Json> ParseJson(std::string_view text, std::string_view what) {
-  std::error_code error;
+  // Why a document cannot be trusted to mean one thing, found while it is
+  // read: a key named twice in one object (the parser would keep the last,
+  // as the apiserver does, but a reader of the text may see the first) or
+  // nesting beyond kMaxDepth. (A number beyond a double's range the parser
+  // refuses itself; the check below is for a library that would not.)
+  std::string ambiguity;
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  auto check = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (!ambiguity.empty()) return true;
+    switch (event) {
+      case Json::parse_event_t::object_start:
+        keys.emplace_back();
+        break;
+      case Json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      case Json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second) {
+          ambiguity =
+              "the key \"" + QuotedPrefix(parsed.get<std::string>()) + "\" twice in one object";
+        }
+        break;
+      case Json::parse_event_t::value:
+        if (parsed.is_number_float() && !std::isfinite(parsed.get<double>())) {
+          ambiguity = "a number beyond the range of a double";
+        }
+        break;
+      default:
+        break;
+    }
+    if (depth > static_cast<int>(kMaxDepth) && ambiguity.empty()) {
+      ambiguity = "nesting deeper than " + std::to_string(kMaxDepth) + " levels";
+    }
+    return true;
+  };
   Json value;
   try {
-    value = Json::parse(std::string(text), error);
+    value = Json::parse(text.begin(), text.end(), check);
+  } catch (const Json::parse_error& e) {
+    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" + e.what() +
+                                       "); it begins: " + QuotedPrefix(text));
+  } catch (const Json::out_of_range& e) {
+    // 406: the parser's own refusal of a number beyond a double's range.
+    const std::string why = e.id == 406 ? "a number beyond the range of a double" : e.what();
+    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" + why +
+                                       "); it begins: " + QuotedPrefix(text));
   } catch (const std::exception& e) {
-    // parse(text, error) should not throw; a bad_alloc on a huge document might.
+    // bad_alloc on a huge document, or a type error inside the check.
     return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON: " + e.what());
   }
-  if (error) {
-    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" +
-                                       error.message() + "); it begins: " + QuotedPrefix(text));
-  }
-  if (std::string why = Ambiguity(value); !why.empty()) {
-    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" + why +
+  if (!ambiguity.empty()) {
+    return Status(Code::kInternal, "cannot parse " + std::string(what) + " as JSON (" + ambiguity +
                                        "); it begins: " + QuotedPrefix(text));
   }
   return value;
 }
 
-std::string DumpJson(const Json& value) { return value.serialize(); }
+std::string DumpJson(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 const Json* Find(const Json& value, std::string_view dotted_path) {
   const Json* current = &value;
   while (!dotted_path.empty()) {
     size_t dot = dotted_path.find('.');
-    std::string key(dotted_path.substr(0, dot));
+    std::string_view key = dotted_path.substr(0, dot);
     dotted_path = dot == std::string_view::npos ? std::string_view() : dotted_path.substr(dot + 1);
     if (!current->is_object()) return nullptr;
-    const auto& object = current->as_object();
-    auto it = object.find(key);
-    if (it == object.end()) return nullptr;
-    current = &it->second;
+    auto it = current->find(key);
+    if (it == current->end()) return nullptr;
+    current = &*it;
   }
   return current;
 }
@@ -87,21 +103,25 @@ const Json* Find(const Json& value, std::string_view dotted_path) {
 std::string GetString(const Json& value, std::string_view dotted_path, std::string fallback) {
   const Json* found = Find(value, dotted_path);
   if (found == nullptr || !found->is_string()) return fallback;
-  return found->as_string();
+  return found->get<std::string>();
 }
 
 std::optional<int64_t> GetInt(const Json& value, std::string_view dotted_path) {
   const Json* found = Find(value, dotted_path);
-  if (found == nullptr || !found->is_number()) return std::nullopt;
-  const auto& number = found->as_number();
-  if (!number.is_int64()) return std::nullopt;
-  return number.to_int64();
+  if (found == nullptr) return std::nullopt;
+  if (found->is_number_unsigned()) {
+    const uint64_t n = found->get<uint64_t>();
+    if (n > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(n);
+  }
+  if (!found->is_number_integer()) return std::nullopt;
+  return found->get<int64_t>();
 }
 
 std::optional<bool> GetBool(const Json& value, std::string_view dotted_path) {
   const Json* found = Find(value, dotted_path);
   if (found == nullptr || !found->is_boolean()) return std::nullopt;
-  return found->as_bool();
+  return found->get<bool>();
 }
 
 std::string KeyOf(const Json& o) {

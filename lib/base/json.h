@@ -1,23 +1,35 @@
-// The one JSON library of the tree is cpprestsdk's web::json; these helpers
-// make the common reads short and never throw on a missing or mistyped field.
+// The one JSON library of the tree is nlohmann/json (Debian's
+// nlohmann-json3-dev, header-only: why, in README.md); these helpers make the
+// common reads short and never throw on a missing or mistyped field.
 #pragma once
 
-#include <cpprest/json.h>
-
+#include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/base/status.h"
 
 namespace vireo::base {
 
-using Json = web::json::value;
+// Objects keep their keys sorted (std::map), so a document is written the
+// same way whatever order it was built in: golden files and patches rely on it.
+using Json = nlohmann::json;
 
 // Parses text; a syntax error becomes kInternal naming `what` (e.g. "watch event").
+// A document whose meaning is ambiguous (a key twice in one object, a number
+// beyond a double's range) is refused the same way.
 Result<Json> ParseJson(std::string_view text, std::string_view what = "JSON");
+// Compact text. Never throws: a string that is not UTF-8 (which no parsed
+// document holds, but bytes from a guest or a file might) is written with
+// U+FFFD in place of each bad byte.
 std::string DumpJson(const Json& value);
+
+// An array of `size` nulls, to be filled by index.
+inline Json JsonArray(size_t size) { return Json(std::vector<Json>(size)); }
 
 // Follows a dotted path ("metadata.name"); nullptr when any step is missing or
 // not an object.

@@ -44,12 +44,16 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < g_level.load()) return;
-  Json line = Json::object(true);  // keep ts, level, msg first for people reading raw logs
-  line["ts"] = Json::string(FormatMicroTime(std::chrono::system_clock::now()));
-  line["level"] = Json::string(LevelName(level));
-  line["msg"] = Json::string(std::string(msg));
-  for (const auto& [key, value] : fields) line[std::string(key)] = Json::string(std::string(value));
-  std::string text = DumpJson(line) + "\n";
+  // Keys in the order written: ts, level, msg first for people reading raw logs.
+  nlohmann::ordered_json line;
+  line["ts"] = FormatMicroTime(std::chrono::system_clock::now());
+  line["level"] = LevelName(level);
+  line["msg"] = msg;
+  for (const auto& [key, value] : fields) line[std::string(key)] = value;
+  // A message may carry bytes that are not UTF-8 (a guest's console, a
+  // libvirt error): each is written as U+FFFD rather than lost with the line.
+  std::string text =
+      line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   // One write(2) per line: lines from concurrent threads never interleave.
   size_t off = 0;
   while (off < text.size()) {

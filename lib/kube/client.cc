@@ -54,7 +54,7 @@ Result<Json> JsonReply(const Result<HttpReply>& reply) {
   if (reply->status < 200 || reply->status > 299) {
     return StatusFromResponse(reply->status, reply->body);
   }
-  if (reply->body.empty()) return Json::null();
+  if (reply->body.empty()) return Json();
   return ParseJson(reply->body, "the apiserver's reply");
 }
 
@@ -150,7 +150,7 @@ Status StatusFromResponse(int http_status, std::string_view body) {
     if (http_status == 0) http_status = static_cast<int>(GetInt(*parsed, "code").value_or(0));
     const Json* list = Find(*parsed, "details.causes");
     if (list != nullptr && list->is_array()) {
-      for (const Json& c : list->as_array()) {
+      for (const Json& c : *list) {
         causes.push_back({GetString(c, "reason"), GetString(c, "message"), GetString(c, "field")});
       }
     }
@@ -225,13 +225,13 @@ Result<ObjectList> Client::List(const Resource& resource, std::string_view ns,
   list.resource_version = GetString(*reply, "metadata.resourceVersion");
   list.continue_token = GetString(*reply, "metadata.continue");
   if (items->is_array()) {
-    for (const Json& item : items->as_array()) {
+    for (const Json& item : *items) {
       Json copy = item;
       // Built-in types come without their type in a list; a cached object
       // must still say what it is when written back.
-      if (copy.is_object() && !copy.has_field("kind")) {
-        copy["kind"] = Json::string(resource.kind);
-        copy["apiVersion"] = Json::string(resource.ApiVersion());
+      if (copy.is_object() && !copy.contains("kind")) {
+        copy["kind"] = Json(resource.kind);
+        copy["apiVersion"] = Json(resource.ApiVersion());
       }
       list.items.push_back(std::move(copy));
     }
@@ -310,19 +310,19 @@ Status Client::Delete(const Resource& resource, std::string_view ns, std::string
                       const DeleteOptions& options) {
   if (!transport_) return NoTransport();
   Json body = Json::object();
-  body["apiVersion"] = Json::string("v1");
-  body["kind"] = Json::string("DeleteOptions");
+  body["apiVersion"] = Json("v1");
+  body["kind"] = Json("DeleteOptions");
   if (const char* policy = PropagationName(options.propagation)) {
-    body["propagationPolicy"] = Json::string(policy);
+    body["propagationPolicy"] = Json(policy);
   }
   if (options.precondition_uid) {
-    body["preconditions"]["uid"] = Json::string(*options.precondition_uid);
+    body["preconditions"]["uid"] = Json(*options.precondition_uid);
   }
   if (options.precondition_resource_version) {
-    body["preconditions"]["resourceVersion"] = Json::string(*options.precondition_resource_version);
+    body["preconditions"]["resourceVersion"] = Json(*options.precondition_resource_version);
   }
   if (options.grace_period_seconds) {
-    body["gracePeriodSeconds"] = Json::number(*options.grace_period_seconds);
+    body["gracePeriodSeconds"] = Json(*options.grace_period_seconds);
   }
   std::string text = DumpJson(body);
   Result<Json> reply = JsonReply(transport_->Send("DELETE", resource.Path(ns, name), &text));

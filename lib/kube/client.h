@@ -130,7 +130,7 @@ class Client {
   // Any other request: method "GET", "POST", ..., path with query string
   // already encoded, body may be null. Used for /version and TokenRequest.
   base::Result<base::Json> Raw(std::string_view method, std::string_view path_and_query,
-                               const base::Json& body = base::Json::null(),
+                               const base::Json& body = base::Json(),
                                std::string_view content_type = "application/json");
 
  protected:

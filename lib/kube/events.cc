@@ -144,43 +144,43 @@ Json EventObject(const EventOccurrence& occurrence, const EventWrite& write,
                  const EventSource& source) {
   const ObjectReference& ref = occurrence.object;
   Json involved = Json::object();
-  involved["apiVersion"] = Json::string(ref.api_version);
-  involved["kind"] = Json::string(ref.kind);
-  if (!ref.namespace_name.empty()) involved["namespace"] = Json::string(ref.namespace_name);
-  involved["name"] = Json::string(ref.name);
-  if (!ref.uid.empty()) involved["uid"] = Json::string(ref.uid);
+  involved["apiVersion"] = Json(ref.api_version);
+  involved["kind"] = Json(ref.kind);
+  if (!ref.namespace_name.empty()) involved["namespace"] = Json(ref.namespace_name);
+  involved["name"] = Json(ref.name);
+  if (!ref.uid.empty()) involved["uid"] = Json(ref.uid);
   if (!ref.resource_version.empty()) {
-    involved["resourceVersion"] = Json::string(ref.resource_version);
+    involved["resourceVersion"] = Json(ref.resource_version);
   }
 
   Json metadata = Json::object();
-  metadata["name"] = Json::string(write.event_name);
-  metadata["namespace"] = Json::string(write.event_namespace);
+  metadata["name"] = Json(write.event_name);
+  metadata["namespace"] = Json(write.event_namespace);
   Json event_source = Json::object();
-  event_source["component"] = Json::string(source.component);
-  if (!source.instance.empty()) event_source["host"] = Json::string(source.instance);
+  event_source["component"] = Json(source.component);
+  if (!source.instance.empty()) event_source["host"] = Json(source.instance);
 
   Json event = Json::object();
-  event["apiVersion"] = Json::string("v1");
-  event["kind"] = Json::string("Event");
+  event["apiVersion"] = Json("v1");
+  event["kind"] = Json("Event");
   event["metadata"] = metadata;
   event["involvedObject"] = involved;
-  event["type"] = Json::string(EventTypeName(occurrence.type));
-  event["reason"] = Json::string(occurrence.reason);
-  event["message"] = Json::string(TruncateUtf8(occurrence.message, kMaxMessageBytes));
+  event["type"] = Json(EventTypeName(occurrence.type));
+  event["reason"] = Json(occurrence.reason);
+  event["message"] = Json(TruncateUtf8(occurrence.message, kMaxMessageBytes));
   event["source"] = event_source;
-  event["reportingComponent"] = Json::string(source.component);
-  if (!source.instance.empty()) event["reportingInstance"] = Json::string(source.instance);
-  event["firstTimestamp"] = Json::string(FormatTime(write.first_timestamp));
-  event["lastTimestamp"] = Json::string(FormatTime(write.last_timestamp));
-  event["count"] = Json::number(write.count);
+  event["reportingComponent"] = Json(source.component);
+  if (!source.instance.empty()) event["reportingInstance"] = Json(source.instance);
+  event["firstTimestamp"] = Json(FormatTime(write.first_timestamp));
+  event["lastTimestamp"] = Json(FormatTime(write.last_timestamp));
+  event["count"] = Json(write.count);
   return event;
 }
 
 Json EventCountPatch(const EventWrite& write) {
   Json patch = Json::object();
-  patch["count"] = Json::number(write.count);
-  patch["lastTimestamp"] = Json::string(FormatTime(write.last_timestamp));
+  patch["count"] = Json(write.count);
+  patch["lastTimestamp"] = Json(FormatTime(write.last_timestamp));
   return patch;
 }
 

@@ -20,7 +20,7 @@ std::vector<std::string> OwnerUids(const Json& object) {
   std::vector<std::string> uids;
   const Json* refs = Find(object, "metadata.ownerReferences");
   if (refs == nullptr || !refs->is_array()) return uids;
-  for (const Json& ref : refs->as_array()) {
+  for (const Json& ref : *refs) {
     std::string uid = GetString(ref, "uid");
     if (!uid.empty()) uids.push_back(std::move(uid));
   }
@@ -31,8 +31,8 @@ std::vector<std::string> LabelPairs(const Json& object) {
   std::vector<std::string> pairs;
   const Json* labels = Find(object, "metadata.labels");
   if (labels == nullptr || !labels->is_object()) return pairs;
-  for (const auto& [key, value] : labels->as_object()) {
-    if (value.is_string()) pairs.push_back(key + "=" + value.as_string());
+  for (const auto& [key, value] : labels->items()) {
+    if (value.is_string()) pairs.push_back(key + "=" + value.get<std::string>());
   }
   return pairs;
 }
@@ -132,9 +132,9 @@ void Store::IndexLocked(const std::string& key, const Json& object, bool add) {
 // reads it; an update built from a cached object without it leaves the
 // server's copy as it is.
 void StripForCache(Json& object) {
-  if (!object.is_object() || !object.has_field("metadata")) return;
+  if (!object.is_object() || !object.contains("metadata")) return;
   Json& metadata = object.at("metadata");
-  if (metadata.is_object() && metadata.has_field("managedFields")) metadata.erase("managedFields");
+  if (metadata.is_object() && metadata.contains("managedFields")) metadata.erase("managedFields");
 }
 
 void Reflector::OnReplace(std::vector<Json> items, const std::string& /*resource_version*/) {

@@ -29,20 +29,20 @@ Json Obj(const std::string& ns, const std::string& name, const std::string& rv,
          const std::map<std::string, std::string>& labels = {},
          const std::vector<std::string>& owner_uids = {}) {
   Json metadata = Json::object();
-  metadata["name"] = Json::string(name);
-  if (!ns.empty()) metadata["namespace"] = Json::string(ns);
-  metadata["resourceVersion"] = Json::string(rv);
+  metadata["name"] = Json(name);
+  if (!ns.empty()) metadata["namespace"] = Json(ns);
+  metadata["resourceVersion"] = Json(rv);
   Json label_object = Json::object();
-  for (const auto& [k, v] : labels) label_object[k] = Json::string(v);
+  for (const auto& [k, v] : labels) label_object[k] = Json(v);
   metadata["labels"] = label_object;
   std::vector<Json> refs;
   for (const std::string& uid : owner_uids) {
     Json ref = Json::object();
-    ref["uid"] = Json::string(uid);
-    ref["kind"] = Json::string("VirtualMachine");
+    ref["uid"] = Json(uid);
+    ref["kind"] = Json("VirtualMachine");
     refs.push_back(ref);
   }
-  metadata["ownerReferences"] = Json::array(refs);
+  metadata["ownerReferences"] = Json(refs);
   Json o = Json::object();
   o["metadata"] = metadata;
   return o;
@@ -266,7 +266,7 @@ TEST(StripForCacheTest, DropsManagedFieldsOnly) {
   EXPECT_EQ(Find(object, "metadata.managedFields"), nullptr);
   EXPECT_EQ(GetString(object, "metadata.annotations.k"), "v");
   EXPECT_EQ(GetInt(object, "spec.n"), std::optional<int64_t>(1));
-  Json not_an_object = Json::string("x");
+  Json not_an_object = Json("x");
   StripForCache(not_an_object);  // tolerated
   EXPECT_TRUE(not_an_object.is_string());
 }

@@ -76,24 +76,25 @@ Json LeaseWith(const Json& base, const LeaseRecord& record, std::string_view ns,
   Json lease = base;
   if (lease.is_null()) {
     Json metadata = Json::object();
-    metadata["name"] = Json::string(std::string(name));
-    metadata["namespace"] = Json::string(std::string(ns));
+    metadata["name"] = Json(std::string(name));
+    metadata["namespace"] = Json(std::string(ns));
     lease = Json::object();
-    lease["apiVersion"] = Json::string("coordination.k8s.io/v1");
-    lease["kind"] = Json::string("Lease");
+    lease["apiVersion"] = Json("coordination.k8s.io/v1");
+    lease["kind"] = Json("Lease");
     lease["metadata"] = metadata;
   }
   // Fields of the spec this code does not know about are kept.
-  Json spec = lease.has_object_field("spec") ? lease.at("spec") : Json::object();
-  spec["holderIdentity"] = Json::string(record.holder_identity);
-  spec["leaseDurationSeconds"] = Json::number(record.lease_duration_seconds);
-  spec["leaseTransitions"] = Json::number(record.lease_transitions);
+  Json spec =
+      lease.contains("spec") && lease.at("spec").is_object() ? lease.at("spec") : Json::object();
+  spec["holderIdentity"] = Json(record.holder_identity);
+  spec["leaseDurationSeconds"] = Json(record.lease_duration_seconds);
+  spec["leaseTransitions"] = Json(record.lease_transitions);
   const std::pair<const char*, const std::optional<Clock::WallTime>*> times[] = {
       {"acquireTime", &record.acquire_time}, {"renewTime", &record.renew_time}};
   for (const auto& [field, time] : times) {
     if (time->has_value()) {
-      spec[field] = Json::string(FormatMicroTime(**time));
-    } else if (spec.has_field(field)) {
+      spec[field] = Json(FormatMicroTime(**time));
+    } else if (spec.contains(field)) {
       spec.erase(field);
     }
   }
@@ -290,7 +291,7 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew(Clock::TimePoint deadlin
   if (got.ok()) {
     Observe(*got);
   } else if (got.status().IsNotFound()) {
-    observed_lease_ = Json::null();
+    observed_lease_ = Json();
     observation_.record.reset();
     observed_version_.clear();
   } else {
@@ -309,7 +310,7 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew(Clock::TimePoint deadlin
   // fails with Conflict (or AlreadyExists) and the next attempt reads afresh.
   Result<Json> written =
       decision.action == LeaseAction::kCreate
-          ? api_->Create(ns, LeaseWith(Json::null(), decision.record, ns, name), left())
+          ? api_->Create(ns, LeaseWith(Json(), decision.record, ns, name), left())
           : api_->Update(LeaseWith(observed_lease_, decision.record), left());
   if (!written.ok()) {
     Report(written.status().WithContext("write lease " + ns + "/" + name));

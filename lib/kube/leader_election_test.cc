@@ -111,7 +111,7 @@ TEST(LeaseCodecTest, LeaseWithKeepsMetadataAndUnknownSpecFields) {
   EXPECT_EQ(GetString(written, "spec.renewTime"), "2027-01-15T08:00:00.000000Z");
   EXPECT_EQ(LeaseRecordOf(written), record);
 
-  Json fresh = LeaseWith(Json::null(), record, "ns", "vireo-controller");
+  Json fresh = LeaseWith(Json(), record, "ns", "vireo-controller");
   EXPECT_EQ(KeyOf(fresh), "ns/vireo-controller");
   EXPECT_EQ(GetString(fresh, "apiVersion"), "coordination.k8s.io/v1");
   EXPECT_EQ(LeaseRecordOf(fresh), record);
@@ -174,7 +174,7 @@ class FakeLeaseApi : public LeaseApi {
   }
   // Another replica writes: a new holder or a renewal.
   void WriteAs(const std::string& holder, int64_t transitions = 0) {
-    Store(LeaseWith(stored.value_or(Json::null()), Held(holder, 15, transitions), "ns", "l"));
+    Store(LeaseWith(stored.value_or(Json()), Held(holder, 15, transitions), "ns", "l"));
   }
   LeaseRecord record() const { return LeaseRecordOf(stored.value()); }
 
@@ -188,7 +188,7 @@ class FakeLeaseApi : public LeaseApi {
 
  private:
   void Store(Json lease) {
-    lease["metadata"]["resourceVersion"] = Json::string(std::to_string(++version_));
+    lease["metadata"]["resourceVersion"] = Json(std::to_string(++version_));
     stored = std::move(lease);
   }
   int version_ = 0;
@@ -505,13 +505,13 @@ TEST_F(ClientLeaseApiTest, ACallWithNoReplyEndsAtItsTimeout) {
   self = &server;
   auto client = ClientFor(server);
   auto api = LeaseApi::ForClient(client.get());
-  Result<Json> got = Json::null();
+  Result<Json> got = Json();
   const int64_t ms = Timed([&] { got = api->Get("ns", "l", milliseconds(400)); });
   EXPECT_EQ(got.status().code(), Code::kTimeout) << got.status().ToString();
   EXPECT_GE(ms, 390);
   EXPECT_LT(ms, 1400);
-  const Json lease = LeaseWith(Json::null(), Held("a"), "ns", "l");
-  Result<Json> written = Json::null();
+  const Json lease = LeaseWith(Json(), Held("a"), "ns", "l");
+  Result<Json> written = Json();
   const int64_t write_ms = Timed([&] { written = api->Update(lease, milliseconds(300)); });
   EXPECT_EQ(written.status().code(), Code::kTimeout) << written.status().ToString();
   EXPECT_LT(write_ms, 1300);
@@ -529,7 +529,7 @@ TEST_F(ClientLeaseApiTest, ARetryAfterLongerThanTheTimeoutIsNotWaitedOut) {
   });
   auto client = ClientFor(server);
   auto api = LeaseApi::ForClient(client.get());
-  Result<Json> got = Json::null();
+  Result<Json> got = Json();
   const int64_t ms = Timed([&] { got = api->Get("ns", "l", seconds(2)); });
   EXPECT_EQ(got.status().code(), Code::kTooManyRequests) << got.status().ToString();
   EXPECT_LT(ms, 1000) << "waited for a retry the deadline does not allow";
@@ -555,7 +555,7 @@ TEST_F(ClientLeaseApiTest, AReplyThatStallsMidwayEndsAtTheTimeoutAndItsConnectio
   });
   auto client = ClientFor(server);
   auto api = LeaseApi::ForClient(client.get());
-  Result<Json> got = Json::null();
+  Result<Json> got = Json();
   const int64_t ms = Timed([&] { got = api->Get("ns", "l", milliseconds(500)); });
   EXPECT_EQ(got.status().code(), Code::kTimeout) << got.status().ToString();
   EXPECT_LT(ms, 1500);

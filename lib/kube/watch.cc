@@ -121,9 +121,9 @@ Result<WatchEvent> WatchDecoder::Next() {
       return Status(Code::kInternal,
                     "watch stream: a line is not a {type, object} event: " + Prefix(line));
     }
-    if (!TypeFromName(type->as_string(), &event.type)) {
-      return Status(Code::kInternal, "watch stream: unknown event type \"" + type->as_string() +
-                                         "\": " + Prefix(line));
+    if (!TypeFromName(type->get<std::string>(), &event.type)) {
+      return Status(Code::kInternal, "watch stream: unknown event type \"" +
+                                         type->get<std::string>() + "\": " + Prefix(line));
     }
     event.object = std::move(parsed.value()["object"]);
     return event;

@@ -27,9 +27,9 @@ using Type = WatchEvent::Type;
 
 Json Obj(const std::string& name, const std::string& rv) {
   Json metadata = Json::object();
-  metadata["name"] = Json::string(name);
-  metadata["namespace"] = Json::string("ns");
-  metadata["resourceVersion"] = Json::string(rv);
+  metadata["name"] = Json(name);
+  metadata["namespace"] = Json("ns");
+  metadata["resourceVersion"] = Json(rv);
   Json o = Json::object();
   o["metadata"] = metadata;
   return o;
@@ -41,11 +41,11 @@ Result<WatchEvent> Event(Type type, const std::string& name, const std::string& 
 
 Result<WatchEvent> ExpiredErrorEvent() {
   Json status = Json::object();
-  status["kind"] = Json::string("Status");
-  status["status"] = Json::string("Failure");
-  status["reason"] = Json::string("Expired");
-  status["message"] = Json::string("too old resource version");
-  status["code"] = Json::number(410);
+  status["kind"] = Json("Status");
+  status["status"] = Json("Failure");
+  status["reason"] = Json("Expired");
+  status["message"] = Json("too old resource version");
+  status["code"] = Json(410);
   return WatchEvent{Type::kError, status};
 }
 

@@ -48,7 +48,7 @@ using controllers::VolumeMode;
 const Json* Named(const Json& pod, const char* list, const std::string& name) {
   const Json* items = base::Find(pod, std::string("spec.") + list);
   if (items == nullptr || !items->is_array()) return nullptr;
-  for (const Json& item : items->as_array()) {
+  for (const Json& item : *items) {
     if (base::GetString(item, "name") == name) return &item;
   }
   return nullptr;
@@ -57,7 +57,7 @@ const Json* Named(const Json& pod, const char* list, const std::string& name) {
 std::vector<std::string> Strings(const Json* array) {
   std::vector<std::string> out;
   if (array == nullptr || !array->is_array()) return out;
-  for (const Json& s : array->as_array()) out.push_back(s.as_string());
+  for (const Json& s : *array) out.push_back(s.get<std::string>());
   return out;
 }
 
@@ -77,7 +77,7 @@ std::map<std::string, Mount> MountsOf(const Json& container) {
   std::map<std::string, Mount> out;
   const Json* mounts = base::Find(container, "volumeMounts");
   if (mounts == nullptr) return out;
-  for (const Json& m : mounts->as_array()) {
+  for (const Json& m : *mounts) {
     out[base::GetString(m, "mountPath")] = {base::GetString(m, "name"),
                                             base::GetBool(m, "readOnly").value_or(false)};
   }
@@ -87,7 +87,7 @@ std::map<std::string, std::string> DevicesOf(const Json& container) {
   std::map<std::string, std::string> out;
   const Json* devices = base::Find(container, "volumeDevices");
   if (devices == nullptr) return out;
-  for (const Json& d : devices->as_array()) {
+  for (const Json& d : *devices) {
     out[base::GetString(d, "devicePath")] = base::GetString(d, "name");
   }
   return out;
@@ -171,9 +171,9 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
   }
   const Json* annotations = base::Find(pod, "metadata.annotations");
   ASSERT_NE(annotations, nullptr);
-  ASSERT_TRUE(annotations->has_field(contract::kVmiAnnotation));
+  ASSERT_TRUE(annotations->contains(contract::kVmiAnnotation));
   auto vmi_json =
-      base::ParseJson(annotations->at(contract::kVmiAnnotation).as_string(), "annotation");
+      base::ParseJson(annotations->at(contract::kVmiAnnotation).get<std::string>(), "annotation");
   ASSERT_TRUE(vmi_json.ok()) << vmi_json.status().ToString();
   auto loaded = api::FromJson<api::VirtualMachineInstance>(*vmi_json);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
@@ -241,7 +241,7 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
         bool copied = false;
         const Json* inits = base::Find(pod, "spec.initContainers");
         ASSERT_NE(inits, nullptr);
-        for (const Json& init : inits->as_array()) {
+        for (const Json& init : *inits) {
           if (base::GetString(init, "image") != v.container_disk->image) continue;
           const auto init_mounts = MountsOf(init);
           if (!init_mounts.contains(dir)) continue;
@@ -401,14 +401,14 @@ TEST(LauncherPodContract, AMismatchIsSeen) {
   Json renamed_flag = pod;
   Json& command = renamed_flag["spec"]["containers"][0]["command"];
   for (size_t i = 0; i < command.size(); ++i) {
-    if (command[i].as_string() == "--vmi") command[i] = Json::string("--vmi-file");
+    if (command[i].get<std::string>() == "--vmi") command[i] = Json("--vmi-file");
   }
   EXPECT_THAT(FailuresOf([&] { ExpectPodAccepted(renamed_flag, vmi, c); }),
               ::testing::Contains(::testing::HasSubstr("unknown flag --vmi-file")));
 
   Json moved_mount = pod;
-  for (Json& m : moved_mount["spec"]["containers"][0]["volumeMounts"].as_array()) {
-    if (m["name"].as_string() == "fs") m["mountPath"] = Json::string("/var/run/vireo/pvc/fs");
+  for (Json& m : moved_mount["spec"]["containers"][0]["volumeMounts"]) {
+    if (m["name"].get<std::string>() == "fs") m["mountPath"] = Json("/var/run/vireo/pvc/fs");
   }
   EXPECT_THAT(FailuresOf([&] { ExpectPodAccepted(moved_mount, vmi, c); }),
               ::testing::Contains(::testing::HasSubstr(

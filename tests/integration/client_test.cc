@@ -1,11 +1,12 @@
 // T1: the REST client against a real kube-apiserver: CRUD, pagination,
 // selectors, patches, the status subresource, typed errors and conflicts.
+#include "lib/kube/client.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "lib/api/resources.h"
-#include "lib/kube/client.h"
 #include "tests/integration/cluster_env.h"
 #include "tests/integration/test_objects.h"
 
@@ -27,7 +28,7 @@ class ClientTest : public ::testing::Test {
   Json CreateVm(const std::string& name, const std::string& labels = "{}") {
     auto created = client_->Create(kv::kVirtualMachines, ns_, MakeVm(name, labels));
     EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? created.value() : Json::null();
+    return created.ok() ? created.value() : Json();
   }
 
   ClusterEnv* env_ = nullptr;
@@ -46,7 +47,7 @@ TEST_F(ClientTest, CreateGetUpdateDeleteVirtualMachine) {
   EXPECT_EQ(base::GetString(*got, "spec.runStrategy"), "Halted");
 
   Json changed = *got;
-  changed["spec"]["runStrategy"] = Json::string("Always");
+  changed["spec"]["runStrategy"] = Json("Always");
   auto updated = client_->Update(kv::kVirtualMachines, changed);
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
   EXPECT_EQ(base::GetString(*updated, "spec.runStrategy"), "Always");
@@ -73,9 +74,9 @@ TEST_F(ClientTest, MergeAndJsonPatch) {
   EXPECT_EQ(base::GetString(*jsonpatched, "spec.runStrategy"), "Manual");
 
   // A JSON patch test operation that fails is refused, and nothing changes.
-  auto refused = client_->Patch(
-      kv::kVirtualMachines, ns_, "patched", kube::PatchType::kJson,
-      JsonOf(R"([{"op": "test", "path": "/spec/runStrategy", "value": "Always"},
+  auto refused =
+      client_->Patch(kv::kVirtualMachines, ns_, "patched", kube::PatchType::kJson,
+                     JsonOf(R"([{"op": "test", "path": "/spec/runStrategy", "value": "Always"},
                  {"op": "replace", "path": "/spec/runStrategy", "value": "Halted"}])"));
   EXPECT_FALSE(refused.ok());
   auto after = client_->Get(kv::kVirtualMachines, ns_, "patched");
@@ -86,13 +87,13 @@ TEST_F(ClientTest, MergeAndJsonPatch) {
 TEST_F(ClientTest, StatusGoesThroughTheSubresourceOnly) {
   Json vm = CreateVm("status");
   // A status written with a plain update is ignored by the server...
-  vm["status"]["printableStatus"] = Json::string("Running");
+  vm["status"]["printableStatus"] = Json("Running");
   auto plain = client_->Update(kv::kVirtualMachines, vm);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
   EXPECT_EQ(base::GetString(*plain, "status.printableStatus"), "");
   // ...and kept when written through the status subresource.
   Json fresh = *plain;
-  fresh["status"]["printableStatus"] = Json::string("Stopped");
+  fresh["status"]["printableStatus"] = Json("Stopped");
   auto status = client_->UpdateStatus(kv::kVirtualMachines, fresh);
   ASSERT_TRUE(status.ok()) << status.status().ToString();
   EXPECT_EQ(base::GetString(*status, "status.printableStatus"), "Stopped");
@@ -150,9 +151,9 @@ TEST_F(ClientTest, PodsAndTheirStatus) {
   auto created = client_->Create(res::kPods, ns_, pod);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   // The tests play the kubelet: its status writes go through pods/status.
-  auto running = client_->Patch(res::kPods, ns_, "p", kube::PatchType::kMerge,
-                                JsonOf(R"({"status": {"phase": "Running", "podIP": "10.1.2.3"}})"),
-                                "status");
+  auto running =
+      client_->Patch(res::kPods, ns_, "p", kube::PatchType::kMerge,
+                     JsonOf(R"({"status": {"phase": "Running", "podIP": "10.1.2.3"}})"), "status");
   ASSERT_TRUE(running.ok()) << running.status().ToString();
   EXPECT_EQ(base::GetString(*running, "status.phase"), "Running");
   EXPECT_EQ(base::GetString(*running, "status.podIP"), "10.1.2.3");
@@ -176,7 +177,7 @@ TEST_F(ClientTest, TypedErrorsCarryTheServersWords) {
   EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << again.status().ToString();
 
   Json bad = MakeVm("bad");
-  bad["spec"]["runStrategy"] = Json::string("Sometimes");
+  bad["spec"]["runStrategy"] = Json("Sometimes");
   auto invalid = client_->Create(kv::kVirtualMachines, ns_, bad);
   ASSERT_FALSE(invalid.ok());
   EXPECT_EQ(invalid.status().code(), Code::kInvalid) << invalid.status().ToString();
@@ -185,7 +186,7 @@ TEST_F(ClientTest, TypedErrorsCarryTheServersWords) {
 
   // Unknown fields are refused (fieldValidation=Strict), never dropped.
   Json unknown = MakeVm("unknown");
-  unknown["spec"]["bogus"] = Json::boolean(true);
+  unknown["spec"]["bogus"] = Json(true);
   auto strict = client_->Create(kv::kVirtualMachines, ns_, unknown);
   ASSERT_FALSE(strict.ok());
   EXPECT_NE(strict.status().ToString().find("bogus"), std::string::npos)
@@ -198,11 +199,11 @@ TEST_F(ClientTest, ConcurrentUpdatesConflictAndRetryFromFreshState) {
   auto b = client_->Get(kv::kVirtualMachines, ns_, "race");
   ASSERT_TRUE(a.ok() && b.ok());
   Json first = *a;
-  first["metadata"]["labels"]["writer"] = Json::string("a");
+  first["metadata"]["labels"]["writer"] = Json("a");
   ASSERT_TRUE(client_->Update(kv::kVirtualMachines, first).ok());
 
   Json second = *b;  // stale resourceVersion
-  second["metadata"]["labels"]["writer"] = Json::string("b");
+  second["metadata"]["labels"]["writer"] = Json("b");
   auto stale = client_->Update(kv::kVirtualMachines, second);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), Code::kConflict) << stale.status().ToString();
@@ -211,7 +212,7 @@ TEST_F(ClientTest, ConcurrentUpdatesConflictAndRetryFromFreshState) {
   auto fresh = client_->Get(kv::kVirtualMachines, ns_, "race");
   ASSERT_TRUE(fresh.ok());
   Json retry = *fresh;
-  retry["metadata"]["labels"]["writer"] = Json::string("b");
+  retry["metadata"]["labels"]["writer"] = Json("b");
   auto ok = client_->Update(kv::kVirtualMachines, retry);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(base::GetString(*ok, "metadata.labels.writer"), "b");
@@ -229,7 +230,7 @@ TEST_F(ClientTest, ManyThreadsIncrementingOneCounterLoseNoUpdate) {
           ASSERT_TRUE(cur.ok()) << cur.status().ToString();
           Json next = *cur;
           int n = std::stoi(base::GetString(next, "metadata.labels.count"));
-          next["metadata"]["labels"]["count"] = Json::string(std::to_string(n + 1));
+          next["metadata"]["labels"]["count"] = Json(std::to_string(n + 1));
           auto put = client_->Update(kv::kVirtualMachines, next);
           if (put.ok()) break;
           ASSERT_EQ(put.status().code(), Code::kConflict) << put.status().ToString();
@@ -244,7 +245,8 @@ TEST_F(ClientTest, ManyThreadsIncrementingOneCounterLoseNoUpdate) {
 }
 
 TEST_F(ClientTest, ServiceAccountWithoutRightsIsForbidden) {
-  Json sa = JsonOf(R"({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}})");
+  Json sa =
+      JsonOf(R"({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}})");
   ASSERT_TRUE(client_->Create(res::kServiceAccounts, ns_, sa).ok());
   auto nobody = env_->ClientFor(ns_, "nobody");
   auto denied = nobody->Get(kv::kVirtualMachines, ns_, "anything");

@@ -120,7 +120,8 @@ std::unique_ptr<kube::Client> ClusterEnv::ClientFor(const std::string& ns,
                                                     const std::string& service_account) const {
   std::string token;
   std::string cmd = HarnessScript() + " token " + dir_ + " " + ns + " " + service_account;
-  if (RunCommand(cmd + " 2>/dev/null", &token) != 0) Fail("token for " + ns + "/" + service_account);
+  if (RunCommand(cmd + " 2>/dev/null", &token) != 0)
+    Fail("token for " + ns + "/" + service_account);
   kube::KubeconfigOptions ko;
   ko.explicit_path = kubeconfig();
   auto config = kube::LoadKubeconfig(ko);
@@ -144,9 +145,9 @@ std::string ClusterEnv::CreateNamespace(const std::string& hint) {
   name += "-" + std::to_string(getpid()) + "-" + std::to_string(++namespaces_);
   auto client = AdminClient();
   base::Json ns = base::Json::object();
-  ns["apiVersion"] = base::Json::string("v1");
-  ns["kind"] = base::Json::string("Namespace");
-  ns["metadata"]["name"] = base::Json::string(name);
+  ns["apiVersion"] = base::Json("v1");
+  ns["kind"] = base::Json("Namespace");
+  ns["metadata"]["name"] = base::Json(name);
   auto created = client->Create(kube::resources::kNamespaces, "", ns);
   if (!created.ok()) Fail("create namespace " + name + ": " + created.status().ToString());
   // Pods need the namespace's "default" service account, which

@@ -2,8 +2,6 @@
 // of the T1 controller tests; see controller_env.h.
 #include "tests/integration/controller_env.h"
 
-#include "lib/base/timestamp.h"
-
 #include <cpprest/http_client.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +18,7 @@
 #include <thread>
 
 #include "lib/api/resources.h"
+#include "lib/base/timestamp.h"
 #include "lib/kube/config.h"
 
 extern char** environ;
@@ -51,9 +50,9 @@ std::string WriteServiceAccountKubeconfig() {
   ClusterEnv& env = ClusterEnv::Get();
   auto admin = env.AdminClient();
   Json ns = Json::object();
-  ns["apiVersion"] = Json::string("v1");
-  ns["kind"] = Json::string("Namespace");
-  ns["metadata"]["name"] = Json::string(kControllerNamespace);
+  ns["apiVersion"] = Json("v1");
+  ns["kind"] = Json("Namespace");
+  ns["metadata"]["name"] = Json(kControllerNamespace);
   auto created = admin->Create(res::kNamespaces, "", ns);
   if (!created.ok() && !created.status().IsAlreadyExists()) {
     Fail("create namespace: " + created.status().ToString());
@@ -292,9 +291,9 @@ base::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) 
   // that does not exist is gone: bind only to a Node that exists, Ready
   // (made here unless the test made it; left for the other tests).
   Json node_object = Json::object();
-  node_object["apiVersion"] = Json::string("v1");
-  node_object["kind"] = Json::string("Node");
-  node_object["metadata"]["name"] = Json::string(node);
+  node_object["apiVersion"] = Json("v1");
+  node_object["kind"] = Json("Node");
+  node_object["metadata"]["name"] = Json(node);
   auto made = client_->Create(kube::Resource{"", "v1", "nodes", "Node", false}, "", node_object);
   if (made.ok()) {
     auto ready = base::ParseJson(
@@ -312,11 +311,11 @@ base::Status FakeKubelet::Bind(const std::string& pod, const std::string& node) 
     return made.status();
   }
   Json binding = Json::object();
-  binding["apiVersion"] = Json::string("v1");
-  binding["kind"] = Json::string("Binding");
-  binding["metadata"]["name"] = Json::string(pod);
-  binding["target"]["kind"] = Json::string("Node");
-  binding["target"]["name"] = Json::string(node);
+  binding["apiVersion"] = Json("v1");
+  binding["kind"] = Json("Binding");
+  binding["metadata"]["name"] = Json(pod);
+  binding["target"]["kind"] = Json("Node");
+  binding["target"]["name"] = Json(node);
   return client_->Raw("POST", "/api/v1/namespaces/" + ns_ + "/pods/" + pod + "/binding", binding)
       .status();
 }

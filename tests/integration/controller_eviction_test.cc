@@ -20,7 +20,7 @@ class ControllerEvictionTest : public ControllerTest {
   // The VM `name` with this evictionStrategy, started; its launcher pod.
   Json StartWith(const std::string& name, const std::string& strategy) {
     Json vm = NewVm(name, "Always");
-    vm["spec"]["template"]["spec"]["evictionStrategy"] = Json::string(strategy);
+    vm["spec"]["template"]["spec"]["evictionStrategy"] = Json(strategy);
     auto created = admin_->Create(kv::kVirtualMachines, ns_, vm);
     EXPECT_TRUE(created.ok()) << created.status().ToString();
     Json vmi = WaitFor(
@@ -31,23 +31,28 @@ class ControllerEvictionTest : public ControllerTest {
   // POST pods/<pod>/eviction, as `kubectl drain` does.
   base::Result<Json> Evict(const std::string& pod) {
     Json eviction = Json::object();
-    eviction["apiVersion"] = Json::string("policy/v1");
-    eviction["kind"] = Json::string("Eviction");
-    eviction["metadata"]["name"] = Json::string(pod);
-    eviction["metadata"]["namespace"] = Json::string(ns_);
+    eviction["apiVersion"] = Json("policy/v1");
+    eviction["kind"] = Json("Eviction");
+    eviction["metadata"]["name"] = Json(pod);
+    eviction["metadata"]["namespace"] = Json(ns_);
     return admin_->Raw("POST", res::kPods.Path(ns_, pod, "eviction"), eviction);
   }
 };
 
 TEST_F(ControllerEvictionTest, ExternalHoldsTheDrainWithABudget) {
   const Json pod = StartWith("ext", "External");
-  const std::string uid = pod.at("metadata").at("labels").at("kubevirt.io/created-by").as_string();
+  const std::string uid =
+      pod.at("metadata").at("labels").at("kubevirt.io/created-by").get<std::string>();
   auto budget = admin_->Get(res::kPodDisruptionBudgets, ns_, "kubevirt-disruption-budget-ext");
   ASSERT_TRUE(budget.ok()) << "the budget exists before the pod: " << budget.status().ToString();
   EXPECT_EQ(base::GetInt(*budget, "spec.minAvailable"), 1);
-  EXPECT_EQ(budget->at("spec").at("selector").at("matchLabels").at("kubevirt.io/created-by").as_string(),
+  EXPECT_EQ(budget->at("spec")
+                .at("selector")
+                .at("matchLabels")
+                .at("kubevirt.io/created-by")
+                .get<std::string>(),
             uid);
-  EXPECT_EQ(budget->at("metadata").at("ownerReferences").at(0).at("kind").as_string(),
+  EXPECT_EQ(budget->at("metadata").at("ownerReferences").at(0).at("kind").get<std::string>(),
             "VirtualMachineInstance");
   ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
   ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod), "10.244.0.9").ok());
@@ -60,7 +65,8 @@ TEST_F(ControllerEvictionTest, ExternalHoldsTheDrainWithABudget) {
 
 TEST_F(ControllerEvictionTest, NoneLetsTheDrainEvict) {
   const Json pod = StartWith("none", "None");
-  EXPECT_FALSE(admin_->Get(res::kPodDisruptionBudgets, ns_, "kubevirt-disruption-budget-none").ok());
+  EXPECT_FALSE(
+      admin_->Get(res::kPodDisruptionBudgets, ns_, "kubevirt-disruption-budget-none").ok());
   ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
   ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod), "10.244.0.10").ok());
   auto evicted = Evict(base::NameOf(pod));

@@ -24,10 +24,10 @@ class ControllerFailureTest : public ControllerTest {
   // A standalone VMI like the one MakeVm's template makes.
   Json NewVmi(const std::string& name) const {
     Json vmi = MakeVm(name)["spec"]["template"];
-    vmi["apiVersion"] = Json::string("kubevirt.io/v1");
-    vmi["kind"] = Json::string("VirtualMachineInstance");
+    vmi["apiVersion"] = Json("kubevirt.io/v1");
+    vmi["kind"] = Json("VirtualMachineInstance");
     vmi["metadata"] = Json::object();
-    vmi["metadata"]["name"] = Json::string(name);
+    vmi["metadata"]["name"] = Json(name);
     return vmi;
   }
   // The messages of the Events about `name`, one a line.
@@ -54,8 +54,7 @@ class ControllerFailureTest : public ControllerTest {
     while (std::chrono::steady_clock::now() < until) {
       auto now = Get(kv::kVirtualMachineInstances, name);
       if (now.has_value() && base::UidOf(*now) != uid) {
-        const auto made =
-            base::ParseMicroTime(base::GetString(*now, "metadata.creationTimestamp"));
+        const auto made = base::ParseMicroTime(base::GetString(*now, "metadata.creationTimestamp"));
         ASSERT_TRUE(made.has_value());
         // creationTimestamp has whole seconds.
         EXPECT_GE(*made + std::chrono::seconds(1), *not_before)
@@ -68,7 +67,7 @@ class ControllerFailureTest : public ControllerTest {
   std::string SynchronizedMessage(const Json& vmi) const {
     const Json* conditions = base::Find(vmi, "status.conditions");
     if (conditions == nullptr || !conditions->is_array()) return "";
-    for (const Json& c : conditions->as_array()) {
+    for (const Json& c : *conditions) {
       if (base::GetString(c, "type") == "Synchronized") {
         return base::GetString(c, "reason") + ": " + base::GetString(c, "message");
       }
@@ -156,8 +155,8 @@ TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVm
 // PodSecurity would) fails the VMI with its words; runStrategy Always
 // backs off instead of making VMIs in a loop, and the VM says why.
 TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff) {
-  const kube::Resource policies{"admissionregistration.k8s.io", "v1",
-                                "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false};
+  const kube::Resource policies{"admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+                                "ValidatingAdmissionPolicy", false};
   const kube::Resource bindings{"admissionregistration.k8s.io", "v1",
                                 "validatingadmissionpolicybindings",
                                 "ValidatingAdmissionPolicyBinding", false};
@@ -165,23 +164,29 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
   const std::string kRefuseExpression =
       R"x("!has(object.metadata.labels) || !('vireo-test/refuse' in object.metadata.labels)")x";
   ASSERT_TRUE(admin_
-                  ->Create(policies, "", JsonOf(R"({
+                  ->Create(policies, "",
+                           JsonOf(R"({
     "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-    "metadata": {"name": ")" + policy + R"("},
+    "metadata": {"name": ")" + policy +
+                                  R"("},
     "spec": {"failurePolicy": "Fail",
       "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
         "operations": ["CREATE"], "resources": ["pods"]}]},
       "validations": [{"expression": )" +
-                                       kRefuseExpression + R"(,
+                                  kRefuseExpression + R"(,
         "message": "pods labelled vireo-test/refuse are not welcome here", "reason": "Forbidden"}]}})"))
                   .ok());
   ASSERT_TRUE(admin_
-                  ->Create(bindings, "", JsonOf(R"({
+                  ->Create(bindings, "",
+                           JsonOf(R"({
     "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-    "metadata": {"name": ")" + policy + R"("},
-    "spec": {"policyName": ")" + policy + R"(", "validationActions": ["Deny"],
+    "metadata": {"name": ")" + policy +
+                                  R"("},
+    "spec": {"policyName": ")" + policy +
+                                  R"(", "validationActions": ["Deny"],
       "matchResources": {"namespaceSelector": {"matchLabels":
-        {"kubernetes.io/metadata.name": ")" + ns_ + R"("}}}}})"))
+        {"kubernetes.io/metadata.name": ")" +
+                                  ns_ + R"("}}}}})"))
                   .ok());
   struct Cleanup {
     kube::Client* c;
@@ -197,7 +202,7 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
   std::this_thread::sleep_for(std::chrono::seconds(2));
 
   Json vm = NewVm("vm-a", "Always");
-  vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json::string("yes");
+  vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json("yes");
   ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
   Json vmi = WaitFor(
       kv::kVirtualMachineInstances, "vm-a", [](const Json&) { return true; }, "VMI made");
@@ -242,7 +247,7 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
 // shows the period it was given.
 TEST_F(ControllerFailureTest, ALauncherPodIsDeletedWithTheVmisCurrentGracePeriod) {
   Json vmi = NewVmi("graceful");
-  vmi["spec"]["terminationGracePeriodSeconds"] = Json::number(100);
+  vmi["spec"]["terminationGracePeriodSeconds"] = Json(100);
   ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
   Json stored = WaitFor(
       kv::kVirtualMachineInstances, "graceful",
@@ -301,12 +306,14 @@ class FakeNode {
   ~FakeNode() { (void)admin_->Delete(kNodes, "", name_); }
   // Ready = `status` since `ago`.
   base::Status SetReady(const std::string& status, std::chrono::seconds ago) {
-    const std::string since =
-        base::FormatTime(base::Clock::Real()->WallNow() - ago);
+    const std::string since = base::FormatTime(base::Clock::Real()->WallNow() - ago);
     return admin_
-        ->Patch(kNodes, "", name_, kube::PatchType::kMerge, JsonOf(R"({"status": {"conditions": [
-            {"type": "Ready", "status": ")" + status + R"(", "reason": "Test",
-             "lastHeartbeatTime": ")" + since + R"(", "lastTransitionTime": ")" + since + R"("}]}})"),
+        ->Patch(kNodes, "", name_, kube::PatchType::kMerge,
+                JsonOf(R"({"status": {"conditions": [
+            {"type": "Ready", "status": ")" +
+                       status + R"(", "reason": "Test",
+             "lastHeartbeatTime": ")" +
+                       since + R"(", "lastTransitionTime": ")" + since + R"("}]}})"),
                 "status")
         .status();
   }
@@ -374,8 +381,8 @@ TEST_F(ControllerFailureTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItM
   ASSERT_TRUE(node.TaintOutOfService().ok());
   EXPECT_TRUE(WaitGone(res::kPods, pod_name)) << "force-deleted once out of service";
   Json next = WaitFor(
-      kv::kVirtualMachineInstances, "vm-n",
-      [&](const Json& o) { return base::UidOf(o) != uid; }, "a new VMI");
+      kv::kVirtualMachineInstances, "vm-n", [&](const Json& o) { return base::UidOf(o) != uid; },
+      "a new VMI");
   WaitForPod(base::UidOf(next));
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-n", "ForceDelete"));
 }

@@ -46,7 +46,7 @@ Json ControllerTest::NewVm(const std::string& name, const std::string& strategy)
   if (strategy.empty()) {
     vm["spec"].erase("runStrategy");
   } else {
-    vm["spec"]["runStrategy"] = Json::string(strategy);
+    vm["spec"]["runStrategy"] = Json(strategy);
   }
   return vm;
 }
@@ -54,7 +54,7 @@ Json ControllerTest::NewVm(const std::string& name, const std::string& strategy)
 Json ControllerTest::CreateVm(const std::string& name, const std::string& strategy) {
   auto created = admin_->Create(kv::kVirtualMachines, ns_, NewVm(name, strategy));
   EXPECT_TRUE(created.ok()) << created.status().ToString();
-  return created.ok() ? *created : Json::null();
+  return created.ok() ? *created : Json();
 }
 
 std::optional<Json> ControllerTest::Get(const kube::Resource& resource,
@@ -77,7 +77,7 @@ Json ControllerTest::WaitFor(const kube::Resource& resource, const std::string& 
     ADD_FAILURE() << "never: " << what << "; " << resource.plural << " " << name << " was "
                   << (last ? base::DumpJson(*last) : "absent");
   }
-  return last.value_or(Json::null());
+  return last.value_or(Json());
 }
 
 bool ControllerTest::WaitGone(const kube::Resource& resource, const std::string& name) {
@@ -100,7 +100,7 @@ Json ControllerTest::WaitForPod(const std::string& vmi_uid) {
           },
           kLimit)) {
     ADD_FAILURE() << "no launcher pod for VMI uid " << vmi_uid;
-    return Json::null();
+    return Json();
   }
   EXPECT_EQ(pods.size(), 1u) << "one launcher pod per VMI";
   return pods[0];
@@ -155,7 +155,7 @@ std::string PrintableStatusOf(const Json& vm) {
 std::string ConditionOf(const Json& object, const std::string& type) {
   const Json* conditions = base::Find(object, "status.conditions");
   if (conditions == nullptr || !conditions->is_array()) return "";
-  for (const Json& c : conditions->as_array()) {
+  for (const Json& c : *conditions) {
     if (base::GetString(c, "type") == type) return base::GetString(c, "status");
   }
   return "";

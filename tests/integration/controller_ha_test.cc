@@ -59,7 +59,7 @@ class ControllerHaTest : public ::testing::Test {
   }
   Json Vm(const std::string& name, const std::string& strategy) {
     Json vm = MakeVm(name);
-    vm["spec"]["runStrategy"] = Json::string(strategy);
+    vm["spec"]["runStrategy"] = Json(strategy);
     return vm;
   }
   bool VmiExists(const std::string& name) {
@@ -112,8 +112,9 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
       .on_add =
           [&](const kube::ObjectPtr& pod) {
             std::lock_guard l(mu);
-            pods_per_vmi[pod->at("metadata").at("labels").at("kubevirt.io/created-by").as_string()]
-                .insert(base::UidOf(*pod));
+            pods_per_vmi
+                [pod->at("metadata").at("labels").at("kubevirt.io/created-by").get<std::string>()]
+                    .insert(base::UidOf(*pod));
           },
       .on_update = nullptr,
       .on_delete = nullptr,
@@ -186,7 +187,8 @@ TEST_F(ControllerHaTest, KilledAtRandomPointsOfAChurnItConvergesWithoutDuplicate
         for (const Json& vmi : vmis->items) vmi_by_name[base::NameOf(vmi)] = vmi;
         std::map<std::string, int> pods_by_uid;
         for (const Json& pod : pods->items) {
-          ++pods_by_uid[pod.at("metadata").at("labels").at("kubevirt.io/created-by").as_string()];
+          ++pods_by_uid
+              [pod.at("metadata").at("labels").at("kubevirt.io/created-by").get<std::string>()];
         }
         if (vms->items.size() != 80) return fail("VMs: " + std::to_string(vms->items.size()));
         for (const Json& vm : vms->items) {

@@ -88,8 +88,8 @@ TEST_F(ControllerStatusTest, ALauncherThatFailsBeforeRunningBacksOff) {
 
 TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
   Json vmi = MakeVm("solo")["spec"]["template"];
-  vmi["apiVersion"] = Json::string("kubevirt.io/v1");
-  vmi["kind"] = Json::string("VirtualMachineInstance");
+  vmi["apiVersion"] = Json("kubevirt.io/v1");
+  vmi["kind"] = Json("VirtualMachineInstance");
   vmi["metadata"] = JsonOf(R"({"name": "solo"})");
   ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
   // Defaults are written into the VMI, so it shows what runs.

@@ -20,8 +20,8 @@ std::string Uid(const Json& o) { return base::UidOf(o); }
 bool HasFinalizer(const Json& o, const std::string& finalizer) {
   const Json* list = base::Find(o, "metadata.finalizers");
   if (list == nullptr || !list->is_array()) return false;
-  for (const Json& f : list->as_array()) {
-    if (f.is_string() && f.as_string() == finalizer) return true;
+  for (const Json& f : *list) {
+    if (f.is_string() && f.get<std::string>() == finalizer) return true;
   }
   return false;
 }
@@ -64,7 +64,7 @@ TEST_F(ControllerLifecycleTest, AlwaysFollowsThePodThroughEveryPhase) {
   const Json& owner = vmi.at("metadata").at("ownerReferences").at(0);
   EXPECT_EQ(base::GetString(owner, "uid"), Uid(vm));
   EXPECT_EQ(base::GetBool(owner, "controller"), std::optional<bool>(true));
-  EXPECT_EQ(vmi.at("metadata").at("labels").at("kubevirt.io/vm").as_string(), "vm-a");
+  EXPECT_EQ(vmi.at("metadata").at("labels").at("kubevirt.io/vm").get<std::string>(), "vm-a");
   EXPECT_TRUE(HasFinalizer(vmi, "kubevirt.io/foregroundDeleteVirtualMachine"));
   WaitFor(
       kv::kVirtualMachines, "vm-a",
@@ -74,9 +74,10 @@ TEST_F(ControllerLifecycleTest, AlwaysFollowsThePodThroughEveryPhase) {
   Json pod = WaitForPod(Uid(vmi));
   std::string pod_name = base::NameOf(pod);
   EXPECT_EQ(pod_name.rfind("virt-launcher-vm-a-", 0), 0u) << pod_name;
-  EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), Uid(vmi));
+  EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").get<std::string>(), Uid(vmi));
   EXPECT_EQ(base::GetBool(pod, "spec.automountServiceAccountToken"), std::optional<bool>(false));
-  EXPECT_EQ(pod.at("spec").at("containers").at(0).at("image").as_string(), "vireo-launcher:t1");
+  EXPECT_EQ(pod.at("spec").at("containers").at(0).at("image").get<std::string>(),
+            "vireo-launcher:t1");
   WaitFor(
       kv::kVirtualMachineInstances, "vm-a",
       [](const Json& o) { return PhaseOf(o) == "Scheduling"; }, "Scheduling once the pod exists");
@@ -84,8 +85,8 @@ TEST_F(ControllerLifecycleTest, AlwaysFollowsThePodThroughEveryPhase) {
 
   ASSERT_TRUE(kubelet_->Bind(pod_name).ok());
   vmi = WaitFor(
-      kv::kVirtualMachineInstances, "vm-a",
-      [](const Json& o) { return PhaseOf(o) == "Scheduled"; }, "Scheduled once bound");
+      kv::kVirtualMachineInstances, "vm-a", [](const Json& o) { return PhaseOf(o) == "Scheduled"; },
+      "Scheduled once bound");
   EXPECT_EQ(base::GetString(vmi, "status.nodeName"), "node-1");
 
   ASSERT_TRUE(kubelet_->SetRunning(pod_name, "10.244.0.9").ok());
@@ -93,7 +94,8 @@ TEST_F(ControllerLifecycleTest, AlwaysFollowsThePodThroughEveryPhase) {
       kv::kVirtualMachineInstances, "vm-a",
       [](const Json& o) { return PhaseOf(o) == "Running" && ConditionOf(o, "Ready") == "True"; },
       "Running and Ready");
-  EXPECT_EQ(vmi.at("status").at("interfaces").at(0).at("ipAddress").as_string(), "10.244.0.9");
+  EXPECT_EQ(vmi.at("status").at("interfaces").at(0).at("ipAddress").get<std::string>(),
+            "10.244.0.9");
   vm = WaitFor(
       kv::kVirtualMachines, "vm-a",
       [](const Json& o) {
@@ -198,9 +200,9 @@ TEST_F(ControllerLifecycleTest, StopStartRestartThroughSpecAndRequests) {
   WaitVm("vm-s", "Stopped");
 
   // The deprecated `running` field: true is Always, false is Halted.
-  ASSERT_TRUE(PatchSpec(kv::kVirtualMachines, "vm-s",
-                        R"({"spec": {"runStrategy": null, "running": true}})")
-                  .ok());
+  ASSERT_TRUE(
+      PatchSpec(kv::kVirtualMachines, "vm-s", R"({"spec": {"runStrategy": null, "running": true}})")
+          .ok());
   Json third = StartAndRun("vm-s");
   ASSERT_TRUE(PatchSpec(kv::kVirtualMachines, "vm-s", R"({"spec": {"running": false}})").ok());
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "vm-s"));
@@ -241,9 +243,10 @@ TEST_F(ControllerLifecycleTest, ATemplateEditShowsRestartRequiredUntilTheRestart
   CreateVm("vm-e", "Always");
   Json vmi = StartAndRun("vm-e");
   EXPECT_EQ(ConditionOf(WaitVm("vm-e", "Running"), "RestartRequired"), "");
-  ASSERT_TRUE(PatchSpec(kv::kVirtualMachines, "vm-e",
-                        R"({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "96Mi"}}}}}})")
-                  .ok());
+  ASSERT_TRUE(
+      PatchSpec(kv::kVirtualMachines, "vm-e",
+                R"({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "96Mi"}}}}}})")
+          .ok());
   Json vm = WaitFor(
       kv::kVirtualMachines, "vm-e",
       [](const Json& o) { return ConditionOf(o, "RestartRequired") == "True"; },

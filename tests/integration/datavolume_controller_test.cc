@@ -39,11 +39,11 @@ std::string Uid(const Json& o) { return base::UidOf(o); }
 // The condition of `type`, or null.
 Json Condition(const Json& object, const std::string& type) {
   const Json* conditions = base::Find(object, "status.conditions");
-  if (conditions == nullptr || !conditions->is_array()) return Json::null();
-  for (const Json& c : conditions->as_array()) {
+  if (conditions == nullptr || !conditions->is_array()) return Json();
+  for (const Json& c : *conditions) {
     if (base::GetString(c, "type") == type) return c;
   }
-  return Json::null();
+  return Json();
 }
 
 std::string ConditionReason(const Json& object, const std::string& type) {
@@ -56,7 +56,7 @@ std::string DvPhase(const Json& dv) { return base::GetString(dv, "status.phase")
 std::vector<std::string> Strings(const Json* array) {
   std::vector<std::string> out;
   if (array == nullptr || !array->is_array()) return out;
-  for (const Json& s : array->as_array()) out.push_back(s.is_string() ? s.as_string() : "");
+  for (const Json& s : *array) out.push_back(s.is_string() ? s.get<std::string>() : "");
   return out;
 }
 
@@ -86,10 +86,9 @@ class DataVolumeControllerTest : public ControllerTest {
   static Json StorageClass(const std::string& name, bool is_default) {
     Json sc = JsonOf(R"({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
       "provisioner": "example.com/none", "volumeBindingMode": "WaitForFirstConsumer"})");
-    sc["metadata"]["name"] = Json::string(name);
+    sc["metadata"]["name"] = Json(name);
     if (is_default) {
-      sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] =
-          Json::string("true");
+      sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] = Json("true");
     }
     return sc;
   }
@@ -111,7 +110,7 @@ class DataVolumeControllerTest : public ControllerTest {
   Json CreateDataVolume(const Json& dv) {
     auto created = admin_->Create(kv::kDataVolumes, ns_, dv);
     EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? *created : Json::null();
+    return created.ok() ? *created : Json();
   }
   Json WaitDv(const std::string& name, const std::string& phase) {
     return WaitFor(
@@ -156,11 +155,11 @@ class DataVolumeControllerTest : public ControllerTest {
         "ready": false, "restartCount": 0, "started": false,
         "state": {"terminated": {"startedAt": "2026-01-01T00:00:00Z",
                                  "finishedAt": "2026-01-01T00:01:00Z"}}}]}})");
-    status["status"]["phase"] = Json::string(code == 0 ? "Succeeded" : "Failed");
+    status["status"]["phase"] = Json(code == 0 ? "Succeeded" : "Failed");
     Json& terminated = status["status"]["containerStatuses"][0]["state"]["terminated"];
-    terminated["exitCode"] = Json::number(code);
-    terminated["reason"] = Json::string(code == 0 ? "Completed" : "Error");
-    terminated["message"] = Json::string(message + "\n");
+    terminated["exitCode"] = Json(code);
+    terminated["reason"] = Json(code == 0 ? "Completed" : "Error");
+    terminated["message"] = Json(message + "\n");
     ASSERT_TRUE(
         admin_->Patch(res::kPods, ns_, pod, kube::PatchType::kMerge, status, "status").ok());
   }
@@ -189,9 +188,9 @@ class DataVolumeControllerTest : public ControllerTest {
     return events;
   }
   Json WaitDvEvent(const std::string& name, const std::string& reason) {
-    if (!WaitForEvent("DataVolume", name, reason)) return Json::null();
+    if (!WaitForEvent("DataVolume", name, reason)) return Json();
     auto events = DvEvents(name, reason);
-    return events.empty() ? Json::null() : events.back();
+    return events.empty() ? Json() : events.back();
   }
 
   static inline int classes_made_ = 0;
@@ -214,7 +213,7 @@ TEST_F(DataVolumeControllerTest, HttpImportMakesItsClaimAndImporterPod) {
   EXPECT_FALSE(base::GetString(claim, "spec.storageClassName").empty());
 
   Json pod = WaitImporter("disk");
-  EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").as_string(), Uid(dv));
+  EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").get<std::string>(), Uid(dv));
   EXPECT_EQ(base::GetBool(pod, "spec.automountServiceAccountToken"), std::optional<bool>(false));
   EXPECT_EQ(base::GetInt(pod, "spec.securityContext.runAsUser"), std::optional<int64_t>(107));
   EXPECT_EQ(base::GetString(pod, "spec.restartPolicy"), "Never");
@@ -296,7 +295,7 @@ TEST_F(DataVolumeControllerTest, AnUnreachableSourceIsRetriedThreeTimes) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     SCOPED_TRACE("attempt " + std::to_string(attempt + 1));
     uids.push_back(Uid(pod));
-    EXPECT_EQ(pod.at("metadata").at("labels").at("vireo.io/attempt").as_string(),
+    EXPECT_EQ(pod.at("metadata").at("labels").at("vireo.io/attempt").get<std::string>(),
               std::to_string(attempt));
     ImporterExited(base::NameOf(pod), api::importer::kSourceUnreachable,
                    "connect to images.example:80: connection refused");
@@ -408,7 +407,7 @@ TEST_F(DataVolumeControllerTest, AVmWaitsForItsDataVolumeTemplate) {
       [](const Json& o) { return ConditionOf(o, "DataVolumesReady") == "True"; },
       "DataVolumesReady True");
   auto annotation = base::ParseJson(
-      pod.at("metadata").at("annotations").at("vireo.io/vmi").as_string(), "vireo.io/vmi");
+      pod.at("metadata").at("annotations").at("vireo.io/vmi").get<std::string>(), "vireo.io/vmi");
   ASSERT_TRUE(annotation.ok()) << annotation.status().ToString();
   const Json* statuses = base::Find(*annotation, "status.volumeStatus");
   ASSERT_NE(statuses, nullptr) << base::DumpJson(*annotation);
@@ -436,8 +435,8 @@ TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
   ASSERT_EQ(source_request, ClaimRequestFor1Gi());
 
   Json vmi = MakeVm("user")["spec"]["template"];
-  vmi["apiVersion"] = Json::string("kubevirt.io/v1");
-  vmi["kind"] = Json::string("VirtualMachineInstance");
+  vmi["apiVersion"] = Json("kubevirt.io/v1");
+  vmi["kind"] = Json("VirtualMachineInstance");
   vmi["metadata"] = JsonOf(R"({"name": "user"})");
   vmi["spec"]["volumes"][0] =
       JsonOf(R"({"name": "root", "persistentVolumeClaim": {"claimName": "golden"}})");
@@ -469,7 +468,7 @@ TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
   EXPECT_THAT(Strings(base::Find(container, "command")), ::testing::Contains("--source=pvc"));
   bool source_read_only = false;
   std::string source_volume;
-  for (const Json& v : pod.at("spec").at("volumes").as_array()) {
+  for (const Json& v : pod.at("spec").at("volumes")) {
     if (base::GetString(v, "persistentVolumeClaim.claimName") == "golden") {
       source_volume = base::GetString(v, "name");
       source_read_only = base::GetBool(v, "persistentVolumeClaim.readOnly").value_or(false);
@@ -478,7 +477,7 @@ TEST_F(DataVolumeControllerTest, ACloneWaitsWhileItsSourceIsInUse) {
   ASSERT_FALSE(source_volume.empty()) << "the source claim is not a volume of the pod";
   EXPECT_TRUE(source_read_only);
   bool mounted_read_only = false;
-  for (const Json& m : container.at("volumeMounts").as_array()) {
+  for (const Json& m : container.at("volumeMounts")) {
     if (base::GetString(m, "name") == source_volume) {
       EXPECT_EQ(base::GetString(m, "mountPath"), api::importer::kSourceDir);
       mounted_read_only = base::GetBool(m, "readOnly").value_or(false);

@@ -422,7 +422,7 @@ TEST_F(LeaderElectionTest, AControllerCutOffFromTheApiserverExitsByItsRenewDeadl
       << b->Log();
   EXPECT_EQ(LeaseHolder(kControllerNamespace, ns_), "fresh");
   Json vm = MakeVm("after");
-  vm["spec"]["runStrategy"] = Json::string("Always");
+  vm["spec"]["runStrategy"] = Json("Always");
   ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
   EXPECT_TRUE(Eventually(
       [&] { return admin_->Get(kv::kVirtualMachineInstances, ns_, "after").ok(); }, seconds(30)))

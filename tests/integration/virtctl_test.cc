@@ -424,15 +424,15 @@ TEST_F(VirtctlTest, GracePeriodReachesTheVmiBeforeTheStop) {
         if (old == nullptr) return true;
         Json kept = Json::array();
         size_t i = 0;
-        for (const auto& f : old->as_array()) {
-          if (f.as_string() != "vireo.test/hold") kept[i++] = f;
+        for (const auto& f : *old) {
+          if (f.get<std::string>() != "vireo.test/hold") kept[i++] = f;
         }
         Json patch = Json::array();
-        patch[0]["op"] = Json::string("test");
-        patch[0]["path"] = Json::string("/metadata/finalizers");
+        patch[0]["op"] = Json("test");
+        patch[0]["path"] = Json("/metadata/finalizers");
         patch[0]["value"] = *old;
-        patch[1]["op"] = Json::string("replace");
-        patch[1]["path"] = Json::string("/metadata/finalizers");
+        patch[1]["op"] = Json("replace");
+        patch[1]["path"] = Json("/metadata/finalizers");
         patch[1]["value"] = kept;
         return admin_
             ->Patch(kv::kVirtualMachineInstances, ns_, "vm-g", kube::PatchType::kJson, patch)
