@@ -46,15 +46,25 @@ fi
 ninja -C "$build"
 echo "test: built ($((SECONDS - start)) s)" >&2
 
-# The unit suite's executables of a build dir: a sanitizer build compiles
-# only what it runs.
+# The unit suite's executables of a build dir, and the targets its tests
+# depend on (the layering checks read vireo-launcher's and virtctl's build):
+# a sanitizer build compiles only what it runs.
 unit_targets() {
-  meson introspect "$1" --tests | python3 -c '
+  meson introspect "$1" --tests --targets | python3 -c '
 import json, os, sys
 build = os.path.realpath(sys.argv[1])
-for t in json.load(sys.stdin):
-    if any(s.split(":")[-1] == "unit" for s in t["suite"]) and t["cmd"][0].startswith(build + "/"):
-        print(os.path.relpath(t["cmd"][0], build))' "$1"
+info = json.load(sys.stdin)
+files = {t["id"]: t["filename"] for t in info["targets"]}
+wanted = set()
+for t in info["tests"]:
+    if not any(s.split(":")[-1] == "unit" for s in t["suite"]):
+        continue
+    if t["cmd"][0].startswith(build + "/"):
+        wanted.add(t["cmd"][0])
+    for dep in t["depends"]:
+        wanted.update(files.get(dep, []))
+for path in sorted(wanted):
+    print(os.path.relpath(path, build))' "$1"
 }
 
 # T0 under ASan + UBSan: gcc, like the main build. Every report stops the
