@@ -3,6 +3,8 @@
 // the launcher uses) and with a libvirtd daemon in the pod, side by side.
 // Prints figures; asserts nothing. Run by hand:
 //   VIREO_LAUNCHER=... VIREO_TEST_DISK_BUILD=... build/bench/launcher_bench --count 20
+// Run as root, it also starts the launcher as the pod does (uid 107, no
+// capabilities), to show what running QEMU as non-root costs.
 // The daemon side re-runs this program in a private mount namespace (needs
 // root), where libvirtd's /etc, /run, /var/lib and /var/cache dirs are
 // temporary.
@@ -83,13 +85,32 @@ void AddMemory(pid_t pid, Sample& s) {
   s.stack_pss_kib += ProcKb("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss");
 }
 
+// The launcher pod's user (lib/api/launcher_pod.h's uid and gid).
+constexpr char kPodUser[] = "107";
+
 // One launcher start. `daemon_pid` > 0: the libvirtd it uses (counted in the
-// stack). Returns false on a failed start.
-bool MeasureOnce(const TestPod::Launch& launch, pid_t daemon_pid, Sample* out) {
+// stack). `as_pod_user`: as the launcher pod runs it, uid and gid 107 with no
+// capabilities (setpriv), its volumes given to that user as fsGroup would;
+// otherwise as root. Returns false on a failed start.
+bool MeasureOnce(TestPod::Launch launch, pid_t daemon_pid, Sample* out, bool as_pod_user = false) {
   TestPod pod;
   pod.AddContainerDisk("rootdisk");
   pod.WriteVmi("bench", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
                R"([{"name":"rootdisk"}])");
+  if (as_pod_user) {
+    const std::string owner = std::string(kPodUser) + ":" + kPodUser;
+    if (t2::RunCommand({"chown", "-R", owner, pod.root() + "/var/run/vireo"}).exit_code != 0) {
+      std::fprintf(stderr, "launcher_bench: cannot give the pod's volumes to %s\n", kPodUser);
+      return false;
+    }
+    launch.prefix = {"setpriv",
+                     std::string("--reuid=") + kPodUser,
+                     std::string("--regid=") + kPodUser,
+                     "--clear-groups",
+                     "--inh-caps=-all",
+                     "--bounding-set=-all",
+                     "--"};
+  }
   const std::string ready = pod.StateDir() + "/ready";
   // QEMU writes the pid file libvirt gives it as it starts: cheap to poll,
   // unlike a scan of /proc that would steal CPU from the launcher.
@@ -318,6 +339,29 @@ int Main(int argc, char** argv) {
   }
   all.push_back(warm);
   all.push_back(cold);
+  if (geteuid() == 0) {
+    // As the pod runs it: uid 107 without capabilities, against root's
+    // columns. 107 cannot open /dev/kvm here, so the launcher picks the
+    // cache's tcg variant, which the image ships (images/build.sh) and the
+    // harness's root-made cache lacks: warm it, and let 107 read it.
+    Summary pod_user{"embedded-uid107", {}, 0};
+    const std::string caps = t2::CapabilitiesCache();
+    if (t2::RunCommand({t2::LauncherBinary(), "warm-cache", "--out", caps, "--without-kvm"}, 300s)
+                .exit_code != 0 ||
+        t2::RunCommand({"chmod", "-R", "a+rX", caps}).exit_code != 0) {
+      std::fprintf(stderr, "launcher_bench: cannot make the tcg capabilities cache for uid %s\n",
+                   kPodUser);
+      return 1;
+    }
+    std::fprintf(stderr, "launcher_bench: %d embedded starts as uid %s, no capabilities\n", count,
+                 kPodUser);
+    for (int i = 0; i < count; ++i) {
+      Sample s;
+      if (!MeasureOnce(Embedded(true), 0, &s, /*as_pod_user=*/true)) return 1;
+      pod_user.samples.push_back(s);
+    }
+    all.push_back(pod_user);
+  }
   if (mode == "all") {
     std::fprintf(stderr, "launcher_bench: %d starts with libvirtd in the pod\n", count);
     Process daemon({"/proc/self/exe", "--mode=daemon", "--count", std::to_string(count)},

@@ -9,9 +9,18 @@ namespace {
 
 constexpr int64_t kMaxMillis = int64_t{1} << 40;
 
+// `text` in double quotes. Appended, not "\"" + std::string(text): gcc 12 at
+// -O3 (the release build) warns of an overlapping memcpy in that operator+
+// (a false positive, fatal under -Werror).
+std::string Quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  return out.append("\"").append(text).append("\"");
+}
+
 Status NotADuration(std::string_view text) {
   return Status(Code::kInvalid,
-                "\"" + std::string(text) + "\" is not a duration such as 90s, 500ms, 5m or 1h30m");
+                Quoted(text) + " is not a duration such as 90s, 500ms, 5m or 1h30m");
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -33,8 +42,7 @@ Result<std::chrono::milliseconds> ParseDuration(
   while (digits < text.size() && IsDigit(text[digits])) ++digits;
   if (digits == text.size()) {
     if (!bare_unit.has_value()) {
-      return Status(Code::kInvalid,
-                    "\"" + std::string(text) + "\" has no unit; use ms, s, m or h (such as 90s)");
+      return Status(Code::kInvalid, Quoted(text) + " has no unit; use ms, s, m or h (such as 90s)");
     }
     std::optional<int64_t> n = Number(text);
     if (!n || (bare_unit->count() > 0 && *n > kMaxMillis / bare_unit->count())) {
@@ -64,8 +72,8 @@ Result<std::chrono::milliseconds> ParseDuration(
     } else if (unit.empty() || unit.find_first_of("-.+ ") != std::string_view::npos) {
       return NotADuration(text);
     } else {
-      return Status(Code::kInvalid, "\"" + std::string(text) + "\" has an unknown unit \"" +
-                                        std::string(unit) + "\"; use ms, s, m or h");
+      return Status(Code::kInvalid,
+                    Quoted(text) + " has an unknown unit " + Quoted(unit) + "; use ms, s, m or h");
     }
     if (*n > (kMaxMillis - total) / scale) return NotADuration(text);
     total += *n * scale;
