@@ -35,31 +35,18 @@ DataVolumeReconciler::DataVolumeReconciler(Caches* caches, Applier* applier,
 
 void DataVolumeReconciler::AddHandlers() {
   auto dv_changed = [this](const ObjectPtr& dv) { queue_.Add(base::KeyOf(*dv)); };
-  caches_->data_volumes.AddHandlers({
-      .on_add = dv_changed,
-      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
-      .on_delete = dv_changed,
-  });
+  caches_->data_volumes.AddHandlers(kube::OnEveryChange(dv_changed));
   // A clone waits while a VMI runs on its source claim.
   auto enqueue_waiting_clones = [this](const ObjectPtr& vmi) {
     for (const ObjectPtr& dv : caches_->data_volumes.store().ByNamespace(base::NamespaceOf(*vmi))) {
       if (base::Find(*dv, "spec.source.pvc") != nullptr) queue_.Add(base::KeyOf(*dv));
     }
   };
-  caches_->vmis.AddHandlers({
-      .on_add = enqueue_waiting_clones,
-      .on_update = [enqueue_waiting_clones](const ObjectPtr&,
-                                            const ObjectPtr& vmi) { enqueue_waiting_clones(vmi); },
-      .on_delete = enqueue_waiting_clones,
-  });
+  caches_->vmis.AddHandlers(kube::OnEveryChange(enqueue_waiting_clones));
   // A DataVolume's claim binding moves the DataVolume; a clone waits for
   // its source claim.
   auto claim_changed = [this](const ObjectPtr& pvc) { EnqueueDataVolumesOfClaim(*pvc); };
-  caches_->pvcs.AddHandlers({
-      .on_add = claim_changed,
-      .on_update = [claim_changed](const ObjectPtr&, const ObjectPtr& pvc) { claim_changed(pvc); },
-      .on_delete = claim_changed,
-  });
+  caches_->pvcs.AddHandlers(kube::OnEveryChange(claim_changed));
   // An importer pod's appearance is what a DataVolume's create expectation
   // waits for.
   auto importer_changed = [this](const ObjectPtr& pod) {
@@ -67,12 +54,7 @@ void DataVolumeReconciler::AddHandlers() {
     std::string owner = ControllerNamed(*pod, api::kDataVolumeKind);
     if (!owner.empty()) queue_.Add(base::NamespaceOf(*pod) + "/" + owner);
   };
-  caches_->importer_pods.AddHandlers({
-      .on_add = importer_changed,
-      .on_update = [importer_changed](const ObjectPtr&,
-                                      const ObjectPtr& pod) { importer_changed(pod); },
-      .on_delete = importer_changed,
-  });
+  caches_->importer_pods.AddHandlers(kube::OnEveryChange(importer_changed));
   // A StorageClass appearing lets the DataVolumes that wait for one go on.
   auto class_changed = [this](const ObjectPtr&) {
     for (const ObjectPtr& dv : caches_->data_volumes.store().List()) {

@@ -18,11 +18,8 @@ VmReconciler::VmReconciler(Caches* caches, Applier* applier) : caches_(caches), 
 }
 
 void VmReconciler::AddHandlers() {
-  caches_->vms.AddHandlers({
-      .on_add = [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
-      .on_update = [this](const ObjectPtr&, const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
-      .on_delete = [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); },
-  });
+  caches_->vms.AddHandlers(
+      kube::OnEveryChange([this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); }));
   // A VMI's appearance is what a VM's create expectation waits for.
   auto vmi_changed = [this](const ObjectPtr& vmi) {
     applier_->expectations().Observed({api::kVirtualMachineInstanceKind, base::KeyOf(*vmi)});
@@ -35,17 +32,10 @@ void VmReconciler::AddHandlers() {
   });
   // A claim appearing or vanishing changes whether a VM may start; a
   // claim's volume mode never changes, so updates do not matter.
-  caches_->pvcs.AddHandlers({
-      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
-      .on_update = nullptr,
-      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
-  });
+  caches_->pvcs.AddHandlers(
+      kube::OnAddOrDelete([this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); }));
   auto dv_changed = [this](const ObjectPtr& dv) { EnqueueUsersOfDataVolume(*dv); };
-  caches_->data_volumes.AddHandlers({
-      .on_add = dv_changed,
-      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
-      .on_delete = dv_changed,
-  });
+  caches_->data_volumes.AddHandlers(kube::OnEveryChange(dv_changed));
 }
 
 void VmReconciler::EnqueueVmOf(const Json& vmi) {

@@ -25,11 +25,7 @@ VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig la
 
 void VmiReconciler::AddHandlers() {
   auto vmi_changed = [this](const ObjectPtr& vmi) { queue_.Add(base::KeyOf(*vmi)); };
-  caches_->vmis.AddHandlers({
-      .on_add = vmi_changed,
-      .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
-      .on_delete = vmi_changed,
-  });
+  caches_->vmis.AddHandlers(kube::OnEveryChange(vmi_changed));
   // A launcher pod's appearance is what a VMI's create expectation waits for.
   auto pod_changed = [this](const ObjectPtr& pod) {
     applier_->expectations().Observed({res::kPods.kind, base::KeyOf(*pod)});
@@ -42,17 +38,10 @@ void VmiReconciler::AddHandlers() {
   });
   // A claim appearing or vanishing changes what a VMI that names it may do;
   // a claim's volume mode never changes, so updates do not matter.
-  caches_->pvcs.AddHandlers({
-      .on_add = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
-      .on_update = nullptr,
-      .on_delete = [this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); },
-  });
+  caches_->pvcs.AddHandlers(
+      kube::OnAddOrDelete([this](const ObjectPtr& pvc) { EnqueueUsersOfClaim(*pvc); }));
   auto dv_changed = [this](const ObjectPtr& dv) { EnqueueUsersOfDataVolume(*dv); };
-  caches_->data_volumes.AddHandlers({
-      .on_add = dv_changed,
-      .on_update = [dv_changed](const ObjectPtr&, const ObjectPtr& dv) { dv_changed(dv); },
-      .on_delete = dv_changed,
-  });
+  caches_->data_volumes.AddHandlers(kube::OnEveryChange(dv_changed));
   // A node's readiness or out-of-service taint decides whether the VMIs on
   // it are lost; its heartbeats alone change nothing.
   caches_->nodes.AddHandlers({

@@ -68,6 +68,20 @@ struct InformerHandlers {
   std::function<void(const ObjectPtr& object)> on_delete;
 };
 
+// Handlers that hand `changed` the object's newest state on every add,
+// update and delete: what a reconciler that only enqueues a key wants.
+inline InformerHandlers OnEveryChange(std::function<void(const ObjectPtr&)> changed) {
+  return {.on_add = changed,
+          .on_update = [changed](const ObjectPtr&, const ObjectPtr& object) { changed(object); },
+          .on_delete = changed};
+}
+
+// The same for adds and deletes only, for an object whose updates never
+// matter to the caller.
+inline InformerHandlers OnAddOrDelete(std::function<void(const ObjectPtr&)> changed) {
+  return {.on_add = changed, .on_update = nullptr, .on_delete = changed};
+}
+
 // Drops what no controller reads from an object before it is cached
 // (metadata.managedFields).
 void StripForCache(base::Json& object);

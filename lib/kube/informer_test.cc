@@ -271,5 +271,26 @@ TEST(StripForCacheTest, DropsManagedFieldsOnly) {
   EXPECT_TRUE(not_an_object.is_string());
 }
 
+TEST(InformerHandlersTest, OnEveryChangeAndOnAddOrDeleteHandTheNewestState) {
+  std::vector<std::string> seen;
+  auto record = [&seen](const ObjectPtr& o) { seen.push_back(GetString(*o, "v")); };
+  auto older = std::make_shared<const Json>(Json{{"v", "old"}});
+  auto newer = std::make_shared<const Json>(Json{{"v", "new"}});
+
+  InformerHandlers every = OnEveryChange(record);
+  every.on_add(older);
+  every.on_update(older, newer);
+  every.on_delete(newer);
+  EXPECT_EQ(seen, (std::vector<std::string>{"old", "new", "new"}));
+
+  InformerHandlers add_delete = OnAddOrDelete(record);
+  EXPECT_FALSE(add_delete.on_update);
+  ASSERT_TRUE(add_delete.on_add && add_delete.on_delete);
+  seen.clear();
+  add_delete.on_add(newer);
+  add_delete.on_delete(older);
+  EXPECT_EQ(seen, (std::vector<std::string>{"new", "old"}));
+}
+
 }  // namespace
 }  // namespace vireo::kube
