@@ -85,9 +85,6 @@ void AddMemory(pid_t pid, Sample& s) {
   s.stack_pss_kib += ProcKb("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss");
 }
 
-// The launcher pod's user (lib/api/launcher_pod.h's uid and gid).
-constexpr char kPodUser[] = "107";
-
 // One launcher start. `daemon_pid` > 0: the libvirtd it uses (counted in the
 // stack). `as_pod_user`: as the launcher pod runs it, uid and gid 107 with no
 // capabilities (setpriv), its volumes given to that user as fsGroup would;
@@ -98,18 +95,12 @@ bool MeasureOnce(TestPod::Launch launch, pid_t daemon_pid, Sample* out, bool as_
   pod.WriteVmi("bench", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
                R"([{"name":"rootdisk"}])");
   if (as_pod_user) {
-    const std::string owner = std::string(kPodUser) + ":" + kPodUser;
+    const std::string owner = std::string(t2::kPodUser) + ":" + t2::kPodUser;
     if (t2::RunCommand({"chown", "-R", owner, pod.root() + "/var/run/vireo"}).exit_code != 0) {
-      std::fprintf(stderr, "launcher_bench: cannot give the pod's volumes to %s\n", kPodUser);
+      std::fprintf(stderr, "launcher_bench: cannot give the pod's volumes to %s\n", t2::kPodUser);
       return false;
     }
-    launch.prefix = {"setpriv",
-                     std::string("--reuid=") + kPodUser,
-                     std::string("--regid=") + kPodUser,
-                     "--clear-groups",
-                     "--inh-caps=-all",
-                     "--bounding-set=-all",
-                     "--"};
+    launch.prefix = t2::AsPodUser();
   }
   const std::string ready = pod.StateDir() + "/ready";
   // QEMU writes the pid file libvirt gives it as it starts: cheap to poll,
@@ -350,11 +341,11 @@ int Main(int argc, char** argv) {
                 .exit_code != 0 ||
         t2::RunCommand({"chmod", "-R", "a+rX", caps}).exit_code != 0) {
       std::fprintf(stderr, "launcher_bench: cannot make the tcg capabilities cache for uid %s\n",
-                   kPodUser);
+                   t2::kPodUser);
       return 1;
     }
     std::fprintf(stderr, "launcher_bench: %d embedded starts as uid %s, no capabilities\n", count,
-                 kPodUser);
+                 t2::kPodUser);
     for (int i = 0; i < count; ++i) {
       Sample s;
       if (!MeasureOnce(Embedded(true), 0, &s, /*as_pod_user=*/true)) return 1;

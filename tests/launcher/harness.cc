@@ -168,6 +168,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   return result;
 }
 
+std::vector<std::string> AsPodUser() {
+  return {"setpriv",
+          std::string("--reuid=") + kPodUser,
+          std::string("--regid=") + kPodUser,
+          "--clear-groups",
+          "--inh-caps=-all",
+          "--bounding-set=-all",
+          "--"};
+}
+
 std::string LauncherBinary() {
   std::string path = Env("VIREO_LAUNCHER");
   if (path.empty()) Die("VIREO_LAUNCHER is not set (meson sets it)");
@@ -339,19 +349,18 @@ std::unique_ptr<Process> TestPod::StartLauncher(const Launch& launch) {
     fs::create_directory_symlink(CapabilitiesCache(), root_ + "/usr/lib/vireo/qemu-capabilities");
   }
   std::vector<std::string> argv = launch.prefix;
-  const std::vector<std::string> args = {LauncherBinary(),
-                                         "run",
-                                         "--vmi",
-                                         VmiFile(),
-                                         "--state-dir",
-                                         StateDir(),
-                                         "--emulation=on",
-                                         "--grace-period-seconds",
-                                         launch.grace_seconds < 0
-                                             ? std::string("unbounded")
-                                             : std::to_string(launch.grace_seconds),
-                                         "--root",
-                                         root_};
+  const std::vector<std::string> args = {
+      LauncherBinary(),
+      "run",
+      "--vmi",
+      VmiFile(),
+      "--state-dir",
+      StateDir(),
+      "--emulation=on",
+      "--grace-period-seconds",
+      launch.grace_seconds < 0 ? std::string("unbounded") : std::to_string(launch.grace_seconds),
+      "--root",
+      root_};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), launch.extra_args.begin(), launch.extra_args.end());
   return std::make_unique<Process>(argv);

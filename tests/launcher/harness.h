@@ -71,6 +71,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 
 // The vireo-launcher binary (VIREO_LAUNCHER from meson).
 std::string LauncherBinary();
+
+// The launcher pod's user and group (uid and gid 107).
+inline constexpr char kPodUser[] = "107";
+// A command prefix that runs what follows as the pod does: uid and gid 107,
+// no supplementary groups, no capabilities at all (`drop: [ALL]`).
+std::vector<std::string> AsPodUser();
 // The test disk: images/test-disk/build.sh's raw image and its qcow2 twin;
 // built (or taken from build.sh's cache) once per test binary, or the raw
 // image named by VIREO_TEST_DISK.
@@ -123,7 +129,7 @@ class TestPod {
   bool MountSmallVolume(const std::string& vol, int64_t bytes);
 
   struct Launch {
-    int64_t grace_seconds = 30;  // < 0: --grace-period-seconds=unbounded
+    int64_t grace_seconds = 30;           // < 0: --grace-period-seconds=unbounded
     std::vector<std::string> prefix;      // run the launcher under this (setpriv ...)
     std::vector<std::string> extra_args;  // after the pod's flags
     bool capabilities_cache = true;       // false: the image ships none (cold start)

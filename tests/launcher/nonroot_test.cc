@@ -20,8 +20,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-constexpr char kPodUser[] = "107";
-
 // What a pod's kubelet and runtime would do: the pod's volumes are the pod
 // user's (fsGroup; here the owner too, as the launcher creates its files).
 void GiveToPodUser(const std::string& path) {
@@ -59,13 +57,7 @@ TEST(LauncherAsPodUser, BootsWithQemuAs107AndShutsDown) {
 
   TestPod::Launch launch;
   // No capabilities at all, as `drop: [ALL]` leaves the pod.
-  launch.prefix = {"setpriv",
-                   std::string("--reuid=") + kPodUser,
-                   std::string("--regid=") + kPodUser,
-                   "--clear-groups",
-                   "--inh-caps=-all",
-                   "--bounding-set=-all",
-                   "--"};
+  launch.prefix = AsPodUser();
   auto launcher = pod.StartLauncher(launch);
   ASSERT_TRUE(pod.WaitReady(*launcher, 180s)) << launcher->Stderr() << "\n--- console ---\n"
                                               << ReadFileOrEmpty(pod.ConsoleLog());
