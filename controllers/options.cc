@@ -154,6 +154,25 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
               return Status::Ok();
             }})
       .Bool("kvm-resource-offered", &o.kvm_resource_offered)
+      .Add({"launcher-seccomp-profile", 0, false,
+            [&](const std::string& f, const std::string& v) {
+              // What the apiserver takes as a localhostProfile: a path
+              // below the kubelet's seccomp directory.
+              bool up = false;
+              for (size_t at = 0; at <= v.size();) {
+                size_t end = v.find('/', at);
+                if (end == std::string::npos) end = v.size();
+                up |= v.compare(at, end - at, "..") == 0;
+                at = end + 1;
+              }
+              if (v.empty() || v.front() == '/' || up) {
+                return Bad(f, v,
+                           "expected a path relative to the kubelet's seccomp directory, "
+                           "without \"..\", such as vireo/launcher.json");
+              }
+              o.launcher_seccomp_profile = v;
+              return Status::Ok();
+            }})
       .Add({"workers", 0, false,
             [&](const std::string& f, const std::string& v) {
               auto n = ParsePositiveInt(f, v, 64);
@@ -235,6 +254,13 @@ What it creates:
                           nodes (the chart's or KubeVirt's): with auto, launcher
                           pods ask for it and an init container probes KVM
                           (default: false: no request, TCG unless /dev/kvm opens)
+  --launcher-seccomp-profile PATH
+                          seccomp profile of the launcher container of a VM
+                          with an interface (passt): a Localhost profile at
+                          PATH under the kubelet's seccomp directory on every
+                          node, such as vireo/launcher.json holding
+                          manifests/seccomp/vireo-launcher.json (default: none:
+                          that container names no profile)
   --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
   --import-retry-delay D  wait before a DataVolume's next importer pod after a
                           failure that may pass (unreachable source); doubles

@@ -31,6 +31,9 @@ struct Options {
   // A device plugin offers the KVM resource (LauncherConfig::kvm_resource)
   // on the nodes: with emulation auto, launcher pods ask for it.
   bool kvm_resource_offered = false;
+  // Localhost seccomp profile of networked VMs' launcher containers
+  // (LauncherConfig::passt_seccomp_profile); empty: none.
+  std::string launcher_seccomp_profile;
   int workers = 4;  // per queue
   // Wait before a DataVolume's second importer pod after a failure that may
   // pass; it doubles for each later attempt (ImporterConfig).

@@ -87,6 +87,14 @@ TEST(OptionsTest, KvmResourceOffered) {
   EXPECT_FALSE(Parse({"--kvm-resource-offered=maybe"}).ok());
 }
 
+TEST(OptionsTest, LauncherSeccompProfile) {
+  EXPECT_EQ(Parse({})->launcher_seccomp_profile, "");
+  EXPECT_EQ(Parse({"--launcher-seccomp-profile=vireo/launcher.json"})->launcher_seccomp_profile,
+            "vireo/launcher.json");
+  EXPECT_EQ(Parse({"--launcher-seccomp-profile", "x..y.json"})->launcher_seccomp_profile,
+            "x..y.json");
+}
+
 TEST(OptionsTest, HelpNamesEveryFlag) {
   auto o = Parse({"--help"});
   ASSERT_TRUE(o.ok());
@@ -98,7 +106,7 @@ TEST(OptionsTest, HelpNamesEveryFlag) {
         "--workers", "--import-retry-delay", "--leader-elect", "--leader-elect-namespace",
         "--leader-elect-name", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
         "--leader-elect-retry-period", "--metrics-bind-address", "--health-probe-bind-address",
-        "--log-level", "--context"}) {
+        "--log-level", "--context", "--launcher-seccomp-profile"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
 }
@@ -123,6 +131,11 @@ TEST(OptionsTest, BadFlagsSayWhatIsWrong) {
            {{"--leader-elect-lease-duration=soon"}, "expected a positive duration"},
            {{"--kubeconfig"}, "--kubeconfig needs a value"},
            {{"--launcher-image="}, "expected a value"},
+           {{"--launcher-seccomp-profile=/var/lib/kubelet/seccomp/l.json"},
+            "expected a path relative to the kubelet's seccomp directory"},
+           {{"--launcher-seccomp-profile=vireo/../../etc/l.json"}, "without \"..\""},
+           {{"--launcher-seccomp-profile=.."}, "without \"..\""},
+           {{"--launcher-seccomp-profile="}, "such as vireo/launcher.json"},
            {{"--leader-elect", "--leader-elect-renew-deadline=20s"},
             "--leader-elect-renew-deadline < --leader-elect-lease-duration"},
            {{"--metrics-bind-address=:9000", "--health-probe-bind-address=127.0.0.1:9000"},

@@ -65,7 +65,8 @@ done
   printf '%s=%q\n' KUBECONFIG "$STATE/kubeconfig" CONTAINERD_ADDRESS "$CONTAINERD_SOCK" BIN "$BIN" \
     VIREO_CLUSTER_DIR "$STATE" VIREO_NODE "$NODE_NAME" VIREO_STORAGE_CLASS vireo-local \
     VIREO_DEFAULT_STORAGE_CLASS local-path \
-    VIREO_PAUSE_IMAGE "$pause_image" VIREO_BUSYBOX_IMAGE "$busybox_image"
+    VIREO_PAUSE_IMAGE "$pause_image" VIREO_BUSYBOX_IMAGE "$busybox_image" \
+    VIREO_LAUNCHER_SECCOMP_PROFILE "$launcher_seccomp_profile"
 } > "$STATE/env"
 
 # Under sudo: the caller gets the kubeconfig and env.

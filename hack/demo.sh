@@ -48,7 +48,10 @@ step "installing Vireo with Helm (manifests/chart)"
 # them (docs/chart.md): a cluster kept from an older Vireo gets the current
 # ones here, or the controller would watch resources its apiserver lacks.
 "${kubectl[@]}" apply -f manifests/chart/crds/ >/dev/null
-"$BIN/helm" upgrade --install vireo manifests/chart -n vireo-system --create-namespace --wait --timeout 5m
+# The node holds the launcher's seccomp profile (hack/cluster/node.sh): VMs
+# with an interface then pass PodSecurity "restricted" too.
+"$BIN/helm" upgrade --install vireo manifests/chart -n vireo-system --create-namespace --wait --timeout 5m \
+  --set launcher.seccompProfile="$VIREO_LAUNCHER_SECCOMP_PROFILE"
 "${kubectl[@]}" get deployment -n vireo-system
 
 step "booting examples/vm-containerdisk.yaml"

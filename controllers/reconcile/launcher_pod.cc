@@ -437,12 +437,19 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   // passt (the pod network, launcher/passt.h) sandboxes itself in a new user
   // namespace and will not run without one; RuntimeDefault refuses an
-  // unprivileged unshare(CLONE_NEWUSER). So the launcher container of a VMI
-  // with an interface has no seccomp profile of its own (the runtime's
+  // unprivileged unshare(CLONE_NEWUSER), mount, umount2 and pivot_root. So
+  // the launcher container of a VMI with an interface runs under the
+  // Localhost profile the cluster installed for it (RuntimeDefault plus
+  // those four calls, manifests/seccomp/), which "restricted" admits, or,
+  // where none is configured, under no profile of its own (the runtime's
   // default for pods that ask for none: unconfined): that pod meets
   // "baseline" and every rule of "restricted" but seccomp
   // (docs/launcher-pod.md).
-  launcher["securityContext"] = RestrictedContainerSecurityContext(!RunsPasst(spec));
+  Json launcher_security = RestrictedContainerSecurityContext(!RunsPasst(spec));
+  if (RunsPasst(spec) && !config.passt_seccomp_profile.empty()) {
+    launcher_security["seccompProfile"] = SeccompProfile(config.passt_seccomp_profile);
+  }
+  launcher["securityContext"] = std::move(launcher_security);
   launcher["volumeMounts"] = std::move(mounts);
   if (devices.size() > 0) launcher["volumeDevices"] = std::move(devices);
   Json ports = Json::array();

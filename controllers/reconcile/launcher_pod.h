@@ -71,6 +71,12 @@ struct LauncherConfig {
   // Pod terminationGracePeriodSeconds = the VMI's + this: time for the
   // launcher to destroy the domain and exit after the guest's grace period.
   int64_t termination_grace_margin_seconds = 15;
+  // The seccomp profile of the launcher container of a VMI with an interface
+  // (passt's sandbox needs four calls RuntimeDefault refuses): a Localhost
+  // profile, relative to the kubelet's seccomp directory, that every node
+  // holds (manifests/seccomp/vireo-launcher.json). Empty: that container
+  // names no profile (docs/launcher-pod.md).
+  std::string passt_seccomp_profile;
   MemoryOverhead overhead;
 };
 

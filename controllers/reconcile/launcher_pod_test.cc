@@ -254,6 +254,55 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
   EXPECT_EQ(Render(cases[0].vmi, cases[0].config).at("spec").at("initContainers").size(), 3u);
 }
 
+// With the cluster's Localhost profile for passt (--launcher-seccomp-profile),
+// a networked VMI's launcher pod passes "restricted" whole: the launcher
+// container names that profile, every other container RuntimeDefault, and a
+// VMI without an interface is rendered as before.
+TEST(LauncherPodSecurity, LocalhostProfileForPasstPassesRestricted) {
+  LauncherConfig config = Config(EmulationMode::kAuto);
+  config.kvm_resource_offered = true;
+  config.passt_seccomp_profile = "vireo/launcher.json";
+  const auto networked = VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000e1");
+  ASSERT_FALSE(networked.spec.domain.devices.interfaces.empty());
+  auto quiet = networked;
+  quiet.spec.domain.devices.interfaces.clear();
+  quiet.spec.networks.clear();
+
+  auto profiles = [](const Json& pod) {
+    std::map<std::string, std::string> out;
+    for (const char* list : {"initContainers", "containers"}) {
+      for (const Json& c : pod.at("spec").at(list)) {
+        const Json& sc = c.at("securityContext");
+        out[c.at("name").get<std::string>()] =
+            sc.contains("seccompProfile") ? sc.at("seccompProfile").dump() : "none";
+      }
+    }
+    return out;
+  };
+  const std::string runtime_default = R"({"type":"RuntimeDefault"})";
+  const Json pod = Render(networked, config);
+  EXPECT_THAT(RestrictedViolations(pod), ::testing::IsEmpty());
+  const auto with_interface = profiles(pod);
+  EXPECT_EQ(with_interface.at(kLauncherContainer),
+            R"({"localhostProfile":"vireo/launcher.json","type":"Localhost"})");
+  EXPECT_EQ(with_interface.size(), 4u);  // the accel-probe, tools and copy init containers, compute
+  for (const auto& [name, profile] : with_interface) {
+    if (name != kLauncherContainer) {
+      EXPECT_EQ(profile, runtime_default) << name;
+    }
+  }
+
+  const Json quiet_pod = Render(quiet, config);
+  EXPECT_THAT(RestrictedViolations(quiet_pod), ::testing::IsEmpty());
+  for (const auto& [name, profile] : profiles(quiet_pod)) {
+    EXPECT_EQ(profile, runtime_default) << name;
+  }
+
+  // The same pod without the option: the launcher container names none.
+  config.passt_seccomp_profile.clear();
+  EXPECT_EQ(profiles(Render(networked, config)).at(kLauncherContainer), "none");
+}
+
 TEST(LauncherPod, CommandFollowsTheContract) {
   const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
   for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {

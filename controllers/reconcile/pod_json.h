@@ -87,16 +87,27 @@ inline constexpr int64_t kPodUid = 107;
 // and /dev/kvm are not volumes fsGroup reaches: the node's runtime gives them
 // the pod's uid and gid (containerd's and CRI-O's
 // device_ownership_from_security_context).
+// A seccompProfile: the runtime's default, or, with `localhost`, a profile
+// the node holds under the kubelet's seccomp directory (type Localhost, the
+// path relative to that directory). PodSecurity "restricted" admits both.
+inline Json SeccompProfile(const std::string& localhost = "") {
+  Json profile = Json::object();
+  if (localhost.empty()) {
+    profile["type"] = Str("RuntimeDefault");
+  } else {
+    profile["type"] = Str("Localhost");
+    profile["localhostProfile"] = Str(localhost);
+  }
+  return profile;
+}
+
 inline Json RestrictedPodSecurityContext(bool seccomp = true) {
   Json security = Json::object();
   security["runAsNonRoot"] = Json(true);
   security["runAsUser"] = Json(kPodUid);
   security["runAsGroup"] = Json(kPodUid);
   security["fsGroup"] = Json(kPodUid);
-  if (seccomp) {
-    security["seccompProfile"] = Json::object();
-    security["seccompProfile"]["type"] = Str("RuntimeDefault");
-  }
+  if (seccomp) security["seccompProfile"] = SeccompProfile();
   return security;
 }
 
@@ -108,10 +119,7 @@ inline Json RestrictedContainerSecurityContext(bool seccomp = false) {
   security["allowPrivilegeEscalation"] = Json(false);
   security["capabilities"] = Json::object();
   security["capabilities"]["drop"] = StringArray({"ALL"});
-  if (seccomp) {
-    security["seccompProfile"] = Json::object();
-    security["seccompProfile"]["type"] = Str("RuntimeDefault");
-  }
+  if (seccomp) security["seccompProfile"] = SeccompProfile();
   return security;
 }
 

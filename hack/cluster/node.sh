@@ -64,6 +64,13 @@ EOF
 for img in "$STATE"/volumes/*/block.img; do
   [[ -f $img ]] && cluster_attach_block "${img%/block.img}"
 done
+# The Localhost seccomp profile of networked VMs' launcher containers
+# (docs/launcher-pod.md), where the kubelet looks for it: under its root
+# dir's seccomp/. The chart's launcher.seccompProfile names it by that
+# relative path, which the env file gives as VIREO_LAUNCHER_SECCOMP_PROFILE.
+launcher_seccomp_profile=vireo/launcher.json
+install -D -m 0644 "$cluster_root/manifests/seccomp/vireo-launcher.json" \
+  "$STATE/kubelet/seccomp/$launcher_seccomp_profile"
 proc_extra_files=("$PKI/kubelet-server.crt" "$PKI/ca.crt")
 cluster_ensure kubelet kubelet_healthy 60 "$BIN/kubelet" \
   --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \

@@ -53,6 +53,9 @@ class Cluster:
                     env[k] = v
         self.kubeconfig = env["KUBECONFIG"]
         self.bin = env["BIN"]
+        # Where the node holds the launcher's seccomp profile for passt
+        # (hack/cluster/node.sh), for the chart's launcher.seccompProfile.
+        self.seccomp_profile = env.get("VIREO_LAUNCHER_SECCOMP_PROFILE", "")
         self.virtctl_bin = virtctl
         self.logs = logs
 
@@ -94,8 +97,8 @@ class Cluster:
             return vmi
         return None
 
-    def console(self, name, tag):
-        argv = [self.virtctl_bin, "--kubeconfig", self.kubeconfig, "-n", NS, "console", name,
+    def console(self, name, tag, ns=NS):
+        argv = [self.virtctl_bin, "--kubeconfig", self.kubeconfig, "-n", ns, "console", name,
                 "--timeout", "5m"]
         return Console(argv, os.path.join(self.logs, f"console-{tag}.log"))
 
@@ -131,11 +134,14 @@ def boot_and_talk(c, name, manifest, tag, extra=None):
 # ---- PodSecurity (docs/launcher-pod.md). Launcher pods run as uid 107 with no
 # capabilities. A VM without a pod-network interface passes "restricted"
 # whole; one with an interface runs passt, whose sandbox needs a user
-# namespace that seccomp RuntimeDefault refuses, so its launcher container
-# has no seccomp profile: "baseline", and every other rule of "restricted".
-# The test namespaces with such VMs enforce baseline and warn and audit
-# restricted; in RESTRICTED_NS, which enforces restricted, such a VM's pod
-# is refused for its seccomp profile alone.
+# namespace (and mount, umount2, pivot_root) that seccomp RuntimeDefault
+# refuses. Without the chart's launcher.seccompProfile its launcher container
+# has no seccomp profile: "baseline", and every other rule of "restricted"; in
+# RESTRICTED_NS, which enforces restricted, such a VM's pod is refused for its
+# seccomp profile alone. With it (the node holds the profile,
+# hack/cluster/node.sh), that container runs under the Localhost profile and
+# the VM runs in RESTRICTED_NS. The other test namespaces enforce baseline
+# and warn and audit restricted.
 POD_UID = 107  # the launcher image's libvirt-qemu, the pod's runAsUser
 RESTRICTED_NS = "vireo-e2e-restricted"
 
@@ -196,12 +202,21 @@ def create_namespace(c, ns=NS, level="baseline"):
               f"exit {refused.returncode}: {refused.stdout}{refused.stderr}")
 
 
+def controller_seccomp_profile(c):
+    """The controller's --launcher-seccomp-profile, "" without one."""
+    dep = c.get("deployment", "vireo-controller", ns=RELEASE_NS) or {}
+    args = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
+    return next((a.split("=", 1)[1] for a in args if a.startswith("--launcher-seccomp-profile=")), "")
+
+
 def check_launcher_security(c, vm_name, tag, ns=NS):
     """Reads back the running launcher pod of `vm_name`: uid/gid/fsGroup 107,
     runAsNonRoot, no capabilities or privilege escalation in any container,
     seccomp RuntimeDefault for every container but a networked VM's
-    launcher container (none: passt); and every process in it (vireo-launcher,
-    QEMU, passt) runs as 107, none as root."""
+    launcher container (passt), which has the controller's Localhost profile
+    or, without one, none; every process in it (vireo-launcher, QEMU, passt)
+    runs as 107, none as root, and under a seccomp filter where the container
+    names a profile (the kernel's Seccomp: 2)."""
     pods = [p for p in c.items("pods", ns=ns, selector=f"vm.kubevirt.io/name={vm_name}")
             if p.get("status", {}).get("phase") == "Running"]
     if not check(f"{tag}: a running launcher pod to read back", pods):
@@ -221,19 +236,24 @@ def check_launcher_security(c, vm_name, tag, ns=NS):
           containers and not bad, f"not so: {bad} " + json.dumps([x.get("securityContext") for x in containers]))
     vmi = c.get("vmi", vm_name, ns=ns) or {}
     networked = bool(vmi.get("spec", {}).get("domain", {}).get("devices", {}).get("interfaces"))
-    pod_seccomp = sc.get("seccompProfile", {}).get("type")
-    seccomp = {x["name"]: x.get("securityContext", {}).get("seccompProfile", {}).get("type", pod_seccomp)
-               for x in containers}
-    want_seccomp = {n: (None if networked and n == "compute" else "RuntimeDefault") for n in seccomp}
+    pod_seccomp = sc.get("seccompProfile")
+    seccomp = {x["name"]: x.get("securityContext", {}).get("seccompProfile", pod_seccomp) for x in containers}
+    profile = controller_seccomp_profile(c)
+    passt_seccomp = {"type": "Localhost", "localhostProfile": profile} if profile else None
+    want_seccomp = {n: (passt_seccomp if networked and n == "compute" else {"type": "RuntimeDefault"})
+                    for n in seccomp}
     check(f"{tag}: seccomp RuntimeDefault for every container"
-          + (" but the launcher's (passt, the VM has an interface)" if networked else ""),
+          + (f" but the launcher's (passt, the VM has an interface): {passt_seccomp}" if networked else ""),
           seccomp == want_seccomp, json.dumps(seccomp))
     script = ("for d in /proc/[0-9]*; do [ -r $d/status ] || continue; "
-              "echo \"$(cat $d/comm) $(grep ^Uid: $d/status | tr -s '\\t ' ' ')\"; done")
+              "echo \"$(cat $d/comm) $(grep ^Seccomp: $d/status | tr -s '\\t ' ' ') "
+              "$(grep ^Uid: $d/status | tr -s '\\t ' ' ')\"; done")
     p = c.kubectl("exec", "-n", ns, pod["metadata"]["name"], "-c", "compute", "--",
                   "/bin/busybox", "sh", "-c", script)
-    procs = [line.split() for line in p.stdout.splitlines() if "Uid:" in line]
-    # "<comm> Uid: <real> <effective> <saved> <fs>"
+    # "<comm> Seccomp: <mode> Uid: <real> <effective> <saved> <fs>"
+    rows = [line.split() for line in p.stdout.splitlines() if "Uid:" in line and "Seccomp:" in line]
+    filtered = {x[0]: x[2] for x in rows}
+    procs = [[x[0]] + x[3:] for x in rows]
     names = {x[0] for x in procs}
     root = [x for x in procs if any(u == "0" for u in x[2:])]
     check(f"{tag}: vireo-launcher and QEMU{' and passt' if networked else ''} run as uid 107, "
@@ -242,15 +262,16 @@ def check_launcher_security(c, vm_name, tag, ns=NS):
           and (not networked or any(n.startswith("passt") for n in names))
           and not root and all(x[2:] == [str(POD_UID)] * 4 for x in procs),
           p.stderr + "\n" + p.stdout)
+    if want_seccomp.get("compute"):
+        check(f"{tag}: every process of the launcher container runs under a seccomp filter (Seccomp: 2)",
+              filtered and all(mode == "2" for mode in filtered.values()), json.dumps(filtered))
 
 
-def restricted_vm_checks(c, examples):
-    """RESTRICTED_NS enforces restricted. A VM with an interface (the
-    containerDisk example) cannot run there: its launcher pod is refused for
-    its seccomp profile alone, and the VMI says so (Failed, the apiserver's
-    message). A VM without an interface (autoattachPodInterface: false) runs
-    no passt and passes restricted whole: it runs there, every process as
-    107."""
+def restricted_refusal_checks(c, examples):
+    """Before the chart names a seccomp profile for passt. RESTRICTED_NS
+    enforces restricted. A VM with an interface (the containerDisk example)
+    cannot run there: its launcher pod is refused for its seccomp profile
+    alone, and the VMI says so (Failed, the apiserver's message)."""
     create_namespace(c, RESTRICTED_NS, "restricted")
     name = "testvm"
     t0 = time.monotonic()
@@ -267,8 +288,8 @@ def restricted_vm_checks(c, examples):
     got = c.wait("refused", refused, 120)
     vmi, events = got if got else ({}, [])
     message = events[0].get("message", "") if events else ""
-    check("restricted: the launcher pod of a VM with an interface is refused for its seccomp profile only, "
-          "and an Event on the VM's objects says so",
+    check("restricted, no seccomp profile for passt: the launcher pod of a VM with an interface is refused for "
+          "its seccomp profile only, and an Event on the VM's objects says so",
           events and "seccompProfile" in message and "allowPrivilegeEscalation" not in message
           and "runAsNonRoot" not in message and "capabilities" not in message,
           message + "\n" + c.kubectl("get", "events", "-n", RESTRICTED_NS).stdout[-1500:])
@@ -276,6 +297,35 @@ def restricted_vm_checks(c, examples):
         timings.append(("restricted: VM create -> PodSecurity refusal seen", time.monotonic() - t0))
     print(f"        VMI status: {json.dumps(vmi.get('status', {}))[:400]}", flush=True)
     c.kubectl("delete", "vm", name, "-n", RESTRICTED_NS, "--wait=true", timeout=200)
+
+
+def restricted_vm_checks(c, examples):
+    """With the chart's launcher.seccompProfile naming the profile the node
+    holds: the same networked example runs in RESTRICTED_NS, its launcher
+    container under that Localhost profile, and passt serves the guest (its
+    DHCP lease, on the console). A VM without an interface
+    (autoattachPodInterface: false) runs no passt and passes restricted with
+    RuntimeDefault alone. Every process as 107."""
+    name = "testvm"
+    t0 = time.monotonic()
+    p = c.kubectl("apply", "-n", RESTRICTED_NS, "-f", os.path.join(examples, "vm-containerdisk.yaml"))
+    if check("restricted: the containerDisk example (an interface, passt) created again, with the "
+             "launcher's seccomp profile named", p.returncode == 0, p.stderr):
+        con = c.console(name, "restricted-net", ns=RESTRICTED_NS)
+        running = c.wait("running", lambda: (c.get("vmi", name, ns=RESTRICTED_NS) or {}).get(
+            "status", {}).get("phase") == "Running", BOOT_LIMIT)
+        check("restricted: the VM with an interface runs in the namespace enforcing restricted", running,
+              json.dumps((c.get("vmi", name, ns=RESTRICTED_NS) or {}).get("status", {}))[:800]
+              + "\n" + c.kubectl("get", "events", "-n", RESTRICTED_NS).stdout[-1200:])
+        if running:
+            timings.append(("restricted: VM with interface create -> VMI Running", time.monotonic() - t0))
+            check("restricted: its guest boots", con.expect(r"VIREO-TEST-DISK READY", BOOT_LIMIT),
+                  con.output()[-1500:] + con.stderr())
+            check("restricted: passt serves the guest under the Localhost profile: DHCP 10.0.2.2/24 via 10.0.2.1",
+                  con.expect(r"VIREO-NET: eth0 10\.0\.2\.2/24 gateway 10\.0\.2\.1", 90), con.output()[-800:])
+            check_launcher_security(c, name, "restricted-net", ns=RESTRICTED_NS)
+        con.close()
+        c.kubectl("delete", "vm", name, "-n", RESTRICTED_NS, "--wait=true", timeout=200)
 
     quiet = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
              "metadata": {"name": "no-network", "namespace": RESTRICTED_NS},
@@ -356,20 +406,31 @@ def main():
     check("controller holds its Lease", c.wait("leader", leading, 60))
     timings.append(("helm install -> controller leading", time.monotonic() - t0))
 
-    # ---- helm upgrade: a changed value reaches a controller that is Ready again
+    # ---- a namespace enforcing restricted: what it refuses without a
+    # seccomp profile for passt, and why
+    c.kubectl("delete", "namespace", RESTRICTED_NS, "--ignore-not-found", "--wait=true", timeout=300)
+    restricted_refusal_checks(c, examples)
+
+    # ---- helm upgrade: changed values reach a controller that is Ready
+    # again; one names the seccomp profile the node holds for passt
+    check("the cluster names the launcher's seccomp profile (VIREO_LAUNCHER_SECCOMP_PROFILE in its env)",
+          c.seccomp_profile)
     p = c.helm("upgrade", "vireo", os.path.join(ROOT, "manifests", "chart"), "-n", RELEASE_NS,
-               "--reuse-values", "--set", "logLevel=debug", "--wait", "--timeout", "5m")
-    check("helm upgrade --set logLevel=debug", p.returncode == 0, p.stdout + p.stderr)
+               "--reuse-values", "--set", "logLevel=debug", "--set", f"launcher.seccompProfile={c.seccomp_profile}",
+               "--wait", "--timeout", "5m")
+    check("helm upgrade --set logLevel=debug --set launcher.seccompProfile=...", p.returncode == 0,
+          p.stdout + p.stderr)
     p = c.kubectl("rollout", "status", "-n", RELEASE_NS, "deployment/vireo-controller", "--timeout=180s",
                   timeout=200)
     dep = c.get("deployment", "vireo-controller", ns=RELEASE_NS) or {}
     args_now = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("args", [])
-    check("upgrade: controller Ready with --log-level=debug", p.returncode == 0 and "--log-level=debug" in args_now,
+    check("upgrade: controller Ready with --log-level=debug and --launcher-seccomp-profile",
+          p.returncode == 0 and "--log-level=debug" in args_now
+          and f"--launcher-seccomp-profile={c.seccomp_profile}" in args_now,
           p.stdout + p.stderr + " args: " + " ".join(args_now))
-    c.kubectl("delete", "namespace", RESTRICTED_NS, "--ignore-not-found", "--wait=true", timeout=300)
     create_namespace(c)
 
-    # ---- a namespace enforcing restricted: what it refuses, and why
+    # ---- a namespace enforcing restricted: what runs there
     restricted_vm_checks(c, examples)
 
     # ---- the containerDisk example; then a console left idle for 3 minutes

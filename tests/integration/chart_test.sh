@@ -247,6 +247,7 @@ check "defaults" "$r" '[args["--leader-elect"], args["--leader-elect-namespace"]
   '[true, "vireo-system", "vireo-controller"]'
 check "defaults" "$r" '[args["--metrics-bind-address"], args["--health-probe-bind-address"]]' '[":8080", ":8081"]'
 check "defaults" "$r" '"--namespace" in args' false
+check "defaults" "$r" '"--launcher-seccomp-profile" in args' false
 check "defaults" "$r" 'c["livenessProbe"]["httpGet"]' '{"path": "/healthz", "port": "health"}'
 check "defaults" "$r" 'c["readinessProbe"]["httpGet"]' '{"path": "/readyz", "port": "health"}'
 check "defaults" "$r" '{p["name"]: p["containerPort"] for p in c["ports"]}' '{"health": 8081, "metrics": 8080}'
@@ -303,6 +304,13 @@ r=$(template --set replicas=2)
 check "replicas=2" "$r" 'dep["spec"]["replicas"]' 2
 r=$(template --set launcher.image.repository=registry.example/vireo-launcher --set launcher.image.tag=dev-7)
 check "launcher.image" "$r" 'args["--launcher-image"]' '"registry.example/vireo-launcher:dev-7"'
+r=$(template --set launcher.seccompProfile=vireo/launcher.json)
+check "launcher.seccompProfile" "$r" 'args["--launcher-seccomp-profile"]' '"vireo/launcher.json"'
+for bad in /var/lib/kubelet/seccomp/l.json vireo/../l.json ..; do
+  if out=$(template --set "launcher.seccompProfile=$bad"); then fail "--set launcher.seccompProfile=$bad fails" "$out"
+  elif grep -qF -- "launcher.seccompProfile: \"$bad\" is not a path relative" <<<"$out"; then pass
+  else fail "--set launcher.seccompProfile=$bad says why" "$out"; fi
+done
 r=$(template --set controller.image.repository=registry.example/ctl --set controller.image.tag=dev-7 \
   --set controller.image.pullPolicy=Always)
 check "controller.image" "$r" '[c["image"], c["imagePullPolicy"]]' '["registry.example/ctl:dev-7", "Always"]'

@@ -66,6 +66,11 @@ crash-loops.
 {{- if not .Values.launcher.image.repository -}}
 {{- fail "launcher.image.repository: must not be empty" -}}
 {{- end -}}
+{{- with .Values.launcher.seccompProfile -}}
+{{- if or (hasPrefix "/" (toString .)) (regexMatch "(^|/)\\.\\.(/|$)" (toString .)) -}}
+{{- fail (printf "launcher.seccompProfile: %q is not a path relative to the kubelet's seccomp directory without \"..\" (such as vireo/launcher.json)" (toString .)) -}}
+{{- end -}}
+{{- end -}}
 {{- $policy := toString .Values.controller.image.pullPolicy -}}
 {{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
 {{- fail (printf "controller.image.pullPolicy: %q is not one of IfNotPresent, Always, Never" $policy) -}}
