@@ -20,6 +20,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ struct Sample {
   double stack_rss_kib = 0;
   double stack_pss_kib = 0;
   double qemu_rss_kib = 0;  // at readiness: the guest has not booted yet
+  // What the launcher says became of the seeded capabilities cache
+  // (state/caps-cache): "used", "probed"; "none" when nothing was seeded or
+  // a daemon loaded the capabilities.
+  std::string caps_cache = "none";
 };
 
 double Median(std::vector<double> v) {
@@ -124,6 +129,9 @@ bool MeasureOnce(TestPod::Launch launch, pid_t daemon_pid, Sample* out, bool as_
   std::vector<pid_t> qemu = t2::QemuProcessesMentioning(pod.root());
   if (!qemu.empty())
     s.qemu_rss_kib = ProcKb("/proc/" + std::to_string(qemu[0]) + "/status", "VmRSS");
+  if (std::string said = t2::ReadFileOrEmpty(pod.StateDir() + "/caps-cache"); !said.empty()) {
+    s.caps_cache = said.substr(0, said.find('\n'));
+  }
   // The launcher's steady state: after its post-start trim.
   std::this_thread::sleep_for(1500ms);
   for (pid_t pid : StackOf(launcher->pid())) AddMemory(pid, s);
@@ -168,6 +176,18 @@ void Print(const std::vector<Summary>& all) {
   column(
       "QEMU RSS before the guest boots", [](const Sample& x) { return x.qemu_rss_kib; }, "MiB",
       1.0 / 1024);
+  // Whether libvirt took the seeded capabilities or probed QEMU, per start:
+  // a warm column whose starts probed measures the cold path.
+  std::printf("%-44s", "capabilities cache (used/probed/none)");
+  for (const Summary& s : all) {
+    std::map<std::string, int> n;
+    for (const Sample& x : s.samples) ++n[x.caps_cache];
+    std::printf(" %16s",
+                (std::to_string(n["used"]) + "/" + std::to_string(n["probed"]) + "/" +
+                 std::to_string(n["none"]))
+                    .c_str());
+  }
+  std::printf("  starts\n");
   for (const Summary& s : all) {
     if (s.extra_ms > 0) {
       std::printf(

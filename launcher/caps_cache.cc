@@ -37,6 +37,13 @@ Status Errno(const std::string& what) {
   return Status(Code::kInternal, what + ": " + std::strerror(errno));
 }
 
+// A file's modification time in nanoseconds; -1 when it cannot be read.
+int64_t MtimeNs(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
 std::string ReplaceElement(std::string xml, const std::string& tag, int64_t value) {
   std::string open = "<" + tag + ">";
   size_t start = xml.find(open);
@@ -146,6 +153,15 @@ CapsVariant CurrentCapsVariant() {
   return access("/dev/kvm", R_OK | W_OK) == 0 ? CapsVariant::kKvm : CapsVariant::kTcg;
 }
 
+bool WithdrawKvmForTcg() {
+  struct stat st {};
+  const uid_t self = geteuid();
+  if (self == 0 || stat("/dev/kvm", &st) != 0 || !S_ISCHR(st.st_mode) || st.st_uid != self) {
+    return false;
+  }
+  return chmod("/dev/kvm", 0) == 0 && CurrentCapsVariant() == CapsVariant::kTcg;
+}
+
 std::string RefreshCapsStamps(std::string xml, const CapsStamps& stamps) {
   xml = ReplaceElement(std::move(xml), "qemuctime", stamps.qemu_ctime);
   if (stamps.qemu_moddir_mtime != 0) {
@@ -162,11 +178,12 @@ std::string CachedEmulator(const std::string& xml) {
   return end == std::string::npos ? "" : xml.substr(start, end - start);
 }
 
-Result<int> SeedCapabilitiesCache(const std::string& image_dir, const std::string& libvirt_root,
-                                  CapsVariant variant) {
+Result<SeededCaps> SeedCapabilitiesCache(const std::string& image_dir,
+                                         const std::string& libvirt_root, CapsVariant variant) {
   std::string from = image_dir + "/" + CapsVariantName(variant);
   std::error_code ec;
-  if (!fs::is_directory(from, ec)) return 0;
+  SeededCaps seeded;
+  if (!fs::is_directory(from, ec)) return seeded;
   std::string to = libvirt_root + kCacheSubdir;
   fs::create_directories(to, ec);
   if (ec) return Status(Code::kInternal, "create " + to + ": " + ec.message());
@@ -180,7 +197,6 @@ Result<int> SeedCapabilitiesCache(const std::string& image_dir, const std::strin
   stamps.self_ctime = st.st_ctime;
   if (stat(kQemuModuleDir, &st) == 0) stamps.qemu_moddir_mtime = st.st_mtime;
 
-  int seeded = 0;
   for (const auto& entry : fs::directory_iterator(from, ec)) {
     if (entry.path().extension() != ".xml") continue;
     auto xml = ReadAll(entry.path().string());
@@ -190,9 +206,19 @@ Result<int> SeedCapabilitiesCache(const std::string& image_dir, const std::strin
     stamps.qemu_ctime = st.st_ctime;
     std::string target = to + "/" + entry.path().filename().string();
     if (Status s = WriteAll(target, RefreshCapsStamps(std::move(*xml), stamps)); !s.ok()) return s;
-    ++seeded;
+    seeded.files.push_back({target, MtimeNs(target)});
   }
   return seeded;
+}
+
+const char* SeededCapsOutcome(const SeededCaps& seeded) {
+  if (seeded.files.empty()) return "none";
+  for (const SeededCaps::File& file : seeded.files) {
+    // libvirt writes a new file in its place (a new mtime), or deletes one
+    // it could not parse; -1: gone.
+    if (MtimeNs(file.path) != file.mtime_ns) return "probed";
+  }
+  return "used";
 }
 
 Status WarmCapabilitiesCache(const std::string& out_dir, bool without_kvm) {

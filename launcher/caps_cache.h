@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lib/base/status.h"
 
@@ -22,6 +23,16 @@ const char* CapsVariantName(CapsVariant variant);
 // opened read-write, libvirt's own test.
 CapsVariant CurrentCapsVariant();
 
+// With TCG chosen where /dev/kvm opens (emulation on, or a KVM the boot
+// probe rejected), libvirt still wants capabilities probed with KVM, which
+// depend on the host, so the image holds none, and it would probe QEMU at
+// every start. In a pod the container's /dev/kvm is its own device node,
+// given to the pod's user: taking read and write off it shows libvirt what
+// the launcher decided, no KVM, and the image's tcg cache serves. Done only
+// as that node's non-root owner (never on a host's /dev/kvm through a test
+// root, never as root, whom modes do not stop); returns whether it did.
+bool WithdrawKvmForTcg();
+
 // The stamps libvirt compares before it trusts a cache file. They record when
 // files were unpacked, which differs on every node an image lands on.
 struct CapsStamps {
@@ -36,11 +47,29 @@ std::string RefreshCapsStamps(std::string xml, const CapsStamps& stamps);
 // The <emulator> path a cache file is for; empty if none.
 std::string CachedEmulator(const std::string& xml);
 
+// The files SeedCapabilitiesCache wrote, each with the modification time it
+// left: libvirt replaces a cache file it rejects once it has probed QEMU
+// itself, so a changed time (or a file gone) tells that it did.
+struct SeededCaps {
+  struct File {
+    std::string path;
+    int64_t mtime_ns = 0;
+  };
+  std::vector<File> files;
+};
+
 // Copies <image_dir>/<variant>/*.xml into the embedded driver's cache under
-// `libvirt_root`, stamps refreshed for this machine. Returns how many files
-// were seeded: 0 when the image has none (libvirt will then probe, slowly).
-base::Result<int> SeedCapabilitiesCache(const std::string& image_dir,
-                                        const std::string& libvirt_root, CapsVariant variant);
+// `libvirt_root`, stamps refreshed for this machine. No files when the image
+// has none (libvirt will then probe, slowly).
+base::Result<SeededCaps> SeedCapabilitiesCache(const std::string& image_dir,
+                                               const std::string& libvirt_root,
+                                               CapsVariant variant);
+
+// What became of the seeded cache once libvirt has loaded its capabilities
+// (the embedded driver does when it is opened): "used" (every seeded file is
+// as it was written), "probed" (libvirt replaced or removed one: it rejected
+// the cache and ran QEMU to probe), "none" (nothing was seeded).
+const char* SeededCapsOutcome(const SeededCaps& seeded);
 
 // warm-cache: probes QEMU through a throwaway embedded driver and stores the
 // cache under <out_dir>/<variant>. With `without_kvm`, the probe runs in a

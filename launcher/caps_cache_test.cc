@@ -1,8 +1,14 @@
 // The capabilities-cache stamp refresh: only the three unpack-time stamps
-// change, everything host-specific stays.
+// change, everything host-specific stays; and the seeded files' fate.
 #include "launcher/caps_cache.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace vireo::launcher {
 namespace {
@@ -39,6 +45,43 @@ TEST(CapsCacheTest, MissingElementsLeaveTheTextAlone) {
 TEST(CapsCacheTest, CachedEmulator) {
   EXPECT_EQ(CachedEmulator(kCache), "/usr/bin/qemu-system-x86_64");
   EXPECT_EQ(CachedEmulator("<qemuCaps/>"), "");
+}
+
+// Seeding into a fresh libvirt root, then what libvirt may do to the files:
+// leave them (used), write its own probe over one (probed), remove one.
+TEST(CapsCacheTest, SeededOutcomeTellsUsedFromProbed) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/vireo-caps-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  // An emulator that exists on any machine: seeding stats it.
+  fs::create_directories(dir + "/image/tcg");
+  std::ofstream(dir + "/image/tcg/x86_64.xml")
+      << "<qemuCaps>\n  <emulator>/bin/sh</emulator>\n  <qemuctime>1</qemuctime>\n"
+         "  <selfctime>2</selfctime>\n</qemuCaps>\n";
+
+  auto none = SeedCapabilitiesCache(dir + "/image", dir + "/root-none", CapsVariant::kKvm);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->files.empty());
+  EXPECT_STREQ(SeededCapsOutcome(*none), "none");
+
+  auto seeded = SeedCapabilitiesCache(dir + "/image", dir + "/root", CapsVariant::kTcg);
+  ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+  ASSERT_EQ(seeded->files.size(), 1u);
+  const std::string file = seeded->files[0].path;
+  EXPECT_EQ(file, dir + "/root/cache/qemu/capabilities/x86_64.xml");
+  EXPECT_STREQ(SeededCapsOutcome(*seeded), "used");
+
+  // libvirt's own file in its place: another modification time (set
+  // explicitly, so a coarse clock cannot hide it).
+  std::ofstream(file, std::ios::trunc) << "<qemuCaps/>\n";
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {1'000'000'000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  EXPECT_STREQ(SeededCapsOutcome(*seeded), "probed");
+
+  fs::remove(file);
+  EXPECT_STREQ(SeededCapsOutcome(*seeded), "probed");
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -132,6 +132,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 
   std::string uri = options.libvirt_uri;
   std::string pid_dir = "/run/libvirt/qemu";  // a privileged daemon's
+  SeededCaps seeded_caps;  // embedded driver only
+  CapsVariant caps_variant = CapsVariant::kTcg;
   RouteLibvirtLogs(state.LibvirtLog());
   if (uri.empty()) {
     // libvirt 9.0's QEMU driver refuses to initialize without them, with a
@@ -147,8 +149,17 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
       return Finish(kExitInternal, s.message(), vmi_key);
     }
     CapsVariant variant = CurrentCapsVariant();
+    if (variant == CapsVariant::kKvm && accel->emulation == Emulation::kTcg &&
+        paths.root().empty() && WithdrawKvmForTcg()) {
+      base::LogInfo("KVM not used: /dev/kvm withdrawn from libvirt, so the image's tcg "
+                    "capabilities cache serves",
+                    {{"vmi", vmi_key}});
+      variant = CapsVariant::kTcg;
+    }
     auto seeded = SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant);
-    if (!seeded.ok() || *seeded == 0) {
+    if (seeded.ok()) seeded_caps = std::move(*seeded);
+    caps_variant = variant;
+    if (!seeded.ok() || seeded_caps.files.empty()) {
       base::LogWarn("no QEMU capabilities cache for this image; libvirt will probe QEMU (slow)",
                     {{"variant", CapsVariantName(variant)},
                      {"dir", paths.CapabilitiesCacheDir()},
@@ -193,6 +204,20 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   config.launched = launched;
   auto supervisor = DomainSupervisor::Connect(config);
   if (!supervisor.ok()) return Finish(kExitStartFailed, supervisor.status().message(), vmi_key);
+  if (!seeded_caps.files.empty()) {
+    // Opening the embedded driver loaded QEMU's capabilities: from the
+    // seeded cache, or by probing QEMU when libvirt rejected it. Said in
+    // the log and in state/caps-cache, which bench/launcher reads.
+    const std::string outcome = SeededCapsOutcome(seeded_caps);
+    const bool probed = outcome == "probed";
+    base::Log(probed ? base::LogLevel::kWarn : base::LogLevel::kInfo,
+              probed ? "libvirt rejected the image's QEMU capabilities cache and probed QEMU (slow)"
+                     : "QEMU capabilities from the image's cache",
+              {{"vmi", vmi_key}, {"variant", CapsVariantName(caps_variant)}, {"cache", outcome}});
+    if (Status s = WriteTextFile(state.File("caps-cache"), outcome + "\n"); !s.ok()) {
+      base::LogWarn("cannot record the capabilities cache outcome", {{"error", s.message()}});
+    }
+  }
 
   Outcome outcome = (*supervisor)->Run(domain_name, *xml, **relay);
   (*relay)->Stop();

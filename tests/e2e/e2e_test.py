@@ -267,6 +267,33 @@ def check_launcher_security(c, vm_name, tag, ns=NS):
               filtered and all(mode == "2" for mode in filtered.values()), json.dumps(filtered))
 
 
+def check_caps_cache(c, vm_name, tag, ns=NS):
+    """The launcher's log of the running pod of `vm_name`: under TCG, libvirt
+    took QEMU's capabilities from the image's cache instead of probing QEMU
+    (docs/launcher.md), also where /dev/kvm opens but the launcher chose TCG.
+    Under KVM the image holds no cache for this host: the outcome is printed."""
+    pods = [p for p in c.items("pods", ns=ns, selector=f"vm.kubevirt.io/name={vm_name}")
+            if p.get("status", {}).get("phase") == "Running"]
+    if not check(f"{tag}: a running launcher pod to read the log of", pods):
+        return
+    log = c.kubectl("logs", "-n", ns, pods[0]["metadata"]["name"], "-c", "compute").stdout
+    lines = []
+    for line in log.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    mode = next((x.get("mode") for x in lines if x.get("msg") == "emulation mode"), None)
+    cache = next((x.get("cache") for x in lines if "cache" in x), None)
+    started = next((x for x in lines if x.get("msg") == "QEMU started"), {})
+    print(f"        {tag}: emulation {mode}, capabilities cache {cache}, "
+          f"domain create {started.get('createMs')} ms, QEMU started {started.get('sinceLaunchMs')} ms "
+          "after the launcher", flush=True)
+    if mode == "tcg":
+        check(f"{tag}: under TCG the launcher's QEMU capabilities come from the image's cache (no probe)",
+              cache == "used", log[-1500:])
+
+
 def restricted_refusal_checks(c, examples):
     """Before the chart names a seccomp profile for passt. RESTRICTED_NS
     enforces restricted. A VM with an interface (the containerDisk example)
@@ -437,6 +464,7 @@ def main():
     testvm = boot_and_talk(c, "testvm", os.path.join(examples, "vm-containerdisk.yaml"), "containerdisk")
     if testvm:
         check_launcher_security(c, "testvm", "containerdisk")
+        check_caps_cache(c, "testvm", "containerdisk")
     idle_result = {}
     if testvm:
         testvm.close()
