@@ -86,7 +86,7 @@ base::Status Applier::PatchObject(const kube::Resource& resource, const std::str
 base::Status Applier::ApplyPodChanges(const Json& owner, const ObjectRef& owner_ref,
                                       const std::vector<Deletion>& delete_pods,
                                       const std::optional<Json>& create_pod,
-                                      base::Status* refused) {
+                                      base::Status* refused, base::Json* created_pod) {
   const std::string ns = base::NamespaceOf(owner);
   for (const Deletion& pod : delete_pods) {
     kube::DeleteOptions options;
@@ -117,6 +117,7 @@ base::Status Applier::ApplyPodChanges(const Json& owner, const ObjectRef& owner_
     }
     base::Log(base::LogLevel::kDebug, "created pod",
               {{"object", owner_ref.key}, {"pod", pod_name}});
+    if (created_pod != nullptr && created.ok()) *created_pod = std::move(created).value();
   }
   return base::Status::Ok();
 }

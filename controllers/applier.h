@@ -60,10 +60,12 @@ class Applier {
   // object `owner` known to the bookkeeping as `owner_ref`. With `refused`,
   // a create the apiserver refuses for good (IsPermanentRefusal) is no
   // error: its Status goes to *refused, for the caller to fail the owner.
+  // With `created`, the pod the apiserver returned (null when none was made
+  // here: no create, or AlreadyExists).
   base::Status ApplyPodChanges(const base::Json& owner, const ObjectRef& owner_ref,
                                const std::vector<Deletion>& delete_pods,
                                const std::optional<base::Json>& create_pod,
-                               base::Status* refused = nullptr);
+                               base::Status* refused = nullptr, base::Json* created = nullptr);
   void RecordEvents(const base::Json& object, const std::vector<Event>& events);
   // A Warning Event `reason` on an object no decision could be made for.
   void RecordInvalid(const base::Json& object, const std::string& reason,

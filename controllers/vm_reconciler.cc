@@ -2,6 +2,7 @@
 // and the decision applied in the order vm.h prescribes.
 #include "controllers/vm_reconciler.h"
 
+#include "controllers/reconcile/vm_steps.h"
 #include "lib/api/codec.h"
 #include "lib/api/resources.h"
 #include "lib/base/log.h"
@@ -84,7 +85,7 @@ Status VmReconciler::Reconcile(const std::string& key) {
   }
   std::optional<VmObservation> observation = Observe(std::move(vm).value(), key);
   if (!observation.has_value()) return Status::Ok();
-  return Apply(key, DecideVm(*observation), *cached);
+  return Apply(key, *observation, DecideVm(*observation), *cached);
 }
 
 std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,
@@ -116,7 +117,36 @@ std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,
   return observation;
 }
 
-Status VmReconciler::Apply(const std::string& key, const VmDecision& decision, Json latest) {
+namespace {
+
+// Whether `after` changes what the VMI's existence cannot restore: the
+// requests users queued and the start-failure record.
+bool ChangesBookkeeping(const api::VirtualMachineStatus& before,
+                        const api::VirtualMachineStatus& after) {
+  const Json b = api::ToJson(before);
+  const Json a = api::ToJson(after);
+  for (const char* field : {"stateChangeRequests", "startFailure"}) {
+    if (b.value(field, Json()) != a.value(field, Json())) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool VmReconciler::CanDeferStatus(const VmObservation& observation, const VmDecision& decision) {
+  if (!decision.status.has_value() || decision.delete_vmi.has_value() ||
+      ChangesBookkeeping(observation.vm->status, *decision.status)) {
+    return false;
+  }
+  if (decision.create_vmi.has_value()) return true;
+  // The VMI it made, which its own reconciler has not reported on yet.
+  const vm_steps::VmiView vmi = vm_steps::ViewVmi(observation);
+  return vmi.vmi != nullptr && !vmi.deleting && vmi.phase == api::VmiPhase::kUnset &&
+         decision.create_data_volumes.empty();
+}
+
+Status VmReconciler::Apply(const std::string& key, const VmObservation& observation,
+                           const VmDecision& decision, Json latest) {
   // Each write starts from the latest version we hold, so the steps of one
   // decision do not conflict with each other.
   const std::string ns = base::NamespaceOf(latest);
@@ -127,7 +157,10 @@ Status VmReconciler::Apply(const std::string& key, const VmDecision& decision, J
                                            std::move(patch), "update finalizers", &latest);
     if (!patched.ok()) return patched;
   }
-  if (decision.status.has_value()) {
+  // vm.h, "Status writes that wait": a status only the new VMI's existence
+  // and its first report change is written once, when that report comes.
+  const bool defer = CanDeferStatus(observation, decision);
+  if (decision.status.has_value() && !defer) {
     Status written =
         applier_->WriteStatus(kv::kVirtualMachines, key, api::ToJson(*decision.status), &latest);
     if (!written.ok()) return written;
@@ -161,6 +194,12 @@ Status VmReconciler::Apply(const std::string& key, const VmDecision& decision, J
         applier_->client()->Create(kv::kVirtualMachineInstances, ns, *decision.create_vmi);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
       applier_->expectations().CreateFailed(vm_ref, vmi_ref);
+      if (defer) {
+        // No VMI will report: the status waits no longer.
+        Status written = applier_->WriteStatus(kv::kVirtualMachines, key,
+                                               api::ToJson(*decision.status), &latest);
+        if (!written.ok()) return written;
+      }
       return applier_->WriteFailed(
           latest, "create VirtualMachineInstance " + base::NameOf(*decision.create_vmi),
           created.status());

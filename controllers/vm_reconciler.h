@@ -24,12 +24,16 @@ class VmReconciler {
   kube::WorkQueue& queue() { return queue_; }
   // One VM key: observe, decide, apply. An error requeues it with backoff.
   base::Status Reconcile(const std::string& key);
+  // Whether the decision's status may wait for the VMI's first report
+  // (vm.h, "Status writes that wait"). Pure.
+  static bool CanDeferStatus(const VmObservation& observation, const VmDecision& decision);
 
  private:
   // What DecideVm reads of the caches; nullopt when no decision can be made
   // (the VMI of its name cannot be read).
   std::optional<VmObservation> Observe(api::VirtualMachine vm, const std::string& key) const;
-  base::Status Apply(const std::string& key, const VmDecision& decision, base::Json latest);
+  base::Status Apply(const std::string& key, const VmObservation& observation,
+                     const VmDecision& decision, base::Json latest);
 
   void AddHandlers();
   void EnqueueVmOf(const base::Json& vmi);

@@ -17,6 +17,7 @@ using kube::ObjectPtr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
+
 VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
                              std::chrono::seconds node_grace)
     : caches_(caches), applier_(applier), launcher_(std::move(launcher)), node_grace_(node_grace) {
@@ -173,8 +174,10 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     }
   }
   Status refused;
-  if (Status pods = applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
-                                              decision.delete_pods, decision.create_pod, &refused);
+  Json created_pod;
+  if (Status pods =
+          applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
+                                    decision.delete_pods, decision.create_pod, &refused, &created_pod);
       !pods.ok()) {
     return pods;
   }
@@ -191,13 +194,28 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     applier_->RecordEvents(latest, failed.events);
     return Status::Ok();
   }
-  if (decision.status.has_value()) {
+  // The pod just made is what the informer will show next: decide again
+  // with it, so one status write carries what it leads to (Scheduling, the
+  // pod recorded in activePods) instead of Pending now and Scheduling when
+  // the informer catches up.
+  const bool made_pod = created_pod.is_object();
+  const VmiDecision after =
+      made_pod ? DecideVmiAfterPodCreate(observation, decision, std::move(created_pod))
+               : VmiDecision{};
+  const bool use_after = made_pod && !after.create_pod.has_value() &&
+                         after.delete_pods.empty() && !after.finalizers.has_value() &&
+                         !after.spec.has_value();
+  const std::optional<api::VirtualMachineInstanceStatus>& status =
+      use_after ? after.status : decision.status;
+  if (status.has_value()) {
     Status written = applier_->WriteStatus(kv::kVirtualMachineInstances, key,
-                                           api::ToJson(*decision.status), &latest);
+                                           api::ToJson(*status), &latest);
     if (!written.ok()) return written;
   }
-  applier_->RecordEvents(latest, decision.events);
+  applier_->RecordEvents(latest, use_after ? MergeEvents(decision.events, after.events)
+                                           : decision.events);
   if (decision.requeue_after.has_value()) queue_.AddAfter(key, *decision.requeue_after);
+  if (use_after && after.requeue_after.has_value()) queue_.AddAfter(key, *after.requeue_after);
   return Status::Ok();
 }
 

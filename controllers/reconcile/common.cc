@@ -144,4 +144,14 @@ std::vector<std::string> MissingClaims(const api::VirtualMachineInstanceSpec& sp
   return missing;
 }
 
+std::vector<Event> MergeEvents(std::vector<Event> first, const std::vector<Event>& then) {
+  for (const Event& e : then) {
+    const bool seen = std::any_of(first.begin(), first.end(), [&](const Event& f) {
+      return f.type == e.type && f.reason == e.reason && f.message == e.message;
+    });
+    if (!seen) first.push_back(e);
+  }
+  return first;
+}
+
 }  // namespace vireo::controllers

@@ -90,6 +90,10 @@ struct Event {
   std::string message;  // for people; names the objects involved
 };
 
+// `first` then those of `then` it lacks (same type, reason and message):
+// the events of a decision and of the one its own writes lead to.
+std::vector<Event> MergeEvents(std::vector<Event> first, const std::vector<Event>& then);
+
 // A delete to issue, with `preconditions.uid = uid` so that an object of the
 // same name made meanwhile (a restarted VM's new VMI) is never hit, and the
 // grace period the decision wants. NotFound means done.

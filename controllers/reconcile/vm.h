@@ -58,6 +58,15 @@ struct VmDecision {
 // those actions rely on (start failures, stateChangeRequests), so a crash
 // between the two never loses it.
 //
+// Status writes that wait (the I/O layer, VmReconciler::CanDeferStatus): a
+// status that changes no bookkeeping is not written with a VMI create, nor
+// while the VM's VMI exists without a phase. Everything in it follows from
+// that VMI, and the VMI's first status (its reconciler writes one in its
+// first pass) brings the VM back: one VM status write carries created,
+// Starting and the mirrored conditions, instead of one before the create,
+// one when the VMI appears and one when it reports. A failed create writes
+// the status at once.
+//
 // Run strategies (spec.runStrategy; `running: true/false` = Always/Halted):
 //   Always          keep a VMI: a final VMI is deleted and made again.
 //   RerunOnFailure  a Failed VMI is deleted and made again (a Start request

@@ -521,6 +521,16 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   return d;
 }
 
+VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const VmiDecision& decision,
+                                    Json pod) {
+  VmiObservation after = observation;
+  if (decision.status.has_value()) after.vmi.status = *decision.status;
+  after.pods.push_back(std::move(pod));
+  VmiDecision next = DecideVmi(after);
+  if (!next.status.has_value()) next.status = decision.status;  // the pod changes nothing more
+  return next;
+}
+
 int64_t LauncherPodDeletionGrace(const api::VirtualMachineInstanceSpec& spec,
                                  const LauncherConfig& config) {
   return spec.termination_grace_period_seconds.value_or(

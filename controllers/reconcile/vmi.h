@@ -123,6 +123,15 @@ struct VmiDecision {
 // kVmiFinalizer is removed.
 VmiDecision DecideVmi(const VmiObservation& observation);
 
+// The decision once `decision` is written and the informer shows `pod`, the
+// launcher pod it made (as the apiserver returned it): DecideVmi over the
+// decision's status and that pod. Its status, when it has one, is what the
+// I/O layer writes instead of the decision's, so one write carries both
+// (Pending, then Scheduling with the pod in activePods). nullopt status: no
+// write is needed at all.
+VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const VmiDecision& decision,
+                                    Json pod);
+
 // The gracePeriodSeconds a launcher pod of `spec` is deleted with: the VMI's
 // current spec.terminationGracePeriodSeconds (default
 // api::kDefaultTerminationGracePeriodSeconds), which the launcher gives the

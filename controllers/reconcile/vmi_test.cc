@@ -444,6 +444,61 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
             "/dev/vireo/data");
 }
 
+// The pod as the apiserver returns it from the create: a uid, no node yet.
+Json Created(Json pod) {
+  pod["metadata"]["uid"] = "6f1c0000-0000-4000-8000-0000000000a1";
+  pod["status"]["phase"] = "Pending";
+  return pod;
+}
+
+TEST(DecideVmiAfterPodCreate, OneStatusCarriesThePodJustMade) {
+  const VmiObservation obs = Observe(Vmi());
+  const VmiDecision d = DecideVmi(obs);
+  ASSERT_TRUE(d.create_pod.has_value());
+  ASSERT_EQ(d.status->phase, VmiPhase::kPending);
+
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod));
+  EXPECT_FALSE(after.create_pod.has_value());
+  EXPECT_TRUE(after.delete_pods.empty());
+  ASSERT_TRUE(after.status.has_value());
+  EXPECT_EQ(after.status->phase, VmiPhase::kScheduling);
+  EXPECT_EQ(api::ToJson(*after.status).at("activePods").dump(),
+            R"({"6f1c0000-0000-4000-8000-0000000000a1":""})");
+  std::vector<std::string> phases;
+  for (const auto& t : after.status->phase_transition_timestamps) {
+    phases.push_back(std::string(api::VmiPhaseName(t.phase)));
+  }
+  EXPECT_THAT(phases, ::testing::ElementsAre("Pending", "Scheduling"));
+  // What the decision set and the pod does not touch stays.
+  EXPECT_EQ(api::FindCondition(after.status->conditions, "SoftwareEmulation")->status, "Unknown");
+  EXPECT_EQ(api::FindCondition(after.status->conditions, "Ready")->reason, "PodNotReady");
+}
+
+TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
+  // The DataVolume succeeded: the decision turns DataVolumesReady True and
+  // makes the pod; with the pod seen, that condition is not decided again
+  // and must come from the decision, not from the status observed before.
+  api::VirtualMachineInstance vmi = Vmi();
+  api::Volume root;
+  root.name = "data";
+  root.data_volume.emplace().name = "debian";
+  vmi.spec.volumes.push_back(root);
+  api::ApplyVmiDefaults(&vmi);
+  VmiObservation obs = Observe(vmi);
+  obs.data_volumes["debian"] = {"ImportInProgress", "45.20%", "", false};
+  obs.vmi.status = *DecideVmi(obs).status;
+  ASSERT_EQ(api::FindCondition(obs.vmi.status.conditions, "DataVolumesReady")->status, "False");
+
+  obs.data_volumes["debian"] = {"Succeeded", "100.0%", "", false};
+  obs.claims["debian"] = VolumeMode::kFilesystem;
+  const VmiDecision d = DecideVmi(obs);
+  ASSERT_TRUE(d.create_pod.has_value());
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod));
+  ASSERT_TRUE(after.status.has_value());
+  EXPECT_EQ(after.status->phase, VmiPhase::kScheduling);
+  EXPECT_EQ(api::FindCondition(after.status->conditions, "DataVolumesReady")->status, "True");
+}
+
 TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
   api::VirtualMachineInstance vmi = Vmi();
   api::Volume root;
