@@ -444,6 +444,17 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
             "/dev/vireo/data");
 }
 
+// Vmi() with a volume "data" from the DataVolume `name`, defaults applied.
+api::VirtualMachineInstance VmiWithDataVolume(const std::string& name) {
+  api::VirtualMachineInstance vmi = Vmi();
+  api::Volume volume;
+  volume.name = "data";
+  volume.data_volume.emplace().name = name;
+  vmi.spec.volumes.push_back(volume);
+  api::ApplyVmiDefaults(&vmi);
+  return vmi;
+}
+
 // The pod as the apiserver returns it from the create: a uid, no node yet.
 Json Created(Json pod) {
   pod["metadata"]["uid"] = "6f1c0000-0000-4000-8000-0000000000a1";
@@ -478,12 +489,7 @@ TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
   // The DataVolume succeeded: the decision turns DataVolumesReady True and
   // makes the pod; with the pod seen, that condition is not decided again
   // and must come from the decision, not from the status observed before.
-  api::VirtualMachineInstance vmi = Vmi();
-  api::Volume root;
-  root.name = "data";
-  root.data_volume.emplace().name = "debian";
-  vmi.spec.volumes.push_back(root);
-  api::ApplyVmiDefaults(&vmi);
+  api::VirtualMachineInstance vmi = VmiWithDataVolume("debian");
   VmiObservation obs = Observe(vmi);
   obs.data_volumes["debian"] = {"ImportInProgress", "45.20%", "", false};
   obs.vmi.status = *DecideVmi(obs).status;
@@ -500,12 +506,7 @@ TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
 }
 
 TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
-  api::VirtualMachineInstance vmi = Vmi();
-  api::Volume root;
-  root.name = "data";
-  root.data_volume.emplace().name = "debian";
-  vmi.spec.volumes.push_back(root);
-  api::ApplyVmiDefaults(&vmi);
+  api::VirtualMachineInstance vmi = VmiWithDataVolume("debian");
   vmi.metadata.creation_timestamp = At(seconds(-60));
 
   VmiDecision d = DecideVmi(Observe(vmi));  // no DataVolume yet: waits, never fails
