@@ -427,9 +427,19 @@ TEST_F(BlockedRenewalTest, StepsDownAtTheDeadlineWhileTheRenewalIsStillBlocked) 
   ASSERT_TRUE(Within(kPatience, [&] { return started.load(); }));
   clock_.Advance(seconds(2));  // renewed at 2 s: the deadline is now 12 s
   ASSERT_TRUE(Within(kPatience, [&] { return api_->updates == 1; }));
-  clock_.Advance(seconds(2));
-  ASSERT_TRUE(gate_.WaitForWaiter(kPatience));
-  clock_.Advance(seconds(8) - milliseconds(1));
+  // The next renewal (due at 4 s) hangs. The clock moves in small steps
+  // until it does: an elector that had not yet gone back to sleep when one
+  // step of 2 s was taken (a slow machine, a sanitizer build) would sleep
+  // 2 s past it and never try.
+  bool blocked = false;
+  for (auto until = std::chrono::steady_clock::now() + kPatience;
+       !blocked && std::chrono::steady_clock::now() < until && Elapsed() < seconds(11);) {
+    clock_.Advance(milliseconds(100));
+    blocked = gate_.WaitForWaiter(milliseconds(20));
+  }
+  ASSERT_TRUE(blocked) << "the renewal never started, fake time " << Elapsed().count() << " s";
+  // Just short of the deadline: the last renewal began at 2 s, plus 10 s.
+  clock_.Advance(start_ + seconds(12) - milliseconds(1) - clock_.Now());
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_FALSE(stopped) << "stepped down before the deadline";
   EXPECT_TRUE(elector_->IsLeader());
