@@ -157,8 +157,17 @@ def main():
         # The host's node is root's (0600 here); the runtime hands the
         # container's copy to the pod's uid and gid (docs/launcher-pod.md).
         fields = ls.stdout.split()
-        check("kvm: /dev/kvm in the pod is read-write for uid 107 (crw-------+ 107 107)",
-              len(fields) > 3 and fields[0].startswith("crw") and fields[2:4] == ["107", "107"], ls.stdout)
+        check("kvm: /dev/kvm in the pod is uid 107's and gid 107's", len(fields) > 3 and
+              fields[0].startswith("c") and fields[2:4] == ["107", "107"], ls.stdout)
+        # Read-write, unless the launcher chose TCG and took read and write
+        # off its own copy so that libvirt uses the image's tcg capabilities
+        # (docs/launcher.md); then the accel-probe's verdict below shows the
+        # probe opened it.
+        withdrawn = "/dev/kvm withdrawn from libvirt" in c.kubectl(
+            "logs", "-n", NS, name, "-c", "compute").stdout
+        want_mode = "c---------" if withdrawn else "crw"
+        check(f"kvm: /dev/kvm in the pod is {'withdrawn (mode 0) by the launcher for TCG' if withdrawn else 'read-write'}",
+              len(fields) > 3 and fields[0].startswith(want_mode), ls.stdout)
         e2e_test.check_launcher_security(c, "kvmvm", "kvm")
         status = next((s for s in pod.get("status", {}).get("initContainerStatuses", [])
                        if s["name"] == "accel-probe"), {})
@@ -186,8 +195,10 @@ def main():
             check("kvm: SoftwareEmulation True NoUsableKvm with the probe's reason",
                   cond and cond["status"] == "True" and cond["reason"] == "NoUsableKvm"
                   and verdict[4:].strip() in cond.get("message", ""), json.dumps(cond))
-            check("kvm: the probe opened /dev/kvm in the pod (the plugin's allocation works)",
+            check("kvm: the probe opened /dev/kvm in the pod as uid 107 (the plugin's allocation works)",
                   "/dev/kvm opens" in verdict, verdict)
+            check("kvm: the launcher, under TCG, withdrew /dev/kvm from libvirt", withdrawn, log[-1500:])
+            e2e_test.check_caps_cache(c, "kvmvm", "kvm")
             check("kvm: Warning Event SoftwareEmulation on the VMI",
                   fallback and fallback[0]["type"] == "Warning", json.dumps(fallback))
         else:
