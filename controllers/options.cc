@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <random>
 
@@ -158,14 +160,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
             [&](const std::string& f, const std::string& v) {
               // What the apiserver takes as a localhostProfile: a path
               // below the kubelet's seccomp directory.
-              bool up = false;
-              for (size_t at = 0; at <= v.size();) {
-                size_t end = v.find('/', at);
-                if (end == std::string::npos) end = v.size();
-                up |= v.compare(at, end - at, "..") == 0;
-                at = end + 1;
-              }
-              if (v.empty() || v.front() == '/' || up) {
+              const std::filesystem::path path(v);
+              const bool up = std::any_of(path.begin(), path.end(),
+                                          [](const std::filesystem::path& p) { return p == ".."; });
+              if (v.empty() || path.is_absolute() || up) {
                 return Bad(f, v,
                            "expected a path relative to the kubelet's seccomp directory, "
                            "without \"..\", such as vireo/launcher.json");

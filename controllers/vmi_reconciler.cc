@@ -17,7 +17,6 @@ using kube::ObjectPtr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-
 VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
                              std::chrono::seconds node_grace)
     : caches_(caches), applier_(applier), launcher_(std::move(launcher)), node_grace_(node_grace) {

@@ -80,13 +80,6 @@ inline Json ClaimVolume(const std::string& name, const std::string& claim, bool 
 // KubeVirt's and CDI's qemu user, which the launcher image names libvirt-qemu.
 inline constexpr int64_t kPodUid = 107;
 
-// The pod-level securityContext of launcher and importer pods, which
-// PodSecurity "restricted" admits (docs/launcher-pod.md): uid and gid 107,
-// fsGroup 107 so that the kubelet makes volumes (claims, emptyDirs) the
-// pod's group's, and, with `seccomp`, seccomp RuntimeDefault. Block devices
-// and /dev/kvm are not volumes fsGroup reaches: the node's runtime gives them
-// the pod's uid and gid (containerd's and CRI-O's
-// device_ownership_from_security_context).
 // A seccompProfile: the runtime's default, or, with `localhost`, a profile
 // the node holds under the kubelet's seccomp directory (type Localhost, the
 // path relative to that directory). PodSecurity "restricted" admits both.
@@ -101,6 +94,13 @@ inline Json SeccompProfile(const std::string& localhost = "") {
   return profile;
 }
 
+// The pod-level securityContext of launcher and importer pods, which
+// PodSecurity "restricted" admits (docs/launcher-pod.md): uid and gid 107,
+// fsGroup 107 so that the kubelet makes volumes (claims, emptyDirs) the
+// pod's group's, and, with `seccomp`, seccomp RuntimeDefault. Block devices
+// and /dev/kvm are not volumes fsGroup reaches: the node's runtime gives them
+// the pod's uid and gid (containerd's and CRI-O's
+// device_ownership_from_security_context).
 inline Json RestrictedPodSecurityContext(bool seccomp = true) {
   Json security = Json::object();
   security["runAsNonRoot"] = Json(true);
