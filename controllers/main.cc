@@ -85,6 +85,7 @@ int Run(const Options& options, const sigset_t& signals) {
   controller_config.launcher.emulation = options.emulation;
   controller_config.launcher.kvm_resource_offered = options.kvm_resource_offered;
   controller_config.launcher.passt_seccomp_profile = options.launcher_seccomp_profile;
+  controller_config.launcher.overhead.margin_bytes = options.launcher_memory_overhead_margin;
   controller_config.importer.image = options.launcher_image;
   controller_config.importer.first_retry_delay = options.import_retry_delay;
   Controller controller(client->get(), &recorder, &metrics, controller_config);
@@ -128,7 +129,9 @@ int Run(const Options& options, const sigset_t& signals) {
                        {"launcherImage", options.launcher_image},
                        {"emulation", EmulationModeName(options.emulation)},
                        {"kvmResourceOffered", options.kvm_resource_offered ? "true" : "false"},
-                       {"launcherSeccompProfile", options.launcher_seccomp_profile}});
+                       {"launcherSeccompProfile", options.launcher_seccomp_profile},
+                       {"launcherMemoryOverheadMargin",
+                        std::to_string(options.launcher_memory_overhead_margin)}});
   controller.StartInformers();
   // Workers start only on complete caches: a VMI whose pod is not cached yet
   // would look as if its pod had vanished.

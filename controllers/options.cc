@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 
+#include "lib/api/quantity.h"
 #include "lib/base/duration.h"
 #include "lib/base/flags.h"
 
@@ -171,6 +172,15 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
               o.launcher_seccomp_profile = v;
               return Status::Ok();
             }})
+      .Add({"launcher-memory-overhead-margin", 0, false,
+            [&](const std::string& f, const std::string& v) {
+              auto bytes = api::ParseQuantityBytes(v);
+              if (!bytes.ok() || *bytes < 0) {
+                return Bad(f, v, "expected a memory quantity of 0 or more, such as 16Mi");
+              }
+              o.launcher_memory_overhead_margin = *bytes;
+              return Status::Ok();
+            }})
       .Add({"workers", 0, false,
             [&](const std::string& f, const std::string& v) {
               auto n = ParsePositiveInt(f, v, 64);
@@ -259,6 +269,10 @@ What it creates:
                           node, such as vireo/launcher.json holding
                           manifests/seccomp/vireo-launcher.json (default: none:
                           that container names no profile)
+  --launcher-memory-overhead-margin QUANTITY
+                          memory each launcher pod asks for beyond the guest
+                          and the overhead measured by bench/overhead, for
+                          what the bench's guests did not do (default: 16Mi)
   --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
   --import-retry-delay D  wait before a DataVolume's next importer pod after a
                           failure that may pass (unreachable source); doubles

@@ -34,6 +34,9 @@ struct Options {
   // Localhost seccomp profile of networked VMs' launcher containers
   // (LauncherConfig::passt_seccomp_profile); empty: none.
   std::string launcher_seccomp_profile;
+  // Bytes every launcher pod asks for on top of the measured overhead
+  // (MemoryOverhead::margin_bytes).
+  int64_t launcher_memory_overhead_margin = MemoryOverhead{}.margin_bytes;
   int workers = 4;  // per queue
   // Wait before a DataVolume's second importer pod after a failure that may
   // pass; it doubles for each later attempt (ImporterConfig).

@@ -95,6 +95,13 @@ TEST(OptionsTest, LauncherSeccompProfile) {
             "x..y.json");
 }
 
+TEST(OptionsTest, LauncherMemoryOverheadMargin) {
+  EXPECT_EQ(Parse({})->launcher_memory_overhead_margin, MemoryOverhead{}.margin_bytes);
+  EXPECT_EQ(Parse({"--launcher-memory-overhead-margin=64Mi"})->launcher_memory_overhead_margin,
+            64LL << 20);
+  EXPECT_EQ(Parse({"--launcher-memory-overhead-margin", "0"})->launcher_memory_overhead_margin, 0);
+}
+
 TEST(OptionsTest, HelpNamesEveryFlag) {
   auto o = Parse({"--help"});
   ASSERT_TRUE(o.ok());
@@ -106,7 +113,8 @@ TEST(OptionsTest, HelpNamesEveryFlag) {
         "--workers", "--import-retry-delay", "--leader-elect", "--leader-elect-namespace",
         "--leader-elect-name", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
         "--leader-elect-retry-period", "--metrics-bind-address", "--health-probe-bind-address",
-        "--log-level", "--context", "--launcher-seccomp-profile"}) {
+        "--log-level", "--context", "--launcher-seccomp-profile",
+        "--launcher-memory-overhead-margin"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
 }
@@ -136,6 +144,8 @@ TEST(OptionsTest, BadFlagsSayWhatIsWrong) {
            {{"--launcher-seccomp-profile=vireo/../../etc/l.json"}, "without \"..\""},
            {{"--launcher-seccomp-profile=.."}, "without \"..\""},
            {{"--launcher-seccomp-profile="}, "such as vireo/launcher.json"},
+           {{"--launcher-memory-overhead-margin=lots"}, "expected a memory quantity"},
+           {{"--launcher-memory-overhead-margin=-1Mi"}, "of 0 or more"},
            {{"--leader-elect", "--leader-elect-renew-deadline=20s"},
             "--leader-elect-renew-deadline < --leader-elect-lease-duration"},
            {{"--metrics-bind-address=:9000", "--health-probe-bind-address=127.0.0.1:9000"},

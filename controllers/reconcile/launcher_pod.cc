@@ -98,7 +98,7 @@ Result<int64_t> ParseBytes(const std::string& text, const std::string& field) {
 int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
                       const LauncherConfig& config) {
   const MemoryOverhead& o = config.overhead;
-  int64_t overhead = o.fixed_bytes + o.per_vcpu_bytes * VcpuCount(domain) +
+  int64_t overhead = o.fixed_bytes + o.margin_bytes + o.per_vcpu_bytes * VcpuCount(domain) +
                      (o.guest_memory_divisor > 0 ? guest_bytes / o.guest_memory_divisor : 0) +
                      o.per_disk_bytes * static_cast<int64_t>(domain.devices.disks.size());
   if (config.emulation != EmulationMode::kOff) overhead += o.tcg_translation_cache_bytes;

@@ -28,22 +28,24 @@ namespace vireo::controllers {
 //          nodes that offer it.
 using api::launcher_pod::EmulationMode;
 
-// Memory the launcher pod needs beyond the guest's RAM. Every number is a
-// named default to be replaced by measurements (docs/controller.md has the
-// formula and where each part comes from).
+// Memory the launcher pod needs beyond the guest's RAM: the formula
+// bench/overhead derives from the peaks it measures (docs/controller.md,
+// "Resources and the memory overhead", has the run these come from).
 struct MemoryOverhead {
-  // vireo-launcher + embedded libvirt + QEMU's own code and heap.
-  int64_t fixed_bytes = 192LL << 20;
-  // QEMU's per-vCPU threads, stacks and state.
-  int64_t per_vcpu_bytes = 8LL << 20;
-  // Page tables and QEMU's bookkeeping: guest bytes / this divisor.
+  // vireo-launcher with its embedded libvirt, QEMU's own code and heap, and
+  // the kernel's memory for them (peaks, startup transients included).
+  int64_t fixed_bytes = 67LL << 20;
+  // Per vCPU: QEMU's vCPU thread and, under TCG, what it grows while the
+  // guest runs (measured under TCG only: more than KVM needs).
+  int64_t per_vcpu_bytes = 9LL << 20;
+  // The kernel's page tables for the guest's RAM: 8 bytes per 4 KiB page.
   int64_t guest_memory_divisor = 512;
-  // QEMU's block layer caches per disk (qcow2 L2 cache, buffers).
-  int64_t per_disk_bytes = 4LL << 20;
-  // TCG's translation-block cache; counted for emulation on and auto (auto
-  // falls back to TCG when the pod has no /dev/kvm). The launcher must cap
-  // QEMU's cache (tb-cache) at no more than this.
-  int64_t tcg_translation_cache_bytes = 64LL << 20;
+  // Per disk: QEMU's block layer (qcow2 caches, buffers, I/O threads).
+  int64_t per_disk_bytes = 6LL << 20;
+  // TCG's translation cache at the size the launcher gives it; counted for
+  // emulation on and auto (auto falls back to TCG when the pod has no
+  // /dev/kvm). Counted whole: another guest's code can fill it.
+  int64_t tcg_translation_cache_bytes = int64_t{api::launcher_pod::kTcgTranslationCacheMiB} << 20;
   // passt, the guest's network (launcher/passt.h), when the VMI has an
   // interface: its own memory (20.9 MB measured with two ports), and the
   // kernel's per forwarded port and protocol (one socket each, ~3.5 KB
@@ -52,6 +54,9 @@ struct MemoryOverhead {
   int64_t passt_bytes = 24LL << 20;
   int64_t per_forwarded_port_bytes = 4LL << 10;
   int64_t all_ports_forwarded = 2 * 37303;
+  // On top of the sum: for what the bench's guests did not do (chart value
+  // launcher.memoryOverheadMargin, --launcher-memory-overhead-margin).
+  int64_t margin_bytes = 16LL << 20;
 };
 
 struct LauncherConfig {

@@ -497,8 +497,8 @@ TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
   const MemoryOverhead o;
   const int64_t guest = 64'000'000;
   const int64_t every_port = o.passt_bytes + o.per_forwarded_port_bytes * o.all_ports_forwarded;
-  const int64_t overhead_kvm = o.fixed_bytes + o.per_vcpu_bytes + guest / o.guest_memory_divisor +
-                               2 * o.per_disk_bytes + every_port;
+  const int64_t overhead_kvm = o.fixed_bytes + o.margin_bytes + o.per_vcpu_bytes +
+                               guest / o.guest_memory_divisor + 2 * o.per_disk_bytes + every_port;
   const auto mib_up = [](int64_t b) { return (b + (1 << 20) - 1) / (1 << 20) * (1 << 20); };
   const int64_t kvm = mib_up(guest + mib_up(overhead_kvm));
   EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, Config(EmulationMode::kOff)), kvm);
@@ -507,6 +507,15 @@ TEST(LauncherPod, MemoryIsGuestPlusOverhead) {
   const Json pod = Render(vmi, Config(EmulationMode::kOff));
   EXPECT_EQ(base::GetString(Launcher(pod), "resources.requests.memory"),
             std::to_string(kvm >> 20) + "Mi");
+}
+
+TEST(LauncherPod, MemoryMarginComesOnTop) {
+  const auto vmi = VmiFromVmFixture("vm_cirros.json", "u1");
+  LauncherConfig config = Config(EmulationMode::kOn);
+  config.overhead.margin_bytes = 0;
+  const int64_t bare = *LauncherMemoryRequestBytes(vmi.spec, config);
+  config.overhead.margin_bytes = 100LL << 20;
+  EXPECT_EQ(*LauncherMemoryRequestBytes(vmi.spec, config), bare + (100LL << 20));
 }
 
 // passt's share follows what it forwards: every port (one socket each)

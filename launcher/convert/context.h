@@ -7,6 +7,7 @@
 #include <string>
 
 #include "launcher/storage/disk_source.h"
+#include "lib/api/launcher_pod.h"
 
 namespace vireo::launcher {
 
@@ -77,9 +78,9 @@ struct ConvertContext {
 
   UserNetBackend network_backend = UserNetBackend::kPasstProcess;
   std::string passt_socket_path;  // used with kPasstProcess
-  // TCG translation cache; QEMU's default grows far larger than a pod's
-  // memory overhead allows. 0 leaves QEMU's default.
-  uint32_t tb_cache_mib = 32;
+  // TCG translation cache (the pod contract's, which the pod's memory
+  // request counts). 0 leaves QEMU's default.
+  uint32_t tb_cache_mib = api::launcher_pod::kTcgTranslationCacheMiB;
 };
 
 // A context with the pod contract's file names under `state_dir`

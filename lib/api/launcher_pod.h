@@ -7,6 +7,7 @@
 // launcher accepts.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -51,6 +52,10 @@ inline constexpr char kCloudInitNetworkDataDir[] = "networkdata";
 inline constexpr char kToolsDir[] = "/var/run/vireo/tools";
 // In the launcher image: QEMU's capabilities probed at image build.
 inline constexpr char kCapabilitiesCacheDir[] = "/usr/lib/vireo/qemu-capabilities";
+// QEMU's TCG translation cache under software emulation (-accel
+// tcg,tb-size): the launcher sets it, the controller counts it in the pod's
+// memory request. QEMU's own default grows far larger.
+inline constexpr uint32_t kTcgTranslationCacheMiB = 32;
 
 // ------------------------------------------------------ the command line
 

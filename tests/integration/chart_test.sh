@@ -248,6 +248,7 @@ check "defaults" "$r" '[args["--leader-elect"], args["--leader-elect-namespace"]
 check "defaults" "$r" '[args["--metrics-bind-address"], args["--health-probe-bind-address"]]' '[":8080", ":8081"]'
 check "defaults" "$r" '"--namespace" in args' false
 check "defaults" "$r" '"--launcher-seccomp-profile" in args' false
+check "defaults" "$r" 'args["--launcher-memory-overhead-margin"]' '"16Mi"'
 check "defaults" "$r" 'c["livenessProbe"]["httpGet"]' '{"path": "/healthz", "port": "health"}'
 check "defaults" "$r" 'c["readinessProbe"]["httpGet"]' '{"path": "/readyz", "port": "health"}'
 check "defaults" "$r" '{p["name"]: p["containerPort"] for p in c["ports"]}' '{"health": 8081, "metrics": 8080}'
@@ -310,6 +311,13 @@ for bad in /var/lib/kubelet/seccomp/l.json vireo/../l.json ..; do
   if out=$(template --set "launcher.seccompProfile=$bad"); then fail "--set launcher.seccompProfile=$bad fails" "$out"
   elif grep -qF -- "launcher.seccompProfile: \"$bad\" is not a path relative" <<<"$out"; then pass
   else fail "--set launcher.seccompProfile=$bad says why" "$out"; fi
+done
+r=$(template --set launcher.memoryOverheadMargin=64Mi)
+check "launcher.memoryOverheadMargin" "$r" 'args["--launcher-memory-overhead-margin"]' '"64Mi"'
+for bad in lots -1Mi 16MiB; do
+  if out=$(template --set "launcher.memoryOverheadMargin=$bad"); then fail "--set launcher.memoryOverheadMargin=$bad fails" "$out"
+  elif grep -qF -- "launcher.memoryOverheadMargin: \"$bad\" is not a memory quantity" <<<"$out"; then pass
+  else fail "--set launcher.memoryOverheadMargin=$bad says why" "$out"; fi
 done
 r=$(template --set controller.image.repository=registry.example/ctl --set controller.image.tag=dev-7 \
   --set controller.image.pullPolicy=Always)

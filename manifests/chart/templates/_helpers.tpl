@@ -71,6 +71,9 @@ crash-loops.
 {{- fail (printf "launcher.seccompProfile: %q is not a path relative to the kubelet's seccomp directory without \"..\" (such as vireo/launcher.json)" (toString .)) -}}
 {{- end -}}
 {{- end -}}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$" (toString .Values.launcher.memoryOverheadMargin)) -}}
+{{- fail (printf "launcher.memoryOverheadMargin: %q is not a memory quantity (such as 16Mi)" (toString .Values.launcher.memoryOverheadMargin)) -}}
+{{- end -}}
 {{- $policy := toString .Values.controller.image.pullPolicy -}}
 {{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
 {{- fail (printf "controller.image.pullPolicy: %q is not one of IfNotPresent, Always, Never" $policy) -}}
