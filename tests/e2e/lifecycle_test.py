@@ -10,6 +10,11 @@ booting (docs/virtctl.md, docs/launcher-pod.md):
   `networkDataSecretRef` name Secrets the launcher pod mounts; the guest runs
   the Secret's runcmd.
 - The VMI template's annotations reach the launcher pod.
+- The launcher pod's memory request holds a guest that fills its RAM and
+  writes to its disks for a minute (docs/controller.md, "Memory"): with
+  limits.memory set, the pod's limit is its request; the container is never
+  OOM-killed and the pod cgroup's unreclaimable memory (usage minus page
+  cache, read on the node every half second) stays under the request.
 
 Installs the chart (emulation on) in a namespace enforcing PodSecurity
 "baseline" (the VMs have a pod-network interface: docs/launcher-pod.md) and
@@ -20,6 +25,7 @@ runs it.
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -145,6 +151,118 @@ def secret_and_annotation_checks(c):
     c.kubectl("delete", "vm", "nosecret-vm", "-n", NS, "--wait=true", timeout=200)
 
 
+FILL_SECONDS = 60  # s of disk writes after the guest's RAM is full
+
+
+def quantity_bytes(text):
+    """A memory quantity as the controller writes it (e.g. "1154Mi"); -1 if not one."""
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?", text or "")
+    if not m:
+        return -1
+    scale = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+             "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[m.group(2)]
+    return int(m.group(1)) * scale
+
+
+def pod_cgroup(pod_uid):
+    """The pod's memory cgroup directory on this node (kubelet's cgroupfs
+    driver, cgroup v1 or v2), or None."""
+    for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
+        for dirpath, dirnames, _ in os.walk(base):
+            if dirpath.count("/") - base.count("/") > 4:
+                dirnames[:] = []
+                continue
+            for d in dirnames:
+                if d in (f"pod{pod_uid}", f"pod{pod_uid.replace('-', '_')}"):
+                    return os.path.join(dirpath, d)
+    return None
+
+
+def cgroup_unreclaimable(path):
+    """Charged bytes minus page cache, over the pod's containers."""
+    stat = {}
+    with open(os.path.join(path, "memory.stat")) as f:
+        for line in f:
+            k, v = line.split()
+            stat[k] = int(v)
+    v1 = os.path.exists(os.path.join(path, "memory.usage_in_bytes"))
+    with open(os.path.join(path, "memory.usage_in_bytes" if v1 else "memory.current")) as f:
+        usage = int(f.read())
+    prefix = "total_" if v1 else ""
+    return usage - stat.get(prefix + "active_file", 0) - stat.get(prefix + "inactive_file", 0)
+
+
+def memory_overhead_checks(c):
+    name = "memory-vm"
+    machine = {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"runStrategy": "Always", "template": {"spec": {
+            "domain": {"cpu": {"cores": 1},
+                       "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+                       "devices": {"autoattachPodInterface": False,
+                                   "disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}},
+                                             {"name": "scratch", "disk": {"bus": "virtio"}}]}},
+            "volumes": [{"name": "containerdisk",
+                         "containerDisk": {"image": "vireo.local/test-disk:v1",
+                                           "imagePullPolicy": "IfNotPresent"}},
+                        {"name": "scratch", "emptyDisk": {"capacity": "256Mi"}}]}}}}
+    p = apply(c, machine)
+    if not check("memory: a 1 vCPU / 1 GiB / 2-disk VM with limits.memory applied", p.returncode == 0, p.stderr):
+        return
+    con = c.console(name, "memory")
+    ready = con.expect(r"VIREO-TEST-DISK READY", e2e_test.BOOT_LIMIT)
+    pod = launcher_pod(c, name)
+    if not check("memory: guest ready", ready and pod is not None, con.output()[-1500:] + con.stderr()):
+        return
+    compute = [x for x in pod["spec"]["containers"] if x["name"] == "compute"][0]
+    request = quantity_bytes(compute["resources"]["requests"]["memory"])
+    limit = quantity_bytes(compute["resources"].get("limits", {}).get("memory", "0"))
+    check("memory: the pod's memory limit is its request", request == limit > 1 << 30,
+          json.dumps(compute["resources"]))
+    cgroup = pod_cgroup(pod["metadata"]["uid"])
+    if not check("memory: the pod's memory cgroup is found on the node", cgroup, pod["metadata"]["uid"]):
+        return
+    peak = cgroup_unreclaimable(cgroup)
+    # Fill the guest's RAM (a tmpfs up to what it has free but 48 MiB), then
+    # write to both disks for FILL_SECONDS, each write on the disk before
+    # dd returns.
+    con.send("mkdir -p /run/fill && mount -t tmpfs -o size=100% tmpfs /run/fill && "
+             "n=$(awk '/MemAvailable/ {print int($2/1024) - 48}' /proc/meminfo) && "
+             "dd if=/dev/zero of=/run/fill/f bs=1M count=$n 2>/dev/null; echo VIREO-FILLED-$((40+2)) $n; "
+             f"end=$(($(date +%s) + {FILL_SECONDS})); while [ $(date +%s) -lt $end ]; do "
+             "for d in /mnt/boot /mnt/data*; do [ -d $d ] && dd if=/dev/urandom of=$d/w bs=1M count=4 "
+             "conv=fsync 2>/dev/null; done; done; echo VIREO-WROTE-$((50+5))\n")
+    deadline = time.monotonic() + FILL_SECONDS + 600
+    filled = wrote = False
+    while time.monotonic() < deadline and not wrote:
+        try:
+            peak = max(peak, cgroup_unreclaimable(cgroup))
+        except OSError:
+            break  # the cgroup is gone: the pod ended
+        filled = filled or "VIREO-FILLED-42" in con.output()
+        wrote = "VIREO-WROTE-55" in con.output()
+        time.sleep(0.5)
+    m = re.search(r"VIREO-FILLED-42 (\d+)", con.output())
+    check("memory: the guest filled its RAM (700 MiB or more of its 1 GiB in a tmpfs)",
+          m and int(m.group(1)) >= 700, con.output()[-800:])
+    check(f"memory: the guest wrote to its disks for {FILL_SECONDS} s", wrote, con.output()[-800:])
+    pod = c.get("pod", pod["metadata"]["name"]) or {}
+    statuses = pod.get("status", {}).get("containerStatuses", [])
+    oom = [x["name"] for x in statuses
+           if x.get("restartCount", 0) or "OOMKilled" in json.dumps(x.get("lastState", {})) or
+           "OOMKilled" in json.dumps(x.get("state", {}))]
+    check("memory: no container of the launcher pod was OOM-killed or restarted", statuses and not oom,
+          json.dumps(statuses))
+    check("memory: the VMI is still Running", c.vmi_running(name) is not None)
+    check(f"memory: the pod's peak unreclaimable memory ({peak >> 20} MiB) stayed under its request "
+          f"({request >> 20} MiB)", 0 < peak < request, f"peak {peak}, request {request}")
+    print(f"figure  memory: launcher pod request {request >> 20} MiB, peak unreclaimable {peak >> 20} MiB "
+          f"(1 GiB guest, 1 vCPU, 2 disks, TCG)", flush=True)
+    con.close()
+    c.kubectl("delete", "vm", name, "-n", NS, "--wait=true", timeout=200)
+
+
 def main():
     args, c = cluster_from_command_line()
     c.helm("uninstall", "vireo", "-n", RELEASE_NS, "--wait")
@@ -155,6 +273,7 @@ def main():
     if check("lifecycle: helm install (emulation on)", p.returncode == 0, p.stdout + p.stderr):
         grace_period_checks(c)
         secret_and_annotation_checks(c)
+        memory_overhead_checks(c)
     with open(os.path.join(args.logs, "controller-lifecycle.log"), "w") as f:
         f.write(c.kubectl("logs", "-n", RELEASE_NS, "deployment/vireo-controller", "--tail=2000").stdout)
     c.kubectl("delete", "namespace", NS, "--wait=true", timeout=300)

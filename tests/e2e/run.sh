@@ -67,7 +67,8 @@ t3 storage_test
 # blank sources, bad input (likewise).
 t3 datavolume_test
 # virtctl stop --grace-period reaching a slow guest, cloud-init from Secrets,
-# template annotations on the launcher pod (likewise).
+# template annotations on the launcher pod, a guest filling its RAM and
+# disks within its memory limit (likewise).
 t3 lifecycle_test
 say "tests done"
 if ((rc != 0)); then
