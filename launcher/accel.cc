@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "launcher/paths.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/base/file_util.h"
 #include "lib/base/log.h"
 
@@ -351,8 +353,37 @@ base::Result<AccelChoice> ChooseAccelForRun(const Options& options) {
   return ChooseAccel(options.emulation, "/dev/kvm", options.state_dir);
 }
 
+base::Status CopyTools(const std::string& busybox, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path target = fs::path(dir) / api::launcher_pod::kToolsBusybox;
+  std::error_code ec;
+  fs::copy_file(busybox, target, fs::copy_options::overwrite_existing, ec);
+  if (!ec) {
+    fs::permissions(target,
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec,
+                    ec);
+  }
+  if (ec) {
+    return Status(base::Code::kUnavailable,
+                  "cannot copy " + busybox + " to " + target.string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
 int RunAccelProbe(const Options& options) {
   base::SetLogLevel(options.log_level);
+  if (!options.copy_tools_to.empty()) {
+    Status copied =
+        CopyTools(PodPaths(options.root).Under(api::launcher_pod::kBusyboxInLauncherImage),
+                  options.copy_tools_to);
+    if (!copied.ok()) {
+      base::LogError("accel-probe failed", {{"error", copied.message()}});
+      // The kubelet shows it as the init container's message, the VMI with it.
+      (void)WriteFile(options.termination_log, copied.message());
+      return 1;
+    }
+  }
   const std::string& state_dir = options.state_dir;
   if (access(state_dir.c_str(), W_OK) != 0) {
     base::LogError("accel-probe failed",

@@ -99,6 +99,12 @@ base::Result<AccelChoice> ChooseAccelForRun(const Options& options);
 // writes the verdict to <state-dir>/accel and to options.termination_log
 // (where the kubelet reads the container's termination message). Exit 0
 // once written, 1 when it cannot write.
+// With options.copy_tools_to set it first copies the launcher image's static
+// busybox there (CopyTools); a failed copy exits 1 too.
 int RunAccelProbe(const Options& options);
+
+// Copies `busybox` to <dir>/busybox, executable by all (the containerDisk
+// copies run it as the pod's user). An error names the file and why.
+base::Status CopyTools(const std::string& busybox, const std::string& dir);
 
 }  // namespace vireo::launcher

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace vireo::launcher {
 namespace {
@@ -230,6 +231,29 @@ TEST(KvmProbeRunTest, AGuestTooSlowIsKilledAtTheLimit) {
   EXPECT_LT(took, config.start_limit + config.run_limit + std::chrono::seconds(2));
   EXPECT_THAT(KvmProbeProblem(run, config), HasSubstr("far too slowly"));
   std::remove(rom.c_str());
+}
+
+TEST(CopyToolsTest, CopiesTheBusyboxExecutableByAll) {
+  const std::string dir = testing::TempDir() + "/copy-tools-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/tools");
+  const std::string source = dir + "/busybox-in-image";
+  { std::ofstream(source) << "#!/bin/sh\necho tool\n"; }
+  chmod(source.c_str(), 0700);
+  ASSERT_TRUE(CopyTools(source, dir + "/tools").ok());
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/tools/busybox").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  std::ifstream copied(dir + "/tools/busybox");
+  std::string text((std::istreambuf_iterator<char>(copied)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "#!/bin/sh\necho tool\n");
+  // Again over the first copy (a restarted init container), then failures.
+  EXPECT_TRUE(CopyTools(source, dir + "/tools").ok());
+  base::Status missing = CopyTools(dir + "/absent", dir + "/tools");
+  EXPECT_FALSE(missing.ok());
+  EXPECT_THAT(missing.message(), ::testing::HasSubstr(dir + "/absent"));
+  EXPECT_FALSE(CopyTools(source, dir + "/no-such-dir").ok());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

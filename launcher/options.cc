@@ -37,8 +37,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
                                                  contract::kFlagWaitSeconds};
   static const std::set<std::string> kProbe = {contract::kFlagStateDir, "root"};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
-  static const std::set<std::string> kAccelProbe = {contract::kFlagStateDir, "root",
-                                                    "termination-log", "log-level"};
+  static const std::set<std::string> kAccelProbe = {
+      contract::kFlagStateDir, "root", "termination-log", "log-level", contract::kFlagCopyToolsTo};
   static const std::set<std::string> kImport = {
       "source",      "url",        "claim-bytes",   "termination-log", "root",
       "log-level",   "target-dir", "target-device", "source-dir",      "source-device",
@@ -94,6 +94,7 @@ std::vector<base::Flag> AllFlags(Options* o) {
       value("libvirt-uri", text(&o->libvirt_uri)),
       value("out", text(&o->out_dir)),
       value("termination-log", text(&o->termination_log)),
+      value(contract::kFlagCopyToolsTo, text(&o->copy_tools_to)),
       value("source", text(&o->import_source)),
       value("url", text(&o->import_url)),
       value("target-dir", text(&o->target_dir)),
@@ -313,6 +314,8 @@ SoftwareEmulation condition. Exit 0 once written.
 Flags:
   --state-dir DIR         the launcher's state dir (default <root>/var/run/vireo/state)
   --termination-log FILE  the container's termination message (default /dev/termination-log)
+  --copy-tools-to DIR     first copy the image's static busybox (<root>/bin/busybox)
+                          to DIR/busybox, for the containerDisk copies
   --root DIR              prefix of every pod path; env VIREO_ROOT
   --log-level LEVEL       debug, info, warn, error (default info)
 )";

@@ -49,6 +49,9 @@ struct Options {
   // accel-probe, import: where the kubelet reads the container's termination
   // message.
   std::string termination_log = "/dev/termination-log";
+  // accel-probe: --copy-tools-to DIR, where the launcher image's static
+  // busybox goes first (lib/api/launcher_pod.h); empty: nowhere.
+  std::string copy_tools_to;
   // import (the importer pod, lib/api/importer_pod.h): --source, --url,
   // --claim-bytes; the pod's paths (defaults <root>/<contract path>), which
   // hidden flags point elsewhere for tests; --stall-seconds (hidden): the

@@ -41,7 +41,6 @@ constexpr char kToolsContainer[] = "vireo-tools";
 // A static busybox from Debian's busybox-static package, present in the
 // launcher image: containerDisk images may be FROM scratch, so the copy is
 // run with a binary the pod brings along.
-constexpr char kBusyboxInLauncherImage[] = "/bin/busybox";
 
 // Copies one disk image file (the path given, or the single file in the
 // directory given) into the volume's directory, keeping its base name, so the
@@ -383,16 +382,22 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     }
     // emptyDisk: built by the launcher in its state dir.
   }
+  const bool accel_probe = config.emulation == EmulationMode::kAuto && config.kvm_resource_offered;
   if (has_container_disk) {
-    // First init container: bring the copy tool from the launcher image.
-    Json all = Json::array();
-    Push(&all,
-         ToolsInitContainer(config.image, config.image_pull_policy, InitResources(with_limits)));
-    for (const Json& c : init_containers) Push(&all, c);
-    init_containers = std::move(all);
+    // Bring the copy tool from the launcher image first: the accel-probe
+    // init container does it when there is one (each init container costs
+    // about a second of the kubelet's, docs/controller.md), else one of
+    // its own.
+    if (!accel_probe) {
+      Json all = Json::array();
+      Push(&all,
+           ToolsInitContainer(config.image, config.image_pull_policy, InitResources(with_limits)));
+      for (const Json& c : init_containers) Push(&all, c);
+      init_containers = std::move(all);
+    }
     Push(&volumes, EmptyDirVolume(kToolsVolume));
   }
-  if (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
+  if (accel_probe) {
     // First of all: KVM or TCG, decided once with the device the pod got,
     // told to the launcher (the state dir) and to us (termination message).
     Json probe = Json::object();
@@ -406,6 +411,11 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     probe["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
     probe["volumeMounts"] = base::JsonArray(1);
     probe["volumeMounts"][0] = Mount(kStateVolume, contract::kStateDir, false);
+    if (has_container_disk) {
+      Push(&probe["command"], Str(Flag(contract::kFlagCopyToolsTo)));
+      Push(&probe["command"], Str(contract::kToolsDir));
+      Push(&probe["volumeMounts"], Mount(kToolsVolume, contract::kToolsDir, false));
+    }
     Json all = Json::array();
     Push(&all, std::move(probe));
     for (const Json& c : init_containers) Push(&all, c);
@@ -511,8 +521,9 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
   tools["name"] = Str(kToolsContainer);
   tools["image"] = Str(launcher_image);
   tools["imagePullPolicy"] = Str(pull_policy);
-  tools["command"] = StringArray({kBusyboxInLauncherImage, "cp", kBusyboxInLauncherImage,
-                                  Under(contract::kToolsDir, "busybox")});
+  tools["command"] =
+      StringArray({contract::kBusyboxInLauncherImage, "cp", contract::kBusyboxInLauncherImage,
+                   Under(contract::kToolsDir, contract::kToolsBusybox)});
   tools["resources"] = std::move(resources);
   tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   tools["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
@@ -529,8 +540,8 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
   copy["image"] = Str(image);
   if (!pull_policy.empty()) copy["imagePullPolicy"] = Str(pull_policy);
   copy["command"] =
-      StringArray({Under(contract::kToolsDir, "busybox"), "sh", "-c", kCopyDiskScript, "copy-disk",
-                   path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
+      StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c", kCopyDiskScript,
+                   "copy-disk", path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
   copy["resources"] = std::move(resources);
   copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);

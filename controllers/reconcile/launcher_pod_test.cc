@@ -249,9 +249,9 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
     }
     EXPECT_GE(containers, 1u);
   }
-  // The containerDisk case has the tools and copy init containers and the
-  // probe: all of them are held to the policy above.
-  EXPECT_EQ(Render(cases[0].vmi, cases[0].config).at("spec").at("initContainers").size(), 3u);
+  // The containerDisk case has the probe (which brings the tools too) and
+  // the copy init container: both are held to the policy above.
+  EXPECT_EQ(Render(cases[0].vmi, cases[0].config).at("spec").at("initContainers").size(), 2u);
 }
 
 // With the cluster's Localhost profile for passt (--launcher-seccomp-profile),
@@ -285,7 +285,7 @@ TEST(LauncherPodSecurity, LocalhostProfileForPasstPassesRestricted) {
   const auto with_interface = profiles(pod);
   EXPECT_EQ(with_interface.at(kLauncherContainer),
             R"({"localhostProfile":"vireo/launcher.json","type":"Localhost"})");
-  EXPECT_EQ(with_interface.size(), 4u);  // the accel-probe, tools and copy init containers, compute
+  EXPECT_EQ(with_interface.size(), 3u);  // the accel-probe and copy init containers, compute
   for (const auto& [name, profile] : with_interface) {
     if (name != kLauncherContainer) {
       EXPECT_EQ(profile, runtime_default) << name;
@@ -364,16 +364,23 @@ TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
     const Json* probe = InitContainer(pod, kAccelProbeContainer);
     const bool probes = c.mode == EmulationMode::kAuto && c.offered;
     ASSERT_EQ(probe != nullptr, probes);
+    // The containerDisk's copy tool: brought by the probe when there is one,
+    // else by an init container of its own.
+    EXPECT_EQ(InitContainer(pod, "vireo-tools") != nullptr, !probes);
     if (!probes) continue;
     // First, before the containerDisk copies, so a broken KVM is known early.
     EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
+    EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(1), "name"),
+              "cd-containerdisk");
     EXPECT_EQ(probe->at("command").dump(),
-              R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state"])");
+              R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state",)"
+              R"("--copy-tools-to","/var/run/vireo/tools"])");
     EXPECT_EQ(base::GetString(*probe, "image"), kLauncherImage);
     EXPECT_TRUE(AsksForKvm(*probe));
     EXPECT_EQ(base::GetString(*probe, "resources.requests.memory"), "128Mi");
     EXPECT_EQ(probe->at("volumeMounts").dump(),
-              R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"}])");
+              R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"},)"
+              R"({"mountPath":"/var/run/vireo/tools","name":"vireo-tools"}])");
     // The launcher still runs with auto: it follows the probe's verdict.
     EXPECT_EQ(Launcher(pod).at("command").at(6).get<std::string>(), "--emulation=auto");
   }

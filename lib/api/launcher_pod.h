@@ -50,6 +50,10 @@ inline constexpr char kCloudInitNetworkDataDir[] = "networkdata";
 // Where the pod's first init container puts the launcher image's static
 // busybox, for the containerDisk copies (their images may be FROM scratch).
 inline constexpr char kToolsDir[] = "/var/run/vireo/tools";
+// The static busybox in the launcher image the tools dir gets (Debian's
+// busybox-static), and its name there.
+inline constexpr char kBusyboxInLauncherImage[] = "/bin/busybox";
+inline constexpr char kToolsBusybox[] = "busybox";
 // In the launcher image: QEMU's capabilities probed at image build.
 inline constexpr char kCapabilitiesCacheDir[] = "/usr/lib/vireo/qemu-capabilities";
 // QEMU's TCG translation cache under software emulation (-accel
@@ -73,6 +77,10 @@ inline constexpr char kFlagStateDir[] = "state-dir";                       // al
 inline constexpr char kFlagEmulation[] = "emulation";                      // run
 inline constexpr char kFlagGracePeriodSeconds[] = "grace-period-seconds";  // run
 inline constexpr char kFlagWaitSeconds[] = "wait-seconds";                 // console
+// accel-probe: also copy the launcher image's static busybox
+// (kBusyboxInLauncherImage) into this directory (kToolsDir), so a pod with
+// the KVM probe and containerDisks needs no init container of its own for it.
+inline constexpr char kFlagCopyToolsTo[] = "copy-tools-to";
 // --grace-period-seconds: N, or this word: the launcher never destroys the
 // guest by itself; whoever sent SIGTERM ends it (the kubelet, at the end of
 // the pod's deletion grace period).

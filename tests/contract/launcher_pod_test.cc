@@ -200,6 +200,25 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
     ASSERT_TRUE(accel_mounts.contains(run.state_dir));
     EXPECT_EQ(accel_mounts.at(run.state_dir).volume, mounts.at(run.state_dir).volume);
     EXPECT_FALSE(accel_mounts.at(run.state_dir).read_only);
+    // When it brings the containerDisk copies' busybox: a writable mount of
+    // the volume every copy container runs that busybox from.
+    if (!options.copy_tools_to.empty()) {
+      ASSERT_TRUE(accel_mounts.contains(options.copy_tools_to));
+      EXPECT_FALSE(accel_mounts.at(options.copy_tools_to).read_only);
+      int copies = 0;
+      for (const Json& init : *base::Find(pod, "spec.initContainers")) {
+        const std::vector<std::string> argv = CommandLine(init);
+        if (argv.empty() || argv[0] != options.copy_tools_to + "/" + contract::kToolsBusybox) {
+          continue;
+        }
+        ++copies;
+        const auto copy_mounts = MountsOf(init);
+        ASSERT_TRUE(copy_mounts.contains(options.copy_tools_to));
+        EXPECT_EQ(copy_mounts.at(options.copy_tools_to).volume,
+                  accel_mounts.at(options.copy_tools_to).volume);
+      }
+      EXPECT_GE(copies, 1) << "tools copied for no containerDisk";
+    }
   }
 
   // Each volume, where the launcher's storage code looks for it.
