@@ -2,7 +2,8 @@
 # T3: brings up the local cluster (hack/cluster-up.sh), builds Vireo's images
 # and imports them (images/build.sh, hack/cluster-load-images.sh), then runs
 # e2e_test.py, kvm_test.py, guest_test.py, dns_test.py, storage_test.py,
-# datavolume_test.py and lifecycle_test.py against it. On failure, what a
+# datavolume_test.py and lifecycle_test.py against it, then bench/start_bench.py
+# (a VM start phase by phase). On failure, what a
 # person needs to see is printed: pods,
 # events, the controller's and launchers' logs. The cluster is left running
 # (the next run reuses it); hack/cluster-down.sh stops it.
@@ -71,6 +72,11 @@ t3 datavolume_test
 # disks within its memory limit (likewise).
 t3 lifecycle_test
 say "tests done"
+# Where a VM start's time goes, phase by phase (prints figures; fails only
+# when a VM does not start).
+python3 "$root/bench/start_bench.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
+  --virtctl "$build/virtctl/virtctl" --count 5 || rc=1
+say "start_bench done, rc so far $rc"
 if ((rc != 0)); then
   k=("$BIN/kubectl" --kubeconfig="$KUBECONFIG")
   {
