@@ -25,6 +25,7 @@
 //
 //   VIREO_LAUNCHER=... VIREO_TEST_DISK_BUILD=... build/bench/overhead_bench
 //       [--vcpus 1,2,4] [--disks 1,2,3,4] [--memory-mib 1024] [--workload-seconds 15]
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -109,8 +111,19 @@ class MemoryCgroup {
       throw std::runtime_error("cannot make the memory cgroup " + dir_ + ": " + ec.message() +
                                " (run as root)");
     }
+    if (!fs::exists(dir_ + (v2_ ? "/memory.current" : "/memory.usage_in_bytes"))) {
+      rmdir(dir_.c_str());
+      throw std::runtime_error(dir_ + " has no memory controller (cgroup v2: the parent's " +
+                               "cgroup.subtree_control needs +memory)");
+    }
   }
-  ~MemoryCgroup() { rmdir(dir_.c_str()); }
+  // Removed once its last process is gone (QEMU may outlive a killed
+  // launcher by a moment).
+  ~MemoryCgroup() {
+    for (int i = 0; i < 100 && rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
 
   // A command prefix that moves the command into the cgroup before it runs.
   std::vector<std::string> Prefix() const {
@@ -126,33 +139,47 @@ class MemoryCgroup {
   // cgroup map, each page once however many map it (their page frames, from
   // /proc/PID/pagemap: root only): the pod pays for them wherever the page
   // cache charged them first (on this machine, often to another cgroup).
+  // Throws when a page map cannot be read (the frames it would give are
+  // not 0 only with CAP_SYS_ADMIN): a figure without them would be low.
   int64_t MappedFiles() const {
     std::unordered_set<uint64_t> frames;
     std::istringstream pids(t2::ReadFileOrEmpty(dir_ + "/cgroup.procs"));
     for (pid_t pid; pids >> pid;) {
       const std::string proc = "/proc/" + std::to_string(pid);
-      std::ifstream pagemap(proc + "/pagemap", std::ios::binary);
+      // pread: the kernel takes only reads of whole 8-byte entries, which a
+      // buffered stream does not make.
+      const int fd = open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;  // the process has just ended
       std::istringstream maps(t2::ReadFileOrEmpty(proc + "/maps"));
       for (std::string line; std::getline(maps, line);) {
-        std::istringstream f(line);
-        std::string range, perms, offset, dev, inode;
-        f >> range >> perms >> offset >> dev >> inode;
-        if (inode == "0" || inode.empty()) continue;  // anonymous
-        auto dash = range.find('-');
-        const uint64_t begin = std::stoull(range.substr(0, dash), nullptr, 16) / 4096;
-        const uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16) / 4096;
-        std::vector<uint64_t> entries(end - begin);
-        pagemap.seekg(static_cast<std::streamoff>(begin * 8));
-        pagemap.read(reinterpret_cast<char*>(entries.data()),
-                     static_cast<std::streamsize>(entries.size() * 8));
-        if (!pagemap) {
-          pagemap.clear();
-          continue;
+        unsigned long long begin = 0, end = 0, inode = 0;
+        char perms[8] = {};
+        // "start-end perms offset dev inode path"
+        if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %llu", &begin, &end, perms, &inode) !=
+                4 ||
+            inode == 0) {
+          continue;  // anonymous, or not a mapping line
+        }
+        std::vector<uint64_t> entries((end - begin) / 4096);
+        const ssize_t want = static_cast<ssize_t>(entries.size() * 8);
+        const ssize_t got = pread(fd, entries.data(), static_cast<size_t>(want),
+                                  static_cast<off_t>(begin / 4096 * 8));
+        if (got != want) {
+          close(fd);
+          throw std::runtime_error("cannot read " + proc + "/pagemap at " + line + ": " +
+                                   (got < 0 ? std::strerror(errno) : "short read"));
         }
         for (uint64_t e : entries) {
-          if (e >> 63) frames.insert(e & ((1ULL << 55) - 1));  // present: its frame
+          if (!(e >> 63)) continue;  // not present
+          const uint64_t frame = e & ((1ULL << 55) - 1);
+          if (frame == 0) {
+            close(fd);
+            throw std::runtime_error(proc + "/pagemap gives no page frames (needs CAP_SYS_ADMIN)");
+          }
+          frames.insert(frame);
         }
       }
+      close(fd);
     }
     return static_cast<int64_t>(frames.size()) * 4096;
   }
@@ -276,50 +303,56 @@ bool MeasureCell(int vcpus, int disks, int memory_mib, int workload_seconds, boo
   Cell cell{vcpus, disks};
   std::atomic<bool> done{false}, workload_done{false};
   bool found_guest = false;
+  std::string sampler_error;  // what stopped the sampler early
   std::thread sampler([&] {
-    while (!done) {
-      std::vector<pid_t> qemu = t2::QemuProcessesMentioning(pod.root());
-      if (qemu.empty()) {
-        std::this_thread::sleep_for(20ms);
-        continue;
+    while (!done) try {
+        std::vector<pid_t> qemu = t2::QemuProcessesMentioning(pod.root());
+        if (qemu.empty()) {
+          std::this_thread::sleep_for(20ms);
+          continue;
+        }
+        // QEMU's mappings read on both sides of the cgroup's figures, the
+        // guest's share taken as their mean (the guest fills its RAM at
+        // about 100 MiB/s). A sample without the guest's RAM mapped (QEMU
+        // starting, or its memory being torn down while still charged)
+        // counts for nothing.
+        QemuResident q = ReadQemu(qemu[0], guest_bytes);
+        const int64_t resident = cgroup.Unreclaimable() + cgroup.MappedFiles();
+        QemuResident after = ReadQemu(qemu[0], guest_bytes);
+        if (!q.found_guest || !after.found_guest) {
+          std::this_thread::sleep_for(20ms);
+          continue;
+        }
+        found_guest = true;
+        q.guest = (q.guest + after.guest) / 2;
+        cell.overhead = std::max(cell.overhead, resident - q.guest - q.tcg_cache);
+        cell.tcg_cache = std::max(cell.tcg_cache, q.tcg_cache);
+        cell.guest = std::max(cell.guest, q.guest);
+        cell.qemu_rest = std::max(cell.qemu_rest, q.total - q.guest - q.tcg_cache);
+        // While QEMU runs: after it, the pages the launcher shared with it
+        // are the launcher's alone in PSS, though the pod holds fewer.
+        const int64_t stack_pss = StackPss(launcher->pid());
+        cell.stack_pss = std::max(cell.stack_pss, stack_pss);
+        if (!workload_done) cell.stack_pss_steady = stack_pss;
+        if (trace) {
+          std::fprintf(
+              stderr,
+              "%8.1f s  resident %.1f  guest %.1f  tcg %.1f  qemu rest %.1f  stack %.1f MiB\n",
+              std::chrono::duration<double>(Clock::now() - start).count(), resident / kMiB,
+              q.guest / kMiB, q.tcg_cache / kMiB, (q.total - q.guest - q.tcg_cache) / kMiB,
+              stack_pss / kMiB);
+        }
+        std::this_thread::sleep_for(100ms);
+      } catch (const std::exception& e) {
+        sampler_error = e.what();
+        return;
       }
-      // QEMU's mappings read on both sides of the cgroup's figures, the
-      // guest's share taken as their mean (the guest fills its RAM at
-      // about 100 MiB/s). A sample without the guest's RAM mapped (QEMU
-      // starting, or its memory being torn down while still charged)
-      // counts for nothing.
-      QemuResident q = ReadQemu(qemu[0], guest_bytes);
-      const int64_t resident = cgroup.Unreclaimable() + cgroup.MappedFiles();
-      QemuResident after = ReadQemu(qemu[0], guest_bytes);
-      if (!q.found_guest || !after.found_guest) {
-        std::this_thread::sleep_for(20ms);
-        continue;
-      }
-      found_guest = true;
-      q.guest = (q.guest + after.guest) / 2;
-      cell.overhead = std::max(cell.overhead, resident - q.guest - q.tcg_cache);
-      cell.tcg_cache = std::max(cell.tcg_cache, q.tcg_cache);
-      cell.guest = std::max(cell.guest, q.guest);
-      cell.qemu_rest = std::max(cell.qemu_rest, q.total - q.guest - q.tcg_cache);
-      // While QEMU runs: after it, the pages the launcher shared with it
-      // are the launcher's alone in PSS, though the pod holds fewer.
-      const int64_t stack_pss = StackPss(launcher->pid());
-      cell.stack_pss = std::max(cell.stack_pss, stack_pss);
-      if (!workload_done) cell.stack_pss_steady = stack_pss;
-      if (trace) {
-        std::fprintf(
-            stderr,
-            "%8.1f s  resident %.1f  guest %.1f  tcg %.1f  qemu rest %.1f  stack %.1f MiB\n",
-            std::chrono::duration<double>(Clock::now() - start).count(), resident / kMiB,
-            q.guest / kMiB, q.tcg_cache / kMiB, (q.total - q.guest - q.tcg_cache) / kMiB,
-            stack_pss / kMiB);
-      }
-      std::this_thread::sleep_for(100ms);
-    }
   });
   auto fail = [&](const std::string& why) {
     done = true;
-    sampler.join();
+    if (sampler.joinable()) sampler.join();
+    launcher->Signal(SIGKILL);
+    launcher->Wait(30s);
     std::fprintf(stderr, "overhead_bench: %d vCPU / %d disk(s): %s\n--- launcher ---\n%s\n", vcpus,
                  disks, why.c_str(), launcher->Stderr().c_str());
     return false;
@@ -353,6 +386,7 @@ bool MeasureCell(int vcpus, int disks, int memory_mib, int workload_seconds, boo
   done = true;
   sampler.join();
   cell.peak_with_cache = cgroup.PeakWithCache();
+  if (!sampler_error.empty()) return fail("measuring: " + sampler_error);
   if (code != 0) return fail("the launcher did not exit 0 after the guest powered off");
   if (!found_guest) return fail("QEMU's guest RAM mapping was not found in its smaps");
   *out = cell;
@@ -426,6 +460,9 @@ int Main(int argc, char** argv) {
   const int64_t page_tables = (int64_t{memory_mib} << 20) / 512;
   std::vector<Cell> fitted = cells;
   for (Cell& c : fitted) c.overhead -= page_tables;
+  if (vcpus.size() < 2 || disks.size() < 2) {
+    std::printf("(one vCPU count or one disk count: its slope cannot be fitted and reads 0)\n");
+  }
   auto [a, b, c] = Fit(fitted);
   const int64_t per_vcpu = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(b / kMiB)));
   const int64_t per_disk = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(c / kMiB)));

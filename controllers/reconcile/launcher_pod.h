@@ -34,10 +34,10 @@ using api::launcher_pod::EmulationMode;
 struct MemoryOverhead {
   // vireo-launcher with its embedded libvirt, QEMU's own code and heap, and
   // the kernel's memory for them (peaks, startup transients included).
-  int64_t fixed_bytes = 67LL << 20;
+  int64_t fixed_bytes = 98LL << 20;
   // Per vCPU: QEMU's vCPU thread and, under TCG, what it grows while the
   // guest runs (measured under TCG only: more than KVM needs).
-  int64_t per_vcpu_bytes = 9LL << 20;
+  int64_t per_vcpu_bytes = 8LL << 20;
   // The kernel's page tables for the guest's RAM: 8 bytes per 4 KiB page.
   int64_t guest_memory_divisor = 512;
   // Per disk: QEMU's block layer (qcow2 caches, buffers, I/O threads).
@@ -120,7 +120,9 @@ base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 // - in kAuto with kvm_resource_offered, a first init container
 //   kAccelProbeContainer running `vireo-launcher accel-probe` with the KVM
 //   resource and the state dir: it leaves its verdict there for the launcher
-//   and in its termination message for the controller;
+//   and in its termination message for the controller; with containerDisks
+//   it first copies the launcher image's busybox into the tools volume
+//   (--copy-tools-to), in place of ToolsInitContainer;
 // - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
 //   block devices at /dev/vireo/<vol>; containerDisks copied by init
 //   containers into emptyDirs at /var/run/vireo/container-disks/<vol>/;
