@@ -175,8 +175,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
       .Add({"launcher-memory-overhead-margin", 0, false,
             [&](const std::string& f, const std::string& v) {
               auto bytes = api::ParseQuantityBytes(v);
-              if (!bytes.ok() || *bytes < 0) {
-                return Bad(f, v, "expected a memory quantity of 0 or more, such as 16Mi");
+              // Capped so that the request's sum cannot overflow.
+              if (!bytes.ok() || *bytes < 0 || *bytes > (1LL << 40)) {
+                return Bad(f, v, "expected a memory quantity from 0 to 1Ti, such as 16Mi");
               }
               o.launcher_memory_overhead_margin = *bytes;
               return Status::Ok();

@@ -314,7 +314,11 @@ for bad in /var/lib/kubelet/seccomp/l.json vireo/../l.json ..; do
 done
 r=$(template --set launcher.memoryOverheadMargin=64Mi)
 check "launcher.memoryOverheadMargin" "$r" 'args["--launcher-memory-overhead-margin"]' '"64Mi"'
-for bad in lots -1Mi 16MiB; do
+# A number in a values file is whole bytes, not a float's notation.
+printf 'launcher:\n  memoryOverheadMargin: 16777216\n' >"$tmp/margin-values.yaml"
+r=$(template -f "$tmp/margin-values.yaml")
+check "launcher.memoryOverheadMargin as a number" "$r" 'args["--launcher-memory-overhead-margin"]' '"16777216"'
+for bad in lots -1Mi 16MiB -5; do
   if out=$(template --set "launcher.memoryOverheadMargin=$bad"); then fail "--set launcher.memoryOverheadMargin=$bad fails" "$out"
   elif grep -qF -- "launcher.memoryOverheadMargin: \"$bad\" is not a memory quantity" <<<"$out"; then pass
   else fail "--set launcher.memoryOverheadMargin=$bad says why" "$out"; fi

@@ -71,8 +71,9 @@ crash-loops.
 {{- fail (printf "launcher.seccompProfile: %q is not a path relative to the kubelet's seccomp directory without \"..\" (such as vireo/launcher.json)" (toString .)) -}}
 {{- end -}}
 {{- end -}}
-{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$" (toString .Values.launcher.memoryOverheadMargin)) -}}
-{{- fail (printf "launcher.memoryOverheadMargin: %q is not a memory quantity (such as 16Mi)" (toString .Values.launcher.memoryOverheadMargin)) -}}
+{{- $margin := include "vireo.memoryOverheadMargin" . -}}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$" $margin) -}}
+{{- fail (printf "launcher.memoryOverheadMargin: %q is not a memory quantity (such as 16Mi)" $margin) -}}
 {{- end -}}
 {{- $policy := toString .Values.controller.image.pullPolicy -}}
 {{- if not (has $policy (list "IfNotPresent" "Always" "Never")) -}}
@@ -136,4 +137,15 @@ offers it, or the user says another one does (KubeVirt's virt-handler).
 {{- $v = index $v $key -}}
 {{- end -}}
 {{- toString $v -}}
+{{- end -}}
+
+{{/* launcher.memoryOverheadMargin as the controller's flag takes it: a
+number written in a values file (YAML reads it as a float) as whole bytes. */}}
+{{- define "vireo.memoryOverheadMargin" -}}
+{{- $m := .Values.launcher.memoryOverheadMargin -}}
+{{- if or (kindIs "float64" $m) (kindIs "int64" $m) (kindIs "int" $m) -}}
+{{- if ge (float64 $m) 0.0 -}}{{- int64 $m -}}{{- else -}}{{- $m -}}{{- end -}}
+{{- else -}}
+{{- toString $m -}}
+{{- end -}}
 {{- end -}}
