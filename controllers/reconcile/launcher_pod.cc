@@ -38,10 +38,6 @@ constexpr char kStateVolume[] = "vireo-state";
 constexpr char kToolsVolume[] = "vireo-tools";
 constexpr char kToolsContainer[] = "vireo-tools";
 
-// A static busybox from Debian's busybox-static package, present in the
-// launcher image: containerDisk images may be FROM scratch, so the copy is
-// run with a binary the pod brings along.
-
 // Copies one disk image file (the path given, or the single file in the
 // directory given) into the volume's directory, keeping its base name, so the
 // directory always holds exactly that one file. Arguments: $1 source, $2
