@@ -31,32 +31,14 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CACHE = os.environ.get("VIREO_CACHE_DIR",
-                       os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vireo"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from cluster import CACHE, Kube  # noqa: E402
+
 DIR = os.path.join(CACHE, "dv-bench")
 NS = "vireo-bench"
 MiB = 1 << 20
 GiB = 1 << 30
-
-
-class Kube:
-    def __init__(self, cluster_dir):
-        with open(os.path.join(cluster_dir, "env")) as f:
-            self.env = dict(line.strip().split("=", 1) for line in f if "=" in line)
-        self.kubectl_argv = [os.path.join(self.env["BIN"], "kubectl"), "--kubeconfig", self.env["KUBECONFIG"]]
-        self.helm_argv = [os.path.join(self.env["BIN"], "helm"), "--kubeconfig", self.env["KUBECONFIG"]]
-
-    def kubectl(self, *args, input=None, timeout=300):
-        return subprocess.run(self.kubectl_argv + list(args), input=input, capture_output=True, text=True,
-                              timeout=timeout)
-
-    def helm(self, *args):
-        return subprocess.run(self.helm_argv + list(args), capture_output=True, text=True, timeout=600)
-
-    def apply(self, *objects):
-        p = self.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects))
-        if p.returncode != 0:
-            sys.exit(f"import_bench: kubectl apply: {p.stderr}")
 
 
 def make_images():
@@ -138,7 +120,7 @@ def main():
     ap.add_argument("--cluster-dir", default=os.path.join(CACHE, "cluster"))
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
-    k = Kube(args.cluster_dir)
+    k = Kube(args.cluster_dir, "import_bench")
     raw, qcow2 = make_images()
     print(f"image: 2 GiB virtual, {allocated(raw) / MiB:.0f} MiB of random data (raw {os.path.getsize(raw) / MiB:.0f} MiB "
           f"sparse; qcow2 {os.path.getsize(qcow2) / MiB:.0f} MiB)", flush=True)

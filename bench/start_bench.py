@@ -35,25 +35,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from console import Console  # noqa: E402
 
-CACHE = os.environ.get("VIREO_CACHE_DIR",
-                       os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vireo"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from cluster import CACHE, Kube  # noqa: E402
+
 NS = "vireo-bench-start"
 LIMIT = 300  # s for one start under TCG
-
-
-class Kube:
-    def __init__(self, cluster_dir):
-        with open(os.path.join(cluster_dir, "env")) as f:
-            self.env = dict(line.strip().split("=", 1) for line in f if "=" in line)
-        self.kubectl_argv = [os.path.join(self.env["BIN"], "kubectl"), "--kubeconfig", self.env["KUBECONFIG"]]
-        self.helm_argv = [os.path.join(self.env["BIN"], "helm"), "--kubeconfig", self.env["KUBECONFIG"]]
-
-    def kubectl(self, *args, input=None, timeout=300):
-        return subprocess.run(self.kubectl_argv + list(args), input=input, capture_output=True, text=True,
-                              timeout=timeout)
-
-    def helm(self, *args):
-        return subprocess.run(self.helm_argv + list(args), capture_output=True, text=True, timeout=600)
 
 
 class Watch:
@@ -175,7 +161,7 @@ def main():
     # leader before its first VM.
     ap.add_argument("--warmup", type=int, default=1)
     args = ap.parse_args()
-    k = Kube(args.cluster_dir)
+    k = Kube(args.cluster_dir, "start_bench")
     installed = k.helm("status", "vireo", "-n", "vireo-system").returncode == 0
     if not installed:
         p = k.helm("install", "vireo", os.path.join(ROOT, "manifests", "chart"), "-n", "vireo-system",
