@@ -152,6 +152,10 @@ for suite in "${suites[@]}"; do
     VIREO_LAUNCHER="$build/launcher/vireo-launcher" \
       VIREO_TEST_DISK_BUILD="$root/images/test-disk/build.sh" \
       "$build/bench/network_bench" || rc=1
+    # The corners of the matrix docs/controller.md has in full.
+    VIREO_LAUNCHER="$build/launcher/vireo-launcher" \
+      VIREO_TEST_DISK_BUILD="$root/images/test-disk/build.sh" \
+      "$build/bench/overhead_bench" --vcpus 1,4 --disks 1,4 || rc=1
   fi
 done
 # A suite whose log is missing ran nothing: the summary says so under CI.
