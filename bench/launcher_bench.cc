@@ -68,23 +68,6 @@ double ProcKb(const std::string& file, const std::string& key) {
   return 0;
 }
 
-std::string Comm(pid_t pid) {
-  std::string comm = t2::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/comm");
-  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  return comm;
-}
-
-// `pid` and its children that are not QEMU (the watchdog).
-std::vector<pid_t> StackOf(pid_t pid) {
-  std::vector<pid_t> pids = {pid};
-  std::istringstream children(t2::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/task/" +
-                                                  std::to_string(pid) + "/children"));
-  for (pid_t child; children >> child;) {
-    if (Comm(child).rfind("qemu", 0) != 0) pids.push_back(child);
-  }
-  return pids;
-}
-
 void AddMemory(pid_t pid, Sample& s) {
   s.stack_rss_kib += ProcKb("/proc/" + std::to_string(pid) + "/status", "VmRSS");
   s.stack_pss_kib += ProcKb("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss");
@@ -134,7 +117,7 @@ bool MeasureOnce(TestPod::Launch launch, pid_t daemon_pid, Sample* out, bool as_
   }
   // The launcher's steady state: after its post-start trim.
   std::this_thread::sleep_for(1500ms);
-  for (pid_t pid : StackOf(launcher->pid())) AddMemory(pid, s);
+  for (pid_t pid : t2::LauncherStack(launcher->pid())) AddMemory(pid, s);
   if (daemon_pid > 0) AddMemory(daemon_pid, s);
   launcher->Signal(SIGTERM);  // grace 0: destroyed at once
   launcher->Wait(60s);
@@ -182,10 +165,9 @@ void Print(const std::vector<Summary>& all) {
   for (const Summary& s : all) {
     std::map<std::string, int> n;
     for (const Sample& x : s.samples) ++n[x.caps_cache];
-    std::printf(" %16s",
-                (std::to_string(n["used"]) + "/" + std::to_string(n["probed"]) + "/" +
-                 std::to_string(n["none"]))
-                    .c_str());
+    std::printf(" %16s", (std::to_string(n["used"]) + "/" + std::to_string(n["probed"]) + "/" +
+                          std::to_string(n["none"]))
+                             .c_str());
   }
   std::printf("  starts\n");
   for (const Summary& s : all) {

@@ -234,12 +234,6 @@ QemuResident ReadQemu(pid_t qemu, int64_t guest_bytes) {
   return out;
 }
 
-std::string Comm(pid_t pid) {
-  std::string comm = t2::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/comm");
-  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  return comm;
-}
-
 int64_t StackPss(pid_t launcher) {
   auto pss = [](pid_t pid) {
     std::istringstream in(t2::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/smaps_rollup"));
@@ -248,12 +242,8 @@ int64_t StackPss(pid_t launcher) {
     }
     return 0LL;
   };
-  int64_t total = pss(launcher);
-  std::istringstream children(t2::ReadFileOrEmpty("/proc/" + std::to_string(launcher) + "/task/" +
-                                                  std::to_string(launcher) + "/children"));
-  for (pid_t child; children >> child;) {
-    if (Comm(child).rfind("qemu", 0) != 0) total += pss(child);
-  }
+  int64_t total = 0;
+  for (pid_t pid : t2::LauncherStack(launcher)) total += pss(pid);
   return total;
 }
 

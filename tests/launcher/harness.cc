@@ -265,6 +265,18 @@ std::vector<pid_t> QemuProcessesMentioning(const std::string& needle) {
   return found;
 }
 
+std::vector<pid_t> LauncherStack(pid_t launcher) {
+  std::vector<pid_t> pids = {launcher};
+  const std::string task =
+      "/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher);
+  std::istringstream children(ReadFileOrEmpty(task + "/children"));
+  for (pid_t child; children >> child;) {
+    std::string comm = ReadFileOrEmpty("/proc/" + std::to_string(child) + "/comm");
+    if (comm.rfind("qemu", 0) != 0) pids.push_back(child);
+  }
+  return pids;
+}
+
 std::vector<pid_t> WaitForNoQemu(const std::string& needle, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

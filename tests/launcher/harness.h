@@ -95,6 +95,9 @@ std::string Sha256(const std::string& path);
 // root): what must never outlive a launcher. Other people's QEMUs on the
 // machine do not count.
 std::vector<pid_t> QemuProcessesMentioning(const std::string& needle);
+// The launcher's own processes: `launcher` and its children that are not
+// QEMU (the watchdog), what the benches count as the launcher stack.
+std::vector<pid_t> LauncherStack(pid_t launcher);
 // Waits (bounded) for that list to become empty; returns what is left.
 std::vector<pid_t> WaitForNoQemu(const std::string& needle, std::chrono::milliseconds timeout);
 
