@@ -47,6 +47,10 @@ std::string FirstDuplicateKey(std::string_view text) {
 }  // namespace
 
 Result<Json> ParseJson(std::string_view text, std::string_view what) {
+  return ParseJson(text, what, nullptr);
+}
+
+Result<Json> ParseJson(std::string_view text, std::string_view what, const DropKey& drop) {
   // Why a document cannot be trusted to mean one thing, found while it is
   // read: a key named twice in one object (the parser keeps the last, as the
   // apiserver does, but another reader of the text may take the first), or
@@ -57,7 +61,25 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   // speed within a few per cent, with no set of names per object.
   std::string ambiguity;
   std::vector<size_t> keys_read;  // one counter per open object
+  std::vector<std::string> keys;  // by depth, kept only for `drop`
+  // The depth of a member being dropped: the parser still reports the starts
+  // and keys inside its value (not their ends), which must not be counted.
+  int dropping = -1;
   auto check = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (dropping >= 0) {
+      const bool past = (event == Json::parse_event_t::key && depth == dropping) ||
+                        (event == Json::parse_event_t::object_end && depth < dropping);
+      if (!past) return true;
+      dropping = -1;
+    }
+    if (drop != nullptr && event == Json::parse_event_t::key && depth >= 0) {
+      keys.resize(static_cast<size_t>(depth) + 1);
+      keys.back() = parsed.get<std::string>();
+      if (drop(depth, keys)) {
+        dropping = depth;
+        return false;  // neither built nor counted
+      }
+    }
     switch (event) {
       case Json::parse_event_t::object_start:
         keys_read.push_back(0);

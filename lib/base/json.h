@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -23,6 +24,11 @@ using Json = nlohmann::json;
 // A document whose meaning is ambiguous (a key twice in one object, a number
 // beyond a double's range) is refused the same way.
 Result<Json> ParseJson(std::string_view text, std::string_view what = "JSON");
+// The same, leaving out each member whose key `drop` returns true for, so it
+// is never built. `keys` are the keys on the way to it, by depth: keys[1] is
+// the top-level key it lies under, keys[depth] its own.
+using DropKey = std::function<bool(int depth, const std::vector<std::string>& keys)>;
+Result<Json> ParseJson(std::string_view text, std::string_view what, const DropKey& drop);
 // Compact text. Never throws: a string that is not UTF-8 (which no parsed
 // document holds, but bytes from a guest or a file might) is written with
 // U+FFFD in place of each bad byte.

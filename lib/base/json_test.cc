@@ -46,6 +46,28 @@ TEST(ParseJsonTest, RejectsTrailingGarbageAndEmptyText) {
 
 // A number beyond a double's range has no value a reader agrees on (some
 // read infinity, which no JSON writer can write back): refused by name.
+TEST(ParseJsonTest, DropLeavesOutTheMembersItNamesWhateverTheyHold) {
+  const DropKey drop_secret = [](int depth, const std::vector<std::string>& keys) {
+    return depth == 2 && keys[2] == "secret" && keys[1] == "a";
+  };
+  Result<Json> parsed = ParseJson(
+      R"({"a": {"x": 1, "secret": [{"k": 1, "m": {"n": [2]}}, {"k": 2}], "y": {"secret": 3}},
+          "b": {"secret": 4}})",
+      "doc", drop_secret);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(*parsed,
+            ParseJson(R"({"a": {"x": 1, "y": {"secret": 3}}, "b": {"secret": 4}})").value());
+  // Last member, scalar value.
+  parsed = ParseJson(R"({"a": {"x": 1, "secret": "s"}})", "doc", drop_secret);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(*parsed, ParseJson(R"({"a": {"x": 1}})").value());
+  // A key twice is still found, before and after a dropped member.
+  EXPECT_FALSE(
+      ParseJson(R"({"a": {"x": 1, "secret": {"q": 1}, "x": 2}})", "doc", drop_secret).ok());
+  EXPECT_FALSE(
+      ParseJson(R"({"a": {"secret": {"q": 1, "q": 2}}, "a": 1})", "doc", drop_secret).ok());
+}
+
 TEST(ParseJsonTest, RefusesNumbersBeyondADouble) {
   for (const char* text : {"922337203e6854775807", "{\"a\": [1, -1e999]}", "1e309"}) {
     Result<Json> parsed = ParseJson(text, "watch event");

@@ -48,14 +48,20 @@ Params WriteParams(const WriteOptions& options) {
   return params;
 }
 
-// A 2xx reply parsed as JSON (null when empty); any other through StatusFromResponse.
-Result<Json> JsonReply(const Result<HttpReply>& reply) {
+// A 2xx reply parsed as JSON (null when empty), without what `drop` names;
+// any other through StatusFromResponse.
+Result<Json> JsonReply(const Result<HttpReply>& reply, const base::DropKey& drop = nullptr) {
   if (!reply.ok()) return reply.status();
   if (reply->status < 200 || reply->status > 299) {
     return StatusFromResponse(reply->status, reply->body);
   }
   if (reply->body.empty()) return Json();
-  return ParseJson(reply->body, "the apiserver's reply");
+  return ParseJson(reply->body, "the apiserver's reply", drop);
+}
+
+// A list's items[].metadata.managedFields.
+bool IsItemManagedFields(int depth, const std::vector<std::string>& keys) {
+  return depth == 4 && keys[4] == "managedFields" && keys[3] == "metadata" && keys[1] == "items";
 }
 
 const char* PatchContentType(PatchType type) {
@@ -215,9 +221,11 @@ Result<ObjectList> Client::List(const Resource& resource, std::string_view ns,
   if (!options.resource_version.empty()) {
     params.emplace_back("resourceVersion", options.resource_version);
   }
-  Result<Json> reply = JsonReply(transport_->Send("GET", WithQuery(resource.Path(ns), params)));
+  Result<Json> reply =
+      JsonReply(transport_->Send("GET", WithQuery(resource.Path(ns), params)),
+                options.without_managed_fields ? IsItemManagedFields : base::DropKey(nullptr));
   if (!reply.ok()) return reply.status();
-  const Json* items = Find(*reply, "items");
+  Json* items = reply->is_object() && reply->contains("items") ? &reply->at("items") : nullptr;
   if (items == nullptr || !(items->is_array() || items->is_null())) {
     return Status(Code::kInternal, "list " + resource.plural + ": the reply has no items list");
   }
@@ -225,15 +233,16 @@ Result<ObjectList> Client::List(const Resource& resource, std::string_view ns,
   list.resource_version = GetString(*reply, "metadata.resourceVersion");
   list.continue_token = GetString(*reply, "metadata.continue");
   if (items->is_array()) {
-    for (const Json& item : *items) {
-      Json copy = item;
+    list.items.reserve(items->size());
+    // Moved, not copied: a page of a large list is held once.
+    for (Json& item : *items) {
       // Built-in types come without their type in a list; a cached object
       // must still say what it is when written back.
-      if (copy.is_object() && !copy.contains("kind")) {
-        copy["kind"] = Json(resource.kind);
-        copy["apiVersion"] = Json(resource.ApiVersion());
+      if (item.is_object() && !item.contains("kind")) {
+        item["kind"] = Json(resource.kind);
+        item["apiVersion"] = Json(resource.ApiVersion());
       }
-      list.items.push_back(std::move(copy));
+      list.items.push_back(std::move(item));
     }
   }
   return list;

@@ -41,6 +41,9 @@ struct ListOptions {
   int64_t limit = 0;           // page size; 0: the server's default (all)
   std::string continue_token;  // from the previous page
   std::string resource_version;
+  // Leaves each item's metadata.managedFields out while the reply is
+  // parsed, so that a page of a large list is never held with them.
+  bool without_managed_fields = false;
 };
 
 struct ObjectList {

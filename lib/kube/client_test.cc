@@ -21,6 +21,7 @@
 namespace vireo::kube {
 
 using base::Code;
+using base::Find;
 using base::GetString;
 using base::Json;
 using base::NameOf;
@@ -166,6 +167,38 @@ TEST(ClientTest, ListEncodesSelectorsAndFillsItemTypes) {
   ASSERT_EQ(list->items.size(), 2u);
   EXPECT_EQ(GetString(list->items[1], "kind"), "Pod");
   EXPECT_EQ(GetString(list->items[1], "apiVersion"), "v1");
+}
+
+TEST(ClientTest, ListCanLeaveItemsManagedFieldsOut) {
+  const std::string reply = R"({"kind":"VirtualMachineList","metadata":{"resourceVersion":"7",
+      "managedFields":"list's own"},"items":[{"kind":"VirtualMachine","metadata":{"name":"a",
+      "managedFields":[{"manager":"kubectl"}],"labels":{"managedFields":"a label"}},
+      "spec":{"template":{"metadata":{"managedFields":[{"manager":"kept"}]}}}}]})";
+  TestHttpServer server(Always(200, reply));
+  auto client = ClientFor(server);
+  ListOptions options;
+  Result<ObjectList> whole = client->List(kVirtualMachines, "ns", options);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_NE(Find(whole->items[0], "metadata.managedFields"), nullptr);
+
+  options.without_managed_fields = true;
+  Result<ObjectList> lean = client->List(kVirtualMachines, "ns", options);
+  ASSERT_TRUE(lean.ok()) << lean.status().ToString();
+  ASSERT_EQ(lean->items.size(), 1u);
+  const Json& vm = lean->items[0];
+  EXPECT_EQ(Find(vm, "metadata.managedFields"), nullptr);
+  // Only the item's own metadata.managedFields: a label and the template's
+  // metadata of that name stay.
+  EXPECT_EQ(GetString(vm, "metadata.labels.managedFields"), "a label");
+  ASSERT_NE(Find(vm, "spec.template.metadata.managedFields"), nullptr);
+  EXPECT_EQ(GetString(vm, "metadata.name"), "a");
+  EXPECT_EQ(lean->resource_version, "7");
+
+  // A key twice in one item is still refused with the dropping on.
+  TestHttpServer twice(Always(200, R"({"items":[{"metadata":{"managedFields":[],"name":"a",
+      "name":"b"}}]})"));
+  auto client2 = ClientFor(twice);
+  EXPECT_FALSE(client2->List(kVirtualMachines, "ns", options).ok());
 }
 
 TEST(ClientTest, ListAllFollowsContinueTokens) {
