@@ -33,6 +33,40 @@ kube::WatcherOptions Described(const kube::Resource& resource) {
   return options;
 }
 
+// Each informer indexes what some lookup asks of it and nothing more: an
+// index costs about as much memory per object as the packed object itself.
+using Indexes = std::vector<kube::StoreIndex>;
+
+// The claims a VM's template or a VMI's spec names, as "namespace/claim":
+// a claim's or DataVolume's event finds its users without reading them all.
+kube::StoreIndex ClaimIndex(const char* spec_path) {
+  return {kClaimIndex, [spec_path](const Json& object) {
+            std::vector<std::string> keys;
+            const std::string ns = base::NamespaceOf(object);
+            for (const std::string& claim : ClaimsNamedBy(base::Find(object, spec_path))) {
+              keys.push_back(ns + "/" + claim);
+            }
+            return keys;
+          }};
+}
+
+// A clone DataVolume's source claim, as "namespace/claim" (a clone's source
+// is in its own namespace).
+kube::StoreIndex CloneSourceIndex() {
+  return {kCloneSourceIndex, [](const Json& dv) {
+            std::string source = base::GetString(dv, "spec.source.pvc.name");
+            if (source.empty()) return std::vector<std::string>{};
+            return std::vector<std::string>{base::NamespaceOf(dv) + "/" + source};
+          }};
+}
+
+kube::StoreIndex NodeIndex() {
+  return {kNodeIndex, [](const Json& pod) {
+            std::string node = base::GetString(pod, "spec.nodeName");
+            return node.empty() ? std::vector<std::string>{} : std::vector<std::string>{node};
+          }};
+}
+
 }  // namespace
 
 std::string ControllerNamed(const Json& object, const char* kind) {
@@ -45,6 +79,21 @@ std::string ControllerNamed(const Json& object, const char* kind) {
     }
   }
   return "";
+}
+
+std::vector<std::string> ClaimsNamedBy(const Json* spec) {
+  std::vector<std::string> claims;
+  const Json* volumes = spec != nullptr ? base::Find(*spec, "volumes") : nullptr;
+  if (volumes == nullptr || !volumes->is_array()) return claims;
+  for (const Json& volume : *volumes) {
+    for (const char* path : {"persistentVolumeClaim.claimName", "dataVolume.name"}) {
+      std::string claim = base::GetString(volume, path);
+      if (!claim.empty() && std::find(claims.begin(), claims.end(), claim) == claims.end()) {
+        claims.push_back(std::move(claim));
+      }
+    }
+  }
+  return claims;
 }
 
 bool SpecUsesClaim(const Json* spec, const std::string& claim) {
@@ -67,21 +116,23 @@ bool SpecUsesDataVolume(const Json* spec, const std::string& name) {
 
 Caches::Caches(kube::Client* client, const std::string& ns)
     : vms(Watch(client, kv::kVirtualMachines, ns, "", TrimKubectlCopy),
-          Described(kv::kVirtualMachines)),
+          Described(kv::kVirtualMachines), Indexes{ClaimIndex("spec.template.spec")}),
       vmis(Watch(client, kv::kVirtualMachineInstances, ns, "", TrimKubectlCopy),
-           Described(kv::kVirtualMachineInstances)),
+           Described(kv::kVirtualMachineInstances), Indexes{ClaimIndex("spec")}),
       launcher_pods(Watch(client, res::kPods, ns, std::string(kAppLabel) + "=" + kAppLabelLauncher,
                           TrimLauncherPod),
-                    Described(res::kPods)),
+                    Described(res::kPods),
+                    Indexes{kube::LabelIndex(kCreatedByLabel), kube::OwnerIndex(), NodeIndex()}),
       pvcs(Watch(client, res::kPersistentVolumeClaims, ns, "", TrimPersistentVolumeClaim),
-           Described(res::kPersistentVolumeClaims)),
+           Described(res::kPersistentVolumeClaims), Indexes{}),
       data_volumes(Watch(client, kv::kDataVolumes, ns, "", TrimKubectlCopy),
-                   Described(kv::kDataVolumes)),
+                   Described(kv::kDataVolumes), Indexes{CloneSourceIndex()}),
       importer_pods(
           Watch(client, res::kPods, ns, std::string(kImporterAppLabel) + "=" + kImporterAppValue),
-          Described(res::kPods)),
-      storage_classes(Watch(client, res::kStorageClasses, ""), Described(res::kStorageClasses)),
-      nodes(Watch(client, kNodes, "", "", TrimNode), Described(kNodes)) {}
+          Described(res::kPods), Indexes{kube::LabelIndex(kImporterForLabel)}),
+      storage_classes(Watch(client, res::kStorageClasses, ""), Described(res::kStorageClasses),
+                      Indexes{}),
+      nodes(Watch(client, kNodes, "", "", TrimNode), Described(kNodes), Indexes{}) {}
 
 Caches::~Caches() { Stop(); }
 

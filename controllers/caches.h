@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "controllers/reconcile/common.h"
 #include "lib/api/types.h"
@@ -52,8 +53,18 @@ struct Caches {
   kube::Informer nodes;
 };
 
+// Index names of the stores above: a VM's or VMI's claims ("ns/claim",
+// persistentVolumeClaim and dataVolume volumes alike) and a launcher pod's
+// node; a clone DataVolume's source claim ("ns/claim").
+inline constexpr char kClaimIndex[] = "claim";
+inline constexpr char kCloneSourceIndex[] = "clone-source";
+inline constexpr char kNodeIndex[] = "node";
+
 // The name of the controlling owner of `kind`, or "".
 std::string ControllerNamed(const base::Json& object, const char* kind);
+// The claims a VMI spec (JSON) names: persistentVolumeClaim claim names and
+// dataVolume names (a DataVolume's claim has its name), each once.
+std::vector<std::string> ClaimsNamedBy(const base::Json* spec);
 // Whether a VMI spec (JSON) names `claim` in a persistentVolumeClaim volume.
 bool SpecUsesClaim(const base::Json* spec, const std::string& claim);
 // Whether a VMI spec (JSON) names the DataVolume `name`, or its claim

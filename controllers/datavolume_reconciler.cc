@@ -38,8 +38,12 @@ void DataVolumeReconciler::AddHandlers() {
   caches_->data_volumes.AddHandlers(kube::OnEveryChange(dv_changed));
   // A clone waits while a VMI runs on its source claim.
   auto enqueue_waiting_clones = [this](const ObjectPtr& vmi) {
-    for (const ObjectPtr& dv : caches_->data_volumes.store().ByNamespace(base::NamespaceOf(*vmi))) {
-      if (base::Find(*dv, "spec.source.pvc") != nullptr) queue_.Add(base::KeyOf(*dv));
+    const std::string ns = base::NamespaceOf(*vmi);
+    for (const std::string& claim : ClaimsNamedBy(base::Find(*vmi, "spec"))) {
+      for (const ObjectPtr& dv :
+           caches_->data_volumes.store().ByIndex(kCloneSourceIndex, ns + "/" + claim)) {
+        queue_.Add(base::KeyOf(*dv));
+      }
     }
   };
   caches_->vmis.AddHandlers(kube::OnEveryChange(enqueue_waiting_clones));
@@ -78,10 +82,9 @@ void DataVolumeReconciler::EnqueueDataVolumesOfClaim(const Json& pvc) {
   if (owner != base::NameOf(pvc) && caches_->data_volumes.store().Get(same_name) != nullptr) {
     queue_.Add(same_name);
   }
-  for (const ObjectPtr& dv : caches_->data_volumes.store().ByNamespace(ns)) {
-    if (base::GetString(*dv, "spec.source.pvc.name") == base::NameOf(pvc)) {
-      queue_.Add(base::KeyOf(*dv));
-    }
+  for (const ObjectPtr& dv :
+       caches_->data_volumes.store().ByIndex(kCloneSourceIndex, base::KeyOf(pvc))) {
+    queue_.Add(base::KeyOf(*dv));
   }
 }
 
@@ -113,7 +116,7 @@ std::pair<std::string, bool> DataVolumeReconciler::StorageClassFor(
 
 std::string DataVolumeReconciler::VmiUsingClaim(const std::string& ns,
                                                 const std::string& claim) const {
-  for (const ObjectPtr& vmi : caches_->vmis.store().ByNamespace(ns)) {
+  for (const ObjectPtr& vmi : caches_->vmis.store().ByIndex(kClaimIndex, ns + "/" + claim)) {
     if (VmiEnded(*vmi)) continue;
     if (SpecUsesDataVolume(base::Find(*vmi, "spec"), claim)) return base::NameOf(*vmi);
   }

@@ -53,7 +53,7 @@ void VmReconciler::EnqueueVmOf(const Json& vmi) {
 
 void VmReconciler::EnqueueUsersOfClaim(const Json& pvc) {
   const std::string claim = base::NameOf(pvc);
-  for (const ObjectPtr& vm : caches_->vms.store().ByNamespace(base::NamespaceOf(pvc))) {
+  for (const ObjectPtr& vm : caches_->vms.store().ByIndex(kClaimIndex, base::KeyOf(pvc))) {
     if (SpecUsesClaim(base::Find(*vm, "spec.template.spec"), claim)) queue_.Add(base::KeyOf(*vm));
   }
 }
@@ -64,7 +64,7 @@ void VmReconciler::EnqueueUsersOfDataVolume(const Json& dv) {
   if (std::string vm = ControllerNamed(dv, api::kVirtualMachineKind); !vm.empty()) {
     queue_.Add(ns + "/" + vm);
   }
-  for (const ObjectPtr& vm : caches_->vms.store().ByNamespace(ns)) {
+  for (const ObjectPtr& vm : caches_->vms.store().ByIndex(kClaimIndex, base::KeyOf(dv))) {
     if (SpecUsesDataVolume(base::Find(*vm, "spec.template.spec"), base::NameOf(dv))) {
       queue_.Add(base::KeyOf(*vm));
     }

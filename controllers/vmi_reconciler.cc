@@ -64,21 +64,21 @@ void VmiReconciler::EnqueueVmiOf(const Json& pod) {
 }
 
 void VmiReconciler::EnqueueVmisOnNode(const std::string& node) {
-  for (const ObjectPtr& pod : caches_->launcher_pods.store().List()) {
-    if (base::GetString(*pod, "spec.nodeName") == node) EnqueueVmiOf(*pod);
+  for (const ObjectPtr& pod : caches_->launcher_pods.store().ByIndex(kNodeIndex, node)) {
+    EnqueueVmiOf(*pod);
   }
 }
 
 void VmiReconciler::EnqueueUsersOfClaim(const Json& pvc) {
   const std::string claim = base::NameOf(pvc);
-  for (const ObjectPtr& vmi : caches_->vmis.store().ByNamespace(base::NamespaceOf(pvc))) {
+  for (const ObjectPtr& vmi : caches_->vmis.store().ByIndex(kClaimIndex, base::KeyOf(pvc))) {
     if (SpecUsesClaim(base::Find(*vmi, "spec"), claim)) queue_.Add(base::KeyOf(*vmi));
   }
 }
 
 // The VMIs that wait for the DataVolume.
 void VmiReconciler::EnqueueUsersOfDataVolume(const Json& dv) {
-  for (const ObjectPtr& vmi : caches_->vmis.store().ByNamespace(base::NamespaceOf(dv))) {
+  for (const ObjectPtr& vmi : caches_->vmis.store().ByIndex(kClaimIndex, base::KeyOf(dv))) {
     if (SpecUsesDataVolume(base::Find(*vmi, "spec"), base::NameOf(dv))) {
       queue_.Add(base::KeyOf(*vmi));
     }

@@ -2,6 +2,7 @@
 // runs them.
 #include "lib/kube/informer.h"
 
+#include <stdexcept>
 #include <utility>
 
 namespace vireo::kube {
@@ -15,7 +16,6 @@ using base::ResourceVersionOf;
 
 namespace {
 
-// Values under which an object is indexed, per index.
 std::vector<std::string> OwnerUids(const Json& object) {
   std::vector<std::string> uids;
   const Json* refs = Find(object, "metadata.ownerReferences");
@@ -37,31 +37,51 @@ std::vector<std::string> LabelPairs(const Json& object) {
   return pairs;
 }
 
-void IndexOne(std::map<std::string, std::set<std::string>, std::less<>>& index,
-              const std::string& value, const std::string& key, bool add) {
-  if (add) {
-    index[value].insert(key);
-    return;
-  }
-  auto it = index.find(value);
-  if (it == index.end()) return;
-  it->second.erase(key);
-  if (it->second.empty()) index.erase(it);
+}  // namespace
+
+std::string LabelIndexName(std::string_view key) {
+  return std::string(kLabelIndex) + ":" + std::string(key);
 }
 
-}  // namespace
+StoreIndex OwnerIndex() { return {kOwnerIndex, OwnerUids}; }
+StoreIndex AllLabelsIndex() { return {kLabelIndex, LabelPairs}; }
+
+StoreIndex LabelIndex(std::string key) {
+  std::string name = LabelIndexName(key);
+  return {std::move(name), [key = std::move(key)](const Json& object) {
+            std::vector<std::string> values;
+            const Json* labels = Find(object, "metadata.labels");
+            if (labels != nullptr && labels->is_object()) {
+              auto it = labels->find(key);
+              if (it != labels->end() && it->is_string()) values.push_back(it->get<std::string>());
+            }
+            return values;
+          }};
+}
+
+Store::Store() : Store({OwnerIndex(), AllLabelsIndex()}) {}
+
+Store::Store(std::vector<StoreIndex> indexes) {
+  for (StoreIndex& index : indexes) {
+    indexes_.try_emplace(std::move(index.name), Index{std::move(index.values), Postings(&pool_)});
+  }
+}
+
+ObjectPtr Store::UnpackLocked(const PackedJson& packed) const {
+  return std::make_shared<const Json>(packer_.Unpack(packed));
+}
 
 ObjectPtr Store::Get(std::string_view key) const {
   std::shared_lock l(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : UnpackLocked(it->second);
 }
 
 std::vector<ObjectPtr> Store::List() const {
   std::shared_lock l(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(object);
+  for (const auto& [key, packed] : objects_) out.push_back(UnpackLocked(packed));
   return out;
 }
 
@@ -69,23 +89,55 @@ std::vector<std::string> Store::ListKeys() const {
   std::shared_lock l(mu_);
   std::vector<std::string> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(key);
+  for (const auto& [key, packed] : objects_) out.emplace_back(key);
   return out;
 }
 
 std::vector<ObjectPtr> Store::ByNamespace(std::string_view ns) const {
   std::shared_lock l(mu_);
-  return LookupLocked(by_namespace_, ns);
+  std::vector<ObjectPtr> out;
+  if (ns.empty()) {
+    // Cluster-scoped objects: keys without a namespace.
+    for (const auto& [key, packed] : objects_) {
+      if (key.find('/') == std::string::npos) out.push_back(UnpackLocked(packed));
+    }
+    return out;
+  }
+  // Keys sharing the prefix "ns/" are one run of the key order.
+  const std::string prefix = std::string(ns) + "/";
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && std::string_view(it->first).starts_with(prefix); ++it) {
+    out.push_back(UnpackLocked(it->second));
+  }
+  return out;
+}
+
+std::vector<ObjectPtr> Store::ByIndex(std::string_view index, std::string_view value) const {
+  std::shared_lock l(mu_);
+  auto idx = indexes_.find(index);
+  if (idx == indexes_.end()) {
+    throw std::logic_error("store has no index " + std::string(index));
+  }
+  std::vector<ObjectPtr> out;
+  auto it = idx->second.postings.find(value);
+  if (it == idx->second.postings.end()) return out;
+  for (std::string_view key : it->second) out.push_back(UnpackLocked(objects_.find(key)->second));
+  return out;
 }
 
 std::vector<ObjectPtr> Store::ByOwner(std::string_view owner_uid) const {
-  std::shared_lock l(mu_);
-  return LookupLocked(by_owner_, owner_uid);
+  return ByIndex(kOwnerIndex, owner_uid);
 }
 
 std::vector<ObjectPtr> Store::ByLabel(std::string_view key, std::string_view value) const {
-  std::shared_lock l(mu_);
-  return LookupLocked(by_label_, std::string(key) + "=" + std::string(value));
+  const std::string one = LabelIndexName(key);
+  bool has_one;
+  {
+    std::shared_lock l(mu_);
+    has_one = indexes_.contains(one);
+  }
+  if (has_one) return ByIndex(one, value);
+  return ByIndex(kLabelIndex, std::string(key) + "=" + std::string(value));
 }
 
 size_t Store::size() const {
@@ -93,22 +145,29 @@ size_t Store::size() const {
   return objects_.size();
 }
 
-std::vector<ObjectPtr> Store::LookupLocked(const Index& index, std::string_view value) const {
-  std::vector<ObjectPtr> out;
-  auto it = index.find(value);
-  if (it == index.end()) return out;
-  for (const std::string& key : it->second) out.push_back(objects_.find(key)->second);
-  return out;
+Store::Footprint Store::footprint() const {
+  std::shared_lock l(mu_);
+  Footprint f;
+  f.objects = objects_.size();
+  for (const auto& [key, packed] : objects_) {
+    f.packed_bytes += packed.packed_size();
+    f.text_bytes += packed.text_size();
+  }
+  return f;
 }
 
 ObjectPtr Store::Upsert(ObjectPtr object) {
-  std::string key = KeyOf(*object);
+  const std::string key = KeyOf(*object);
   std::unique_lock l(mu_);
-  ObjectPtr& slot = objects_[key];
-  ObjectPtr old = std::move(slot);
-  if (old != nullptr) IndexLocked(key, *old, /*add=*/false);
-  slot = std::move(object);
-  IndexLocked(key, *slot, /*add=*/true);
+  PackedJson packed = packer_.Pack(*object, &pool_);
+  auto [it, inserted] = objects_.try_emplace(std::pmr::string(key, &pool_));
+  ObjectPtr old;
+  if (!inserted) {
+    old = UnpackLocked(it->second);
+    IndexLocked(it->first, *old, /*add=*/false);
+  }
+  it->second = std::move(packed);
+  IndexLocked(it->first, *object, /*add=*/true);
   return old;
 }
 
@@ -116,16 +175,26 @@ ObjectPtr Store::Remove(const std::string& key) {
   std::unique_lock l(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
-  ObjectPtr old = std::move(it->second);
+  ObjectPtr old = UnpackLocked(it->second);
+  IndexLocked(it->first, *old, /*add=*/false);
   objects_.erase(it);
-  IndexLocked(key, *old, /*add=*/false);
   return old;
 }
 
-void Store::IndexLocked(const std::string& key, const Json& object, bool add) {
-  IndexOne(by_namespace_, NamespaceOf(object), key, add);
-  for (const std::string& uid : OwnerUids(object)) IndexOne(by_owner_, uid, key, add);
-  for (const std::string& pair : LabelPairs(object)) IndexOne(by_label_, pair, key, add);
+// `key` is the key of objects_' entry, which outlives its postings.
+void Store::IndexLocked(std::string_view key, const Json& object, bool add) {
+  for (auto& [name, index] : indexes_) {
+    for (const std::string& value : index.values(object)) {
+      if (add) {
+        index.postings.try_emplace(std::pmr::string(value, &pool_)).first->second.insert(key);
+        continue;
+      }
+      auto posting = index.postings.find(value);
+      if (posting == index.postings.end()) continue;
+      posting->second.erase(key);
+      if (posting->second.empty()) index.postings.erase(posting);
+    }
+  }
 }
 
 // managedFields is often the largest part of an object and no controller
@@ -137,16 +206,20 @@ void StripForCache(Json& object) {
   if (metadata.is_object() && metadata.contains("managedFields")) metadata.erase("managedFields");
 }
 
-void Reflector::OnReplace(std::vector<Json> items, const std::string& /*resource_version*/) {
-  std::set<std::string> listed;
+void Reflector::OnListPage(std::vector<Json> items, bool first_page) {
+  if (first_page) listed_.clear();
   for (Json& item : items) {
-    listed.insert(KeyOf(item));
+    listed_.insert(KeyOf(item));
     Apply(std::move(item));
   }
+}
+
+void Reflector::OnListDone(const std::string& /*resource_version*/) {
   // Whatever the list no longer has was deleted while the watch was down.
   for (const std::string& key : store_->ListKeys()) {
-    if (listed.count(key) == 0) Delete(key, nullptr);
+    if (listed_.count(key) == 0) Delete(key, nullptr);
   }
+  std::set<std::string>().swap(listed_);
   if (!synced_.load()) {
     std::lock_guard<std::mutex> l(sync_mu_);
     synced_ = true;
@@ -173,10 +246,10 @@ void Reflector::OnEvent(WatchEvent event) {
 
 void Reflector::Apply(Json object) {
   StripForCache(object);
-  ObjectPtr cached = store_->Get(KeyOf(object));
-  if (cached != nullptr && ResourceVersionOf(*cached) == ResourceVersionOf(object)) return;
   auto fresh = std::make_shared<const Json>(std::move(object));
   ObjectPtr old = store_->Upsert(fresh);
+  // A relist repeating what the store held: the same bytes again.
+  if (old != nullptr && ResourceVersionOf(*old) == ResourceVersionOf(*fresh)) return;
   for (const InformerHandlers& h : handlers_) {
     if (old == nullptr) {
       if (h.on_add) h.on_add(fresh);
@@ -201,8 +274,10 @@ bool Reflector::WaitForSync(std::chrono::milliseconds timeout) const {
   return sync_cv_.wait_for(l, timeout, [this] { return synced_.load(); });
 }
 
-Informer::Informer(std::unique_ptr<ListerWatcher> lister_watcher, WatcherOptions options)
+Informer::Informer(std::unique_ptr<ListerWatcher> lister_watcher, WatcherOptions options,
+                   std::optional<std::vector<StoreIndex>> indexes)
     : lister_watcher_(std::move(lister_watcher)),
+      store_(indexes.has_value() ? Store(std::move(*indexes)) : Store()),
       reflector_(&store_),
       watcher_(lister_watcher_.get(), &reflector_, std::move(options)) {}
 

@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "lib/base/json.h"
+#include "lib/kube/packed_json.h"
 #include "lib/kube/watcher.h"
 
 namespace vireo::kube {
@@ -26,19 +29,54 @@ namespace vireo::kube {
 // reconciler that wants to change one copies it first.
 using ObjectPtr = std::shared_ptr<const base::Json>;
 
-// Objects keyed "namespace/name" (KeyOf), indexed by namespace, by owner
-// (metadata.ownerReferences[].uid) and by label ("key=value").
+// What a store indexes an object under: the values of one named index.
+using IndexFunc = std::function<std::vector<std::string>(const base::Json& object)>;
+struct StoreIndex {
+  std::string name;
+  IndexFunc values;
+};
+// The owner index: metadata.ownerReferences[].uid.
+inline constexpr char kOwnerIndex[] = "owner";
+// Every label, as "key=value".
+inline constexpr char kLabelIndex[] = "label";
+// The name of LabelIndex(key).
+std::string LabelIndexName(std::string_view key);
+StoreIndex OwnerIndex();
+StoreIndex AllLabelsIndex();
+// One label's values: cheaper than AllLabelsIndex when one key is looked up.
+StoreIndex LabelIndex(std::string key);
+
+// Objects keyed "namespace/name" (KeyOf), with the indexes it was built with
+// (by default: owners and every label). Objects are held packed
+// (packed_json.h), a few hundred bytes each, and parsed again on every read:
+// a reader keeps the ObjectPtr it got rather than asking twice.
 // Thread-safe: one writer, any number of concurrent readers. Reads return
 // snapshots; results are in key order.
 class Store {
  public:
+  Store();
+  explicit Store(std::vector<StoreIndex> indexes);
+
   ObjectPtr Get(std::string_view key) const;  // nullptr when absent
   std::vector<ObjectPtr> List() const;
   std::vector<std::string> ListKeys() const;
+  // A range of the key order: no index needed.
   std::vector<ObjectPtr> ByNamespace(std::string_view ns) const;
+  // REQUIRES: the store has the index; asking one it lacks throws
+  // std::logic_error.
+  std::vector<ObjectPtr> ByIndex(std::string_view index, std::string_view value) const;
   std::vector<ObjectPtr> ByOwner(std::string_view owner_uid) const;
+  // Through LabelIndex(key) if the store has it, else AllLabelsIndex.
   std::vector<ObjectPtr> ByLabel(std::string_view key, std::string_view value) const;
   size_t size() const;
+
+  // What the store holds, for benchmarks and metrics.
+  struct Footprint {
+    size_t objects = 0;
+    size_t packed_bytes = 0;  // the objects' packed bytes
+    size_t text_bytes = 0;    // their JSON text
+  };
+  Footprint footprint() const;
 
   // The writer's side. Each returns the object the store held before, or
   // nullptr.
@@ -46,15 +84,34 @@ class Store {
   ObjectPtr Remove(const std::string& key);
 
  private:
-  using Index = std::map<std::string, std::set<std::string>, std::less<>>;
-  void IndexLocked(const std::string& key, const base::Json& object, bool add);
-  std::vector<ObjectPtr> LookupLocked(const Index& index, std::string_view value) const;
+  // Orders any strings by their characters, so that pmr and plain strings
+  // and views look each other up.
+  struct ViewLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::string_view(a) < std::string_view(b);
+    }
+  };
+  // Index value -> keys; the views point into objects_' keys.
+  using Postings = std::pmr::map<std::pmr::string, std::pmr::set<std::string_view>, ViewLess>;
+  struct Index {
+    IndexFunc values;
+    Postings postings;
+  };
+  using Objects = std::pmr::map<std::pmr::string, PackedJson, ViewLess>;
 
+  void IndexLocked(std::string_view key, const base::Json& object, bool add);
+  ObjectPtr UnpackLocked(const PackedJson& packed) const;
+
+  JsonPacker packer_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, ObjectPtr, std::less<>> objects_;  // GUARDED_BY(mu_)
-  Index by_namespace_;                                     // GUARDED_BY(mu_)
-  Index by_owner_;                                         // GUARDED_BY(mu_)
-  Index by_label_;                                         // GUARDED_BY(mu_)
+  // What the store keeps lives in a pool of its own, away from the heap
+  // where list pages and events are parsed and freed: among them, each small
+  // entry would pin a page of freed memory.
+  std::pmr::unsynchronized_pool_resource pool_;        // GUARDED_BY(mu_)
+  Objects objects_{&pool_};                            // GUARDED_BY(mu_)
+  std::map<std::string, Index, std::less<>> indexes_;  // GUARDED_BY(mu_)
 };
 
 // What an informer's user hears. Each is optional. Called on the informer's
@@ -97,7 +154,13 @@ class Reflector final : public WatchConsumer {
   explicit Reflector(Store* store) : store_(store) {}
   void AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
 
-  void OnReplace(std::vector<base::Json> items, const std::string& resource_version) override;
+  void OnListPage(std::vector<base::Json> items, bool first_page) override;
+  void OnListDone(const std::string& resource_version) override;
+  // A whole list at once: one first page, then done.
+  void OnReplace(std::vector<base::Json> items, const std::string& resource_version) {
+    OnListPage(std::move(items), /*first_page=*/true);
+    OnListDone(resource_version);
+  }
   void OnEvent(WatchEvent event) override;
 
   // True once the first full list has been applied.
@@ -110,6 +173,7 @@ class Reflector final : public WatchConsumer {
 
   Store* const store_;
   std::vector<InformerHandlers> handlers_;
+  std::set<std::string> listed_;  // keys of the list in progress
   std::atomic<bool> synced_{false};
   mutable std::mutex sync_mu_;
   mutable std::condition_variable sync_cv_;
@@ -120,7 +184,9 @@ class Reflector final : public WatchConsumer {
 // before Run; Run and Stop from the thread that owns the informer.
 class Informer {
  public:
-  explicit Informer(std::unique_ptr<ListerWatcher> lister_watcher, WatcherOptions options = {});
+  // `indexes`: the store's (Store()'s when absent).
+  explicit Informer(std::unique_ptr<ListerWatcher> lister_watcher, WatcherOptions options = {},
+                    std::optional<std::vector<StoreIndex>> indexes = std::nullopt);
   // Stops and joins.
   ~Informer();
   Informer(const Informer&) = delete;

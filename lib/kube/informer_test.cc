@@ -90,6 +90,79 @@ TEST(StoreTest, IndexesFollowUpdatesAndRemovals) {
   EXPECT_TRUE(store.ByOwner("owner-1").empty());
 }
 
+TEST(StoreTest, KeepsOnlyTheIndexesItWasGiven) {
+  Store store({LabelIndex("app")});
+  store.Upsert(Ptr(Obj("ns1", "a", "1", {{"app", "x"}, {"tier", "web"}}, {"owner-1"})));
+  store.Upsert(Ptr(Obj("ns1", "b", "1", {{"tier", "web"}})));
+  EXPECT_EQ(Keys(store.ByLabel("app", "x")), (Strings{"ns1/a"}));
+  EXPECT_TRUE(store.ByLabel("app", "y").empty());
+  // Asking an index the store was not built with is a programmer error, not
+  // an empty answer.
+  EXPECT_THROW(store.ByLabel("tier", "web"), std::logic_error);
+  EXPECT_THROW(store.ByOwner("owner-1"), std::logic_error);
+  EXPECT_THROW(store.ByIndex("claims", "x"), std::logic_error);
+
+  Store custom({{"node", [](const Json& o) {
+                   std::string node = GetString(o, "spec.nodeName");
+                   return node.empty() ? Strings{} : Strings{node};
+                 }}});
+  Json on_n1 = Obj("ns", "p", "1");
+  on_n1["spec"] = ParseJson(R"({"nodeName": "n1"})").value();
+  custom.Upsert(Ptr(on_n1));
+  custom.Upsert(Ptr(Obj("ns", "q", "1")));
+  EXPECT_EQ(Keys(custom.ByIndex("node", "n1")), (Strings{"ns/p"}));
+  on_n1["spec"]["nodeName"] = Json("n2");
+  custom.Upsert(Ptr(on_n1));
+  EXPECT_TRUE(custom.ByIndex("node", "n1").empty());
+  EXPECT_EQ(Keys(custom.ByIndex("node", "n2")), (Strings{"ns/p"}));
+}
+
+TEST(StoreTest, ANamespaceIsExactlyItsKeys) {
+  Store store;
+  for (const char* ns : {"n", "ns", "ns-2", "ns.x", "nsa", "ns0"}) {
+    store.Upsert(Ptr(Obj(ns, "a", "1")));
+  }
+  store.Upsert(Ptr(Obj("ns", "b", "1")));
+  store.Upsert(Ptr(Obj("", "ns", "1")));
+  EXPECT_EQ(Keys(store.ByNamespace("ns")), (Strings{"ns/a", "ns/b"}));
+  EXPECT_EQ(Keys(store.ByNamespace("n")), (Strings{"n/a"}));
+  EXPECT_EQ(Keys(store.ByNamespace("ns-2")), (Strings{"ns-2/a"}));
+  EXPECT_TRUE(store.ByNamespace("absent").empty());
+  EXPECT_EQ(Keys(store.ByNamespace("")), (Strings{"ns"}));
+}
+
+TEST(StoreTest, HoldsObjectsPackedAndGivesThemBackWhole) {
+  Store store;
+  Json first = Obj("ns", "vm-0", "1", {{"app", "x"}});
+  first["spec"] = ParseJson(R"({"template": {"spec": {"domain": {"memory": {"guest": "1Gi"},
+      "devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]}},
+      "volumes": [{"name": "root", "containerDisk": {"image": "registry.example/os:1"}}]}}})")
+                      .value();
+  store.Upsert(Ptr(first));
+  for (int i = 1; i < 50; ++i) {
+    Json sibling = first;
+    sibling["metadata"]["name"] = Json("vm-" + std::to_string(i));
+    store.Upsert(Ptr(sibling));
+  }
+  Json other = Obj("ns", "unlike", "7");
+  other["data"] = Json("caf\u00e9 \u2603 \"quoted\" 1e400 is text");
+  other["n"] = Json(0.1);
+  store.Upsert(Ptr(other));
+
+  EXPECT_EQ(*store.Get("ns/vm-0"), first);
+  EXPECT_EQ(*store.Get("ns/unlike"), other);
+  Json expected = first;
+  expected["metadata"]["name"] = Json("vm-42");
+  EXPECT_EQ(*store.Get("ns/vm-42"), expected);
+
+  Store::Footprint f = store.footprint();
+  EXPECT_EQ(f.objects, 51u);
+  // Siblings of the first object pack against it: together they take far
+  // less than a tenth of their text.
+  EXPECT_GT(f.text_bytes, 50 * first.dump().size());
+  EXPECT_LT(f.packed_bytes * 10, f.text_bytes);
+}
+
 TEST(StoreTest, ReadersNeverSeeAnIndexDisagreeWithItsObjects) {
   Store store;
   std::atomic<bool> done{false};
@@ -194,6 +267,25 @@ TEST_F(ReflectorTest, RelistTellsWhatChangedAndWhatIsGone) {
   reflector_.OnReplace({Obj("ns", "c", "2")}, "3");
   EXPECT_EQ(recorder_.Take(), (Strings{"delete ns/a@1", "delete ns/b@2"}));
   EXPECT_EQ(store_.ListKeys(), (Strings{"ns/c"}));
+}
+
+TEST_F(ReflectorTest, ListPagesApplyAsTheyComeAndARestartedListDecidesWhatIsGone) {
+  reflector_.OnReplace({Obj("ns", "a", "1"), Obj("ns", "b", "1"), Obj("ns", "c", "1")}, "1");
+  recorder_.Take();
+
+  // A relist whose second page never came: its first page is applied at
+  // once, and nothing is deleted yet.
+  reflector_.OnListPage({Obj("ns", "a", "2")}, /*first_page=*/true);
+  EXPECT_EQ(recorder_.Take(), (Strings{"update ns/a@1->2"}));
+  EXPECT_EQ(store_.size(), 3u);
+  // The list again, from a newer snapshot, in two pages: only what neither
+  // page of this list had is gone, though the failed list had `a`.
+  reflector_.OnListPage({Obj("ns", "b", "3")}, /*first_page=*/true);
+  reflector_.OnListPage({Obj("ns", "d", "3")}, /*first_page=*/false);
+  reflector_.OnListDone("3");
+  EXPECT_EQ(recorder_.Take(),
+            (Strings{"update ns/b@1->3", "add ns/d@3", "delete ns/a@2", "delete ns/c@1"}));
+  EXPECT_EQ(store_.ListKeys(), (Strings{"ns/b", "ns/d"}));
 }
 
 // Serves one list, then a stream the test feeds.

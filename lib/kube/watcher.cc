@@ -23,6 +23,7 @@ Result<ObjectList> ClientListerWatcher::List(const ListOptions& options) {
   ListOptions with_selectors = options;
   with_selectors.label_selector = selection_.label_selector;
   with_selectors.field_selector = selection_.field_selector;
+  with_selectors.without_managed_fields = true;
   return client_->List(resource_, selection_.ns, with_selectors);
 }
 
@@ -74,10 +75,9 @@ bool Watcher::ListAll() {
   while (!stopped_) {
     ListOptions page_options;
     page_options.limit = paginate ? options_.page_size : 0;
-    std::vector<Json> items;
     std::string list_rv;
     Status failure;
-    for (;;) {
+    for (bool first = true;; first = false) {
       Result<ObjectList> page = lister_watcher_->List(page_options);
       if (!page.ok()) {
         failure = page.status();
@@ -86,14 +86,14 @@ bool Watcher::ListAll() {
       // Later pages are served from the first page's snapshot; its version
       // is where the watch must start.
       if (list_rv.empty()) list_rv = page->resource_version;
-      for (Json& item : page->items) items.push_back(std::move(item));
+      consumer_->OnListPage(std::move(page->items), first);
       if (page->continue_token.empty()) break;
       if (stopped_) return false;
       page_options.continue_token = page->continue_token;
     }
     if (failure.ok()) {
       SetResourceVersion(list_rv);
-      consumer_->OnReplace(std::move(items), list_rv);
+      consumer_->OnListDone(list_rv);
       return true;
     }
     if (stopped_) return false;

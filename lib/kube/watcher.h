@@ -41,7 +41,8 @@ struct Selection {
 };
 
 // A ListerWatcher over a Client. The selectors of `selection` are added to
-// every list and watch. Thread-safe as Client is; `client` must outlive it.
+// every list and watch. Listed items come without metadata.managedFields
+// (left out while the page is parsed; a Reflector drops it from events too). Thread-safe as Client is; `client` must outlive it.
 class ClientListerWatcher final : public ListerWatcher {
  public:
   ClientListerWatcher(Client* client, Resource resource, Selection selection = {});
@@ -59,9 +60,14 @@ class ClientListerWatcher final : public ListerWatcher {
 class WatchConsumer {
  public:
   virtual ~WatchConsumer() = default;
-  // The complete collection as of resource_version. Anything the consumer
-  // holds that is not in `items` was deleted while nobody was watching.
-  virtual void OnReplace(std::vector<base::Json> items, const std::string& resource_version) = 0;
+  // A list, one page at a time, so that no more than a page is ever held
+  // decoded. `first_page` starts a list; a list that failed part-way is
+  // started again from a first page, of a newer snapshot.
+  virtual void OnListPage(std::vector<base::Json> items, bool first_page) = 0;
+  // The pages since the last first page were the complete collection as of
+  // resource_version. Anything the consumer holds that was not in them was
+  // deleted while nobody was watching.
+  virtual void OnListDone(const std::string& resource_version) = 0;
   // One ADDED, MODIFIED or DELETED event that followed. Bookmarks and errors
   // are the watcher's business and are not passed on.
   virtual void OnEvent(WatchEvent event) = 0;

@@ -132,11 +132,16 @@ class FakeListerWatcher : public ListerWatcher {
 // Writes what it is told as short lines.
 class RecordingConsumer : public WatchConsumer {
  public:
-  void OnReplace(std::vector<Json> items, const std::string& rv) override {
-    std::string line = "replace@" + rv + ":";
-    for (const Json& item : items) line += " " + NameOf(item);
-    lines.push_back(line);
+  void OnListPage(std::vector<Json> items, bool first_page) override {
+    if (first_page) listed.clear();
+    std::string page = first_page ? "first:" : "next:";
+    for (const Json& item : items) {
+      listed += " " + NameOf(item);
+      page += " " + NameOf(item);
+    }
+    pages.push_back(page);
   }
+  void OnListDone(const std::string& rv) override { lines.push_back("replace@" + rv + ":" + listed); }
   void OnEvent(WatchEvent event) override {
     const char* kind = event.type == Type::kAdded      ? "added"
                        : event.type == Type::kModified ? "modified"
@@ -146,6 +151,10 @@ class RecordingConsumer : public WatchConsumer {
                     ResourceVersionOf(event.object));
   }
   std::vector<std::string> lines;
+  std::vector<std::string> pages;  // each list page as it came
+
+ private:
+  std::string listed;  // the names of the list so far
 };
 
 class WatcherTest : public ::testing::Test {
@@ -186,6 +195,8 @@ TEST_F(WatcherTest, ListsEveryPageThenWatchesFromTheListVersion) {
   EXPECT_EQ(lw_.list_calls[0].continue_token, "");
   EXPECT_EQ(lw_.list_calls[1].continue_token, "token-1");
   EXPECT_EQ(consumer_.lines, (std::vector<std::string>{"replace@10: a b c", "added d@11"}));
+  // Each page handed on as it came, not gathered first.
+  EXPECT_EQ(consumer_.pages, (std::vector<std::string>{"first: a b", "next: c"}));
   ASSERT_GE(lw_.watch_calls.size(), 1u);
   EXPECT_EQ(lw_.watch_calls[0].resource_version, "10");
   EXPECT_TRUE(lw_.watch_calls[0].allow_bookmarks);
@@ -275,6 +286,8 @@ TEST_F(WatcherTest, ExpiredContinueTokenFallsBackToOneFullList) {
   EXPECT_EQ(lw_.list_calls[2].limit, 0);
   EXPECT_EQ(lw_.list_calls[2].continue_token, "");
   EXPECT_EQ(consumer_.lines, (std::vector<std::string>{"replace@12: a b"}));
+  // The failed list's page came first; the new list starts afresh.
+  EXPECT_EQ(consumer_.pages, (std::vector<std::string>{"first: a", "first: a b"}));
 }
 
 TEST(WatcherStopTest, StopCancelsALiveStream) {
