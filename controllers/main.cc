@@ -21,6 +21,7 @@
 
 #include "controllers/controller.h"
 #include "controllers/endpoints.h"
+#include "controllers/memory_trim.h"
 #include "controllers/metrics.h"
 #include "controllers/options.h"
 #include "lib/base/log.h"
@@ -133,6 +134,7 @@ int Run(const Options& options, const sigset_t& signals) {
                        {"launcherMemoryOverheadMargin",
                         std::to_string(options.launcher_memory_overhead_margin)}});
   controller.StartInformers();
+  MemoryTrimmer trimmer(std::chrono::seconds(10));
   // Workers start only on complete caches: a VMI whose pod is not cached yet
   // would look as if its pod had vanished.
   while (!controller.WaitForSync(std::chrono::milliseconds(250))) {

@@ -1,0 +1,29 @@
+// The periodic malloc_trim of memory_trim.h.
+#include "controllers/memory_trim.h"
+
+#include <malloc.h>
+
+namespace vireo::controllers {
+
+MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds period, std::function<void()> trim) {
+  if (trim == nullptr) trim = [] { malloc_trim(0); };
+  thread_ = std::thread([this, period, trim = std::move(trim)] {
+    std::unique_lock l(mu_);
+    while (!cv_.wait_for(l, period, [this] { return stopping_; })) {
+      l.unlock();
+      trim();
+      l.lock();
+    }
+  });
+}
+
+MemoryTrimmer::~MemoryTrimmer() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+}  // namespace vireo::controllers
