@@ -1,6 +1,8 @@
 // bench/informer: loads VirtualMachine objects into the real apiserver, then
 // prints how long an informer takes to list and sync them, how fast watch
-// events are decoded, and the process RSS with the cache full.
+// events are decoded, and the process RSS with the cache full; then adds as
+// many VMIs with a status and prints what vireo-controller, run as a
+// process, takes to sync its caches of both and what it holds in memory.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@
 #include "lib/kube/informer.h"
 #include "lib/kube/watcher.h"
 #include "tests/integration/cluster_env.h"
+#include "tests/integration/controller_env.h"
 #include "tests/integration/test_objects.h"
 
 namespace vireo::bench {
@@ -29,17 +32,127 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// Resident set size of this process, in MiB.
-double RssMiB() {
-  std::ifstream status("/proc/self/status");
+// A "VmRSS:"-style figure of /proc/PID/status, in MiB.
+double StatusMiB(const std::string& pid, const char* field) {
+  std::ifstream status("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(field, 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
   }
   return -1;
 }
 
-int Run(int count, int writers) {
+// Resident set size of this process, in MiB.
+double RssMiB() { return StatusMiB("self", "VmRSS:"); }
+
+// A VMI as vireo-controller makes one from a VM's template, with the
+// status a guest that ran and powered off leaves: the size and shape of
+// what a fleet's caches hold.
+base::Json MakeFinishedVmi(const std::string& name) {
+  base::Json vmi = testing::MakeVm(name)["spec"]["template"];
+  vmi["apiVersion"] = "kubevirt.io/v1";
+  vmi["kind"] = "VirtualMachineInstance";
+  vmi["metadata"]["name"] = name;
+  vmi["metadata"]["labels"]["kubevirt.io/nodeName"] = "node-1";
+  vmi["metadata"]["annotations"]["kubevirt.io/latest-observed-api-version"] = "v1";
+  vmi["spec"]["domain"]["resources"]["requests"]["memory"] = "64Mi";
+  vmi["spec"]["domain"]["firmware"]["uuid"] = "5d307ca9-b3ef-428c-8861-06e72d69f223";
+  vmi["spec"]["networks"] = base::Json::parse(R"([{"name": "default", "pod": {}}])");
+  vmi["spec"]["domain"]["devices"]["interfaces"] =
+      base::Json::parse(R"([{"name": "default", "masquerade": {}}])");
+  return vmi;
+}
+
+base::Json FinishedStatus() {
+  return base::Json::parse(R"({
+    "phase": "Succeeded", "nodeName": "node-1", "qosClass": "Burstable",
+    "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted",
+                    "lastProbeTime": null, "lastTransitionTime": "2026-12-06T11:14:52Z"}],
+    "phaseTransitionTimestamps": [
+      {"phase": "Pending", "phaseTransitionTimestamp": "2026-12-06T11:14:51Z"},
+      {"phase": "Scheduling", "phaseTransitionTimestamp": "2026-12-06T11:14:51Z"},
+      {"phase": "Scheduled", "phaseTransitionTimestamp": "2026-12-06T11:14:52Z"},
+      {"phase": "Running", "phaseTransitionTimestamp": "2026-12-06T11:14:53Z"},
+      {"phase": "Succeeded", "phaseTransitionTimestamp": "2026-12-06T11:20:07Z"}],
+    "interfaces": [{"name": "default", "ipAddress": "10.244.0.12",
+                    "ipAddresses": ["10.244.0.12"], "mac": "52:54:00:12:34:56"}],
+    "volumeStatus": [{"name": "root", "target": "vda"}]})");
+}
+
+// Creates `count` VMIs named vmi-N with `writers` threads, each followed by
+// its status; false after reporting a failure.
+bool LoadFinishedVmis(kube::Client* client, const std::string& ns, int count, int writers) {
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < count; i = next++) {
+        auto created = client->Create(kv::kVirtualMachineInstances, ns,
+                                      MakeFinishedVmi("vmi-" + std::to_string(i)));
+        base::Status status = created.status();
+        if (created.ok()) {
+          (*created)["status"] = FinishedStatus();
+          status = client->UpdateStatus(kv::kVirtualMachineInstances, *created).status();
+        }
+        if (!status.ok() && failures++ < 3) {
+          std::fprintf(stderr, "vmi: %s\n", status.ToString().c_str());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failures == 0;
+}
+
+// vireo-controller on `ns`: how long until its caches synced (/readyz), and
+// its memory once the reconciles stopped.
+int RunController(const std::string& ns, int vms, int vmis) {
+  testing::ControllerProcess::Flags flags;
+  flags.ns = ns;
+  testing::ControllerProcess controller(flags);
+  auto start = Clock::now();
+  controller.Start();
+  if (!controller.WaitReady(std::chrono::minutes(5))) {
+    std::fprintf(stderr, "controller not ready:\n%s\n", controller.Log().c_str());
+    return 1;
+  }
+  double ready_s = Seconds(start);
+  double ready_rss = StatusMiB(std::to_string(controller.pid()), "VmRSS:");
+  // Settled: the reconcile counters stand still for 3 s.
+  auto reconciles = [&] {
+    return controller.Metric(R"(vireo_reconcile_total{controller="vm"})").value_or(-1) +
+           controller.Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(-1);
+  };
+  double last = -1;
+  for (auto quiet_since = Clock::now(); Seconds(quiet_since) < 3;
+       std::this_thread::sleep_for(std::chrono::milliseconds(500))) {
+    double now = reconciles();
+    if (now != last) quiet_since = Clock::now();
+    last = now;
+    if (Seconds(start) > 600) {
+      std::fprintf(stderr, "controller still reconciling after 10 minutes\n");
+      return 1;
+    }
+  }
+  const std::string pid = std::to_string(controller.pid());
+
+  double rss = StatusMiB(pid, "VmRSS:"), peak = StatusMiB(pid, "VmHWM:");
+  double cached_vms = controller.Metric(
+      R"(vireo_cached_objects{resource="virtualmachines"})").value_or(-1);
+  double cached_vmis = controller.Metric(
+      R"(vireo_cached_objects{resource="virtualmachineinstances"})").value_or(-1);
+  std::printf("bench/informer: vireo-controller with %d VMs and %d VMIs (Succeeded, with status)\n",
+              vms, vmis);
+  std::printf("  start -> caches synced:    %.2f s (/readyz), RSS then %.1f MiB\n", ready_s,
+              ready_rss);
+  std::printf("  settled after:             %.1f s, %.0f reconciles\n", Seconds(start) - 3, last);
+  std::printf("  cached:                    %.0f VMs, %.0f VMIs\n", cached_vms, cached_vmis);
+  std::printf("  controller RSS:            %.1f MiB, peak %.1f MiB [target <= 30 MB = 28.6 MiB]\n",
+              rss, peak);
+  return cached_vms == vms && cached_vmis == vmis ? 0 : 1;
+}
+
+int Run(int count, int writers, bool with_controller) {
   auto& env = testing::ClusterEnv::Get();
   std::string ns = env.CreateNamespace("bench-informer");
   auto client = env.AdminClient();
@@ -131,10 +244,23 @@ int Run(int count, int writers) {
               (rss_full - rss_before) * 1024.0 / static_cast<double>(count));
   std::printf("  ... after malloc_trim:     %.1f MiB (%.1f KiB per object)\n", rss_trimmed,
               (rss_trimmed - rss_before) * 1024.0 / static_cast<double>(count));
+  const kube::Store::Footprint footprint = informer.store().footprint();
+  std::printf("  held packed:               %.1f MiB of %.1f MiB JSON text (%.0f B per object)\n",
+              footprint.packed_bytes / 1048576.0, footprint.text_bytes / 1048576.0,
+              static_cast<double>(footprint.packed_bytes) / static_cast<double>(count));
+  std::fflush(stdout);
+
+  int rc = cached == static_cast<size_t>(count) ? 0 : 1;
+  if (rc == 0 && with_controller) {
+    auto vmi_start = Clock::now();
+    if (!LoadFinishedVmis(client.get(), ns, count, writers)) return 1;
+    std::printf("  %d VMIs with status loaded in %.1f s\n", count, Seconds(vmi_start));
+    rc = RunController(ns, count, count);
+  }
 
   std::string out;
   env.Kubectl("delete namespace " + ns + " --wait=false", &out);
-  return cached == static_cast<size_t>(count) ? 0 : 1;
+  return rc;
 }
 
 }  // namespace
@@ -142,11 +268,20 @@ int Run(int count, int writers) {
 
 int main(int argc, char** argv) {
   int count = 10000, writers = 8;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--count") == 0) count = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--writers") == 0) writers = std::atoi(argv[i + 1]);
+  bool with_controller = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-controller") == 0) {
+      with_controller = false;
+      continue;
+    }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "usage: %s [--count N] [--writers N] [--no-controller]\n", argv[0]);
+      return 2;
+    }
+    if (std::strcmp(argv[i], "--count") == 0) count = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--writers") == 0) writers = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--count N] [--writers N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--count N] [--writers N] [--no-controller]\n", argv[0]);
       return 2;
     }
   }
@@ -154,5 +289,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--count and --writers must be positive\n");
     return 2;
   }
-  return vireo::bench::Run(count, writers);
+  return vireo::bench::Run(count, writers, with_controller);
 }
