@@ -19,8 +19,9 @@ and becomes crds/<same name>.
 KubeVirt's fields that Vireo does not support are listed in
 crds/src/unsupported.yaml (see its header). Each is declared in the schema
 with KubeVirt's type and nothing more (an object keeps whatever it holds) and
-refused by a CEL rule `!has(self.<field>)` on its parent whose message names
-it, so the apiserver refuses it whatever field validation the client asks for;
+refused by a CEL rule on the field itself (`false`, run only when the field
+is given) whose message names it, so the apiserver refuses it whatever field
+validation the client asks for;
 without the declaration, fieldValidation=Ignore or Warn (Helm, client-go)
 would prune it and the object would be accepted without it. (A property
 without a type is invisible to CEL, so each gets its type.)
@@ -28,7 +29,7 @@ without a type is invisible to CEL, so each gets its type.)
 Before writing, the generated schemas are checked: every field has a
 description, and x-kubernetes-preserve-unknown-fields appears only where a
 core Kubernetes type is passed through (ALLOWED_PRESERVE_UNKNOWN) or on an
-unsupported field whose parent refuses it.
+unsupported field (refused by its own rule).
 
     hack/gen-crds.py              regenerate crds/*.yaml and manifests/chart/crds/*.yaml
                                   and docs/fields.md (every supported field, its
@@ -86,7 +87,6 @@ ALLOWED_PRESERVE_UNKNOWN = {
 
 # The list of unsupported fields, per source file (not a CRD source itself).
 UNSUPPORTED = "unsupported.yaml"
-# CEL's reserved words: a property with such a name is __name__ in a rule.
 # How an unsupported field of each type in crds/src/unsupported.yaml is declared.
 _ANY_OBJECT = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 UNSUPPORTED_TYPES = {
@@ -98,9 +98,13 @@ UNSUPPORTED_TYPES = {
     "integer": {"type": "integer"},
     "quantity": {"x-kubernetes-int-or-string": True},
 }
-CEL_RESERVED = {"true", "false", "null", "in", "as", "break", "const", "continue", "else",
-                "for", "function", "if", "import", "let", "loop", "package", "namespace",
-                "return", "var", "void", "while"}
+# The rule of an unsupported field. A rule on a property runs only when the
+# property is given, so an absent unsupported field costs the apiserver
+# nothing on a write. On its parent (`!has(self.field)`) every such rule
+# would run on every write of every object, and each CEL field lookup copies
+# the parent's property schemas: a quarter of the apiserver's CPU in a burst
+# of VM starts (bench/controller, docs/controller.md).
+REFUSE_RULE = "false"
 
 
 class SourceError(Exception):
@@ -138,12 +142,8 @@ def load_unsupported():
     return doc
 
 
-def cel_name(name):
-    return f"__{name}__" if name in CEL_RESERVED else name
-
-
 def refuse_unsupported(src, doc, fields):
-    """Declares each unsupported field of source `src` in `doc` and refuses it on its parent.
+    """Declares each unsupported field of source `src` in `doc`, with the rule that refuses it.
 
     Paths start at the source's root, or for a CRD at each version's openAPIV3Schema.
     """
@@ -176,12 +176,11 @@ def refuse_unsupported(src, doc, fields):
         props[name] = {
             "description": f"Not supported by Vireo, so refused when given: {what}.",
             **copy.deepcopy(UNSUPPORTED_TYPES[kind]),
+            "x-kubernetes-validations": [{
+                "rule": REFUSE_RULE,
+                "message": f"Vireo does not support {path}: {what}; remove it",
+            }],
         }
-        node.setdefault("x-kubernetes-validations", []).append({
-            "rule": f"!has(self.{cel_name(name)})",
-            "message": f"Vireo does not support {path}: {what}; remove it",
-            "fieldPath": f".{name}",
-        })
 
 
 def load(name, unsupported=None):
@@ -211,35 +210,36 @@ def resolve(node, stack, unsupported):
     return {k: resolve(v, stack, unsupported) for k, v in node.items()}
 
 
-def refused_by(schema, name):
-    """Whether `schema` has the rule that refuses its property `name`."""
-    want = f"!has(self.{cel_name(name)})"
-    return any(r.get("rule") == want for r in schema.get("x-kubernetes-validations") or [])
+def is_refused_field(schema):
+    """Whether `schema` is an unsupported field's: its one rule refuses any value."""
+    rules = schema.get("x-kubernetes-validations") or []
+    return len(rules) == 1 and rules[0].get("rule") == REFUSE_RULE
 
 
 def check_schema(schema, path, problems, refused=False, found=None):
     """Every property and array item has a description; preserve-unknown only where allowed.
 
-    `refused`: the parent refuses this field (an unsupported field); such a
+    `refused`: this is an unsupported field, refused by its own rule; such a
     field may keep unknown fields, and is added to `found`.
     """
     dotted = ".".join(path)
     if refused:
         found.append(dotted)
-        shape = {k: v for k, v in schema.items() if k != "description"}
+        shape = {k: v for k, v in schema.items()
+                 if k not in ("description", "x-kubernetes-validations")}
         if shape not in UNSUPPORTED_TYPES.values():
             problems.append(f"{dotted}: an unsupported field is declared only with its type, to be refused")
         return
     if schema.get("x-kubernetes-preserve-unknown-fields") and dotted not in ALLOWED_PRESERVE_UNKNOWN:
         problems.append(f"{dotted or '<root>'}: x-kubernetes-preserve-unknown-fields is only "
                         f"allowed at {sorted(ALLOWED_PRESERVE_UNKNOWN)} and on unsupported fields "
-                        f"its parent refuses ({UNSUPPORTED})")
+                        f"listed in {UNSUPPORTED}")
     for name, sub in (schema.get("properties") or {}).items():
         sub_path = path + [name]
         # The root's metadata is ObjectMeta: the apiserver forbids describing it.
         if sub_path != ["metadata"] and not str(sub.get("description", "")).strip():
             problems.append(f"{'.'.join(sub_path)}: no description")
-        check_schema(sub, sub_path, problems, refused_by(schema, name), found)
+        check_schema(sub, sub_path, problems, is_refused_field(sub), found)
     items = schema.get("items")
     if isinstance(items, dict):
         if items.get("type") == "object" and not str(items.get("description", "")).strip():
@@ -408,7 +408,7 @@ def supported_fields(schema, path=""):
     the root's metadata (ObjectMeta, which a CRD may not describe).
     """
     for name, sub in (schema.get("properties") or {}).items():
-        if refused_by(schema, name) or (not path and name == "metadata"):
+        if is_refused_field(sub) or (not path and name == "metadata"):
             continue
         dotted = f"{path}.{name}" if path else name
         yield dotted, sub
@@ -639,7 +639,7 @@ def codec_fields_header(crds):
                 f"  requires std::is_same_v<std::remove_const_t<S>, {struct}>",
                 "void ForEachField(S& s, F&& f) {"]
         for name, sub in (schema.get("properties") or {}).items():
-            if refused_by(schema, name):
+            if is_refused_field(sub):
                 continue
             if sub.get("x-kubernetes-int-or-string"):
                 field_kind = "kQuantity"
