@@ -232,7 +232,7 @@ int Run(int count, int writers, int workers_per_queue) {
 }  // namespace vireo::bench
 
 int main(int argc, char** argv) {
-  int count = 1000, writers = 8, controller_workers = 4;
+  int count = 1000, writers = 8, controller_workers = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--count") == 0) {
       count = std::atoi(argv[i + 1]);

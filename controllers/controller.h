@@ -24,7 +24,7 @@ namespace vireo::controllers {
 
 struct ControllerConfig {
   std::string namespace_name;  // "" : every namespace
-  int workers = 4;             // per queue (the VM and VMI ones)
+  int workers = 16;            // per queue (the VM and VMI ones)
   LauncherConfig launcher;
   ImporterConfig importer;  // its image is the launcher's
   // How long a reconcile waits for the informer to show an object it

@@ -274,7 +274,7 @@ What it creates:
                           memory each launcher pod asks for beyond the guest
                           and the overhead measured by bench/overhead, for
                           what the bench's guests did not do (default: 16Mi)
-  --workers N             reconcile workers per queue, VMs and VMIs (default: 4)
+  --workers N             reconcile workers per queue, VMs and VMIs (default: 16)
   --import-retry-delay D  wait before a DataVolume's next importer pod after a
                           failure that may pass (unreachable source); doubles
                           each attempt, 3 attempts in all (default: 10s)

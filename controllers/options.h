@@ -37,7 +37,10 @@ struct Options {
   // Bytes every launcher pod asks for on top of the measured overhead
   // (MemoryOverhead::margin_bytes).
   int64_t launcher_memory_overhead_margin = MemoryOverhead{}.margin_bytes;
-  int workers = 4;  // per queue
+  // Per queue. A worker mostly waits on the apiserver, so in a burst the
+  // controller's share of a busy apiserver grows with its workers
+  // (docs/controller.md, "The writes of a VM start").
+  int workers = 16;
   // Wait before a DataVolume's second importer pod after a failure that may
   // pass; it doubles for each later attempt (ImporterConfig).
   std::chrono::seconds import_retry_delay{10};

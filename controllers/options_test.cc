@@ -21,7 +21,7 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(o->namespace_name, "");
   EXPECT_EQ(o->emulation, EmulationMode::kAuto);
   EXPECT_FALSE(o->kvm_resource_offered);
-  EXPECT_EQ(o->workers, 4);
+  EXPECT_EQ(o->workers, 16);
   EXPECT_EQ(o->import_retry_delay, std::chrono::seconds(10));
   EXPECT_FALSE(o->leader_elect);
   EXPECT_EQ(o->lease_name, "vireo-controller");

@@ -242,7 +242,7 @@ check "defaults" "$r" 'dep["spec"]["replicas"]' 1
 check "defaults" "$r" 'c["image"]' '"vireo.local/vireo-controller:0.1.0"'
 check "defaults" "$r" 'c["imagePullPolicy"]' '"IfNotPresent"'
 check "defaults" "$r" 'args["--launcher-image"]' '"vireo.local/vireo-launcher:0.1.0"'
-check "defaults" "$r" '[args["--emulation"], args["--log-level"], args["--workers"]]' '["auto", "info", "4"]'
+check "defaults" "$r" '[args["--emulation"], args["--log-level"], args["--workers"]]' '["auto", "info", "16"]'
 check "defaults" "$r" '[args["--leader-elect"], args["--leader-elect-namespace"], args["--leader-elect-name"]]' \
   '[true, "vireo-system", "vireo-controller"]'
 check "defaults" "$r" '[args["--metrics-bind-address"], args["--health-probe-bind-address"]]' '[":8080", ":8081"]'
