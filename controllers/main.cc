@@ -144,6 +144,7 @@ int Run(const Options& options, const sigset_t& signals) {
     }
   }
   base::Log(base::LogLevel::kDebug, "informer caches synced");
+  trimmer.TrimNow();  // the list pages the caches were filled from
 
   if (!options.leader_elect) {
     metrics.SetLeader(true);

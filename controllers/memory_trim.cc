@@ -5,13 +5,13 @@
 
 namespace vireo::controllers {
 
-MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds period, std::function<void()> trim) {
-  if (trim == nullptr) trim = [] { malloc_trim(0); };
-  thread_ = std::thread([this, period, trim = std::move(trim)] {
+MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds period, std::function<void()> trim)
+    : trim_(trim != nullptr ? std::move(trim) : [] { malloc_trim(0); }) {
+  thread_ = std::thread([this, period] {
     std::unique_lock l(mu_);
     while (!cv_.wait_for(l, period, [this] { return stopping_; })) {
       l.unlock();
-      trim();
+      trim_();
       l.lock();
     }
   });

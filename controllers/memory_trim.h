@@ -20,10 +20,14 @@ class MemoryTrimmer {
   explicit MemoryTrimmer(std::chrono::milliseconds period, std::function<void()> trim = nullptr);
   // Stops and joins; no trim runs after it returns.
   ~MemoryTrimmer();
+  // One trim now, on the caller's thread: after a burst the caller knows of
+  // (the caches' lists), not a period later.
+  void TrimNow() { trim_(); }
   MemoryTrimmer(const MemoryTrimmer&) = delete;
   MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
 
  private:
+  const std::function<void()> trim_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
