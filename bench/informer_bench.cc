@@ -1,18 +1,23 @@
 // bench/informer: loads VirtualMachine objects into the real apiserver, then
 // prints how long an informer takes to list and sync them, how fast watch
-// events are decoded, and the process RSS with the cache full; then adds as
-// many VMIs with a status and prints what vireo-controller, run as a
-// process, takes to sync its caches of both and what it holds in memory.
+// events are decoded, and the process RSS with the cache full; then gives
+// the VMs the status vireo-controller writes, adds as many VMIs as it
+// leaves a finished one, and prints what vireo-controller, run as a process,
+// takes to sync its caches of both and what it holds in memory.
+#include <malloc.h>
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-#include <atomic>
-#include <malloc.h>
 
 #include "lib/api/resources.h"
 #include "lib/kube/client.h"
@@ -79,29 +84,121 @@ base::Json FinishedStatus() {
     "volumeStatus": [{"name": "root", "target": "vda"}]})");
 }
 
-// Creates `count` VMIs named vmi-N with `writers` threads, each followed by
-// its status; false after reporting a failure.
-bool LoadFinishedVmis(kube::Client* client, const std::string& ns, int count, int writers) {
+// What vireo-controller writes on the bench's objects (finalizers, status),
+// from one VM and one finished VMI it reconciled in a namespace of their
+// own. The fleet is loaded with them, so the controller started on it has
+// nothing to write: a restarted controller over the fleet it made.
+struct ControllerMade {
+  base::Json vm_finalizers, vm_status, vmi_finalizers, vmi_status;
+};
+
+base::Json MakeBenchVm(const std::string& name) {
+  return testing::MakeVm(name, R"({"bench": "informer"})");
+}
+
+// Runs write(i) for i in [0, count) on `writers` threads; false after
+// reporting the first failures (`what`).
+bool ParallelWrites(int count, int writers, const char* what,
+                    const std::function<base::Status(int)>& write) {
   std::atomic<int> next{0}, failures{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&] {
       for (int i = next++; i < count; i = next++) {
-        auto created = client->Create(kv::kVirtualMachineInstances, ns,
-                                      MakeFinishedVmi("vmi-" + std::to_string(i)));
-        base::Status status = created.status();
-        if (created.ok()) {
-          (*created)["status"] = FinishedStatus();
-          status = client->UpdateStatus(kv::kVirtualMachineInstances, *created).status();
-        }
+        base::Status status = write(i);
         if (!status.ok() && failures++ < 3) {
-          std::fprintf(stderr, "vmi: %s\n", status.ToString().c_str());
+          std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
         }
       }
     });
   }
   for (auto& t : threads) t.join();
+  if (failures > 0) std::fprintf(stderr, "%d writes failed (%s)\n", failures.load(), what);
   return failures == 0;
+}
+
+// Creates `count` VMIs named vmi-N with the finalizers and the status the
+// controller gave the template VMI.
+bool LoadFinishedVmis(kube::Client* client, const std::string& ns, int count, int writers,
+                      const ControllerMade& made) {
+  return ParallelWrites(count, writers, "vmi", [&](int i) {
+    base::Json vmi = MakeFinishedVmi("vmi-" + std::to_string(i));
+    vmi["metadata"]["finalizers"] = made.vmi_finalizers;
+    auto created = client->Create(kv::kVirtualMachineInstances, ns, vmi);
+    if (!created.ok()) return created.status();
+    (*created)["status"] = made.vmi_status;
+    return client->UpdateStatus(kv::kVirtualMachineInstances, *created).status();
+  });
+}
+
+// Waits until `controller`'s reconcile counters stand still for 3 s; false
+// after `limit` from `start`.
+bool WaitSettled(testing::ControllerProcess& controller, Clock::time_point start, double limit_s,
+                 double* reconciles_done) {
+  auto reconciles = [&] {
+    return controller.Metric(R"(vireo_reconcile_total{controller="vm"})").value_or(-1) +
+           controller.Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(-1);
+  };
+  double last = -1;
+  for (auto quiet_since = Clock::now(); Seconds(quiet_since) < 3;
+       std::this_thread::sleep_for(std::chrono::milliseconds(500))) {
+    double now = reconciles();
+    if (now != last) quiet_since = Clock::now();
+    last = now;
+    if (Seconds(start) > limit_s) return false;
+  }
+  *reconciles_done = last;
+  return true;
+}
+
+std::optional<ControllerMade> LearnControllerWrites(testing::ClusterEnv& env,
+                                                    kube::Client* client) {
+  const std::string ns = env.CreateNamespace("bench-informer-template");
+  auto vm = client->Create(kv::kVirtualMachines, ns, MakeBenchVm("vm-0"));
+  auto vmi = client->Create(kv::kVirtualMachineInstances, ns, MakeFinishedVmi("vmi-0"));
+  if (vmi.ok()) {
+    (*vmi)["status"] = FinishedStatus();
+    vmi = client->UpdateStatus(kv::kVirtualMachineInstances, *vmi);
+  }
+  if (!vm.ok() || !vmi.ok()) {
+    std::fprintf(stderr, "template objects: %s\n",
+                 (vm.ok() ? vmi.status() : vm.status()).ToString().c_str());
+    return std::nullopt;
+  }
+  testing::ControllerProcess::Flags flags;
+  flags.ns = ns;
+  testing::ControllerProcess controller(flags);
+  auto start = Clock::now();
+  controller.Start();
+  double reconciles = 0;
+  if (!controller.WaitReady(std::chrono::seconds(60)) ||
+      !WaitSettled(controller, start, 60, &reconciles)) {
+    std::fprintf(stderr, "template controller did not settle:\n%s\n", controller.Log().c_str());
+    return std::nullopt;
+  }
+  controller.Signal(SIGTERM);
+  controller.Wait(std::chrono::seconds(30));
+  vm = client->Get(kv::kVirtualMachines, ns, "vm-0");
+  vmi = client->Get(kv::kVirtualMachineInstances, ns, "vmi-0");
+  if (!vm.ok() || !vmi.ok()) return std::nullopt;
+  auto finalizers = [](const base::Json& object) {
+    const base::Json* f = base::Find(object, "metadata.finalizers");
+    return f != nullptr ? *f : base::Json::array();
+  };
+  ControllerMade made{finalizers(*vm), (*vm)["status"], finalizers(*vmi), (*vmi)["status"]};
+  // Let the namespace go: nothing removes the finalizers once the
+  // controller is stopped.
+  base::Json patch = base::Json::parse(R"({"metadata": {"finalizers": null}})");
+  for (const auto& [resource, name] : {std::pair{&kv::kVirtualMachines, "vm-0"},
+                                       std::pair{&kv::kVirtualMachineInstances, "vmi-0"}}) {
+    if (auto patched = client->Patch(*resource, ns, name, kube::PatchType::kMerge, patch);
+        !patched.ok()) {
+      std::fprintf(stderr, "template %s: %s\n", name, patched.status().ToString().c_str());
+    }
+  }
+  std::string out;
+  env.Kubectl("delete namespace " + ns + " --wait=false", &out);
+  return made;
 }
 
 // vireo-controller on `ns`: how long until its caches synced (/readyz), and
@@ -118,29 +215,18 @@ int RunController(const std::string& ns, int vms, int vmis) {
   }
   double ready_s = Seconds(start);
   double ready_rss = StatusMiB(std::to_string(controller.pid()), "VmRSS:");
-  // Settled: the reconcile counters stand still for 3 s.
-  auto reconciles = [&] {
-    return controller.Metric(R"(vireo_reconcile_total{controller="vm"})").value_or(-1) +
-           controller.Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(-1);
-  };
-  double last = -1;
-  for (auto quiet_since = Clock::now(); Seconds(quiet_since) < 3;
-       std::this_thread::sleep_for(std::chrono::milliseconds(500))) {
-    double now = reconciles();
-    if (now != last) quiet_since = Clock::now();
-    last = now;
-    if (Seconds(start) > 600) {
-      std::fprintf(stderr, "controller still reconciling after 10 minutes\n");
-      return 1;
-    }
+  double last = 0;
+  if (!WaitSettled(controller, start, 600, &last)) {
+    std::fprintf(stderr, "controller still reconciling after 10 minutes\n");
+    return 1;
   }
   const std::string pid = std::to_string(controller.pid());
 
   double rss = StatusMiB(pid, "VmRSS:"), peak = StatusMiB(pid, "VmHWM:");
-  double cached_vms = controller.Metric(
-      R"(vireo_cached_objects{resource="virtualmachines"})").value_or(-1);
-  double cached_vmis = controller.Metric(
-      R"(vireo_cached_objects{resource="virtualmachineinstances"})").value_or(-1);
+  double cached_vms =
+      controller.Metric(R"(vireo_cached_objects{resource="virtualmachines"})").value_or(-1);
+  double cached_vmis =
+      controller.Metric(R"(vireo_cached_objects{resource="virtualmachineinstances"})").value_or(-1);
   std::printf("bench/informer: vireo-controller with %d VMs and %d VMIs (Succeeded, with status)\n",
               vms, vmis);
   std::printf("  start -> caches synced:    %.2f s (/readyz), RSS then %.1f MiB\n", ready_s,
@@ -164,28 +250,23 @@ int Run(int count, int writers, bool with_controller) {
   }
   const std::string start_rv = before->resource_version;
 
+  // What the controller part loads the fleet with, learnt first so the VMs
+  // are created with their finalizers.
+  std::optional<ControllerMade> made;
+  if (with_controller) {
+    made = LearnControllerWrites(env, client.get());
+    if (!made.has_value()) return 1;
+  }
+
   // Load: `writers` threads each creating their share.
   auto load_start = Clock::now();
-  std::atomic<int> next{0}, failures{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < writers; ++w) {
-    threads.emplace_back([&] {
-      for (int i = next++; i < count; i = next++) {
-        auto created = client->Create(kv::kVirtualMachines, ns,
-                                      testing::MakeVm("vm-" + std::to_string(i),
-                                                      R"({"bench": "informer"})"));
-        if (!created.ok() && failures++ < 3) {
-          std::fprintf(stderr, "create: %s\n", created.status().ToString().c_str());
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const bool loaded = ParallelWrites(count, writers, "create", [&](int i) {
+    base::Json vm = MakeBenchVm("vm-" + std::to_string(i));
+    if (made.has_value()) vm["metadata"]["finalizers"] = made->vm_finalizers;
+    return client->Create(kv::kVirtualMachines, ns, vm).status();
+  });
   double load_s = Seconds(load_start);
-  if (failures > 0) {
-    std::fprintf(stderr, "%d creates failed\n", failures.load());
-    return 1;
-  }
+  if (!loaded) return 1;
 
   // Informer: list (paginated) + sync into the cache.
   double rss_before = RssMiB();
@@ -235,8 +316,8 @@ int Run(int count, int writers, bool with_controller) {
   std::printf("bench/informer: %d VirtualMachines, namespace %s\n", count, ns.c_str());
   std::printf("  load (%d writers):         %.1f s, %.0f creates/s\n", writers, load_s,
               count / load_s);
-  std::printf("  informer list+sync:        %.2f s (%zu cached, %d add handlers)\n", sync_s,
-              cached, added.load());
+  std::printf("  informer list+sync:        %.2f s (%zu cached, %d add handlers)\n", sync_s, cached,
+              added.load());
   std::printf("  watch events:              %d in %.2f s = %.0f events/s (%s)\n", events, watch_s,
               events / watch_s, watch_note.c_str());
   std::printf("  RSS before informer:       %.1f MiB\n", rss_before);
@@ -251,10 +332,23 @@ int Run(int count, int writers, bool with_controller) {
   std::fflush(stdout);
 
   int rc = cached == static_cast<size_t>(count) ? 0 : 1;
-  if (rc == 0 && with_controller) {
+  if (rc == 0 && made.has_value()) {
     auto vmi_start = Clock::now();
-    if (!LoadFinishedVmis(client.get(), ns, count, writers)) return 1;
-    std::printf("  %d VMIs with status loaded in %.1f s\n", count, Seconds(vmi_start));
+    const base::Json status_patch = {{"status", made->vm_status}};
+    if (!ParallelWrites(count, writers, "vm status",
+                        [&](int i) {
+                          return client
+                              ->Patch(kv::kVirtualMachines, ns, "vm-" + std::to_string(i),
+                                      kube::PatchType::kMerge, status_patch, "status")
+                              .status();
+                        }) ||
+        !LoadFinishedVmis(client.get(), ns, count, writers, *made)) {
+      return 1;
+    }
+    std::printf(
+        "  %d VM statuses and %d VMIs with status, as the controller writes them, "
+        "loaded in %.1f s\n",
+        count, count, Seconds(vmi_start));
     rc = RunController(ns, count, count);
   }
 
@@ -278,8 +372,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: %s [--count N] [--writers N] [--no-controller]\n", argv[0]);
       return 2;
     }
-    if (std::strcmp(argv[i], "--count") == 0) count = std::atoi(argv[++i]);
-    else if (std::strcmp(argv[i], "--writers") == 0) writers = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--count") == 0)
+      count = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--writers") == 0)
+      writers = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--count N] [--writers N] [--no-controller]\n", argv[0]);
       return 2;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 
 namespace vireo::controllers {
 namespace {
@@ -29,6 +30,13 @@ TEST(MemoryTrimmerTest, ALongPeriodDoesNotDelayDestruction) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(trims.load(), 0);
+}
+
+TEST(MemoryTrimmerTest, TrimNowRunsTheTrimOnTheCallersThread) {
+  std::thread::id ran_on;
+  MemoryTrimmer trimmer(std::chrono::hours(1), [&] { ran_on = std::this_thread::get_id(); });
+  trimmer.TrimNow();
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
 }
 
 }  // namespace
