@@ -114,6 +114,10 @@ std::vector<ObjectPtr> Store::ByNamespace(std::string_view ns) const {
 
 std::vector<ObjectPtr> Store::ByIndex(std::string_view index, std::string_view value) const {
   std::shared_lock l(mu_);
+  return ByIndexLocked(index, value);
+}
+
+std::vector<ObjectPtr> Store::ByIndexLocked(std::string_view index, std::string_view value) const {
   auto idx = indexes_.find(index);
   if (idx == indexes_.end()) {
     throw std::logic_error("store has no index " + std::string(index));
@@ -131,13 +135,9 @@ std::vector<ObjectPtr> Store::ByOwner(std::string_view owner_uid) const {
 
 std::vector<ObjectPtr> Store::ByLabel(std::string_view key, std::string_view value) const {
   const std::string one = LabelIndexName(key);
-  bool has_one;
-  {
-    std::shared_lock l(mu_);
-    has_one = indexes_.contains(one);
-  }
-  if (has_one) return ByIndex(one, value);
-  return ByIndex(kLabelIndex, std::string(key) + "=" + std::string(value));
+  std::shared_lock l(mu_);
+  if (indexes_.contains(one)) return ByIndexLocked(one, value);
+  return ByIndexLocked(kLabelIndex, std::string(key) + "=" + std::string(value));
 }
 
 size_t Store::size() const {

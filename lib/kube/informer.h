@@ -103,6 +103,7 @@ class Store {
 
   void IndexLocked(std::string_view key, const base::Json& object, bool add);
   ObjectPtr UnpackLocked(const PackedJson& packed) const;
+  std::vector<ObjectPtr> ByIndexLocked(std::string_view index, std::string_view value) const;
 
   JsonPacker packer_;
   mutable std::shared_mutex mu_;
