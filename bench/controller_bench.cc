@@ -1,5 +1,6 @@
 // bench/controller: creates N VirtualMachines (runStrategy Always) against
-// the real apiserver with vireo-controller running as its ServiceAccount,
+// the real apiserver with vireo-controller running as its ServiceAccount, at
+// once or at a steady rate (--rate),
 // and prints the time from each VM's creation to its launcher pod's (P50,
 // P95), the API requests per VM by verb and resource (the apiserver's
 // apiserver_request_total before and after), and the controller's peak RSS
@@ -90,7 +91,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-int Run(int count, int writers, int workers_per_queue) {
+int Run(int count, int writers, int workers_per_queue, double rate) {
   auto& env = testing::ClusterEnv::Get();
   std::string ns = env.CreateNamespace("bench-controller");
   auto client = env.AdminClient();
@@ -130,6 +131,11 @@ int Run(int count, int writers, int workers_per_queue) {
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&] {
       for (int i = next++; i < count; i = next++) {
+        // At a rate, VM i is due i/rate seconds after the start.
+        if (rate > 0) {
+          std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                    std::chrono::duration<double>(i / rate)));
+        }
         std::string name = "vm-" + std::to_string(i);
         Json vm = testing::MakeVm(name);
         vm["spec"]["runStrategy"] = Json("Always");
@@ -183,10 +189,12 @@ int Run(int count, int writers, int workers_per_queue) {
       }
     }
   }
+  char pace[48] = "at once";
+  if (rate > 0) std::snprintf(pace, sizeof pace, "at %g/s", rate);
   std::printf(
-      "bench/controller: %d VirtualMachines (runStrategy Always), namespace %s, "
+      "bench/controller: %d VirtualMachines (runStrategy Always) created %s, namespace %s, "
       "--workers=%d\n",
-      count, ns.c_str(), workers_per_queue);
+      count, pace, ns.c_str(), workers_per_queue);
   std::printf("  VMs created (%d writers):   %.1f s%s\n", writers, create_s,
               failures ? " (some creates FAILED)" : "");
   std::printf("  every launcher pod exists:  %.1f s after the first create%s\n", all_pods_s,
@@ -233,6 +241,7 @@ int Run(int count, int writers, int workers_per_queue) {
 
 int main(int argc, char** argv) {
   int count = 1000, writers = 8, controller_workers = 16;
+  double rate = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--count") == 0) {
       count = std::atoi(argv[i + 1]);
@@ -240,15 +249,21 @@ int main(int argc, char** argv) {
       writers = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--controller-workers") == 0) {
       controller_workers = std::atoi(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--rate") == 0) {
+      rate = std::atof(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: %s [--count N] [--writers N] [--controller-workers N]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--count N] [--writers N] [--controller-workers N] "
+                   "[--rate VMs-per-second]\n",
                    argv[0]);
       return 2;
     }
   }
-  if (count <= 0 || writers <= 0 || controller_workers <= 0) {
-    std::fprintf(stderr, "--count, --writers and --controller-workers must be positive\n");
+  if (count <= 0 || writers <= 0 || controller_workers <= 0 || rate < 0) {
+    std::fprintf(stderr,
+                 "--count, --writers and --controller-workers must be positive, --rate not "
+                 "negative\n");
     return 2;
   }
-  return vireo::bench::Run(count, writers, controller_workers);
+  return vireo::bench::Run(count, writers, controller_workers, rate);
 }
