@@ -18,7 +18,7 @@ Needs the local cluster (hack/cluster-up.sh) with Vireo's images loaded
 Installs the chart with its defaults if no release `vireo` exists (and
 removes it after); works in namespace vireo-bench-start (deleted at the end).
 
-  bench/start_bench.py [--cluster-dir DIR] --virtctl PATH [--count N] [--warmup N]
+  bench/start_bench.py [--cluster-dir DIR] --virtctl PATH [--count N] [--warmup N] [--image IMAGE]
 """
 import argparse
 import json
@@ -75,7 +75,7 @@ class Watch:
         self.proc.wait()
 
 
-def vm(name):
+def vm(name, image):
     return {
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
         "metadata": {"name": name, "namespace": NS},
@@ -84,7 +84,7 @@ def vm(name):
                        "devices": {"autoattachPodInterface": False,
                                    "disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}}]}},
             "volumes": [{"name": "containerdisk",
-                         "containerDisk": {"image": "vireo.local/test-disk:v1",
+                         "containerDisk": {"image": image,
                                            "imagePullPolicy": "IfNotPresent"}}]}}}}
 
 
@@ -160,6 +160,9 @@ def main():
     # Starts not counted first: a controller just installed elects its
     # leader before its first VM.
     ap.add_argument("--warmup", type=int, default=1)
+    # Another containerDisk of the test disk: bench/big_containerdisk.sh
+    # makes one of any size, to see what its copy into the pod costs.
+    ap.add_argument("--image", default="vireo.local/test-disk:v1")
     args = ap.parse_args()
     k = Kube(args.cluster_dir, "start_bench")
     installed = k.helm("status", "vireo", "-n", "vireo-system").returncode == 0
@@ -178,7 +181,7 @@ def main():
         for i in range(args.warmup + args.count):
             # The round is known to the watches before its apply.
             current["round"] = Round(f"start-{i}")
-            start_once(k, args.virtctl, current["round"], rounds)
+            start_once(k, args.virtctl, args.image, current["round"], rounds)
         report(rounds[args.warmup:])
     finally:
         for w in watches:
@@ -188,7 +191,7 @@ def main():
             k.helm("uninstall", "vireo", "-n", "vireo-system", "--wait")
 
 
-def start_once(k, virtctl, r, rounds):
+def start_once(k, virtctl, image, r, rounds):
     """One start of the Round the watches hold; its VM deleted after."""
     rounds.append(r)
     # The kubelet acts on a 1 s tick (its PLEG relists containers every
@@ -196,7 +199,7 @@ def start_once(k, virtctl, r, rounds):
     # the same one and the figures would not show what a start costs.
     time.sleep(random.random())
     r.t0 = time.monotonic()
-    p = k.kubectl("apply", "-f", "-", input=json.dumps(vm(r.name)))
+    p = k.kubectl("apply", "-f", "-", input=json.dumps(vm(r.name, image)))
     if p.returncode != 0:
         sys.exit(f"start_bench: kubectl apply: {p.stderr}")
     con = Console([virtctl, "--kubeconfig", k.env["KUBECONFIG"], "-n", NS, "console", r.name, "--timeout", "5m"])
