@@ -8,10 +8,10 @@
 #include <tuple>
 #include <utility>
 
+#include "controllers/reconcile/launcher_resources.h"
 #include "controllers/reconcile/pod_json.h"
 #include "lib/api/codec.h"
 #include "lib/api/defaults.h"
-#include "lib/api/quantity.h"
 
 namespace vireo::controllers {
 namespace {
@@ -56,157 +56,15 @@ constexpr char kCopyDiskScript[] =
     "if [ ! -f \"$src\" ]; then echo \"containerDisk: no disk image at $src\" >&2; exit 1; fi\n"
     "cp \"$src\" \"$dst/\"\n";
 
-// Resources of the copy init containers: cp is I/O bound and small.
-constexpr char kInitCpu[] = "100m";
-constexpr char kInitMemory[] = "64Mi";
-// The accel probe runs QEMU (~50 MB) with a 16 MiB guest for about a second.
-constexpr char kAccelProbeMemory[] = "128Mi";
-
-constexpr int64_t kMiB = 1LL << 20;
-
-// Whole MiB when exact (readable in `kubectl describe`), else bytes.
-std::string BytesQuantity(int64_t bytes) {
-  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "Mi";
-  return std::to_string(bytes);
-}
-
-int64_t RoundUpToMiB(int64_t bytes) { return (bytes + kMiB - 1) / kMiB * kMiB; }
-
-int64_t VcpuCount(const api::DomainSpec& domain) {
-  if (!domain.cpu.has_value()) return 1;
-  int64_t n = 1;
-  for (uint32_t v : {domain.cpu->cores, domain.cpu->sockets, domain.cpu->threads}) {
-    n *= v == 0 ? 1 : v;
-  }
-  return n;
-}
-
-Result<int64_t> ParseBytes(const std::string& text, const std::string& field) {
-  Result<int64_t> value = api::ParseQuantityBytes(text);
-  if (!value.ok()) {
-    return Status(Code::kInvalid, field + ": " + value.status().message(), 0,
-                  {{"FieldValueInvalid", value.status().message(), field}});
-  }
-  return value;
-}
-
-int64_t OverheadBytes(const api::DomainSpec& domain, int64_t guest_bytes,
-                      const LauncherConfig& config) {
-  const MemoryOverhead& o = config.overhead;
-  int64_t overhead = o.fixed_bytes + o.margin_bytes + o.per_vcpu_bytes * VcpuCount(domain) +
-                     (o.guest_memory_divisor > 0 ? guest_bytes / o.guest_memory_divisor : 0) +
-                     o.per_disk_bytes * static_cast<int64_t>(domain.devices.disks.size());
-  if (config.emulation != EmulationMode::kOff) overhead += o.tcg_translation_cache_bytes;
-  if (!domain.devices.interfaces.empty()) {
-    const auto& ports = domain.devices.interfaces.front().ports;
-    overhead += o.passt_bytes +
-                o.per_forwarded_port_bytes *
-                    (ports.empty() ? o.all_ports_forwarded : static_cast<int64_t>(ports.size()));
-  }
-  return RoundUpToMiB(overhead);
-}
-
 // The launcher runs passt for the VMI's interface on the pod network.
 bool RunsPasst(const api::VirtualMachineInstanceSpec& spec) {
   return !spec.domain.devices.interfaces.empty();
-}
-
-// The launcher's containers get /dev/kvm through the device plugin's resource.
-bool AsksForKvm(const LauncherConfig& config) {
-  return config.emulation == EmulationMode::kOff ||
-         (config.emulation == EmulationMode::kAuto && config.kvm_resource_offered);
-}
-
-Result<int64_t> GuestBytes(const api::DomainSpec& domain) {
-  if (domain.memory.has_value() && !domain.memory->guest.empty()) {
-    return ParseBytes(domain.memory->guest, "spec.domain.memory.guest");
-  }
-  auto it = domain.resources.requests.find("memory");
-  if (it != domain.resources.requests.end()) {
-    return ParseBytes(it->second, "spec.domain.resources.requests.memory");
-  }
-  return Status(Code::kInvalid, "spec.domain.memory.guest: the VMI says no memory size");
-}
-
-// The launcher container's requests and limits.
-Result<Json> Resources(const api::VirtualMachineInstance& vmi, const LauncherConfig& config) {
-  const api::DomainSpec& domain = vmi.spec.domain;
-  Result<int64_t> guest = GuestBytes(domain);
-  if (!guest.ok()) return guest.status();
-  const int64_t overhead = OverheadBytes(domain, *guest, config);
-
-  Json requests = Json::object();
-  Json limits = Json::object();
-  // Other resources (extended ones) pass through as the VMI asks.
-  for (const auto& [name, value] : domain.resources.requests) requests[name] = Str(value);
-  for (const auto& [name, value] : domain.resources.limits) limits[name] = Str(value);
-
-  int64_t request_bytes = *guest;
-  if (auto it = domain.resources.requests.find("memory"); it != domain.resources.requests.end()) {
-    Result<int64_t> asked = ParseBytes(it->second, "spec.domain.resources.requests.memory");
-    if (!asked.ok()) return asked.status();
-    request_bytes = *asked;
-  }
-  requests["memory"] = Str(BytesQuantity(RoundUpToMiB(request_bytes + overhead)));
-  if (auto it = domain.resources.limits.find("memory"); it != domain.resources.limits.end()) {
-    Result<int64_t> limit = ParseBytes(it->second, "spec.domain.resources.limits.memory");
-    if (!limit.ok()) return limit.status();
-    limits["memory"] = Str(BytesQuantity(RoundUpToMiB(*limit + overhead)));
-  }
-
-  if (!domain.resources.requests.contains("cpu")) {
-    const int64_t ratio = config.cpu_allocation_ratio > 0 ? config.cpu_allocation_ratio : 1;
-    const int64_t millis = (VcpuCount(domain) * 1000 + ratio - 1) / ratio;
-    requests["cpu"] = Str(std::to_string(millis) + "m");
-  }
-  // A CPU quantity that does not parse would make the apiserver refuse the
-  // pod with a less helpful message; say which field is wrong.
-  for (const Json* list : {&requests, &limits}) {
-    if (!list->contains("cpu")) continue;
-    const std::string text = list->at("cpu").get<std::string>();
-    if (!api::ParseQuantityMilli(text).ok()) {
-      return Status(Code::kInvalid,
-                    "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
-    }
-  }
-  if (AsksForKvm(config)) limits[config.kvm_resource] = Str("1");
-
-  Json resources = Json::object();
-  resources["requests"] = std::move(requests);
-  if (limits.size() > 0) resources["limits"] = std::move(limits);
-  return resources;
 }
 
 // The end of a failed container's log becomes its termination message, which
 // the VMI's failure message quotes (the copy script and the launcher print
 // why they stop).
 constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
-
-Json InitResources(bool with_limits) {
-  Json list = Json::object();
-  list["cpu"] = Str(kInitCpu);
-  list["memory"] = Str(kInitMemory);
-  Json resources = Json::object();
-  resources["requests"] = list;
-  // A launcher with limits may make the pod Guaranteed, which needs every
-  // container, init ones included, to have limits equal to requests.
-  if (with_limits) resources["limits"] = list;
-  return resources;
-}
-
-// Limits equal requests when the pod is Guaranteed, as InitResources; the KVM
-// resource (extended resources go in limits) in both cases.
-Json AccelProbeResources(bool with_limits, const LauncherConfig& config) {
-  Json list = Json::object();
-  list["cpu"] = Str(kInitCpu);
-  list["memory"] = Str(kAccelProbeMemory);
-  Json resources = Json::object();
-  resources["requests"] = list;
-  Json limits = with_limits ? list : Json::object();
-  limits[config.kvm_resource] = Str("1");
-  resources["limits"] = std::move(limits);
-  return resources;
-}
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
@@ -281,24 +139,10 @@ std::string LauncherPodName(const api::VirtualMachineInstance& vmi) {
   return "virt-launcher-" + vmi.metadata.name + "-" + suffix;
 }
 
-Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
-                                           const LauncherConfig& config) {
-  Result<int64_t> guest = GuestBytes(spec.domain);
-  if (!guest.ok()) return guest.status();
-  int64_t base = *guest;
-  if (auto it = spec.domain.resources.requests.find("memory");
-      it != spec.domain.resources.requests.end()) {
-    Result<int64_t> asked = ParseBytes(it->second, "spec.domain.resources.requests.memory");
-    if (!asked.ok()) return asked.status();
-    base = *asked;
-  }
-  return RoundUpToMiB(base + OverheadBytes(spec.domain, *guest, config));
-}
-
 Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const LauncherConfig& config,
                                const Claims& claims) {
   const api::VirtualMachineInstanceSpec& spec = vmi.spec;
-  Result<Json> resources = Resources(vmi, config);
+  Result<Json> resources = LauncherResources(vmi, config);
   if (!resources.ok()) return resources.status();
   const bool with_limits = resources->contains("limits");
   const int64_t grace =
@@ -356,7 +200,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       Push(&mounts, Mount(v.name, dir, true));
       Push(&init_containers,
            ContainerDiskCopyContainer(InitContainerName(v.name, i), cd.image, cd.image_pull_policy,
-                                      cd.path, v.name, dir, InitResources(with_limits)));
+                                      cd.path, v.name, dir, InitContainerResources(with_limits)));
     }
     if (v.cloud_init_no_cloud.has_value()) {
       // The seed is built by the launcher in its state dir, from Secrets
@@ -386,8 +230,8 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     // its own.
     if (!accel_probe) {
       Json all = Json::array();
-      Push(&all,
-           ToolsInitContainer(config.image, config.image_pull_policy, InitResources(with_limits)));
+      Push(&all, ToolsInitContainer(config.image, config.image_pull_policy,
+                                    InitContainerResources(with_limits)));
       for (const Json& c : init_containers) Push(&all, c);
       init_containers = std::move(all);
     }
