@@ -11,11 +11,9 @@
 namespace vireo::controllers {
 namespace {
 
-using namespace pod_json;  // NOLINT(google-build-using-namespace): the pod's JSON vocabulary
-
-using base::Code;
+using base::Json;
 using base::Result;
-using base::Status;
+using pod_json::Str;
 
 // Resources of the copy init containers: cp is I/O bound and small.
 constexpr char kInitCpu[] = "100m";
@@ -45,8 +43,8 @@ int64_t VcpuCount(const api::DomainSpec& domain) {
 Result<int64_t> ParseBytes(const std::string& text, const std::string& field) {
   Result<int64_t> value = api::ParseQuantityBytes(text);
   if (!value.ok()) {
-    return Status(Code::kInvalid, field + ": " + value.status().message(), 0,
-                  {{"FieldValueInvalid", value.status().message(), field}});
+    return base::Status(base::Code::kInvalid, field + ": " + value.status().message(), 0,
+                        {{"FieldValueInvalid", value.status().message(), field}});
   }
   return value;
 }
@@ -81,7 +79,8 @@ Result<int64_t> GuestBytes(const api::DomainSpec& domain) {
   if (it != domain.resources.requests.end()) {
     return ParseBytes(it->second, "spec.domain.resources.requests.memory");
   }
-  return Status(Code::kInvalid, "spec.domain.memory.guest: the VMI says no memory size");
+  return base::Status(base::Code::kInvalid,
+                      "spec.domain.memory.guest: the VMI says no memory size");
 }
 
 }  // namespace
@@ -133,8 +132,8 @@ Result<Json> LauncherResources(const api::VirtualMachineInstance& vmi,
     if (!list->contains("cpu")) continue;
     const std::string text = list->at("cpu").get<std::string>();
     if (!api::ParseQuantityMilli(text).ok()) {
-      return Status(Code::kInvalid,
-                    "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
+      return base::Status(base::Code::kInvalid,
+                          "spec.domain.resources: cpu \"" + text + "\" is not a quantity");
     }
   }
   if (AsksForKvm(config)) limits[config.kvm_resource] = Str("1");
