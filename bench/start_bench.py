@@ -10,8 +10,11 @@ machine's clock's resolution, not the second-granular timestamps the
 objects carry), attaches `virtctl console`, and waits for the guest's
 `VIREO-TEST-DISK READY`. Then it deletes the VM and waits for its pod to go.
 Printed: each phase's time after the apply (median, min, max over the
-rounds), and the median step from the phase before. The first --warmup
-starts (1) are not counted.
+rounds), and the median step from the phase before; then the API writes of
+a start, from the apiserver's apiserver_request_total read before the apply
+and once the VM shows Ready: Vireo's (the VM, the VMI, the launcher pod)
+and the rest (the kubelet's, the scheduler's, Events of all components).
+The first --warmup starts (1) are not counted.
 
 Needs the local cluster (hack/cluster-up.sh) with Vireo's images loaded
 (tests/e2e/run.sh or images/build.sh + hack/cluster-load-images.sh).
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -88,6 +92,36 @@ def vm(name, image):
                                            "imagePullPolicy": "IfNotPresent"}}]}}}}
 
 
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
+
+
+def write_counts(k):
+    """apiserver_request_total's writes, summed over codes and scopes, keyed
+    "VERB resource[/subresource]"."""
+    p = k.kubectl("get", "--raw", "/metrics")
+    if p.returncode != 0:
+        sys.exit(f"start_bench: the apiserver's metrics: {p.stderr}")
+    counts = {}
+    for line in p.stdout.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line[:line.index("}")]))
+        # Leases are renewed on a clock (node heartbeats, leader election),
+        # not by a start.
+        if labels.get("verb") not in WRITE_VERBS or labels.get("resource") == "leases":
+            continue
+        sub = labels.get("subresource", "")
+        key = f'{labels["verb"]} {labels["resource"]}{"/" + sub if sub else ""}'
+        counts[key] = counts.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def is_vireos(key):
+    """A write only Vireo makes: to a VM or VMI, or a pod's creation."""
+    _, resource = key.split(" ", 1)
+    return resource.split("/")[0] in ("virtualmachines", "virtualmachineinstances") or key == "POST pods"
+
+
 class Round:
     """The first time each phase was seen in one start."""
 
@@ -95,6 +129,7 @@ class Round:
         self.name = name
         self.t0 = None
         self.seen = {}
+        self.writes = {}  # key -> writes during the start
         self.lock = threading.Lock()
 
     def mark(self, phase, t):
@@ -107,8 +142,8 @@ class Round:
             return
         self.mark("VMI created", t)
         phase = obj.get("status", {}).get("phase")
-        if phase in ("Scheduling", "Scheduled", "Running"):
-            self.mark("VMI Scheduling", t)
+        if phase:
+            self.mark("VMI first status", t)
         if phase in ("Scheduled", "Running"):
             self.mark("VMI Scheduled", t)
         if phase == "Running":
@@ -150,6 +185,19 @@ def report(rounds):
         print(f"{phase:44} {median:8.3f} {min(v):8.3f} {max(v):8.3f} {median - before:+8.3f}")
         before = median
     print("aim: VM create -> VMI Running <= 1.5 s (median)")
+
+    keys = sorted({key for r in rounds for key in r.writes})
+    per_key = {key: statistics.median(r.writes.get(key, 0) for r in rounds) for key in keys}
+    print(f"\nAPI writes of a start, `kubectl apply` to the VM Ready (median over {len(rounds)} starts):")
+    for title, mine in (("Vireo's", True), ("Kubernetes' components and Events", False)):
+        print(f"  {title}:")
+        for key in keys:
+            if is_vireos(key) == mine and per_key[key] > 0:
+                print(f"    {key:44} {per_key[key]:6g}")
+    # The apply's own POST of the VM is the user's.
+    vireo = [sum(n for key, n in r.writes.items() if is_vireos(key)) - 1 for r in rounds]
+    print(f"  Vireo's writes per start: median {statistics.median(vireo):g}, min {min(vireo):g}, "
+          f"max {max(vireo):g} (the apply's POST of the VM not counted)")
 
 
 def main():
@@ -198,6 +246,7 @@ def start_once(k, virtctl, image, r, rounds):
     # second): start at a random point of it, or every round would land at
     # the same one and the figures would not show what a start costs.
     time.sleep(random.random())
+    before = write_counts(k)
     r.t0 = time.monotonic()
     p = k.kubectl("apply", "-f", "-", input=json.dumps(vm(r.name, image)))
     if p.returncode != 0:
@@ -213,6 +262,15 @@ def start_once(k, virtctl, image, r, rounds):
     if not ready:
         sys.exit(f"start_bench: {r.name}: no guest prompt within {LIMIT} s\n{con.output()[-1500:]}\n{con.stderr()}")
     con.close()
+    # The VM's status follows its VMI's: the start's writes end with it.
+    deadline = time.monotonic() + 60
+    while k.kubectl("get", "vm", r.name, "-n", NS, "-o", "jsonpath={.status.ready}").stdout != "true":
+        if time.monotonic() > deadline:
+            sys.exit(f"start_bench: {r.name} did not show Ready within 60 s of its guest's prompt")
+        time.sleep(0.5)
+    time.sleep(1)
+    after = write_counts(k)
+    r.writes = {key: n - before.get(key, 0) for key, n in after.items() if n - before.get(key, 0) > 0}
     k.kubectl("delete", "vm", r.name, "-n", NS, "--wait=true", timeout=300)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
