@@ -194,9 +194,9 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
     return Status::Ok();
   }
   // The pod just made is what the informer will show next: decide again
-  // with it, so one status write carries what it leads to (Scheduling, the
-  // pod recorded in activePods) instead of Pending now and Scheduling when
-  // the informer catches up.
+  // with it, so one status write carries what it leads to (the pod recorded
+  // in activePods) instead of Pending now and Scheduling when the informer
+  // catches up; or none, when that status waits for the pod's binding.
   const bool made_pod = created_pod.is_object();
   const VmiDecision after =
       made_pod ? DecideVmiAfterPodCreate(observation, decision, std::move(created_pod))

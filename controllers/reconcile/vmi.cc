@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -29,6 +30,12 @@ using internal::PodSummary;
 constexpr std::chrono::seconds kMissingClaimGrace{10};
 
 constexpr char kActivePods[] = "activePods";
+
+// A scheduler with room binds a new pod within milliseconds, and Scheduled
+// then overwrites a Scheduling written a moment before: the VMI's first
+// status waits this long after its pod's creation for the binding
+// (creationTimestamp has whole seconds, so 1 to 2 s).
+constexpr std::chrono::seconds kBindingWait{2};
 
 // Phases in the order a VMI moves through them; Unknown stands aside.
 int Rank(VmiPhase phase) {
@@ -365,6 +372,21 @@ void SetReady(const std::vector<PodSummary>& pods, size_t primary, bool deleting
   }
 }
 
+// How long a status that would only say Scheduling waits for the binding
+// (kBindingWait); nullopt: write it now. Only the first status of a VMI
+// waits: nothing shown yet (no phase, or Pending) but one pod, new, not
+// refused by the scheduler.
+std::optional<std::chrono::seconds> BindingWait(VmiPhase shown, VmiPhase phase,
+                                                const std::vector<PodSummary>& pods, WallTime now) {
+  if (shown != VmiPhase::kUnset && shown != VmiPhase::kPending) return std::nullopt;
+  if (phase != VmiPhase::kScheduling || pods.size() != 1) return std::nullopt;
+  const PodSummary& pod = pods.front();
+  if (pod.unschedulable || pod.deleting) return std::nullopt;
+  const std::optional<WallTime> created = base::ParseMicroTime(pod.creation_timestamp);
+  if (!created.has_value() || *created + kBindingWait <= now) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(*created + kBindingWait - now);
+}
+
 void NotePhaseChange(VmiPhase before, const api::VirtualMachineInstanceStatus& status, WallTime now,
                      api::VirtualMachineInstanceStatus* out, VmiDecision* d) {
   if (status.phase == before) return;
@@ -447,6 +469,13 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       }
       const PodSummary& pod = pods[primary];
       ApplyPodToStatus(pod, vmi.spec, obs.now, &status);
+      // The pod was made only once every DataVolume had succeeded; said
+      // here too, as the status of the decision that made it may not have
+      // been written (it waited for the binding).
+      if (!DataVolumesToWaitFor(vmi.spec, obs.claims).empty()) {
+        internal::SetCondition(&status.conditions, kConditionDataVolumesReady, kTrue,
+                               "AllDataVolumesReady", "", obs.now);
+      }
       std::string reason, message;
       VmiPhase seen = PhaseFromPod(pod, &reason, &message);
       if (seen == VmiPhase::kSucceeded && pod.deleting) {
@@ -517,7 +546,17 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   if (status.phase != VmiPhase::kFailed) status.reason.clear();
   SetReady(pods, primary, deleting, obs.now, &status);
   NotePhaseChange(before, status, obs.now, &status, &d);
-  if (api::ToJson(status) != api::ToJson(vmi.status)) d.status = std::move(status);
+  if (api::ToJson(status) != api::ToJson(vmi.status)) {
+    const std::optional<std::chrono::seconds> wait =
+        deleting || !d.events.empty() ? std::nullopt
+                                      : BindingWait(vmi.status.phase, status.phase, pods, obs.now);
+    if (wait.has_value()) {
+      d.status_waits = true;
+      d.requeue_after = std::min(d.requeue_after.value_or(*wait), *wait);
+    } else {
+      d.status = std::move(status);
+    }
+  }
   return d;
 }
 
@@ -527,7 +566,9 @@ VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const Vmi
   if (decision.status.has_value()) after.vmi.status = *decision.status;
   after.pods.push_back(std::move(pod));
   VmiDecision next = DecideVmi(after);
-  if (!next.status.has_value()) next.status = decision.status;  // the pod changes nothing more
+  // The pod changes nothing more: the decision's own status is written,
+  // unless the status waits for the binding.
+  if (!next.status.has_value() && !next.status_waits) next.status = decision.status;
   return next;
 }
 

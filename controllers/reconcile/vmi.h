@@ -54,6 +54,9 @@ struct VmiDecision {
   // Status to write through the status subresource; nullopt when it equals
   // the observed one.
   std::optional<api::VirtualMachineInstanceStatus> status;
+  // A changed status that is not written yet: it waits for the pod's
+  // binding until requeue_after (see "Writes" below).
+  bool status_waits = false;
   std::vector<Event> events;
   std::optional<std::chrono::seconds> requeue_after;
 };
@@ -67,7 +70,15 @@ struct VmiDecision {
 // (unless a claim is missing or the VMI is invalid). With several, the one
 // named LauncherPodName(vmi) is kept (else the oldest) and the others are
 // deleted. A pod is never made twice for one VMI: once a pod was seen (its
-// uid is recorded in status.activePods), its disappearance fails the VMI.
+// uid is recorded in status.activePods, or the VMI passed Pending), its
+// disappearance fails the VMI. (A pod deleted before the VMI's first status
+// was never bound and ran no guest: another is made.)
+//
+// Writes: the VMI's first status waits for its new pod's binding, up to 2 s
+// after the pod's creation (Scheduled comes milliseconds after Scheduling on
+// a cluster with room, and one write carries it); a pod the scheduler
+// refuses (PodScheduled False) or one still unbound then is written as
+// Scheduling.
 //
 // Phase (never goes back, except to and from Unknown; Succeeded and Failed
 // are final):
@@ -128,7 +139,8 @@ VmiDecision DecideVmi(const VmiObservation& observation);
 // decision's status and that pod. Its status, when it has one, is what the
 // I/O layer writes instead of the decision's, so one write carries both
 // (Pending, then Scheduling with the pod in activePods). nullopt status: no
-// write is needed at all.
+// write is needed at all, or (status_waits) the write waits for the pod's
+// binding.
 VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const VmiDecision& decision,
                                     Json pod);
 

@@ -455,31 +455,99 @@ api::VirtualMachineInstance VmiWithDataVolume(const std::string& name) {
   return vmi;
 }
 
-// The pod as the apiserver returns it from the create: a uid, no node yet.
-Json Created(Json pod) {
+// The pod as the apiserver returns it from the create: a uid, no node yet,
+// made `age` ago (a pod the apiserver returns from a create is new; an older
+// one stands for a pod the scheduler has left unbound for a while).
+Json Created(Json pod, seconds age = seconds(0)) {
   pod["metadata"]["uid"] = "6f1c0000-0000-4000-8000-0000000000a1";
+  pod["metadata"]["creationTimestamp"] = At(-age);
   pod["status"]["phase"] = "Pending";
   return pod;
 }
 
+std::vector<std::string> PhasesOf(const api::VirtualMachineInstanceStatus& status) {
+  std::vector<std::string> phases;
+  for (const auto& t : status.phase_transition_timestamps) {
+    phases.push_back(std::string(api::VmiPhaseName(t.phase)));
+  }
+  return phases;
+}
+
+TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForTheBinding) {
+  const VmiObservation obs = Observe(Vmi());
+  const VmiDecision d = DecideVmi(obs);
+  ASSERT_TRUE(d.create_pod.has_value());
+  const Json pod = Created(*d.create_pod);
+
+  // Pending and then Scheduling would be overwritten by Scheduled a moment
+  // later: nothing is written, the VMI is looked at again when the wait ends.
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, pod);
+  EXPECT_FALSE(after.status.has_value());
+  EXPECT_TRUE(after.status_waits);
+  EXPECT_EQ(after.requeue_after, seconds(2));
+  EXPECT_FALSE(after.create_pod.has_value());
+
+  // The informer shows the pod unbound: still nothing to write.
+  VmiDecision seen = DecideVmi(Observe(obs.vmi, {pod}));
+  EXPECT_FALSE(seen.status.has_value());
+  EXPECT_TRUE(seen.status_waits);
+  EXPECT_FALSE(seen.create_pod.has_value());
+
+  // Bound: one write says Scheduled, with the pod in activePods.
+  Json bound = pod;
+  bound["spec"]["nodeName"] = "node-1";
+  seen = DecideVmi(Observe(obs.vmi, {bound}));
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_FALSE(seen.status_waits);
+  EXPECT_EQ(seen.status->phase, VmiPhase::kScheduled);
+  EXPECT_THAT(PhasesOf(*seen.status), ::testing::ElementsAre("Scheduled"));
+  EXPECT_EQ(api::ToJson(*seen.status).at("activePods").dump(),
+            R"({"6f1c0000-0000-4000-8000-0000000000a1":"node-1"})");
+}
+
+TEST(DecideVmi, AnUnboundPodIsShownOnceTheWaitEndsOrTheSchedulerRefusesIt) {
+  const api::VirtualMachineInstance vmi = Vmi();
+  const Json pod = Created(*DecideVmi(Observe(vmi)).create_pod);
+
+  Json late = pod;
+  late["metadata"]["creationTimestamp"] = At(seconds(-2));
+  VmiDecision d = DecideVmi(Observe(vmi, {late}));
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_FALSE(d.status_waits);
+  EXPECT_EQ(d.status->phase, VmiPhase::kScheduling);
+
+  Json refused = pod;
+  refused["status"]["conditions"] = testing::ParseOrDie(
+      R"([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+           "message": "0/1 nodes are available: 1 Insufficient memory."}])");
+  d = DecideVmi(Observe(vmi, {refused}));
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kScheduling);
+  EXPECT_EQ(api::FindCondition(d.status->conditions, "PodScheduled")->reason, "Unschedulable");
+
+  // Only a first status waits: a VMI already shown Scheduling is not held
+  // back from showing what changes next.
+  d = DecideVmi(Observe(Vmi(VmiPhase::kScheduling), {refused}));
+  EXPECT_FALSE(d.status_waits);
+  ASSERT_TRUE(d.status.has_value());
+}
+
+// With no wait (here the pod is 2 s old), one status carries the decision's
+// Pending and the Scheduling the pod leads to.
 TEST(DecideVmiAfterPodCreate, OneStatusCarriesThePodJustMade) {
   const VmiObservation obs = Observe(Vmi());
   const VmiDecision d = DecideVmi(obs);
   ASSERT_TRUE(d.create_pod.has_value());
   ASSERT_EQ(d.status->phase, VmiPhase::kPending);
 
-  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod));
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(2)));
   EXPECT_FALSE(after.create_pod.has_value());
   EXPECT_TRUE(after.delete_pods.empty());
   ASSERT_TRUE(after.status.has_value());
   EXPECT_EQ(after.status->phase, VmiPhase::kScheduling);
   EXPECT_EQ(api::ToJson(*after.status).at("activePods").dump(),
             R"({"6f1c0000-0000-4000-8000-0000000000a1":""})");
-  std::vector<std::string> phases;
-  for (const auto& t : after.status->phase_transition_timestamps) {
-    phases.push_back(std::string(api::VmiPhaseName(t.phase)));
-  }
-  EXPECT_THAT(phases, ::testing::ElementsAre("Pending", "Scheduling"));
+  EXPECT_THAT(PhasesOf(*after.status), ::testing::ElementsAre("Pending", "Scheduling"));
   // What the decision set and the pod does not touch stays.
   EXPECT_EQ(api::FindCondition(after.status->conditions, "SoftwareEmulation")->status, "Unknown");
   EXPECT_EQ(api::FindCondition(after.status->conditions, "Ready")->reason, "PodNotReady");
@@ -487,8 +555,7 @@ TEST(DecideVmiAfterPodCreate, OneStatusCarriesThePodJustMade) {
 
 TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
   // The DataVolume succeeded: the decision turns DataVolumesReady True and
-  // makes the pod; with the pod seen, that condition is not decided again
-  // and must come from the decision, not from the status observed before.
+  // makes the pod; the status written with the pod says so.
   api::VirtualMachineInstance vmi = VmiWithDataVolume("debian");
   VmiObservation obs = Observe(vmi);
   obs.data_volumes["debian"] = {"ImportInProgress", "45.20%", "", false};
@@ -499,10 +566,22 @@ TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
   obs.claims["debian"] = VolumeMode::kFilesystem;
   const VmiDecision d = DecideVmi(obs);
   ASSERT_TRUE(d.create_pod.has_value());
-  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod));
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(2)));
   ASSERT_TRUE(after.status.has_value());
   EXPECT_EQ(after.status->phase, VmiPhase::kScheduling);
   EXPECT_EQ(api::FindCondition(after.status->conditions, "DataVolumesReady")->status, "True");
+
+  // When that write waits for the binding, the status written once the pod
+  // is bound says it all the same.
+  Json pod = Created(*d.create_pod);
+  ASSERT_TRUE(DecideVmiAfterPodCreate(obs, d, pod).status_waits);
+  pod["spec"]["nodeName"] = "node-1";
+  VmiObservation bound = obs;
+  bound.pods = {pod};
+  const VmiDecision seen = DecideVmi(bound);
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_EQ(seen.status->phase, VmiPhase::kScheduled);
+  EXPECT_EQ(api::FindCondition(seen.status->conditions, "DataVolumesReady")->status, "True");
 }
 
 TEST(DecideVmi, ThePodWaitsForItsDataVolumesToSucceed) {
