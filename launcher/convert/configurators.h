@@ -36,6 +36,7 @@ struct DomainXml {
   std::vector<XmlElement*> pci_controllers;  // usb (when used), scsi, virtio-serial
   std::vector<XmlElement*> pci_disks;        // virtio <disk>s
   XmlElement* balloon = nullptr;
+  XmlElement* rng = nullptr;  // devices.rng
 };
 
 using api::VirtualMachineInstance;
@@ -55,7 +56,8 @@ Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& c
 // libvirt's passt backend.
 Status ConfigureInterfaces(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                            DomainXml& xml);
-// Serial console with its log, graphics when asked, no balloon.
+// Serial console with its log, graphics when asked, the balloon, and the
+// random number generator when asked.
 Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                                   DomainXml& xml);
 

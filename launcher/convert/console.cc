@@ -1,6 +1,7 @@
 // Configurator for what a person sees of the guest: the serial console (a
 // unix socket or a pty, always mirrored to a log file), VNC only when the
-// VMI asks for graphics, and the memory balloon.
+// VMI asks for graphics; and the memory balloon and the random number
+// generator (devices.rng).
 #include <sys/un.h>
 
 #include <string>
@@ -84,6 +85,11 @@ Status ConfigureConsoleAndDisplay(const VirtualMachineInstance& vmi, const Conve
   xml.balloon = &xml.devices->Add("memballoon")
                      .Attr("model", VirtioModel(vmi))
                      .Attr("freePageReporting", "on");
+  // As KubeVirt: the node's /dev/urandom, which never blocks the guest.
+  if (devices.rng.has_value()) {
+    xml.rng = &xml.devices->Add("rng").Attr("model", VirtioModel(vmi));
+    xml.rng->Add("backend").Attr("model", "random").Text("/dev/urandom");
+  }
   return Status::Ok();
 }
 

@@ -55,6 +55,7 @@ Status ConfigurePciTopology(const VirtualMachineInstance& vmi, DomainXml& xml) {
   for (XmlElement* controller : xml.pci_controllers) AddressOnRootPort(*controller, bus++);
   for (XmlElement* disk : xml.pci_disks) AddressOnRootPort(*disk, bus++);
   if (xml.balloon != nullptr) AddressOnRootPort(*xml.balloon, bus++);
+  if (xml.rng != nullptr) AddressOnRootPort(*xml.rng, bus++);
   // One more, empty, as libvirt adds to a new q35 domain for hotplug.
   for (unsigned index = 1; index <= bus; ++index) {
     xml.devices->Add("controller")

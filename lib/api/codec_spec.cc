@@ -116,7 +116,8 @@ Json EncodeMachine(const Machine& machine) {
   return w.Done();
 }
 
-// Decodes an object Vireo models only by its presence (bios, masquerade, pod).
+// Decodes an object Vireo models only by its presence (bios, masquerade, pod,
+// rng).
 template <typename T>
 void DecodeMarker(const Json& json, const std::string& path, Problems& problems, T* out) {
   ObjectReader r(json, path, problems);
@@ -262,6 +263,7 @@ void DecodeDevices(const Json& json, const std::string& path, Problems& problems
   r.OptBool("autoattachPodInterface", &out->autoattach_pod_interface);
   r.OptBool("autoattachSerialConsole", &out->autoattach_serial_console);
   r.OptBool("autoattachGraphicsDevice", &out->autoattach_graphics_device);
+  r.OptObject("rng", &out->rng, DecodeMarker<Rng>);
   out->extra = r.Extra();
 }
 
@@ -272,6 +274,7 @@ Json EncodeDevices(const Devices& devices) {
   w.OptBool("autoattachPodInterface", devices.autoattach_pod_interface);
   w.OptBool("autoattachSerialConsole", devices.autoattach_serial_console);
   w.OptBool("autoattachGraphicsDevice", devices.autoattach_graphics_device);
+  w.OptObject("rng", devices.rng, EncodeMarker<Rng>);
   return w.Done();
 }
 

@@ -85,6 +85,8 @@ TEST(CodecTest, DecodesTheCirrosVm) {
   ASSERT_EQ(spec.networks.size(), 1u);
   EXPECT_TRUE(spec.networks[0].pod.has_value());
   EXPECT_TRUE(spec.domain.devices.interfaces[0].masquerade.has_value());
+  EXPECT_TRUE(spec.domain.devices.rng.has_value());
+  EXPECT_FALSE(spec.domain.devices.extra.contains("rng"));
 
   EXPECT_TRUE(vm->status.created);
   EXPECT_TRUE(vm->status.ready);

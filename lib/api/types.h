@@ -163,12 +163,18 @@ struct Interface {
   Json extra;  // other bindings (bridge, sriov, ...), pciAddress, dhcpOptions
 };
 
+// A virtio random number generator; it takes no settings.
+struct Rng {
+  Json extra;
+};
+
 struct Devices {
   std::vector<Disk> disks;
   std::vector<Interface> interfaces;
   std::optional<bool> autoattach_pod_interface;
   std::optional<bool> autoattach_serial_console;
   std::optional<bool> autoattach_graphics_device;
+  std::optional<Rng> rng;
   Json extra;
 };
 

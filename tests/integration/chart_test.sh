@@ -98,13 +98,13 @@ if [[ ${1:-} == --server ]]; then
     elif grep -qF 'emulation: "bogus" is not one of auto, on, off' <<<"$out"; then pass; else
       fail "helm install --set emulation=bogus names the value" "$out"; fi
     # A chart that carries a KubeVirt VM with a field Vireo does not support
-    # (rng) and a VMI with another, inside a list item (a LUN disk): Helm
+    # (tpm) and a VMI with another, inside a list item (a LUN disk): Helm
     # sends fieldValidation=Warn, which would prune an undeclared field and
     # install the VM without it. The CRDs refuse both, naming them; the same
     # chart without those fields installs.
     mkdir -p "$tmp/vmchart/templates"
     printf 'apiVersion: v2\nname: vmchart\nversion: 0.1.0\n' >"$tmp/vmchart/Chart.yaml"
-    printf 'rng: true\n' >"$tmp/vmchart/values.yaml"
+    printf 'tpm: true\n' >"$tmp/vmchart/values.yaml"
     cat >"$tmp/vmchart/templates/vm.yaml" <<'YAML'
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
@@ -119,8 +119,8 @@ spec:
           disks:
           - name: containerdisk
             disk: {bus: virtio}
-          {{- if .Values.rng }}
-          rng: {}
+          {{- if .Values.tpm }}
+          tpm: {}
           {{- end }}
         resources:
           requests: {memory: 128Mi}
@@ -139,7 +139,7 @@ spec:
       - name: containerdisk
         disk: {bus: virtio}
       - name: data
-        {{- if .Values.rng }}
+        {{- if .Values.tpm }}
         lun: {}
         {{- else }}
         disk: {}
@@ -152,9 +152,9 @@ spec:
     emptyDisk: {capacity: 1Gi}
 YAML
     if out=$(helm_k install "vm$$" "$tmp/vmchart" --namespace "$ns" 2>&1); then
-      fail "helm install of a chart with a VM that has rng is refused" "$out"
+      fail "helm install of a chart with a VM that has tpm is refused" "$out"
     else
-      for want in 'spec.template.spec.domain.devices.rng: Invalid value: Vireo does not support domain.devices.rng' \
+      for want in 'spec.template.spec.domain.devices.tpm: Invalid value: Vireo does not support domain.devices.tpm' \
           'spec.domain.devices.disks[1].lun: Invalid value: Vireo does not support domain.devices.disks[].lun'; do
         grep -qF -- "$want" <<<"$out" && pass || fail "helm install says '$want'" "$out"
       done
@@ -162,9 +162,9 @@ YAML
     if out=$(k get vm,vmi -n "$ns" -o name 2>&1) && [[ -z $out ]]; then pass; else
       fail "the refused helm install made no VM and no VMI" "$out"; fi
     helm_k uninstall "vm$$" --namespace "$ns" >/dev/null 2>&1
-    if out=$(helm_k install "vm$$" "$tmp/vmchart" --namespace "$ns" --set rng=false 2>&1) &&
+    if out=$(helm_k install "vm$$" "$tmp/vmchart" --namespace "$ns" --set tpm=false 2>&1) &&
         out=$(k get vm "vm$$-vm" -n "$ns" -o name 2>&1); then pass; else
-      fail "helm install of the same chart without rng and lun" "$out"; fi
+      fail "helm install of the same chart without tpm and lun" "$out"; fi
     helm_k uninstall "vm$$" --namespace "$ns" >/dev/null 2>&1
   else
     fail "create namespace $ns" "$out"

@@ -84,11 +84,11 @@ bad_list "a supported field listed as unsupported" \
   "domain.devices.disks[].serial is declared as supported in vmi-spec.yaml" \
   '  domain.devices.disks[].tag:|  domain.devices.disks[].serial: string the serial\n  domain.devices.disks[].tag:'
 bad_list "an unsupported field under a parent the source lacks" \
-  "domain.devices.nowhere[].rng: nowhere[] is not declared in vmi-spec.yaml" \
-  '  domain.devices.rng:|  domain.devices.nowhere[].rng: object an RNG\n  domain.devices.rng:'
+  "domain.devices.nowhere[].tpm: nowhere[] is not declared in vmi-spec.yaml" \
+  '  domain.devices.tpm:|  domain.devices.nowhere[].tpm: object a TPM\n  domain.devices.tpm:'
 bad_list "an unsupported field without its type" \
-  "domain.devices.rng: give its type" \
-  '  domain.devices.rng: object |  domain.devices.rng: '
+  "domain.devices.tpm: give its type" \
+  '  domain.devices.tpm: object |  domain.devices.tpm: '
 if out=$("$python" - "$tmp/crds" "$root/crds/src/unsupported.yaml" 2>&1 <<'EOF'
 import sys, yaml
 crds, listed = sys.argv[1], yaml.safe_load(open(sys.argv[2]))
@@ -135,7 +135,7 @@ EOF
 
 # --check-kubevirt compares the CRDs with a KubeVirt OpenAPI document: here a
 # made-up one, where a field nobody declares or refuses (at two depths, one
-# inside the disks list) is reported, and a refused one (rng), a supported one
+# inside the disks list) is reported, and a refused one (tpm), a supported one
 # (disks[].bootOrder) and one kept whole (affinity) are not.
 cat >"$tmp/swagger.json" <<'EOF'
 {"definitions": {
@@ -145,7 +145,7 @@ cat >"$tmp/swagger.json" <<'EOF'
     "madeUpSpecField": {"type": "string"}}},
   "v1.DomainSpec": {"type": "object", "properties": {"devices": {"$ref": "#/definitions/v1.Devices"}}},
   "v1.Devices": {"type": "object", "properties": {
-    "rng": {"type": "object"},
+    "tpm": {"type": "object"},
     "disks": {"type": "array", "items": {"$ref": "#/definitions/v1.Disk"}}}},
   "v1.Disk": {"type": "object", "properties": {"bootOrder": {"type": "integer"}, "madeUpDiskKnob": {"type": "boolean"}}},
   "v1.Affinity": {"type": "object", "properties": {"nodeAffinity": {"type": "object"}}}}}

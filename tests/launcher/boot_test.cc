@@ -44,11 +44,23 @@ std::string Diagnostics(Process& launcher, TestPod& pod) {
          ReadFileOrEmpty(pod.ConsoleLog());
 }
 
+// The VMI pod.WriteVmi wrote, with `fields` ("\"rng\":{}") added to its
+// devices.
+void AddDevices(TestPod& pod, const std::string& fields) {
+  std::string vmi = ReadFileOrEmpty(pod.VmiFile());
+  const std::string devices = R"("devices":{)";
+  const size_t at = vmi.find(devices);
+  ASSERT_NE(at, std::string::npos) << vmi;
+  vmi.insert(at + devices.size(), fields + ",");
+  WriteFileOrDie(pod.VmiFile(), vmi);
+}
+
 TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   TestPod pod;
   pod.AddContainerDisk("rootdisk");
   pod.AddPvc("data", 64 << 20);
   pod.WriteVmi("lifecycle", kVolumes, kDisks);
+  AddDevices(pod, R"("rng":{})");
   const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
   const std::string image_sha = Sha256(image);
 
@@ -62,6 +74,12 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
     EXPECT_THAT(ReadFileOrEmpty(pod.ConsoleLog()), HasSubstr(kReadyMarker));
 
     EXPECT_TRUE(Converse(*console, "echo $((6*7))-answer", "42-answer"));
+    // devices.rng: the guest's hardware RNG is the virtio one, and it gives
+    // bytes.
+    EXPECT_TRUE(Converse(*console, "sed 's/^/rng-is-/' /sys/class/misc/hw_random/rng_current",
+                         "rng-is-virtio_rng.0"));
+    EXPECT_TRUE(Converse(*console, "head -c 16 /dev/hwrng | wc -c | sed 's/^ */hwrng-bytes-/'",
+                         "hwrng-bytes-16"));
     EXPECT_TRUE(
         Converse(*console, "echo kept-$((1000+1)) > /mnt/data/keep.txt && echo w-$((1+1))", "w-2"));
     EXPECT_TRUE(Converse(*console,
