@@ -346,6 +346,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   if (!spec.tolerations.is_null()) pod_spec["tolerations"] = spec.tolerations;
   if (!spec.hostname.empty()) pod_spec["hostname"] = Str(spec.hostname);
   if (!spec.subdomain.empty()) pod_spec["subdomain"] = Str(spec.subdomain);
+  if (!spec.priority_class_name.empty()) {
+    pod_spec["priorityClassName"] = Str(spec.priority_class_name);
+  }
 
   Json pod = Json::object();
   pod["apiVersion"] = Str("v1");

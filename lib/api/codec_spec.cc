@@ -400,6 +400,7 @@ void DecodeVmiSpec(const Json& json, const std::string& path, Problems& problems
   r.String("evictionStrategy", &out->eviction_strategy);
   r.String("hostname", &out->hostname);
   r.String("subdomain", &out->subdomain);
+  r.String("priorityClassName", &out->priority_class_name);
   out->extra = r.Extra();
 }
 
@@ -415,6 +416,7 @@ Json EncodeVmiSpec(const VirtualMachineInstanceSpec& spec) {
   w.String("evictionStrategy", spec.eviction_strategy);
   w.String("hostname", spec.hostname);
   w.String("subdomain", spec.subdomain);
+  w.String("priorityClassName", spec.priority_class_name);
   return w.Done();
 }
 

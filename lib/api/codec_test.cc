@@ -123,6 +123,7 @@ TEST(CodecTest, DecodesThePvcVm) {
   EXPECT_EQ(iface.ports[1].protocol, "");
   EXPECT_EQ(spec.volumes[0].persistent_volume_claim->claim_name, "fedora-root");
   EXPECT_EQ(spec.node_selector.at("kubernetes.io/arch"), "amd64");
+  EXPECT_EQ(spec.priority_class_name, "vm-high");
   EXPECT_TRUE(spec.affinity.contains("nodeAffinity"));
   EXPECT_EQ(spec.tolerations.size(), 1u);
   EXPECT_EQ(spec.hostname, "db1");

@@ -261,7 +261,8 @@ struct VirtualMachineInstanceSpec {
   std::string eviction_strategy;  // "None", "LiveMigrate", "LiveMigrateIfPossible", "External"
   std::string hostname;
   std::string subdomain;
-  Json extra;  // priorityClassName, schedulerName, probes, dnsConfig, ...
+  std::string priority_class_name;  // the launcher pod's
+  Json extra;  // schedulerName, probes, dnsConfig, ...
 };
 
 // ------------------------------------------------------------- VMI

@@ -98,6 +98,39 @@ TEST_F(ControllerFailureTest, AnInvalidLauncherPodFailsTheVmiWithTheApiserversWo
   EXPECT_EQ(PhaseOf(*Get(kv::kVirtualMachineInstances, name)), "Failed");
 }
 
+// spec.priorityClassName reaches the launcher pod, whose priority the
+// apiserver then sets from the class; a class that does not exist makes the
+// apiserver refuse the pod, and the VMI fails with its words.
+TEST_F(ControllerFailureTest, APriorityClassReachesThePodAndAMissingOneFailsTheVmi) {
+  const kube::Resource priority_classes{"scheduling.k8s.io", "v1", "priorityclasses",
+                                        "PriorityClass", false};
+  const std::string klass = "vireo-t1-" + ns_;
+  Json pc = JsonOf(R"({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                      "value": 1000})");
+  pc["metadata"]["name"] = Json(klass);
+  ASSERT_TRUE(admin_->Create(priority_classes, "", pc).ok());
+
+  Json vmi = NewVmi("with-class");
+  vmi["spec"]["priorityClassName"] = Json(klass);
+  auto made = admin_->Create(kv::kVirtualMachineInstances, ns_, vmi);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const Json pod = WaitForPod(base::UidOf(*made));
+  EXPECT_EQ(base::GetString(pod, "spec.priorityClassName"), klass);
+  EXPECT_EQ(base::GetInt(pod, "spec.priority"), std::optional<int64_t>(1000));
+  EXPECT_TRUE(admin_->Delete(priority_classes, "", klass).ok());
+
+  vmi = NewVmi("missing-class");
+  vmi["spec"]["priorityClassName"] = Json("vireo-no-such-class");
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
+  Json failed = WaitFor(
+      kv::kVirtualMachineInstances, "missing-class",
+      [](const Json& o) { return PhaseOf(o) == "Failed"; }, "Failed after the pod was refused");
+  EXPECT_EQ(base::GetString(failed, "status.reason"), "FailedCreate");
+  EXPECT_THAT(SynchronizedMessage(failed),
+              HasSubstr("no PriorityClass with name vireo-no-such-class was found"));
+  EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
+}
+
 // A namespace that enforces PodSecurity `restricted`: a launcher pod that
 // does not comply is refused (403, permanent), and the VMI must say so
 // instead of staying Pending; a VM with runStrategy Always then backs off
