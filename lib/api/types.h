@@ -262,7 +262,7 @@ struct VirtualMachineInstanceSpec {
   std::string hostname;
   std::string subdomain;
   std::string priority_class_name;  // the launcher pod's
-  Json extra;  // schedulerName, probes, dnsConfig, ...
+  Json extra;                       // schedulerName, probes, dnsConfig, ...
 };
 
 // ------------------------------------------------------------- VMI
