@@ -27,6 +27,14 @@ NodeState NodeStateOf(const Json& node) {
   return state;
 }
 
+std::optional<Event> HookSidecarsEvent(const api::StringMap& annotations) {
+  if (!annotations.contains(kHookSidecarsAnnotation)) return std::nullopt;
+  return Event{kube::EventType::kWarning, "HookSidecarsIgnored",
+               std::string("The annotation ") + kHookSidecarsAnnotation +
+                   " asks for hook sidecars, which Vireo does not run: the guest starts "
+                   "without them"};
+}
+
 bool IsPermanentRefusal(const base::Status& status) {
   switch (status.code()) {
     case base::Code::kInvalid:

@@ -90,6 +90,14 @@ struct Event {
   std::string message;  // for people; names the objects involved
 };
 
+// KubeVirt's hook sidecars (containers that rewrite the domain before it
+// starts), asked for by this annotation on a VMI or a VM's template. Vireo
+// runs none: the guest starts without them, with this Warning Event
+// (HookSidecarsIgnored) on the VMI when its pod is made and on the VM when
+// it makes the VMI; nullopt without the annotation.
+inline constexpr char kHookSidecarsAnnotation[] = "hooks.kubevirt.io/hookSidecars";
+std::optional<Event> HookSidecarsEvent(const api::StringMap& annotations);
+
 // `first` then those of `then` it lacks (same type, reason and message):
 // the events of a decision and of the one its own writes lead to.
 std::vector<Event> MergeEvents(std::vector<Event> first, const std::vector<Event>& then);

@@ -137,6 +137,9 @@ VmDecision DecideVm(const VmObservation& obs) {
     d.events.push_back(
         {kube::EventType::kNormal, "SuccessfulCreate",
          "Started the virtual machine by creating VirtualMachineInstance " + vm.metadata.name});
+    if (std::optional<Event> e = HookSidecarsEvent(vm.spec.template_spec.metadata.annotations)) {
+      d.events.push_back(std::move(*e));
+    }
   }
 
   // 3. The status, and the events that tell of it.

@@ -13,7 +13,9 @@ namespace {
 
 using api::RunStrategy;
 using api::VmiPhase;
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::Not;
 using testing::Now;
 using testing::Vm;
 using testing::VmiOf;
@@ -182,6 +184,32 @@ TEST(DecideVm, AddsFinalizerToNewVm) {
   const VmDecision d = DecideVm(obs);
   ASSERT_TRUE(d.finalizers.has_value());
   EXPECT_THAT(*d.finalizers, ElementsAre("example.org/other", kVmFinalizer));
+}
+
+// Vireo runs no hook sidecars: the VM says so when it starts its VMI.
+TEST(DecideVm, HookSidecarsAreIgnoredWithAWarning) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kAlways);
+  obs.now = Now();
+  auto reasons = [](const VmDecision& d) {
+    std::vector<std::string> out;
+    for (const Event& e : d.events) out.push_back(e.reason);
+    return out;
+  };
+  VmDecision d = DecideVm(obs);
+  ASSERT_TRUE(d.create_vmi.has_value());
+  EXPECT_THAT(reasons(d), Not(Contains("HookSidecarsIgnored")));
+
+  obs.vm->spec.template_spec.metadata.annotations[kHookSidecarsAnnotation] =
+      R"([{"image": "registry.example/hook:v1"}])";
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.create_vmi.has_value());
+  EXPECT_THAT(reasons(d), Contains("HookSidecarsIgnored"));
+  for (const Event& e : d.events) {
+    if (e.reason == "HookSidecarsIgnored") {
+      EXPECT_EQ(e.type, kube::EventType::kWarning);
+    }
+  }
 }
 
 TEST(DecideVm, DeletionRemovesVmiThenFinalizer) {

@@ -536,6 +536,9 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
         d.create_pod = std::move(*pod);
         d.events.push_back(
             {kube::EventType::kNormal, "SuccessfulCreate", "Created launcher pod " + pod_name});
+        if (std::optional<Event> e = HookSidecarsEvent(vmi.metadata.annotations)) {
+          d.events.push_back(std::move(*e));
+        }
       }
     }
     SetEmulationCondition(obs.config, pods.empty() ? nullptr : &pods[primary], obs.now, &status,

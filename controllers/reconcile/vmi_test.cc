@@ -198,6 +198,18 @@ TEST(DecideVmi, NoPodMakesOneNamedAfterTheUid) {
   EXPECT_EQ(base::NameOf(*again.create_pod), base::NameOf(*d.create_pod));
 }
 
+// Vireo runs no hook sidecars: the VMI says so when its pod is made.
+TEST(DecideVmi, HookSidecarsAreIgnoredWithAWarning) {
+  api::VirtualMachineInstance vmi = Vmi();
+  vmi.metadata.annotations[kHookSidecarsAnnotation] = R"([{"image": "registry.example/hook:v1"}])";
+  const VmiDecision d = DecideVmi(Observe(vmi));
+  ASSERT_TRUE(d.create_pod.has_value());
+  ASSERT_EQ(d.events.size(), 2u);
+  EXPECT_EQ(d.events[1].type, kube::EventType::kWarning);
+  EXPECT_EQ(d.events[1].reason, "HookSidecarsIgnored");
+  EXPECT_THAT(d.events[1].message, ::testing::HasSubstr("hooks.kubevirt.io/hookSidecars"));
+}
+
 TEST(DecideVmi, EmulationConditionFollowsTheMode) {
   for (auto [mode, want] :
        {std::pair{EmulationMode::kOn, "True"}, std::pair{EmulationMode::kOff, "False"}}) {
