@@ -23,6 +23,7 @@ struct DomainXml {
   XmlElement* os = nullptr;
   XmlElement* features = nullptr;
   XmlElement* cpu = nullptr;
+  XmlElement* clock = nullptr;
   XmlElement* devices = nullptr;
   // Arguments for <qemu:commandline>, for what libvirt 9.0 cannot express.
   std::vector<std::string> qemu_args;
@@ -50,6 +51,9 @@ Status ConfigureCpu(const VirtualMachineInstance& vmi, const ConvertContext& ctx
 // (ACPI, APIC, SMM for secure boot, the TCG translation cache).
 Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                          DomainXml& xml);
+// <clock>: UTC, shifted by clock.utc.offsetSeconds, and clock.timer's
+// timers.
+Status ConfigureClock(const VirtualMachineInstance& vmi, DomainXml& xml);
 // <disk> per VMI disk, in spec order, and the controllers their buses need.
 Status ConfigureDisks(const VirtualMachineInstance& vmi, const ConvertContext& ctx, DomainXml& xml);
 // NICs on the pod network (masquerade): slirp on QEMU's command line, or

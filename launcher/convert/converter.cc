@@ -30,7 +30,7 @@ base::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& 
   xml.os = &domain.Add("os");
   xml.features = &domain.Add("features");
   xml.cpu = &domain.Add("cpu");
-  domain.Add("clock").Attr("offset", "utc");
+  xml.clock = &domain.Add("clock");
   // A guest that powers off ends the launcher (exit 0); a reboot stays
   // inside QEMU; a crash ends it too, so the VMI fails visibly.
   domain.Add("on_poweroff").Text("destroy");
@@ -41,7 +41,7 @@ base::Result<std::string> ConvertToDomainXml(const api::VirtualMachineInstance& 
   using namespace convert_internal;  // NOLINT: the configurators, in order
   for (const Status& status :
        {ConfigureMemory(vmi, xml), ConfigureCpu(vmi, ctx, xml), ConfigureFirmware(vmi, ctx, xml),
-        ConfigureDisks(vmi, ctx, xml), ConfigureInterfaces(vmi, ctx, xml),
+        ConfigureClock(vmi, xml), ConfigureDisks(vmi, ctx, xml), ConfigureInterfaces(vmi, ctx, xml),
         ConfigureConsoleAndDisplay(vmi, ctx, xml), ConfigurePciTopology(vmi, xml)}) {
     if (!status.ok()) return status.WithContext("convert VMI " + DomainName(vmi));
   }

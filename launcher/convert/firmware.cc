@@ -1,7 +1,9 @@
 // Configurator for the machine and its firmware: machine type, SeaBIOS or
-// OVMF (with secure boot and its variable store), SMBIOS identity, and the
-// platform features every guest needs (ACPI above all).
+// OVMF (with secure boot and its variable store), SMBIOS identity, the
+// platform features every guest needs (ACPI above all), and the clock.
 #include <cctype>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "launcher/convert/configurators.h"
@@ -102,6 +104,33 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
     // would take more than a pod's memory overhead.
     features.Add("tcg").Add("tb-cache").Attr("unit", "MiB").Text(std::to_string(ctx.tb_cache_mib));
   }
+  return Status::Ok();
+}
+
+Status ConfigureClock(const VirtualMachineInstance& vmi, DomainXml& xml) {
+  XmlElement& clock = *xml.clock;
+  const std::optional<api::Clock>& spec = vmi.spec.domain.clock;
+  const int64_t offset =
+      spec.has_value() && spec->utc.has_value() ? spec->utc->offset_seconds.value_or(0) : 0;
+  if (offset == 0) {
+    clock.Attr("offset", "utc");
+  } else {
+    // QEMU's -rtc base=<UTC now + offset>: the guest reads it at boot.
+    clock.Attr("offset", "variable")
+        .Attr("basis", "utc")
+        .Attr("adjustment", std::to_string(offset));
+  }
+  if (!spec.has_value() || !spec->timer.has_value()) return Status::Ok();
+  auto add = [&clock](const char* name, const std::optional<api::ClockTimer>& given) {
+    if (!given.has_value()) return;
+    XmlElement& timer = clock.Add("timer").Attr("name", name);
+    if (!given->tick_policy.empty()) timer.Attr("tickpolicy", given->tick_policy);
+    if (!given->track.empty()) timer.Attr("track", given->track);
+    timer.Attr("present", given->present.value_or(true) ? "yes" : "no");
+  };
+  add("hpet", spec->timer->hpet);
+  add("pit", spec->timer->pit);
+  add("rtc", spec->timer->rtc);
   return Status::Ok();
 }
 

@@ -278,6 +278,80 @@ Json EncodeDevices(const Devices& devices) {
   return w.Done();
 }
 
+// hpet and pit; rtc also has track.
+void DecodeClockTimer(const Json& json, const std::string& path, Problems& problems,
+                      ClockTimer* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptBool("present", &out->present);
+  r.String("tickPolicy", &out->tick_policy);
+  out->extra = r.Extra();
+}
+
+void DecodeRtcTimer(const Json& json, const std::string& path, Problems& problems,
+                    ClockTimer* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptBool("present", &out->present);
+  r.String("tickPolicy", &out->tick_policy);
+  r.String("track", &out->track);
+  out->extra = r.Extra();
+}
+
+Json EncodeClockTimer(const ClockTimer& timer) {
+  ObjectWriter w(timer.extra);
+  w.OptBool("present", timer.present);
+  w.String("tickPolicy", timer.tick_policy);
+  w.String("track", timer.track);
+  return w.Done();
+}
+
+void DecodeClockTimers(const Json& json, const std::string& path, Problems& problems,
+                       ClockTimers* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptObject("hpet", &out->hpet, DecodeClockTimer);
+  r.OptObject("pit", &out->pit, DecodeClockTimer);
+  r.OptObject("rtc", &out->rtc, DecodeRtcTimer);
+  out->extra = r.Extra();
+}
+
+Json EncodeClockTimers(const ClockTimers& timers) {
+  ObjectWriter w(timers.extra);
+  w.OptObject("hpet", timers.hpet, EncodeClockTimer);
+  w.OptObject("pit", timers.pit, EncodeClockTimer);
+  w.OptObject("rtc", timers.rtc, EncodeClockTimer);
+  return w.Done();
+}
+
+void DecodeClockUtc(const Json& json, const std::string& path, Problems& problems, ClockUtc* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptInt("offsetSeconds", &out->offset_seconds);
+  out->extra = r.Extra();
+}
+
+Json EncodeClockUtc(const ClockUtc& utc) {
+  ObjectWriter w(utc.extra);
+  w.OptInt("offsetSeconds", utc.offset_seconds);
+  return w.Done();
+}
+
+void DecodeClock(const Json& json, const std::string& path, Problems& problems, Clock* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptObject("utc", &out->utc, DecodeClockUtc);
+  r.OptObject("timer", &out->timer, DecodeClockTimers);
+  out->extra = r.Extra();
+}
+
+Json EncodeClock(const Clock& clock) {
+  ObjectWriter w(clock.extra);
+  w.OptObject("utc", clock.utc, EncodeClockUtc);
+  w.OptObject("timer", clock.timer, EncodeClockTimers);
+  return w.Done();
+}
+
 void DecodeDomain(const Json& json, const std::string& path, Problems& problems, DomainSpec* out) {
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
@@ -286,6 +360,7 @@ void DecodeDomain(const Json& json, const std::string& path, Problems& problems,
   r.Object("resources", &out->resources, DecodeResources);
   r.OptObject("machine", &out->machine, DecodeMachine);
   r.OptObject("firmware", &out->firmware, DecodeFirmware);
+  r.OptObject("clock", &out->clock, DecodeClock);
   r.Object("devices", &out->devices, DecodeDevices);
   out->extra = r.Extra();
 }
@@ -297,6 +372,7 @@ Json EncodeDomain(const DomainSpec& domain) {
   w.Object("resources", domain.resources, EncodeResources);
   w.OptObject("machine", domain.machine, EncodeMachine);
   w.OptObject("firmware", domain.firmware, EncodeFirmware);
+  w.OptObject("clock", domain.clock, EncodeClock);
   // Required by KubeVirt's schema, so written even when empty.
   w.Set("devices", EncodeDevices(domain.devices));
   return w.Done();

@@ -178,14 +178,41 @@ struct Devices {
   Json extra;
 };
 
+// One of clock.timer's hpet, pit, rtc; "" and nullopt: not given.
+struct ClockTimer {
+  std::optional<bool> present;
+  std::string tick_policy;
+  std::string track;  // rtc only
+  Json extra;
+};
+
+struct ClockTimers {
+  std::optional<ClockTimer> hpet;
+  std::optional<ClockTimer> pit;
+  std::optional<ClockTimer> rtc;
+  Json extra;  // kvm, hyperv (refused by the CRD)
+};
+
+struct ClockUtc {
+  std::optional<int64_t> offset_seconds;
+  Json extra;
+};
+
+struct Clock {
+  std::optional<ClockUtc> utc;
+  std::optional<ClockTimers> timer;
+  Json extra;  // timezone (refused by the CRD)
+};
+
 struct DomainSpec {
   std::optional<Cpu> cpu;
   std::optional<Memory> memory;
   ResourceRequirements resources;
   std::optional<Machine> machine;
   std::optional<Firmware> firmware;
+  std::optional<Clock> clock;
   Devices devices;
-  Json extra;  // features, clock, ...
+  Json extra;  // features, ...
 };
 
 // The volume sources below but cloud-init are read and written from field

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdint>
+#include <ctime>
 #include <fstream>
 #include <string>
 
@@ -44,15 +46,30 @@ std::string Diagnostics(Process& launcher, TestPod& pod) {
          ReadFileOrEmpty(pod.ConsoleLog());
 }
 
-// The VMI pod.WriteVmi wrote, with `fields` ("\"rng\":{}") added to its
-// devices.
-void AddDevices(TestPod& pod, const std::string& fields) {
+// The VMI pod.WriteVmi wrote, with `fields` ("\"rng\":{}") added to the
+// object that begins with `object` ("\"devices\":{").
+void AddToVmi(TestPod& pod, const std::string& object, const std::string& fields) {
   std::string vmi = ReadFileOrEmpty(pod.VmiFile());
-  const std::string devices = R"("devices":{)";
-  const size_t at = vmi.find(devices);
+  const size_t at = vmi.find(object);
   ASSERT_NE(at, std::string::npos) << vmi;
-  vmi.insert(at + devices.size(), fields + ",");
+  vmi.insert(at + object.size(), fields + ",");
   WriteFileOrDie(pod.VmiFile(), vmi);
+}
+
+// The guest's `date +%s`, read through the console; -1 if it did not answer.
+int64_t GuestEpochSeconds(Process& console) {
+  const size_t from = console.Stdout().size();
+  if (!Converse(console, "echo epoch-$(date +%s)-$((1+1))end", "-2end")) return -1;
+  const std::string out = console.Stdout().substr(from);
+  // The echoed command has "epoch-$(", the answer "epoch-<digits>-2end".
+  for (size_t at = out.find("epoch-"); at != std::string::npos; at = out.find("epoch-", at + 1)) {
+    const size_t end = out.find("-2end", at);
+    const std::string digits = out.substr(at + 6, end == std::string::npos ? 0 : end - at - 6);
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      return std::stoll(digits);
+    }
+  }
+  return -1;
 }
 
 TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
@@ -60,7 +77,9 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   pod.AddContainerDisk("rootdisk");
   pod.AddPvc("data", 64 << 20);
   pod.WriteVmi("lifecycle", kVolumes, kDisks);
-  AddDevices(pod, R"("rng":{})");
+  AddToVmi(pod, R"("devices":{)", R"("rng":{})");
+  // The guest's clock a day ahead of the node's.
+  AddToVmi(pod, R"("domain":{)", R"("clock":{"utc":{"offsetSeconds":86400}})");
   const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
   const std::string image_sha = Sha256(image);
 
@@ -74,6 +93,12 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
     EXPECT_THAT(ReadFileOrEmpty(pod.ConsoleLog()), HasSubstr(kReadyMarker));
 
     EXPECT_TRUE(Converse(*console, "echo $((6*7))-answer", "42-answer"));
+    // clock.utc.offsetSeconds: the guest read its RTC a day ahead (boot and
+    // TCG's slowness allowed for).
+    const int64_t guest = GuestEpochSeconds(*console);
+    const int64_t node = static_cast<int64_t>(std::time(nullptr));
+    EXPECT_NEAR(static_cast<double>(guest - node), 86400.0, 300.0)
+        << "guest " << guest << ", node " << node;
     // devices.rng: the guest's hardware RNG is the virtio one, and it gives
     // bytes.
     EXPECT_TRUE(Converse(*console, "sed 's/^/rng-is-/' /sys/class/misc/hw_random/rng_current",
