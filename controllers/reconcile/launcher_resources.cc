@@ -83,10 +83,15 @@ Result<int64_t> GuestBytes(const api::DomainSpec& domain) {
                       "spec.domain.memory.guest: the VMI says no memory size");
 }
 
-}  // namespace
+// The pod's memory: its request (the VMI's request, else the guest's
+// memory, plus the overhead) and the overhead, which a limit gets too.
+struct PodMemory {
+  int64_t request = 0;
+  int64_t overhead = 0;
+};
 
-Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
-                                           const LauncherConfig& config) {
+Result<PodMemory> PodMemoryOf(const api::VirtualMachineInstanceSpec& spec,
+                              const LauncherConfig& config) {
   Result<int64_t> guest = GuestBytes(spec.domain);
   if (!guest.ok()) return guest.status();
   int64_t base = *guest;
@@ -96,15 +101,26 @@ Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec
     if (!asked.ok()) return asked.status();
     base = *asked;
   }
-  return RoundUpToMiB(base + OverheadBytes(spec.domain, *guest, config));
+  PodMemory memory;
+  memory.overhead = OverheadBytes(spec.domain, *guest, config);
+  memory.request = RoundUpToMiB(base + memory.overhead);
+  return memory;
+}
+
+}  // namespace
+
+Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstanceSpec& spec,
+                                           const LauncherConfig& config) {
+  Result<PodMemory> memory = PodMemoryOf(spec, config);
+  if (!memory.ok()) return memory.status();
+  return memory->request;
 }
 
 Result<Json> LauncherResources(const api::VirtualMachineInstance& vmi,
                                const LauncherConfig& config) {
   const api::DomainSpec& domain = vmi.spec.domain;
-  Result<int64_t> guest = GuestBytes(domain);
-  if (!guest.ok()) return guest.status();
-  const int64_t overhead = OverheadBytes(domain, *guest, config);
+  Result<PodMemory> memory = PodMemoryOf(vmi.spec, config);
+  if (!memory.ok()) return memory.status();
 
   Json requests = Json::object();
   Json limits = Json::object();
@@ -112,13 +128,11 @@ Result<Json> LauncherResources(const api::VirtualMachineInstance& vmi,
   for (const auto& [name, value] : domain.resources.requests) requests[name] = Str(value);
   for (const auto& [name, value] : domain.resources.limits) limits[name] = Str(value);
 
-  Result<int64_t> request = LauncherMemoryRequestBytes(vmi.spec, config);
-  if (!request.ok()) return request.status();
-  requests["memory"] = Str(BytesQuantity(*request));
+  requests["memory"] = Str(BytesQuantity(memory->request));
   if (auto it = domain.resources.limits.find("memory"); it != domain.resources.limits.end()) {
     Result<int64_t> limit = ParseBytes(it->second, "spec.domain.resources.limits.memory");
     if (!limit.ok()) return limit.status();
-    limits["memory"] = Str(BytesQuantity(RoundUpToMiB(*limit + overhead)));
+    limits["memory"] = Str(BytesQuantity(RoundUpToMiB(*limit + memory->overhead)));
   }
 
   if (!domain.resources.requests.contains("cpu")) {
