@@ -114,6 +114,28 @@ TEST(Convert, RefusesSecureBootWithoutQ35) {
   EXPECT_TRUE(ConvertToDomainXml(vmi, SmallContext(vmi)).ok());
 }
 
+// features.smm: on when given; secure boot needs it, so smm off with secure
+// boot is refused.
+TEST(Convert, SmmFollowsTheFeatureAndSecureBootNeedsIt) {
+  auto vmi = SmallVmi();
+  auto xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, Not(HasSubstr("<smm")));
+  vmi.spec.domain.features.emplace().smm.emplace();
+  xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, HasSubstr("<smm state='on'/>"));
+
+  vmi.spec.domain.features->smm->enabled = false;
+  vmi.spec.domain.firmware->bootloader->bios.reset();
+  vmi.spec.domain.firmware->bootloader->efi.emplace();  // secureBoot: unset means true
+  EXPECT_THAT(ConvertError(vmi, SmallContext(vmi)).message(), HasSubstr("secure boot needs SMM"));
+  vmi.spec.domain.firmware->bootloader->efi->secure_boot = false;
+  xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_THAT(*xml, Not(HasSubstr("<smm")));
+}
+
 TEST(Convert, RefusesABadUuidAndMissingMemory) {
   auto vmi = SmallVmi();
   vmi.spec.domain.firmware->uuid = "not-a-uuid";

@@ -98,7 +98,15 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
   features.Add("apic");
   // OVMF's secure-boot build keeps its variable store safe from the guest
   // only with SMM on.
-  if (secure_boot) features.Add("smm").Attr("state", "on");
+  const std::optional<api::Features>& asked = vmi.spec.domain.features;
+  const bool smm_given = asked.has_value() && asked->smm.has_value();
+  const bool smm = smm_given ? asked->smm->enabled.value_or(true) : secure_boot;
+  if (secure_boot && !smm) {
+    return Status(Code::kInvalid,
+                  "spec.domain.features.smm.enabled is false, but EFI secure boot needs SMM; "
+                  "enable smm or set spec.domain.firmware.bootloader.efi.secureBoot to false");
+  }
+  if (smm) features.Add("smm").Attr("state", "on");
   if (ctx.emulation == Emulation::kTcg && ctx.tb_cache_mib > 0) {
     // Becomes -accel tcg,tb-size=N (libvirt >= 8.0): QEMU's default cache
     // would take more than a pod's memory overhead.

@@ -278,6 +278,37 @@ Json EncodeDevices(const Devices& devices) {
   return w.Done();
 }
 
+void DecodeFeatureState(const Json& json, const std::string& path, Problems& problems,
+                        FeatureState* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptBool("enabled", &out->enabled);
+  out->extra = r.Extra();
+}
+
+Json EncodeFeatureState(const FeatureState& state) {
+  ObjectWriter w(state.extra);
+  w.OptBool("enabled", state.enabled);
+  return w.Done();
+}
+
+void DecodeFeatures(const Json& json, const std::string& path, Problems& problems, Features* out) {
+  ObjectReader r(json, path, problems);
+  if (!r.is_object()) return;
+  r.OptObject("acpi", &out->acpi, DecodeFeatureState);
+  r.OptObject("apic", &out->apic, DecodeFeatureState);
+  r.OptObject("smm", &out->smm, DecodeFeatureState);
+  out->extra = r.Extra();
+}
+
+Json EncodeFeatures(const Features& features) {
+  ObjectWriter w(features.extra);
+  w.OptObject("acpi", features.acpi, EncodeFeatureState);
+  w.OptObject("apic", features.apic, EncodeFeatureState);
+  w.OptObject("smm", features.smm, EncodeFeatureState);
+  return w.Done();
+}
+
 // hpet and pit; rtc also has track.
 void DecodeClockTimer(const Json& json, const std::string& path, Problems& problems,
                       ClockTimer* out) {
@@ -361,6 +392,7 @@ void DecodeDomain(const Json& json, const std::string& path, Problems& problems,
   r.OptObject("machine", &out->machine, DecodeMachine);
   r.OptObject("firmware", &out->firmware, DecodeFirmware);
   r.OptObject("clock", &out->clock, DecodeClock);
+  r.OptObject("features", &out->features, DecodeFeatures);
   r.Object("devices", &out->devices, DecodeDevices);
   out->extra = r.Extra();
 }
@@ -373,6 +405,7 @@ Json EncodeDomain(const DomainSpec& domain) {
   w.OptObject("machine", domain.machine, EncodeMachine);
   w.OptObject("firmware", domain.firmware, EncodeFirmware);
   w.OptObject("clock", domain.clock, EncodeClock);
+  w.OptObject("features", domain.features, EncodeFeatures);
   // Required by KubeVirt's schema, so written even when empty.
   w.Set("devices", EncodeDevices(domain.devices));
   return w.Done();

@@ -178,6 +178,19 @@ struct Devices {
   Json extra;
 };
 
+// One of features' acpi, apic, smm.
+struct FeatureState {
+  std::optional<bool> enabled;  // default true
+  Json extra;                   // apic.endOfInterrupt (refused by the CRD)
+};
+
+struct Features {
+  std::optional<FeatureState> acpi;
+  std::optional<FeatureState> apic;
+  std::optional<FeatureState> smm;
+  Json extra;  // hyperv, kvm, pvspinlock, hypervPassthrough (refused by the CRD)
+};
+
 // One of clock.timer's hpet, pit, rtc; "" and nullopt: not given.
 struct ClockTimer {
   std::optional<bool> present;
@@ -211,8 +224,9 @@ struct DomainSpec {
   std::optional<Machine> machine;
   std::optional<Firmware> firmware;
   std::optional<Clock> clock;
+  std::optional<Features> features;
   Devices devices;
-  Json extra;  // features, ...
+  Json extra;  // chassis, ioThreadsPolicy, ...
 };
 
 // The volume sources below but cloud-init are read and written from field

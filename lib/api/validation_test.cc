@@ -290,6 +290,14 @@ INSTANTIATE_TEST_SUITE_P(
                s.domain.firmware->bootloader->efi.emplace();
              },
              "spec.domain.firmware.bootloader", kReasonInvalid},
+        Case{"SecureBootWithSmmOff",
+             [](Spec& s) {
+               s.domain.firmware.emplace();
+               s.domain.firmware->bootloader.emplace();
+               s.domain.firmware->bootloader->efi.emplace();  // secureBoot unset: true
+               s.domain.features.emplace().smm.emplace().enabled = false;
+             },
+             "spec.domain.features.smm.enabled", kReasonInvalid},
         Case{"NegativeGracePeriod", [](Spec& s) { s.termination_grace_period_seconds = -1; },
              "spec.terminationGracePeriodSeconds", kReasonInvalid}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "tests/launcher/harness.h"
 
@@ -78,8 +79,9 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   pod.AddPvc("data", 64 << 20);
   pod.WriteVmi("lifecycle", kVolumes, kDisks);
   AddToVmi(pod, R"("devices":{)", R"("rng":{})");
-  // The guest's clock a day ahead of the node's.
+  // The guest's clock a day ahead of the node's; SMM on.
   AddToVmi(pod, R"("domain":{)", R"("clock":{"utc":{"offsetSeconds":86400}})");
+  AddToVmi(pod, R"("domain":{)", R"("features":{"acpi":{},"smm":{}})");
   const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
   const std::string image_sha = Sha256(image);
 
@@ -91,6 +93,11 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
     ASSERT_TRUE(console->WaitForStdout(kReadyMarker, 120s)) << Diagnostics(*launcher, pod);
     EXPECT_THAT(console->Stdout(), HasSubstr("T2-CLOUD-INIT-42"));
     EXPECT_THAT(ReadFileOrEmpty(pod.ConsoleLog()), HasSubstr(kReadyMarker));
+    // features.smm: QEMU's machine has SMM on.
+    const std::vector<pid_t> qemu = QemuProcessesMentioning(pod.root());
+    ASSERT_EQ(qemu.size(), 1u);
+    EXPECT_THAT(ReadFileOrEmpty("/proc/" + std::to_string(qemu[0]) + "/cmdline"),
+                HasSubstr("smm=on"));
 
     EXPECT_TRUE(Converse(*console, "echo $((6*7))-answer", "42-answer"));
     // clock.utc.offsetSeconds: the guest read its RTC a day ahead (boot and
