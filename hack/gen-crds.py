@@ -591,6 +591,9 @@ CODEC_STRUCTS = [
     ("PersistentVolumeClaimSource", "VirtualMachineInstance", "spec.volumes[].persistentVolumeClaim"),
     ("EmptyDiskSource", "VirtualMachineInstance", "spec.volumes[].emptyDisk"),
     ("DataVolumeVolumeSource", "VirtualMachineInstance", "spec.volumes[].dataVolume"),
+    # acpi and apic have the same one field (enabled) as smm.
+    ("FeatureState", "VirtualMachineInstance", "spec.domain.features.smm"),
+    ("ClockUtc", "VirtualMachineInstance", "spec.domain.clock.utc"),
 ]
 
 
@@ -643,7 +646,7 @@ def codec_fields_header(crds):
                 continue
             if sub.get("x-kubernetes-int-or-string"):
                 field_kind = "kQuantity"
-            elif sub.get("type") in ("string", "boolean"):
+            elif sub.get("type") in ("string", "boolean", "integer"):
                 field_kind = "kValue"
             else:
                 raise SourceError(f"{kind} {path}.{name}: the codec's generated field lists "

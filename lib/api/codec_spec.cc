@@ -25,6 +25,10 @@ void ReadField(ObjectReader& r, std::string_view key, std::optional<bool>* out, 
   r.OptBool(key, out);
 }
 
+void ReadField(ObjectReader& r, std::string_view key, std::optional<int64_t>* out, FieldKind) {
+  r.OptInt(key, out);
+}
+
 void WriteField(ObjectWriter& w, std::string_view key, const std::string& value, FieldKind) {
   w.String(key, value);
 }
@@ -42,6 +46,11 @@ void DecodeFields(const Json& json, const std::string& path, Problems& problems,
     ReadField(r, key, &member, kind);
   });
   out->extra = r.Extra();
+}
+
+void WriteField(ObjectWriter& w, std::string_view key, const std::optional<int64_t>& value,
+                FieldKind) {
+  w.OptInt(key, value);
 }
 
 template <typename T>
@@ -278,34 +287,20 @@ Json EncodeDevices(const Devices& devices) {
   return w.Done();
 }
 
-void DecodeFeatureState(const Json& json, const std::string& path, Problems& problems,
-                        FeatureState* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptBool("enabled", &out->enabled);
-  out->extra = r.Extra();
-}
-
-Json EncodeFeatureState(const FeatureState& state) {
-  ObjectWriter w(state.extra);
-  w.OptBool("enabled", state.enabled);
-  return w.Done();
-}
-
 void DecodeFeatures(const Json& json, const std::string& path, Problems& problems, Features* out) {
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
-  r.OptObject("acpi", &out->acpi, DecodeFeatureState);
-  r.OptObject("apic", &out->apic, DecodeFeatureState);
-  r.OptObject("smm", &out->smm, DecodeFeatureState);
+  r.OptObject("acpi", &out->acpi, DecodeFields<FeatureState>);
+  r.OptObject("apic", &out->apic, DecodeFields<FeatureState>);
+  r.OptObject("smm", &out->smm, DecodeFields<FeatureState>);
   out->extra = r.Extra();
 }
 
 Json EncodeFeatures(const Features& features) {
   ObjectWriter w(features.extra);
-  w.OptObject("acpi", features.acpi, EncodeFeatureState);
-  w.OptObject("apic", features.apic, EncodeFeatureState);
-  w.OptObject("smm", features.smm, EncodeFeatureState);
+  w.OptObject("acpi", features.acpi, EncodeFields<FeatureState>);
+  w.OptObject("apic", features.apic, EncodeFields<FeatureState>);
+  w.OptObject("smm", features.smm, EncodeFields<FeatureState>);
   return w.Done();
 }
 
@@ -355,30 +350,17 @@ Json EncodeClockTimers(const ClockTimers& timers) {
   return w.Done();
 }
 
-void DecodeClockUtc(const Json& json, const std::string& path, Problems& problems, ClockUtc* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptInt("offsetSeconds", &out->offset_seconds);
-  out->extra = r.Extra();
-}
-
-Json EncodeClockUtc(const ClockUtc& utc) {
-  ObjectWriter w(utc.extra);
-  w.OptInt("offsetSeconds", utc.offset_seconds);
-  return w.Done();
-}
-
 void DecodeClock(const Json& json, const std::string& path, Problems& problems, Clock* out) {
   ObjectReader r(json, path, problems);
   if (!r.is_object()) return;
-  r.OptObject("utc", &out->utc, DecodeClockUtc);
+  r.OptObject("utc", &out->utc, DecodeFields<ClockUtc>);
   r.OptObject("timer", &out->timer, DecodeClockTimers);
   out->extra = r.Extra();
 }
 
 Json EncodeClock(const Clock& clock) {
   ObjectWriter w(clock.extra);
-  w.OptObject("utc", clock.utc, EncodeClockUtc);
+  w.OptObject("utc", clock.utc, EncodeFields<ClockUtc>);
   w.OptObject("timer", clock.timer, EncodeClockTimers);
   return w.Done();
 }

@@ -178,7 +178,8 @@ struct Devices {
   Json extra;
 };
 
-// One of features' acpi, apic, smm.
+// One of features' acpi, apic, smm. Read and written from a generated field
+// list, as ClockUtc (hack/gen-crds.py CODEC_STRUCTS).
 struct FeatureState {
   std::optional<bool> enabled;  // default true
   Json extra;                   // apic.endOfInterrupt (refused by the CRD)
