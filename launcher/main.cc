@@ -1,5 +1,5 @@
 // vireo-launcher: the process in a Vireo launcher pod. Dispatches to the
-// subcommands run, console, probe, warm-cache, accel-probe and import
+// subcommands run, console, vnc, forward, probe, warm-cache, accel-probe and import
 // (options.h).
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include "launcher/paths.h"
 #include "launcher/readiness.h"
 #include "launcher/run.h"
+#include "launcher/stream_relay.h"
 #include "lib/api/launcher_pod.h"
 #include "lib/base/log.h"
 
@@ -133,6 +134,11 @@ int main(int argc, char** argv) {
     case Subcommand::kConsole:
       return vireo::launcher::RunConsole(
           vireo::launcher::StateFiles(options->state_dir).ConsoleSocket(), options->wait_seconds);
+    case Subcommand::kVnc:
+      return vireo::launcher::RunVncRelay(
+          vireo::launcher::StateFiles(options->state_dir).VncSocket());
+    case Subcommand::kForward:
+      return vireo::launcher::RunPortRelay(options->port);
     case Subcommand::kProbe:
       return Probe(*options);
     case Subcommand::kWarmCache:

@@ -35,6 +35,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
                                              "log-level"};
   static const std::set<std::string> kConsole = {contract::kFlagStateDir, "root",
                                                  contract::kFlagWaitSeconds};
+  static const std::set<std::string> kVnc = {contract::kFlagStateDir, "root"};
+  static const std::set<std::string> kForward = {contract::kFlagPort};
   static const std::set<std::string> kProbe = {contract::kFlagStateDir, "root"};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
   static const std::set<std::string> kAccelProbe = {
@@ -49,6 +51,10 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
       return kRun;
     case Subcommand::kConsole:
       return kConsole;
+    case Subcommand::kVnc:
+      return kVnc;
+    case Subcommand::kForward:
+      return kForward;
     case Subcommand::kProbe:
       return kProbe;
     case Subcommand::kWarmCache:
@@ -138,6 +144,15 @@ std::vector<base::Flag> AllFlags(Options* o) {
               return Status::Ok();
             }),
       value(contract::kFlagWaitSeconds, Seconds(&o->wait_seconds)),
+      value(contract::kFlagPort,
+            [o](const std::string& flag, const std::string& v) {
+              std::optional<int64_t> port = base::ParseInt64(v);
+              if (!port || *port < 1 || *port > 65535) {
+                return Invalid(flag + ": expected a TCP port 1-65535, got \"" + v + "\"");
+              }
+              o->port = static_cast<int>(*port);
+              return Status::Ok();
+            }),
       value("stall-seconds", Seconds(&o->stall_seconds)),
       value("log-level",
             [o](const std::string& flag, const std::string& v) {
@@ -177,6 +192,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kRun;
   } else if (command == "console") {
     options.subcommand = Subcommand::kConsole;
+  } else if (command == contract::kVnc) {
+    options.subcommand = Subcommand::kVnc;
+  } else if (command == contract::kForward) {
+    options.subcommand = Subcommand::kForward;
   } else if (command == "probe") {
     options.subcommand = Subcommand::kProbe;
   } else if (command == "warm-cache") {
@@ -187,8 +206,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kImport;
   } else {
     return Invalid("unknown subcommand \"" + command +
-                   "\"; expected run, console, probe, warm-cache, accel-probe or import (see "
-                   "--help)");
+                   "\"; expected run, console, vnc, forward, probe, warm-cache, accel-probe "
+                   "or import (see --help)");
   }
   if (auto it = env.find(kRootEnv); it != env.end()) options.root = it->second;
 
@@ -204,6 +223,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
   if (!positional->empty()) {
     return Invalid(command + ": unexpected argument \"" + positional->front() +
                    "\" (flags start with --)");
+  }
+
+  if (options.subcommand == Subcommand::kForward && options.port == 0) {
+    return Invalid("forward: --port is required");
   }
 
   PodPaths paths(options.root);
@@ -279,6 +302,30 @@ Flags:
   --root DIR           prefix of every pod path; env VIREO_ROOT
   --wait-seconds N     wait this long for the console to appear (default 0)
 )";
+    case Subcommand::kVnc:
+      return R"(Usage: vireo-launcher vnc [flags]
+
+Joins stdin and stdout to the guest's VNC display (QEMU's vnc.sock in the
+state dir), raw RFB bytes both ways; what `virtctl vnc` runs. QEMU's VNC
+server takes several viewers at once. Exits 1 when there is no display (the
+guest is not running, or its autoattachGraphicsDevice is false).
+
+Flags:
+  --state-dir DIR      the launcher's state dir (default <root>/var/run/vireo/state)
+  --root DIR           prefix of every pod path; env VIREO_ROOT
+)";
+    case Subcommand::kForward:
+      return R"(Usage: vireo-launcher forward --port N
+
+Joins stdin and stdout to TCP port N on the pod's loopback, which passt
+forwards to the guest like the pod's address; what `virtctl port-forward`
+runs, once per connection. When stdin ends the guest reads EOF and its reply
+still flows. Exits 1 when nothing listens on the port (refused, or closed by
+the guest before it sent a byte), saying so on stderr.
+
+Flags:
+  --port N             the guest's TCP port (1-65535; required)
+)";
     case Subcommand::kProbe:
       return R"(Usage: vireo-launcher probe [flags]
 
@@ -351,6 +398,8 @@ QEMU guest through libvirt (docs/launcher-pod.md, docs/launcher.md).
 Subcommands:
   run          run the VMI's guest until it powers off or SIGTERM
   console      attach stdin/stdout to the guest's serial console
+  vnc          attach stdin/stdout to the guest's VNC display
+  forward      attach stdin/stdout to a TCP port of the guest
   probe        exit 0 while the domain runs (readiness)
   warm-cache   pre-populate libvirt's QEMU capabilities cache (image build)
   accel-probe  decide KVM or TCG with a short boot under KVM (the pod's

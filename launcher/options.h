@@ -1,5 +1,6 @@
-// vireo-launcher's command line: the subcommands (run, console, probe,
-// warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help texts.
+// vireo-launcher's command line: the subcommands (run, console, vnc, forward,
+// probe, warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help
+// texts.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,17 @@ namespace vireo::launcher {
 // /dev/kvm works (the contract's enum, lib/api/launcher_pod.h).
 using api::launcher_pod::EmulationMode;
 
-enum class Subcommand { kHelp, kRun, kConsole, kProbe, kWarmCache, kAccelProbe, kImport };
+enum class Subcommand {
+  kHelp,
+  kRun,
+  kConsole,
+  kVnc,
+  kForward,
+  kProbe,
+  kWarmCache,
+  kAccelProbe,
+  kImport
+};
 
 inline constexpr int64_t kGraceUnbounded = -1;
 
@@ -41,6 +52,8 @@ struct Options {
   std::string libvirt_uri;
   // console: how long to wait for console.sock to appear.
   int64_t wait_seconds = 0;
+  // forward: the TCP port on the pod's loopback (1-65535).
+  int port = 0;
   // warm-cache: where to write the capabilities; default
   // <root>/usr/lib/vireo/qemu-capabilities.
   std::string out_dir;

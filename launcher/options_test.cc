@@ -66,6 +66,27 @@ TEST(OptionsTest, BooleanAndImportFlags) {
               HasSubstr("--wait-seconds: expected a whole number of seconds >= 0, got \"soon\""));
 }
 
+TEST(OptionsTest, VncAndForward) {
+  auto vnc = ParseOptions({"vnc", "--state-dir", "/s"}, {});
+  ASSERT_TRUE(vnc.ok()) << vnc.status().ToString();
+  EXPECT_EQ(vnc->subcommand, Subcommand::kVnc);
+  EXPECT_EQ(vnc->state_dir, "/s");
+
+  auto forward = ParseOptions({"forward", "--port=22"}, {});
+  ASSERT_TRUE(forward.ok()) << forward.status().ToString();
+  EXPECT_EQ(forward->subcommand, Subcommand::kForward);
+  EXPECT_EQ(forward->port, 22);
+  EXPECT_THAT(ParseOptions({"forward"}, {}).status().message(),
+              HasSubstr("forward: --port is required"));
+  EXPECT_THAT(ParseOptions({"forward", "--port=65536"}, {}).status().message(),
+              HasSubstr("--port: expected a TCP port 1-65535, got \"65536\""));
+  EXPECT_THAT(ParseOptions({"forward", "--port=0"}, {}).status().message(),
+              HasSubstr("expected a TCP port 1-65535"));
+  // forward reaches a port only: the console's flags are refused by name.
+  EXPECT_THAT(ParseOptions({"forward", "--port=22", "--wait-seconds=1"}, {}).status().message(),
+              HasSubstr("wait-seconds"));
+}
+
 TEST(OptionsTest, ConsoleAndWarmCache) {
   auto console = ParseOptions({"console", "--state-dir", "/s", "--wait-seconds=5"}, {});
   ASSERT_TRUE(console.ok());

@@ -60,6 +60,8 @@ class StateFiles {
 
   // Viewers connect here (`vireo-launcher console`).
   std::string ConsoleSocket() const { return File("console.sock"); }
+  // QEMU's VNC server (the graphics device), which `vireo-launcher vnc` joins.
+  std::string VncSocket() const { return File("vnc.sock"); }
   // QEMU's end of the serial port: a unix socket chardev QEMU listens on and
   // the launcher's relay connects to.
   std::string SerialSocket() const { return File("serial.sock"); }

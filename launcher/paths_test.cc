@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "launcher/convert/context.h"
+
 namespace vireo::launcher {
 namespace {
 
@@ -43,6 +45,13 @@ TEST(StateFilesTest, NamesFilesInTheStateDir) {
   EXPECT_EQ(state.SerialLog(), "/s/console.log");
   EXPECT_EQ(state.ReadyFile(), "/s/ready");
   EXPECT_EQ(state.LibvirtRoot(), "/s/libvirt");
+  EXPECT_EQ(state.VncSocket(), "/s/vnc.sock");
+}
+
+// `vireo-launcher vnc` joins the socket the domain XML gives QEMU's VNC server.
+TEST(StateFilesTest, VncSocketIsTheDomainsDisplay) {
+  EXPECT_EQ(StateFiles("/s").VncSocket(),
+            ContextForStateDir("/s", Emulation::kTcg).vnc_socket_path);
 }
 
 }  // namespace

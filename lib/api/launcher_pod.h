@@ -65,11 +65,14 @@ inline constexpr uint32_t kTcgTranslationCacheMiB = 32;
 
 inline constexpr char kBinary[] = "vireo-launcher";
 // Subcommands the pod runs: the guest, the readiness probe, the KVM probe
-// (init container), and the console `virtctl console` execs.
+// (init container), and what virtctl execs: the console, the VNC display and
+// a guest's TCP port.
 inline constexpr char kRun[] = "run";
 inline constexpr char kProbe[] = "probe";
 inline constexpr char kAccelProbe[] = "accel-probe";
 inline constexpr char kConsole[] = "console";
+inline constexpr char kVnc[] = "vnc";
+inline constexpr char kForward[] = "forward";
 
 // Flag names, without the leading "--".
 inline constexpr char kFlagVmi[] = "vmi";                                  // run
@@ -77,6 +80,7 @@ inline constexpr char kFlagStateDir[] = "state-dir";                       // al
 inline constexpr char kFlagEmulation[] = "emulation";                      // run
 inline constexpr char kFlagGracePeriodSeconds[] = "grace-period-seconds";  // run
 inline constexpr char kFlagWaitSeconds[] = "wait-seconds";                 // console
+inline constexpr char kFlagPort[] = "port";                                // forward
 // accel-probe: also copy the launcher image's static busybox
 // (kBusyboxInLauncherImage) into this directory (kToolsDir), so a pod with
 // the KVM probe and containerDisks needs no init container of its own for it.

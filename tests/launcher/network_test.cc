@@ -5,6 +5,9 @@
 // never lists reaches the guest; the guest gets KubeVirt's masquerade
 // addresses and the pod's resolver by DHCP and reaches the node; a listed
 // port something else in the pod holds fails the launcher with its name.
+// `vireo-launcher forward` (a guest port from the pod's loopback) and
+// `vireo-launcher vnc` (the display) are tried here too, as virtctl execs
+// them.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -41,6 +44,65 @@ std::string Diagnostics(Process& launcher, TestPod& pod) {
          ReadFileOrEmpty(pod.ConsoleLog());
 }
 
+// Waits until `process` has written at least `size` bytes to stdout.
+bool WaitForBytes(Process& process, size_t size, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (process.Stdout().size() < size) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    usleep(20'000);
+  }
+  return true;
+}
+
+uint16_t U16(const std::string& data, size_t at) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(data[at]) << 8) |
+                               static_cast<uint8_t>(data[at + 1]));
+}
+
+// `vireo-launcher vnc`, as `virtctl vnc` execs it: an RFB 3.8 handshake
+// with QEMU's display (no authentication in the pod: the exec is the
+// authentication), then a whole-screen framebuffer update.
+void ExpectVncFramebuffer(TestPod& pod) {
+  Process vnc({LauncherBinary(), "vnc", "--state-dir", pod.StateDir()});
+  ASSERT_TRUE(vnc.WaitForStdout("RFB 003.008\n", 15s)) << vnc.Stderr();
+  vnc.Write("RFB 003.008\n");
+  // Security types: a count, then the types; QEMU offers None (1).
+  ASSERT_TRUE(WaitForBytes(vnc, 12 + 2, 10s)) << vnc.Stderr();
+  std::string out = vnc.Stdout();
+  ASSERT_EQ(out[12], 1) << "security types offered: " << static_cast<int>(out[12]);
+  ASSERT_EQ(out[13], 1) << "security type: " << static_cast<int>(out[13]);
+  vnc.Write(std::string(1, '\x01'));
+  // SecurityResult 0 (4 bytes), then ClientInit (shared) and ServerInit:
+  // width, height, pixel format (16), name length (4), name.
+  ASSERT_TRUE(WaitForBytes(vnc, 14 + 4, 10s));
+  EXPECT_EQ(vnc.Stdout().substr(14, 4), std::string(4, '\0'));
+  vnc.Write(std::string(1, '\x01'));
+  ASSERT_TRUE(WaitForBytes(vnc, 18 + 24, 10s));
+  out = vnc.Stdout();
+  const uint16_t width = U16(out, 18), height = U16(out, 20);
+  EXPECT_GT(width, 0);
+  EXPECT_GT(height, 0);
+  const size_t name_length = (static_cast<uint8_t>(out[38]) << 24) |
+                             (static_cast<uint8_t>(out[39]) << 16) |
+                             (static_cast<uint8_t>(out[40]) << 8) | static_cast<uint8_t>(out[41]);
+  const size_t init_end = 42 + name_length;
+  ASSERT_TRUE(WaitForBytes(vnc, init_end, 10s));
+  // FramebufferUpdateRequest (3), not incremental, the whole screen.
+  std::string request = {'\x03', '\x00', '\x00', '\x00', '\x00', '\x00'};
+  request += static_cast<char>(width >> 8);
+  request += static_cast<char>(width & 0xff);
+  request += static_cast<char>(height >> 8);
+  request += static_cast<char>(height & 0xff);
+  vnc.Write(request);
+  // FramebufferUpdate: message type 0, padding, a rectangle count of 1 or more.
+  ASSERT_TRUE(WaitForBytes(vnc, init_end + 4, 15s)) << vnc.Stderr();
+  out = vnc.Stdout();
+  EXPECT_EQ(out[init_end], 0) << "message type " << static_cast<int>(out[init_end]);
+  EXPECT_GT(U16(out, init_end + 2), 0) << "rectangles";
+  vnc.CloseStdin();
+  EXPECT_EQ(vnc.Wait(15s), 0) << vnc.Stderr();
+}
+
 constexpr char kRoot[] = R"([{"name":"rootdisk","containerDisk":{"image":"vireo/test-disk:t2"}}])";
 constexpr char kRootDisk[] = R"([{"name":"rootdisk","disk":{"bus":"virtio"}}])";
 
@@ -65,6 +127,28 @@ TEST(LauncherNetworkTest, EveryPortReachesTheGuestAndTheGuestReachesTheNode) {
   // on the pod's address.
   EXPECT_THAT(HttpGet(kPodAddress, 80), HasSubstr("VIREO-TEST-DISK HTTP OK"))
       << Diagnostics(*launcher, pod);
+  // `vireo-launcher forward`, as `virtctl port-forward` execs it in the pod:
+  // the pod's loopback port 80 is the guest's, and after stdin ends the
+  // whole reply still comes.
+  std::vector<std::string> forward = net.Exec();
+  forward.insert(forward.end(), {LauncherBinary(), "forward", "--port", "80"});
+  {
+    Process relay(forward);
+    relay.Write("GET / HTTP/1.0\r\n\r\n");
+    relay.CloseStdin();
+    EXPECT_EQ(relay.Wait(30s), 0) << relay.Stderr();
+    relay.JoinOutput();
+    EXPECT_THAT(relay.Stdout(), HasSubstr("VIREO-TEST-DISK HTTP OK")) << relay.Stderr();
+  }
+  // A port nothing in the guest listens on: passt accepts, the guest
+  // refuses; the relay says so and fails.
+  forward.back() = "81";
+  {
+    Process refused(forward);
+    EXPECT_EQ(refused.Wait(30s), 1) << refused.Stderr();
+    EXPECT_THAT(refused.Stderr(), HasSubstr("does anything listen on port 81 in the guest?"));
+  }
+  ExpectVncFramebuffer(pod);
   // The guest reaches the node, as it reaches Services and the kubelet's node.
   auto server = std::make_unique<Process>(
       std::vector<std::string>{"python3", "-m", "http.server", "--bind", kNodeAddress, "18093",
