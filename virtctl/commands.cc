@@ -14,6 +14,7 @@
 #include "lib/base/json.h"
 #include "lib/kube/resource.h"
 #include "virtctl/exec.h"
+#include "virtctl/lookup.h"
 #include "virtctl/power.h"
 #include "virtctl/terminal.h"
 
@@ -25,9 +26,9 @@ using base::Status;
 namespace resources = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-// Launcher pods (docs/launcher-pod.md): found by the VMI uid label, exec'd
-// into in their launcher container (the contract, lib/api/launcher_pod.h).
-constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+// Launcher pods (docs/launcher-pod.md): found by the VMI uid label
+// (lookup.h), exec'd into in their launcher container (the contract,
+// lib/api/launcher_pod.h).
 namespace contract = api::launcher_pod;
 
 int ExitCodeFor(const Status& status) {
@@ -54,39 +55,6 @@ int ExitCodeFor(const Status& status) {
 namespace {
 
 void Print(FILE* to, const std::string& line) { std::fprintf(to, "%s\n", line.c_str()); }
-
-// What a refused request means to the user: which verb on which resource in
-// which namespace, and the server's own words.
-Status Explain(const Status& status, const std::string& verb, const std::string& resource,
-               const std::string& ns) {
-  if (status.code() == Code::kForbidden) {
-    return Status(Code::kForbidden, "permission denied: you may not " + verb + " " + resource +
-                                        " in namespace \"" + ns +
-                                        "\" (the server said: " + status.message() + ")");
-  }
-  if (status.code() == Code::kUnauthorized) {
-    return Status(Code::kUnauthorized, "the server does not accept your credentials (" +
-                                           status.message() + "); check the kubeconfig's user");
-  }
-  return status.WithContext(verb + " " + resource + " in namespace \"" + ns + "\"");
-}
-
-// "not found in namespace X", plus where a VM of that name does exist when
-// the user may list across namespaces.
-Status VmNotFound(kube::Client& client, const std::string& kind, const std::string& name,
-                  const std::string& ns) {
-  std::string message = kind + " \"" + name + "\" not found in namespace \"" + ns + "\"";
-  kube::ListOptions list;
-  list.field_selector = "metadata.name=" + name;
-  auto everywhere = client.List(kv::kVirtualMachines, "", list);
-  if (everywhere.ok() && !everywhere->items.empty()) {
-    std::string where;
-    for (const auto& vm : everywhere->items)
-      where += (where.empty() ? "" : ", ") + base::NamespaceOf(vm);
-    message += "; a VirtualMachine of that name exists in: " + where + " (use -n)";
-  }
-  return Status(Code::kNotFound, message);
-}
 
 bool Retryable(const Status& status) {
   // A failed "test" operation (the VM or VMI changed since it was read) comes
@@ -172,60 +140,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits for the VMI to run in a launcher pod that runs; returns the pod's name.
-base::Result<std::string> WaitForLauncher(kube::Client& client, const std::string& ns,
-                                          const std::string& name,
-                                          std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  std::string last_state;
-  for (;;) {
-    std::string state;
-    auto vmi = client.Get(kv::kVirtualMachineInstances, ns, name);
-    if (!vmi.ok()) {
-      if (!vmi.status().IsNotFound()) {
-        return Explain(vmi.status(), "get", "virtualmachineinstances", ns);
-      }
-      auto vm = client.Get(kv::kVirtualMachines, ns, name);
-      if (!vm.ok()) {
-        if (vm.status().IsNotFound()) {
-          Status s = VmNotFound(client, "VirtualMachine or VirtualMachineInstance", name, ns);
-          return s;
-        }
-        return Explain(vm.status(), "get", "virtualmachines", ns);
-      }
-      state = "the VM has no VMI yet (printableStatus " +
-              base::GetString(*vm, "status.printableStatus", "unknown") + ")";
-    } else {
-      std::string phase = base::GetString(*vmi, "status.phase", "Pending");
-      state = "VMI phase " + phase;
-      if (phase == "Running") {
-        kube::ListOptions list;
-        list.label_selector = std::string(kCreatedByLabel) + "=" + base::UidOf(*vmi);
-        auto pods = client.List(resources::kPods, ns, list);
-        if (!pods.ok()) return Explain(pods.status(), "list", "pods", ns);
-        for (const auto& pod : pods->items) {
-          if (base::GetString(pod, "status.phase") == "Running" &&
-              base::Find(pod, "metadata.deletionTimestamp") == nullptr) {
-            return base::NameOf(pod);
-          }
-        }
-        state = "VMI Running, its launcher pod is not";
-      }
-    }
-    if (state != last_state) {
-      std::fprintf(stderr, "virtctl console: waiting for %s/%s to run: %s\n", ns.c_str(),
-                   name.c_str(), state.c_str());
-      last_state = state;
-    }
-    if (Clock::now() >= deadline) {
-      return Status(Code::kTimeout, "VM " + ns + "/" + name + " did not run within the " +
-                                        std::to_string(timeout.count() / 1000) +
-                                        " s of --timeout (" + state + ")");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-}
-
 bool WriteAll(int fd, const std::string& data) {
   size_t done = 0;
   while (done < data.size()) {
@@ -237,29 +151,6 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
-// When the upgrade fails, says whether it is for want of permission.
-Status DiagnoseExec(kube::Client& client, const std::string& ns, const std::string& pod,
-                    const Status& failure) {
-  Json review = Json::object();
-  review["apiVersion"] = Json("authorization.k8s.io/v1");
-  review["kind"] = Json("SelfSubjectAccessReview");
-  Json attributes = Json::object();
-  attributes["namespace"] = Json(ns);
-  attributes["verb"] = Json("create");
-  attributes["resource"] = Json("pods");
-  attributes["subresource"] = Json("exec");
-  attributes["name"] = Json(pod);
-  review["spec"]["resourceAttributes"] = attributes;
-  auto reply = client.Raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review);
-  if (reply.ok() && base::GetBool(*reply, "status.allowed") == false) {
-    return Status(Code::kForbidden,
-                  "permission denied: you may not create pods/exec in namespace \"" + ns +
-                      "\" (needed to reach the console of pod " + pod + ")");
-  }
-  return Status(Code::kUnavailable,
-                "cannot open the console of pod " + ns + "/" + pod + ": " + failure.message());
-}
-
 }  // namespace
 
 int RunConsole(kube::Client& client, const Options& options, const std::string& ns) {
@@ -267,25 +158,19 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
     std::fprintf(stderr, "virtctl console: %s\n", status.message().c_str());
     return code;
   };
-  auto pod = WaitForLauncher(client, ns, options.name, options.timeout);
+  auto pod = WaitForLauncher(client, ns, options.name, options.timeout, "console");
   if (!pod.ok()) return fail(pod.status(), ExitCodeFor(pod.status()));
 
-  ExecRequest request;
-  request.namespace_name = ns;
-  request.pod = *pod;
-  request.container = contract::kLauncherContainer;
-  request.command = {contract::kBinary,
-                     contract::kConsole,
-                     std::string("--") + contract::kFlagStateDir,
-                     contract::kStateDir,
-                     std::string("--") + contract::kFlagWaitSeconds,
-                     "10"};
+  ExecRequest request =
+      LauncherExec(ns, *pod,
+                   {contract::kConsole, std::string("--") + contract::kFlagStateDir,
+                    contract::kStateDir, std::string("--") + contract::kFlagWaitSeconds, "10"});
   ExecOptions exec_options;
   exec_options.keepalive = options.keepalive;
   exec_options.log_requests = options.verbosity >= 1;
   auto session = ExecSession::Open(client, request, exec_options);
   if (!session.ok()) {
-    Status s = DiagnoseExec(client, ns, *pod, session.status());
+    Status s = DiagnoseExec(client, ns, *pod, session.status(), "the console of pod " + *pod);
     return fail(s, s.code() == Code::kForbidden ? kExitForbidden : kExitConsole);
   }
 

@@ -1,11 +1,12 @@
-// virtctl: start, stop, restart and the serial console of Vireo's VMs, over
-// the plain Kubernetes API (see docs/virtctl.md).
+// virtctl: start, stop, restart, the serial console, VNC, port-forward, ssh
+// and scp of Vireo's VMs, over the plain Kubernetes API (see docs/virtctl.md).
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "lib/kube/client.h"
 #include "lib/kube/config.h"
+#include "virtctl/access.h"
 #include "virtctl/commands.h"
 #include "virtctl/options.h"
 
@@ -39,11 +40,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "virtctl: %s\n", client.status().message().c_str());
     return virtctl::kExitFailure;
   }
-  std::string ns = !options->namespace_name.empty()  ? options->namespace_name
-                   : !config->namespace_name.empty() ? config->namespace_name
-                                                     : "default";
-  if (options->command == virtctl::Command::kConsole) {
-    return virtctl::RunConsole(**client, *options, ns);
+  // A target's own namespace (vm/NAME/NS) wins over -n and the context's.
+  std::string ns = !options->target.namespace_name.empty() ? options->target.namespace_name
+                   : !options->namespace_name.empty()      ? options->namespace_name
+                   : !config->namespace_name.empty()       ? config->namespace_name
+                                                           : "default";
+  switch (options->command) {
+    case virtctl::Command::kConsole:
+      return virtctl::RunConsole(**client, *options, ns);
+    case virtctl::Command::kVnc:
+      return virtctl::RunVnc(**client, *options, ns);
+    case virtctl::Command::kPortForward:
+      return virtctl::RunPortForward(**client, *options, ns);
+    case virtctl::Command::kSsh:
+    case virtctl::Command::kScp:
+      return virtctl::RunSsh(**client, *options, ns);
+    default:
+      return virtctl::RunPower(**client, *options, ns);
   }
-  return virtctl::RunPower(**client, *options, ns);
 }

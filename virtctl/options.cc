@@ -2,6 +2,7 @@
 #include "virtctl/options.h"
 
 #include <map>
+#include <set>
 
 #include "lib/base/duration.h"
 #include "lib/base/flags.h"
@@ -82,6 +83,73 @@ Flags:
                         unanswered for as long ends the console (exit 7)
   --linger DURATION     after piped input ends, keep showing output this long (default 1s)
 )"},
+      {"vnc", R"(Usage: virtctl vnc NAME [-n NS] [--proxy-only] [--port N] [--address A]
+
+Opens the VNC display of the running VirtualMachineInstance NAME (or
+vm/NAME[/NS], vmi/NAME[/NS]) through its launcher pod (pods/exec, as the
+console). virtctl listens on a local port and starts a viewer on it
+(remote-viewer, else vncviewer, from PATH); with --proxy-only it prints
+{"port":N} and waits for one viewer of your own. It exits when that viewer
+disconnects. The display needs spec.domain.devices.autoattachGraphicsDevice
+not false (the default gives one).
+
+Flags:
+  --proxy-only          only proxy: print {"port":N}, start no viewer
+  --port N              the local port (default: any free one)
+  --address A           the local address to listen on (default 127.0.0.1)
+  --keepalive DURATION  WebSocket ping interval (default 30s; 0: none)
+)"},
+      {"port-forward",
+       R"(Usage: virtctl port-forward TYPE/NAME[/NS] [tcp/]LOCAL[:REMOTE]... [--stdio]
+
+Forwards local TCP ports to the guest of a running VM (vm/NAME) or VMI
+(vmi/NAME). Every connection to LOCAL is joined to the guest's port REMOTE
+(default: the same number; ":REMOTE" picks a free local port) through the
+launcher pod (pods/exec, one stream per connection) and the pod's network
+(passt), so the guest sees it come from its gateway, 10.0.2.1. Runs until
+interrupted; a connection the guest refuses is reported and closed, the
+others go on. A port the VM's interface does not forward (it lists ports and
+not this one) cannot be reached.
+
+With --stdio the one port is joined to stdin and stdout instead (ssh's
+ProxyCommand), and virtctl exits when the connection ends: 0, or 7 when
+nothing listens on the port.
+
+Flags:
+  --stdio               join one port to stdin/stdout
+  --address A           the local address to listen on (default 127.0.0.1)
+  --keepalive DURATION  WebSocket ping interval (default 30s; 0: none)
+)"},
+      {"ssh", R"(Usage: virtctl ssh [flags] [USER@]TYPE/NAME[/NS]
+
+Runs the system's ssh to the guest of a running VM (vm/NAME) or VMI, its
+connection carried by `virtctl port-forward --stdio` (a ProxyCommand), so the
+guest needs no Service. ssh sees the host name TYPE.NAME.NS (vm.web.default):
+known_hosts entries and ssh_config Host patterns use it. The exit code is
+ssh's.
+
+Flags:
+  -l, --username USER        the user in the guest (USER@ in the target wins;
+                             default: ssh's, your local user)
+  -i, --identity-file PATH   the private key (default: ssh's)
+  -p, --port N               the guest's ssh port (default 22)
+  -c, --command CMD          run CMD instead of a login shell
+  -t, --local-ssh-opts OPT   one more argument for ssh, repeatable
+                             (-t "-o StrictHostKeyChecking=no")
+  --known-hosts PATH         ssh's UserKnownHostsFile
+)"},
+      {"scp", R"(Usage: virtctl scp [flags] SOURCE DESTINATION
+
+Copies files between this machine and the guest of a running VM with the
+system's scp, carried as virtctl ssh is. One side is [USER@]TYPE/NAME[/NS]:PATH
+(vm/web:/tmp/x, alice@vmi/db/prod:backup.tar); the other a local path.
+
+Flags:
+  -r, --recursive            copy directories
+  --preserve                 keep modification times and modes (scp -p)
+  -l, --username, -i, --identity-file, -p, --port, -t, --local-ssh-opts,
+  --known-hosts              as for ssh
+)"},
       {"version", R"(Usage: virtctl version
 
 Prints the client's version and the Kubernetes version of the server.
@@ -100,13 +168,19 @@ Commands:
   stop NAME      stop a running VM (graceful power-off)
   restart NAME   stop the VM's VMI and start a new one
   console NAME   attach to the VM's serial console (Ctrl+] leaves)
+  vnc NAME       open the VM's VNC display in a viewer (or --proxy-only)
+  port-forward vm/NAME PORT...   forward local TCP ports to the guest
+  ssh [USER@]vm/NAME             ssh into the guest (the system's ssh)
+  scp SRC DST                    copy files to or from the guest (the system's scp)
   version        client and server versions
   help COMMAND   the page of a command
 
 Exit codes: 0 done; 1 failure (cluster unreachable, unexpected reply); 2 usage;
 3 the VM or VMI does not exist; 4 refused (already in that state, or its
 runStrategy does not allow it); 5 permission denied; 6 timed out waiting;
-7 the console connection failed or broke. See docs/virtctl.md.
+7 the console, VNC or forwarded connection failed or broke; 8 the VM is not
+running, or has no VNC display. ssh and scp exit with ssh's code. See
+docs/virtctl.md.
 )";
 
 }  // namespace
@@ -127,12 +201,14 @@ std::optional<std::string> HelpText(std::string_view topic) {
 base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
   Options o;
   bool help = false;
-  // The first command-specific flag of each kind, to name it when the
-  // command does not take it.
-  std::string first_stop_flag, first_console_flag;
-  auto note = [](std::string* first, const std::string& flag) {
-    if (first->empty()) *first = flag;
-  };
+  // Each command-specific flag as typed, with the commands that take it; the
+  // first one the command does not take is named in the error.
+  using Commands = std::set<Command>;
+  std::vector<std::pair<std::string, Commands>> used;
+  const Commands kPower = {Command::kStop, Command::kRestart};
+  const Commands kStreams = {Command::kConsole, Command::kVnc, Command::kPortForward};
+  const Commands kListen = {Command::kVnc, Command::kPortForward};
+  const Commands kSshLike = {Command::kSsh, Command::kScp};
   auto text = [](std::string* out) -> base::FlagSetter {
     return [out](const std::string& flag, const std::string& value) {
       if (value.empty()) return Usage("flag " + flag + " needs a value");
@@ -140,9 +216,21 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       return Status::Ok();
     };
   };
+  // A flag only some commands take.
+  auto only = [&used](Commands commands, base::FlagSetter set) -> base::FlagSetter {
+    return [&used, commands, set](const std::string& flag, const std::string& value) {
+      used.emplace_back(flag, commands);
+      return set(flag, value);
+    };
+  };
+  auto boolean = [](bool* out) -> base::FlagSetter {
+    return [out](const std::string&, const std::string& value) {
+      *out = value == "true";
+      return Status::Ok();
+    };
+  };
   auto duration = [&](std::chrono::milliseconds* out) -> base::FlagSetter {
-    return [&, out](const std::string& flag, const std::string& value) {
-      note(&first_console_flag, flag);
+    return [out](const std::string& flag, const std::string& value) {
       if (value.empty()) return Usage("flag " + flag + " needs a value");
       auto d = base::ParseDuration(value, std::chrono::minutes(1));
       if (!d.ok()) return Usage("flag " + flag + ": " + d.status().message());
@@ -167,25 +255,47 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
               return Status::Ok();
             }})
       .Add({"grace-period", 0, false,
-            [&](const std::string& flag, const std::string& value) {
-              note(&first_stop_flag, flag);
-              if (value.empty()) return Usage("flag " + flag + " needs a value");
-              std::optional<int64_t> seconds = base::ParseInt64(value);
-              if (!seconds || *seconds < 0) {
-                return Usage("flag " + flag + " takes seconds (0 or more), not \"" + value + "\"");
-              }
-              o.grace_period_seconds = *seconds;
-              return Status::Ok();
-            }})
-      .Add({"force", 0, true,
-            [&](const std::string& flag, const std::string& value) {
-              note(&first_stop_flag, flag);
-              o.force = value == "true";
-              return Status::Ok();
-            }})
-      .Add({"timeout", 0, false, duration(&o.timeout)})
-      .Add({"keepalive", 0, false, duration(&o.keepalive)})
-      .Add({"linger", 0, false, duration(&o.linger)});
+            only(kPower,
+                 [&](const std::string& flag, const std::string& value) {
+                   if (value.empty()) return Usage("flag " + flag + " needs a value");
+                   std::optional<int64_t> seconds = base::ParseInt64(value);
+                   if (!seconds || *seconds < 0) {
+                     return Usage("flag " + flag + " takes seconds (0 or more), not \"" + value +
+                                  "\"");
+                   }
+                   o.grace_period_seconds = *seconds;
+                   return Status::Ok();
+                 })})
+      .Add({"force", 0, true, only(kPower, boolean(&o.force))})
+      .Add({"timeout", 0, false, only({Command::kConsole}, duration(&o.timeout))})
+      .Add({"keepalive", 0, false, only(kStreams, duration(&o.keepalive))})
+      .Add({"linger", 0, false, only({Command::kConsole}, duration(&o.linger))})
+      .Add({"address", 0, false, only(kListen, text(&o.address))})
+      .Add({"proxy-only", 0, true, only({Command::kVnc}, boolean(&o.proxy_only))})
+      .Add({"stdio", 0, true, only({Command::kPortForward}, boolean(&o.stdio))})
+      .Add({"port", 'p', false,
+            only({Command::kVnc, Command::kSsh, Command::kScp},
+                 [&](const std::string& flag, const std::string& value) {
+                   std::optional<int64_t> port = base::ParseInt64(value);
+                   if (!port || *port < 0 || *port > 65535) {
+                     return Usage("flag " + flag + " takes a port 0-65535, not \"" + value + "\"");
+                   }
+                   o.port = static_cast<int>(*port);
+                   return Status::Ok();
+                 })})
+      .Add({"username", 'l', false, only(kSshLike, text(&o.username))})
+      .Add({"identity-file", 'i', false, only(kSshLike, text(&o.identity_file))})
+      .Add({"known-hosts", 0, false, only(kSshLike, text(&o.known_hosts))})
+      .Add({"local-ssh-opts", 't', false,
+            only(kSshLike,
+                 [&](const std::string& flag, const std::string& value) {
+                   if (value.empty()) return Usage("flag " + flag + " needs a value");
+                   o.ssh_options.push_back(value);
+                   return Status::Ok();
+                 })})
+      .Add({"command", 'c', false, only({Command::kSsh}, text(&o.remote_command))})
+      .Add({"recursive", 'r', true, only({Command::kScp}, boolean(&o.recursive))})
+      .Add({"preserve", 0, true, only({Command::kScp}, boolean(&o.preserve))});
   auto parsed = flags.Parse(args);
   // Every usage error is kBadRequest (exit 2), the parser's own included.
   if (!parsed.ok()) return Status(Code::kBadRequest, parsed.status().message());
@@ -207,6 +317,8 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
   static const std::map<std::string, Command, std::less<>> commands = {
       {"start", Command::kStart},     {"stop", Command::kStop},
       {"restart", Command::kRestart}, {"console", Command::kConsole},
+      {"vnc", Command::kVnc},         {"port-forward", Command::kPortForward},
+      {"ssh", Command::kSsh},         {"scp", Command::kScp},
       {"version", Command::kVersion},
   };
   auto it = commands.find(command);
@@ -217,19 +329,73 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
     o.command = Command::kHelp;
     return o;
   }
-  if (o.command == Command::kVersion) {
-    if (positional.size() > 1) return Usage("version takes no arguments");
-  } else {
-    if (positional.size() < 2) return Usage(command + " needs the name of a VM");
-    if (positional.size() > 2)
-      return Usage(command + " takes one VM name, got " + std::to_string(positional.size() - 1));
-    o.name = positional[1];
+  for (const auto& [flag, takers] : used) {
+    if (takers.contains(o.command)) continue;
+    std::vector<std::string> names;
+    for (const auto& [name, value] : commands) {
+      if (takers.contains(value)) names.push_back(name);
+    }
+    std::string list;
+    for (size_t i = 0; i < names.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+    }
+    return Usage("flag " + flag + " is for " + list);
   }
-  bool power = o.command == Command::kStop || o.command == Command::kRestart;
-  if (!first_stop_flag.empty() && !power)
-    return Usage("flag " + first_stop_flag + " is for stop and restart");
-  if (!first_console_flag.empty() && o.command != Command::kConsole) {
-    return Usage("flag " + first_console_flag + " is for console");
+  const size_t count = positional.size() - 1;
+  switch (o.command) {
+    case Command::kVersion:
+      if (count > 0) return Usage("version takes no arguments");
+      return o;
+    case Command::kPortForward: {
+      if (count < 2) return Usage("port-forward needs a target (vm/NAME) and at least one port");
+      auto target = ParseTarget(positional[1]);
+      if (!target.ok()) return Usage(target.status().message());
+      o.target = *target;
+      for (size_t i = 2; i < positional.size(); ++i) {
+        auto port = ParsePortSpec(positional[i]);
+        if (!port.ok()) return Usage(port.status().message());
+        o.ports.push_back(*port);
+      }
+      if (o.stdio && o.ports.size() != 1) return Usage("--stdio forwards exactly one port");
+      o.name = o.target.name;
+      return o;
+    }
+    case Command::kSsh: {
+      if (count != 1) return Usage("ssh takes one target, [user@]vm/NAME[/NAMESPACE]");
+      auto target = ParseSshTarget(positional[1]);
+      if (!target.ok()) return Usage(target.status().message());
+      o.target = *target;
+      o.name = o.target.name;
+      return o;
+    }
+    case Command::kScp: {
+      if (count != 2) return Usage("scp takes a source and a destination");
+      auto from = ParseScpArgument(positional[1]);
+      if (!from.ok()) return Usage(from.status().message());
+      auto to = ParseScpArgument(positional[2]);
+      if (!to.ok()) return Usage(to.status().message());
+      if (from->remote.has_value() == to->remote.has_value()) {
+        return Usage(
+            "scp copies between this machine and one VM: exactly one of source and "
+            "destination is [user@]vm/NAME[/NAMESPACE]:PATH");
+      }
+      o.scp_from = *from;
+      o.scp_to = *to;
+      o.target = from->remote ? *from->remote : *to->remote;
+      o.name = o.target.name;
+      return o;
+    }
+    default:
+      break;
+  }
+  if (count < 1) return Usage(command + " needs the name of a VM");
+  if (count > 1) return Usage(command + " takes one VM name, got " + std::to_string(count));
+  o.name = positional[1];
+  if (o.command == Command::kVnc && o.name.find('/') != std::string::npos) {
+    auto target = ParseTarget(o.name);
+    if (!target.ok()) return Usage(target.status().message());
+    o.target = *target;
+    o.name = target->name;
   }
   return o;
 }

@@ -10,15 +10,27 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "virtctl/target.h"
 
 namespace vireo::virtctl {
 
-enum class Command { kHelp, kVersion, kStart, kStop, kRestart, kConsole };
+enum class Command {
+  kHelp,
+  kVersion,
+  kStart,
+  kStop,
+  kRestart,
+  kConsole,
+  kVnc,
+  kPortForward,
+  kSsh,
+  kScp,
+};
 
 struct Options {
   Command command = Command::kHelp;
   std::string help_topic;  // kHelp: "" for the overview, else a command name
-  std::string name;        // the VM (start/stop/restart/console)
+  std::string name;        // the VM (start/stop/restart/console/vnc)
 
   // Global, as kubectl spells them.
   std::string kubeconfig;
@@ -34,6 +46,32 @@ struct Options {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds keepalive{std::chrono::seconds(30)};
   std::chrono::milliseconds linger{std::chrono::seconds(1)};
+
+  // vnc, port-forward: the local address to listen on.
+  std::string address = "127.0.0.1";
+  // vnc: print {"port":N} and only proxy, start no viewer.
+  bool proxy_only = false;
+  // vnc: the local port (unset: any free one); ssh, scp: the guest's port
+  // (unset: 22).
+  std::optional<int> port;
+
+  // port-forward, ssh: the VM or VMI (Target.namespace_name empty: the
+  // context's namespace). scp: the remote side's.
+  Target target;
+  // port-forward: one or more; with --stdio exactly one.
+  std::vector<PortSpec> ports;
+  bool stdio = false;
+
+  // ssh, scp: handed to the system's ssh/scp.
+  std::string username;                  // -l; the target's user@ wins
+  std::string identity_file;             // -i
+  std::string known_hosts;               // --known-hosts: UserKnownHostsFile
+  std::vector<std::string> ssh_options;  // -t/--local-ssh-opts, each one argument
+  std::string remote_command;            // ssh -c
+  // scp: the two sides, one of them in the guest.
+  ScpArgument scp_from, scp_to;
+  bool recursive = false;  // scp -r
+  bool preserve = false;   // scp --preserve (-p to scp)
 };
 
 // args excludes the program name; the tree's one flag parser

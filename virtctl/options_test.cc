@@ -82,7 +82,22 @@ TEST(OptionsTest, UsageErrorsNameTheFault) {
            {{"stop", "a", "--grace-period"}, "flag --grace-period needs a value"},
            {{"stop", "a", "--grace-period=-1"}, "0 or more"},
            {{"stop", "a", "--grace-period=soon"}, "takes seconds"},
-           {{"start", "a", "--force"}, "flag --force is for stop and restart"},
+           {{"start", "a", "--force"}, "flag --force is for restart and stop"},
+           {{"console", "a", "--proxy-only"}, "flag --proxy-only is for vnc"},
+           {{"vnc", "a", "--stdio"}, "flag --stdio is for port-forward"},
+           {{"vnc", "a", "-i", "k"}, "flag -i is for scp and ssh"},
+           {{"stop", "a", "--keepalive=1s"}, "is for console, port-forward and vnc"},
+           {{"port-forward", "vm/a"}, "needs a target (vm/NAME) and at least one port"},
+           {{"port-forward", "a", "80"}, "needs a type: vm/NAME"},
+           {{"port-forward", "vm/a", "udp/53"}, "UDP is not supported"},
+           {{"port-forward", "vm/a", "80", "81", "--stdio"}, "--stdio forwards exactly one port"},
+           {{"ssh"}, "ssh takes one target"},
+           {{"ssh", "vm/a", "vm/b"}, "ssh takes one target"},
+           {{"ssh", "@vm/a"}, "user name before '@'"},
+           {{"ssh", "vm/a", "-p", "x"}, "takes a port 0-65535"},
+           {{"scp", "a", "b"}, "exactly one of source and destination"},
+           {{"scp", "vm/a:x", "vmi/b:y"}, "exactly one of source and destination"},
+           {{"scp", "vm/a:x"}, "scp takes a source and a destination"},
            {{"stop", "a", "--timeout=1m"}, "flag --timeout is for console"},
            {{"console", "a", "--timeout=later"}, "is not a duration"},
            {{"console", "a", "-v", "x"}, "level 0-10"},
@@ -94,6 +109,38 @@ TEST(OptionsTest, UsageErrorsNameTheFault) {
     EXPECT_EQ(o.status().code(), base::Code::kBadRequest);
     EXPECT_NE(o.status().message().find(c.says), std::string::npos) << o.status().message();
   }
+}
+
+TEST(OptionsTest, AccessCommands) {
+  auto vnc = Parse({"vnc", "web", "--proxy-only", "--port=5901", "--address", "0.0.0.0"});
+  ASSERT_TRUE(vnc.ok()) << vnc.status().ToString();
+  EXPECT_EQ(vnc->command, Command::kVnc);
+  EXPECT_EQ(vnc->name, "web");
+  EXPECT_TRUE(vnc->proxy_only);
+  EXPECT_EQ(vnc->port, 5901);
+  EXPECT_EQ(vnc->address, "0.0.0.0");
+  auto vnc_target = Parse({"vnc", "vmi/web/prod"});
+  ASSERT_TRUE(vnc_target.ok());
+  EXPECT_EQ(vnc_target->name, "web");
+  EXPECT_EQ(vnc_target->target.namespace_name, "prod");
+
+  auto forward = Parse({"port-forward", "vm/web", "8080:80", ":22"});
+  ASSERT_TRUE(forward.ok()) << forward.status().ToString();
+  EXPECT_EQ(forward->command, Command::kPortForward);
+  EXPECT_EQ(forward->name, "web");
+  ASSERT_EQ(forward->ports.size(), 2u);
+  EXPECT_EQ(forward->ports[0].local, 8080);
+  EXPECT_EQ(forward->ports[1].remote, 22);
+  EXPECT_EQ(forward->address, "127.0.0.1");
+  auto stdio = Parse({"port-forward", "--stdio=true", "vm/web/ns", "22"});
+  ASSERT_TRUE(stdio.ok());
+  EXPECT_TRUE(stdio->stdio);
+  EXPECT_EQ(stdio->target.namespace_name, "ns");
+
+  auto ssh = Parse({"ssh", "-t", "-o A=1", "--local-ssh-opts", "-o B=2", "vm/web"});
+  ASSERT_TRUE(ssh.ok());
+  EXPECT_EQ(ssh->ssh_options, (std::vector<std::string>{"-o A=1", "-o B=2"}));
+  EXPECT_FALSE(ssh->port.has_value());
 }
 
 TEST(DurationTest, GoStyleAndBareMinutes) {
