@@ -291,6 +291,11 @@ class Connection final : public WebSocket::Impl {
     // From here on, the keepalive decides when a silent link is dead.
     deadline_timer_.cancel();
     ws_->binary(true);
+    // One frame per message: Beast would otherwise split a message into
+    // continuation frames of 4 KiB, and the kubelet's stream reader
+    // (golang.org/x/net/websocket) takes every frame for a message of its
+    // own, so the pieces after the first lose their channel byte.
+    ws_->auto_fragment(false);
     ws_->control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::pong) last_heard_ = Clock::now();
     });
