@@ -14,6 +14,9 @@
   the meta-data hostname, and networkData v2 naming the interface enp1s0 as
   a KubeVirt user writes it, all checked on the console. Debian on a claim
   kept across `virtctl stop`/`start` is datavolume_test.py's.
+- virtctl's ways in besides the console (access.py): port-forward and vnc
+  on the test disk's guest, ssh and scp into Debian with the key cloud-init
+  installed, and a VM that does not exist or does not run.
 
 Installs the chart (emulation on: the KVM path is kvm_test.py's) and
 uninstalls it. Uses e2e_test.py's helpers; tests/e2e/run.sh runs it.
@@ -29,6 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import access  # noqa: E402
 import e2e_test  # noqa: E402
 from e2e_test import BOOT_LIMIT, NS, RELEASE_NS, check, timings  # noqa: E402
 
@@ -57,7 +61,11 @@ def test_disk_vm(name):
                 "image": "vireo.local/test-disk:v1", "imagePullPolicy": "IfNotPresent"}}]}}}}
 
 
-def user_data(stamp):
+# A well-formed key nobody holds, for guests nobody logs into.
+UNUSED_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvireoT3testkeyonlyxxxxxxxxxxxxxxxxxxxxxx vireo-t3"
+
+
+def user_data(stamp, ssh_public_key=UNUSED_SSH_KEY):
     return f"""#cloud-config
 users:
   - name: vireo
@@ -65,7 +73,7 @@ users:
     shell: /bin/bash
     sudo: ALL=(ALL) NOPASSWD:ALL
     ssh_authorized_keys:
-      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvireoT3testkeyonlyxxxxxxxxxxxxxxxxxxxxxx vireo-t3
+      - {ssh_public_key}
 write_files:
   - path: /etc/vireo-written
     content: VIREO-WRITE-FILES-{stamp}
@@ -89,7 +97,7 @@ ethernets:
 """
 
 
-def debian_vm(name, root_volume, stamp):
+def debian_vm(name, root_volume, stamp, ssh_public_key):
     return {
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
         "metadata": {"name": name, "namespace": NS},
@@ -102,7 +110,7 @@ def debian_vm(name, root_volume, stamp):
             "networks": [{"name": "default", "pod": {}}],
             "volumes": [root_volume,
                         {"name": "cloudinit", "cloudInitNoCloud": {
-                            "userData": user_data(stamp), "networkData": NETWORK_DATA}}]}}}}
+                            "userData": user_data(stamp, ssh_public_key), "networkData": NETWORK_DATA}}]}}}}
 
 
 def check_debian_boot(c, name, tag, con, t0, stamp, persisted=None):
@@ -141,6 +149,16 @@ def network_checks(c, client_image):
     check("net: guest ready", con.expect(r"VIREO-TEST-DISK READY", BOOT_LIMIT), con.output()[-1500:])
     check("net: DHCP from passt: 10.0.2.2/24 via 10.0.2.1",
           con.expect(r"VIREO-NET: eth0 10\.0\.2\.2/24 gateway 10\.0\.2\.1", 90), con.output()[-800:])
+    # virtctl's ways in besides the console, on this guest: its web server
+    # through port-forward, its display through vnc; and on a VM that is
+    # not running.
+    access.port_forward_checks(c, name)
+    access.vnc_checks(c, name)
+    halted = test_disk_vm("halted")
+    halted["spec"]["runStrategy"] = "Halted"
+    p = apply(c, halted)
+    check("net: apply a Halted VM", p.returncode == 0, p.stderr)
+    access.bad_input_checks(c, "halted")
     con.send("cat /etc/resolv.conf\n")
     pods = c.items("pods", selector=f"vm.kubevirt.io/name={name}")
     pod_resolv = c.kubectl("exec", "-n", NS, pods[0]["metadata"]["name"], "-c", "compute", "--",
@@ -243,9 +261,10 @@ def main():
     check("guests: the controller names its launcher image", launcher_image, " ".join(args_now))
 
     stamp = str(int(time.time()))
+    key, public_key = access.ssh_key(args.logs)
     t0 = time.monotonic()
     cd = apply(c, debian_vm("debian-cd", {"name": "root", "containerDisk": {
-        "image": DEBIAN_IMAGE, "imagePullPolicy": "IfNotPresent"}}, stamp))
+        "image": DEBIAN_IMAGE, "imagePullPolicy": "IfNotPresent"}}, stamp, public_key))
     check("debian-cd: apply", cd.returncode == 0, cd.stderr)
     cd_con = c.console("debian-cd", "debian-cd")
 
@@ -256,7 +275,8 @@ def main():
     if net_con:
         net_con.close()
 
-    check_debian_boot(c, "debian-cd", "debian-cd", cd_con, t0, stamp)
+    if check_debian_boot(c, "debian-cd", "debian-cd", cd_con, t0, stamp):
+        access.ssh_checks(c, "debian-cd", key, "debian-cd-host", args.logs)
     cd_con.close()
     c.kubectl("delete", "vm", "debian-cd", "-n", NS, "--wait=false")
     with open(os.path.join(args.logs, "controller-guests.log"), "w") as f:
