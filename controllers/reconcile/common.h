@@ -70,6 +70,9 @@ inline constexpr char kConditionNetworkDataMismatch[] = "NetworkDataMismatch";
 // VMI (and mirrored on the VM): whether the DataVolumes its volumes name
 // have all Succeeded (KubeVirt's condition).
 inline constexpr char kConditionDataVolumesReady[] = "DataVolumesReady";
+// VMI (KubeVirt's, on every VMI): always False, reason NotMigratable; `kubectl
+// get vmi -o wide` shows it as LIVE-MIGRATABLE.
+inline constexpr char kConditionLiveMigratable[] = "LiveMigratable";
 // VM only (KubeVirt's): True while the running VMI was made from another
 // spec.template than the VM's current one, until the VMI is restarted.
 inline constexpr char kConditionRestartRequired[] = "RestartRequired";
@@ -108,8 +111,7 @@ std::vector<Event> MergeEvents(std::vector<Event> first, const std::vector<Event
 struct Deletion {
   Deletion(std::string name_, std::string uid_,
            std::optional<int64_t> grace_period_seconds_ = std::nullopt)
-      : name(std::move(name_)), uid(std::move(uid_)),
-        grace_period_seconds(grace_period_seconds_) {}
+      : name(std::move(name_)), uid(std::move(uid_)), grace_period_seconds(grace_period_seconds_) {}
   std::string name;
   std::string uid;
   // DeleteOptions.gracePeriodSeconds; nullopt: the object's own.
@@ -125,8 +127,8 @@ inline constexpr char kOutOfServiceTaint[] = "node.kubernetes.io/out-of-service"
 // What the VMI decision reads of a core/v1 Node (the Node cache keeps just
 // what this needs).
 struct NodeState {
-  std::string ready;        // the Ready condition's status: True, False, Unknown ("": none)
-  std::string ready_since;  // its lastTransitionTime
+  std::string ready;            // the Ready condition's status: True, False, Unknown ("": none)
+  std::string ready_since;      // its lastTransitionTime
   bool out_of_service = false;  // tainted kOutOfServiceTaint
 };
 NodeState NodeStateOf(const Json& node);

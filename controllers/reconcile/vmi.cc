@@ -10,6 +10,7 @@
 
 #include "controllers/reconcile/conditions.h"
 #include "controllers/reconcile/pod_summary.h"
+#include "controllers/reconcile/vmi_conditions.h"
 #include "lib/api/codec.h"
 #include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
@@ -21,9 +22,14 @@ namespace vireo::controllers {
 namespace {
 
 using api::VmiPhase;
+using internal::DataVolumesReady;
 using internal::kFalse;
 using internal::kTrue;
 using internal::PodSummary;
+using internal::SetEmulationCondition;
+using internal::SetLiveMigratableCondition;
+using internal::SetNetworkDataCondition;
+using internal::SetReady;
 
 // A VMI made together with its PVC (one `kubectl apply`) may be seen before
 // the PVC informer shows the claim: only fail once a claim stays missing.
@@ -227,151 +233,6 @@ void ApplyPodToStatus(const PodSummary& pod, const api::VirtualMachineInstanceSp
   }
 }
 
-// With emulation auto and a KVM device plugin, the accel-probe init
-// container's verdict ("kvm: <why>" / "tcg: <why>", launcher/accel.h).
-void SetProbedEmulationCondition(const std::optional<std::string>& verdict, WallTime now,
-                                 api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  if (!verdict.has_value()) {
-    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
-                           "LauncherChooses",
-                           "the launcher pod's accel-probe init container has not finished", now);
-    return;
-  }
-  const std::string text = verdict->substr(0, verdict->find('\n'));
-  const size_t colon = text.find(':');
-  const std::string mode = text.substr(0, colon);
-  std::string why = colon == std::string::npos ? "" : text.substr(colon + 1);
-  why.erase(0, why.find_first_not_of(' '));
-  if (mode == "kvm") {
-    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kFalse, "KvmAvailable",
-                           "the guest runs under KVM: " + why, now);
-  } else if (mode == "tcg") {
-    if (!internal::HasCondition(status->conditions, kConditionSoftwareEmulation, kTrue,
-                                "NoUsableKvm")) {
-      d->events.push_back({kube::EventType::kWarning, "SoftwareEmulation",
-                           "The guest runs under software emulation (TCG), much slower than "
-                           "KVM: " +
-                               why});
-    }
-    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kTrue, "NoUsableKvm",
-                           "the guest runs under TCG: " + why, now);
-  } else {
-    internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, internal::kUnknown,
-                           "LauncherChooses",
-                           "the accel-probe init container said \"" + text + "\"", now);
-  }
-}
-
-void SetEmulationCondition(const LauncherConfig& config, const PodSummary* pod, WallTime now,
-                           api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  // The pod says how it was made (the flags may have changed since); before
-  // it exists, the configuration it will be made with.
-  if (pod != nullptr ? pod->has_accel_probe
-                     : config.emulation == EmulationMode::kAuto && config.kvm_resource_offered) {
-    SetProbedEmulationCondition(pod != nullptr ? pod->accel_verdict : std::nullopt, now, status, d);
-    return;
-  }
-  switch (config.emulation) {
-    case EmulationMode::kOn:
-      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kTrue, "EmulationOn",
-                             "the guest runs under TCG (--emulation=on)", now);
-      break;
-    case EmulationMode::kOff:
-      internal::SetCondition(&status->conditions, kConditionSoftwareEmulation, kFalse, "KvmOnly",
-                             "the guest runs under KVM (--emulation=off)", now);
-      break;
-    case EmulationMode::kAuto:
-      internal::SetCondition(
-          &status->conditions, kConditionSoftwareEmulation, internal::kUnknown, "NoKvmResource",
-          "no KVM device plugin is declared (vireo-controller --kvm-resource-offered=false), so "
-          "the pod asks for no " +
-              config.kvm_resource +
-              ": the launcher uses TCG unless /dev/kvm "
-              "works in the pod anyway",
-          now);
-      break;
-  }
-}
-
-// networkData that names NICs the guest will not have configures nothing:
-// the guest boots without its network and nothing in the pod can see that.
-void SetNetworkDataCondition(const api::VirtualMachineInstance& vmi, WallTime now,
-                             api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  const std::vector<std::string> problems = api::NetworkDataProblems(vmi.spec);
-  if (problems.empty()) {
-    internal::RemoveCondition(&status->conditions, kConditionNetworkDataMismatch);
-    return;
-  }
-  std::string message;
-  for (const std::string& problem : problems) message += (message.empty() ? "" : "; ") + problem;
-  if (!internal::HasCondition(status->conditions, kConditionNetworkDataMismatch, kTrue,
-                              "UnknownInterface")) {
-    d->events.push_back({kube::EventType::kWarning, "NetworkDataMismatch",
-                         "The guest's network will not be configured: " + message});
-  }
-  internal::SetCondition(&status->conditions, kConditionNetworkDataMismatch, kTrue,
-                         "UnknownInterface", message, now);
-}
-
-// The DataVolumesReady condition; false when the pod must wait.
-bool DataVolumesReady(const api::VirtualMachineInstanceSpec& spec, const Claims& claims,
-                      const DataVolumes& dvs, WallTime now,
-                      api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
-  const std::vector<std::string> names = DataVolumesToWaitFor(spec, claims);
-  if (names.empty()) return true;
-  std::string reason, message;
-  for (const std::string& name : names) {
-    auto it = dvs.find(name);
-    if (it == dvs.end()) {
-      reason = "DataVolumeNotReady";
-      message = "DataVolume " + name + " not found";
-      break;
-    }
-    const DataVolumeState& dv = it->second;
-    if (dv.phase == api::dv_phase::kFailed) {
-      reason = "DataVolumeFailed";
-      message = "DataVolume " + name + " failed: " + dv.message;
-      break;
-    }
-    if (dv.phase != api::dv_phase::kSucceeded && reason.empty()) {
-      reason = "DataVolumeNotReady";
-      message = "DataVolume " + name + " is " + (dv.phase.empty() ? "new" : dv.phase) +
-                (dv.progress.empty() || dv.progress == "N/A" ? "" : " (" + dv.progress + ")");
-    }
-  }
-  if (reason.empty()) {
-    internal::SetCondition(&status->conditions, kConditionDataVolumesReady, internal::kTrue,
-                           "AllDataVolumesReady", "", now);
-    return true;
-  }
-  if (reason == "DataVolumeFailed" &&
-      !internal::HasCondition(status->conditions, kConditionDataVolumesReady, internal::kFalse,
-                              reason)) {
-    d->events.push_back({kube::EventType::kWarning, reason, message});
-  }
-  // The message follows the progress without a new transition.
-  internal::SetCondition(&status->conditions, kConditionDataVolumesReady, internal::kFalse, reason,
-                         message, now);
-  return false;
-}
-
-void SetReady(const std::vector<PodSummary>& pods, size_t primary, bool deleting, WallTime now,
-              api::VirtualMachineInstanceStatus* status) {
-  std::string reason;
-  if (deleting) {
-    reason = "Terminating";
-  } else if (pods.empty()) {
-    reason = "PodNotExists";
-  } else if (status->phase != VmiPhase::kRunning || !pods[primary].ready) {
-    reason = api::IsFinal(status->phase) ? "GuestNotRunning" : "PodNotReady";
-  }
-  if (reason.empty()) {
-    internal::SetCondition(&status->conditions, kConditionReady, kTrue, "", "", now);
-  } else {
-    internal::SetCondition(&status->conditions, kConditionReady, kFalse, reason, "", now);
-  }
-}
-
 // How long a status that would only say Scheduling waits for the binding
 // (kBindingWait); nullopt: write it now. Only the first status of a VMI
 // waits: nothing shown yet (no phase, or Pending) but one pod, new, not
@@ -548,6 +409,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
 
   if (status.phase != VmiPhase::kFailed) status.reason.clear();
   SetReady(pods, primary, deleting, obs.now, &status);
+  SetLiveMigratableCondition(obs.now, &status);
   NotePhaseChange(before, status, obs.now, &status, &d);
   if (api::ToJson(status) != api::ToJson(vmi.status)) {
     const std::optional<std::chrono::seconds> wait =
@@ -590,6 +452,7 @@ VmiDecision RefusedPodDecision(const api::VirtualMachineInstance& vmi,
   Fail(now, &failed, "FailedCreate",
        "launcher pod " + LauncherPodName(vmi) + " was refused: " + message, &d);
   SetReady({}, 0, !vmi.metadata.deletion_timestamp.empty(), now, &failed);
+  SetLiveMigratableCondition(now, &failed);
   NotePhaseChange(vmi.status.phase, failed, now, &failed, &d);
   d.status = std::move(failed);
   return d;

@@ -374,6 +374,12 @@ TEST(DecideVmi, StatusCarriesNodeIpAndConditions) {
   EXPECT_EQ(d.status->launcher_container_image_version, "launcher:1");
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].reason, "Started");
+  // KubeVirt's LiveMigratable on every VMI (kubectl get vmi -o wide): False.
+  const api::Condition* migratable = api::FindCondition(d.status->conditions, "LiveMigratable");
+  ASSERT_NE(migratable, nullptr);
+  EXPECT_EQ(migratable->status, "False");
+  EXPECT_EQ(migratable->reason, "NotMigratable");
+  EXPECT_THAT(migratable->message, ::testing::HasSubstr("does not live-migrate"));
 
   d = DecideVmi(Observe(Vmi(VmiPhase::kPending), {Pod(Vmi(), PodState::kUnschedulable)}));
   const api::Condition* scheduled = api::FindCondition(d.status->conditions, "PodScheduled");
@@ -802,6 +808,8 @@ TEST(DecideVmi, ARefusedPodFailsTheVmiWithTheApiserversWords) {
   EXPECT_EQ(sync->reason, "FailedCreate");
   EXPECT_THAT(sync->message, ::testing::HasSubstr(words));
   EXPECT_TRUE(internal::HasCondition(d.status->conditions, kConditionReady, "False"));
+  EXPECT_TRUE(internal::HasCondition(d.status->conditions, kConditionLiveMigratable, "False",
+                                     "NotMigratable"));
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
   EXPECT_EQ(d.events[0].reason, "FailedCreate");

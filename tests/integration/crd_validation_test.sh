@@ -129,7 +129,9 @@ if out=$(k create namespace "$ns" 2>&1); then
   vmi_status='{"phase": "Running", "reason": "", "nodeName": "node1",
     "phaseTransitionTimestamps": [{"phase": "Pending", "phaseTransitionTimestamp": "2026-01-02T03:04:00Z"},
       {"phase": "Running", "phaseTransitionTimestamp": "2026-01-02T03:04:05Z"}],
-    "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": null}],
+    "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": null},
+      {"type": "LiveMigratable", "status": "False", "reason": "NotMigratable", "lastProbeTime": null,
+       "lastTransitionTime": null}],
     "interfaces": [{"name": "default", "ipAddress": "10.244.0.7", "ipAddresses": ["10.244.0.7"],
       "mac": "02:00:00:0a:0b:0c", "interfaceName": "eth0", "infoSource": "domain",
       "podInterfaceName": "eth0", "queueCount": 1, "linkState": "up"}],
@@ -146,6 +148,18 @@ if out=$(k create namespace "$ns" 2>&1); then
       -f "$manifests/valid/vmi-nocloud-base64.yaml" 2>&1); then
     if out=$(put_status vm cirros "$vm_status"); then pass; else fail "VM status as the controller writes it" "$out"; fi
     if out=$(put_status vmi vmi-nocloud "$vmi_status"); then pass; else fail "VMI status as the controller writes it" "$out"; fi
+    # The columns KubeVirt's CRDs print, -o wide adding Live-Migratable and Paused.
+    out=$(k get vmi vmi-nocloud -n "$ns" -o wide 2>&1)
+    if grep -qE '^NAME +AGE +PHASE +IP +NODENAME +READY +LIVE-MIGRATABLE +PAUSED$' <<<"$(head -1 <<<"$out")" &&
+      grep -qE '^vmi-nocloud +[0-9a-z]+ +Running +10\.244\.0\.7 +node1 +True +False *$' <<<"$(tail -1 <<<"$out")"; then
+      pass; else fail "kubectl get vmi -o wide shows KubeVirt's columns" "$out"; fi
+    out=$(k get vmi vmi-nocloud -n "$ns" 2>&1)
+    if grep -qE '^NAME +AGE +PHASE +IP +NODENAME +READY$' <<<"$(head -1 <<<"$out")"; then pass; else
+      fail "kubectl get vmi shows KubeVirt's default columns" "$out"; fi
+    out=$(k get vm cirros -n "$ns" -o wide 2>&1)
+    if grep -qE '^NAME +AGE +STATUS +READY$' <<<"$(head -1 <<<"$out")" &&
+      grep -qE '^cirros +[0-9a-z]+ +Running +True$' <<<"$(tail -1 <<<"$out")"; then pass; else
+      fail "kubectl get vm -o wide shows KubeVirt's columns" "$out"; fi
     if out=$(put_status vm cirros '{"printableStatus": "Running", "bogus": 1}'); then
       fail "an unknown VM status field is refused" "$out"
     elif grep -qF 'unknown field "status.bogus"' <<<"$out"; then pass; else

@@ -57,10 +57,11 @@ spec:
 YAML
 
 check "status written through the subresource" k patch vm testvm -n "$ns" --subresource=status \
-  --type=merge -p '{"status": {"printableStatus": "Stopped", "ready": false}}'
+  --type=merge -p '{"status": {"printableStatus": "Stopped", "ready": false,
+    "conditions": [{"type": "Ready", "status": "False", "reason": "VMINotExists"}]}}'
 vm_table() { k get vm -n "$ns" 2>&1; }
 check "kubectl get vm shows NAME AGE STATUS READY" contains "$(vm_table)" '^NAME +AGE +STATUS +READY'
-check "kubectl get vm shows the status and ready values" contains "$(vm_table)" '^testvm +[0-9]+s +Stopped +false'
+check "kubectl get vm shows the status and ready values" contains "$(vm_table)" '^testvm +[0-9]+s +Stopped +False'
 check "short name vms" contains "$(k get vms -n "$ns" 2>&1)" '^testvm '
 
 check "kubectl apply of a VMI" k apply -n "$ns" -f - <<'YAML'
