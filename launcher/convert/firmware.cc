@@ -1,12 +1,13 @@
 // Configurator for the machine and its firmware: machine type, SeaBIOS or
 // OVMF (with secure boot and its variable store), SMBIOS identity, the
-// platform features every guest needs (ACPI above all), and the clock.
+// platform features every guest needs (ACPI above all).
 #include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "launcher/convert/configurators.h"
+#include "lib/api/defaults.h"
 #include "lib/base/json.h"
 
 namespace vireo::launcher::convert_internal {
@@ -63,10 +64,9 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
     os.Add("smbios").Attr("mode", "sysinfo");
   }
 
-  bool secure_boot = false;
+  const bool secure_boot = api::SecureBootOn(vmi.spec);
   const auto& bootloader = firmware.bootloader;
   if (bootloader.has_value() && bootloader->efi.has_value()) {
-    secure_boot = bootloader->efi->secure_boot.value_or(true);  // KubeVirt's default
     if (secure_boot && !IsQ35(machine)) {
       return Status(Code::kInvalid,
                     "spec.domain.firmware.bootloader.efi.secureBoot needs a q35 machine (SMM), "
@@ -98,9 +98,7 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
   features.Add("apic");
   // OVMF's secure-boot build keeps its variable store safe from the guest
   // only with SMM on.
-  const std::optional<api::Features>& asked = vmi.spec.domain.features;
-  const bool smm_given = asked.has_value() && asked->smm.has_value();
-  const bool smm = smm_given ? asked->smm->enabled.value_or(true) : secure_boot;
+  const bool smm = api::SmmOn(vmi.spec);
   if (secure_boot && !smm) {
     return Status(Code::kInvalid,
                   "spec.domain.features.smm.enabled is false, but EFI secure boot needs SMM; "
@@ -112,33 +110,6 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
     // would take more than a pod's memory overhead.
     features.Add("tcg").Add("tb-cache").Attr("unit", "MiB").Text(std::to_string(ctx.tb_cache_mib));
   }
-  return Status::Ok();
-}
-
-Status ConfigureClock(const VirtualMachineInstance& vmi, DomainXml& xml) {
-  XmlElement& clock = *xml.clock;
-  const std::optional<api::Clock>& spec = vmi.spec.domain.clock;
-  const int64_t offset =
-      spec.has_value() && spec->utc.has_value() ? spec->utc->offset_seconds.value_or(0) : 0;
-  if (offset == 0) {
-    clock.Attr("offset", "utc");
-  } else {
-    // QEMU's -rtc base=<UTC now + offset>: the guest reads it at boot.
-    clock.Attr("offset", "variable")
-        .Attr("basis", "utc")
-        .Attr("adjustment", std::to_string(offset));
-  }
-  if (!spec.has_value() || !spec->timer.has_value()) return Status::Ok();
-  auto add = [&clock](const char* name, const std::optional<api::ClockTimer>& given) {
-    if (!given.has_value()) return;
-    XmlElement& timer = clock.Add("timer").Attr("name", name);
-    if (!given->tick_policy.empty()) timer.Attr("tickpolicy", given->tick_policy);
-    if (!given->track.empty()) timer.Attr("track", given->track);
-    timer.Attr("present", given->present.value_or(true) ? "yes" : "no");
-  };
-  add("hpet", spec->timer->hpet);
-  add("pit", spec->timer->pit);
-  add("rtc", spec->timer->rtc);
   return Status::Ok();
 }
 

@@ -207,4 +207,19 @@ base::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec) {
   return RunStrategy::kHalted;
 }
 
+bool SecureBootOn(const VirtualMachineInstanceSpec& spec) {
+  const std::optional<Firmware>& firmware = spec.domain.firmware;
+  return firmware.has_value() && firmware->bootloader.has_value() &&
+         firmware->bootloader->efi.has_value() &&
+         firmware->bootloader->efi->secure_boot.value_or(true);
+}
+
+bool SmmOn(const VirtualMachineInstanceSpec& spec) {
+  const std::optional<Features>& features = spec.domain.features;
+  if (features.has_value() && features->smm.has_value()) {
+    return features->smm->enabled.value_or(true);
+  }
+  return SecureBootOn(spec);
+}
+
 }  // namespace vireo::api

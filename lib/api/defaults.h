@@ -42,4 +42,12 @@ void ApplyVmDefaults(VirtualMachine* vm);
 // both fields are set, as KubeVirt refuses that.
 base::Result<RunStrategy> EffectiveRunStrategy(const VirtualMachineSpec& spec);
 
+// EFI secure boot and SMM with KubeVirt's defaults, decided here once for
+// the validation (which refuses secure boot without SMM) and the converter.
+// Secure boot: an efi bootloader whose secureBoot is unset or true. SMM:
+// features.smm's enabled (unset: true) when smm is given, else on exactly
+// when secure boot is (OVMF's secure-boot build needs it).
+bool SecureBootOn(const VirtualMachineInstanceSpec& spec);
+bool SmmOn(const VirtualMachineInstanceSpec& spec);
+
 }  // namespace vireo::api

@@ -309,5 +309,34 @@ TEST(RunStrategyTest, BothSetIsRefused) {
   EXPECT_EQ(got.status().code(), base::Code::kInvalid);
 }
 
+// One decision for the validation and the converter (KubeVirt's defaults).
+TEST(FirmwareDefaultsTest, SecureBootAndSmm) {
+  VirtualMachineInstanceSpec spec;
+  EXPECT_FALSE(SecureBootOn(spec));
+  EXPECT_FALSE(SmmOn(spec));
+
+  spec.domain.firmware.emplace().bootloader.emplace().efi.emplace();
+  EXPECT_TRUE(SecureBootOn(spec)) << "efi without secureBoot: on, as KubeVirt";
+  EXPECT_TRUE(SmmOn(spec)) << "SMM follows secure boot when not given";
+
+  spec.domain.firmware->bootloader->efi->secure_boot = false;
+  EXPECT_FALSE(SecureBootOn(spec));
+  EXPECT_FALSE(SmmOn(spec));
+
+  spec.domain.features.emplace().smm.emplace();
+  EXPECT_TRUE(SmmOn(spec)) << "smm: {} is enabled";
+  spec.domain.features->smm->enabled = false;
+  EXPECT_FALSE(SmmOn(spec));
+  spec.domain.firmware->bootloader->efi->secure_boot = true;
+  EXPECT_TRUE(SecureBootOn(spec));
+  EXPECT_FALSE(SmmOn(spec)) << "an explicit smm.enabled: false stays off; validation refuses it";
+  VirtualMachineInstance vmi;
+  vmi.spec = spec;
+  ApplyVmiDefaults(&vmi);
+  const base::Status refused = ValidateVirtualMachineInstance(vmi);
+  EXPECT_NE(refused.ToString().find("smm.enabled: EFI secure boot needs SMM"), std::string::npos)
+      << refused.ToString();
+}
+
 }  // namespace
 }  // namespace vireo::api

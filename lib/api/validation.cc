@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lib/api/bounds.h"
+#include "lib/api/defaults.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::api {
@@ -427,12 +428,7 @@ void ValidateVmiSpec(const VirtualMachineInstanceSpec& spec, std::string_view pa
     problems.Add(FieldPath(path, "domain.firmware.bootloader"), kReasonInvalid,
                  "set only one of bios, efi");
   }
-  const bool secure_boot = firmware.has_value() && firmware->bootloader.has_value() &&
-                           firmware->bootloader->efi.has_value() &&
-                           firmware->bootloader->efi->secure_boot.value_or(true);
-  const std::optional<Features>& features = spec.domain.features;
-  if (secure_boot && features.has_value() && features->smm.has_value() &&
-      !features->smm->enabled.value_or(true)) {
+  if (SecureBootOn(spec) && !SmmOn(spec)) {
     problems.Add(FieldPath(path, "domain.features.smm.enabled"), kReasonInvalid,
                  "EFI secure boot needs SMM: enable smm or set "
                  "domain.firmware.bootloader.efi.secureBoot to false");
