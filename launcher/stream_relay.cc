@@ -43,9 +43,13 @@ RelayResult Relay(int in_fd, int out_fd, int sock) {
       ssize_t n = read(sock, buffer, sizeof(buffer));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        // A reset before any byte is how a refused guest port shows; the
-        // caller judges it by from_socket.
-        if (errno != ECONNRESET) result.error = std::string("read: ") + std::strerror(errno);
+        // A reset before any byte is how a refused guest port shows (the
+        // caller judges it by from_socket); after data it cut the stream.
+        if (errno != ECONNRESET) {
+          result.error = std::string("read: ") + std::strerror(errno);
+        } else if (result.from_socket > 0) {
+          result.error = "the guest reset the connection";
+        }
         return result;
       }
       if (n == 0) return result;

@@ -2,6 +2,8 @@
 #include "virtctl/access.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,11 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "lib/api/launcher_pod.h"
@@ -30,6 +34,9 @@ using base::Status;
 namespace contract = api::launcher_pod;
 
 namespace {
+
+// port-forward: connections served at once; more are refused, said on stderr.
+constexpr int kMaxConnections = 64;
 
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -120,6 +127,30 @@ std::vector<std::string> ForwardArgs(int port) {
   return {contract::kForward, std::string("--") + contract::kFlagPort, std::to_string(port)};
 }
 
+// ssh expands %-tokens in ProxyCommand and UserKnownHostsFile: a literal %
+// is %%.
+std::string SshPercent(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '%' ? std::string("%%") : std::string(1, c);
+  return out;
+}
+
+// scp reads "a:b" as host a; a local path with a ':' before any '/' gets
+// "./" so it stays local.
+std::string LocalScpPath(const std::string& path) {
+  const size_t colon = path.find(':');
+  return colon != std::string::npos && path.substr(0, colon).find('/') == std::string::npos
+             ? "./" + path
+             : path;
+}
+
+// What a program virtctl starts must not inherit: the apiserver's
+// connections (the libraries open them without close-on-exec).
+void CloseOnExec() {
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  for (int fd = 3; fd < 1024; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 // The remote command's last words, one line.
 std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
@@ -168,6 +199,9 @@ PumpResult Pump(ExecSession& session, int in_fd, int out_fd) {
       ssize_t n = read(in_fd, buffer, sizeof(buffer));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
+        // v4 cannot tell the remote command its input ended: the session ends
+        // with the input (a closed viewer or client must not leave it open).
+        if (session.protocol() == Protocol::kV4) break;
         input_open = false;
         session.CloseStdin();
         continue;
@@ -189,13 +223,17 @@ int RunPortForward(kube::Client& client, const Options& options, const std::stri
     std::fprintf(stderr, "virtctl port-forward: %s\n", message.c_str());
     return code;
   };
+  // A client gone (or stdout closed under --stdio) is a failed write, not
+  // the end of virtctl.
+  std::signal(SIGPIPE, SIG_IGN);
   Found found = FindRunning(client, options, ns);
   if (found.exit_code != kExitOk) return fail(found.message, found.exit_code);
 
   if (options.stdio) {
     const int port = options.ports.front().remote;
-    auto session = OpenLauncherStream(client, options, ns, found.pod, ForwardArgs(port),
-                                      "port " + std::to_string(port) + " of " + found.pod);
+    auto session =
+        OpenLauncherStream(client, options, ns, found.pod, ForwardArgs(port),
+                           "port " + std::to_string(port) + " of pod " + ns + "/" + found.pod);
     if (!session.ok()) {
       return fail(session.status().message(),
                   session.status().code() == Code::kForbidden ? kExitForbidden : kExitConsole);
@@ -222,42 +260,59 @@ int RunPortForward(kube::Client& client, const Options& options, const std::stri
   }
   std::fflush(stdout);
 
-  // One thread per connection; the client is shared, one request at a time.
-  std::mutex client_mutex;
+  // One thread per connection, at most kMaxConnections at once. The client
+  // is safe to share (lib/kube/client.h). This loop never returns: an
+  // interrupt ends the process, and so do the errors below (_exit, as the
+  // connection threads still use what lives here).
+  std::atomic<int> open_connections{0};
+  auto fatal = [&fail](const std::string& message) {
+    fail(message, kExitFailure);
+    std::fflush(stderr);
+    _exit(kExitFailure);
+  };
   for (;;) {
     std::vector<pollfd> fds;
     for (const Listener& l : listeners) fds.push_back({l.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
-      return fail(std::string("poll: ") + std::strerror(errno), kExitFailure);
+      fatal(std::string("poll: ") + std::strerror(errno));
     }
     for (size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & POLLIN)) continue;
       int conn = accept4(listeners[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (conn < 0) continue;
-      const int remote = listeners[i].remote;
-      std::thread([&client, &client_mutex, &options, ns, conn, remote] {
-        std::string error;
-        std::unique_ptr<ExecSession> session;
-        {
-          std::lock_guard lock(client_mutex);
-          // The pod of now: the VM may have restarted since virtctl started.
-          Found found = FindRunning(client, options, ns);
-          if (found.exit_code != kExitOk) {
-            error = found.message;
-          } else {
-            auto opened = OpenLauncherStream(client, options, ns, found.pod, ForwardArgs(remote),
-                                             "port " + std::to_string(remote) + " of " + found.pod);
-            if (opened.ok()) {
-              session = std::move(*opened);
-            } else {
-              error = opened.status().message();
-            }
-          }
+      if (conn < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          std::fprintf(stderr, "virtctl port-forward: cannot accept a connection: %s\n",
+                       std::strerror(errno));
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
-        if (session) {
-          PumpResult result = Pump(*session, conn, conn);
-          if (!result.ok) error = result.error;
+        continue;
+      }
+      const int remote = listeners[i].remote;
+      if (open_connections.load() >= kMaxConnections) {
+        std::fprintf(stderr,
+                     "virtctl port-forward: %d connections are open already; refusing one more "
+                     "to port %d\n",
+                     kMaxConnections, remote);
+        close(conn);
+        continue;
+      }
+      ++open_connections;
+      auto serve = [&client, &options, &open_connections, ns, conn, remote] {
+        std::string error;
+        // The pod of now: the VM may have restarted since virtctl started.
+        Found found = FindRunning(client, options, ns);
+        if (found.exit_code != kExitOk) {
+          error = found.message;
+        } else {
+          auto session = OpenLauncherStream(
+              client, options, ns, found.pod, ForwardArgs(remote),
+              "port " + std::to_string(remote) + " of pod " + ns + "/" + found.pod);
+          if (!session.ok()) {
+            error = session.status().message();
+          } else if (PumpResult result = Pump(**session, conn, conn); !result.ok) {
+            error = result.error;
+          }
         }
         if (!error.empty()) {
           std::fprintf(stderr, "virtctl port-forward: a connection to port %d of %s: %s\n", remote,
@@ -265,7 +320,15 @@ int RunPortForward(kube::Client& client, const Options& options, const std::stri
         }
         shutdown(conn, SHUT_RDWR);
         close(conn);
-      }).detach();
+        --open_connections;
+      };
+      try {
+        std::thread(serve).detach();
+      } catch (const std::system_error& e) {
+        std::fprintf(stderr, "virtctl port-forward: cannot serve a connection: %s\n", e.what());
+        close(conn);
+        --open_connections;
+      }
     }
   }
 }
@@ -274,8 +337,15 @@ int RunPortForward(kube::Client& client, const Options& options, const std::stri
 
 namespace {
 
-// The first viewer found in PATH and its arguments for 127.0.0.1:port.
-std::optional<std::vector<std::string>> FindViewer(int port) {
+// Where a viewer on this machine reaches a proxy listening on `address`.
+std::string ViewerHost(const std::string& address) {
+  if (address.empty() || address == "0.0.0.0") return "127.0.0.1";
+  if (address == "::") return "[::1]";
+  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+// The first viewer found in PATH and its arguments for host:port.
+std::optional<std::vector<std::string>> FindViewer(const std::string& host, int port) {
   const char* path = std::getenv("PATH");
   auto in_path = [&](const std::string& name) {
     std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
@@ -288,11 +358,12 @@ std::optional<std::vector<std::string>> FindViewer(int port) {
       start = colon + 1;
     }
   };
-  const std::string where = "127.0.0.1:" + std::to_string(port);
-  if (in_path("remote-viewer")) return std::vector<std::string>{"remote-viewer", "vnc://" + where};
+  if (in_path("remote-viewer")) {
+    return std::vector<std::string>{"remote-viewer", "vnc://" + host + ":" + std::to_string(port)};
+  }
   // TigerVNC and others: host::port names a port (host:N is display N).
   if (in_path("vncviewer")) {
-    return std::vector<std::string>{"vncviewer", "127.0.0.1::" + std::to_string(port)};
+    return std::vector<std::string>{"vncviewer", host + "::" + std::to_string(port)};
   }
   return std::nullopt;
 }
@@ -304,6 +375,7 @@ int RunVnc(kube::Client& client, const Options& options, const std::string& ns) 
     std::fprintf(stderr, "virtctl vnc: %s\n", message.c_str());
     return code;
   };
+  std::signal(SIGPIPE, SIG_IGN);  // a viewer gone is a failed write, not the end of virtctl
   Found found = FindRunning(client, options, ns);
   if (found.exit_code != kExitOk) return fail(found.message, found.exit_code);
   if (base::GetBool(found.vmi, "spec.domain.devices.autoattachGraphicsDevice") == false) {
@@ -321,7 +393,8 @@ int RunVnc(kube::Client& client, const Options& options, const std::string& ns) 
     std::printf("{\"port\":%d}\n", port);
     std::fflush(stdout);
   } else {
-    auto argv = FindViewer(port);
+    const std::string host = ViewerHost(options.address);
+    auto argv = FindViewer(host, port);
     if (!argv) {
       close(listener);
       return fail(
@@ -332,12 +405,13 @@ int RunVnc(kube::Client& client, const Options& options, const std::string& ns) 
     std::vector<char*> raw;
     for (std::string& arg : *argv) raw.push_back(arg.data());
     raw.push_back(nullptr);
+    CloseOnExec();
     if (int rc = posix_spawnp(&viewer, raw[0], nullptr, nullptr, raw.data(), environ); rc != 0) {
       close(listener);
       return fail(std::string("cannot start ") + raw[0] + ": " + std::strerror(rc), kExitFailure);
     }
-    std::fprintf(stderr, "virtctl vnc: %s is showing %s's display through 127.0.0.1:%d\n", raw[0],
-                 options.name.c_str(), port);
+    std::fprintf(stderr, "virtctl vnc: %s is showing %s's display through %s:%d\n", raw[0],
+                 options.name.c_str(), host.c_str(), port);
   }
 
   // One viewer connection, as KubeVirt's virtctl serves; a viewer that ends
@@ -358,16 +432,17 @@ int RunVnc(kube::Client& client, const Options& options, const std::string& ns) 
   auto session = OpenLauncherStream(
       client, options, ns, found.pod,
       {contract::kVnc, std::string("--") + contract::kFlagStateDir, contract::kStateDir},
-      "the VNC display of pod " + found.pod);
+      "the VNC display of pod " + ns + "/" + found.pod);
   if (!session.ok()) {
     close(conn);
+    if (viewer > 0) kill(viewer, SIGTERM);  // it would show a dead connection
     return fail(session.status().message(),
                 session.status().code() == Code::kForbidden ? kExitForbidden : kExitConsole);
   }
   PumpResult result = Pump(**session, conn, conn);
   shutdown(conn, SHUT_RDWR);
   close(conn);
-  if (viewer > 0) waitpid(viewer, nullptr, 0);
+  // The viewer's window stays the user's to close: virtctl does not wait.
   if (!result.ok) return fail(TargetName(options, ns) + ": " + result.error, kExitConsole);
   return kExitOk;
 }
@@ -386,9 +461,11 @@ std::vector<std::string> OpenSshArgv(const Options& options, const std::string& 
                       std::to_string(port);
   if (!options.kubeconfig.empty()) proxy += " --kubeconfig " + ShellQuote(options.kubeconfig);
   if (!options.context.empty()) proxy += " --context " + ShellQuote(options.context);
-  std::vector<std::string> argv = {ssh ? "ssh" : "scp", "-o", "ProxyCommand=" + proxy};
+  std::vector<std::string> argv = {ssh ? "ssh" : "scp", "-o", "ProxyCommand=" + SshPercent(proxy)};
   if (!options.known_hosts.empty()) {
-    argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + options.known_hosts});
+    // ssh splits the value on spaces unless it is quoted.
+    argv.insert(argv.end(),
+                {"-o", "UserKnownHostsFile=\"" + SshPercent(options.known_hosts) + "\""});
   }
   if (!options.identity_file.empty()) argv.insert(argv.end(), {"-i", options.identity_file});
   if (!ssh && options.recursive) argv.push_back("-r");
@@ -397,13 +474,14 @@ std::vector<std::string> OpenSshArgv(const Options& options, const std::string& 
   const std::string user = !target.user.empty() ? target.user : options.username;
   const std::string host = (user.empty() ? "" : user + "@") + SshHost(target);
   if (ssh) {
+    argv.push_back("--");  // a user or command starting with '-' is not an option
     argv.push_back(host);
     if (!options.remote_command.empty()) argv.push_back(options.remote_command);
     return argv;
   }
   argv.push_back("--");
   for (const ScpArgument* side : {&options.scp_from, &options.scp_to}) {
-    argv.push_back(side->remote ? host + ":" + side->path : side->path);
+    argv.push_back(side->remote ? host + ":" + side->path : LocalScpPath(side->path));
   }
   return argv;
 }
@@ -430,6 +508,7 @@ int RunSsh(kube::Client& client, const Options& options, const std::string& ns) 
   for (std::string& arg : argv) raw.push_back(arg.data());
   raw.push_back(nullptr);
   std::fflush(stdout);
+  CloseOnExec();
   execvp(raw[0], raw.data());
   return fail(std::string("cannot run ") + name + ": " + std::strerror(errno) +
                   " (virtctl uses the system's OpenSSH client)",

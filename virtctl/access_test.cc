@@ -21,12 +21,12 @@ TEST(OpenSshArgvTest, SshThroughPortForwardStdio) {
   Options o =
       Parsed({"ssh", "alice@vm/web", "-i", "/k/id", "-p", "2222", "-t",
               "-o StrictHostKeyChecking=no", "--kubeconfig", "/c/kube config", "-c", "uname -a"});
-  EXPECT_THAT(
-      OpenSshArgv(o, "prod", "/usr/bin/virtctl"),
-      ElementsAre("ssh", "-o",
-                  "ProxyCommand='/usr/bin/virtctl' port-forward --stdio=true "
-                  "'vm/web/prod' 2222 --kubeconfig '/c/kube config'",
-                  "-i", "/k/id", "-o StrictHostKeyChecking=no", "alice@vm.web.prod", "uname -a"));
+  EXPECT_THAT(OpenSshArgv(o, "prod", "/usr/bin/virtctl"),
+              ElementsAre("ssh", "-o",
+                          "ProxyCommand='/usr/bin/virtctl' port-forward --stdio=true "
+                          "'vm/web/prod' 2222 --kubeconfig '/c/kube config'",
+                          "-i", "/k/id", "-o StrictHostKeyChecking=no", "--", "alice@vm.web.prod",
+                          "uname -a"));
 }
 
 TEST(OpenSshArgvTest, UsernameFlagAndKnownHosts) {
@@ -36,7 +36,7 @@ TEST(OpenSshArgvTest, UsernameFlagAndKnownHosts) {
               ElementsAre("ssh", "-o",
                           "ProxyCommand='/v' port-forward --stdio=true 'vmi/db/ns1' 22 "
                           "--context 'c1'",
-                          "-o", "UserKnownHostsFile=/k/hosts", "bob@vmi.db.ns1"));
+                          "-o", "UserKnownHostsFile=\"/k/hosts\"", "--", "bob@vmi.db.ns1"));
 }
 
 TEST(OpenSshArgvTest, ScpEitherWay) {
@@ -45,11 +45,22 @@ TEST(OpenSshArgvTest, ScpEitherWay) {
       OpenSshArgv(up, "default", "/v"),
       ElementsAre("scp", "-o", "ProxyCommand='/v' port-forward --stdio=true 'vm/web/default' 22",
                   "-r", "-p", "--", "./data", "vm.web.default:/srv/"));
-  Options down = Parsed({"scp", "alice@vm/web:/var/log/syslog", "."});
+  // A local "notes:v2.txt" would be host "notes" to scp: it gets "./".
+  Options down = Parsed({"scp", "alice@vm/web:/var/log/syslog", "notes:v2.txt"});
   EXPECT_THAT(
       OpenSshArgv(down, "default", "/v"),
       ElementsAre("scp", "-o", "ProxyCommand='/v' port-forward --stdio=true 'vm/web/default' 22",
-                  "--", "alice@vm.web.default:/var/log/syslog", "."));
+                  "--", "alice@vm.web.default:/var/log/syslog", "./notes:v2.txt"));
+}
+
+// ssh expands %-tokens: a literal % in a path is doubled, or ssh refuses it.
+TEST(OpenSshArgvTest, PercentSignsAreEscapedForSsh) {
+  Options o = Parsed({"ssh", "vm/web", "--kubeconfig", "/c/100%", "--known-hosts", "/k/my hosts"});
+  EXPECT_THAT(OpenSshArgv(o, "ns", "/v"),
+              ElementsAre("ssh", "-o",
+                          "ProxyCommand='/v' port-forward --stdio=true 'vm/web/ns' 22 "
+                          "--kubeconfig '/c/100%%'",
+                          "-o", "UserKnownHostsFile=\"/k/my hosts\"", "--", "vm.web.ns"));
 }
 
 }  // namespace

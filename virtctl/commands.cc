@@ -170,7 +170,8 @@ int RunConsole(kube::Client& client, const Options& options, const std::string& 
   exec_options.log_requests = options.verbosity >= 1;
   auto session = ExecSession::Open(client, request, exec_options);
   if (!session.ok()) {
-    Status s = DiagnoseExec(client, ns, *pod, session.status(), "the console of pod " + *pod);
+    Status s =
+        DiagnoseExec(client, ns, *pod, session.status(), "the console of pod " + ns + "/" + *pod);
     return fail(s, s.code() == Code::kForbidden ? kExitForbidden : kExitConsole);
   }
 

@@ -361,6 +361,7 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       return o;
     }
     case Command::kSsh: {
+      if (o.port == 0) return Usage("ssh: --port takes the guest's port, 1-65535");
       if (count != 1) return Usage("ssh takes one target, [user@]vm/NAME[/NAMESPACE]");
       auto target = ParseSshTarget(positional[1]);
       if (!target.ok()) return Usage(target.status().message());
@@ -369,6 +370,7 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       return o;
     }
     case Command::kScp: {
+      if (o.port == 0) return Usage("scp: --port takes the guest's port, 1-65535");
       if (count != 2) return Usage("scp takes a source and a destination");
       auto from = ParseScpArgument(positional[1]);
       if (!from.ok()) return Usage(from.status().message());

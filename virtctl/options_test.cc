@@ -95,6 +95,8 @@ TEST(OptionsTest, UsageErrorsNameTheFault) {
            {{"ssh", "vm/a", "vm/b"}, "ssh takes one target"},
            {{"ssh", "@vm/a"}, "user name before '@'"},
            {{"ssh", "vm/a", "-p", "x"}, "takes a port 0-65535"},
+           {{"ssh", "vm/a", "-p", "0"}, "ssh: --port takes the guest's port, 1-65535"},
+           {{"scp", "vm/a:x", "y", "--port=0"}, "scp: --port takes the guest's port, 1-65535"},
            {{"scp", "a", "b"}, "exactly one of source and destination"},
            {{"scp", "vm/a:x", "vmi/b:y"}, "exactly one of source and destination"},
            {{"scp", "vm/a:x"}, "scp takes a source and a destination"},

@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 from e2e_test import NS, check, timings
@@ -27,6 +28,25 @@ def _run(argv, timeout, text=False, **kwargs):
     except subprocess.TimeoutExpired:
         note = f"timed out after {timeout} s"
         return subprocess.CompletedProcess(argv, -1, "" if text else b"", note if text else note.encode())
+
+
+def _readline(proc, timeout=60):
+    """The first line of proc's stdout, or "" when none comes within timeout."""
+    got = []
+    reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else ""
+
+
+def _stderr_of(proc):
+    """proc's stderr, once it has ended (killed if it still runs)."""
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        return proc.communicate(timeout=10)[1] or ""
+    except (subprocess.TimeoutExpired, ValueError):
+        return ""
 
 
 def _free_port():
@@ -67,7 +87,7 @@ def port_forward_checks(c, name):
     proc = subprocess.Popen(_virtctl_argv(c, "port-forward", f"vm/{name}", f"{local}:80"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
+        line = _readline(proc)
         check("access: port-forward says where it listens",
               line.startswith(f"Forwarding from 127.0.0.1:{local} -> 80"), line)
         replies = []
@@ -101,11 +121,11 @@ def vnc_checks(c, name):
     proc = subprocess.Popen(_virtctl_argv(c, "vnc", name, "--proxy-only"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
+        line = _readline(proc)
         try:
             port = json.loads(line)["port"]
         except (ValueError, KeyError, TypeError):
-            check("access: vnc --proxy-only prints {\"port\":N}", False, line + proc.stderr.read())
+            check("access: vnc --proxy-only prints {\"port\":N}", False, line + _stderr_of(proc))
             return
         check("access: vnc --proxy-only prints {\"port\":N}", port > 0, line)
         detail = ""
@@ -141,7 +161,7 @@ def vnc_checks(c, name):
         except subprocess.TimeoutExpired:
             rc = None
         check("access: virtctl vnc ends (exit 0) when its viewer disconnects", rc == 0,
-              f"rc={rc} " + (proc.stderr.read() if rc is not None else ""))
+              f"rc={rc} " + _stderr_of(proc))
     finally:
         if proc.poll() is None:
             proc.kill()
