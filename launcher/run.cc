@@ -7,9 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -18,6 +22,7 @@
 #include "launcher/console_relay.h"
 #include "launcher/convert/converter.h"
 #include "launcher/libvirt_session.h"
+#include "launcher/metrics.h"
 #include "launcher/orphan_guard.h"
 #include "launcher/passt.h"
 #include "launcher/paths.h"
@@ -38,6 +43,14 @@ using base::Result;
 using base::Status;
 using enum api::launcher_pod::ExitCode;
 using api::launcher_pod::ExitCodeName;
+using api::launcher_pod::kMetricsPort;
+using api::launcher_pod::kNodeNameEnv;
+
+// A /proc file's text ("" when it cannot be read).
+std::string ReadFileOrEmpty(const char* path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 // The end of a run: the code and one error line that says why.
 int Finish(int code, const std::string& message, std::string_view vmi = "") {
@@ -132,7 +145,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 
   std::string uri = options.libvirt_uri;
   std::string pid_dir = "/run/libvirt/qemu";  // a privileged daemon's
-  SeededCaps seeded_caps;  // embedded driver only
+  SeededCaps seeded_caps;                     // embedded driver only
   CapsVariant caps_variant = CapsVariant::kTcg;
   RouteLibvirtLogs(state.LibvirtLog());
   if (uri.empty()) {
@@ -151,9 +164,10 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     CapsVariant variant = CurrentCapsVariant();
     if (variant == CapsVariant::kKvm && accel->emulation == Emulation::kTcg &&
         paths.root().empty() && WithdrawKvmForTcg()) {
-      base::LogInfo("KVM not used: /dev/kvm withdrawn from libvirt, so the image's tcg "
-                    "capabilities cache serves",
-                    {{"vmi", vmi_key}});
+      base::LogInfo(
+          "KVM not used: /dev/kvm withdrawn from libvirt, so the image's tcg "
+          "capabilities cache serves",
+          {{"vmi", vmi_key}});
       variant = CapsVariant::kTcg;
     }
     auto seeded = SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant);
@@ -170,6 +184,22 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   } else if (IsEmbedded(uri)) {
     return Finish(kExitUsage, "--libvirt-uri is for a daemon; leave it out for the embedded driver",
                   vmi_key);
+  }
+
+  // The guest's metrics: the port is bound before passt starts, as passt
+  // forwards the pod's unbound ports to the guest. Metrics never stop a guest.
+  std::unique_ptr<MetricsServer> metrics;
+  const auto& nics = vmi->spec.domain.devices.interfaces;
+  const bool port_listed =
+      !nics.empty() && std::any_of(nics.front().ports.begin(), nics.front().ports.end(),
+                                   [](const api::Port& p) { return p.port == kMetricsPort; });
+  if (port_listed) {
+    base::LogWarn("no metrics: the interface lists the metrics port for the guest",
+                  {{"vmi", vmi_key}, {"port", std::to_string(kMetricsPort)}});
+  } else if (auto listening = MetricsServer::Listen(kMetricsPort); listening.ok()) {
+    metrics = std::move(*listening);
+  } else {
+    base::LogWarn("no metrics", {{"vmi", vmi_key}, {"error", listening.status().message()}});
   }
 
   // The guest's network: passt serves the pod's address before QEMU joins.
@@ -219,7 +249,28 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     }
   }
 
+  if (metrics) {
+    MetricsLabels labels{vmi->metadata.name, vmi->metadata.namespace_, ""};
+    if (const char* node = std::getenv(kNodeNameEnv); node != nullptr) labels.node = node;
+    std::map<std::string, std::string> drives;  // image path -> the VMI's disk name
+    for (const auto& [name, source] : ctx.disks) drives[source.path] = name;
+    const std::string nic = nics.empty() ? "" : nics.front().name;
+    metrics->Serve([conn = (*supervisor)->conn(), domain_name, labels, drives,
+                    nic]() -> base::Result<std::string> {
+      auto stats = CollectDomainStats(conn, domain_name);
+      if (!stats.ok()) return stats.status();
+      std::optional<std::pair<std::string, NetCounters>> network;
+      if (!nic.empty()) {
+        // The pod's interface carries all of the guest's traffic (passt).
+        const std::string dev = ReadFileOrEmpty("/proc/net/dev");
+        const std::string iface = PodInterface(ReadFileOrEmpty("/proc/net/route"), dev);
+        if (auto counters = ParseNetDev(dev, iface)) network.emplace(nic, *counters);
+      }
+      return FormatMetrics(labels, *stats, drives, network);
+    });
+  }
   Outcome outcome = (*supervisor)->Run(domain_name, *xml, **relay);
+  metrics.reset();  // before the connection it reads goes
   (*relay)->Stop();
   supervisor->reset();  // destroys whatever still runs, joins the reaper
   if (passt.has_value()) passt->Stop();

@@ -119,6 +119,8 @@ bool DomainSupervisor::Destroy(const char* why) {
   return true;
 }
 
+virConnectPtr DomainSupervisor::conn() const { return session_ ? session_->conn() : nullptr; }
+
 Outcome DomainSupervisor::Run(const std::string& domain_name, const std::string& xml,
                               ConsoleRelay& relay) {
   domain_name_ = domain_name;

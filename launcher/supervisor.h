@@ -59,6 +59,10 @@ class DomainSupervisor {
   // ends. Every return leaves no QEMU behind.
   Outcome Run(const std::string& domain_name, const std::string& xml, ConsoleRelay& relay);
 
+  // The libvirt connection, for readers on other threads (the metrics
+  // server): libvirt's API calls are thread-safe. Valid until destruction.
+  virConnectPtr conn() const;
+
  private:
   explicit DomainSupervisor(Config config) : config_(std::move(config)) {}
 

@@ -61,6 +61,20 @@ inline constexpr char kCapabilitiesCacheDir[] = "/usr/lib/vireo/qemu-capabilitie
 // memory request. QEMU's own default grows far larger.
 inline constexpr uint32_t kTcgTranslationCacheMiB = 32;
 
+// ----------------------------------------------------------------- metrics
+
+// The launcher serves the guest's Prometheus metrics (KubeVirt's names) on
+// this TCP port of the pod, path /metrics; the pod's container port
+// "metrics" and its prometheus.io annotations name it. In the kernel's
+// default ephemeral range, which passt never forwards to the guest, so no
+// guest port is lost to it.
+inline constexpr int kMetricsPort = 39100;
+inline constexpr char kMetricsPortName[] = "metrics";
+inline constexpr char kMetricsPath[] = "/metrics";
+// The node the pod runs on (downward API spec.nodeName), the metrics' node
+// label.
+inline constexpr char kNodeNameEnv[] = "VIREO_NODE_NAME";
+
 // ------------------------------------------------------ the command line
 
 inline constexpr char kBinary[] = "vireo-launcher";

@@ -32,9 +32,7 @@ constexpr char kDisks[] =
 constexpr char kReadyMarker[] = "VIREO-TEST-DISK READY";
 // The boot disk's FAT partition (the containerDisk) at /mnt/boot: the test
 // disk mounts it itself (README.md), older builds of it did not.
-constexpr char kMountBoot[] =
-    "mkdir -p /mnt/boot && { grep -q ' /mnt/boot ' /proc/mounts || "
-    "mount -t vfat -o sync $(findfs LABEL=VIREOBOOT) /mnt/boot; }";
+constexpr const char* kMountBoot = kMountTestDiskBoot;
 
 TestPod::Launch WithGrace(int64_t seconds) {
   TestPod::Launch launch;

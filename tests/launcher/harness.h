@@ -154,6 +154,12 @@ class TestPod {
   std::vector<std::string> mounts_;
 };
 
+// Mounts the test disk's boot partition (vfat, on the root disk) at
+// /mnt/boot in the guest: a shell command for Converse.
+inline constexpr char kMountTestDiskBoot[] =
+    "mkdir -p /mnt/boot && { grep -q ' /mnt/boot ' /proc/mounts || "
+    "mount -t vfat -o sync $(findfs LABEL=VIREOBOOT) /mnt/boot; }";
+
 // Types `command` into a console and waits for `expect` in its output after
 // that point; returns whether it appeared.
 bool Converse(Process& console, const std::string& command, const std::string& expect,

@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 
+#include "lib/api/launcher_pod.h"
 #include "tests/launcher/harness.h"
 
 namespace vireo::t2 {
@@ -32,9 +34,9 @@ constexpr const char* kNodeAddress = PodNetwork::kNodeAddress;
 constexpr const char* kPodResolver = PodNetwork::kPodResolver;
 
 // One HTTP GET to address:port from here; the reply, or "" when none.
-std::string HttpGet(const std::string& address, int port) {
+std::string HttpGet(const std::string& address, int port, const std::string& path = "/") {
   CommandResult r = RunCommand(
-      {"curl", "-s", "-m", "5", "http://" + address + ":" + std::to_string(port) + "/"}, 15s);
+      {"curl", "-s", "-m", "5", "http://" + address + ":" + std::to_string(port) + path}, 15s);
   return r.exit_code == 0 ? r.output : "";
 }
 
@@ -103,6 +105,52 @@ void ExpectVncFramebuffer(TestPod& pod) {
   EXPECT_EQ(vnc.Wait(15s), 0) << vnc.Stderr();
 }
 
+// The value of the first series of `family` whose labels hold `label`, or -1.
+double SeriesValue(const std::string& text, const std::string& family, const std::string& label) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(family + "{", 0) != 0 || line.find(label) == std::string::npos) continue;
+    return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+// The guest's metrics on the pod's address, as Prometheus scrapes them:
+// KubeVirt's series, which move when the guest computes and writes.
+void ExpectMetricsMove(Process& console, TestPod& pod) {
+  const std::string port = std::to_string(api::launcher_pod::kMetricsPort);
+  const std::string before = HttpGet(kPodAddress, std::stoi(port), "/metrics");
+  ASSERT_THAT(before, HasSubstr(R"(kubevirt_vmi_vcpu_seconds_total{name="net",namespace="t2")"))
+      << before << ReadFileOrEmpty(pod.StateDir() + "/passt.log");
+  const double cpu = SeriesValue(before, "kubevirt_vmi_vcpu_seconds_total", R"(id="0")");
+  const double written =
+      SeriesValue(before, "kubevirt_vmi_storage_write_traffic_bytes_total", R"(drive="rootdisk")");
+  const double received =
+      SeriesValue(before, "kubevirt_vmi_network_receive_bytes_total", R"(interface="default")");
+  EXPECT_GT(cpu, 0) << before;
+  EXPECT_GE(written, 0) << before;
+  EXPECT_GT(received, 0) << before;
+  EXPECT_THAT(before, HasSubstr("kubevirt_vmi_memory_resident_bytes{"));
+  // 1 MiB written to the guest's root disk (its boot partition), synced.
+  EXPECT_TRUE(Converse(console,
+                       std::string(kMountTestDiskBoot) +
+                           " && dd if=/dev/urandom of=/mnt/boot/metrics.bin bs=65536 count=16 "
+                           "2>/dev/null && sync && echo m-$((40+2))",
+                       "m-42"));
+  const std::string after = HttpGet(kPodAddress, std::stoi(port), "/metrics");
+  EXPECT_GT(SeriesValue(after, "kubevirt_vmi_vcpu_seconds_total", R"(id="0")"), cpu) << after;
+  EXPECT_GE(
+      SeriesValue(after, "kubevirt_vmi_storage_write_traffic_bytes_total", R"(drive="rootdisk")"),
+      written + (1 << 20))
+      << after;
+  EXPECT_GT(
+      SeriesValue(after, "kubevirt_vmi_network_receive_bytes_total", R"(interface="default")"),
+      received)
+      << after;
+  EXPECT_THAT(HttpGet(kPodAddress, std::stoi(port), "/other"), HasSubstr("only GET /metrics"));
+}
+
 constexpr char kRoot[] = R"([{"name":"rootdisk","containerDisk":{"image":"vireo/test-disk:t2"}}])";
 constexpr char kRootDisk[] = R"([{"name":"rootdisk","disk":{"bus":"virtio"}}])";
 
@@ -149,6 +197,7 @@ TEST(LauncherNetworkTest, EveryPortReachesTheGuestAndTheGuestReachesTheNode) {
     EXPECT_THAT(refused.Stderr(), HasSubstr("does anything listen on port 81 in the guest?"));
   }
   ExpectVncFramebuffer(pod);
+  ExpectMetricsMove(*console, pod);
   // The guest reaches the node, as it reaches Services and the kubelet's node.
   auto server = std::make_unique<Process>(
       std::vector<std::string>{"python3", "-m", "http.server", "--bind", kNodeAddress, "18093",

@@ -1,0 +1,437 @@
+// The guest's Prometheus metrics; see metrics.h.
+#include "launcher/metrics.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "launcher/libvirt_session.h"
+#include "lib/base/log.h"
+
+namespace vireo::launcher {
+
+using base::Code;
+using base::Status;
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::string Escape(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string Number(double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.17g", value);
+  return text;
+}
+
+// Writes one family: its HELP and TYPE once, then its series.
+class Writer {
+ public:
+  explicit Writer(const MetricsLabels& labels)
+      : base_("name=\"" + Escape(labels.name) + "\",namespace=\"" + Escape(labels.namespace_name) +
+              "\",node=\"" + Escape(labels.node) + "\"") {}
+
+  void Add(const std::string& name, const char* type, const std::string& help, double value,
+           const std::string& extra_labels = "") {
+    if (declared_.insert(name).second) {
+      out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    }
+    out_ << name << "{" << base_ << (extra_labels.empty() ? "" : "," + extra_labels) << "} "
+         << Number(value) << "\n";
+  }
+  std::string Text() const { return out_.str(); }
+
+ private:
+  std::string base_;
+  std::set<std::string> declared_;
+  std::ostringstream out_;
+};
+
+const char* VcpuState(uint64_t state) {
+  switch (state) {
+    case VIR_VCPU_OFFLINE:
+      return "offline";
+    case VIR_VCPU_RUNNING:
+      return "running";
+    case VIR_VCPU_BLOCKED:
+      return "blocked";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string PodInterface(const std::string& proc_net_route, const std::string& proc_net_dev) {
+  std::istringstream routes(proc_net_route);
+  std::string line;
+  std::getline(routes, line);  // the header
+  while (std::getline(routes, line)) {
+    std::istringstream fields(line);
+    std::string iface, destination, gateway, flags, refcnt, use, metric, mask;
+    if (fields >> iface >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask &&
+        destination == "00000000" && mask == "00000000") {
+      return iface;
+    }
+  }
+  std::istringstream devices(proc_net_dev);
+  while (std::getline(devices, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    if (!name.empty() && name != "lo") return name;
+  }
+  return "";
+}
+
+std::optional<NetCounters> ParseNetDev(const std::string& proc_net_dev, const std::string& ifname) {
+  std::istringstream in(proc_net_dev);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    if (name != ifname) continue;
+    // Receive: bytes packets errs drop fifo frame compressed multicast;
+    // transmit: bytes packets errs drop ...
+    std::istringstream fields(line.substr(colon + 1));
+    std::vector<uint64_t> v;
+    uint64_t n = 0;
+    while (fields >> n) v.push_back(n);
+    if (v.size() < 12) return std::nullopt;
+    NetCounters c;
+    c.rx_bytes = v[0];
+    c.rx_packets = v[1];
+    c.rx_errors = v[2];
+    c.rx_dropped = v[3];
+    c.tx_bytes = v[8];
+    c.tx_packets = v[9];
+    c.tx_errors = v[10];
+    c.tx_dropped = v[11];
+    return c;
+  }
+  return std::nullopt;
+}
+
+std::string FormatMetrics(const MetricsLabels& labels, const DomainStats& stats,
+                          const std::map<std::string, std::string>& drives,
+                          const std::optional<std::pair<std::string, NetCounters>>& network) {
+  Writer w(labels);
+  auto number = [&stats](const std::string& key) -> std::optional<uint64_t> {
+    auto it = stats.numbers.find(key);
+    if (it == stats.numbers.end()) return std::nullopt;
+    return it->second;
+  };
+  constexpr double kNs = 1e-9;
+  if (auto v = number("cpu.time")) {
+    w.Add("kubevirt_vmi_cpu_usage_seconds_total", "counter",
+          "Total CPU time spent in all modes (sum of both kernel and user modes).", *v * kNs);
+  }
+  if (auto v = number("cpu.user")) {
+    w.Add("kubevirt_vmi_cpu_user_usage_seconds_total", "counter",
+          "Total CPU time spent in user mode.", *v * kNs);
+  }
+  if (auto v = number("cpu.system")) {
+    w.Add("kubevirt_vmi_cpu_system_usage_seconds_total", "counter",
+          "Total CPU time spent in system mode.", *v * kNs);
+  }
+  const uint64_t vcpus = number("vcpu.current").value_or(0);
+  for (uint64_t i = 0; i < vcpus; ++i) {
+    const std::string prefix = "vcpu." + std::to_string(i) + ".";
+    const std::string id = "id=\"" + std::to_string(i) + "\"";
+    if (auto t = number(prefix + "time")) {
+      w.Add(
+          "kubevirt_vmi_vcpu_seconds_total", "counter",
+          "Total amount of time spent in each state by each vcpu (cpu_time excluding "
+          "hypervisor time). Where `id` is the vcpu identifier and `state` can be one of the "
+          "following: [`OFFLINE`, `RUNNING`, `BLOCKED`].",
+          *t * kNs,
+          id + ",state=\"" + VcpuState(number(prefix + "state").value_or(VIR_VCPU_RUNNING)) + "\"");
+    }
+    if (auto t = number(prefix + "wait")) {
+      w.Add("kubevirt_vmi_vcpu_wait_seconds_total", "counter",
+            "Amount of time spent by each vcpu while waiting on I/O.", *t * kNs, id);
+    }
+  }
+  struct Balloon {
+    const char* key;
+    const char* name;
+    const char* type;
+    const char* help;
+  };
+  static const Balloon kBalloon[] = {
+      {"balloon.rss", "kubevirt_vmi_memory_resident_bytes", "gauge",
+       "Resident set size of the process running the domain."},
+      {"balloon.maximum", "kubevirt_vmi_memory_domain_bytes", "gauge",
+       "The amount of memory in bytes allocated to the domain."},
+      {"balloon.current", "kubevirt_vmi_memory_actual_balloon_bytes", "gauge",
+       "Current balloon size in bytes."},
+      {"balloon.available", "kubevirt_vmi_memory_available_bytes", "gauge",
+       "Amount of usable memory as seen by the domain."},
+      {"balloon.unused", "kubevirt_vmi_memory_unused_bytes", "gauge",
+       "The amount of memory left completely unused by the system."},
+      {"balloon.usable", "kubevirt_vmi_memory_usable_bytes", "gauge",
+       "The amount of memory which can be reclaimed by balloon without pushing the guest "
+       "system to swap."},
+      {"balloon.disk_caches", "kubevirt_vmi_memory_cached_bytes", "gauge",
+       "The amount of memory that is being used to cache I/O and is available to be reclaimed."},
+  };
+  for (const Balloon& b : kBalloon) {
+    if (auto kib = number(b.key)) w.Add(b.name, b.type, b.help, static_cast<double>(*kib) * 1024);
+  }
+  if (auto v = number("balloon.major_fault")) {
+    w.Add("kubevirt_vmi_memory_pgmajfault_total", "counter",
+          "The number of page faults when disk IO was required.", *v);
+  }
+  if (auto v = number("balloon.minor_fault")) {
+    w.Add("kubevirt_vmi_memory_pgminfault_total", "counter",
+          "The number of other page faults, when disk IO was not required.", *v);
+  }
+
+  const uint64_t blocks = number("block.count").value_or(0);
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const std::string prefix = "block." + std::to_string(i) + ".";
+    auto name_it = stats.strings.find(prefix + "name");
+    if (name_it == stats.strings.end()) continue;
+    std::string drive = name_it->second;
+    if (auto path = stats.strings.find(prefix + "path"); path != stats.strings.end()) {
+      if (auto d = drives.find(path->second); d != drives.end()) drive = d->second;
+    }
+    const std::string label = "drive=\"" + Escape(drive) + "\"";
+    struct Block {
+      const char* key;
+      const char* name;
+      const char* help;
+      double scale;
+    };
+    static const Block kBlock[] = {
+        {"rd.reqs", "kubevirt_vmi_storage_iops_read_total", "Total number of I/O read operations.",
+         1},
+        {"wr.reqs", "kubevirt_vmi_storage_iops_write_total",
+         "Total number of I/O write operations.", 1},
+        {"rd.bytes", "kubevirt_vmi_storage_read_traffic_bytes_total",
+         "Total number of bytes read from storage.", 1},
+        {"wr.bytes", "kubevirt_vmi_storage_write_traffic_bytes_total",
+         "Total number of written bytes.", 1},
+        {"rd.times", "kubevirt_vmi_storage_read_times_seconds_total",
+         "Total time spent on read operations.", kNs},
+        {"wr.times", "kubevirt_vmi_storage_write_times_seconds_total",
+         "Total time spent on write operations.", kNs},
+        {"fl.reqs", "kubevirt_vmi_storage_flush_requests_total", "Total storage flush requests.",
+         1},
+        {"fl.times", "kubevirt_vmi_storage_flush_times_seconds_total",
+         "Total time spent on cache flushing.", kNs},
+    };
+    for (const Block& b : kBlock) {
+      if (auto v = number(prefix + b.key)) {
+        w.Add(b.name, "counter", b.help, static_cast<double>(*v) * b.scale, label);
+      }
+    }
+  }
+
+  if (network.has_value()) {
+    const std::string label = "interface=\"" + Escape(network->first) + "\"";
+    const NetCounters& c = network->second;
+    w.Add("kubevirt_vmi_network_receive_bytes_total", "counter",
+          "Total network traffic received in bytes.", static_cast<double>(c.rx_bytes), label);
+    w.Add("kubevirt_vmi_network_transmit_bytes_total", "counter",
+          "Total network traffic transmitted in bytes.", static_cast<double>(c.tx_bytes), label);
+    w.Add("kubevirt_vmi_network_receive_packets_total", "counter",
+          "Total network traffic received packets.", static_cast<double>(c.rx_packets), label);
+    w.Add("kubevirt_vmi_network_transmit_packets_total", "counter",
+          "Total network traffic transmitted packets.", static_cast<double>(c.tx_packets), label);
+    w.Add("kubevirt_vmi_network_receive_errors_total", "counter",
+          "Total network received error packets.", static_cast<double>(c.rx_errors), label);
+    w.Add("kubevirt_vmi_network_transmit_errors_total", "counter",
+          "Total network transmitted error packets.", static_cast<double>(c.tx_errors), label);
+    w.Add("kubevirt_vmi_network_receive_packets_dropped_total", "counter",
+          "The total number of rx packets dropped on vNIC interfaces.",
+          static_cast<double>(c.rx_dropped), label);
+    w.Add("kubevirt_vmi_network_transmit_packets_dropped_total", "counter",
+          "The total number of tx packets dropped on vNIC interfaces.",
+          static_cast<double>(c.tx_dropped), label);
+  }
+  return w.Text();
+}
+
+base::Result<DomainStats> CollectDomainStats(virConnectPtr conn, const std::string& domain) {
+  virDomainStatsRecordPtr* records = nullptr;
+  const unsigned int which = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+                             VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
+                             VIR_DOMAIN_STATS_BLOCK;
+  const int count =
+      virConnectGetAllDomainStats(conn, which, &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+  if (count < 0) return Status(Code::kUnavailable, LibvirtError("read the domain's statistics"));
+  DomainStats stats;
+  bool found = false;
+  for (int i = 0; i < count; ++i) {
+    const char* name = virDomainGetName(records[i]->dom);
+    if (name == nullptr || domain != name) continue;
+    found = true;
+    for (int p = 0; p < records[i]->nparams; ++p) {
+      const virTypedParameter& param = records[i]->params[p];
+      switch (param.type) {
+        case VIR_TYPED_PARAM_INT:
+          stats.numbers[param.field] = static_cast<uint64_t>(std::max(param.value.i, 0));
+          break;
+        case VIR_TYPED_PARAM_UINT:
+          stats.numbers[param.field] = param.value.ui;
+          break;
+        case VIR_TYPED_PARAM_LLONG:
+          stats.numbers[param.field] = static_cast<uint64_t>(std::max<long long>(param.value.l, 0));
+          break;
+        case VIR_TYPED_PARAM_ULLONG:
+          stats.numbers[param.field] = param.value.ul;
+          break;
+        case VIR_TYPED_PARAM_STRING:
+          if (param.value.s != nullptr) stats.strings[param.field] = param.value.s;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  virDomainStatsRecordListFree(records);
+  if (!found) return Status(Code::kUnavailable, "the guest is not running");
+  return stats;
+}
+
+// ------------------------------------------------------------------ server
+
+base::Result<std::unique_ptr<MetricsServer>> MetricsServer::Listen(int port) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool v6 = fd >= 0;
+  if (!v6) fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status(Code::kInternal, std::string("socket: ") + std::strerror(errno));
+  int one = 1, zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int rc;
+  if (v6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));  // IPv4 too
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_any;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  if (rc != 0 || listen(fd, 16) != 0) {
+    Status s(Code::kUnavailable,
+             "listen on port " + std::to_string(port) + ": " + std::strerror(errno));
+    close(fd);
+    return s;
+  }
+  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, port));
+}
+
+MetricsServer::MetricsServer(int fd, int port) : listen_fd_(fd), port_(port) {
+  if (pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
+}
+
+MetricsServer::~MetricsServer() {
+  if (thread_.joinable()) {
+    if (wake_[1] >= 0) (void)!write(wake_[1], "x", 1);
+    thread_.join();
+  }
+  for (int fd : {listen_fd_, wake_[0], wake_[1]}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void MetricsServer::Serve(std::function<base::Result<std::string>()> render) {
+  if (thread_.joinable() || wake_[0] < 0) return;
+  render_ = std::move(render);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void MetricsServer::Loop() {
+  asio::io_context ioc;
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if (!(fds[0].revents & POLLIN)) continue;
+    const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    // A scraper that stalls must not hold the next one up for long.
+    timeval timeout{5, 0};
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    sockaddr_storage peer{};
+    socklen_t size = sizeof(peer);
+    getsockname(conn, reinterpret_cast<sockaddr*>(&peer), &size);
+    asio::ip::tcp::socket socket(ioc);
+    beast::error_code ec;
+    socket.assign(peer.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), conn, ec);
+    if (ec) {
+      close(conn);
+      continue;
+    }
+    beast::flat_buffer buffer;
+    http::request<http::empty_body> request;
+    http::read(socket, buffer, request, ec);
+    if (!ec) {
+      http::response<http::string_body> response;
+      response.version(request.version());
+      response.keep_alive(false);
+      const std::string target(request.target());
+      if (request.method() != http::verb::get || (target != "/metrics" && target != "/")) {
+        response.result(http::status::not_found);
+        response.set(http::field::content_type, "text/plain");
+        response.body() = "only GET /metrics here\n";
+      } else if (auto text = render_(); text.ok()) {
+        response.result(http::status::ok);
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        response.body() = std::move(*text);
+      } else {
+        response.result(http::status::service_unavailable);
+        response.set(http::field::content_type, "text/plain");
+        response.body() = text.status().message() + "\n";
+      }
+      response.prepare_payload();
+      http::write(socket, response, ec);
+    }
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+}
+
+}  // namespace vireo::launcher
