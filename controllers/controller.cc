@@ -2,6 +2,8 @@
 // and the gauges that read their queues and the shared caches.
 #include "controllers/controller.h"
 
+#include "controllers/vmi_metrics.h"
+
 namespace vireo::controllers {
 
 Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metrics* metrics,
@@ -33,6 +35,22 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
                     });
   metrics->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
                     "resource", [this] { return caches_.Sizes(); });
+  // KubeVirt's virt-controller series, so its dashboards and alerts read ours.
+  auto from_vmis = [this](auto series) {
+    return [this, series] {
+      const std::vector<kube::ObjectPtr> held = caches_.vmis.store().List();
+      std::vector<const base::Json*> vmis;
+      for (const kube::ObjectPtr& vmi : held) vmis.push_back(vmi.get());
+      return series(vmis);
+    };
+  };
+  metrics->AddGauge("kubevirt_vmi_info", "Information about VirtualMachineInstances.", kLabelSets,
+                    from_vmis(VmiInfoSeries));
+  metrics->AddGauge("kubevirt_vmi_phase_count",
+                    "Sum of VMIs per phase and node. `phase` can be one of the following: "
+                    "[`Pending`, `Scheduling`, `Scheduled`, `Running`, `Succeeded`, `Failed`, "
+                    "`Unknown`].",
+                    kLabelSets, from_vmis(VmiPhaseCountSeries));
   metrics->AddGauge("vireo_expected_creations", "Creations not yet seen in the caches.", "",
                     [this] {
                       return std::map<std::string, double>{

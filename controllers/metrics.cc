@@ -111,7 +111,11 @@ std::string Metrics::Render() const {
     Header(out, g.name, g.help, counter ? "counter" : "gauge");
     for (const auto& [value, number] : g.read()) {
       out << g.name;
-      if (!g.label.empty()) out << "{" << g.label << "=\"" << Escape(value) << "\"}";
+      if (g.label == kLabelSets) {
+        out << "{" << value << "}";
+      } else if (!g.label.empty()) {
+        out << "{" << g.label << "=\"" << Escape(value) << "\"}";
+      }
       out << " " << Number(number) << "\n";
     }
   }

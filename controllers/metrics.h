@@ -17,6 +17,9 @@ namespace vireo::controllers {
 inline const std::vector<double> kDurationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                      0.25,  0.5,    1,     2.5,  5,     10};
 
+// AddGauge's label for series whose keys are whole label sets.
+inline constexpr char kLabelSets[] = "*";
+
 // Thread-safe. Gauges are registered before the first Render.
 class Metrics {
  public:
@@ -27,7 +30,8 @@ class Metrics {
   void SetLeader(bool leader) { leader_.store(leader); }
 
   // A gauge whose value is read at scrape time, one series per label value:
-  // name{label="value"}. An empty label gives a series without labels.
+  // name{label="value"}. An empty label gives a series without labels;
+  // kLabelSets: each key is a whole label set (a="x",b="y"), written as is.
   void AddGauge(std::string name, std::string help, std::string label,
                 std::function<std::map<std::string, double>()> read);
 

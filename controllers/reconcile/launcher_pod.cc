@@ -112,6 +112,13 @@ Json Metadata(const api::VirtualMachineInstance& vmi, const Claims& claims) {
   annotations[kVmiAnnotation] = Str(VmiForLauncher(vmi, claims));
   annotations["kubevirt.io/domain"] = Str(vmi.metadata.name);
   annotations["kubectl.kubernetes.io/default-container"] = Str(kLauncherContainer);
+  // Where Prometheus finds the guest's metrics (the common scrape-by-
+  // annotation convention; the chart's PodMonitor uses the port's name).
+  if (!contract::GuestClaimsMetricsPort(vmi.spec)) {
+    annotations["prometheus.io/scrape"] = Str("true");
+    annotations["prometheus.io/port"] = Str(std::to_string(contract::kMetricsPort));
+    annotations["prometheus.io/path"] = Str(contract::kMetricsPath);
+  }
 
   Json meta = Json::object();
   meta["name"] = Str(LauncherPodName(vmi));
@@ -312,7 +319,23 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       Push(&ports, std::move(p));
     }
   }
-  if (ports.size() > 0) launcher["ports"] = std::move(ports);
+  // The guest's metrics, which the launcher serves itself (launcher/metrics.h),
+  // unless the guest's interface claims the port.
+  if (!contract::GuestClaimsMetricsPort(spec)) {
+    Json p = Json::object();
+    p["name"] = Str(contract::kMetricsPortName);
+    p["containerPort"] = Json(contract::kMetricsPort);
+    p["protocol"] = Str("TCP");
+    Push(&ports, std::move(p));
+  }
+  launcher["ports"] = std::move(ports);
+  // The node's name, for the metrics' node label.
+  Json node_env = Json::object();
+  node_env["name"] = Str(contract::kNodeNameEnv);
+  node_env["valueFrom"]["fieldRef"]["fieldPath"] = Str("spec.nodeName");
+  Json env = Json::array();
+  Push(&env, std::move(node_env));
+  launcher["env"] = std::move(env);
 
   Json pod_spec = Json::object();
   pod_spec["automountServiceAccountToken"] = Json(false);

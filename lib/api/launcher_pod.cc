@@ -3,6 +3,15 @@
 
 namespace vireo::api::launcher_pod {
 
+bool GuestClaimsMetricsPort(const VirtualMachineInstanceSpec& spec) {
+  for (const Interface& iface : spec.domain.devices.interfaces) {
+    for (const Port& port : iface.ports) {
+      if (port.port == kMetricsPort) return true;
+    }
+  }
+  return false;
+}
+
 const char* EmulationModeName(EmulationMode mode) {
   switch (mode) {
     case EmulationMode::kAuto:

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string_view>
 
+#include "lib/api/types.h"
+
 namespace vireo::api::launcher_pod {
 
 // ------------------------------------------------------------ the pod
@@ -74,6 +76,9 @@ inline constexpr char kMetricsPath[] = "/metrics";
 // The node the pod runs on (downward API spec.nodeName), the metrics' node
 // label.
 inline constexpr char kNodeNameEnv[] = "VIREO_NODE_NAME";
+// Whether the VMI's interfaces list kMetricsPort for the guest: then the
+// guest keeps it and the launcher serves no metrics.
+bool GuestClaimsMetricsPort(const VirtualMachineInstanceSpec& spec);
 
 // ------------------------------------------------------ the command line
 
