@@ -190,10 +190,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   // forwards the pod's unbound ports to the guest. Metrics never stop a guest.
   std::unique_ptr<MetricsServer> metrics;
   const auto& nics = vmi->spec.domain.devices.interfaces;
-  const bool port_listed =
-      !nics.empty() && std::any_of(nics.front().ports.begin(), nics.front().ports.end(),
-                                   [](const api::Port& p) { return p.port == kMetricsPort; });
-  if (port_listed) {
+  if (api::launcher_pod::GuestClaimsMetricsPort(vmi->spec)) {
     base::LogWarn("no metrics: the interface lists the metrics port for the guest",
                   {{"vmi", vmi_key}, {"port", std::to_string(kMetricsPort)}});
   } else if (auto listening = MetricsServer::Listen(kMetricsPort); listening.ok()) {

@@ -262,6 +262,22 @@ check "defaults" "$r" 'dep["spec"]["selector"]["matchLabels"].items() <= dep["sp
 check "defaults" "$r" 'sorted(d["kind"] for d in docs)' \
   '["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Deployment", "Role", "RoleBinding", "ServiceAccount"]'
 
+# Monitoring: a PodMonitor for the launcher pods' metrics port, a Service and
+# ServiceMonitor for the controller's, and the Grafana dashboard.
+r=$(template --set monitoring.podMonitor.enabled=true --set monitoring.serviceMonitor.enabled=true \
+  --set monitoring.grafanaDashboard.enabled=true --set monitoring.podMonitor.labels.release=prom)
+check "monitoring" "$r" 'obj("PodMonitor")["spec"]["selector"]' '{"matchLabels": {"kubevirt.io": "virt-launcher"}}'
+check "monitoring" "$r" 'obj("PodMonitor")["spec"]["podMetricsEndpoints"]' '[{"port": "metrics", "path": "/metrics", "interval": "30s"}]'
+check "monitoring" "$r" '[obj("PodMonitor")["spec"]["namespaceSelector"], obj("PodMonitor")["metadata"]["labels"]["release"]]' '[{"any": true}, "prom"]'
+check "monitoring" "$r" 'obj("Service")["spec"]["ports"]' '[{"name": "metrics", "port": 8080, "targetPort": "metrics"}]'
+check "monitoring" "$r" 'obj("Service")["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()' true
+check "monitoring" "$r" 'obj("ServiceMonitor")["spec"]["endpoints"][0]["port"]' '"metrics"'
+check "monitoring" "$r" 'obj("ServiceMonitor")["spec"]["selector"]["matchLabels"] == obj("Service")["metadata"]["labels"] or obj("ServiceMonitor")["spec"]["selector"]["matchLabels"].items() <= obj("Service")["metadata"]["labels"].items()' true
+check "monitoring" "$r" 'obj("ConfigMap")["metadata"]["labels"]["grafana_dashboard"]' '"1"'
+check "monitoring" "$r" 'json.loads(obj("ConfigMap")["data"]["vireo-vms.json"])["uid"]' '"vireo-vms"'
+check "monitoring" "$r" 'sorted({m for p in json.loads(obj("ConfigMap")["data"]["vireo-vms.json"])["panels"] for t in p["targets"] for m in __import__("re").findall(r"kubevirt_vmi_[a-z_]+", t["expr"])})' \
+  '["kubevirt_vmi_memory_domain_bytes", "kubevirt_vmi_memory_resident_bytes", "kubevirt_vmi_network_receive_bytes_total", "kubevirt_vmi_network_transmit_bytes_total", "kubevirt_vmi_phase_count", "kubevirt_vmi_storage_iops_read_total", "kubevirt_vmi_storage_iops_write_total", "kubevirt_vmi_storage_read_traffic_bytes_total", "kubevirt_vmi_storage_write_traffic_bytes_total", "kubevirt_vmi_vcpu_seconds_total"]'
+
 # The KVM device plugin (on by default) and --kvm-resource-offered.
 check "defaults" "$r" 'args["--kvm-resource-offered"]' '"true"'
 ds='obj("DaemonSet")["spec"]["template"]["spec"]'
