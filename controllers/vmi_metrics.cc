@@ -11,8 +11,12 @@ constexpr char kNone[] = "<none>";
 std::string Escape(const std::string& value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    out += c == '\n' ? 'n' : c;
+    if (c == '\n') {
+      out.append("\\n");
+      continue;
+    }
+    if (c == '\\' || c == '"') out.push_back('\\');
+    out.push_back(c);
   }
   return out;
 }
@@ -36,7 +40,8 @@ std::string Phase(const base::Json& vmi) {
 std::string Labels(const std::vector<std::pair<const char*, std::string>>& labels) {
   std::string out;
   for (const auto& [name, value] : labels) {
-    out += (out.empty() ? "" : ",") + std::string(name) + "=\"" + Escape(value) + "\"";
+    if (!out.empty()) out.push_back(',');
+    out.append(name).append("=\"").append(Escape(value)).push_back('"');
   }
   return out;
 }

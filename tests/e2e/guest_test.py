@@ -14,6 +14,8 @@
   the meta-data hostname, and networkData v2 naming the interface enp1s0 as
   a KubeVirt user writes it, all checked on the console. Debian on a claim
   kept across `virtctl stop`/`start` is datavolume_test.py's.
+- The guest's metrics (metrics.py): KubeVirt's series from the launcher pod
+  move as the guest computes and writes; the controller counts VMIs.
 - virtctl's ways in besides the console (access.py): port-forward and vnc
   on the test disk's guest, ssh and scp into Debian with the key cloud-init
   installed, and a VM that does not exist or does not run.
@@ -34,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import access  # noqa: E402
 import e2e_test  # noqa: E402
+import metrics  # noqa: E402
 from e2e_test import BOOT_LIMIT, NS, RELEASE_NS, check, timings  # noqa: E402
 
 CHART = os.path.join(e2e_test.ROOT, "manifests", "chart")
@@ -154,6 +157,7 @@ def network_checks(c, client_image):
     # not running.
     access.port_forward_checks(c, name)
     access.vnc_checks(c, name)
+    metrics.metrics_checks(c, name, con)
     halted = test_disk_vm("halted")
     halted["spec"]["runStrategy"] = "Halted"
     p = apply(c, halted)
