@@ -36,8 +36,11 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
   metrics->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
                     "resource", [this] { return caches_.Sizes(); });
   // KubeVirt's virt-controller series, so its dashboards and alerts read ours.
-  auto from_vmis = [this](auto series) {
-    return [this, series] {
+  // Only the leader's: every replica caches the VMIs, and a Prometheus that
+  // scrapes them all would count each VMI once per replica.
+  auto from_vmis = [this, metrics](auto series) {
+    return [this, metrics, series] {
+      if (!metrics->leader()) return std::map<std::string, double>{};
       const std::vector<kube::ObjectPtr> held = caches_.vmis.store().List();
       std::vector<const base::Json*> vmis;
       for (const kube::ObjectPtr& vmi : held) vmis.push_back(vmi.get());

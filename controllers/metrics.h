@@ -28,6 +28,7 @@ class Metrics {
   // One reconcile of `controller` ("vm", "vmi") that took `seconds`.
   void ObserveReconcile(const std::string& controller, double seconds, bool failed);
   void SetLeader(bool leader) { leader_.store(leader); }
+  bool leader() const { return leader_.load(); }
 
   // A gauge whose value is read at scrape time, one series per label value:
   // name{label="value"}. An empty label gives a series without labels;

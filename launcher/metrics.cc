@@ -8,14 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <set>
 #include <sstream>
 #include <vector>
 
@@ -52,7 +52,9 @@ std::string Number(double value) {
   return text;
 }
 
-// Writes one family: its HELP and TYPE once, then its series.
+// Collects series by family and writes each family as one group, its HELP
+// and TYPE first, in the order families first appear (the text format
+// wants a family's series together).
 class Writer {
  public:
   explicit Writer(const MetricsLabels& labels)
@@ -61,18 +63,32 @@ class Writer {
 
   void Add(const std::string& name, const char* type, const std::string& help, double value,
            const std::string& extra_labels = "") {
-    if (declared_.insert(name).second) {
-      out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    auto [it, added] = families_.try_emplace(name);
+    if (added) {
+      order_.push_back(name);
+      it->second.header = "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     }
-    out_ << name << "{" << base_ << (extra_labels.empty() ? "" : "," + extra_labels) << "} "
-         << Number(value) << "\n";
+    std::string& series = it->second.series;
+    series.append(name).append("{").append(base_);
+    if (!extra_labels.empty()) series.append(",").append(extra_labels);
+    series.append("} ").append(Number(value)).append("\n");
   }
-  std::string Text() const { return out_.str(); }
+  std::string Text() const {
+    std::string out;
+    for (const std::string& name : order_) {
+      const Family& family = families_.at(name);
+      out.append(family.header).append(family.series);
+    }
+    return out;
+  }
 
  private:
+  struct Family {
+    std::string header, series;
+  };
   std::string base_;
-  std::set<std::string> declared_;
-  std::ostringstream out_;
+  std::vector<std::string> order_;
+  std::map<std::string, Family> families_;
 };
 
 const char* VcpuState(uint64_t state) {
@@ -90,7 +106,8 @@ const char* VcpuState(uint64_t state) {
 
 }  // namespace
 
-std::string PodInterface(const std::string& proc_net_route, const std::string& proc_net_dev) {
+std::string PodInterface(const std::string& proc_net_route, const std::string& proc_net_ipv6_route,
+                         const std::string& proc_net_dev) {
   std::istringstream routes(proc_net_route);
   std::string line;
   std::getline(routes, line);  // the header
@@ -100,6 +117,16 @@ std::string PodInterface(const std::string& proc_net_route, const std::string& p
     if (fields >> iface >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask &&
         destination == "00000000" && mask == "00000000") {
       return iface;
+    }
+  }
+  // IPv6 only: the default route ("::/0") in /proc/net/ipv6_route.
+  std::istringstream routes6(proc_net_ipv6_route);
+  while (std::getline(routes6, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.size() == 10 && f[0] == std::string(32, '0') && f[1] == "00" && f[9] != "lo") {
+      return f[9];
     }
   }
   std::istringstream devices(proc_net_dev);
@@ -285,19 +312,21 @@ std::string FormatMetrics(const MetricsLabels& labels, const DomainStats& stats,
 }
 
 base::Result<DomainStats> CollectDomainStats(virConnectPtr conn, const std::string& domain) {
+  virDomainPtr dom = virDomainLookupByName(conn, domain.c_str());
+  if (dom == nullptr) return Status(Code::kUnavailable, "the guest is not running");
+  virDomainPtr doms[] = {dom, nullptr};
   virDomainStatsRecordPtr* records = nullptr;
   const unsigned int which = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                              VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
                              VIR_DOMAIN_STATS_BLOCK;
+  // NOWAIT: a domain busy with a job (its start, a stuck monitor) gives what
+  // it can at once rather than holding the scrape.
   const int count =
-      virConnectGetAllDomainStats(conn, which, &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+      virDomainListGetStats(doms, which, &records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  virDomainFree(dom);
   if (count < 0) return Status(Code::kUnavailable, LibvirtError("read the domain's statistics"));
   DomainStats stats;
-  bool found = false;
   for (int i = 0; i < count; ++i) {
-    const char* name = virDomainGetName(records[i]->dom);
-    if (name == nullptr || domain != name) continue;
-    found = true;
     for (int p = 0; p < records[i]->nparams; ++p) {
       const virTypedParameter& param = records[i]->params[p];
       switch (param.type) {
@@ -322,7 +351,7 @@ base::Result<DomainStats> CollectDomainStats(virConnectPtr conn, const std::stri
     }
   }
   virDomainStatsRecordListFree(records);
-  if (!found) return Status(Code::kUnavailable, "the guest is not running");
+  if (count == 0) return Status(Code::kUnavailable, "the guest is not running");
   return stats;
 }
 
@@ -379,8 +408,59 @@ void MetricsServer::Serve(std::function<base::Result<std::string>()> render) {
   thread_ = std::thread([this] { Loop(); });
 }
 
+namespace {
+
+constexpr auto kExchangeDeadline = std::chrono::seconds(5);
+constexpr size_t kMaxRequestBytes = 8192;
+
+// Waits until `fd` is ready for `events`, the wake pipe is, or `deadline`
+// passes; true only for `fd`.
+bool WaitFor(int fd, short events, int wake, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd fds[2] = {{fd, events, 0}, {wake, POLLIN, 0}};
+    const int ready = poll(fds, 2, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || fds[1].revents != 0) return false;
+    return true;
+  }
+}
+
+// The answer to one request, as HTTP/1.1 text (Beast serializes it).
+std::string Answer(const http::request<http::empty_body>& request,
+                   const std::function<base::Result<std::string>()>& render) {
+  http::response<http::string_body> response;
+  response.version(request.version());
+  response.keep_alive(false);
+  const std::string target(request.target());
+  if (request.method() != http::verb::get || (target != "/metrics" && target != "/")) {
+    response.result(http::status::not_found);
+    response.set(http::field::content_type, "text/plain");
+    response.body() = "only GET /metrics here\n";
+  } else if (auto text = render(); text.ok()) {
+    response.result(http::status::ok);
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = std::move(*text);
+  } else {
+    response.result(http::status::service_unavailable);
+    response.set(http::field::content_type, "text/plain");
+    response.body() = text.status().message() + "\n";
+  }
+  response.prepare_payload();
+  std::ostringstream out;
+  out << response;
+  return out.str();
+}
+
+}  // namespace
+
+// One request per connection, read and answered within kExchangeDeadline on
+// a non-blocking socket polled together with the wake pipe: a client that
+// sends nothing, or never reads, delays the next scrape by at most that and
+// never holds up the launcher's exit.
 void MetricsServer::Loop() {
-  asio::io_context ioc;
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
@@ -389,48 +469,37 @@ void MetricsServer::Loop() {
     }
     if (fds[1].revents != 0) return;
     if (!(fds[0].revents & POLLIN)) continue;
-    const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (conn < 0) continue;
-    // A scraper that stalls must not hold the next one up for long.
-    timeval timeout{5, 0};
-    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    sockaddr_storage peer{};
-    socklen_t size = sizeof(peer);
-    getsockname(conn, reinterpret_cast<sockaddr*>(&peer), &size);
-    asio::ip::tcp::socket socket(ioc);
-    beast::error_code ec;
-    socket.assign(peer.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), conn, ec);
-    if (ec) {
-      close(conn);
-      continue;
+    const auto deadline = std::chrono::steady_clock::now() + kExchangeDeadline;
+    http::request_parser<http::empty_body> parser;
+    parser.eager(true);
+    std::string pending;
+    char chunk[2048];
+    bool complete = false;
+    while (!complete && pending.size() < kMaxRequestBytes &&
+           WaitFor(conn, POLLIN, wake_[0], deadline)) {
+      const ssize_t n = read(conn, chunk, sizeof(chunk));
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) break;
+      pending.append(chunk, static_cast<size_t>(n));
+      beast::error_code ec;
+      const size_t used = parser.put(asio::buffer(pending), ec);
+      pending.erase(0, used);
+      if (ec && ec != http::error::need_more) break;
+      complete = parser.is_done();
     }
-    beast::flat_buffer buffer;
-    http::request<http::empty_body> request;
-    http::read(socket, buffer, request, ec);
-    if (!ec) {
-      http::response<http::string_body> response;
-      response.version(request.version());
-      response.keep_alive(false);
-      const std::string target(request.target());
-      if (request.method() != http::verb::get || (target != "/metrics" && target != "/")) {
-        response.result(http::status::not_found);
-        response.set(http::field::content_type, "text/plain");
-        response.body() = "only GET /metrics here\n";
-      } else if (auto text = render_(); text.ok()) {
-        response.result(http::status::ok);
-        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        response.body() = std::move(*text);
-      } else {
-        response.result(http::status::service_unavailable);
-        response.set(http::field::content_type, "text/plain");
-        response.body() = text.status().message() + "\n";
+    if (complete) {
+      const std::string answer = Answer(parser.get(), render_);
+      size_t sent = 0;
+      while (sent < answer.size() && WaitFor(conn, POLLOUT, wake_[0], deadline)) {
+        const ssize_t n = send(conn, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
       }
-      response.prepare_payload();
-      http::write(socket, response, ec);
     }
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket.close(ec);
+    close(conn);
   }
 }
 

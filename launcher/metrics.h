@@ -12,7 +12,6 @@
 
 #include <libvirt/libvirt.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,9 +40,11 @@ struct NetCounters {
   uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
 };
 
-// The pod's interface: the one /proc/net/route's default route leaves by,
-// else the first in /proc/net/dev that is not the loopback ("" if none).
-std::string PodInterface(const std::string& proc_net_route, const std::string& proc_net_dev);
+// The pod's interface: the one the default route leaves by (/proc/net/route,
+// else /proc/net/ipv6_route), else the first in /proc/net/dev that is not
+// the loopback ("" if none).
+std::string PodInterface(const std::string& proc_net_route, const std::string& proc_net_ipv6_route,
+                         const std::string& proc_net_dev);
 
 // `ifname`'s counters from the text of /proc/net/dev; nullopt when absent.
 std::optional<NetCounters> ParseNetDev(const std::string& proc_net_dev, const std::string& ifname);
@@ -62,7 +63,8 @@ base::Result<DomainStats> CollectDomainStats(virConnectPtr conn, const std::stri
 // A listening socket on every address of the pod, bound early (before passt
 // takes the pod's unbound ports for the guest), then served from a thread of
 // its own: GET /metrics answers with what `render` returns, anything else
-// 404. One request per connection. Stops (and joins) on destruction.
+// 404. One request per connection, read and answered within 5 s. Stops (and
+// joins) on destruction, at once whatever a client does.
 class MetricsServer {
  public:
   static base::Result<std::unique_ptr<MetricsServer>> Listen(int port);

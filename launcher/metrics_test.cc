@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 namespace vireo::launcher {
 namespace {
 
@@ -41,27 +44,26 @@ TEST(PodInterfaceTest, TheDefaultRoutesElseTheFirstNotLoopback) {
       "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
       "net1\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
       "eth0\t00000000\t0100F40A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
-  EXPECT_EQ(PodInterface(routes, kNetDev), "eth0");
-  EXPECT_EQ(PodInterface("Iface\n", kNetDev), "eth0");
-  EXPECT_EQ(PodInterface("", "    lo: 1 2 3\n"), "");
+  EXPECT_EQ(PodInterface(routes, "", kNetDev), "eth0");
+  EXPECT_EQ(PodInterface("Iface\n", "", kNetDev), "eth0");
+  EXPECT_EQ(PodInterface("", "", "    lo: 1 2 3\n"), "");
+  const std::string routes6 =
+      "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 "
+      "00000000000000000000000000000000 00000100 00000001 00000000 00000001     net1\n"
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+      "fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n";
+  EXPECT_EQ(PodInterface("Iface\n", routes6, "  net1: 1\n  eth0: 1\n"), "eth0");
 }
 
 DomainStats Stats() {
   DomainStats s;
-  s.numbers = {{"cpu.time", 2500000000},
-               {"cpu.user", 1000000000},
-               {"vcpu.current", 2},
-               {"vcpu.0.state", 1},
-               {"vcpu.0.time", 1500000000},
-               {"vcpu.1.state", 2},
-               {"vcpu.1.time", 500000000},
-               {"balloon.rss", 204800},
-               {"balloon.maximum", 1048576},
-               {"block.count", 2},
-               {"block.0.wr.bytes", 4096},
-               {"block.0.wr.reqs", 1},
-               {"block.0.rd.times", 2000000000},
-               {"block.1.rd.bytes", 512}};
+  s.numbers = {
+      {"cpu.time", 2500000000},   {"cpu.user", 1000000000},     {"vcpu.current", 2},
+      {"vcpu.0.state", 1},        {"vcpu.0.time", 1500000000},  {"vcpu.0.wait", 100000000},
+      {"vcpu.1.wait", 200000000}, {"vcpu.1.state", 2},          {"vcpu.1.time", 500000000},
+      {"balloon.rss", 204800},    {"balloon.maximum", 1048576}, {"block.count", 2},
+      {"block.0.wr.bytes", 4096}, {"block.0.wr.reqs", 1},       {"block.0.rd.times", 2000000000},
+      {"block.1.rd.bytes", 512},  {"block.1.wr.bytes", 0}};
   s.strings = {{"block.0.name", "vda"},
                {"block.0.path", "/var/run/vireo/state/disks/rootdisk.qcow2"},
                {"block.1.name", "vdb"},
@@ -103,6 +105,20 @@ TEST(FormatMetricsTest, KubeVirtsNamesAndLabels) {
     ++at;
   }
   EXPECT_EQ(types, 1u);
+  // Each family's series together: every series of a family comes before
+  // the next family's header, however the disks and vCPUs interleave them.
+  std::string family;
+  std::set<std::string> done;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      if (!family.empty()) done.insert(family);
+      family = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_FALSE(done.contains(family)) << family << " appears twice";
+    } else if (line[0] != '#') {
+      EXPECT_EQ(line.substr(0, line.find('{')), family) << line;
+    }
+  }
   // What libvirt did not report is left out, not written as 0.
   EXPECT_THAT(text, Not(HasSubstr("kubevirt_vmi_memory_available_bytes")));
   EXPECT_THAT(text, Not(HasSubstr("cpu_system_usage")));

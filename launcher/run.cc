@@ -246,6 +246,12 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     }
   }
 
+  // Whatever ends this scope, the metrics thread stops before the supervisor
+  // (and the libvirt connection it reads) goes: declared after it.
+  struct StopMetrics {
+    std::unique_ptr<MetricsServer>& server;
+    ~StopMetrics() { server.reset(); }
+  } stop_metrics{metrics};
   if (metrics) {
     MetricsLabels labels{vmi->metadata.name, vmi->metadata.namespace_, ""};
     if (const char* node = std::getenv(kNodeNameEnv); node != nullptr) labels.node = node;
@@ -260,7 +266,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
       if (!nic.empty()) {
         // The pod's interface carries all of the guest's traffic (passt).
         const std::string dev = ReadFileOrEmpty("/proc/net/dev");
-        const std::string iface = PodInterface(ReadFileOrEmpty("/proc/net/route"), dev);
+        const std::string iface = PodInterface(ReadFileOrEmpty("/proc/net/route"),
+                                               ReadFileOrEmpty("/proc/net/ipv6_route"), dev);
         if (auto counters = ParseNetDev(dev, iface)) network.emplace(nic, *counters);
       }
       return FormatMetrics(labels, *stats, drives, network);

@@ -244,8 +244,18 @@ TEST(LauncherNetworkTest, EveryPortReachesTheGuestAndTheGuestReachesTheNode) {
       << Diagnostics(*launcher, pod);
   EXPECT_THAT(launcher->Stderr(), HasSubstr("\"backend\":\"passt\""));
 
+  // A client on the metrics port that never sends its request holds
+  // neither the next scrape nor the launcher's exit.
+  const int idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in metrics_addr{};
+  metrics_addr.sin_family = AF_INET;
+  metrics_addr.sin_port = htons(static_cast<uint16_t>(api::launcher_pod::kMetricsPort));
+  inet_pton(AF_INET, kPodAddress, &metrics_addr.sin_addr);
+  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&metrics_addr), sizeof(metrics_addr)), 0);
+  usleep(200'000);
   launcher->Signal(SIGTERM);
   EXPECT_EQ(launcher->Wait(90s), 0) << Diagnostics(*launcher, pod);
+  close(idle);
   EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
   // passt ended with the launcher: nothing holds the guest's ports.
   EXPECT_EQ(HttpGet(kPodAddress, 80), "");
