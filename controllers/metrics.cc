@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/base/prometheus.h"
+
 namespace vireo::controllers {
 namespace {
 
@@ -15,20 +17,6 @@ std::string Number(double v) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   return ec == std::errc() ? std::string(buf, end) : "NaN";
-}
-
-// Label values escape backslash, quote and newline.
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 void Header(std::ostringstream& out, const std::string& name, const std::string& help,
@@ -79,19 +67,21 @@ std::string Metrics::Render() const {
   }
   Header(out, "vireo_reconcile_total", "Reconciles run, by controller.", "counter");
   for (const auto& [c, s] : reconciles) {
-    out << "vireo_reconcile_total{controller=\"" << Escape(c) << "\"} " << s.total << "\n";
+    out << "vireo_reconcile_total{controller=\"" << base::PrometheusLabelValue(c) << "\"} "
+        << s.total << "\n";
   }
   Header(out, "vireo_reconcile_errors_total",
          "Reconciles that failed and were requeued with backoff (conflicts included), by "
          "controller.",
          "counter");
   for (const auto& [c, s] : reconciles) {
-    out << "vireo_reconcile_errors_total{controller=\"" << Escape(c) << "\"} " << s.errors << "\n";
+    out << "vireo_reconcile_errors_total{controller=\"" << base::PrometheusLabelValue(c) << "\"} "
+        << s.errors << "\n";
   }
   Header(out, "vireo_reconcile_duration_seconds", "Time one reconcile took, by controller.",
          "histogram");
   for (const auto& [c, s] : reconciles) {
-    std::string label = "controller=\"" + Escape(c) + "\"";
+    std::string label = "controller=\"" + base::PrometheusLabelValue(c) + "\"";
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
       cumulative += s.buckets[i];
@@ -114,7 +104,7 @@ std::string Metrics::Render() const {
       if (g.label == kLabelSets) {
         out << "{" << value << "}";
       } else if (!g.label.empty()) {
-        out << "{" << g.label << "=\"" << Escape(value) << "\"}";
+        out << "{" << g.label << "=\"" << base::PrometheusLabelValue(value) << "\"}";
       }
       out << " " << Number(number) << "\n";
     }

@@ -3,23 +3,12 @@
 
 #include <cctype>
 
+#include "lib/base/prometheus.h"
+
 namespace vireo::controllers {
 namespace {
 
 constexpr char kNone[] = "<none>";
-
-std::string Escape(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
-    }
-    if (c == '\\' || c == '"') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
 
 std::string Annotation(const base::Json& vmi, const std::string& key) {
   const base::Json* annotations = base::Find(vmi, "metadata.annotations");
@@ -41,7 +30,7 @@ std::string Labels(const std::vector<std::pair<const char*, std::string>>& label
   std::string out;
   for (const auto& [name, value] : labels) {
     if (!out.empty()) out.push_back(',');
-    out.append(name).append("=\"").append(Escape(value)).push_back('"');
+    out.append(base::PrometheusLabel(name, value));
   }
   return out;
 }

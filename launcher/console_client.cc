@@ -13,22 +13,12 @@
 #include <cstring>
 #include <thread>
 
+#include "launcher/stream_relay.h"
+
 namespace vireo::launcher {
 namespace {
 
 constexpr char kEscape = 0x1d;  // Ctrl-]
-
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 int Connect(const std::string& path, int64_t wait_seconds) {
   sockaddr_un addr{};

@@ -21,6 +21,7 @@
 
 #include "launcher/libvirt_session.h"
 #include "lib/base/log.h"
+#include "lib/base/prometheus.h"
 
 namespace vireo::launcher {
 
@@ -32,19 +33,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-
-std::string Escape(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 std::string Number(double value) {
   char text[64];
@@ -58,8 +46,9 @@ std::string Number(double value) {
 class Writer {
  public:
   explicit Writer(const MetricsLabels& labels)
-      : base_("name=\"" + Escape(labels.name) + "\",namespace=\"" + Escape(labels.namespace_name) +
-              "\",node=\"" + Escape(labels.node) + "\"") {}
+      : base_(base::PrometheusLabel("name", labels.name) + "," +
+              base::PrometheusLabel("namespace", labels.namespace_name) + "," +
+              base::PrometheusLabel("node", labels.node)) {}
 
   void Add(const std::string& name, const char* type, const std::string& help, double value,
            const std::string& extra_labels = "") {
@@ -254,7 +243,7 @@ std::string FormatMetrics(const MetricsLabels& labels, const DomainStats& stats,
     if (auto path = stats.strings.find(prefix + "path"); path != stats.strings.end()) {
       if (auto d = drives.find(path->second); d != drives.end()) drive = d->second;
     }
-    const std::string label = "drive=\"" + Escape(drive) + "\"";
+    const std::string label = base::PrometheusLabel("drive", drive);
     struct Block {
       const char* key;
       const char* name;
@@ -287,7 +276,7 @@ std::string FormatMetrics(const MetricsLabels& labels, const DomainStats& stats,
   }
 
   if (network.has_value()) {
-    const std::string label = "interface=\"" + Escape(network->first) + "\"";
+    const std::string label = base::PrometheusLabel("interface", network->first);
     const NetCounters& c = network->second;
     w.Add("kubevirt_vmi_network_receive_bytes_total", "counter",
           "Total network traffic received in bytes.", static_cast<double>(c.rx_bytes), label);

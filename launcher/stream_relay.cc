@@ -13,8 +13,6 @@
 #include <cstring>
 
 namespace vireo::launcher {
-namespace {
-
 bool WriteAll(int fd, const char* data, size_t size) {
   while (size > 0) {
     ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
@@ -26,8 +24,6 @@ bool WriteAll(int fd, const char* data, size_t size) {
   }
   return true;
 }
-
-}  // namespace
 
 RelayResult Relay(int in_fd, int out_fd, int sock) {
   RelayResult result;

@@ -23,6 +23,10 @@ struct RelayResult {
 // piped input gets its whole reply. Ends early when out_fd cannot be written.
 RelayResult Relay(int in_fd, int out_fd, int sock);
 
+// Writes all of data[0, size) to fd (a socket without SIGPIPE, else a pipe
+// or file); false when it cannot. Shared with the console viewer.
+bool WriteAll(int fd, const char* data, size_t size);
+
 // Exit codes: 0 when the display's connection ended; 1 when there is no
 // display to connect to (the message says why on stderr).
 int RunVncRelay(const std::string& vnc_socket);
