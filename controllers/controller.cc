@@ -2,8 +2,6 @@
 // and the gauges that read their queues and the shared caches.
 #include "controllers/controller.h"
 
-#include "controllers/vmi_metrics.h"
-
 namespace vireo::controllers {
 
 Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metrics* metrics,
@@ -35,25 +33,22 @@ Controller::Controller(kube::Client* client, kube::EventRecorder* recorder, Metr
                     });
   metrics->AddGauge("vireo_cached_objects", "Objects in the informer caches, by resource.",
                     "resource", [this] { return caches_.Sizes(); });
-  // KubeVirt's virt-controller series, so its dashboards and alerts read ours.
-  // Only the leader's: every replica caches the VMIs, and a Prometheus that
-  // scrapes them all would count each VMI once per replica.
-  auto from_vmis = [this, metrics](auto series) {
-    return [this, metrics, series] {
-      if (!metrics->leader()) return std::map<std::string, double>{};
-      const std::vector<kube::ObjectPtr> held = caches_.vmis.store().List();
-      std::vector<const base::Json*> vmis;
-      for (const kube::ObjectPtr& vmi : held) vmis.push_back(vmi.get());
-      return series(vmis);
-    };
-  };
-  metrics->AddGauge("kubevirt_vmi_info", "Information about VirtualMachineInstances.", kLabelSets,
-                    from_vmis(VmiInfoSeries));
+  // KubeVirt's VMI count, so its dashboards and alerts read ours. Only the
+  // leader's: every replica caches the VMIs, and a Prometheus that scrapes
+  // them all would count each VMI once per replica.
+  caches_.vmis.AddHandlers(
+      {.on_add = [this](const kube::ObjectPtr& vmi) { vmi_phases_.Observe(*vmi); },
+       .on_update = [this](const kube::ObjectPtr&,
+                           const kube::ObjectPtr& vmi) { vmi_phases_.Observe(*vmi); },
+       .on_delete = [this](const kube::ObjectPtr& vmi) { vmi_phases_.Forget(*vmi); }});
   metrics->AddGauge("kubevirt_vmi_phase_count",
                     "Sum of VMIs per phase and node. `phase` can be one of the following: "
                     "[`Pending`, `Scheduling`, `Scheduled`, `Running`, `Succeeded`, `Failed`, "
                     "`Unknown`].",
-                    kLabelSets, from_vmis(VmiPhaseCountSeries));
+                    kLabelSets, [this, metrics] {
+                      return metrics->leader() ? vmi_phases_.Series()
+                                               : std::map<std::string, double>{};
+                    });
   metrics->AddGauge("vireo_expected_creations", "Creations not yet seen in the caches.", "",
                     [this] {
                       return std::map<std::string, double>{

@@ -15,6 +15,7 @@
 #include "controllers/metrics.h"
 #include "controllers/reconcile/launcher_pod.h"
 #include "controllers/vm_reconciler.h"
+#include "controllers/vmi_metrics.h"
 #include "controllers/vmi_reconciler.h"
 #include "lib/kube/client.h"
 #include "lib/kube/controller_runner.h"
@@ -58,6 +59,8 @@ class Controller {
  private:
   const ControllerConfig config_;
   Caches caches_;
+  // kubevirt_vmi_phase_count, kept by the VMI informer's handlers.
+  VmiPhaseCounter vmi_phases_;
   Applier applier_;
   VmReconciler vms_;
   VmiReconciler vmis_;

@@ -1,7 +1,9 @@
-// kubevirt_vmi_info and kubevirt_vmi_phase_count; see vmi_metrics.h.
+// kubevirt_vmi_phase_count; see vmi_metrics.h.
 #include "controllers/vmi_metrics.h"
 
 #include <cctype>
+#include <utility>
+#include <vector>
 
 #include "lib/base/prometheus.h"
 
@@ -26,7 +28,20 @@ std::string Phase(const base::Json& vmi) {
   return phase;
 }
 
-std::string Labels(const std::vector<std::pair<const char*, std::string>>& labels) {
+std::string Key(const base::Json& vmi) { return base::NamespaceOf(vmi) + "/" + base::NameOf(vmi); }
+
+}  // namespace
+
+std::string VmiPhaseCountLabels(const base::Json& vmi) {
+  const std::string node = base::GetString(vmi, "status.nodeName");
+  const std::vector<std::pair<const char*, std::string>> labels = {
+      {"node", node.empty() ? kNone : node},
+      {"phase", Phase(vmi)},
+      {"os", Annotation(vmi, "vm.kubevirt.io/os")},
+      {"workload", Annotation(vmi, "vm.kubevirt.io/workload")},
+      {"flavor", Annotation(vmi, "vm.kubevirt.io/flavor")},
+      {"instance_type", kNone},
+      {"preference", kNone}};
   std::string out;
   for (const auto& [name, value] : labels) {
     if (!out.empty()) out.push_back(',');
@@ -35,37 +50,34 @@ std::string Labels(const std::vector<std::pair<const char*, std::string>>& label
   return out;
 }
 
-std::string OrNone(const std::string& value) { return value.empty() ? kNone : value; }
-
-}  // namespace
-
-std::map<std::string, double> VmiInfoSeries(const std::vector<const base::Json*>& vmis) {
-  std::map<std::string, double> series;
-  for (const base::Json* vmi : vmis) {
-    series[Labels({{"node", base::GetString(*vmi, "status.nodeName")},
-                   {"namespace", base::NamespaceOf(*vmi)},
-                   {"name", base::NameOf(*vmi)},
-                   {"phase", Phase(*vmi)},
-                   {"os", Annotation(*vmi, "vm.kubevirt.io/os")},
-                   {"workload", Annotation(*vmi, "vm.kubevirt.io/workload")},
-                   {"flavor", Annotation(*vmi, "vm.kubevirt.io/flavor")},
-                   {"instance_type", kNone},
-                   {"preference", kNone}})] = 1;
+void VmiPhaseCounter::Observe(const base::Json& vmi) {
+  std::string labels = VmiPhaseCountLabels(vmi);
+  const std::string key = Key(vmi);
+  std::lock_guard lock(mu_);
+  auto it = counted_.find(key);
+  if (it != counted_.end()) {
+    if (*it->second == labels) return;
+    auto old = counts_.find(*it->second);
+    if (--old->second == 0) counts_.erase(old);  // no other VMI points at it
   }
-  return series;
+  auto [count, added] = counts_.try_emplace(std::move(labels), 0);
+  ++count->second;
+  counted_[key] = &count->first;
 }
 
-std::map<std::string, double> VmiPhaseCountSeries(const std::vector<const base::Json*>& vmis) {
+void VmiPhaseCounter::Forget(const base::Json& vmi) {
+  std::lock_guard lock(mu_);
+  auto it = counted_.find(Key(vmi));
+  if (it == counted_.end()) return;
+  auto count = counts_.find(*it->second);
+  if (--count->second == 0) counts_.erase(count);
+  counted_.erase(it);
+}
+
+std::map<std::string, double> VmiPhaseCounter::Series() const {
+  std::lock_guard lock(mu_);
   std::map<std::string, double> series;
-  for (const base::Json* vmi : vmis) {
-    series[Labels({{"node", OrNone(base::GetString(*vmi, "status.nodeName"))},
-                   {"phase", Phase(*vmi)},
-                   {"os", Annotation(*vmi, "vm.kubevirt.io/os")},
-                   {"workload", Annotation(*vmi, "vm.kubevirt.io/workload")},
-                   {"flavor", Annotation(*vmi, "vm.kubevirt.io/flavor")},
-                   {"instance_type", kNone},
-                   {"preference", kNone}})] += 1;
-  }
+  for (const auto& [labels, count] : counts_) series[labels] = static_cast<double>(count);
   return series;
 }
 

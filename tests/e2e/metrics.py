@@ -4,7 +4,6 @@ the cluster reaches the pod's address), which move when the guest computes
 and writes to its disk; the scrape annotations; and vireo-controller's
 kubevirt_vmi_phase_count. Prints the scrape's size and time.
 guest_test.py calls these on the test disk's guest it boots."""
-import re
 import time
 
 from e2e_test import NS, RELEASE_NS, check, timings
@@ -78,6 +77,3 @@ def metrics_checks(c, name, con):
     check("metrics: vireo-controller counts the running VMIs (kubevirt_vmi_phase_count)",
           running is not None and running >= 1,
           "\n".join(l for l in text.splitlines() if "kubevirt_vmi_phase_count" in l)[-600:] or text[-400:])
-    check("metrics: vireo-controller names the VM in kubevirt_vmi_info",
-          re.search(r'kubevirt_vmi_info\{[^}]*name="' + re.escape(name) + r'"[^}]*phase="running"', text),
-          text[-400:])
