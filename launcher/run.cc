@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -47,9 +46,9 @@ using api::launcher_pod::kMetricsPort;
 using api::launcher_pod::kNodeNameEnv;
 
 // A /proc file's text ("" when it cannot be read).
-std::string ReadFileOrEmpty(const char* path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+std::string ProcText(const char* path) {
+  auto text = base::ReadFile(path);
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // The end of a run: the code and one error line that says why.
@@ -258,17 +257,21 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     std::map<std::string, std::string> drives;  // image path -> the VMI's disk name
     for (const auto& [name, source] : ctx.disks) drives[source.path] = name;
     const std::string nic = nics.empty() ? "" : nics.front().name;
-    metrics->Serve([conn = (*supervisor)->conn(), domain_name, labels, drives,
-                    nic]() -> base::Result<std::string> {
+    // The pod's interface carries all of the guest's traffic (passt); the
+    // pod's routes do not change, so it is found once.
+    const std::string iface =
+        nic.empty() ? ""
+                    : PodInterface(ProcText("/proc/net/route"), ProcText("/proc/net/ipv6_route"),
+                                   ProcText("/proc/net/dev"));
+    metrics->Serve([conn = (*supervisor)->conn(), domain_name, labels, drives, nic,
+                    iface]() -> base::Result<std::string> {
       auto stats = CollectDomainStats(conn, domain_name);
       if (!stats.ok()) return stats.status();
       std::optional<std::pair<std::string, NetCounters>> network;
       if (!nic.empty()) {
-        // The pod's interface carries all of the guest's traffic (passt).
-        const std::string dev = ReadFileOrEmpty("/proc/net/dev");
-        const std::string iface = PodInterface(ReadFileOrEmpty("/proc/net/route"),
-                                               ReadFileOrEmpty("/proc/net/ipv6_route"), dev);
-        if (auto counters = ParseNetDev(dev, iface)) network.emplace(nic, *counters);
+        if (auto counters = ParseNetDev(ProcText("/proc/net/dev"), iface)) {
+          network.emplace(nic, *counters);
+        }
       }
       return FormatMetrics(labels, *stats, drives, network);
     });
