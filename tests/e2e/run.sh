@@ -39,6 +39,8 @@ say "Debian cloud image built and imported"
 source "$VIREO_CLUSTER_DIR/env"
 rm -rf "$logs" && mkdir -p "$logs"
 rc=0
+free_disk() { df -h --output=avail "$VIREO_CLUSTER_DIR" | tail -1 | tr -d ' '; }
+say "$(free_disk) free on the cluster's disk"
 # Each file in turn; one that fails does not stop the others. Its time is
 # printed so that a slow file is seen in CI's log.
 t3() {
@@ -51,9 +53,11 @@ t3() {
     rc=1
     "$root/hack/cluster-up.sh" >&2
   fi
-  python3 "$root/tests/e2e/$name.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
-    --virtctl "$build/virtctl/virtctl" --logs "$logs" "$@" || rc=1
-  say "$name done in $((SECONDS - began)) s, rc so far $rc"
+  # The output is kept too: the failed checks are printed again at the end,
+  # where CI's tail shows them.
+  PYTHONUNBUFFERED=1 python3 "$root/tests/e2e/$name.py" --cluster-dir "$VIREO_CLUSTER_DIR" \
+    --virtctl "$build/virtctl/virtctl" --logs "$logs" "$@" 2>&1 | tee "$logs/$name.out" || rc=1
+  say "$name done in $((SECONDS - began)) s, rc so far $rc, $(free_disk) free on the cluster's disk"
 }
 t3 e2e_test
 # KVM through the chart's device plugin (installs and uninstalls the chart itself).
@@ -96,6 +100,8 @@ if ((rc != 0)); then
     grep -h -i -E "eviction manager|DiskPressure|freeing|image garbage" \
       "$VIREO_CLUSTER_DIR/logs/kubelet.log" 2>/dev/null | tail -20 || true
     echo "---- consoles: $logs"
+    echo "---- failed checks"
+    grep -h -A4 "^FAILED" "$logs"/*.out | tail -60 || true
   } >&2
 fi
 exit $rc
