@@ -4,6 +4,7 @@
 
 #include "controllers/reconcile/vm_steps.h"
 #include "lib/api/codec.h"
+#include "lib/api/instancetype.h"
 #include "lib/api/resources.h"
 #include "lib/base/log.h"
 
@@ -83,8 +84,11 @@ Status VmReconciler::Reconcile(const std::string& key) {
     applier_->RecordInvalid(*cached, "InvalidVirtualMachine", vm.status());
     return Status::Ok();
   }
+  std::string template_problem;
+  if (Status read = Expand(&*vm, &template_problem); !read.ok()) return read;
   std::optional<VmObservation> observation = Observe(std::move(vm).value(), key);
   if (!observation.has_value()) return Status::Ok();
+  observation->template_problem = std::move(template_problem);
   return Apply(key, *observation, DecideVm(*observation), *cached);
 }
 
@@ -115,6 +119,47 @@ std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,
   observation.vm = std::move(vm);
   observation.now = base::Clock::Real()->WallNow();
   return observation;
+}
+
+Status VmReconciler::Expand(api::VirtualMachine* vm, std::string* problem) const {
+  const std::optional<api::InstancetypeRef> instancetype = api::InstancetypeOf(*vm);
+  const std::optional<api::InstancetypeRef> preference = api::PreferenceOf(*vm);
+  if (!instancetype && !preference) return Status::Ok();
+  // The spec of the instance type or preference `ref` names: null when none.
+  auto read = [&](const std::optional<api::InstancetypeRef>& ref, const kube::Resource& cluster,
+                  const kube::Resource& namespaced, Json* spec) -> Status {
+    if (!ref || !problem->empty()) return Status::Ok();
+    auto object = ref->cluster
+                      ? applier_->client()->Get(cluster, "", ref->name)
+                      : applier_->client()->Get(namespaced, vm->metadata.namespace_, ref->name);
+    if (object.ok()) {
+      *spec = object->value("spec", Json::object());
+      return Status::Ok();
+    }
+    if (!object.status().IsNotFound()) return object.status();
+    *problem = ref->Describe() + " not found" +
+               (ref->cluster ? "" : " in namespace " + vm->metadata.namespace_);
+    return Status::Ok();
+  };
+  Json instancetype_spec, preference_spec;
+  if (Status s = read(instancetype, kv::kVirtualMachineClusterInstancetypes,
+                      kv::kVirtualMachineInstancetypes, &instancetype_spec);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = read(preference, kv::kVirtualMachineClusterPreferences,
+                      kv::kVirtualMachinePreferences, &preference_spec);
+      !s.ok()) {
+    return s;
+  }
+  if (!problem->empty()) return Status::Ok();
+  auto expanded = api::ExpandVm(*vm, instancetype_spec, preference_spec);
+  if (!expanded.ok()) {
+    *problem = expanded.status().message();
+    return Status::Ok();
+  }
+  *vm = std::move(expanded).value();
+  return Status::Ok();
 }
 
 namespace {

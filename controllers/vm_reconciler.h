@@ -32,6 +32,10 @@ class VmReconciler {
   // What DecideVm reads of the caches; nullopt when no decision can be made
   // (the VMI of its name cannot be read).
   std::optional<VmObservation> Observe(api::VirtualMachine vm, const std::string& key) const;
+  // The VM with its instance type and preference applied (api::ExpandVm),
+  // read from the apiserver; `problem` says why they could not be, and
+  // then `vm` stays as written. An error: the read failed, try again.
+  base::Status Expand(api::VirtualMachine* vm, std::string* problem) const;
   base::Status Apply(const std::string& key, const VmObservation& observation,
                      const VmDecision& decision, base::Json latest);
 

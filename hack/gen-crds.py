@@ -12,8 +12,10 @@ DataVolume and at .spec.dataVolumeTemplates[].spec of the VirtualMachine.
 
 Source format: plain YAML. A mapping holding the key `$include: FILE` is
 replaced by the contents of crds/src/FILE (resolved recursively); the other
-keys beside `$include` override keys of the included mapping (shallow).
-Each crds/src/*.kubevirt.io.yaml (kubevirt.io and cdi.kubevirt.io) is one CRD
+keys beside `$include` override keys of the included mapping (shallow), but
+for x-kubernetes-validations, whose rules are added to the included ones.
+Each crds/src/*.kubevirt.io.yaml (kubevirt.io, cdi.kubevirt.io and
+instancetype.kubevirt.io) is one CRD
 and becomes crds/<same name>.
 
 KubeVirt's fields that Vireo does not support are listed in
@@ -204,7 +206,9 @@ def resolve(node, stack, unsupported):
             raise SourceError(f"{name}: an included file must hold a mapping")
         merged = copy.deepcopy(included)
         for k, v in node.items():
-            if k != "$include":
+            if k == "x-kubernetes-validations":
+                merged[k] = merged.get(k, []) + resolve(v, stack, unsupported)
+            elif k != "$include":
                 merged[k] = resolve(v, stack, unsupported)
         return merged
     return {k: resolve(v, stack, unsupported) for k, v in node.items()}
@@ -474,11 +478,18 @@ def sample_object(root, path, value, type_meta):
     return obj
 
 
+CODEC_GROUPS = ("kubevirt.io", "cdi.kubevirt.io")
+
+
 def field_list(crds):
     """{kind: {"apiVersion", "fields": [{"path", "leaf", "value", "object"}]}} over the CRDs."""
     out = {}
     for src in sorted(crds):
         crd = crds[src]
+        # Instance types and preferences are read as JSON by the controller
+        # (lib/api/instancetype.h), not decoded into lib/api's structs.
+        if crd["spec"]["group"] not in CODEC_GROUPS:
+            continue
         kind = crd["spec"]["names"]["kind"]
         version = crd["spec"]["versions"][0]
         api_version = f"{crd['spec']['group']}/{version['name']}"
@@ -531,7 +542,8 @@ def fields_doc(crds):
         "and, but for a DataVolume's spec (which Vireo only reads), encodes it back.",
         "",
     ]
-    order = ["VirtualMachineInstance", "VirtualMachine", "DataVolume"]
+    order = ["VirtualMachineInstance", "VirtualMachine", "DataVolume", "VirtualMachineClusterInstancetype",
+             "VirtualMachineInstancetype", "VirtualMachineClusterPreference", "VirtualMachinePreference"]
     by_kind = {c["spec"]["names"]["kind"]: c for c in crds.values()}
     for kind in order + sorted(set(by_kind) - set(order)):
         crd = by_kind[kind]

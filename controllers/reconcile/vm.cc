@@ -111,7 +111,7 @@ VmDecision DecideVm(const VmObservation& obs) {
     DropDoneRequests(vmi, *strategy, &status.state_change_requests, &d.events);
     const std::chrono::seconds wait = UpdateStartFailure(*strategy, vmi, obs.now, &status.extra);
     plan = DecideVmiAction(vm, vmi, *strategy, &status);
-    GateNewVmi(vm, missing, wait, &plan);
+    GateNewVmi(vm, missing, obs.template_problem, wait, &plan);
     // The strategy "last acted on" only once its VMI exists: a create that
     // fails must be tried again, not taken as done.
     if (!plan.wants_new) status.run_strategy = *strategy;
@@ -154,7 +154,11 @@ VmDecision DecideVm(const VmObservation& obs) {
   }
   DecideFailureCondition(plan.failure, vm.status, obs.now, &status, &d.events);
   MirrorVmiConditions(vmi.vmi, obs.now, &status.conditions);
-  DecideRestartRequired(vm, vmi, deleting_vmi, obs.now, &status, &d.events);
+  // Without its instance type or preference the template cannot be
+  // compared with the running VMI: RestartRequired stays as it was.
+  if (obs.template_problem.empty()) {
+    DecideRestartRequired(vm, vmi, deleting_vmi, obs.now, &status, &d.events);
+  }
   status.created = vmi.vmi != nullptr;
   status.ready =
       vmi.vmi != nullptr && !vmi.deleting &&

@@ -25,6 +25,10 @@ struct VmObservation {
   // The DataVolumes that exist among those the template's volumes and
   // spec.dataVolumeTemplates name.
   DataVolumes data_volumes;
+  // Why the VM's instance type or preference could not be applied (one is
+  // missing, or conflicts with the template); `vm` is then as written.
+  // Empty: `vm`'s template is expanded with them (api::ExpandVm).
+  std::string template_problem;
   WallTime now;
 };
 

@@ -251,10 +251,15 @@ VmPlan DecideVmiAction(const api::VirtualMachine& vm, const VmiView& vmi, RunStr
 }
 
 void GateNewVmi(const api::VirtualMachine& vm, const std::vector<std::string>& missing,
-                std::chrono::seconds wait, VmPlan* plan) {
+                const std::string& template_problem, std::chrono::seconds wait, VmPlan* plan) {
   plan->backoff = wait.count() > 0;
   if (plan->wants_new) {
     if (!missing.empty()) {
+      plan->requeue_after = kMissingClaimRecheck;
+    } else if (!template_problem.empty()) {
+      // An instance type or preference that is missing may yet be made:
+      // nothing watches them, so look again.
+      plan->failure = template_problem;
       plan->requeue_after = kMissingClaimRecheck;
     } else if (base::Status valid = api::ValidateVirtualMachine(vm); !valid.ok()) {
       plan->failure = valid.message();

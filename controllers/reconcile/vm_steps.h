@@ -71,11 +71,13 @@ VmPlan DecideVmiAction(const api::VirtualMachine& vm, const VmiView& vmi, api::R
                        api::VirtualMachineStatus* status);
 
 // Whether a wanted VMI is made now: not while a claim is `missing` (look
-// again later), not from an invalid template (failure), not before the
+// again later), not while `template_problem` says its instance type or
+// preference cannot be applied (failure; look again later), not from an
+// invalid template (failure), not before the
 // start back-off's `wait` ends (look again then). Sets create,
 // requeue_after, failure.
 void GateNewVmi(const api::VirtualMachine& vm, const std::vector<std::string>& missing,
-                std::chrono::seconds wait, VmPlan* plan);
+                const std::string& template_problem, std::chrono::seconds wait, VmPlan* plan);
 
 // The DataVolumes the template's volumes name, judged.
 struct DataVolumeVerdict {

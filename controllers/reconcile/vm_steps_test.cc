@@ -159,7 +159,7 @@ TEST(GateNewVmiTest, AMissingClaimWinsOverAnInvalidTemplateAndTheBackoff) {
   api::VirtualMachine vm = Vm(RunStrategy::kAlways);
   VmPlan plan;
   plan.wants_new = plan.will_run = true;
-  GateNewVmi(vm, {"data"}, seconds(40), &plan);
+  GateNewVmi(vm, {"data"}, "", seconds(40), &plan);
   EXPECT_FALSE(plan.create);
   EXPECT_EQ(plan.requeue_after, seconds(15));
   EXPECT_EQ(plan.failure, "");
@@ -167,13 +167,13 @@ TEST(GateNewVmiTest, AMissingClaimWinsOverAnInvalidTemplateAndTheBackoff) {
 
   VmPlan waiting;
   waiting.wants_new = waiting.will_run = true;
-  GateNewVmi(vm, {}, seconds(40), &waiting);
+  GateNewVmi(vm, {}, "", seconds(40), &waiting);
   EXPECT_FALSE(waiting.create);
   EXPECT_EQ(waiting.requeue_after, seconds(40));
 
   VmPlan now;
   now.wants_new = now.will_run = true;
-  GateNewVmi(vm, {}, seconds(0), &now);
+  GateNewVmi(vm, {}, "", seconds(0), &now);
   EXPECT_TRUE(now.create);
   EXPECT_EQ(now.requeue_after, std::nullopt);
 }
@@ -183,7 +183,7 @@ TEST(GateNewVmiTest, AnInvalidTemplateFailsInsteadOfCreating) {
   vm.spec.template_spec.spec.domain.memory->guest = "0";
   VmPlan plan;
   plan.wants_new = plan.will_run = true;
-  GateNewVmi(vm, {}, seconds(0), &plan);
+  GateNewVmi(vm, {}, "", seconds(0), &plan);
   EXPECT_FALSE(plan.create);
   EXPECT_THAT(plan.failure, HasSubstr("must be greater than zero"));
 }

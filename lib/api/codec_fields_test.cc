@@ -52,6 +52,10 @@ const char kKubeVirtStatus[] =
 const std::map<std::pair<std::string, std::string>, std::string> kDeclaredNotModelled = {
     {{kVirtualMachineKind, "spec.template.metadata.creationTimestamp"},
      "ignored: declared only to accept the null that tools write there"},
+    {{kVirtualMachineKind, "spec.instancetype"},
+     "lib/api/instancetype.cc reads it from spec.extra (InstancetypeOf)"},
+    {{kVirtualMachineKind, "spec.preference"},
+     "lib/api/instancetype.cc reads it from spec.extra (PreferenceOf)"},
     {{kVirtualMachineKind, "status.startFailure"},
      "controllers/reconcile/vm.cc reads and writes it through status.extra"},
     {{kVirtualMachineInstanceKind, "status.activePods"},

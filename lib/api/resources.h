@@ -12,5 +12,10 @@ namespace vireo::api::resources {
 extern const kube::Resource kVirtualMachines;          // kubevirt.io/v1
 extern const kube::Resource kVirtualMachineInstances;  // kubevirt.io/v1
 extern const kube::Resource kDataVolumes;              // cdi.kubevirt.io/v1beta1
+// instancetype.kubevirt.io/v1beta1
+extern const kube::Resource kVirtualMachineInstancetypes;
+extern const kube::Resource kVirtualMachineClusterInstancetypes;
+extern const kube::Resource kVirtualMachinePreferences;
+extern const kube::Resource kVirtualMachineClusterPreferences;
 
 }  // namespace vireo::api::resources

@@ -539,6 +539,24 @@ def main():
         ci.close()
         c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-cloudinit.yaml"), "--wait=true", timeout=200)
 
+    # ---- an instance type and a preference size and shape the VM
+    def instancetype(con):
+        vmi = c.get("vmi", "instancetype-vm") or {}
+        spec = vmi.get("spec", {}).get("domain", {})
+        check("instancetype: the VMI has the instance type's vCPUs as the preference's cores and its memory",
+              spec.get("cpu") == {"sockets": 1, "cores": 2, "threads": 1}
+              and spec.get("memory", {}).get("guest") == "192Mi"
+              and spec.get("devices", {}).get("disks", [{}])[0].get("disk", {}).get("bus") == "virtio",
+              json.dumps(spec)[:1500])
+        con.send("echo CPUS=$(grep -c ^processor /proc/cpuinfo)\n")
+        check("instancetype: the guest counts 2 processors", con.expect(r"\nCPUS=2", 60), con.output()[-800:])
+    it = boot_and_talk(c, "instancetype-vm", os.path.join(examples, "vm-instancetype.yaml"), "instancetype",
+                       instancetype)
+    if it:
+        it.close()
+        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-instancetype.yaml"), "--wait=true",
+                  timeout=200)
+
     # ---- the idle console
     if idle_thread:
         idle_thread.join()

@@ -1,6 +1,7 @@
 // T1: what vireo-controller reports when things go wrong (missing PVC, no
-// node, a launcher that fails before the guest runs, a pod that vanishes),
-// standalone VMIs, its endpoints, and its command line.
+// node, a launcher that fails before the guest runs, a pod that vanishes, a
+// missing instance type), standalone VMIs, instance types and preferences,
+// its endpoints, and its command line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -45,6 +46,55 @@ TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
   Json pod = WaitForPod(base::UidOf(vmi));
   // A block claim reaches the launcher as a device.
   EXPECT_THAT(base::DumpJson(pod), HasSubstr("/dev/vireo/data"));
+}
+
+// A VM naming an instance type that does not exist yet says so and waits;
+// once it and the preference exist, the VMI has their vCPUs, memory and
+// disk bus.
+TEST_F(ControllerStatusTest, AnInstancetypeAndPreferenceShapeTheVmi) {
+  // Cluster-wide, so named after this test's namespace.
+  const std::string instancetype = ns_ + "-size";
+  Json vm = NewVm("vm-it", "Always");
+  Json& domain = vm["spec"]["template"]["spec"]["domain"];
+  domain.erase("memory");
+  domain["devices"]["disks"][0] = JsonOf(R"({"name": "root"})");
+  vm["spec"]["instancetype"] = JsonOf(R"({"name": ")" + instancetype + R"("})");
+  vm["spec"]["preference"] = JsonOf(R"({"name": "linux", "kind": "VirtualMachinePreference"})");
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
+  const std::string missing = "VirtualMachineClusterInstancetype " + instancetype + " not found";
+  WaitFor(
+      kv::kVirtualMachines, "vm-it",
+      [&](const Json& o) { return base::DumpJson(o).find(missing) != std::string::npos; },
+      "a Failure condition saying " + missing);
+  EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-it", "FailedCreate"));
+  EXPECT_FALSE(Get(kv::kVirtualMachineInstances, "vm-it").has_value());
+
+  ASSERT_TRUE(admin_
+                  ->Create(kv::kVirtualMachineClusterInstancetypes, "", JsonOf(R"({
+    "apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineClusterInstancetype",
+    "metadata": {"name": ")" + instancetype + R"("},
+    "spec": {"cpu": {"guest": 2}, "memory": {"guest": "96Mi"}}})"))
+                  .ok());
+  ASSERT_TRUE(admin_
+                  ->Create(kv::kVirtualMachinePreferences, ns_, JsonOf(R"({
+    "apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachinePreference",
+    "metadata": {"name": "linux"},
+    "spec": {"cpu": {"preferredCPUTopology": "cores"}, "devices": {"preferredDiskBus": "sata"}}})"))
+                  .ok());
+  // Nothing watches instance types: the VM looks again within 15 s.
+  Json vmi = WaitFor(
+      kv::kVirtualMachineInstances, "vm-it", [](const Json&) { return true; },
+      "a VMI once the instance type exists");
+  EXPECT_EQ(vmi["spec"]["domain"]["cpu"], JsonOf(R"({"sockets": 1, "cores": 2, "threads": 1})"));
+  EXPECT_EQ(base::GetString(vmi, "spec.domain.memory.guest"), "96Mi");
+  EXPECT_EQ(vmi["spec"]["domain"]["devices"]["disks"][0]["disk"]["bus"], "sata");
+  EXPECT_EQ(vmi["metadata"]["annotations"]["kubevirt.io/cluster-instancetype-name"], instancetype);
+  EXPECT_EQ(vmi["metadata"]["annotations"]["kubevirt.io/preference-name"], "linux");
+  WaitFor(
+      kv::kVirtualMachines, "vm-it",
+      [](const Json& o) { return ConditionOf(o, "Failure").empty(); },
+      "the Failure condition gone");
+  EXPECT_TRUE(admin_->Delete(kv::kVirtualMachineClusterInstancetypes, "", instancetype).ok());
 }
 
 TEST_F(ControllerStatusTest, AnUnschedulablePodShowsOnTheVm) {

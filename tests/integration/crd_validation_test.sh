@@ -106,6 +106,9 @@ explain vmi.spec.domain.devices.interfaces.masquerade 'NAT|pod'
 explain vmi.spec.affinity 'core Kubernetes'
 explain vm.status 'printableStatus' 'ready' 'stateChangeRequests' 'observedGeneration'
 explain vmi.status 'phase' 'nodeName' 'interfaces' 'conditions'
+explain vm.spec.instancetype 'FIELD: +instancetype <Object>' 'vCPUs, memory' 'next start'
+explain vmcf.spec.cpu.guest 'KIND: +VirtualMachineClusterInstancetype' 'FIELD: +guest <integer>' 'preferredCPUTopology'
+explain vmp.spec.devices.preferredDiskBus 'KIND: +VirtualMachinePreference' 'ENUM:' 'sata'
 
 # The VM's template spec and the VMI spec are one schema: their field lists match.
 a=$(fields vmi.spec) b=$(fields vm.spec.template.spec)

@@ -24,7 +24,7 @@ if out=$("$python" "$root/hack/gen-crds.py" --out "$tmp/crds" 2>&1); then pass; 
 
 shopt -s nullglob
 generated=("$tmp"/crds/*.yaml)
-((${#generated[@]} == 3)) && pass || fail "the generator writes 3 CRDs (wrote ${#generated[@]})"
+((${#generated[@]} == 7)) && pass || fail "the generator writes 7 CRDs (wrote ${#generated[@]})"
 for dir in crds manifests/chart/crds; do
   for f in "${generated[@]}"; do
     name=$(basename "$f")
@@ -99,7 +99,11 @@ vm, vmi, dv = (schema(n) for n in ("virtualmachines.kubevirt.io", "virtualmachin
 vm_spec = vm["properties"]["spec"]["properties"]
 roots = {"vmi-spec.yaml": [vmi["properties"]["spec"], vm_spec["template"]["properties"]["spec"]],
          "virtualmachines.kubevirt.io.yaml": [vm],
-         "dv-spec.yaml": [dv["properties"]["spec"], vm_spec["dataVolumeTemplates"]["items"]["properties"]["spec"]]}
+         "dv-spec.yaml": [dv["properties"]["spec"], vm_spec["dataVolumeTemplates"]["items"]["properties"]["spec"]],
+         "instancetype-spec.yaml": [schema(f"virtualmachine{c}instancetypes.instancetype.kubevirt.io")["properties"]["spec"]
+                                    for c in ("", "cluster")],
+         "preference-spec.yaml": [schema(f"virtualmachine{c}preferences.instancetype.kubevirt.io")["properties"]["spec"]
+                                  for c in ("", "cluster")]}
 missing = []
 for src, fields in listed.items():
     for path in fields:

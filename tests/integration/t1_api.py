@@ -55,8 +55,10 @@ class Api:
         self.conn = http.client.HTTPSConnection(host, context=ctx_ssl, timeout=30)
 
     def create(self, plural, obj, mode):
-        group = "cdi.kubevirt.io/v1beta1" if plural == "datavolumes" else "kubevirt.io/v1"
-        url = (f"/apis/{group}/namespaces/{NAMESPACE}/{plural}"
+        group = obj.get("apiVersion", "kubevirt.io/v1")
+        # The cluster-wide instance types and preferences have no namespace.
+        scope = "" if "cluster" in plural else f"/namespaces/{NAMESPACE}"
+        url = (f"/apis/{group}{scope}/{plural}"
                f"?dryRun=All&fieldValidation={mode}&fieldManager=unsupported-fields-test")
         self.conn.request("POST", url, body=json.dumps(obj), headers=self.headers)
         resp = self.conn.getresponse()

@@ -9,7 +9,9 @@ apiserver must refuse it with exactly one cause, at the field's full path,
 saying Vireo does not support it. Fields of the VMI spec are tried in a
 VirtualMachineInstance and in a VirtualMachine's template; those of the
 DataVolume spec in a DataVolume and in a VM's dataVolumeTemplates; those of
-the VM alone in a VirtualMachine. Fields inside lists are set on an item that
+the VM alone in a VirtualMachine (those under spec.instancetype and
+spec.preference in one that names them); those of the instance type and
+preference specs in both kinds of each. Fields inside lists are set on an item that
 is not the first where the object has several (disks, volumes), so the path
 must carry the right index. Resources other than memory and cpu in
 domain.resources are refused too. The valid objects themselves are accepted
@@ -108,6 +110,34 @@ def datavolume(spec):
             "metadata": {"name": "unsupported"}, "spec": spec}
 
 
+# The kinds whose spec each source is, with their plurals.
+INSTANCETYPE_KINDS = {
+    "instancetype-spec.yaml": [("VirtualMachineInstancetype", "virtualmachineinstancetypes"),
+                               ("VirtualMachineClusterInstancetype", "virtualmachineclusterinstancetypes")],
+    "preference-spec.yaml": [("VirtualMachinePreference", "virtualmachinepreferences"),
+                             ("VirtualMachineClusterPreference", "virtualmachineclusterpreferences")],
+}
+
+
+def instancetype_object(kind, src):
+    """A valid instance type or preference of `kind` (src says which spec)."""
+    spec = {"cpu": {"guest": 2}, "memory": {"guest": "1Gi"}} if src == "instancetype-spec.yaml" else \
+        {"cpu": {"preferredCPUTopology": "cores"}, "devices": {"preferredDiskBus": "virtio"}}
+    return {"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": kind,
+            "metadata": {"name": "unsupported"}, "spec": spec}
+
+
+def named_instancetype(obj, which):
+    """`obj` (a VM) naming an instance type or preference; with an instance
+    type its template leaves vCPUs and memory to it."""
+    obj["spec"][which] = {"name": "u1.small"}
+    if which == "instancetype":
+        domain = obj["spec"]["template"]["spec"]["domain"]
+        for key in ("cpu", "memory", "resources"):
+            domain.pop(key, None)
+    return obj
+
+
 def set_field(obj, prefix, path, value):
     """Sets `path` ("a.b[].c") under obj at `prefix`; returns the full path with indexes.
 
@@ -188,6 +218,12 @@ def main():
     # The valid objects, in all three modes.
     run.accepted("a valid VMI", "virtualmachineinstances", vmi(vmi_spec()))
     run.accepted("a valid VM", "virtualmachines", vm(vmi_spec(), dv_spec("")))
+    for which in ("instancetype", "preference"):
+        run.accepted(f"a valid VM naming a {which}", "virtualmachines",
+                     named_instancetype(vm(vmi_spec(), dv_spec("")), which))
+    for src, kinds in INSTANCETYPE_KINDS.items():
+        for kind, plural in kinds:
+            run.accepted(f"a valid {kind}", plural, instancetype_object(kind, src))
     for base in ("", "source.registry.", "pvc."):
         run.accepted(f"a valid DataVolume (for {base or 'http'})", "datavolumes", datavolume(dv_spec(base)))
         run.accepted(f"a valid VM with a DataVolume template (for {base or 'http'})", "virtualmachines",
@@ -200,8 +236,8 @@ def main():
                    ("vmi-spec.yaml", "livenessProbe"), ("vmi-spec.yaml", "readinessProbe"),
                    ("vmi-spec.yaml", "accessCredentials"), ("vmi-spec.yaml", "volumes[].hostDisk"),
                    ("vmi-spec.yaml", "domain.devices.disks[].lun"),
-                   ("virtualmachines.kubevirt.io.yaml", "spec.instancetype"),
-                   ("virtualmachines.kubevirt.io.yaml", "spec.preference")]:
+                   ("virtualmachines.kubevirt.io.yaml", "spec.instancetype.inferFromVolume"),
+                   ("instancetype-spec.yaml", "gpus"), ("preference-spec.yaml", "devices.preferredTPM")]:
         if (src, p) in listed:
             run.passed += 1
         else:
@@ -224,8 +260,15 @@ def main():
             elif src == "virtualmachines.kubevirt.io.yaml":
                 obj = vm(vmi_spec(), dv_spec(""))
                 first, rest = path.split(".", 1)
+                if rest.startswith(("instancetype.", "preference.")):
+                    obj = named_instancetype(obj, rest.split(".", 1)[0])
                 field = set_field(obj, first, rest, val)
                 ok &= run.refused(f"VM {field}", "virtualmachines", obj, field, text)
+            elif src in ("instancetype-spec.yaml", "preference-spec.yaml"):
+                for kind, plural in INSTANCETYPE_KINDS[src]:
+                    obj = instancetype_object(kind, src)
+                    field = set_field(obj, "spec", path, val)
+                    ok &= run.refused(f"{kind} {field}", plural, obj, field, text)
             elif src == "dv-spec.yaml":
                 obj = datavolume(dv_spec(path))
                 field = set_field(obj, "spec", path, val)
