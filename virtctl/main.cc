@@ -1,16 +1,54 @@
 // virtctl: start, stop, restart, the serial console, VNC, port-forward, ssh
-// and scp of Vireo's VMs, over the plain Kubernetes API (see docs/virtctl.md).
+// and scp of Vireo's VMs, over the plain Kubernetes API, and create's
+// manifests, without it (see docs/virtctl.md).
 #include <cstdio>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "lib/base/file_util.h"
 #include "lib/kube/client.h"
 #include "lib/kube/config.h"
 #include "virtctl/access.h"
 #include "virtctl/commands.h"
+#include "virtctl/create.h"
 #include "virtctl/options.h"
 
 using namespace vireo;
+
+namespace {
+
+// create's manifest on stdout, with the system's randomness, files and
+// stderr: no kubeconfig is read.
+int RunCreate(const virtctl::Options& options) {
+  auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+  virtctl::CreateEnv env{
+      .random_suffix =
+          [engine] {
+            // Kubernetes' rand.String alphabet: no vowels, no 0, 1 or 3.
+            static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+            std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
+            std::string suffix;
+            for (int i = 0; i < 5; ++i) suffix += kAlphabet[pick(*engine)];
+            return suffix;
+          },
+      .read_file = [](const std::string& path) { return base::ReadFile(path); },
+      .warn =
+          [](const std::string& message) {
+            std::fprintf(stderr, "virtctl create: warning: %s\n", message.c_str());
+          }};
+  auto manifest = virtctl::CreateManifest(options, env);
+  if (!manifest.ok()) {
+    std::fprintf(stderr, "virtctl create: %s\n", manifest.status().message().c_str());
+    return manifest.status().code() == base::Code::kBadRequest ? virtctl::kExitUsage
+                                                               : virtctl::kExitFailure;
+  }
+  std::fputs(manifest->c_str(), stdout);
+  return virtctl::kExitOk;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -23,6 +61,7 @@ int main(int argc, char** argv) {
     std::fputs(virtctl::HelpText(options->help_topic)->c_str(), stdout);
     return virtctl::kExitOk;
   }
+  if (options->command == virtctl::Command::kCreate) return RunCreate(*options);
 
   kube::KubeconfigOptions kubeconfig;
   kubeconfig.explicit_path = options->kubeconfig;

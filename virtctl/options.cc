@@ -1,11 +1,13 @@
 // virtctl's command line; see options.h.
 #include "virtctl/options.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "lib/base/duration.h"
 #include "lib/base/flags.h"
+#include "virtctl/create.h"
 
 namespace vireo::virtctl {
 
@@ -150,6 +152,46 @@ Flags:
   -l, --username, -i, --identity-file, -p, --port, -t, --local-ssh-opts,
   --known-hosts              as for ssh
 )"},
+      {"create", R"(Usage: virtctl create vm|instancetype|preference [flags] [-n NS]
+
+Prints a manifest (YAML) for kubectl apply -f -, as KubeVirt's virtctl create
+does. It contacts no cluster and needs no kubeconfig. -n NS sets
+metadata.namespace (and makes an instance type or preference namespaced).
+A KubeVirt flag Vireo does not support is refused by name (exit 2).
+
+create vm:
+  --name NAME                   default vm-XXXXX
+  --run-strategy S              Always (default), RerunOnFailure, Manual, Halted, Once
+  --termination-grace-period N  seconds (default 180)
+  --memory Q                    the guest's memory (default 512Mi); not with --instancetype
+  --instancetype [KIND/]NAME    KIND virtualmachineclusterinstancetype (default) or
+                                virtualmachineinstancetype
+  --preference [KIND/]NAME      KIND virtualmachineclusterpreference (default) or
+                                virtualmachinepreference
+  --volume-containerdisk src:IMAGE[,name:N][,bootorder:N]
+  --volume-pvc src:CLAIM[,name:N][,bootorder:N]
+  --volume-import type:http,url:URL,size:Q[,name:N][,bootorder:N]
+                  type:registry,url:docker://IMAGE,size:Q[,pullmethod:pod|node]...
+                  type:pvc,src:NAMESPACE/CLAIM[,size:Q]...   type:blank,size:Q...
+  --volume-blank size:Q[,name:N], --volume-clone-pvc src:NAMESPACE/CLAIM
+                                KubeVirt's older forms of --volume-import
+  --cloud-init-user-data B64, --cloud-init-network-data B64
+                                cloudInitNoCloud data (the volume cloudinitdisk)
+  --user U, --ssh-key KEY[,KEY], --password-file F
+                                user data made from these instead
+  --cloud-init nocloud|none     none: no cloud-init volume
+  Volume flags may be repeated. Only volumes with a bootorder get a disk in
+  the manifest, as in KubeVirt; Vireo gives the others theirs when it starts
+  the VM.
+
+create instancetype --cpu N --memory Q [--name NAME] [--namespaced]
+  A VirtualMachineClusterInstancetype (VirtualMachineInstancetype with
+  --namespaced or -n), default name clusterinstancetype-XXXXX.
+
+create preference [--cpu-topology T] [--machine-type M] [--name NAME] [--namespaced]
+  A VirtualMachineClusterPreference (or VirtualMachinePreference); T is
+  sockets, cores, threads, spread or any; M is q35 or pc-q35-*.
+)"},
       {"version", R"(Usage: virtctl version
 
 Prints the client's version and the Kubernetes version of the server.
@@ -172,6 +214,7 @@ Commands:
   port-forward vm/NAME PORT...   forward local TCP ports to the guest
   ssh [USER@]vm/NAME             ssh into the guest (the system's ssh)
   scp SRC DST                    copy files to or from the guest (the system's scp)
+  create vm|instancetype|preference  print a manifest for kubectl apply -f -
   version        client and server versions
   help COMMAND   the page of a command
 
@@ -189,6 +232,23 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto d = base::ParseDuration(text, std::chrono::minutes(1));
   if (!d.ok()) return std::nullopt;
   return *d;
+}
+
+base::Result<Params> ParseParams(std::string_view flag, std::string_view text) {
+  if (text.empty()) return Usage("flag " + std::string(flag) + ": params may not be empty");
+  Params params;
+  for (size_t begin = 0; begin <= text.size();) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string_view piece = text.substr(begin, end - begin);
+    const size_t colon = piece.find(':');
+    if (colon == std::string_view::npos) {
+      return Usage("flag " + std::string(flag) + ": param \"" + std::string(piece) +
+                   "\" has no colon; write key:value,key:value");
+    }
+    params[std::string(piece.substr(0, colon))] = std::string(piece.substr(colon + 1));
+    begin = end + 1;
+  }
+  return params;
 }
 
 std::optional<std::string> HelpText(std::string_view topic) {
@@ -296,6 +356,16 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       .Add({"command", 'c', false, only({Command::kSsh}, text(&o.remote_command))})
       .Add({"recursive", 'r', true, only({Command::kScp}, boolean(&o.recursive))})
       .Add({"preserve", 0, true, only({Command::kScp}, boolean(&o.preserve))});
+  // All of KubeVirt's create flags, collected as given; which kind takes
+  // which, and the ones Vireo refuses, are checked with the kind below.
+  for (const CreateFlag& f : kCreateFlags) {
+    flags.Add({std::string(f.name), 0, f.boolean,
+               only({Command::kCreate},
+                    [&o, name = std::string(f.name)](const std::string&, const std::string& value) {
+                      o.create_flags.emplace_back(name, value);
+                      return Status::Ok();
+                    })});
+  }
   auto parsed = flags.Parse(args);
   // Every usage error is kBadRequest (exit 2), the parser's own included.
   if (!parsed.ok()) return Status(Code::kBadRequest, parsed.status().message());
@@ -319,7 +389,7 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       {"restart", Command::kRestart}, {"console", Command::kConsole},
       {"vnc", Command::kVnc},         {"port-forward", Command::kPortForward},
       {"ssh", Command::kSsh},         {"scp", Command::kScp},
-      {"version", Command::kVersion},
+      {"version", Command::kVersion}, {"create", Command::kCreate},
   };
   auto it = commands.find(command);
   if (it == commands.end()) return Usage("unknown command \"" + command + "\"");
@@ -385,6 +455,29 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       o.scp_to = *to;
       o.target = from->remote ? *from->remote : *to->remote;
       o.name = o.target.name;
+      return o;
+    }
+    case Command::kCreate: {
+      if (count != 1) return Usage("create takes one kind: vm, instancetype or preference");
+      const std::string& kind = positional[1];
+      const unsigned bit = kind == "vm"             ? kCreateVm
+                           : kind == "instancetype" ? kCreateInstancetype
+                           : kind == "preference"   ? kCreatePreference
+                                                    : 0;
+      if (kind == "clone") return Usage("create clone: Vireo has no VirtualMachineClone");
+      if (bit == 0)
+        return Usage("create makes vm, instancetype or preference, not \"" + kind + "\"");
+      for (const auto& [name, value] : o.create_flags) {
+        const CreateFlag* f = std::find_if(std::begin(kCreateFlags), std::end(kCreateFlags),
+                                           [&](const CreateFlag& c) { return c.name == name; });
+        if ((f->kinds & bit) == 0) return Usage("flag --" + name + " is not one of create " + kind);
+        if (!f->why.empty())
+          return Usage("flag --" + name + ": Vireo does not support it: " + std::string(f->why));
+        // An empty --ssh-key adds no key, as in KubeVirt.
+        if (!f->boolean && value.empty() && name != "ssh-key")
+          return Usage("flag --" + name + " needs a value");
+      }
+      o.create_kind = kind;
       return o;
     }
     default:

@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lib/base/status.h"
@@ -25,6 +28,7 @@ enum class Command {
   kPortForward,
   kSsh,
   kScp,
+  kCreate,
 };
 
 struct Options {
@@ -72,6 +76,12 @@ struct Options {
   ScpArgument scp_from, scp_to;
   bool recursive = false;  // scp -r
   bool preserve = false;   // scp --preserve (-p to scp)
+
+  // create: the kind ("vm", "instancetype", "preference") and the create
+  // flags as given, in order: {name without "--", value} per occurrence
+  // (booleans as "true"/"false"). create.h makes the manifest from them.
+  std::string create_kind;
+  std::vector<std::pair<std::string, std::string>> create_flags;
 };
 
 // args excludes the program name; the tree's one flag parser
@@ -83,6 +93,13 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args);
 // minutes, as KubeVirt's `virtctl console --timeout` takes it. The tree's
 // one duration parser (lib/base/duration.h) with virtctl's bare unit.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// KubeVirt's params syntax of create's volume flags, "key:value,key:value":
+// each piece is split at its first colon (a value may hold more:
+// url:docker://a/b:1); a key given twice keeps its last value. Empty text or
+// a piece without a colon is kBadRequest naming `flag` ("--volume-pvc").
+using Params = std::map<std::string, std::string, std::less<>>;
+base::Result<Params> ParseParams(std::string_view flag, std::string_view text);
 
 // The overview for "" or "help", else the command's page; nullopt for an
 // unknown topic.

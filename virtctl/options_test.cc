@@ -145,6 +145,46 @@ TEST(OptionsTest, AccessCommands) {
   EXPECT_FALSE(ssh->port.has_value());
 }
 
+TEST(OptionsTest, CreateCollectsItsFlagsInOrder) {
+  auto o = Parse({"-n", "prod", "create", "vm", "--name=web", "--volume-pvc", "src:a",
+                  "--volume-pvc=src:b", "--kubeconfig", "/k"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->command, Command::kCreate);
+  EXPECT_EQ(o->create_kind, "vm");
+  EXPECT_EQ(o->namespace_name, "prod");
+  EXPECT_EQ(o->create_flags,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"name", "web"}, {"volume-pvc", "src:a"}, {"volume-pvc", "src:b"}}));
+  // A boolean stands alone; the next argument is not its value.
+  auto namespaced = Parse({"create", "preference", "--namespaced", "--cpu-topology", "cores"});
+  ASSERT_TRUE(namespaced.ok()) << namespaced.status().message();
+  EXPECT_EQ(namespaced->create_flags[0],
+            (std::pair<std::string, std::string>{"namespaced", "true"}));
+  EXPECT_EQ(Parse({"create", "vm", "--help"})->help_topic, "create");
+  auto page = HelpText("create");
+  ASSERT_TRUE(page.has_value());
+  EXPECT_NE(page->find("--volume-containerdisk src:IMAGE"), std::string::npos);
+  EXPECT_NE(HelpText("")->find("create vm|instancetype|preference"), std::string::npos);
+}
+
+TEST(OptionsTest, CreateUsageErrors) {
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"create"}, "create takes one kind"},
+           {{"create", "vm", "web"}, "create takes one kind"},
+           {{"create", "vms"}, "not \"vms\""},
+           {{"create", "clone"}, "Vireo has no VirtualMachineClone"},
+           {{"create", "vm", "--cpu", "2"}, "flag --cpu is not one of create vm"},
+           {{"create", "instancetype", "--gpu", "name:a"}, "flag --gpu: Vireo does not support it"},
+           {{"create", "vm", "--name="}, "flag --name needs a value"},
+           {{"stop", "vm", "--memory", "1Gi"}, "flag --memory is for create"},
+       }) {
+    auto o = Parse(args);
+    ASSERT_FALSE(o.ok()) << says;
+    EXPECT_EQ(o.status().code(), base::Code::kBadRequest);
+    EXPECT_NE(o.status().message().find(says), std::string::npos) << o.status().message();
+  }
+}
+
 TEST(DurationTest, GoStyleAndBareMinutes) {
   EXPECT_EQ(ParseDuration("5m"), milliseconds(300'000));
   EXPECT_EQ(ParseDuration("1h30m"), milliseconds(5'400'000));

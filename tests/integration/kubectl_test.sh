@@ -2,7 +2,8 @@
 # T1: what a kubectl user sees of Vireo's CRDs on a real apiserver: apply of a
 # KubeVirt-shaped manifest, short names, the "all" category and the printer
 # columns, with status written through the status subresource as the
-# controller will. Ends with "kubectl: N passed, M failed".
+# controller will; virtctl create's manifests applied. Ends with
+# "kubectl: N passed, M failed".
 set -uo pipefail
 
 dir=${VIREO_TEST_CLUSTER_DIR:?set by hack/test.sh: the harness directory}
@@ -83,6 +84,32 @@ check "short name vmis" contains "$(k get vmis -n "$ns" 2>&1)" '^testvmi '
 check "category all lists both" contains "$(k get all -n "$ns" 2>&1)" 'virtualmachine.kubevirt.io/testvm'
 check "category all lists the VMI" contains "$(k get all -n "$ns" 2>&1)" 'virtualmachineinstance.kubevirt.io/testvmi'
 check "kubectl explain reads the schema" contains "$(k explain vm.spec.runStrategy 2>&1)" 'DESCRIPTION'
+
+# virtctl create's manifests are what the apiserver takes (strict field
+# validation), and a VM it makes names the instance type and preference it made.
+virtctl=${VIREO_VIRTCTL_BIN:-}
+if [[ -x $virtctl ]]; then
+  created() { "$virtctl" create "$@" | k apply -n "$ns" --validate=strict -f -; }
+  check "virtctl create instancetype | kubectl apply" created instancetype --name "$ns-it" --cpu 2 --memory 256Mi
+  check "virtctl create instancetype --namespaced | kubectl apply" created instancetype --namespaced \
+    --name small --cpu 1 --memory 128Mi
+  check "virtctl create preference | kubectl apply" created preference --name "$ns-pref" --cpu-topology cores \
+    --machine-type q35
+  check "virtctl create preference --namespaced | kubectl apply" created preference --namespaced --name linux
+  check "virtctl create vm with instance type, preference and volumes | kubectl apply" created vm --name made \
+    --instancetype "$ns-it" --preference virtualmachinepreference/linux \
+    --volume-containerdisk src:quay.io/containerdisks/fedora:40 --volume-blank size:1Gi \
+    --user fedora --ssh-key "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB made"
+  check "virtctl create vm without instance type (512Mi) | kubectl apply" created vm --name plain \
+    --volume-import type:http,url:http://images.example/disk.img,size:1Gi --run-strategy Halted
+  check "the VM virtctl made names the instance type" contains \
+    "$(k get vm made -n "$ns" -o jsonpath='{.spec.instancetype.name}/{.spec.preference.kind}' 2>&1)" \
+    "^$ns-it/virtualmachinepreference\$"
+  k delete virtualmachineclusterinstancetype "$ns-it" >/dev/null 2>&1
+  k delete virtualmachineclusterpreference "$ns-pref" >/dev/null 2>&1
+else
+  failed=$((failed + 1)); echo "FAIL: VIREO_VIRTCTL_BIN names virtctl (got '$virtctl')"
+fi
 
 echo "kubectl: $passed passed, $failed failed"
 ((failed == 0))
