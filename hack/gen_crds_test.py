@@ -88,11 +88,12 @@ class GenCrdsTest(unittest.TestCase):
         path = os.path.join(self.tmp, "crds", "src", "vmi-spec.yaml")
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        old = "            imagePullPolicy:\n"
+        # containerDisk's (kernelBoot.container has one too, indented deeper).
+        old = "\n            imagePullPolicy:\n"
         self.assertIn(old, text, "vmi-spec.yaml changed shape; update this test")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(text.replace(old, "            knobs:\n              type: object\n"
-                                      "              description: made up\n" + old, 1))
+            f.write(text.replace(old, "\n            knobs:\n              type: object\n"
+                                      "              description: made up" + old, 1))
         result = self.run_gen("--codec-fields", out)
         self.assertEqual(result.returncode, 1)
         self.assertIn("spec.volumes[].containerDisk.knobs", result.stderr)

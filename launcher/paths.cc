@@ -41,6 +41,10 @@ std::string PodPaths::ContainerDiskDir(std::string_view volume) const {
   return Join(Under(contract::kContainerDisksDir), volume);
 }
 
+std::string PodPaths::KernelBootFile(std::string_view name) const {
+  return Join(Under(contract::kKernelBootDir), name);
+}
+
 std::string PodPaths::CloudInitSecretsDir(std::string_view volume) const {
   return Join(Under(contract::kCloudInitSecretsDir), volume);
 }

@@ -33,6 +33,9 @@ class PodPaths {
   std::string BlockDevice(std::string_view volume) const;  // /dev/vireo/<vol>
   // The containerDisk image's file appears in here.
   std::string ContainerDiskDir(std::string_view volume) const;  // .../container-disks/<vol>
+  // firmware.kernelBoot's kernel or initrd (name: contract::kKernelBootKernel
+  // or kKernelBootInitrd), copied out of its image.
+  std::string KernelBootFile(std::string_view name) const;  // .../kernel-boot/<name>
   // The Secrets of cloudInitNoCloud volume <vol>: userdata/, networkdata/.
   std::string CloudInitSecretsDir(std::string_view volume) const;  // .../cloud-init-secrets/<vol>
   // QEMU capabilities probed when the image was built (caps_cache.h).

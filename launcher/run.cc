@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "launcher/accel.h"
 #include "launcher/caps_cache.h"
@@ -94,6 +95,29 @@ Status WriteTextFile(const std::string& path, const std::string& text) {
 
 bool IsEmbedded(const std::string& uri) { return uri.find("/embed") != std::string::npos; }
 
+// firmware.kernelBoot: where the pod's init container put the kernel and
+// initrd the VMI names; a missing one is an error naming it.
+Status FindKernelBootFiles(const api::VirtualMachineInstanceSpec& spec, const PodPaths& paths,
+                           ConvertContext* ctx) {
+  const api::KernelBootContainer* found = api::FindKernelBootContainer(spec);
+  if (found == nullptr) return Status::Ok();
+  const api::KernelBootContainer& kernel = *found;
+  for (const auto& [given, name, out] :
+       {std::tuple{&kernel.kernel_path, api::launcher_pod::kKernelBootKernel, &ctx->kernel_path},
+        std::tuple{&kernel.initrd_path, api::launcher_pod::kKernelBootInitrd, &ctx->initrd_path}}) {
+    if (given->empty()) continue;
+    const std::string file = paths.KernelBootFile(name);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      return Status(base::Code::kNotFound, "firmware.kernelBoot: " + *given + " of image " +
+                                               kernel.image + " is not at " + file +
+                                               " (the pod's vireo-kernel-boot copy did not run?)");
+    }
+    *out = file;
+  }
+  return Status::Ok();
+}
+
 // Everything up to a running domain, then its supervision.
 int Run(const Options& options, int signal_fd, Guardian& guardian) {
   const auto launched = std::chrono::steady_clock::now();
@@ -129,6 +153,9 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 
   ConvertContext ctx = ContextForStateDir(state.dir(), accel->emulation);
   ctx.disks = std::move(*disks);
+  if (Status s = FindKernelBootFiles(vmi->spec, paths, &ctx); !s.ok()) {
+    return Finish(kExitStorage, s.message(), vmi_key);
+  }
   ctx.network_backend = options.network;
   // QEMU listens on its own socket; console.sock belongs to the relay, which
   // gives viewers takeover semantics QEMU's single-client socket lacks.

@@ -37,6 +37,20 @@ constexpr char kVmiVolume[] = "vireo-vmi";
 constexpr char kStateVolume[] = "vireo-state";
 constexpr char kToolsVolume[] = "vireo-tools";
 constexpr char kToolsContainer[] = "vireo-tools";
+constexpr char kKernelBootVolume[] = "vireo-kernel-boot";
+constexpr char kKernelBootContainer[] = "vireo-kernel-boot";
+
+// Copies firmware.kernelBoot's files out of their image. Arguments: $1 the
+// kernel's path ("" for none), $2 the initrd's, $3 the destination directory.
+constexpr char kCopyKernelScript[] =
+    "set -eu\n"
+    "copy() {\n"
+    "  [ -n \"$1\" ] || return 0\n"
+    "  if [ ! -f \"$1\" ]; then echo \"kernelBoot: no file at $1 in the image\" >&2; exit 1; fi\n"
+    "  cp \"$1\" \"$3/$2\"\n"
+    "}\n"
+    "copy \"$1\" kernel \"$3\"\n"
+    "copy \"$2\" initrd \"$3\"\n";
 
 // Copies one disk image file (the path given, or the single file in the
 // directory given) into the volume's directory, keeping its base name, so the
@@ -229,6 +243,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     }
     // emptyDisk: built by the launcher in its state dir.
   }
+  // firmware.kernelBoot: the kernel and initrd copied out of their image,
+  // as a containerDisk's file is, with the same busybox.
+  if (const api::KernelBootContainer* kernel = api::FindKernelBootContainer(vmi.spec)) {
+    has_container_disk = true;
+    Push(&volumes, EmptyDirVolume(kKernelBootVolume));
+    Push(&mounts, Mount(kKernelBootVolume, contract::kKernelBootDir, true));
+    Push(&init_containers, KernelBootCopyContainer(*kernel, InitContainerResources(with_limits)));
+  }
   const bool accel_probe = config.emulation == EmulationMode::kAuto && config.kvm_resource_offered;
   if (has_container_disk) {
     // Bring the copy tool from the launcher image first: the accel-probe
@@ -414,6 +436,23 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
   copy["volumeMounts"] = base::JsonArray(2);
   copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
   copy["volumeMounts"][1] = Mount(volume, dir, false);
+  return copy;
+}
+
+Json KernelBootCopyContainer(const api::KernelBootContainer& kernel, Json resources) {
+  Json copy = Json::object();
+  copy["name"] = Str(kKernelBootContainer);
+  copy["image"] = Str(kernel.image);
+  if (!kernel.image_pull_policy.empty()) copy["imagePullPolicy"] = Str(kernel.image_pull_policy);
+  copy["command"] = StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c",
+                                 kCopyKernelScript, "copy-kernel", kernel.kernel_path,
+                                 kernel.initrd_path, contract::kKernelBootDir});
+  copy["resources"] = std::move(resources);
+  copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
+  copy["volumeMounts"] = base::JsonArray(2);
+  copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
+  copy["volumeMounts"][1] = Mount(kKernelBootVolume, contract::kKernelBootDir, false);
   return copy;
 }
 

@@ -126,6 +126,9 @@ base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 // - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
 //   block devices at /dev/vireo/<vol>; containerDisks copied by init
 //   containers into emptyDirs at /var/run/vireo/container-disks/<vol>/;
+//   firmware.kernelBoot's kernel and initrd copied by the init container
+//   "vireo-kernel-boot" (KernelBootCopyContainer) into an emptyDir at
+//   contract::kKernelBootDir;
 // - restartPolicy Never, automountServiceAccountToken false,
 //   terminationGracePeriodSeconds = the VMI's + margin, nodeSelector,
 //   affinity, tolerations, hostname and subdomain from the VMI.
@@ -147,5 +150,11 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
 Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
                                 const std::string& pull_policy, const std::string& path,
                                 const std::string& volume, const std::string& dir, Json resources);
+
+// Copies the kernel's kernelPath and initrdPath (each only when given) out
+// of its image into contract::kKernelBootDir as kKernelBootKernel and
+// kKernelBootInitrd, with the tools' busybox; a missing file fails it with a
+// message naming the path.
+Json KernelBootCopyContainer(const api::KernelBootContainer& kernel, Json resources);
 
 }  // namespace vireo::controllers

@@ -160,6 +160,19 @@ std::vector<std::string> RestrictedViolations(const Json& pod) {
   return out;
 }
 
+// The cirros VM with firmware.kernelBoot from an image of its own.
+api::VirtualMachineInstance KernelBootVmi() {
+  auto vmi = VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000d4");
+  api::KernelBoot& kernel_boot = vmi.spec.domain.firmware.emplace().kernel_boot.emplace();
+  kernel_boot.kernel_args = "console=ttyS0";
+  api::KernelBootContainer& container = kernel_boot.container.emplace();
+  container.image = "kernels:1";
+  container.image_pull_policy = "IfNotPresent";
+  container.kernel_path = "/boot/vmlinuz";
+  container.initrd_path = "/boot/initrd.img";
+  return vmi;
+}
+
 TEST(LauncherPodSecurity, CheckerFlagsAPodWithoutASecurityContext) {
   // The checker below must be able to fail: a pod as Vireo rendered it
   // before it ran as 107 breaks the policy on every count.
@@ -204,6 +217,7 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
        Config(EmulationMode::kOff),
        {{"fedora-root", VolumeMode::kFilesystem}, {"fedora-iso", VolumeMode::kBlock}}},
       {"containerDisk and emptyDisk, TCG", *emptydisk, Config(EmulationMode::kOn), {}},
+      {"kernelBoot, accel probe", KernelBootVmi(), probing, {}},
   };
   const size_t with_interfaces = cases.size();
   for (size_t i = 0; i < with_interfaces; ++i) {
@@ -384,6 +398,40 @@ TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
     // The launcher still runs with auto: it follows the probe's verdict.
     EXPECT_EQ(Launcher(pod).at("command").at(6).get<std::string>(), "--emulation=auto");
   }
+}
+
+TEST(LauncherPod, KernelBootCopiesTheKernelAndInitrdWhereTheLauncherReadsThem) {
+  auto vmi = KernelBootVmi();
+  for (bool probes : {false, true}) {
+    SCOPED_TRACE(probes ? "accel probe" : "no probe");
+    LauncherConfig config = Config(EmulationMode::kAuto);
+    config.kvm_resource_offered = probes;
+    const Json pod = Render(vmi, config);
+    const Json* copy = InitContainer(pod, "vireo-kernel-boot");
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(base::GetString(*copy, "image"), "kernels:1");
+    EXPECT_EQ(base::GetString(*copy, "imagePullPolicy"), "IfNotPresent");
+    const Json& command = copy->at("command");
+    ASSERT_EQ(command.size(), 8u);
+    EXPECT_EQ(command.at(0), "/var/run/vireo/tools/busybox");
+    EXPECT_EQ(command.at(5), "/boot/vmlinuz");
+    EXPECT_EQ(command.at(6), "/boot/initrd.img");
+    EXPECT_EQ(command.at(7), api::launcher_pod::kKernelBootDir);
+    EXPECT_EQ(copy->at("volumeMounts").dump(),
+              R"([{"mountPath":"/var/run/vireo/tools","name":"vireo-tools","readOnly":true},)"
+              R"({"mountPath":"/var/run/vireo/kernel-boot","name":"vireo-kernel-boot"}])");
+    // Its busybox comes from the probe or from vireo-tools, before it.
+    EXPECT_EQ(InitContainer(pod, "vireo-tools") != nullptr, !probes);
+    const Json& launcher = Launcher(pod);
+    EXPECT_THAT(launcher.at("volumeMounts").dump(),
+                ::testing::HasSubstr(R"({"mountPath":"/var/run/vireo/kernel-boot",)"
+                                     R"("name":"vireo-kernel-boot","readOnly":true})"));
+  }
+  // Without kernelBoot there is no such container.
+  EXPECT_EQ(
+      InitContainer(Render(VmiFromVmFixture("vm_cirros.json", "u1"), Config(EmulationMode::kOn)),
+                    "vireo-kernel-boot"),
+      nullptr);
 }
 
 TEST(LauncherPod, AccelProbeKeepsAGuaranteedPodGuaranteed) {

@@ -78,6 +78,10 @@ struct ConvertContext {
 
   UserNetBackend network_backend = UserNetBackend::kPasstProcess;
   std::string passt_socket_path;  // used with kPasstProcess
+  // firmware.kernelBoot: the kernel and initrd copied out of their image
+  // (PodPaths::KernelBootFile); each empty when the VMI gives none.
+  std::string kernel_path;
+  std::string initrd_path;
   // TCG translation cache (the pod contract's, which the pod's memory
   // request counts). 0 leaves QEMU's default.
   uint32_t tb_cache_mib = api::launcher_pod::kTcgTranslationCacheMiB;

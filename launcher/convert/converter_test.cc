@@ -75,6 +75,32 @@ TEST(Convert, SmallVmiConverts) {
   EXPECT_THAT(*xml, HasSubstr("<memory unit='KiB'>65536</memory>"));
 }
 
+TEST(Convert, KernelBootLoadsTheCopiedKernelInitrdAndCommandLine) {
+  auto vmi = SmallVmi();
+  api::KernelBoot& kernel_boot = vmi.spec.domain.firmware.emplace().kernel_boot.emplace();
+  kernel_boot.kernel_args = "console=ttyS0 quiet";
+  api::KernelBootContainer& container = kernel_boot.container.emplace();
+  container.image = "kernels:1";
+  container.kernel_path = "/boot/vmlinuz";
+  container.initrd_path = "/boot/initrd.img";
+  ConvertContext ctx = SmallContext(vmi);
+  // The launcher says where the copies are; without them it is a bug.
+  EXPECT_THAT(ConvertError(vmi, ctx).message(), HasSubstr("kernel_path/initrd_path"));
+  ctx.kernel_path = "/k/kernel";
+  ctx.initrd_path = "/k/initrd";
+  auto xml = ConvertToDomainXml(vmi, ctx);
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(*xml, HasSubstr("<kernel>/k/kernel</kernel>"));
+  EXPECT_THAT(*xml, HasSubstr("<initrd>/k/initrd</initrd>"));
+  EXPECT_THAT(*xml, HasSubstr("<cmdline>console=ttyS0 quiet</cmdline>"));
+  // A kernel alone: no initrd element.
+  container.initrd_path.clear();
+  ctx.initrd_path.clear();
+  xml = ConvertToDomainXml(vmi, ctx);
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(*xml, Not(HasSubstr("<initrd>")));
+}
+
 TEST(Convert, DomainNameDefaultsTheNamespace) {
   api::VirtualMachineInstance vmi;
   vmi.metadata.name = "a";

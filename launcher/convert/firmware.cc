@@ -91,6 +91,22 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
     os.Add("bios").Attr("useserial", "yes");
   }
 
+  if (const api::KernelBootContainer* found = api::FindKernelBootContainer(vmi.spec)) {
+    // Direct kernel boot: the firmware loads these instead of a boot loader.
+    const api::KernelBootContainer& kernel = *found;
+    if ((!kernel.kernel_path.empty() && ctx.kernel_path.empty()) ||
+        (!kernel.initrd_path.empty() && ctx.initrd_path.empty())) {
+      return Status(
+          Code::kInvalid,
+          "firmware.kernelBoot needs ConvertContext.kernel_path/initrd_path (launcher bug)");
+    }
+    if (!ctx.kernel_path.empty()) os.Add("kernel").Text(ctx.kernel_path);
+    if (!ctx.initrd_path.empty()) os.Add("initrd").Text(ctx.initrd_path);
+    if (!firmware.kernel_boot->kernel_args.empty()) {
+      os.Add("cmdline").Text(firmware.kernel_boot->kernel_args);
+    }
+  }
+
   XmlElement& features = *xml.features;
   // Without <acpi/> libvirt runs QEMU with -no-acpi: the ACPI power button
   // that graceful shutdown presses would never reach the guest.

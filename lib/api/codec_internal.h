@@ -184,6 +184,23 @@ Json EncodeCondition(const Condition& condition);
 void CheckTypeMeta(ObjectReader& r, const std::string& api_version, const std::string& kind,
                    std::string_view expected_kind);
 
+// Decodes an object Vireo models only by its presence (bios, masquerade, pod,
+// rng).
+template <typename T>
+void DecodeMarker(const Json& json, const std::string& path, Problems& problems, T* out) {
+  ObjectReader r(json, path, problems);
+  out->extra = r.Extra();
+}
+
+template <typename T>
+Json EncodeMarker(const T& marker) {
+  return ObjectWriter(marker.extra).Done();
+}
+
+// Defined in codec_firmware.cc.
+void DecodeFirmware(const Json& json, const std::string& path, Problems& problems, Firmware* out);
+Json EncodeFirmware(const Firmware& firmware);
+
 // Defined in codec_spec.cc.
 void DecodeVmiSpec(const Json& json, const std::string& path, Problems& problems,
                    VirtualMachineInstanceSpec* out);

@@ -125,65 +125,6 @@ Json EncodeMachine(const Machine& machine) {
   return w.Done();
 }
 
-// Decodes an object Vireo models only by its presence (bios, masquerade, pod,
-// rng).
-template <typename T>
-void DecodeMarker(const Json& json, const std::string& path, Problems& problems, T* out) {
-  ObjectReader r(json, path, problems);
-  out->extra = r.Extra();
-}
-
-template <typename T>
-Json EncodeMarker(const T& marker) {
-  return ObjectWriter(marker.extra).Done();
-}
-
-void DecodeEfi(const Json& json, const std::string& path, Problems& problems, Efi* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptBool("secureBoot", &out->secure_boot);
-  out->extra = r.Extra();
-}
-
-Json EncodeEfi(const Efi& efi) {
-  ObjectWriter w(efi.extra);
-  w.OptBool("secureBoot", efi.secure_boot);
-  return w.Done();
-}
-
-void DecodeBootloader(const Json& json, const std::string& path, Problems& problems,
-                      Bootloader* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptObject("bios", &out->bios, DecodeMarker<Bios>);
-  r.OptObject("efi", &out->efi, DecodeEfi);
-  out->extra = r.Extra();
-}
-
-Json EncodeBootloader(const Bootloader& bootloader) {
-  ObjectWriter w(bootloader.extra);
-  w.OptObject("bios", bootloader.bios, EncodeMarker<Bios>);
-  w.OptObject("efi", bootloader.efi, EncodeEfi);
-  return w.Done();
-}
-
-void DecodeFirmware(const Json& json, const std::string& path, Problems& problems, Firmware* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.String("uuid", &out->uuid);
-  r.String("serial", &out->serial);
-  r.OptObject("bootloader", &out->bootloader, DecodeBootloader);
-  out->extra = r.Extra();
-}
-
-Json EncodeFirmware(const Firmware& firmware) {
-  ObjectWriter w(firmware.extra);
-  w.String("uuid", firmware.uuid);
-  w.String("serial", firmware.serial);
-  w.OptObject("bootloader", firmware.bootloader, EncodeBootloader);
-  return w.Done();
-}
-
 // ---------------------------------------------------------------- devices
 
 void DecodeDiskTarget(const Json& json, const std::string& path, Problems& problems,

@@ -39,6 +39,11 @@ inline constexpr char kStateDir[] = "/var/run/vireo/state";
 inline constexpr char kVolumesDir[] = "/var/run/vireo/volumes";
 // A block claim of VMI volume <vol> is the device kBlockDir/<vol>.
 inline constexpr char kBlockDir[] = "/dev/vireo";
+// firmware.kernelBoot: the image's kernelPath and initrdPath are copied into
+// this directory as kKernelBootKernel and kKernelBootInitrd.
+inline constexpr char kKernelBootDir[] = "/var/run/vireo/kernel-boot";
+inline constexpr char kKernelBootKernel[] = "kernel";
+inline constexpr char kKernelBootInitrd[] = "initrd";
 // A containerDisk's file is copied into kContainerDisksDir/<vol>/.
 inline constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks";
 // The file a containerDisk volume without `path` names in its image.

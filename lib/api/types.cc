@@ -88,4 +88,13 @@ const Condition* FindCondition(const std::vector<Condition>& conditions, std::st
   return it == conditions.end() ? nullptr : &*it;
 }
 
+const KernelBootContainer* FindKernelBootContainer(const VirtualMachineInstanceSpec& spec) {
+  const auto& firmware = spec.domain.firmware;
+  if (!firmware.has_value() || !firmware->kernel_boot.has_value() ||
+      !firmware->kernel_boot->container.has_value()) {
+    return nullptr;
+  }
+  return &*firmware->kernel_boot->container;
+}
+
 }  // namespace vireo::api

@@ -119,11 +119,28 @@ struct Bootloader {
   Json extra;
 };
 
+// firmware.kernelBoot.container: the image a kernel and initrd are copied
+// out of before the guest starts (launcher_pod.h, kKernelBootDir).
+struct KernelBootContainer {
+  std::string image;
+  std::string image_pull_policy;  // "Always", "IfNotPresent", "Never"
+  std::string kernel_path;        // absolute, in the image; empty: none
+  std::string initrd_path;        // likewise
+  Json extra;                     // imagePullSecret (refused by the CRD)
+};
+
+struct KernelBoot {
+  std::string kernel_args;  // the kernel command line
+  std::optional<KernelBootContainer> container;
+  Json extra;
+};
+
 struct Firmware {
   std::string uuid;    // SMBIOS system UUID
   std::string serial;  // SMBIOS system serial
   std::optional<Bootloader> bootloader;
-  Json extra;  // kernelBoot, acpi
+  std::optional<KernelBoot> kernel_boot;
+  Json extra;  // acpi
 };
 
 // The `disk` or `cdrom` member of a disk: how the volume appears to the guest.
@@ -465,5 +482,7 @@ const Volume* FindVolume(const VirtualMachineInstanceSpec& spec, std::string_vie
 const Network* FindNetwork(const VirtualMachineInstanceSpec& spec, std::string_view name);
 const Disk* FindDisk(const VirtualMachineInstanceSpec& spec, std::string_view name);
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type);
+// firmware.kernelBoot.container; nullptr when the spec boots no kernel from an image.
+const KernelBootContainer* FindKernelBootContainer(const VirtualMachineInstanceSpec& spec);
 
 }  // namespace vireo::api

@@ -557,6 +557,18 @@ def main():
         c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-instancetype.yaml"), "--wait=true",
                   timeout=200)
 
+    # ---- a kernel and initramfs from an image, no disk
+    def kernel_boot(con):
+        con.send("cat /proc/cmdline\n")
+        check("kernelboot: the guest's kernel got the VMI's kernelArgs",
+              con.expect(r"\n[^\n]*quiet vireo.example=kernel-boot", 60), con.output()[-800:])
+    kb = boot_and_talk(c, "kernelboot-vm", os.path.join(examples, "vm-kernel-boot.yaml"), "kernelboot",
+                       kernel_boot)
+    if kb:
+        kb.close()
+        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-kernel-boot.yaml"), "--wait=true",
+                  timeout=200)
+
     # ---- the idle console
     if idle_thread:
         idle_thread.join()

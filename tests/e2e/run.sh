@@ -29,10 +29,12 @@ VIREO_TEST_DISK_IMG=$("$root/images/test-disk/build.sh")
 export VIREO_TEST_DISK_IMG
 # Debian 12 with the real cloud-init: the disk datavolume_test.py serves over
 # http for a DataVolume to import, and the same disk as a containerDisk
-# (guest_test.py); both cached.
+# (guest_test.py); both cached. The test disk's kernel and initramfs as a
+# firmware.kernelBoot image (e2e_test.py, examples/vm-kernel-boot.yaml).
 VIREO_DEBIAN_DISK=$("$root/images/debian-cloud/build.sh")
 export VIREO_DEBIAN_DISK
-"$root/hack/cluster-load-images.sh" "$("$root/images/debian-cloud/containerdisk.sh")" >&2
+"$root/hack/cluster-load-images.sh" "$("$root/images/debian-cloud/containerdisk.sh")" \
+  "$("$root/images/test-disk/kernelboot.sh")" >&2
 say "Debian cloud image built and imported"
 
 # shellcheck disable=SC1091

@@ -44,16 +44,21 @@ VALUES = {"object": {}, "objects": [{}], "string": "x", "strings": ["x"], "boole
 def vmi_spec(path=""):
     """A valid VMI spec with several disks and volumes, one of each supported volume source.
 
-    Its firmware is EFI, or BIOS for a `path` under the BIOS bootloader.
+    Its firmware is EFI, or BIOS for a `path` under the BIOS bootloader; for
+    a `path` under kernelBoot it boots a kernel from an image too.
     """
     bootloader = {"bios": {}} if ".bios." in path else {"efi": {"secureBoot": False}}
+    firmware = {"bootloader": bootloader}
+    if path.startswith("domain.firmware.kernelBoot."):
+        firmware["kernelBoot"] = {"kernelArgs": "console=ttyS0",
+                                  "container": {"image": "kernels:1", "kernelPath": "/boot/vmlinuz"}}
     return {
         "domain": {
             "cpu": {"cores": 1},
             "memory": {"guest": "128Mi"},
             "resources": {"requests": {"memory": "128Mi", "cpu": "100m"},
                           "limits": {"memory": "256Mi", "cpu": "1"}},
-            "firmware": {"bootloader": bootloader},
+            "firmware": firmware,
             "devices": {
                 "disks": [
                     {"name": "boot", "disk": {"bus": "virtio"}, "bootOrder": 1},

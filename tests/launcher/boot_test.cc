@@ -159,6 +159,39 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
 
 // A guest still in its firmware ignores the power button: SIGTERM ends in a
 // destroy once the grace period is over.
+// firmware.kernelBoot: no disk at all; the firmware loads the kernel and
+// initramfs the pod copied out of their image, with the VMI's command line.
+TEST(LauncherBootTest, KernelBootWithoutADisk) {
+  TestPod pod;
+  pod.WriteVmi("kernelboot", "[]", "[]");
+  AddToVmi(
+      pod, R"("domain":{)",
+      R"("firmware":{"kernelBoot":{"kernelArgs":"console=ttyS0,115200 vireo.t2=kernel-boot",)"
+      R"("container":{"image":"t","kernelPath":"/boot/vmlinuz","initrdPath":"/boot/initrd"}}})");
+  // Before the copy exists: a storage error naming the file.
+  auto early = pod.StartLauncher();
+  EXPECT_EQ(early->Wait(60s), 4) << early->Stderr();
+  EXPECT_THAT(early->Stderr(),
+              HasSubstr("firmware.kernelBoot: /boot/vmlinuz of image t is not at"));
+
+  pod.AddKernelBoot();
+  pod.ResetStateDir();
+  auto launcher = pod.StartLauncher();
+  ASSERT_TRUE(pod.WaitReady(*launcher)) << Diagnostics(*launcher, pod);
+  const std::string xml = ReadFileOrEmpty(pod.StateDir() + "/domain.xml");
+  EXPECT_THAT(xml, HasSubstr("/var/run/vireo/kernel-boot/kernel</kernel>"));
+  EXPECT_THAT(xml, HasSubstr("/var/run/vireo/kernel-boot/initrd</initrd>"));
+  auto console = pod.AttachConsole();
+  ASSERT_TRUE(console->WaitForStdout(kReadyMarker, 120s)) << Diagnostics(*launcher, pod);
+  // The command line the VMI gave, as the guest's kernel got it: the answer
+  // starts a line of its own (the echoed command does not).
+  EXPECT_TRUE(
+      Converse(*console, "cat /proc/cmdline", "\nconsole=ttyS0,115200 vireo.t2=kernel-boot"))
+      << console->Stdout();
+  launcher->Signal(SIGTERM);
+  EXPECT_EQ(launcher->Wait(90s), 0) << Diagnostics(*launcher, pod);
+}
+
 TEST(LauncherBootTest, GracePeriodExpiryDestroysTheGuest) {
   TestPod pod;
   pod.AddContainerDisk("rootdisk");

@@ -339,6 +339,14 @@ void TestPod::AddContainerDisk(const std::string& vol) {
                 fs::copy_options::overwrite_existing);
 }
 
+void TestPod::AddKernelBoot() {
+  const fs::path built = fs::path(TestDiskRaw()).parent_path();
+  const std::string dir = root_ + "/var/run/vireo/kernel-boot";
+  fs::create_directories(dir);
+  fs::copy_file(built / "vmlinuz", dir + "/kernel", fs::copy_options::overwrite_existing);
+  fs::copy_file(built / "initrd.img", dir + "/initrd", fs::copy_options::overwrite_existing);
+}
+
 void TestPod::AddPvc(const std::string& vol, int64_t bytes) {
   fs::create_directories(VolumeDir(vol));
   std::string image = VolumeDir(vol) + "/disk.img";

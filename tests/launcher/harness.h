@@ -125,6 +125,9 @@ class TestPod {
                 const std::string& disks_json, const std::string& interfaces_json = "");
   // The test disk's qcow2 as a containerDisk volume's image.
   void AddContainerDisk(const std::string& vol);
+  // The test disk's kernel and initramfs where the pod's vireo-kernel-boot
+  // init container copies firmware.kernelBoot's files.
+  void AddKernelBoot();
   // A filesystem PVC volume directory holding a sparse disk.img of `bytes`.
   void AddPvc(const std::string& vol, int64_t bytes);
   // Mounts a tmpfs of `bytes` on the PVC directory (a small volume); false

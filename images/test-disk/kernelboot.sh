@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Packs the Vireo test disk's kernel and initramfs as an image for
+# firmware.kernelBoot: an OCI image whose only layer holds /boot/vmlinuz and
+# /boot/initrd.img (uid/gid 107, mode 0444, as KubeVirt's kernel-boot demo
+# images), written with the tree's OCI archive writer (hack/lib/oci.sh).
+# build.sh makes them first (cached). The guest needs no disk: its
+# initramfs is the whole system (README.md).
+#
+#   images/test-disk/kernelboot.sh [OUTDIR [IMAGE-NAME]]
+#
+# OUTDIR is build.sh's; IMAGE-NAME defaults to vireo.local/test-kernel-boot:v1.
+# Writes OUTDIR/test-kernel-boot.tar (an OCI layout as a tar, for `ctr -n
+# k8s.io images import`) and prints its path; reads it back first.
+set -euo pipefail
+umask 022
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${VIREO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo}
+out=${1:-$cache_root/test-disk}
+name=${2:-vireo.local/test-kernel-boot:v1}
+
+log() { echo "kernelboot: $*" >&2; }
+die() { echo "kernelboot: error: $*" >&2; exit 1; }
+oci_lib=$here/../../hack/lib/oci.sh
+# shellcheck source=hack/lib/oci.sh
+source "$oci_lib" # tar_tree, make_layer, oci_archive
+
+raw=$("$here/build.sh" "$out") || die "build.sh failed"
+built=$(dirname "$raw")
+for f in vmlinuz initrd.img; do [[ -f $built/$f ]] || die "build.sh left no $built/$f"; done
+
+archive=$out/test-kernel-boot.tar
+key="$(cat "$built/vmlinuz" "$built/initrd.img" | sha256sum | cut -c1-64) $(cat "${BASH_SOURCE[0]}" "$oci_lib" | sha256sum | cut -c1-16) $name"
+exec 9>"$out/.kernelboot.lock"
+flock 9
+if [[ -f $out/kernelboot.key && $(cat "$out/kernelboot.key") == "$key" && -f $archive ]]; then
+  log "up to date"
+  echo "$archive"
+  exit 0
+fi
+
+work=$(mktemp -d "$out/.kernelboot.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export SOURCE_DATE_EPOCH
+SOURCE_DATE_EPOCH=$(stat -c %Y "$built/vmlinuz")
+mkdir -p "$work/rootfs/boot"
+cp "$built/vmlinuz" "$work/rootfs/boot/vmlinuz"
+cp "$built/initrd.img" "$work/rootfs/boot/initrd.img"
+tar_tree "$work/rootfs" "$work/layer.tar" "$SOURCE_DATE_EPOCH" --owner=107 --group=107 --mode=a=rX ||
+  die "tar of the layer failed"
+files=$(tar -tvf "$work/layer.tar" | awk '$6 !~ /\/$/ { print $1, $2, $6 }' | sort | tr '\n' ';')
+[[ $files == "-r--r--r-- 107/107 boot/initrd.img;-r--r--r-- 107/107 boot/vmlinuz;" ]] ||
+  die "the layer should hold boot/vmlinuz and boot/initrd.img, -r--r--r-- 107/107; it holds: $files"
+make_layer "$work/layer.tar" "$work/layer" || die "compressing the layer failed"
+created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+history="[{\"created\":\"$created\",\"created_by\":\"images/test-disk/kernelboot.sh\",\"comment\":\"the test disk's kernel and initramfs at /boot\"}]"
+digest=$(oci_archive "$work/archive.tar" "$name" '{}' "$history" "$work/layer") || die "writing the OCI archive failed"
+
+# Read back: the kernel in the layer is the one built.
+mkdir "$work/check"
+tar -C "$work/check" -xf "$work/archive.tar" || die "the archive is not a readable tar"
+[[ $(tar -xzOf "$work/check/blobs/sha256/$(cat "$work/layer/digest")" boot/vmlinuz | sha256sum) == "$(sha256sum <"$built/vmlinuz")" ]] ||
+  die "the kernel in the layer differs from $built/vmlinuz"
+mv -f "$work/archive.tar" "$archive"
+echo "$key" >"$out/kernelboot.key"
+log "$name: manifest $digest, layer $(($(cat "$work/layer/size") / 1024)) KiB"
+echo "$archive"
