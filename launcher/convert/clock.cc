@@ -1,5 +1,5 @@
 // Configurator for the guest's clock: UTC, shifted by clock.utc.offsetSeconds,
-// and the timers clock.timer names (hpet, pit, rtc).
+// and the timers clock.timer names (hpet, pit, rtc, hyperv).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +32,8 @@ Status ConfigureClock(const VirtualMachineInstance& vmi, DomainXml& xml) {
   add("hpet", spec->timer->hpet);
   add("pit", spec->timer->pit);
   add("rtc", spec->timer->rtc);
+  // Hyper-V's reference clock (QEMU's hv-time).
+  add("hypervclock", spec->timer->hyperv);
   return Status::Ok();
 }
 }  // namespace vireo::launcher::convert_internal

@@ -101,6 +101,30 @@ TEST(Convert, KernelBootLoadsTheCopiedKernelInitrdAndCommandLine) {
   EXPECT_THAT(*xml, Not(HasSubstr("<initrd>")));
 }
 
+TEST(Convert, HypervEnlightenmentsAndClock) {
+  auto vmi = SmallVmi();
+  api::Hyperv& hyperv = vmi.spec.domain.features.emplace().hyperv.emplace();
+  hyperv.relaxed.emplace();
+  hyperv.vapic.emplace().enabled = false;
+  hyperv.spinlocks.emplace().spinlocks = 8191;
+  hyperv.vendorid.emplace().vendorid = "KVMKVMKVM";
+  vmi.spec.domain.clock.emplace().timer.emplace().hyperv.emplace();
+  auto xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(*xml, HasSubstr("<hyperv mode='custom'>"));
+  EXPECT_THAT(*xml, HasSubstr("<relaxed state='on'/>"));
+  EXPECT_THAT(*xml, HasSubstr("<vapic state='off'/>"));
+  EXPECT_THAT(*xml, HasSubstr("<spinlocks state='on' retries='8191'/>"));
+  EXPECT_THAT(*xml, HasSubstr("<vendor_id state='on' value='KVMKVMKVM'/>"));
+  EXPECT_THAT(*xml, Not(HasSubstr("<runtime")));
+  EXPECT_THAT(*xml, HasSubstr("<timer name='hypervclock' present='yes'/>"));
+  // KubeVirt's default retry count when spinlocks gives none.
+  hyperv.spinlocks->spinlocks.reset();
+  xml = ConvertToDomainXml(vmi, SmallContext(vmi));
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(*xml, HasSubstr("<spinlocks state='on' retries='4096'/>"));
+}
+
 TEST(Convert, DomainNameDefaultsTheNamespace) {
   api::VirtualMachineInstance vmi;
   vmi.metadata.name = "a";

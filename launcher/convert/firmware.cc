@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "launcher/convert/configurators.h"
 #include "lib/api/defaults.h"
@@ -44,6 +45,38 @@ bool IsQ35(const std::string& machine) {
 const char* VirtioModel(const VirtualMachineInstance& vmi) {
   return IsQ35(MachineType(vmi)) ? "virtio-non-transitional" : "virtio";
 }
+
+namespace {
+
+const char* OnOff(const std::optional<bool>& enabled) {
+  return enabled.value_or(true) ? "on" : "off";
+}
+
+// features.hyperv as libvirt's <hyperv mode='custom'>: each given
+// enlightenment on unless enabled is false (KubeVirt's default).
+void AddHyperv(const api::Hyperv& hyperv, XmlElement& features) {
+  XmlElement& hv = features.Add("hyperv").Attr("mode", "custom");
+  for (const auto& [name, state] :
+       {std::pair{"relaxed", &hyperv.relaxed}, std::pair{"vapic", &hyperv.vapic},
+        std::pair{"runtime", &hyperv.runtime}, std::pair{"reset", &hyperv.reset},
+        std::pair{"frequencies", &hyperv.frequencies},
+        std::pair{"reenlightenment", &hyperv.reenlightenment}}) {
+    if (state->has_value()) hv.Add(name).Attr("state", OnOff((*state)->enabled));
+  }
+  if (hyperv.spinlocks.has_value()) {
+    XmlElement& spinlocks = hv.Add("spinlocks").Attr("state", OnOff(hyperv.spinlocks->enabled));
+    if (hyperv.spinlocks->enabled.value_or(true)) {
+      // KubeVirt's default retry count.
+      spinlocks.Attr("retries", std::to_string(hyperv.spinlocks->spinlocks.value_or(4096)));
+    }
+  }
+  if (hyperv.vendorid.has_value()) {
+    XmlElement& vendor = hv.Add("vendor_id").Attr("state", OnOff(hyperv.vendorid->enabled));
+    if (hyperv.vendorid->enabled.value_or(true)) vendor.Attr("value", hyperv.vendorid->vendorid);
+  }
+}
+
+}  // namespace
 
 Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext& ctx,
                          DomainXml& xml) {
@@ -121,6 +154,9 @@ Status ConfigureFirmware(const VirtualMachineInstance& vmi, const ConvertContext
                   "enable smm or set spec.domain.firmware.bootloader.efi.secureBoot to false");
   }
   if (smm) features.Add("smm").Attr("state", "on");
+  if (vmi.spec.domain.features.has_value() && vmi.spec.domain.features->hyperv.has_value()) {
+    AddHyperv(*vmi.spec.domain.features->hyperv, features);
+  }
   if (ctx.emulation == Emulation::kTcg && ctx.tb_cache_mib > 0) {
     // Becomes -accel tcg,tb-size=N (libvirt >= 8.0): QEMU's default cache
     // would take more than a pod's memory overhead.

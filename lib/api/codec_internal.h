@@ -197,9 +197,13 @@ Json EncodeMarker(const T& marker) {
   return ObjectWriter(marker.extra).Done();
 }
 
-// Defined in codec_firmware.cc.
+// Defined in codec_platform.cc.
 void DecodeFirmware(const Json& json, const std::string& path, Problems& problems, Firmware* out);
 Json EncodeFirmware(const Firmware& firmware);
+void DecodeFeatures(const Json& json, const std::string& path, Problems& problems, Features* out);
+Json EncodeFeatures(const Features& features);
+void DecodeClock(const Json& json, const std::string& path, Problems& problems, Clock* out);
+Json EncodeClock(const Clock& clock);
 
 // Defined in codec_spec.cc.
 void DecodeVmiSpec(const Json& json, const std::string& path, Problems& problems,

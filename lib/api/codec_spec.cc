@@ -1,66 +1,9 @@
 // JSON codec of VirtualMachineInstanceSpec: domain, devices, volumes, networks.
-#include "lib/api/codec_fields.h"  // generated from crds/src by hack/gen-crds.py
+#include "lib/api/codec_generated.h"
 #include "lib/api/codec_internal.h"
 
 namespace vireo::api::codec {
 namespace {
-
-using generated::FieldKind;
-
-// ---------------------------------------------------------------- generated field lists
-
-// The structs hack/gen-crds.py lists fields for (CODEC_STRUCTS) are read and
-// written from the schema's field list: a field added to the schema needs its
-// member in types.h, and a member type without a ReadField/WriteField here
-// fails to compile.
-void ReadField(ObjectReader& r, std::string_view key, std::string* out, FieldKind kind) {
-  if (kind == FieldKind::kQuantity) {
-    r.QuantityValue(key, out);
-  } else {
-    r.String(key, out);
-  }
-}
-
-void ReadField(ObjectReader& r, std::string_view key, std::optional<bool>* out, FieldKind) {
-  r.OptBool(key, out);
-}
-
-void ReadField(ObjectReader& r, std::string_view key, std::optional<int64_t>* out, FieldKind) {
-  r.OptInt(key, out);
-}
-
-void WriteField(ObjectWriter& w, std::string_view key, const std::string& value, FieldKind) {
-  w.String(key, value);
-}
-
-void WriteField(ObjectWriter& w, std::string_view key, const std::optional<bool>& value,
-                FieldKind) {
-  w.OptBool(key, value);
-}
-
-template <typename T>
-void DecodeFields(const Json& json, const std::string& path, Problems& problems, T* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  generated::ForEachField(*out, [&r](std::string_view key, auto& member, FieldKind kind) {
-    ReadField(r, key, &member, kind);
-  });
-  out->extra = r.Extra();
-}
-
-void WriteField(ObjectWriter& w, std::string_view key, const std::optional<int64_t>& value,
-                FieldKind) {
-  w.OptInt(key, value);
-}
-
-template <typename T>
-Json EncodeFields(const T& in) {
-  ObjectWriter w(in.extra);
-  generated::ForEachField(in, [&w](std::string_view key, const auto& member, FieldKind kind) {
-    WriteField(w, key, member, kind);
-  });
-  return w.Done();
-}
 
 // ---------------------------------------------------------------- domain
 
@@ -225,84 +168,6 @@ Json EncodeDevices(const Devices& devices) {
   w.OptBool("autoattachSerialConsole", devices.autoattach_serial_console);
   w.OptBool("autoattachGraphicsDevice", devices.autoattach_graphics_device);
   w.OptObject("rng", devices.rng, EncodeMarker<Rng>);
-  return w.Done();
-}
-
-void DecodeFeatures(const Json& json, const std::string& path, Problems& problems, Features* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptObject("acpi", &out->acpi, DecodeFields<FeatureState>);
-  r.OptObject("apic", &out->apic, DecodeFields<FeatureState>);
-  r.OptObject("smm", &out->smm, DecodeFields<FeatureState>);
-  out->extra = r.Extra();
-}
-
-Json EncodeFeatures(const Features& features) {
-  ObjectWriter w(features.extra);
-  w.OptObject("acpi", features.acpi, EncodeFields<FeatureState>);
-  w.OptObject("apic", features.apic, EncodeFields<FeatureState>);
-  w.OptObject("smm", features.smm, EncodeFields<FeatureState>);
-  return w.Done();
-}
-
-// hpet and pit; rtc also has track.
-void DecodeClockTimer(const Json& json, const std::string& path, Problems& problems,
-                      ClockTimer* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptBool("present", &out->present);
-  r.String("tickPolicy", &out->tick_policy);
-  out->extra = r.Extra();
-}
-
-void DecodeRtcTimer(const Json& json, const std::string& path, Problems& problems,
-                    ClockTimer* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptBool("present", &out->present);
-  r.String("tickPolicy", &out->tick_policy);
-  r.String("track", &out->track);
-  out->extra = r.Extra();
-}
-
-Json EncodeClockTimer(const ClockTimer& timer) {
-  ObjectWriter w(timer.extra);
-  w.OptBool("present", timer.present);
-  w.String("tickPolicy", timer.tick_policy);
-  w.String("track", timer.track);
-  return w.Done();
-}
-
-void DecodeClockTimers(const Json& json, const std::string& path, Problems& problems,
-                       ClockTimers* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptObject("hpet", &out->hpet, DecodeClockTimer);
-  r.OptObject("pit", &out->pit, DecodeClockTimer);
-  r.OptObject("rtc", &out->rtc, DecodeRtcTimer);
-  out->extra = r.Extra();
-}
-
-Json EncodeClockTimers(const ClockTimers& timers) {
-  ObjectWriter w(timers.extra);
-  w.OptObject("hpet", timers.hpet, EncodeClockTimer);
-  w.OptObject("pit", timers.pit, EncodeClockTimer);
-  w.OptObject("rtc", timers.rtc, EncodeClockTimer);
-  return w.Done();
-}
-
-void DecodeClock(const Json& json, const std::string& path, Problems& problems, Clock* out) {
-  ObjectReader r(json, path, problems);
-  if (!r.is_object()) return;
-  r.OptObject("utc", &out->utc, DecodeFields<ClockUtc>);
-  r.OptObject("timer", &out->timer, DecodeClockTimers);
-  out->extra = r.Extra();
-}
-
-Json EncodeClock(const Clock& clock) {
-  ObjectWriter w(clock.extra);
-  w.OptObject("utc", clock.utc, EncodeFields<ClockUtc>);
-  w.OptObject("timer", clock.timer, EncodeClockTimers);
   return w.Done();
 }
 

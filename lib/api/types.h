@@ -202,11 +202,38 @@ struct FeatureState {
   Json extra;                   // apic.endOfInterrupt (refused by the CRD)
 };
 
+// features.hyperv.spinlocks and .vendorid: a feature state with a value.
+struct HypervSpinlocks {
+  std::optional<bool> enabled;  // default true
+  std::optional<int64_t> spinlocks;
+  Json extra;
+};
+
+struct HypervVendorId {
+  std::optional<bool> enabled;  // default true
+  std::string vendorid;
+  Json extra;
+};
+
+// features.hyperv: the enlightenments QEMU takes with and without KVM.
+struct Hyperv {
+  std::optional<FeatureState> relaxed;
+  std::optional<FeatureState> vapic;
+  std::optional<FeatureState> runtime;
+  std::optional<FeatureState> reset;
+  std::optional<FeatureState> frequencies;
+  std::optional<FeatureState> reenlightenment;
+  std::optional<HypervSpinlocks> spinlocks;
+  std::optional<HypervVendorId> vendorid;
+  Json extra;  // vpindex, synic, synictimer, tlbflush, ipi, evmcs (refused by the CRD)
+};
+
 struct Features {
   std::optional<FeatureState> acpi;
   std::optional<FeatureState> apic;
   std::optional<FeatureState> smm;
-  Json extra;  // hyperv, kvm, pvspinlock, hypervPassthrough (refused by the CRD)
+  std::optional<Hyperv> hyperv;
+  Json extra;  // kvm, pvspinlock, hypervPassthrough (refused by the CRD)
 };
 
 // One of clock.timer's hpet, pit, rtc; "" and nullopt: not given.
@@ -221,7 +248,8 @@ struct ClockTimers {
   std::optional<ClockTimer> hpet;
   std::optional<ClockTimer> pit;
   std::optional<ClockTimer> rtc;
-  Json extra;  // kvm, hyperv (refused by the CRD)
+  std::optional<ClockTimer> hyperv;  // present only
+  Json extra;                        // kvm (refused by the CRD)
 };
 
 struct ClockUtc {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <ctime>
 #include <fstream>
@@ -161,7 +162,7 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
 // destroy once the grace period is over.
 // firmware.kernelBoot: no disk at all; the firmware loads the kernel and
 // initramfs the pod copied out of their image, with the VMI's command line.
-TEST(LauncherBootTest, KernelBootWithoutADisk) {
+TEST(LauncherBootTest, KernelBootWithoutADiskAndHypervFeatures) {
   TestPod pod;
   pod.WriteVmi("kernelboot", "[]", "[]");
   AddToVmi(
@@ -174,10 +175,25 @@ TEST(LauncherBootTest, KernelBootWithoutADisk) {
   EXPECT_THAT(early->Stderr(),
               HasSubstr("firmware.kernelBoot: /boot/vmlinuz of image t is not at"));
 
+  // The Hyper-V enlightenments Vireo takes, and Hyper-V's clock: QEMU gets
+  // them under TCG too (a Windows VM's manifest boots anywhere).
+  AddToVmi(pod, R"("domain":{)",
+           R"("features":{"hyperv":{"relaxed":{},"vapic":{},"runtime":{},"reset":{},)"
+           R"("frequencies":{},"reenlightenment":{},"spinlocks":{"spinlocks":8191},)"
+           R"("vendorid":{"vendorid":"VireoHv"}}},"clock":{"timer":{"hyperv":{}}})");
   pod.AddKernelBoot();
   pod.ResetStateDir();
   auto launcher = pod.StartLauncher();
   ASSERT_TRUE(pod.WaitReady(*launcher)) << Diagnostics(*launcher, pod);
+  const std::vector<pid_t> qemu = QemuProcessesMentioning(pod.root());
+  ASSERT_EQ(qemu.size(), 1u);
+  std::string cmdline = ReadFileOrEmpty("/proc/" + std::to_string(qemu[0]) + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  for (const char* flag :
+       {"hv-relaxed=on", "hv-vapic=on", "hv-runtime=on", "hv-reset=on", "hv-frequencies=on",
+        "hv-reenlightenment=on", "hv-spinlocks=0x1fff", "hv-vendor-id=VireoHv", "hv-time=on"}) {
+    EXPECT_THAT(cmdline, HasSubstr(flag));
+  }
   const std::string xml = ReadFileOrEmpty(pod.StateDir() + "/domain.xml");
   EXPECT_THAT(xml, HasSubstr("/var/run/vireo/kernel-boot/kernel</kernel>"));
   EXPECT_THAT(xml, HasSubstr("/var/run/vireo/kernel-boot/initrd</initrd>"));
