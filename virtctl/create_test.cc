@@ -381,7 +381,7 @@ TEST(CreateTest, KubeVirtFlagsVireoLacksAreRefusedByName) {
            {"preference", "--volume-storage-class=fast"},
            {"vm", "--infer-instancetype"},
            {"vm", "--infer-instancetype-from=root"},
-           {"vm", "--infer-preference=false"},
+           {"vm", "--infer-preference=true"},
            {"vm", "--infer-preference-from=root"},
            {"vm", "--volume-sysprep=src:cm"},
            {"vm", "--ga-manage-ssh"},
@@ -392,6 +392,18 @@ TEST(CreateTest, KubeVirtFlagsVireoLacksAreRefusedByName) {
     std::vector<std::string> args = {kind, flag};
     if (kind == "instancetype") args.insert(args.end(), {"--cpu=1", "--memory=1Gi"});
     ExpectRefused(args, "flag " + name + ": Vireo does not support it: ");
+  }
+}
+
+TEST(CreateTest, SwitchesTurnedOffAskForWhatVireoDoes) {
+  // KubeVirt infers by default; =false asks for no inference, which is all
+  // Vireo does.
+  for (const char* flag : {"--infer-instancetype=false", "--infer-preference=false",
+                           "--ga-manage-ssh=false"}) {
+    SCOPED_TRACE(flag);
+    const YAML::Node vm = Load({"vm", flag, "--name=quiet"});
+    EXPECT_EQ(vm["metadata"]["name"].as<std::string>(), "quiet");
+    EXPECT_FALSE(vm["spec"]["instancetype"]);
   }
 }
 

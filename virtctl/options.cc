@@ -471,7 +471,10 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
         const CreateFlag* f = std::find_if(std::begin(kCreateFlags), std::end(kCreateFlags),
                                            [&](const CreateFlag& c) { return c.name == name; });
         if ((f->kinds & bit) == 0) return Usage("flag --" + name + " is not one of create " + kind);
-        if (!f->why.empty())
+        // A switch turned off asks for what Vireo does anyway
+        // (--infer-instancetype=false).
+        const bool switched_off = f->boolean && value == "false";
+        if (!f->why.empty() && !switched_off)
           return Usage("flag --" + name + ": Vireo does not support it: " + std::string(f->why));
         // An empty --ssh-key adds no key, as in KubeVirt.
         if (!f->boolean && value.empty() && name != "ssh-key")

@@ -96,12 +96,6 @@ bool HasKey(const Json& extra, const char* key) { return extra.is_object() && ex
 
 void DefaultDisks(VirtualMachineInstanceSpec& spec) {
   std::vector<Disk>& disks = spec.domain.devices.disks;
-  for (const Volume& volume : spec.volumes) {
-    if (FindDisk(spec, volume.name) != nullptr) continue;
-    Disk disk;
-    disk.name = volume.name;
-    disks.push_back(std::move(disk));
-  }
   for (Disk& disk : disks) {
     // A lun is not modelled; leave it for validation to report.
     if (!disk.disk.has_value() && !disk.cdrom.has_value() && !HasKey(disk.extra, "lun")) {
@@ -135,9 +129,23 @@ void DefaultVolumes(VirtualMachineInstanceSpec& spec) {
 }
 
 void DefaultNetworking(VirtualMachineInstanceSpec& spec) {
-  Devices& devices = spec.domain.devices;
+  for (Interface& iface : spec.domain.devices.interfaces) {
+    if (iface.model.empty()) iface.model = kDefaultInterfaceModel;
+  }
+}
+
+}  // namespace
+
+void AddDefaultDevices(VirtualMachineInstanceSpec* spec) {
+  Devices& devices = spec->domain.devices;
+  for (const Volume& volume : spec->volumes) {
+    if (FindDisk(*spec, volume.name) != nullptr) continue;
+    Disk disk;
+    disk.name = volume.name;
+    devices.disks.push_back(std::move(disk));
+  }
   const bool autoattach = devices.autoattach_pod_interface.value_or(true);
-  if (autoattach && spec.networks.empty() && devices.interfaces.empty()) {
+  if (autoattach && spec->networks.empty() && devices.interfaces.empty()) {
     Interface iface;
     iface.name = kDefaultNetworkName;
     iface.masquerade.emplace();
@@ -145,16 +153,12 @@ void DefaultNetworking(VirtualMachineInstanceSpec& spec) {
     Network network;
     network.name = kDefaultNetworkName;
     network.pod.emplace();
-    spec.networks.push_back(std::move(network));
-  }
-  for (Interface& iface : devices.interfaces) {
-    if (iface.model.empty()) iface.model = kDefaultInterfaceModel;
+    spec->networks.push_back(std::move(network));
   }
 }
 
-}  // namespace
-
 void ApplyVmiSpecDefaults(VirtualMachineInstanceSpec* spec) {
+  AddDefaultDevices(spec);
   DomainSpec& domain = spec->domain;
   if (!domain.machine.has_value()) domain.machine.emplace();
   if (domain.machine->type.empty()) domain.machine->type = kDefaultMachineType;

@@ -28,6 +28,13 @@ inline constexpr int64_t kDefaultTerminationGracePeriodSeconds = 30;
 // from KubeVirt.
 void ApplyVmiSpecDefaults(VirtualMachineInstanceSpec* spec);
 
+// The devices of those defaults, without bus or model: a disk for every
+// volume without one, and the default pod network with a masquerade
+// interface (unless autoattachPodInterface is false or the spec has
+// networks or interfaces). Run first by ApplyVmiSpecDefaults, and before a
+// preference fills in buses and models (instancetype.h), as KubeVirt does.
+void AddDefaultDevices(VirtualMachineInstanceSpec* spec);
+
 // The spec defaults, plus a firmware UUID that stays the same across the
 // restarts of one VM: the uid of the controlling VirtualMachine owner, or the
 // VMI's own uid for a standalone VMI (none when neither is known yet).

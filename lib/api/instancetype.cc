@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lib/api/codec.h"
+#include "lib/api/defaults.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::api {
@@ -87,29 +88,38 @@ class Conflicts {
   std::vector<std::string> paths_;
 };
 
+// The preference's preferredCPUTopology; sockets when it gives none.
+std::string PreferredTopology(const Json& preference) {
+  const Json& topology = Get(Get(preference, "cpu"), "preferredCPUTopology");
+  return topology.is_string() ? topology.get<std::string>() : "sockets";
+}
+
+// spread's ratio and what it spreads across: spreadOptions, else
+// preferSpreadSocketToCoreRatio, else 2; SocketsCores.
+std::pair<int64_t, std::string> SpreadOptions(const Json& preference) {
+  const Json& options = Get(Get(preference, "cpu"), "spreadOptions");
+  int64_t ratio = Get(preference, "preferSpreadSocketToCoreRatio").is_number_integer()
+                      ? preference.at("preferSpreadSocketToCoreRatio").get<int64_t>()
+                      : 0;
+  if (Get(options, "ratio").is_number_integer()) ratio = options.at("ratio").get<int64_t>();
+  if (ratio <= 0) ratio = 2;
+  const Json& across = Get(options, "across");
+  return {ratio, across.is_string() ? across.get<std::string>() : "SocketsCores"};
+}
+
 // sockets x cores x threads for `vcpus`, as the preference's
-// preferredCPUTopology (and spreadOptions) lay them out.
+// preferredCPUTopology (and spreadOptions) lay them out. CheckSpread has
+// made sure spread divides.
 Json Topology(int64_t vcpus, const Json& preference) {
   int64_t sockets = 1, cores = 1, threads = 1;
-  const Json& cpu = Get(preference, "cpu");
-  const std::string topology = Get(cpu, "preferredCPUTopology").is_string()
-                                   ? cpu.at("preferredCPUTopology").get<std::string>()
-                                   : "sockets";
+  const std::string topology = PreferredTopology(preference);
   if (vcpus > 1) {
     if (topology == "cores" || topology == "preferCores") {
       cores = vcpus;
     } else if (topology == "threads" || topology == "preferThreads") {
       threads = vcpus;
     } else if (topology == "spread" || topology == "preferSpread") {
-      const Json& options = Get(cpu, "spreadOptions");
-      int64_t ratio = Get(preference, "preferSpreadSocketToCoreRatio").is_number_integer()
-                          ? preference.at("preferSpreadSocketToCoreRatio").get<int64_t>()
-                          : 0;
-      if (Get(options, "ratio").is_number_integer()) ratio = options.at("ratio").get<int64_t>();
-      if (ratio <= 0) ratio = 2;
-      const std::string across = Get(options, "across").is_string()
-                                     ? options.at("across").get<std::string>()
-                                     : "SocketsCores";
+      const auto [ratio, across] = SpreadOptions(preference);
       if (across == "CoresThreads") {
         threads = ratio;
         cores = vcpus / ratio;
@@ -126,9 +136,9 @@ Json Topology(int64_t vcpus, const Json& preference) {
     }
   }
   Json out = Json::object();
-  out["sockets"] = Json(std::max<int64_t>(sockets, 1));
-  out["cores"] = Json(std::max<int64_t>(cores, 1));
-  out["threads"] = Json(std::max<int64_t>(threads, 1));
+  out["sockets"] = Json(sockets);
+  out["cores"] = Json(cores);
+  out["threads"] = Json(threads);
   return out;
 }
 
@@ -227,6 +237,8 @@ void ApplyFirmwarePreferences(const Json& firmware, Json& domain) {
   if (!chosen.is_null()) {
     Json& out = Child(Child(domain, "firmware"), "bootloader");
     for (const auto& [key, value] : chosen.items()) out[key] = value;
+    // As KubeVirt: preferredEfi, once applied, is the whole EFI preference.
+    if (chosen.contains("efi") && Has(firmware, "preferredEfi")) return;
   }
   const Json& secure_boot = Get(firmware, "preferredUseSecureBoot");
   if (!secure_boot.is_null() && Has(Get(Get(domain, "firmware"), "bootloader"), "efi")) {
@@ -263,43 +275,92 @@ void ApplyPreference(const Json& p, Json& spec, StringMap& annotations) {
   }
 }
 
+// A count of the template's domain.cpu; 0 when unset (KubeVirt reads the
+// template before its defaults).
 int64_t Count(const Json& cpu, const char* field) {
-  return Get(cpu, field).is_number_integer() ? cpu.at(field).get<int64_t>() : 1;
+  return Get(cpu, field).is_number_integer() ? cpu.at(field).get<int64_t>() : 0;
 }
 
-// The preference's requirements against the expanded spec: vCPUs and guest
-// memory (memory.guest, else the memory request).
+// The vCPUs a VM without an instance type gives, as KubeVirt counts them for
+// requirements: the fields the preferred topology puts vCPUs in.
+int64_t TemplateVcpus(const Json& cpu, const Json& preference) {
+  const std::string topology = PreferredTopology(preference);
+  const int64_t sockets = Count(cpu, "sockets"), cores = Count(cpu, "cores"),
+                threads = Count(cpu, "threads");
+  if (topology == "cores" || topology == "preferCores") return cores;
+  if (topology == "threads" || topology == "preferThreads") return threads;
+  if (topology == "any" || topology == "preferAny") return sockets * cores * threads;
+  if (topology == "spread" || topology == "preferSpread") {
+    const std::string across = SpreadOptions(preference).second;
+    if (across == "CoresThreads") return cores * threads;
+    if (across == "SocketsCoresThreads") return sockets * cores * threads;
+    return sockets * cores;
+  }
+  return sockets;
+}
+
+// The preference's requirements, as KubeVirt checks them: against the
+// instance type's cpu.guest and memory.guest when the VM names one, else
+// against the template as written (`spec`, before any expansion).
 base::Status CheckRequirements(const Json& preference, const InstancetypeRef& preference_ref,
-                               const Json& spec) {
+                               const Json& instancetype, const Json& spec) {
   const Json& requirements = Get(preference, "requirements");
   if (!requirements.is_object()) return base::Status::Ok();
   const Json& domain = Get(spec, "domain");
+  const std::string by = instancetype.is_null() ? "the VirtualMachine" : "the instance type";
   std::vector<std::string> unmet;
   if (const Json& need = Get(Get(requirements, "cpu"), "guest"); need.is_number_integer()) {
     const Json& cpu = Get(domain, "cpu");
-    const int64_t have = Count(cpu, "sockets") * Count(cpu, "cores") * Count(cpu, "threads");
-    if (have < need.get<int64_t>()) {
-      unmet.push_back("it needs " + std::to_string(need.get<int64_t>()) + " vCPUs, the VM has " +
-                      std::to_string(have));
+    const Json& guest = Get(Get(instancetype, "cpu"), "guest");
+    const int64_t have = !instancetype.is_null()
+                             ? (guest.is_number_integer() ? guest.get<int64_t>() : 0)
+                             : TemplateVcpus(cpu, preference);
+    if (!instancetype.is_null() || cpu.is_object()) {
+      if (have < need.get<int64_t>()) {
+        unmet.push_back(std::to_string(have) + " vCPUs given by " + by + ", it needs " +
+                        std::to_string(need.get<int64_t>()));
+      }
+    } else {
+      unmet.push_back("no vCPUs given by the VirtualMachine (domain.cpu), it needs " +
+                      std::to_string(need.get<int64_t>()));
     }
   }
   if (const Json& need = QuantityText(Get(Get(requirements, "memory"), "guest"));
       need.is_string()) {
     Json have = QuantityText(Get(Get(domain, "memory"), "guest"));
-    if (have.is_null())
-      have = QuantityText(Get(Get(Get(domain, "resources"), "requests"), "memory"));
+    if (have.is_null()) have = QuantityText(Get(Get(instancetype, "memory"), "guest"));
     auto need_bytes = ParseQuantityBytes(need.get<std::string>());
     auto have_bytes = have.is_string() ? ParseQuantityBytes(have.get<std::string>())
                                        : base::Result<int64_t>(int64_t{0});
     if (need_bytes.ok() && have_bytes.ok() && *have_bytes < *need_bytes) {
-      unmet.push_back("it needs " + need.get<std::string>() + " of memory, the VM has " +
-                      (have.is_string() ? have.get<std::string>() : std::string("none")));
+      unmet.push_back((have.is_string() ? have.get<std::string>() : std::string("no memory")) +
+                      " given by " + by + ", it needs " + need.get<std::string>());
     }
   }
   if (unmet.empty()) return base::Status::Ok();
   std::string message = "the VM does not meet the requirements of " + preference_ref.Describe();
   for (const std::string& why : unmet) message += ": " + why;
   return base::Status(base::Code::kInvalid, message, 422);
+}
+
+// KubeVirt's check of spread: the instance type's vCPUs must divide as the
+// preference spreads them, or the guest would get another count.
+base::Status CheckSpread(const Json& instancetype, const Json& preference,
+                         const InstancetypeRef& ref) {
+  const std::string topology = PreferredTopology(preference);
+  if (topology != "spread" && topology != "preferSpread") return base::Status::Ok();
+  const Json& guest = Get(Get(instancetype, "cpu"), "guest");
+  const int64_t vcpus = guest.is_number_integer() ? guest.get<int64_t>() : 1;
+  const auto [ratio, across] = SpreadOptions(preference);
+  const bool threads = across == "SocketsCoresThreads";
+  const bool divides = threads ? vcpus % 2 == 0 && (vcpus / 2) % ratio == 0 : vcpus % ratio == 0;
+  if (divides) return base::Status::Ok();
+  return base::Status(base::Code::kInvalid,
+                      "the " + std::to_string(vcpus) + " vCPUs of " + ref.Describe() +
+                          " cannot be spread " + across + " " +
+                          (threads ? "with 2 threads per core and " : "") + "a ratio of " +
+                          std::to_string(ratio) + ", as the preference asks",
+                      422);
 }
 
 }  // namespace
@@ -315,22 +376,38 @@ std::optional<InstancetypeRef> PreferenceOf(const VirtualMachine& vm) {
 base::Result<VirtualMachine> ExpandVm(const VirtualMachine& vm, const Json& instancetype,
                                       const Json& preference) {
   VirtualMachine out = vm;
-  Json spec = ToJson(vm.spec.template_spec.spec);
-  StringMap& annotations = out.spec.template_spec.metadata.annotations;
-  if (std::optional<InstancetypeRef> ref = InstancetypeOf(vm); ref && !instancetype.is_null()) {
-    annotations[ref->cluster ? kClusterInstancetypeNameAnnotation : kInstancetypeNameAnnotation] =
-        ref->name;
-    Conflicts conflicts;
-    ApplyInstancetype(instancetype, preference, spec, annotations, conflicts);
-    if (base::Status status = conflicts.ToStatus(*ref); !status.ok()) return status;
-  }
-  if (std::optional<InstancetypeRef> ref = PreferenceOf(vm); ref && !preference.is_null()) {
-    annotations[ref->cluster ? kClusterPreferenceNameAnnotation : kPreferenceNameAnnotation] =
-        ref->name;
-    ApplyPreference(preference, spec, annotations);
-    if (base::Status status = CheckRequirements(preference, *ref, spec); !status.ok()) {
+  const std::optional<InstancetypeRef> it_ref =
+      instancetype.is_null() ? std::nullopt : InstancetypeOf(vm);
+  const std::optional<InstancetypeRef> pref_ref =
+      preference.is_null() ? std::nullopt : PreferenceOf(vm);
+  const Json written = ToJson(vm.spec.template_spec.spec);
+  if (pref_ref) {
+    if (base::Status status =
+            CheckRequirements(preference, *pref_ref, it_ref ? instancetype : Json(), written);
+        !status.ok()) {
       return status;
     }
+  }
+  // The devices defaults add come first, so the preference's bus and model
+  // reach them too (KubeVirt adds them before applying it).
+  VirtualMachineInstanceSpec base = vm.spec.template_spec.spec;
+  if (pref_ref) AddDefaultDevices(&base);
+  Json spec = ToJson(base);
+  StringMap& annotations = out.spec.template_spec.metadata.annotations;
+  if (it_ref) {
+    if (base::Status status = CheckSpread(instancetype, preference, *it_ref); !status.ok()) {
+      return status;
+    }
+    annotations[it_ref->cluster ? kClusterInstancetypeNameAnnotation
+                                : kInstancetypeNameAnnotation] = it_ref->name;
+    Conflicts conflicts;
+    ApplyInstancetype(instancetype, preference, spec, annotations, conflicts);
+    if (base::Status status = conflicts.ToStatus(*it_ref); !status.ok()) return status;
+  }
+  if (pref_ref) {
+    annotations[pref_ref->cluster ? kClusterPreferenceNameAnnotation : kPreferenceNameAnnotation] =
+        pref_ref->name;
+    ApplyPreference(preference, spec, annotations);
   }
   auto decoded = FromJson<VirtualMachineInstanceSpec>(spec);
   if (!decoded.ok()) return decoded.status();

@@ -90,6 +90,51 @@ TEST(InstancetypeTest, LaysVcpusOutAsThePreferenceSays) {
             ParseOrDie(R"({"sockets":1,"cores":2,"threads":4})"));
 }
 
+TEST(InstancetypeTest, SpreadThatDoesNotDivideIsRefused) {
+  auto spread = [](int vcpus, const std::string& pref) {
+    return ExpandVm(Vm(kNamesBoth),
+                    ParseOrDie(R"({"cpu":{"guest":)" + std::to_string(vcpus) +
+                               R"(},"memory":{"guest":"1Gi"}})"),
+                    ParseOrDie(pref));
+  };
+  auto three = spread(3, R"({"cpu":{"preferredCPUTopology":"spread"}})");
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.status().message(),
+            "the 3 vCPUs of VirtualMachineClusterInstancetype u1.medium cannot be spread "
+            "SocketsCores a ratio of 2, as the preference asks");
+  EXPECT_FALSE(
+      spread(2, R"({"cpu":{"preferredCPUTopology":"spread","spreadOptions":{"ratio":4}}})").ok());
+  EXPECT_FALSE(spread(2, R"({"cpu":{"preferredCPUTopology":"spread",
+      "spreadOptions":{"across":"SocketsCoresThreads"}}})")
+                   .ok());
+  EXPECT_TRUE(spread(4, R"({"cpu":{"preferredCPUTopology":"spread",
+      "spreadOptions":{"across":"SocketsCoresThreads"}}})")
+                  .ok());
+  // Not spread: any count.
+  EXPECT_TRUE(spread(3, R"({"cpu":{"preferredCPUTopology":"cores"}})").ok());
+}
+
+TEST(InstancetypeTest, PreferenceReachesTheDevicesDefaultsAdd) {
+  // Volumes without disks, no interface: the disks and the pod interface
+  // that defaults add get the preference's bus and model (KubeVirt adds them
+  // first too).
+  Json vm = ToJson(Vm(R"({"preference":{"name":"windows"}})", R"({"memory":{"guest":"1Gi"}})"));
+  Json& template_spec = vm["spec"]["template"]["spec"];
+  template_spec["domain"]["devices"] = Json::object();
+  template_spec.erase("networks");
+  auto decoded = FromJson<VirtualMachine>(vm);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  auto out = ExpandVm(*decoded, Json(), ParseOrDie(R"({"devices":{"preferredDiskBus":"sata",
+                          "preferredInterfaceModel":"e1000e"}})"));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const Json domain = Domain(*out);
+  ASSERT_EQ(domain["devices"]["disks"].size(), 3u);
+  for (const Json& disk : domain["devices"]["disks"]) EXPECT_EQ(disk["disk"]["bus"], "sata");
+  ASSERT_EQ(domain["devices"]["interfaces"].size(), 1u);
+  EXPECT_EQ(domain["devices"]["interfaces"][0]["model"], "e1000e");
+  EXPECT_TRUE(domain["devices"]["interfaces"][0].contains("masquerade"));
+}
+
 TEST(InstancetypeTest, OvercommitLowersTheMemoryRequest) {
   auto out = ExpandVm(Vm(kNamesBoth), ParseOrDie(R"({"cpu":{"guest":1},"memory":{"guest":"2Gi",
                           "overcommitPercent":25}})"),
@@ -161,6 +206,12 @@ TEST(InstancetypeTest, BiosPreferredOverEfiAndSecureBootOnTheTemplatesEfi) {
       ParseOrDie(R"({"firmware":{"preferredUseBios":true,"preferredUseSecureBoot":false}})"));
   ASSERT_TRUE(efi.ok()) << efi.status().ToString();
   EXPECT_EQ(Domain(*efi)["firmware"]["bootloader"], ParseOrDie(R"({"efi":{"secureBoot":false}})"));
+  // preferredEfi, once applied, is the whole EFI preference (KubeVirt).
+  auto preferred =
+      ExpandVm(Vm(R"({"preference":{"name":"p"}})", R"({"memory":{"guest":"1Gi"}})"), Json(),
+               ParseOrDie(R"({"firmware":{"preferredEfi":{},"preferredUseSecureBoot":false}})"));
+  ASSERT_TRUE(preferred.ok()) << preferred.status().ToString();
+  EXPECT_EQ(Domain(*preferred)["firmware"]["bootloader"], ParseOrDie(R"({"efi":{}})"));
 }
 
 TEST(InstancetypeTest, RequirementsNameThePreferenceAndWhatIsMissing) {
@@ -169,16 +220,32 @@ TEST(InstancetypeTest, RequirementsNameThePreferenceAndWhatIsMissing) {
       ExpandVm(Vm(kNamesBoth), ParseOrDie(R"({"cpu":{"guest":1},"memory":{"guest":"1Gi"}})"), pref);
   ASSERT_FALSE(small.ok());
   EXPECT_EQ(small.status().message(),
-            "the VM does not meet the requirements of VirtualMachineClusterPreference linux: it "
-            "needs 2 vCPUs, the VM has 1: it needs 2Gi of memory, the VM has 1Gi");
+            "the VM does not meet the requirements of VirtualMachineClusterPreference linux: 1 "
+            "vCPUs given by the instance type, it needs 2: 1Gi given by the instance type, it "
+            "needs 2Gi");
   auto enough =
       ExpandVm(Vm(kNamesBoth), ParseOrDie(R"({"cpu":{"guest":2},"memory":{"guest":"2Gi"}})"), pref);
   EXPECT_TRUE(enough.ok()) << enough.status().ToString();
-  // Without an instance type the template's own size is measured.
-  auto own = ExpandVm(Vm(R"({"preference":{"name":"linux"}})",
-                         R"({"cpu":{"cores":2},"resources":{"requests":{"memory":"4Gi"}}})"),
-                      Json(), pref);
+  // Without an instance type the template as written is measured, as
+  // KubeVirt does: the fields the preferred topology (sockets) uses, and
+  // memory.guest.
+  auto own = ExpandVm(
+      Vm(R"({"preference":{"name":"linux"}})", R"({"cpu":{"sockets":2},"memory":{"guest":"4Gi"}})"),
+      Json(), pref);
   EXPECT_TRUE(own.ok()) << own.status().ToString();
+  auto cores = ExpandVm(
+      Vm(R"({"preference":{"name":"linux"}})", R"({"cpu":{"cores":2},"memory":{"guest":"4Gi"}})"),
+      Json(), pref);
+  ASSERT_FALSE(cores.ok());
+  EXPECT_THAT(cores.status().message(),
+              HasSubstr("0 vCPUs given by the VirtualMachine, it needs 2"));
+  auto none = ExpandVm(
+      Vm(R"({"preference":{"name":"linux"}})", R"({"resources":{"requests":{"memory":"4Gi"}}})"),
+      Json(), pref);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(),
+              HasSubstr("no vCPUs given by the VirtualMachine (domain.cpu), it needs 2: no memory "
+                        "given by the VirtualMachine, it needs 2Gi"));
 }
 
 TEST(InstancetypeTest, NothingNamedLeavesTheVmAsItIs) {

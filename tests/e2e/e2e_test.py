@@ -131,6 +131,14 @@ def boot_and_talk(c, name, manifest, tag, extra=None):
     return con
 
 
+def boot_example(c, name, manifest, tag, extra):
+    """boot_and_talk, then the console closed and the manifest's objects deleted."""
+    con = boot_and_talk(c, name, manifest, tag, extra)
+    if con:
+        con.close()
+        c.kubectl("delete", "-n", NS, "-f", manifest, "--wait=true", timeout=200)
+
+
 # ---- PodSecurity (docs/launcher-pod.md). Launcher pods run as uid 107 with no
 # capabilities. A VM without a pod-network interface passes "restricted"
 # whole; one with an interface runs passt, whose sandbox needs a user
@@ -534,10 +542,7 @@ def main():
         check_launcher_security(c, "cloudinit-vm", "cloudinit")
         con.send("hostname\n")
         check("cloudinit: hostname from meta-data", con.expect(r"\nvireo-guest", 60), con.output()[-800:])
-    ci = boot_and_talk(c, "cloudinit-vm", os.path.join(examples, "vm-cloudinit.yaml"), "cloudinit", cloud_init)
-    if ci:
-        ci.close()
-        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-cloudinit.yaml"), "--wait=true", timeout=200)
+    boot_example(c, "cloudinit-vm", os.path.join(examples, "vm-cloudinit.yaml"), "cloudinit", cloud_init)
 
     # ---- an instance type and a preference size and shape the VM
     def instancetype(con):
@@ -550,24 +555,15 @@ def main():
               json.dumps(spec)[:1500])
         con.send("echo CPUS=$(grep -c ^processor /proc/cpuinfo)\n")
         check("instancetype: the guest counts 2 processors", con.expect(r"\nCPUS=2", 60), con.output()[-800:])
-    it = boot_and_talk(c, "instancetype-vm", os.path.join(examples, "vm-instancetype.yaml"), "instancetype",
-                       instancetype)
-    if it:
-        it.close()
-        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-instancetype.yaml"), "--wait=true",
-                  timeout=200)
+    boot_example(c, "instancetype-vm", os.path.join(examples, "vm-instancetype.yaml"), "instancetype",
+                 instancetype)
 
     # ---- a kernel and initramfs from an image, no disk
     def kernel_boot(con):
         con.send("cat /proc/cmdline\n")
         check("kernelboot: the guest's kernel got the VMI's kernelArgs",
               con.expect(r"\n[^\n]*quiet vireo.example=kernel-boot", 60), con.output()[-800:])
-    kb = boot_and_talk(c, "kernelboot-vm", os.path.join(examples, "vm-kernel-boot.yaml"), "kernelboot",
-                       kernel_boot)
-    if kb:
-        kb.close()
-        c.kubectl("delete", "-n", NS, "-f", os.path.join(examples, "vm-kernel-boot.yaml"), "--wait=true",
-                  timeout=200)
+    boot_example(c, "kernelboot-vm", os.path.join(examples, "vm-kernel-boot.yaml"), "kernelboot", kernel_boot)
 
     # ---- the idle console
     if idle_thread:

@@ -158,8 +158,6 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   EXPECT_EQ(Sha256(image), image_sha);
 }
 
-// A guest still in its firmware ignores the power button: SIGTERM ends in a
-// destroy once the grace period is over.
 // firmware.kernelBoot: no disk at all; the firmware loads the kernel and
 // initramfs the pod copied out of their image, with the VMI's command line.
 TEST(LauncherBootTest, KernelBootWithoutADiskAndHypervFeatures) {
@@ -208,6 +206,8 @@ TEST(LauncherBootTest, KernelBootWithoutADiskAndHypervFeatures) {
   EXPECT_EQ(launcher->Wait(90s), 0) << Diagnostics(*launcher, pod);
 }
 
+// A guest still in its firmware ignores the power button: SIGTERM ends in a
+// destroy once the grace period is over.
 TEST(LauncherBootTest, GracePeriodExpiryDestroysTheGuest) {
   TestPod pod;
   pod.AddContainerDisk("rootdisk");
