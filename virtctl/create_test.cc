@@ -398,8 +398,8 @@ TEST(CreateTest, KubeVirtFlagsVireoLacksAreRefusedByName) {
 TEST(CreateTest, SwitchesTurnedOffAskForWhatVireoDoes) {
   // KubeVirt infers by default; =false asks for no inference, which is all
   // Vireo does.
-  for (const char* flag : {"--infer-instancetype=false", "--infer-preference=false",
-                           "--ga-manage-ssh=false"}) {
+  for (const char* flag :
+       {"--infer-instancetype=false", "--infer-preference=false", "--ga-manage-ssh=false"}) {
     SCOPED_TRACE(flag);
     const YAML::Node vm = Load({"vm", flag, "--name=quiet"});
     EXPECT_EQ(vm["metadata"]["name"].as<std::string>(), "quiet");

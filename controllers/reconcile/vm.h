@@ -55,8 +55,8 @@ struct VmDecision {
 };
 
 // What to do for one VM: the steps of vm_steps.h in order (the desired
-// state, the actions, the status and its events). Apply in this order, stopping at the first failure
-// (then requeue with back-off; the next decision starts from fresh state):
+// state, the actions, the status and its events). Apply in this order, stopping at the first
+// failure (then requeue with back-off; the next decision starts from fresh state):
 //   1. finalizers, 2. status, 3. delete_vmi, 4. create_vmi, then events.
 // The status goes before the VMI actions because it carries the bookkeeping
 // those actions rely on (start failures, stateChangeRequests), so a crash
