@@ -467,7 +467,9 @@ base::Result<Options> ParseArgs(const std::vector<std::string>& args) {
       if (kind == "clone") return Usage("create clone: Vireo has no VirtualMachineClone");
       if (bit == 0)
         return Usage("create makes vm, instancetype or preference, not \"" + kind + "\"");
-      for (const auto& [name, value] : o.create_flags) {
+      for (const auto& [flag_name, value] : o.create_flags) {
+        // A named copy: clang before 16 cannot capture a structured binding.
+        const std::string& name = flag_name;
         const CreateFlag* f = std::find_if(std::begin(kCreateFlags), std::end(kCreateFlags),
                                            [&](const CreateFlag& c) { return c.name == name; });
         if ((f->kinds & bit) == 0) return Usage("flag --" + name + " is not one of create " + kind);
