@@ -109,6 +109,7 @@ PodSummary SummarizePod(const Json& pod) {
     const Json* ended = base::Find(*probe, "state.terminated");
     if (ended != nullptr && base::GetInt(*ended, "exitCode").value_or(-1) == 0) {
       out.accel_verdict = StringField(*ended, "message");
+      out.accel_verdict_at = StringField(*ended, "finishedAt");
     }
   }
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {

@@ -48,6 +48,7 @@ struct PodSummary {
   // its termination message once it ended well: "kvm: <why>" or "tcg: <why>".
   bool has_accel_probe = false;
   std::optional<std::string> accel_verdict;
+  std::string accel_verdict_at;  // when the probe ended (its finishedAt)
 
   // An init container that ended in failure (a containerDisk copy).
   std::string failed_init_container;

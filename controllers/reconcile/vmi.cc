@@ -43,6 +43,12 @@ constexpr char kActivePods[] = "activePods";
 // (creationTimestamp has whole seconds, so 1 to 2 s).
 constexpr std::chrono::seconds kBindingWait{2};
 
+// The accel-probe's verdict (the SoftwareEmulation condition) comes a second
+// or two before the launcher's readiness makes the VMI Running: the verdict
+// waits this long after the probe ended (finishedAt has whole seconds, so 3
+// to 4 s) for the Running it leads to, and one write carries both.
+constexpr std::chrono::seconds kVerdictWait{4};
+
 // Phases in the order a VMI moves through them; Unknown stands aside.
 int Rank(VmiPhase phase) {
   switch (phase) {
@@ -248,6 +254,31 @@ std::optional<std::chrono::seconds> BindingWait(VmiPhase shown, VmiPhase phase,
   return std::chrono::ceil<std::chrono::seconds>(*created + kBindingWait - now);
 }
 
+// How long a status that would only bring the accel-probe's verdict waits
+// for the Running it leads to (kVerdictWait); nullopt: write it now. Only
+// while the VMI is shown Scheduled and nothing but the SoftwareEmulation
+// condition changed, and not once the launcher ended.
+std::optional<std::chrono::seconds> VerdictWait(const api::VirtualMachineInstanceStatus& shown,
+                                                const api::VirtualMachineInstanceStatus& status,
+                                                const PodSummary* pod, WallTime now) {
+  if (pod == nullptr || !pod->accel_verdict.has_value() || pod->deleting ||
+      pod->launcher_exit_code.has_value()) {
+    return std::nullopt;
+  }
+  if (shown.phase != VmiPhase::kScheduled || status.phase != VmiPhase::kScheduled) {
+    return std::nullopt;
+  }
+  auto without_verdict = [](api::VirtualMachineInstanceStatus s) {
+    std::erase_if(s.conditions,
+                  [](const api::Condition& c) { return c.type == kConditionSoftwareEmulation; });
+    return api::ToJson(s);
+  };
+  if (without_verdict(status) != without_verdict(shown)) return std::nullopt;
+  const std::optional<WallTime> ended = base::ParseMicroTime(pod->accel_verdict_at);
+  if (!ended.has_value() || *ended + kVerdictWait <= now) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(*ended + kVerdictWait - now);
+}
+
 void NotePhaseChange(VmiPhase before, const api::VirtualMachineInstanceStatus& status, WallTime now,
                      api::VirtualMachineInstanceStatus* out, VmiDecision* d) {
   if (status.phase == before) return;
@@ -412,9 +443,19 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   SetLiveMigratableCondition(obs.now, &status);
   NotePhaseChange(before, status, obs.now, &status, &d);
   if (api::ToJson(status) != api::ToJson(vmi.status)) {
-    const std::optional<std::chrono::seconds> wait =
-        deleting || !d.events.empty() ? std::nullopt
-                                      : BindingWait(vmi.status.phase, status.phase, pods, obs.now);
+    std::optional<std::chrono::seconds> wait;
+    const bool only_verdict_events =
+        std::all_of(d.events.begin(), d.events.end(),
+                    [](const Event& e) { return e.reason == internal::kEventSoftwareEmulation; });
+    if (!deleting && d.events.empty()) {
+      wait = BindingWait(vmi.status.phase, status.phase, pods, obs.now);
+    }
+    if (!deleting && !wait.has_value() && only_verdict_events) {
+      wait = VerdictWait(vmi.status, status, pods.empty() ? nullptr : &pods[primary], obs.now);
+      // The verdict's Event goes with the write that shows it: the decision
+      // that writes it derives it again.
+      if (wait.has_value()) d.events.clear();
+    }
     if (wait.has_value()) {
       d.status_waits = true;
       d.requeue_after = std::min(d.requeue_after.value_or(*wait), *wait);

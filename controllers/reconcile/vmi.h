@@ -55,7 +55,8 @@ struct VmiDecision {
   // the observed one.
   std::optional<api::VirtualMachineInstanceStatus> status;
   // A changed status that is not written yet: it waits for the pod's
-  // binding until requeue_after (see "Writes" below).
+  // binding, or the probe's verdict for Running, until requeue_after (see
+  // "Writes" below).
   bool status_waits = false;
   std::vector<Event> events;
   std::optional<std::chrono::seconds> requeue_after;
@@ -78,7 +79,9 @@ struct VmiDecision {
 // after the pod's creation (Scheduled comes milliseconds after Scheduling on
 // a cluster with room, and one write carries it); a pod the scheduler
 // refuses (PodScheduled False) or one still unbound then is written as
-// Scheduling.
+// Scheduling. A status that would only bring the accel probe's verdict
+// (SoftwareEmulation) to a Scheduled VMI waits up to 4 s after the probe
+// ended for the Running it leads to; its Event goes with that write.
 //
 // Phase (never goes back, except to and from Unknown; Succeeded and Failed
 // are final):

@@ -30,7 +30,7 @@ void SetProbedEmulationCondition(const std::optional<std::string>& verdict, Wall
                  "the guest runs under KVM: " + why, now);
   } else if (mode == "tcg") {
     if (!HasCondition(status->conditions, kConditionSoftwareEmulation, kTrue, "NoUsableKvm")) {
-      d->events.push_back({kube::EventType::kWarning, "SoftwareEmulation",
+      d->events.push_back({kube::EventType::kWarning, kEventSoftwareEmulation,
                            "The guest runs under software emulation (TCG), much slower than "
                            "KVM: " +
                                why});

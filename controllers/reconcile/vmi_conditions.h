@@ -13,6 +13,9 @@
 
 namespace vireo::controllers::internal {
 
+// The Warning Event of a guest the accel probe put under TCG.
+inline constexpr char kEventSoftwareEmulation[] = "SoftwareEmulation";
+
 // From the launcher pod (or, before it exists, the configuration it will be
 // made with): KVM, TCG, or the launcher's own choice.
 void SetEmulationCondition(const LauncherConfig& config, const PodSummary* pod, WallTime now,

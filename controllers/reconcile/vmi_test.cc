@@ -256,8 +256,9 @@ TEST(DecideVmi, NetworkDataNamingNoGuestNicIsShown) {
 }
 
 // A running pod whose accel-probe init container ended with `message`.
-Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message) {
-  Json pod = Pod(vmi, PodState::kRunningReady);
+Json PodWithAccelVerdict(const api::VirtualMachineInstance& vmi, const std::string& message,
+                         PodState state = PodState::kRunningReady) {
+  Json pod = Pod(vmi, state);
   pod["spec"]["initContainers"] = testing::ParseOrDie(R"([{"name": "accel-probe"}])");
   Json statuses = base::JsonArray(1);
   statuses[0] = testing::ParseOrDie(R"({"name": "accel-probe", "ready": false,
@@ -489,6 +490,61 @@ std::vector<std::string> PhasesOf(const api::VirtualMachineInstanceStatus& statu
     phases.push_back(std::string(api::VmiPhaseName(t.phase)));
   }
   return phases;
+}
+
+// The probe ends a second or two before the launcher is ready: its verdict
+// waits for the Running it leads to, and one write carries both, with the
+// verdict's Event.
+TEST(DecideVmi, TheProbesVerdictWaitsForRunning) {
+  const std::string tcg = "tcg: /dev/kvm is missing\n";
+  VmiObservation obs = Observe(Vmi(VmiPhase::kScheduled));
+  obs.config.kvm_resource_offered = true;
+  Json probing = Pod(obs.vmi, PodState::kScheduled);
+  probing["spec"]["initContainers"] = testing::ParseOrDie(R"([{"name": "accel-probe"}])");
+  obs.pods = {probing};
+  VmiDecision shown = DecideVmi(obs);
+  ASSERT_TRUE(shown.status.has_value());
+  ASSERT_EQ(api::FindCondition(shown.status->conditions, "SoftwareEmulation")->reason,
+            "LauncherChooses");
+  obs.vmi.status = *shown.status;
+
+  auto ended = [&](seconds ago, PodState state) {
+    Json pod = PodWithAccelVerdict(obs.vmi, tcg, state);
+    pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["finishedAt"] = At(-ago);
+    return pod;
+  };
+  // Ended a second ago, the launcher not ready yet: nothing is written.
+  obs.pods = {ended(seconds(1), PodState::kScheduled)};
+  VmiDecision d = DecideVmi(obs);
+  EXPECT_FALSE(d.status.has_value());
+  EXPECT_TRUE(d.status_waits);
+  EXPECT_TRUE(d.events.empty()) << "the Event goes with the write";
+  ASSERT_TRUE(d.requeue_after.has_value());
+  EXPECT_LE(*d.requeue_after, seconds(3));
+  EXPECT_GE(*d.requeue_after, seconds(2));
+
+  // Ready: one write says Running and the verdict, with its Event.
+  obs.pods = {ended(seconds(2), PodState::kRunningReady)};
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kRunning);
+  EXPECT_EQ(api::FindCondition(d.status->conditions, "SoftwareEmulation")->reason, "NoUsableKvm");
+  EXPECT_EQ(std::count_if(d.events.begin(), d.events.end(),
+                          [](const Event& e) { return e.reason == "SoftwareEmulation"; }),
+            1);
+
+  // The wait is over, or the launcher ended: the verdict is written alone.
+  for (const Json& pod :
+       {ended(seconds(4), PodState::kScheduled), ended(seconds(1), PodState::kFailed)}) {
+    obs.pods = {pod};
+    d = DecideVmi(obs);
+    ASSERT_TRUE(d.status.has_value()) << pod.dump();
+    EXPECT_FALSE(d.status_waits);
+    EXPECT_EQ(api::FindCondition(d.status->conditions, "SoftwareEmulation")->reason, "NoUsableKvm");
+    EXPECT_EQ(std::count_if(d.events.begin(), d.events.end(),
+                            [](const Event& e) { return e.reason == "SoftwareEmulation"; }),
+              1);
+  }
 }
 
 TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForTheBinding) {
