@@ -4,7 +4,9 @@
 // and prints the time from each VM's creation to its launcher pod's (P50,
 // P95), the API requests per VM by verb and resource (the apiserver's
 // apiserver_request_total before and after), and the controller's peak RSS
-// and CPU seconds. Figures, not assertions.
+// and CPU seconds. Figures, not assertions. The VMs' namespace has the
+// chart's VM finalizer policy (--finalizer-policy off: the controller adds
+// the finalizer, as on a cluster without MutatingAdmissionPolicy).
 #include <signal.h>
 #include <unistd.h>
 
@@ -92,10 +94,19 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-int Run(int count, int writers, int workers_per_queue, double rate) {
+int Run(int count, int writers, int workers_per_queue, double rate, bool finalizer_policy) {
   auto& env = testing::ClusterEnv::Get();
   std::string ns = env.CreateNamespace("bench-controller");
   auto client = env.AdminClient();
+  // The chart's policy, as installed on a cluster that serves the API: the
+  // apiserver sets each VM's finalizer as it is created.
+  testing::VmFinalizerPolicy policy(ns);
+  if (finalizer_policy) {
+    if (base::Status installed = policy.Install(); !installed.ok()) {
+      std::fprintf(stderr, "the VM finalizer policy: %s\n", installed.ToString().c_str());
+      return 1;
+    }
+  }
 
   testing::ControllerProcess::Flags flags;
   flags.ns = ns;
@@ -209,6 +220,9 @@ int Run(int count, int writers, int workers_per_queue, double rate) {
       "bench/controller: %d VirtualMachines (runStrategy Always) created %s, namespace %s, "
       "--workers=%d\n",
       count, pace, ns.c_str(), workers_per_queue);
+  std::printf("  VM finalizer set by:        %s\n",
+              finalizer_policy ? "the apiserver (manifests/vm-finalizer-policy.yaml)"
+                               : "vireo-controller (--finalizer-policy off)");
   std::printf("  VMs created (%d writers):   %.1f s%s\n", writers, create_s,
               failures ? " (some creates FAILED)" : "");
   std::printf("  every launcher pod exists:  %.1f s after the first create%s\n", all_pods_s,
@@ -257,6 +271,7 @@ int Run(int count, int writers, int workers_per_queue, double rate) {
 int main(int argc, char** argv) {
   int count = 1000, writers = 8, controller_workers = 16;
   double rate = 0;
+  bool finalizer_policy = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--count") == 0) {
       count = std::atoi(argv[i + 1]);
@@ -266,10 +281,13 @@ int main(int argc, char** argv) {
       controller_workers = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--rate") == 0) {
       rate = std::atof(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--finalizer-policy") == 0 &&
+               (std::strcmp(argv[i + 1], "on") == 0 || std::strcmp(argv[i + 1], "off") == 0)) {
+      finalizer_policy = std::strcmp(argv[i + 1], "on") == 0;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--count N] [--writers N] [--controller-workers N] "
-                   "[--rate VMs-per-second]\n",
+                   "[--rate VMs-per-second] [--finalizer-policy on|off]\n",
                    argv[0]);
       return 2;
     }
@@ -280,5 +298,5 @@ int main(int argc, char** argv) {
                  "negative\n");
     return 2;
   }
-  return vireo::bench::Run(count, writers, controller_workers, rate);
+  return vireo::bench::Run(count, writers, controller_workers, rate, finalizer_policy);
 }

@@ -2,8 +2,9 @@
 # T0: the Helm chart manifests/chart and what is rendered from it.
 #
 #   - `helm lint` (also --strict) is clean;
-#   - manifests/vireo.yaml (the kubectl bundle) and manifests/rbac/*.yaml (the
-#     controller's RBAC, which the T1 tests apply) are exactly what
+#   - manifests/vireo.yaml (the kubectl bundle), manifests/rbac/*.yaml (the
+#     controller's RBAC, which the T1 tests apply) and
+#     manifests/vm-finalizer-policy.yaml are exactly what
 #     hack/gen-bundle.sh renders from the chart now: the chart is the one
 #     source of the RBAC rules;
 #   - `helm template` with the default values and with a few value sets:
@@ -185,6 +186,8 @@ if out=$("$root/hack/gen-bundle.sh" --out "$tmp/gen" 2>&1); then pass; else
   fail "hack/gen-bundle.sh runs" "$out"; fi
 if out=$(diff -u "$root/manifests/vireo.yaml" "$tmp/gen/vireo.yaml" 2>&1); then pass; else
   fail "manifests/vireo.yaml is what the chart renders (run hack/gen-bundle.sh)" "$(head -n 40 <<<"$out")"; fi
+if out=$(diff -u "$root/manifests/vm-finalizer-policy.yaml" "$tmp/gen/vm-finalizer-policy.yaml" 2>&1); then pass; else
+  fail "manifests/vm-finalizer-policy.yaml is what the chart renders (run hack/gen-bundle.sh)" "$(head -n 40 <<<"$out")"; fi
 shopt -s nullglob
 for f in "$tmp"/gen/rbac/*.yaml; do
   name=manifests/rbac/$(basename "$f")
@@ -349,6 +352,28 @@ done
 r=$(template --set logLevel=debug --set workers=8 --set watchNamespace=vms)
 check "logLevel, workers, watchNamespace" "$r" '[args["--log-level"], args["--workers"], args["--namespace"]]' \
   '["debug", "8", "vms"]'
+# The VM finalizer's MutatingAdmissionPolicy: where the cluster serves the
+# API (helm template's own list of APIs does not have it), or when forced;
+# not without the API, nor when it is off.
+policy_kinds() { "$python" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+print(" ".join(sorted(d["kind"] for d in docs if d["kind"].startswith("MutatingAdmissionPolicy"))))'; }
+mapi=admissionregistration.k8s.io/v1/MutatingAdmissionPolicy
+for args in "--api-versions $mapi" "--set vmFinalizerPolicy=true" "" "--set vmFinalizerPolicy=false --api-versions $mapi"; do
+  # shellcheck disable=SC2086
+  r=$(template $args)
+  got=$(policy_kinds <<<"$r")
+  want="MutatingAdmissionPolicy MutatingAdmissionPolicyBinding"
+  [[ -z $args || $args == *=false* ]] && want=""
+  [[ $got == "$want" ]] && pass || fail "vmFinalizerPolicy with $args renders [$want]" "got [$got]"
+done
+r=$(template --api-versions "$mapi" --set watchNamespace=vms)
+got=$("$python" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "MutatingAdmissionPolicy"]
+print(docs[0]["spec"]["matchConstraints"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])' <<<"$r" 2>&1)
+[[ $got == vms ]] && pass || fail "the finalizer policy follows watchNamespace" "$got"
 cat >"$tmp/scheduling.yaml" <<'YAML'
 nodeSelector: {kubernetes.io/os: linux}
 tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
@@ -375,6 +400,8 @@ refused() { # description expected-text helm-args...
   else fail "$what is refused with '$want'" "$out"; fi
 }
 refused "emulation=bogus" 'emulation: "bogus" is not one of auto, on, off' --set emulation=bogus
+refused "vmFinalizerPolicy=maybe" 'vmFinalizerPolicy: "maybe" is not one of auto, true, false' \
+  --set vmFinalizerPolicy=maybe
 refused "logLevel=loud" 'logLevel: "loud" is not one of debug, info, warn, error' --set logLevel=loud
 refused "workers=0" 'workers: "0" is not a whole number from 1 to 64' --set workers=0
 refused "workers=100" 'workers: "100" is not a whole number from 1 to 64' --set workers=100

@@ -20,6 +20,7 @@
 #include "lib/api/resources.h"
 #include "lib/base/timestamp.h"
 #include "lib/kube/config.h"
+#include "tests/integration/test_objects.h"
 
 extern char** environ;
 
@@ -94,7 +95,75 @@ std::string WriteServiceAccountKubeconfig() {
   return path;
 }
 
+const kube::Resource kAdmissionPolicies{"admissionregistration.k8s.io", "v1",
+                                        "mutatingadmissionpolicies", "MutatingAdmissionPolicy",
+                                        false};
+const kube::Resource kAdmissionPolicyBindings{"admissionregistration.k8s.io", "v1",
+                                              "mutatingadmissionpolicybindings",
+                                              "MutatingAdmissionPolicyBinding", false};
+
 }  // namespace
+
+VmFinalizerPolicy::VmFinalizerPolicy(std::string ns)
+    : ns_(std::move(ns)), admin_(ClusterEnv::Get().AdminClient()) {}
+
+VmFinalizerPolicy::~VmFinalizerPolicy() {
+  if (!binding_name_.empty()) (void)admin_->Delete(kAdmissionPolicyBindings, "", binding_name_);
+  if (!policy_name_.empty()) (void)admin_->Delete(kAdmissionPolicies, "", policy_name_);
+}
+
+base::Status VmFinalizerPolicy::Install() {
+  const std::string file = std::string(VIREO_SOURCE_ROOT) + "/manifests/vm-finalizer-policy.yaml";
+  std::string out;
+  if (ClusterEnv::Get().Kubectl("create --dry-run=client -o json -f " + file, &out) != 0) {
+    return base::Status(base::Code::kInternal,
+                        "kubectl create --dry-run=client -f " + file + ": " + out);
+  }
+  // kubectl prints one JSON object after another.
+  Json policy;
+  std::istringstream objects(out);
+  try {
+    for (Json item; objects >> std::ws && objects.peek() != EOF;) {
+      objects >> item;
+      if (base::GetString(item, "kind") == "MutatingAdmissionPolicy") policy = item;
+    }
+  } catch (const Json::exception& e) {
+    return base::Status(base::Code::kInternal, "kubectl's objects from " + file + ": " + e.what());
+  }
+  if (!policy.is_object())
+    return base::Status(base::Code::kInternal, file + " holds no MutatingAdmissionPolicy");
+  policy_name_ = base::NameOf(policy);
+  auto made = admin_->Create(kAdmissionPolicies, "", policy);
+  if (!made.ok() && !made.status().IsAlreadyExists()) return made.status();
+  Json binding = Json::object();
+  binding["apiVersion"] = Json(kAdmissionPolicyBindings.ApiVersion());
+  binding["kind"] = Json(kAdmissionPolicyBindings.kind);
+  binding_name_ = policy_name_ + "-" + ns_;
+  binding["metadata"]["name"] = Json(binding_name_);
+  binding["spec"]["policyName"] = Json(policy_name_);
+  binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+         ["kubernetes.io/metadata.name"] = Json(ns_);
+  if (auto bound = admin_->Create(kAdmissionPolicyBindings, "", binding); !bound.ok()) {
+    return bound.status();
+  }
+  // The apiserver loads policies and bindings through informers of its own.
+  kube::WriteOptions dry_run;
+  dry_run.dry_run = true;
+  const bool effective = Eventually(
+      [&] {
+        auto vm =
+            admin_->Create(api::resources::kVirtualMachines, ns_, MakeVm("policy-probe"), dry_run);
+        const Json* finalizers = vm.ok() ? base::Find(*vm, "metadata.finalizers") : nullptr;
+        return finalizers != nullptr && finalizers->is_array() && !finalizers->empty();
+      },
+      std::chrono::seconds(30));
+  if (!effective) {
+    return base::Status(
+        base::Code::kInternal,
+        "a VM created in " + ns_ + " has no finalizer 30 s after the policy was bound");
+  }
+  return base::Status::Ok();
+}
 
 bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;

@@ -144,6 +144,27 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<ControllerProcess> controller_;
 };
 
+// The MutatingAdmissionPolicy of manifests/vm-finalizer-policy.yaml (the
+// chart's), which has the apiserver set a new VM's finalizer, bound to one
+// namespace by a binding of its own so that no other test's VMs change.
+// Install() waits until a dry-run create of a VM there comes back with the
+// finalizer; the destructor deletes the binding and the policy.
+class VmFinalizerPolicy {
+ public:
+  explicit VmFinalizerPolicy(std::string ns);
+  ~VmFinalizerPolicy();
+  VmFinalizerPolicy(const VmFinalizerPolicy&) = delete;
+  VmFinalizerPolicy& operator=(const VmFinalizerPolicy&) = delete;
+
+  base::Status Install();
+
+ private:
+  const std::string ns_;
+  std::unique_ptr<kube::Client> admin_;
+  std::string policy_name_;
+  std::string binding_name_;
+};
+
 // Field readers for assertions.
 std::string PhaseOf(const base::Json& vmi);
 std::string PrintableStatusOf(const base::Json& vm);

@@ -48,6 +48,10 @@ crash-loops.
 {{- if not (has $emulation (list "auto" "on" "off")) -}}
 {{- fail (printf "emulation: %q is not one of auto, on, off (auto: KVM when /dev/kvm opens in the launcher pod, else software emulation; on: always software emulation; off: KVM only)" $emulation) -}}
 {{- end -}}
+{{- $finalizerPolicy := toString .Values.vmFinalizerPolicy -}}
+{{- if not (has $finalizerPolicy (list "auto" "true" "false")) -}}
+{{- fail (printf "vmFinalizerPolicy: %q is not one of auto, true, false (auto: when the cluster serves admissionregistration.k8s.io/v1 MutatingAdmissionPolicy)" $finalizerPolicy) -}}
+{{- end -}}
 {{- $level := toString .Values.logLevel -}}
 {{- if not (has $level (list "debug" "info" "warn" "error")) -}}
 {{- fail (printf "logLevel: %q is not one of debug, info, warn, error" $level) -}}
