@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/api/launcher_pod.h"
 #include "lib/base/json.h"
 #include "lib/base/status.h"
 #include "lib/kube/client.h"
@@ -17,8 +18,7 @@
 
 namespace vireo::virtctl {
 
-// Launcher pods carry their VMI's uid under this label.
-inline constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+using api::launcher_pod::kCreatedByLabel;
 
 // Which verb on which resource in which namespace was refused, and the
 // server's own words (kForbidden and kUnauthorized keep their codes).

@@ -38,7 +38,7 @@ inline constexpr char kVmiFinalizer[] = "kubevirt.io/foregroundDeleteVirtualMach
 // kCreatedByLabel = VMI uid (or the controller owner reference).
 inline constexpr char kAppLabel[] = "kubevirt.io";  // value kAppLabelLauncher
 inline constexpr char kAppLabelLauncher[] = "virt-launcher";
-inline constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+using api::launcher_pod::kCreatedByLabel;
 inline constexpr char kVmNameLabel[] = "vm.kubevirt.io/name";
 
 // Pod annotation holding the VMI JSON the launcher reads: the launcher pod

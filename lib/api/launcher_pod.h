@@ -17,6 +17,10 @@ namespace vireo::api::launcher_pod {
 
 // ------------------------------------------------------------ the pod
 
+// Launcher pods carry their VMI's uid under this label (KubeVirt's): the
+// controller finds a VMI's pods by it, virtctl a VMI's launcher.
+inline constexpr char kCreatedByLabel[] = "kubevirt.io/created-by";
+
 // The pod annotation holding the VMI JSON; a downwardAPI volume projects it
 // as kVmiFileName in kVmiDir.
 inline constexpr char kVmiAnnotation[] = "vireo.io/vmi";
