@@ -82,7 +82,7 @@ Status VmReconciler::Reconcile(const std::string& key) {
     base::LogWarn("cannot read VirtualMachine",
                   {{"object", key}, {"error", vm.status().ToString()}});
     applier_->RecordInvalid(*cached, "InvalidVirtualMachine", vm.status());
-    return Status::Ok();
+    return ReleaseUnreadable(key, *cached);
   }
   std::string template_problem;
   if (Status read = Expand(&*vm, &template_problem); !read.ok()) return read;
@@ -90,6 +90,31 @@ Status VmReconciler::Reconcile(const std::string& key) {
   if (!observation.has_value()) return Status::Ok();
   observation->template_problem = std::move(template_problem);
   return Apply(key, *observation, DecideVm(*observation), *cached);
+}
+
+Status VmReconciler::ReleaseUnreadable(const std::string& key, const Json& cached) {
+  // The apiserver's finalizer policy (the chart's) gives even a VM this
+  // controller cannot read its finalizer; none of its VMIs was made from it,
+  // so its deletion waits for nothing.
+  if (base::Find(cached, "metadata.deletionTimestamp") == nullptr) return Status::Ok();
+  const Json* finalizers = base::Find(cached, "metadata.finalizers");
+  if (finalizers == nullptr || !finalizers->is_array()) return Status::Ok();
+  std::vector<std::string> rest;
+  bool ours = false;
+  for (const Json& f : *finalizers) {
+    if (!f.is_string()) continue;
+    if (f.get<std::string>() == kVmFinalizer) {
+      ours = true;
+    } else {
+      rest.push_back(f.get<std::string>());
+    }
+  }
+  if (!ours) return Status::Ok();
+  Json patch = Json::object();
+  patch["metadata"]["finalizers"] = FinalizersJson(rest);
+  Json latest = cached;
+  return applier_->PatchObject(kv::kVirtualMachines, api::kVirtualMachineKind, key,
+                               std::move(patch), "update finalizers", &latest);
 }
 
 std::optional<VmObservation> VmReconciler::Observe(api::VirtualMachine vm,

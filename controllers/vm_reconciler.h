@@ -38,6 +38,9 @@ class VmReconciler {
   base::Status Expand(api::VirtualMachine* vm, std::string* problem) const;
   base::Status Apply(const std::string& key, const VmObservation& observation,
                      const VmDecision& decision, base::Json latest);
+  // A VM that cannot be read (api::FromJson failed) and is being deleted
+  // loses kVmFinalizer, which the apiserver may have set on its creation.
+  base::Status ReleaseUnreadable(const std::string& key, const base::Json& cached);
 
   void AddHandlers();
   void EnqueueVmOf(const base::Json& vmi);

@@ -17,7 +17,8 @@
 # are current.
 #
 #   hack/gen-bundle.sh            regenerate them
-#   hack/gen-bundle.sh --out DIR  write DIR/vireo.yaml and DIR/rbac/*.yaml instead
+#   hack/gen-bundle.sh --out DIR  write DIR/vireo.yaml, DIR/vm-finalizer-policy.yaml
+#                                 and DIR/rbac/*.yaml instead
 #
 # helm: $HELM if set, else the one hack/build-upstream.sh builds.
 set -euo pipefail

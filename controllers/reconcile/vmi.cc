@@ -274,8 +274,13 @@ std::optional<std::chrono::seconds> VerdictWait(const api::VirtualMachineInstanc
     return api::ToJson(s);
   };
   if (without_verdict(status) != without_verdict(shown)) return std::nullopt;
+  // finishedAt is the node's clock: one ahead of ours by more than a second
+  // would hold the verdict back for as long, so it is written at once.
   const std::optional<WallTime> ended = base::ParseMicroTime(pod->accel_verdict_at);
-  if (!ended.has_value() || *ended + kVerdictWait <= now) return std::nullopt;
+  if (!ended.has_value() || *ended > now + std::chrono::seconds(1) ||
+      *ended + kVerdictWait <= now) {
+    return std::nullopt;
+  }
   return std::chrono::ceil<std::chrono::seconds>(*ended + kVerdictWait - now);
 }
 

@@ -533,9 +533,11 @@ TEST(DecideVmi, TheProbesVerdictWaitsForRunning) {
                           [](const Event& e) { return e.reason == "SoftwareEmulation"; }),
             1);
 
-  // The wait is over, or the launcher ended: the verdict is written alone.
+  // The wait is over, the node's clock is ahead of ours, or the launcher
+  // failed: the status is written at once, with the verdict and its Event.
   for (const Json& pod :
-       {ended(seconds(4), PodState::kScheduled), ended(seconds(1), PodState::kFailed)}) {
+       {ended(seconds(4), PodState::kScheduled), ended(seconds(-3), PodState::kScheduled),
+        ended(seconds(1), PodState::kFailed)}) {
     obs.pods = {pod};
     d = DecideVmi(obs);
     ASSERT_TRUE(d.status.has_value()) << pod.dump();

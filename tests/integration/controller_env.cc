@@ -132,20 +132,22 @@ base::Status VmFinalizerPolicy::Install() {
   }
   if (!policy.is_object())
     return base::Status(base::Code::kInternal, file + " holds no MutatingAdmissionPolicy");
-  policy_name_ = base::NameOf(policy);
+  // One made by someone else (another test, the chart) stays theirs.
+  const std::string policy_name = base::NameOf(policy);
   auto made = admin_->Create(kAdmissionPolicies, "", policy);
   if (!made.ok() && !made.status().IsAlreadyExists()) return made.status();
+  if (made.ok()) policy_name_ = policy_name;
   Json binding = Json::object();
   binding["apiVersion"] = Json(kAdmissionPolicyBindings.ApiVersion());
   binding["kind"] = Json(kAdmissionPolicyBindings.kind);
-  binding_name_ = policy_name_ + "-" + ns_;
-  binding["metadata"]["name"] = Json(binding_name_);
-  binding["spec"]["policyName"] = Json(policy_name_);
+  binding["metadata"]["name"] = Json(policy_name + "-" + ns_);
+  binding["spec"]["policyName"] = Json(policy_name);
   binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
          ["kubernetes.io/metadata.name"] = Json(ns_);
   if (auto bound = admin_->Create(kAdmissionPolicyBindings, "", binding); !bound.ok()) {
     return bound.status();
   }
+  binding_name_ = policy_name + "-" + ns_;
   // The apiserver loads policies and bindings through informers of its own.
   kube::WriteOptions dry_run;
   dry_run.dry_run = true;

@@ -148,7 +148,8 @@ class ControllerTest : public ::testing::Test {
 // chart's), which has the apiserver set a new VM's finalizer, bound to one
 // namespace by a binding of its own so that no other test's VMs change.
 // Install() waits until a dry-run create of a VM there comes back with the
-// finalizer; the destructor deletes the binding and the policy.
+// finalizer; the destructor deletes the binding, and the policy when
+// Install() made it.
 class VmFinalizerPolicy {
  public:
   explicit VmFinalizerPolicy(std::string ns);
