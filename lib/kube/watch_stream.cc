@@ -33,6 +33,7 @@ struct ReadState {
   std::condition_variable cv;
   bool cancelled = false;    // GUARDED_BY(mu)
   bool done = false;         // GUARDED_BY(mu): the last read finished
+  bool reading = false;      // GUARDED_BY(mu): a read's continuation is pending
   size_t got = 0;            // GUARDED_BY(mu)
   std::exception_ptr error;  // GUARDED_BY(mu)
   std::vector<char> buffer = std::vector<char>(kReadChunk);
@@ -42,7 +43,14 @@ class HttpWatchStream : public WatchStream {
  public:
   HttpWatchStream(Transport::Stream stream, pplx::cancellation_token_source cancel, std::string url)
       : stream_(std::move(stream)), cancel_(std::move(cancel)), url_(std::move(url)) {}
-  ~HttpWatchStream() override { Cancel(); }
+  // Cancelling closes the connection, which ends a read in flight at once;
+  // its continuation is waited for (briefly), so that no work of this
+  // stream outlives it, not even at the process's exit.
+  ~HttpWatchStream() override {
+    Cancel();
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return !state_->reading; });
+  }
 
   Result<WatchEvent> Next() override {
     for (;;) {
@@ -82,6 +90,7 @@ class HttpWatchStream : public WatchStream {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->cancelled) return Cancelled();
       state->done = false;
+      state->reading = true;
     }
     concurrency::streams::streambuf<uint8_t> body = stream_.response.body().streambuf();
     auto* first = reinterpret_cast<uint8_t*>(state->buffer.data());
@@ -104,6 +113,7 @@ class HttpWatchStream : public WatchStream {
       state->got = got;
       state->error = error;
       state->done = true;
+      state->reading = false;
       state->cv.notify_all();
     });
     size_t got;
