@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -141,7 +142,9 @@ class MemoryCgroup {
   // cache charged them first (on this machine, often to another cgroup).
   // Throws when a page map cannot be read (the frames it would give are
   // not 0 only with CAP_SYS_ADMIN): a figure without them would be low.
-  int64_t MappedFiles() const {
+  // Nothing when a process's memory went away during the read (it is
+  // exiting): that sample would be low too.
+  std::optional<int64_t> MappedFiles() const {
     std::unordered_set<uint64_t> frames;
     std::istringstream pids(t2::ReadFileOrEmpty(dir_ + "/cgroup.procs"));
     for (pid_t pid; pids >> pid;) {
@@ -166,6 +169,7 @@ class MemoryCgroup {
                                   static_cast<off_t>(begin / 4096 * 8));
         if (got != want) {
           close(fd);
+          if (got >= 0 && t2::ReadFileOrEmpty(proc + "/maps").empty()) return std::nullopt;
           throw std::runtime_error("cannot read " + proc + "/pagemap at " + line + ": " +
                                    (got < 0 ? std::strerror(errno) : "short read"));
         }
@@ -304,16 +308,19 @@ bool MeasureCell(int vcpus, int disks, int memory_mib, int workload_seconds, boo
         // QEMU's mappings read on both sides of the cgroup's figures, the
         // guest's share taken as their mean (the guest fills its RAM at
         // about 100 MiB/s). A sample without the guest's RAM mapped (QEMU
-        // starting, or its memory being torn down while still charged)
-        // counts for nothing.
+        // starting, or its memory being torn down while still charged), or
+        // with a process that ended while its pages were counted, counts
+        // for nothing.
         QemuResident q = ReadQemu(qemu[0], guest_bytes);
-        const int64_t resident = cgroup.Unreclaimable() + cgroup.MappedFiles();
+        const int64_t unreclaimable = cgroup.Unreclaimable();
+        const std::optional<int64_t> mapped = cgroup.MappedFiles();
         QemuResident after = ReadQemu(qemu[0], guest_bytes);
-        if (!q.found_guest || !after.found_guest) {
+        if (!mapped || !q.found_guest || !after.found_guest) {
           std::this_thread::sleep_for(20ms);
           continue;
         }
         found_guest = true;
+        const int64_t resident = unreclaimable + *mapped;
         q.guest = (q.guest + after.guest) / 2;
         cell.overhead = std::max(cell.overhead, resident - q.guest - q.tcg_cache);
         cell.tcg_cache = std::max(cell.tcg_cache, q.tcg_cache);
