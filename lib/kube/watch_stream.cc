@@ -32,8 +32,7 @@ struct ReadState {
   std::mutex mu;
   std::condition_variable cv;
   bool cancelled = false;    // GUARDED_BY(mu)
-  bool done = false;         // GUARDED_BY(mu): the last read finished
-  bool reading = false;      // GUARDED_BY(mu): a read's continuation is pending
+  bool done = true;          // GUARDED_BY(mu): no read's continuation is pending
   size_t got = 0;            // GUARDED_BY(mu)
   std::exception_ptr error;  // GUARDED_BY(mu)
   std::vector<char> buffer = std::vector<char>(kReadChunk);
@@ -49,7 +48,7 @@ class HttpWatchStream : public WatchStream {
   ~HttpWatchStream() override {
     Cancel();
     std::unique_lock<std::mutex> lock(state_->mu);
-    state_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return !state_->reading; });
+    state_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return state_->done; });
   }
 
   Result<WatchEvent> Next() override {
@@ -90,7 +89,6 @@ class HttpWatchStream : public WatchStream {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->cancelled) return Cancelled();
       state->done = false;
-      state->reading = true;
     }
     concurrency::streams::streambuf<uint8_t> body = stream_.response.body().streambuf();
     auto* first = reinterpret_cast<uint8_t*>(state->buffer.data());
@@ -113,7 +111,6 @@ class HttpWatchStream : public WatchStream {
       state->got = got;
       state->error = error;
       state->done = true;
-      state->reading = false;
       state->cv.notify_all();
     });
     size_t got;
