@@ -11,6 +11,7 @@
 #include "controllers/reconcile/conditions.h"
 #include "controllers/reconcile/pod_summary.h"
 #include "controllers/reconcile/vmi_conditions.h"
+#include "controllers/reconcile/vmi_waits.h"
 #include "lib/api/codec.h"
 #include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
@@ -36,18 +37,6 @@ using internal::SetReady;
 constexpr std::chrono::seconds kMissingClaimGrace{10};
 
 constexpr char kActivePods[] = "activePods";
-
-// A scheduler with room binds a new pod within milliseconds, and Scheduled
-// then overwrites a Scheduling written a moment before: the VMI's first
-// status waits this long after its pod's creation for the binding
-// (creationTimestamp has whole seconds, so 1 to 2 s).
-constexpr std::chrono::seconds kBindingWait{2};
-
-// The accel-probe's verdict (the SoftwareEmulation condition) comes a second
-// or two before the launcher's readiness makes the VMI Running: the verdict
-// waits this long after the probe ended (finishedAt has whole seconds, so 3
-// to 4 s) for the Running it leads to, and one write carries both.
-constexpr std::chrono::seconds kVerdictWait{4};
 
 // Phases in the order a VMI moves through them; Unknown stands aside.
 int Rank(VmiPhase phase) {
@@ -239,51 +228,6 @@ void ApplyPodToStatus(const PodSummary& pod, const api::VirtualMachineInstanceSp
   }
 }
 
-// How long a status that would only say Scheduling waits for the binding
-// (kBindingWait); nullopt: write it now. Only the first status of a VMI
-// waits: nothing shown yet (no phase, or Pending) but one pod, new, not
-// refused by the scheduler.
-std::optional<std::chrono::seconds> BindingWait(VmiPhase shown, VmiPhase phase,
-                                                const std::vector<PodSummary>& pods, WallTime now) {
-  if (shown != VmiPhase::kUnset && shown != VmiPhase::kPending) return std::nullopt;
-  if (phase != VmiPhase::kScheduling || pods.size() != 1) return std::nullopt;
-  const PodSummary& pod = pods.front();
-  if (pod.unschedulable || pod.deleting) return std::nullopt;
-  const std::optional<WallTime> created = base::ParseMicroTime(pod.creation_timestamp);
-  if (!created.has_value() || *created + kBindingWait <= now) return std::nullopt;
-  return std::chrono::ceil<std::chrono::seconds>(*created + kBindingWait - now);
-}
-
-// How long a status that would only bring the accel-probe's verdict waits
-// for the Running it leads to (kVerdictWait); nullopt: write it now. Only
-// while the VMI is shown Scheduled and nothing but the SoftwareEmulation
-// condition changed, and not once the launcher ended.
-std::optional<std::chrono::seconds> VerdictWait(const api::VirtualMachineInstanceStatus& shown,
-                                                const api::VirtualMachineInstanceStatus& status,
-                                                const PodSummary* pod, WallTime now) {
-  if (pod == nullptr || !pod->accel_verdict.has_value() || pod->deleting ||
-      pod->launcher_exit_code.has_value()) {
-    return std::nullopt;
-  }
-  if (shown.phase != VmiPhase::kScheduled || status.phase != VmiPhase::kScheduled) {
-    return std::nullopt;
-  }
-  auto without_verdict = [](api::VirtualMachineInstanceStatus s) {
-    std::erase_if(s.conditions,
-                  [](const api::Condition& c) { return c.type == kConditionSoftwareEmulation; });
-    return api::ToJson(s);
-  };
-  if (without_verdict(status) != without_verdict(shown)) return std::nullopt;
-  // finishedAt is the node's clock: one ahead of ours by more than a second
-  // would hold the verdict back for as long, so it is written at once.
-  const std::optional<WallTime> ended = base::ParseMicroTime(pod->accel_verdict_at);
-  if (!ended.has_value() || *ended > now + std::chrono::seconds(1) ||
-      *ended + kVerdictWait <= now) {
-    return std::nullopt;
-  }
-  return std::chrono::ceil<std::chrono::seconds>(*ended + kVerdictWait - now);
-}
-
 void NotePhaseChange(VmiPhase before, const api::VirtualMachineInstanceStatus& status, WallTime now,
                      api::VirtualMachineInstanceStatus* out, VmiDecision* d) {
   if (status.phase == before) return;
@@ -448,22 +392,14 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
   SetLiveMigratableCondition(obs.now, &status);
   NotePhaseChange(before, status, obs.now, &status, &d);
   if (api::ToJson(status) != api::ToJson(vmi.status)) {
-    std::optional<std::chrono::seconds> wait;
-    const bool only_verdict_events =
-        std::all_of(d.events.begin(), d.events.end(),
-                    [](const Event& e) { return e.reason == internal::kEventSoftwareEmulation; });
-    if (!deleting && d.events.empty()) {
-      wait = BindingWait(vmi.status.phase, status.phase, pods, obs.now);
-    }
-    if (!deleting && !wait.has_value() && only_verdict_events) {
-      wait = VerdictWait(vmi.status, status, pods.empty() ? nullptr : &pods[primary], obs.now);
-      // The verdict's Event goes with the write that shows it: the decision
-      // that writes it derives it again.
-      if (wait.has_value()) d.events.clear();
+    std::optional<internal::StatusWait> wait;
+    if (!deleting) {
+      wait = internal::StatusWaitFor(vmi.status, status, pods, primary, d.events, obs.now);
     }
     if (wait.has_value()) {
       d.status_waits = true;
-      d.requeue_after = std::min(d.requeue_after.value_or(*wait), *wait);
+      d.requeue_after = std::min(d.requeue_after.value_or(wait->after), wait->after);
+      if (wait->events_wait) d.events.clear();
     } else {
       d.status = std::move(status);
     }
