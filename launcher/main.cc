@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -35,6 +36,14 @@ int Probe(const Options& options) {
     std::fprintf(stderr, "not ready: %s\n", status.message().c_str());
     return 1;
   }
+  return 0;
+}
+
+// The postStart hook's answer is always 0 (see its --help).
+int WaitRunning(const Options& options) {
+  vireo::base::Status status = vireo::launcher::WaitReady(
+      vireo::launcher::StateFiles(options.state_dir), std::chrono::seconds(options.wait_seconds));
+  if (!status.ok()) std::fprintf(stderr, "not waiting any more: %s\n", status.message().c_str());
   return 0;
 }
 
@@ -141,6 +150,8 @@ int main(int argc, char** argv) {
       return vireo::launcher::RunPortRelay(options->port);
     case Subcommand::kProbe:
       return Probe(*options);
+    case Subcommand::kWaitRunning:
+      return WaitRunning(*options);
     case Subcommand::kWarmCache:
       return WarmCache(*options);
     case Subcommand::kAccelProbe:

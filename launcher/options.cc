@@ -29,6 +29,7 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
                                              contract::kFlagStateDir,
                                              contract::kFlagEmulation,
                                              contract::kFlagGracePeriodSeconds,
+                                             contract::kFlagPostStartHook,
                                              "root",
                                              "libvirt-uri",
                                              "network",
@@ -38,6 +39,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
   static const std::set<std::string> kVnc = {contract::kFlagStateDir, "root"};
   static const std::set<std::string> kForward = {contract::kFlagPort};
   static const std::set<std::string> kProbe = {contract::kFlagStateDir, "root"};
+  static const std::set<std::string> kWaitRunning = {contract::kFlagStateDir, "root",
+                                                     contract::kFlagWaitSeconds};
   static const std::set<std::string> kWarmCache = {"out", "root", "log-level", "without-kvm"};
   static const std::set<std::string> kAccelProbe = {
       contract::kFlagStateDir, "root", "termination-log", "log-level", contract::kFlagCopyToolsTo};
@@ -57,6 +60,8 @@ const std::set<std::string>& FlagsOf(Subcommand subcommand) {
       return kForward;
     case Subcommand::kProbe:
       return kProbe;
+    case Subcommand::kWaitRunning:
+      return kWaitRunning;
     case Subcommand::kWarmCache:
       return kWarmCache;
     case Subcommand::kAccelProbe:
@@ -161,6 +166,11 @@ std::vector<base::Flag> AllFlags(Options* o) {
               }
               return Status::Ok();
             }),
+      base::Flag{contract::kFlagPostStartHook, 0, true,
+                 [o](const std::string&, const std::string& v) {
+                   o->post_start_hook = v == "true";
+                   return Status::Ok();
+                 }},
       base::Flag{"without-kvm", 0, true,
                  [o](const std::string&, const std::string& v) {
                    o->without_kvm = v == "true";
@@ -198,6 +208,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kForward;
   } else if (command == "probe") {
     options.subcommand = Subcommand::kProbe;
+  } else if (command == contract::kWaitRunning) {
+    options.subcommand = Subcommand::kWaitRunning;
   } else if (command == "warm-cache") {
     options.subcommand = Subcommand::kWarmCache;
   } else if (command == "accel-probe") {
@@ -206,8 +218,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, const Environ
     options.subcommand = Subcommand::kImport;
   } else {
     return Invalid("unknown subcommand \"" + command +
-                   "\"; expected run, console, vnc, forward, probe, warm-cache, accel-probe "
-                   "or import (see --help)");
+                   "\"; expected run, console, vnc, forward, probe, wait-running, warm-cache, "
+                   "accel-probe or import (see --help)");
   }
   if (auto it = env.find(kRootEnv); it != env.end()) options.root = it->second;
 
@@ -279,6 +291,8 @@ Flags:
                                 /dev/kvm can be opened (default auto)
   --grace-period-seconds N|unbounded
                                 ACPI shutdown time after SIGTERM (default 30)
+  --post-start-hook             the container's postStart hook is `wait-running`:
+                                on exit, let it return first (up to 2 s)
   --root DIR                    prefix of every pod path (volumes, container disks,
                                 image files); env VIREO_ROOT; default none
   --libvirt-uri URI             use a libvirt daemon at URI instead of the embedded
@@ -334,6 +348,19 @@ Exits 0 while the domain runs, 1 otherwise (the pod's readiness probe).
 Flags:
   --state-dir DIR      the launcher's state dir (default <root>/var/run/vireo/state)
   --root DIR           prefix of every pod path; env VIREO_ROOT
+)";
+    case Subcommand::kWaitRunning:
+      return R"(Usage: vireo-launcher wait-running [flags]
+
+Waits until the domain runs, the launcher exits, or --wait-seconds pass, and
+exits 0 in every case, saying on stderr why it stopped waiting when the
+domain does not run (the pod's postStart hook: a hook that fails has the
+kubelet kill the container).
+
+Flags:
+  --state-dir DIR      the launcher's state dir (default <root>/var/run/vireo/state)
+  --root DIR           prefix of every pod path; env VIREO_ROOT
+  --wait-seconds N     wait at most this long (default 0: look once)
 )";
     case Subcommand::kWarmCache:
       return R"(Usage: vireo-launcher warm-cache [flags]
@@ -401,6 +428,7 @@ Subcommands:
   vnc          attach stdin/stdout to the guest's VNC display
   forward      attach stdin/stdout to a TCP port of the guest
   probe        exit 0 while the domain runs (readiness)
+  wait-running wait for the domain to run (the pod's postStart hook)
   warm-cache   pre-populate libvirt's QEMU capabilities cache (image build)
   accel-probe  decide KVM or TCG with a short boot under KVM (the pod's
                init container with --emulation=auto)

@@ -1,5 +1,5 @@
 // vireo-launcher's command line: the subcommands (run, console, vnc, forward,
-// probe, warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help
+// probe, wait-running, warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help
 // texts.
 #pragma once
 
@@ -26,6 +26,7 @@ enum class Subcommand {
   kVnc,
   kForward,
   kProbe,
+  kWaitRunning,
   kWarmCache,
   kAccelProbe,
   kImport
@@ -45,12 +46,16 @@ struct Options {
   // kGraceUnbounded ("unbounded"): never, whoever sent SIGTERM ends us (the
   // kubelet, at the end of the pod's deletion grace period).
   int64_t grace_period_seconds = 30;
+  // run: --post-start-hook, the pod runs `wait-running` as the container's
+  // postStart hook (readiness.h: ReleaseWaiter).
+  bool post_start_hook = false;
   // run: --network passt|slirp, how the guest reaches the pod network.
   UserNetBackend network = UserNetBackend::kPasstProcess;
   // run: empty = libvirt's embedded QEMU driver under the state dir; else the
   // URI of a libvirt daemon (kept for the driver comparison in bench/).
   std::string libvirt_uri;
-  // console: how long to wait for console.sock to appear.
+  // console: how long to wait for console.sock to appear; wait-running: for
+  // the domain to run.
   int64_t wait_seconds = 0;
   // forward: the TCP port on the pod's loopback (1-65535).
   int port = 0;

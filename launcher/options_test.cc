@@ -116,6 +116,22 @@ TEST(OptionsTest, AccelProbe) {
   EXPECT_THAT(HelpText(Subcommand::kHelp), HasSubstr("accel-probe"));
 }
 
+// The launcher container's postStart hook, and run knowing of it.
+TEST(OptionsTest, WaitRunningAndThePostStartHook) {
+  auto hook = ParseOptions({"wait-running", "--wait-seconds", "60"}, {{"VIREO_ROOT", "/r"}});
+  ASSERT_TRUE(hook.ok()) << hook.status().ToString();
+  EXPECT_EQ(hook->subcommand, Subcommand::kWaitRunning);
+  EXPECT_EQ(hook->wait_seconds, 60);
+  EXPECT_EQ(hook->state_dir, "/r/var/run/vireo/state");
+  EXPECT_THAT(ParseOptions({"wait-running", "--wait-seconds", "soon"}, {}).status().message(),
+              HasSubstr("--wait-seconds"));
+  EXPECT_FALSE(ParseOptions({"wait-running", "--post-start-hook"}, {}).ok());
+  EXPECT_FALSE(ParseOptions({"run"}, {})->post_start_hook);
+  EXPECT_TRUE(ParseOptions({"run", "--post-start-hook"}, {})->post_start_hook);
+  EXPECT_THAT(HelpText(Subcommand::kWaitRunning), HasSubstr("exits 0 in every case"));
+  EXPECT_THAT(HelpText(Subcommand::kHelp), HasSubstr("wait-running"));
+}
+
 TEST(OptionsTest, HelpAnywhere) {
   EXPECT_EQ(ParseOptions({}, {})->subcommand, Subcommand::kHelp);
   auto sub = ParseOptions({"run", "--help"}, {});

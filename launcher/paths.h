@@ -74,6 +74,11 @@ class StateFiles {
   // Present while the domain runs: "<launcher pid> <qemu pid>\n". `probe`
   // reads it.
   std::string ReadyFile() const { return File("ready"); }
+  // The pod's postStart hook (`wait-running`): "<its pid>\n". The
+  // launcher, exiting, lets it return first.
+  std::string WaiterFile() const { return File("wait-running.pid"); }
+  // Written by the launcher as it exits: a waiting hook stops waiting.
+  std::string ExitingFile() const { return File("exiting"); }
   // The QEMU pid of the current (or a stale) launcher, for orphan cleanup.
   std::string QemuPidFile() const { return File("qemu.pid"); }
   // libvirt's embedded driver root (qemu:///embed?root=...).

@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 
+#include "launcher/paths.h"
 #include "lib/base/status.h"
 
 namespace vireo::launcher {
@@ -19,5 +21,19 @@ void ClearReady(const std::string& ready_file);
 // `probe`: ok while the file exists and both processes it names are alive;
 // otherwise the Status says why (for the probe's output).
 base::Status CheckReady(const std::string& ready_file);
+
+// `wait-running`, the pod's postStart hook: the kubelet reports the launcher
+// container running only once the hook returns, and runs the readiness
+// probe at once then, so the pod turns ready as the domain starts instead
+// of at the probe's next period. Waits until the domain runs (Ok), the
+// launcher says it is exiting, or `limit` passes (the Status says which).
+// Records its pid in the WaiterFile first.
+base::Status WaitReady(const StateFiles& state, std::chrono::milliseconds limit);
+
+// The launcher's last step: a hook still waiting is told to return, and
+// given up to `limit` to be gone before the container's PID 1 ends (which
+// would kill it, and the kubelet would count the hook failed). `hook`: the
+// pod has one (run --post-start-hook), so one not seen yet is waited for too.
+void ReleaseWaiter(const StateFiles& state, bool hook, std::chrono::milliseconds limit);
 
 }  // namespace vireo::launcher

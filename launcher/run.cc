@@ -26,6 +26,7 @@
 #include "launcher/orphan_guard.h"
 #include "launcher/passt.h"
 #include "launcher/paths.h"
+#include "launcher/readiness.h"
 #include "launcher/storage/volumes.h"
 #include "launcher/supervisor.h"
 #include "lib/api/codec.h"
@@ -126,6 +127,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   std::error_code ec;
   std::filesystem::create_directories(state.dir(), ec);
   if (ec) return Finish(kExitInternal, "create state dir " + state.dir() + ": " + ec.message());
+  // What an earlier launcher on this state dir said as it exited.
+  unlink(state.ExitingFile().c_str());
 
   // An earlier launcher on this state dir may have died leaving QEMU behind.
   if (auto killed = KillRecordedQemu(state.QemuPidFile()); !killed.ok()) {
@@ -324,6 +327,9 @@ int RunLauncher(const Options& options) {
   if (!signal_fd.ok()) return Finish(kExitInternal, signal_fd.status().message());
   int code = Run(options, *signal_fd, *guardian);
   close(*signal_fd);
+  // The pod's postStart hook may still wait for a domain that never ran; it
+  // must return before this process's parent, the container's PID 1, ends.
+  ReleaseWaiter(StateFiles(options.state_dir), options.post_start_hook, std::chrono::seconds(2));
   return code;
 }
 

@@ -322,7 +322,7 @@ TEST(LauncherPod, CommandFollowsTheContract) {
   for (EmulationMode mode : {EmulationMode::kAuto, EmulationMode::kOn, EmulationMode::kOff}) {
     const Json pod = Render(vmi, Config(mode));
     const Json& command = Launcher(pod).at("command");
-    ASSERT_EQ(command.size(), 9u);
+    ASSERT_EQ(command.size(), 10u);
     const std::vector<std::string> want = {"vireo-launcher",
                                            "run",
                                            "--vmi",
@@ -331,7 +331,8 @@ TEST(LauncherPod, CommandFollowsTheContract) {
                                            "/var/run/vireo/state",
                                            std::string("--emulation=") + EmulationModeName(mode),
                                            "--grace-period-seconds",
-                                           "0"};
+                                           "0",
+                                           "--post-start-hook"};
     for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(command.at(i).get<std::string>(), want[i]);
     // cirros asks for 0 s: the pod still gets the margin to destroy and exit.
     EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 15);
@@ -501,7 +502,7 @@ TEST(LauncherPod, GracePeriodIsTheKubeletsUnlessZero) {
   vmi.spec.termination_grace_period_seconds = 60;
   const Json pod = Render(vmi, Config(EmulationMode::kOn));
   const Json& command = Launcher(pod).at("command");
-  EXPECT_EQ(command.at(command.size() - 1).get<std::string>(), "unbounded");
+  EXPECT_EQ(command.at(command.size() - 2).get<std::string>(), "unbounded");
   EXPECT_EQ(base::GetInt(pod, "spec.terminationGracePeriodSeconds"), 75);
 }
 

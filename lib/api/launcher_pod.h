@@ -92,11 +92,12 @@ bool GuestClaimsMetricsPort(const VirtualMachineInstanceSpec& spec);
 // ------------------------------------------------------ the command line
 
 inline constexpr char kBinary[] = "vireo-launcher";
-// Subcommands the pod runs: the guest, the readiness probe, the KVM probe
-// (init container), and what virtctl execs: the console, the VNC display and
-// a guest's TCP port.
+// Subcommands the pod runs: the guest, the readiness probe, the postStart
+// hook that waits for the domain, the KVM probe (init container), and what
+// virtctl execs: the console, the VNC display and a guest's TCP port.
 inline constexpr char kRun[] = "run";
 inline constexpr char kProbe[] = "probe";
+inline constexpr char kWaitRunning[] = "wait-running";
 inline constexpr char kAccelProbe[] = "accel-probe";
 inline constexpr char kConsole[] = "console";
 inline constexpr char kVnc[] = "vnc";
@@ -104,10 +105,13 @@ inline constexpr char kForward[] = "forward";
 
 // Flag names, without the leading "--".
 inline constexpr char kFlagVmi[] = "vmi";                                  // run
-inline constexpr char kFlagStateDir[] = "state-dir";                       // all four
+inline constexpr char kFlagStateDir[] = "state-dir";                       // all but forward
 inline constexpr char kFlagEmulation[] = "emulation";                      // run
 inline constexpr char kFlagGracePeriodSeconds[] = "grace-period-seconds";  // run
-inline constexpr char kFlagWaitSeconds[] = "wait-seconds";                 // console
+inline constexpr char kFlagWaitSeconds[] = "wait-seconds";  // console, wait-running
+// run: the container's postStart hook is wait-running (it must return
+// before the launcher's exit ends the container).
+inline constexpr char kFlagPostStartHook[] = "post-start-hook";
 inline constexpr char kFlagPort[] = "port";                                // forward
 // accel-probe: also copy the launcher image's static busybox
 // (kBusyboxInLauncherImage) into this directory (kToolsDir), so a pod with

@@ -193,6 +193,14 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
   const launcher::Options probe = Parse(
       Strings(base::Find(*launcher, "readinessProbe.exec.command")), launcher::Subcommand::kProbe);
   EXPECT_EQ(probe.state_dir, run.state_dir);
+  // The postStart hook waits for the domain in the same state dir, and the
+  // launcher knows of it, so it lets a waiting hook return before it exits.
+  const launcher::Options hook =
+      Parse(Strings(base::Find(*launcher, "lifecycle.postStart.exec.command")),
+            launcher::Subcommand::kWaitRunning);
+  EXPECT_EQ(hook.state_dir, run.state_dir);
+  EXPECT_GT(hook.wait_seconds, 0);
+  EXPECT_TRUE(run.post_start_hook);
   if (const Json* accel = Named(pod, "initContainers", contract::kAccelProbeContainer)) {
     const launcher::Options options = Parse(CommandLine(*accel), launcher::Subcommand::kAccelProbe);
     EXPECT_EQ(options.state_dir, run.state_dir);

@@ -84,9 +84,17 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
   const std::string image_sha = Sha256(image);
 
-  // First life: boot, console, cloud-init, writes, SIGTERM.
+  // First life: boot, console, cloud-init, writes, SIGTERM. The pod's
+  // postStart hook returns as the domain runs.
   {
-    auto launcher = pod.StartLauncher(WithGrace(60));
+    auto hook = pod.StartPostStartHook();
+    TestPod::Launch launch = WithGrace(60);
+    launch.extra_args.push_back("--post-start-hook");
+    auto launcher = pod.StartLauncher(launch);
+    ASSERT_EQ(hook->Wait(120s), 0) << Diagnostics(*launcher, pod);
+    EXPECT_EQ(pod.Probe(), 0);
+    hook->JoinOutput();
+    EXPECT_EQ(hook->Stderr(), "");
     ASSERT_TRUE(pod.WaitReady(*launcher)) << Diagnostics(*launcher, pod);
     auto console = pod.AttachConsole();
     ASSERT_TRUE(console->WaitForStdout(kReadyMarker, 120s)) << Diagnostics(*launcher, pod);

@@ -391,6 +391,11 @@ std::unique_ptr<Process> TestPod::AttachConsole() {
       std::vector<std::string>{LauncherBinary(), "console", "--state-dir", StateDir()});
 }
 
+std::unique_ptr<Process> TestPod::StartPostStartHook() {
+  return std::make_unique<Process>(std::vector<std::string>{
+      LauncherBinary(), "wait-running", "--state-dir", StateDir(), "--wait-seconds", "120"});
+}
+
 int TestPod::Probe() {
   return RunCommand({LauncherBinary(), "probe", "--state-dir", StateDir()}).exit_code;
 }

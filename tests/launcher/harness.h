@@ -145,6 +145,9 @@ class TestPod {
   std::unique_ptr<Process> StartLauncher() { return StartLauncher(Launch{}); }
   // `vireo-launcher console`, as virtctl console would exec it.
   std::unique_ptr<Process> AttachConsole();
+  // `vireo-launcher wait-running`, as the kubelet runs the pod's postStart
+  // hook (the launcher then needs --post-start-hook in extra_args).
+  std::unique_ptr<Process> StartPostStartHook();
   // `vireo-launcher probe`: its exit code.
   int Probe();
   // Polls probe until it passes (or `launcher` exits); returns whether it did.

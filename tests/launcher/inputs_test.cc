@@ -91,6 +91,23 @@ TEST_F(LauncherInputsTest, DiskImageLargerThanItsVolume) {
   EXPECT_THAT(err, HasSubstr("larger than its volume"));
 }
 
+// A start that fails lets the pod's postStart hook return before the
+// launcher ends: in a container the launcher's end would kill the hook, and
+// the kubelet would report the hook failed beside the launcher's message.
+TEST_F(LauncherInputsTest, AFailedStartLetsThePostStartHookReturnFirst) {
+  pod_.AddContainerDisk("rootdisk");
+  pod_.WriteVmi("missing", kRootAndData, kRootAndDataDisks);  // no volumes/data directory
+  auto hook = pod_.StartPostStartHook();
+  TestPod::Launch launch;
+  launch.extra_args = {"--post-start-hook"};
+  auto launcher = pod_.StartLauncher(launch);
+  EXPECT_EQ(launcher->Wait(120s), 4);
+  // Ended (a zombie, not reaped yet) before the launcher did.
+  EXPECT_EQ(hook->Wait(0ms), 0);
+  hook->JoinOutput();
+  EXPECT_THAT(hook->Stderr(), HasSubstr("the launcher is exiting"));
+}
+
 TEST_F(LauncherInputsTest, CorruptQcow2) {
   std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
   // A qcow2 header whose fields are garbage.
