@@ -111,10 +111,9 @@ class Store {
   // where list pages and events are parsed and freed: among them, each small
   // entry would pin a page of freed memory. Its chunks stop growing at 512
   // blocks: libstdc++ doubles them up to 16,384 by default, and a fleet's
-  // last chunk stood half empty.
+  // last chunk stood half empty. GUARDED_BY(mu_): unsynchronized.
   std::pmr::unsynchronized_pool_resource pool_{
       std::pmr::pool_options{.max_blocks_per_chunk = 512, .largest_required_pool_block = 0}};
-  // GUARDED_BY(mu_)
   Objects objects_{&pool_};                            // GUARDED_BY(mu_)
   std::map<std::string, Index, std::less<>> indexes_;  // GUARDED_BY(mu_)
 };
