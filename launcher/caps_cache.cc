@@ -170,6 +170,23 @@ std::string RefreshCapsStamps(std::string xml, const CapsStamps& stamps) {
   return ReplaceElement(std::move(xml), "selfctime", stamps.self_ctime);
 }
 
+std::string WithoutPerPropertyCpuRead(std::string xml) {
+  static constexpr std::string_view kFlag = "<flag name='cpu-unavailable-features'/>";
+  const size_t at = xml.find(kFlag);
+  if (at == std::string::npos) return xml;
+  // The flag's whole line: indentation before, newline after.
+  size_t begin = at;
+  while (begin > 0 && xml[begin - 1] == ' ') --begin;
+  size_t end = at + kFlag.size();
+  if (end < xml.size() && xml[end] == '\n') ++end;
+  return xml.erase(begin, end - begin);
+}
+
+bool QuickCpuReadFits(const std::string& domain_xml) {
+  // <hyperv>, and the hypervclock timer (QEMU's hv-time).
+  return domain_xml.find("hyperv") == std::string::npos;
+}
+
 std::string CachedEmulator(const std::string& xml) {
   size_t start = xml.find("<emulator>");
   if (start == std::string::npos) return "";
@@ -179,7 +196,8 @@ std::string CachedEmulator(const std::string& xml) {
 }
 
 Result<SeededCaps> SeedCapabilitiesCache(const std::string& image_dir,
-                                         const std::string& libvirt_root, CapsVariant variant) {
+                                         const std::string& libvirt_root, CapsVariant variant,
+                                         bool quick_cpu_read) {
   std::string from = image_dir + "/" + CapsVariantName(variant);
   std::error_code ec;
   SeededCaps seeded;
@@ -205,7 +223,9 @@ Result<SeededCaps> SeedCapabilitiesCache(const std::string& image_dir,
     if (emulator.empty() || stat(emulator.c_str(), &st) != 0) continue;  // not on this image
     stamps.qemu_ctime = st.st_ctime;
     std::string target = to + "/" + entry.path().filename().string();
-    if (Status s = WriteAll(target, RefreshCapsStamps(std::move(*xml), stamps)); !s.ok()) return s;
+    std::string text = RefreshCapsStamps(std::move(*xml), stamps);
+    if (quick_cpu_read) text = WithoutPerPropertyCpuRead(std::move(text));
+    if (Status s = WriteAll(target, text); !s.ok()) return s;
     seeded.files.push_back({target, MtimeNs(target)});
   }
   return seeded;

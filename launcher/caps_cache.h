@@ -44,6 +44,22 @@ struct CapsStamps {
 // The cache file's text with those three stamps replaced (pure).
 std::string RefreshCapsStamps(std::string xml, const CapsStamps& stamps);
 
+// The cache file's text without the `cpu-unavailable-features` flag (pure).
+// With it, libvirt 9.0 reads the started guest's CPU back one QOM property
+// at a time, about 400 monitor calls and a quarter of a second on every
+// start (docs/launcher.md, "The capabilities cache"); without it, through
+// the x86 CPU's `feature-words` and `filtered-features`, two calls, which
+// QEMU 7.2 still has. Those words leave out the Hyper-V enlightenments, so
+// a domain that asks for any (<hyperv>, the hypervclock timer) keeps the
+// flag: libvirt would find them missing and refuse to start it. libvirt's
+// only other use of the flag at start refuses MSR features named in the
+// domain's <cpu>, which the launcher never names.
+std::string WithoutPerPropertyCpuRead(std::string xml);
+
+// Whether a domain may start with WithoutPerPropertyCpuRead's cache: it
+// names no Hyper-V enlightenment (pure, on the domain XML).
+bool QuickCpuReadFits(const std::string& domain_xml);
+
 // The <emulator> path a cache file is for; empty if none.
 std::string CachedEmulator(const std::string& xml);
 
@@ -59,11 +75,12 @@ struct SeededCaps {
 };
 
 // Copies <image_dir>/<variant>/*.xml into the embedded driver's cache under
-// `libvirt_root`, stamps refreshed for this machine. No files when the image
-// has none (libvirt will then probe, slowly).
+// `libvirt_root`, stamps refreshed for this machine, and with `quick_cpu_read`
+// through WithoutPerPropertyCpuRead. No files when the image has none
+// (libvirt will then probe, slowly).
 base::Result<SeededCaps> SeedCapabilitiesCache(const std::string& image_dir,
-                                               const std::string& libvirt_root,
-                                               CapsVariant variant);
+                                               const std::string& libvirt_root, CapsVariant variant,
+                                               bool quick_cpu_read);
 
 // What became of the seeded cache once libvirt has loaded its capabilities
 // (the embedded driver does when it is opened): "used" (every seeded file is

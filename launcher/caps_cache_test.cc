@@ -1,5 +1,6 @@
 // The capabilities-cache stamp refresh: only the three unpack-time stamps
-// change, everything host-specific stays; and the seeded files' fate.
+// change, everything host-specific stays; the flag the seeded files leave
+// out; and the seeded files' fate.
 #include "launcher/caps_cache.h"
 
 #include <fcntl.h>
@@ -9,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 namespace vireo::launcher {
 namespace {
@@ -42,6 +45,27 @@ TEST(CapsCacheTest, MissingElementsLeaveTheTextAlone) {
   EXPECT_EQ(RefreshCapsStamps("<qemuCaps/>", CapsStamps{1, 2, 3}), "<qemuCaps/>");
 }
 
+TEST(CapsCacheTest, TheCpuUnavailableFeaturesFlagGoesWithItsLine) {
+  const std::string xml =
+      "<qemuCaps>\n"
+      "  <flag name='x86-max-cpu'/>\n"
+      "  <flag name='cpu-unavailable-features'/>\n"
+      "  <flag name='canonical-cpu-features'/>\n"
+      "</qemuCaps>\n";
+  EXPECT_EQ(WithoutPerPropertyCpuRead(xml),
+            "<qemuCaps>\n"
+            "  <flag name='x86-max-cpu'/>\n"
+            "  <flag name='canonical-cpu-features'/>\n"
+            "</qemuCaps>\n");
+  EXPECT_EQ(WithoutPerPropertyCpuRead(kCache), kCache);
+}
+
+TEST(CapsCacheTest, QuickCpuReadOnlyWithoutHypervEnlightenments) {
+  EXPECT_TRUE(QuickCpuReadFits("<domain><features><acpi/></features></domain>"));
+  EXPECT_FALSE(QuickCpuReadFits("<features><hyperv mode='custom'><relaxed state='on'/>"));
+  EXPECT_FALSE(QuickCpuReadFits("<clock offset='utc'><timer name='hypervclock' present='yes'/>"));
+}
+
 TEST(CapsCacheTest, CachedEmulator) {
   EXPECT_EQ(CachedEmulator(kCache), "/usr/bin/qemu-system-x86_64");
   EXPECT_EQ(CachedEmulator("<qemuCaps/>"), "");
@@ -58,19 +82,35 @@ TEST(CapsCacheTest, SeededOutcomeTellsUsedFromProbed) {
   fs::create_directories(dir + "/image/tcg");
   std::ofstream(dir + "/image/tcg/x86_64.xml")
       << "<qemuCaps>\n  <emulator>/bin/sh</emulator>\n  <qemuctime>1</qemuctime>\n"
-         "  <selfctime>2</selfctime>\n</qemuCaps>\n";
+         "  <selfctime>2</selfctime>\n  <flag name='cpu-unavailable-features'/>\n</qemuCaps>\n";
 
-  auto none = SeedCapabilitiesCache(dir + "/image", dir + "/root-none", CapsVariant::kKvm);
+  auto none = SeedCapabilitiesCache(dir + "/image", dir + "/root-none", CapsVariant::kKvm, true);
   ASSERT_TRUE(none.ok()) << none.status().ToString();
   EXPECT_TRUE(none->files.empty());
   EXPECT_STREQ(SeededCapsOutcome(*none), "none");
 
-  auto seeded = SeedCapabilitiesCache(dir + "/image", dir + "/root", CapsVariant::kTcg);
+  // A domain with Hyper-V enlightenments keeps the flag.
+  auto kept = SeedCapabilitiesCache(dir + "/image", dir + "/root-hv", CapsVariant::kTcg, false);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(kept->files.size(), 1u);
+  {
+    std::ifstream in(kept->files[0].path);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("<flag name='cpu-unavailable-features'/>"), std::string::npos) << text;
+  }
+
+  auto seeded = SeedCapabilitiesCache(dir + "/image", dir + "/root", CapsVariant::kTcg, true);
   ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
   ASSERT_EQ(seeded->files.size(), 1u);
   const std::string file = seeded->files[0].path;
   EXPECT_EQ(file, dir + "/root/cache/qemu/capabilities/x86_64.xml");
   EXPECT_STREQ(SeededCapsOutcome(*seeded), "used");
+  // Seeded without the flag that makes every start read the guest's CPU
+  // property by property.
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("cpu-unavailable-features"), std::string::npos) << text;
+  EXPECT_NE(text.find("<emulator>/bin/sh</emulator>"), std::string::npos) << text;
 
   // libvirt's own file in its place: another modification time (set
   // explicitly, so a coarse clock cannot hide it).

@@ -199,7 +199,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
           {{"vmi", vmi_key}});
       variant = CapsVariant::kTcg;
     }
-    auto seeded = SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant);
+    auto seeded =
+        SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant, QuickCpuReadFits(*xml));
     if (seeded.ok()) seeded_caps = std::move(*seeded);
     caps_variant = variant;
     if (!seeded.ok() || seeded_caps.files.empty()) {
@@ -269,7 +270,11 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     base::Log(probed ? base::LogLevel::kWarn : base::LogLevel::kInfo,
               probed ? "libvirt rejected the image's QEMU capabilities cache and probed QEMU (slow)"
                      : "QEMU capabilities from the image's cache",
-              {{"vmi", vmi_key}, {"variant", CapsVariantName(caps_variant)}, {"cache", outcome}});
+              {{"vmi", vmi_key},
+               {"variant", CapsVariantName(caps_variant)},
+               {"cache", outcome},
+               // How libvirt reads the started guest's CPU back (caps_cache.h).
+               {"guestCpuRead", QuickCpuReadFits(*xml) ? "feature-words" : "per-property"}});
     if (Status s = WriteTextFile(state.File("caps-cache"), outcome + "\n"); !s.ok()) {
       base::LogWarn("cannot record the capabilities cache outcome", {{"error", s.message()}});
     }
