@@ -183,8 +183,10 @@ std::string WithoutPerPropertyCpuRead(std::string xml) {
 }
 
 bool QuickCpuReadFits(const std::string& domain_xml) {
-  // <hyperv>, and the hypervclock timer (QEMU's hv-time).
-  return domain_xml.find("hyperv") == std::string::npos;
+  // <hyperv>, and the hypervclock timer (QEMU's hv-time); the converter
+  // quotes attributes with '.
+  return domain_xml.find("<hyperv") == std::string::npos &&
+         domain_xml.find("name='hypervclock'") == std::string::npos;
 }
 
 std::string CachedEmulator(const std::string& xml) {

@@ -47,7 +47,8 @@ std::string RefreshCapsStamps(std::string xml, const CapsStamps& stamps);
 // The cache file's text without the `cpu-unavailable-features` flag (pure).
 // With it, libvirt 9.0 reads the started guest's CPU back one QOM property
 // at a time, about 400 monitor calls and a quarter of a second on every
-// start (docs/launcher.md, "The capabilities cache"); without it, through
+// start (docs/launcher.md, "QEMU's capabilities, off the start path");
+// without it, through
 // the x86 CPU's `feature-words` and `filtered-features`, two calls, which
 // QEMU 7.2 still has. Those words leave out the Hyper-V enlightenments, so
 // a domain that asks for any (<hyperv>, the hypervclock timer) keeps the

@@ -62,6 +62,8 @@ TEST(CapsCacheTest, TheCpuUnavailableFeaturesFlagGoesWithItsLine) {
 
 TEST(CapsCacheTest, QuickCpuReadOnlyWithoutHypervEnlightenments) {
   EXPECT_TRUE(QuickCpuReadFits("<domain><features><acpi/></features></domain>"));
+  // A name or a path that says hyperv is not an enlightenment.
+  EXPECT_TRUE(QuickCpuReadFits("<domain><name>ns_hyperv-test</name></domain>"));
   EXPECT_FALSE(QuickCpuReadFits("<features><hyperv mode='custom'><relaxed state='on'/>"));
   EXPECT_FALSE(QuickCpuReadFits("<clock offset='utc'><timer name='hypervclock' present='yes'/>"));
 }

@@ -1,6 +1,6 @@
 // vireo-launcher's command line: the subcommands (run, console, vnc, forward,
-// probe, wait-running, warm-cache, accel-probe, import), their flags and environment fallbacks, and the --help
-// texts.
+// probe, wait-running, warm-cache, accel-probe, import), their flags and
+// environment fallbacks, and the --help texts.
 #pragma once
 
 #include <cstdint>

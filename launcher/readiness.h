@@ -1,7 +1,8 @@
 // The readiness answer the pod's exec probe reads: a file in the state dir,
 // present while the domain runs (written and removed on libvirt's lifecycle
 // events), naming the launcher and QEMU so a file left by a dead launcher
-// does not count.
+// does not count. And the container's postStart hook, which waits for it,
+// with the launcher's side of that hook as it exits.
 #pragma once
 
 #include <sys/types.h>
@@ -27,13 +28,22 @@ base::Status CheckReady(const std::string& ready_file);
 // probe at once then, so the pod turns ready as the domain starts instead
 // of at the probe's next period. Waits until the domain runs (Ok), the
 // launcher says it is exiting, or `limit` passes (the Status says which).
-// Records its pid in the WaiterFile first.
+// First records itself in the WaiterFile ("<pid> <start time>").
 base::Status WaitReady(const StateFiles& state, std::chrono::milliseconds limit);
 
-// The launcher's last step: a hook still waiting is told to return, and
-// given up to `limit` to be gone before the container's PID 1 ends (which
-// would kill it, and the kubelet would count the hook failed). `hook`: the
-// pod has one (run --post-start-hook), so one not seen yet is waited for too.
+// How long an exiting launcher gives the hook (ReleaseWaiter's `limit`).
+inline constexpr std::chrono::seconds kHookReleaseLimit{2};
+
+// The launcher's first step on a state dir: what an earlier launcher's exit
+// and an ended hook left there goes (a hook recorded and alive stays).
+void ClearStaleWaiterFiles(const StateFiles& state);
+
+// The launcher's last step: a hook still waiting is told to return (the
+// ExitingFile names this process, so an earlier launcher's file does not
+// count), and given up to `limit` to be gone before the container's PID 1
+// ends (which would kill it, and the kubelet would count the hook failed).
+// `hook`: the pod has one (run --post-start-hook), so one not recorded yet
+// is waited for too. Says in the log when the limit passed.
 void ReleaseWaiter(const StateFiles& state, bool hook, std::chrono::milliseconds limit);
 
 }  // namespace vireo::launcher

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include "launcher/orphan_guard.h"
+
 namespace vireo::launcher {
 namespace {
 
@@ -47,7 +49,11 @@ class ReadinessTest : public ::testing::Test {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
   }
-  void RecordWaiter(pid_t pid) { std::ofstream(state().WaiterFile()) << pid << "\n"; }
+  // As the hook records itself: "<pid> <start time>".
+  void RecordWaiter(pid_t pid, unsigned long long start) {
+    std::ofstream(state().WaiterFile()) << pid << " " << start << "\n";
+  }
+  void RecordWaiter(pid_t pid) { RecordWaiter(pid, ProcessStartTime(pid)); }
 
   StateFiles state() const { return StateFiles(dir_); }
   std::string dir_;
@@ -77,7 +83,8 @@ TEST_F(ReadinessTest, WaitEndsWhenTheDomainRuns) {
   EXPECT_TRUE(waited.ok()) << waited.ToString();
   EXPECT_LT(Clock::now() - start, milliseconds(5000));
   // It said who it is, for the launcher's exit.
-  EXPECT_EQ(Read(state().WaiterFile()), std::to_string(getpid()) + "\n");
+  EXPECT_EQ(Read(state().WaiterFile()),
+            std::to_string(getpid()) + " " + std::to_string(ProcessStartTime(getpid())) + "\n");
 }
 
 TEST_F(ReadinessTest, WaitEndsWhenTheLauncherExits) {
@@ -135,11 +142,54 @@ TEST_F(ReadinessTest, ExitStopsWaitingForAHookAtTheLimit) {
 
 TEST_F(ReadinessTest, AHookThatEndedLongAgoCostsNothing) {
   const pid_t hook = Child(milliseconds(0));
+  const unsigned long long started = ProcessStartTime(hook);
   Reap(hook);
-  RecordWaiter(hook);
+  RecordWaiter(hook, started);
   const Clock::time_point start = Clock::now();
   ReleaseWaiter(state(), /*hook=*/true, milliseconds(2000));
   EXPECT_LT(Clock::now() - start, milliseconds(1000));
+}
+
+TEST_F(ReadinessTest, ExitWaitsForAHookThatRecordsItselfLate) {
+  const pid_t hook = Child(milliseconds(400));
+  std::thread kubelet([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    RecordWaiter(hook);
+  });
+  const Clock::time_point start = Clock::now();
+  ReleaseWaiter(state(), /*hook=*/true, milliseconds(5000));
+  const auto took = Clock::now() - start;
+  kubelet.join();
+  Reap(hook);
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, milliseconds(4000));
+}
+
+// A pid taken over by another process is not the hook.
+TEST_F(ReadinessTest, ARecordWithAnotherStartTimeIsNotTheHook) {
+  RecordWaiter(getpid(), ProcessStartTime(getpid()) + 1);
+  const Clock::time_point start = Clock::now();
+  ReleaseWaiter(state(), /*hook=*/true, milliseconds(2000));
+  EXPECT_LT(Clock::now() - start, milliseconds(1000));
+}
+
+// What an earlier launcher on the same state dir left: its exit does not
+// end a new hook's wait, and its hook's record goes.
+TEST_F(ReadinessTest, AnEarlierLaunchersFilesDoNotCount) {
+  const pid_t earlier = Child(milliseconds(0));
+  const unsigned long long started = ProcessStartTime(earlier);
+  Reap(earlier);
+  std::ofstream(state().ExitingFile()) << earlier << " " << started << "\n";
+  EXPECT_EQ(WaitReady(state(), milliseconds(200)).code(), base::Code::kTimeout);
+
+  RecordWaiter(earlier, started);
+  ClearStaleWaiterFiles(state());
+  EXPECT_FALSE(Exists(state().ExitingFile()));
+  EXPECT_FALSE(Exists(state().WaiterFile()));
+  // A hook alive and recorded stays.
+  RecordWaiter(getpid());
+  ClearStaleWaiterFiles(state());
+  EXPECT_TRUE(Exists(state().WaiterFile()));
 }
 
 }  // namespace

@@ -127,8 +127,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   std::error_code ec;
   std::filesystem::create_directories(state.dir(), ec);
   if (ec) return Finish(kExitInternal, "create state dir " + state.dir() + ": " + ec.message());
-  // What an earlier launcher on this state dir said as it exited.
-  unlink(state.ExitingFile().c_str());
+  // What an earlier launcher and its postStart hook left (readiness.h).
+  ClearStaleWaiterFiles(state);
 
   // An earlier launcher on this state dir may have died leaving QEMU behind.
   if (auto killed = KillRecordedQemu(state.QemuPidFile()); !killed.ok()) {
@@ -274,7 +274,9 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
                {"variant", CapsVariantName(caps_variant)},
                {"cache", outcome},
                // How libvirt reads the started guest's CPU back (caps_cache.h).
-               {"guestCpuRead", QuickCpuReadFits(*xml) ? "feature-words" : "per-property"}});
+               // (libvirt's own cache, when it probed, keeps the flag).
+               {"guestCpuRead",
+                outcome == "used" && QuickCpuReadFits(*xml) ? "feature-words" : "per-property"}});
     if (Status s = WriteTextFile(state.File("caps-cache"), outcome + "\n"); !s.ok()) {
       base::LogWarn("cannot record the capabilities cache outcome", {{"error", s.message()}});
     }
@@ -334,7 +336,7 @@ int RunLauncher(const Options& options) {
   close(*signal_fd);
   // The pod's postStart hook may still wait for a domain that never ran; it
   // must return before this process's parent, the container's PID 1, ends.
-  ReleaseWaiter(StateFiles(options.state_dir), options.post_start_hook, std::chrono::seconds(2));
+  ReleaseWaiter(StateFiles(options.state_dir), options.post_start_hook, kHookReleaseLimit);
   return code;
 }
 

@@ -79,10 +79,6 @@ bool RunsPasst(const api::VirtualMachineInstanceSpec& spec) {
 // the VMI's failure message quotes (the copy script and the launcher print
 // why they stop).
 constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
-// How long the launcher's postStart hook waits for the domain at most: while
-// it waits the kubelet does nothing else for the pod (a deletion cancels
-// it); after it the readiness probe's period takes over.
-constexpr int kWaitRunningSeconds = 60;
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
@@ -325,7 +321,7 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   launcher["lifecycle"]["postStart"]["exec"]["command"] =
       StringArray({contract::kBinary, contract::kWaitRunning, Flag(contract::kFlagStateDir),
                    contract::kStateDir, Flag(contract::kFlagWaitSeconds),
-                   std::to_string(kWaitRunningSeconds)});
+                   std::to_string(contract::kWaitRunningSeconds)});
   launcher["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
   // passt (the pod network, launcher/passt.h) sandboxes itself in a new user
   // namespace and will not run without one; RuntimeDefault refuses an

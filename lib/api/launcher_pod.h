@@ -108,11 +108,15 @@ inline constexpr char kFlagVmi[] = "vmi";                                  // ru
 inline constexpr char kFlagStateDir[] = "state-dir";                       // all but forward
 inline constexpr char kFlagEmulation[] = "emulation";                      // run
 inline constexpr char kFlagGracePeriodSeconds[] = "grace-period-seconds";  // run
-inline constexpr char kFlagWaitSeconds[] = "wait-seconds";  // console, wait-running
+inline constexpr char kFlagWaitSeconds[] = "wait-seconds";                 // console, wait-running
+inline constexpr char kFlagPort[] = "port";                                // forward
 // run: the container's postStart hook is wait-running (it must return
 // before the launcher's exit ends the container).
 inline constexpr char kFlagPostStartHook[] = "post-start-hook";
-inline constexpr char kFlagPort[] = "port";                                // forward
+// wait-running as the postStart hook: how long it waits for the domain at
+// most. While it waits the kubelet does nothing else for the pod (a
+// deletion cancels it); after it the readiness probe's period takes over.
+inline constexpr int kWaitRunningSeconds = 60;
 // accel-probe: also copy the launcher image's static busybox
 // (kBusyboxInLauncherImage) into this directory (kToolsDir), so a pod with
 // the KVM probe and containerDisks needs no init container of its own for it.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "tests/launcher/harness.h"
 
@@ -98,6 +99,13 @@ TEST_F(LauncherInputsTest, AFailedStartLetsThePostStartHookReturnFirst) {
   pod_.AddContainerDisk("rootdisk");
   pod_.WriteVmi("missing", kRootAndData, kRootAndDataDisks);  // no volumes/data directory
   auto hook = pod_.StartPostStartHook();
+  // Waiting already (as a hook the kubelet started before the launcher
+  // failed): its record is there.
+  const std::string record = pod_.StateDir() + "/wait-running.pid";
+  for (int i = 0; i < 500 && !std::filesystem::exists(record); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(std::filesystem::exists(record)) << hook->Stderr();
   TestPod::Launch launch;
   launch.extra_args = {"--post-start-hook"};
   auto launcher = pod_.StartLauncher(launch);
