@@ -30,7 +30,8 @@ class Api:
         ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == ctx_name)
         cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
         user = next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
-        self.tmp = tempfile.mkdtemp(prefix="unsupported-fields-")
+        # The credentials only live as files while the TLS context reads them.
+        tmp = tempfile.TemporaryDirectory(prefix="vireo-t1-api-")
 
         def path(key):
             if key in cluster or key in user:
@@ -38,14 +39,15 @@ class Api:
             data = cluster.get(key + "-data") or user.get(key + "-data")
             if not data:
                 return None
-            p = os.path.join(self.tmp, key)
+            p = os.path.join(tmp.name, key)
             with open(p, "wb") as f:
                 f.write(base64.b64decode(data))
             return p
 
-        ctx_ssl = ssl.create_default_context(cafile=path("certificate-authority"))
-        if path("client-certificate"):
-            ctx_ssl.load_cert_chain(path("client-certificate"), path("client-key"))
+        with tmp:
+            ctx_ssl = ssl.create_default_context(cafile=path("certificate-authority"))
+            if path("client-certificate"):
+                ctx_ssl.load_cert_chain(path("client-certificate"), path("client-key"))
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if user.get("token"):
             self.headers["Authorization"] = "Bearer " + user["token"]
