@@ -66,4 +66,7 @@ base::Result<pid_t> ReadLibvirtQemuPid(const std::string& pid_dir, const std::st
 // /proc/<pid>/stat); 0 when there is no such process.
 unsigned long long ProcessStartTime(pid_t pid);
 
+// Whether `pid` has ended and awaits its reaper (state Z in /proc/<pid>/stat).
+bool IsZombie(pid_t pid);
+
 }  // namespace vireo::launcher

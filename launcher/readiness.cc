@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,14 +22,6 @@ using base::Code;
 using base::Status;
 
 bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-// /proc/PID/stat's state is the field after the command's closing ')'.
-bool Zombie(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
-}
 
 // Both sides look every 20 ms: a domain seen running reaches the kubelet
 // within that, and a stat is all a look costs.
@@ -74,7 +65,7 @@ ProcessRecord Self() { return {getpid(), ProcessStartTime(getpid())}; }
 // Still that process, and not yet ended: a zombie's exit status is settled
 // whatever happens to it now.
 bool Running(const ProcessRecord& r) {
-  return Alive(r.pid) && ProcessStartTime(r.pid) == r.start && !Zombie(r.pid);
+  return Alive(r.pid) && ProcessStartTime(r.pid) == r.start && !IsZombie(r.pid);
 }
 
 }  // namespace

@@ -175,6 +175,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   std::string uri = options.libvirt_uri;
   std::string pid_dir = "/run/libvirt/qemu";  // a privileged daemon's
   SeededCaps seeded_caps;                     // embedded driver only
+  // The seeded cache lets libvirt read the guest's CPU in two calls (caps_cache.h).
+  const bool quick_cpu_read = QuickCpuReadFits(*xml);
   CapsVariant caps_variant = CapsVariant::kTcg;
   RouteLibvirtLogs(state.LibvirtLog());
   if (uri.empty()) {
@@ -200,7 +202,7 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
       variant = CapsVariant::kTcg;
     }
     auto seeded =
-        SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant, QuickCpuReadFits(*xml));
+        SeedCapabilitiesCache(paths.CapabilitiesCacheDir(), root, variant, quick_cpu_read);
     if (seeded.ok()) seeded_caps = std::move(*seeded);
     caps_variant = variant;
     if (!seeded.ok() || seeded_caps.files.empty()) {
@@ -267,16 +269,16 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
     // the log and in state/caps-cache, which bench/launcher reads.
     const std::string outcome = SeededCapsOutcome(seeded_caps);
     const bool probed = outcome == "probed";
-    base::Log(probed ? base::LogLevel::kWarn : base::LogLevel::kInfo,
-              probed ? "libvirt rejected the image's QEMU capabilities cache and probed QEMU (slow)"
-                     : "QEMU capabilities from the image's cache",
-              {{"vmi", vmi_key},
-               {"variant", CapsVariantName(caps_variant)},
-               {"cache", outcome},
-               // How libvirt reads the started guest's CPU back (caps_cache.h).
-               // (libvirt's own cache, when it probed, keeps the flag).
-               {"guestCpuRead",
-                outcome == "used" && QuickCpuReadFits(*xml) ? "feature-words" : "per-property"}});
+    base::Log(
+        probed ? base::LogLevel::kWarn : base::LogLevel::kInfo,
+        probed ? "libvirt rejected the image's QEMU capabilities cache and probed QEMU (slow)"
+               : "QEMU capabilities from the image's cache",
+        {{"vmi", vmi_key},
+         {"variant", CapsVariantName(caps_variant)},
+         {"cache", outcome},
+         // How libvirt reads the started guest's CPU back (caps_cache.h).
+         // (libvirt's own cache, when it probed, keeps the flag).
+         {"guestCpuRead", outcome == "used" && quick_cpu_read ? "feature-words" : "per-property"}});
     if (Status s = WriteTextFile(state.File("caps-cache"), outcome + "\n"); !s.ok()) {
       base::LogWarn("cannot record the capabilities cache outcome", {{"error", s.message()}});
     }
