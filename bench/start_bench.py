@@ -163,8 +163,11 @@ class Round:
         if inits and all("terminated" in c.get("state", {}) for c in inits):
             self.mark("init containers done", t)
         for c in status.get("containerStatuses", []):
-            if c["name"] == "compute" and "running" in c.get("state", {}):
-                self.mark("launcher container running", t)
+            if "running" not in c.get("state", {}):
+                continue
+            # The launcher, and beside it a containerDisk's server (cd-<vol>).
+            self.mark("launcher container running" if c["name"] == "compute"
+                      else f"container {c['name']} running", t)
         if any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])):
             self.mark("pod Ready (domain running)", t)
 
@@ -209,7 +212,7 @@ def main():
     # leader before its first VM.
     ap.add_argument("--warmup", type=int, default=1)
     # Another containerDisk of the test disk: bench/big_containerdisk.sh
-    # makes one of any size, to see what its copy into the pod costs.
+    # makes one of any size, to see what its size costs a start.
     ap.add_argument("--image", default="vireo.local/test-disk:v1")
     args = ap.parse_args()
     k = Kube(args.cluster_dir, "start_bench")

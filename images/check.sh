@@ -169,20 +169,35 @@ droot=$work/test-disk/bundle/rootfs
 mkdir -p "$droot"/{dev,proc,sys,tmp,run}
 
 # new_pod NAME VMI-JSON: the pod's /var/run/vireo (vmi, state, tools,
-# container-disks/rootdisk) in $work/NAME, the test disk copied in as the
-# launcher pod's init containers do it (controllers/reconcile/launcher_pod.cc):
-# busybox from the launcher image, then the copy run in the containerDisk
-# image with that busybox. Everything runs as the pod's uid and gid, 107,
-# which own the pod's volumes as fsGroup makes them. Sets `pod`.
+# container-disks/rootdisk) in $work/NAME, with the launcher image's busybox
+# in tools as the launcher pod's first init container leaves it
+# (controllers/reconcile/launcher_pod.cc). Everything runs as the pod's uid
+# and gid, 107, which own the pod's volumes as fsGroup makes them. Sets `pod`.
 pod_user=107:107
 new_pod() {
   pod=$work/$1
   mkdir -p "$pod"/{vmi,state,tools,container-disks/rootdisk}
   printf '%s\n' "$2" >"$pod/vmi/vmi.json"
   chown -R "$pod_user" "$pod"
-  sandbox --user "$pod_user" "$lroot" ro --bind "$pod" /run/vireo -- /bin/busybox cp /bin/busybox /var/run/vireo/tools/busybox &&
-    sandbox --user "$pod_user" "$droot" ro --bind "$pod" /run/vireo -- /run/vireo/tools/busybox sh -c \
-      'set -eu; for f in /disk/*; do cp "$f" "$1/"; done' copy-disk /run/vireo/container-disks/rootdisk
+  sandbox --user "$pod_user" "$lroot" ro --bind "$pod" /run/vireo -- /bin/busybox cp /bin/busybox /var/run/vireo/tools/busybox
+}
+
+# The containerDisk container's script, exactly as the controller renders it
+# (its golden pod, which a unit test keeps current).
+serve_script=$(python3 -c '
+import json, sys
+pod = json.load(open(sys.argv[1]))
+print(next(c["command"][3] for c in pod["spec"]["containers"] if c["name"].startswith("cd-")), end="")
+' "$repo/controllers/reconcile/testdata/pod_cirros.json")
+
+# serve_disk NAME: the pod's containerDisk container, in the background: the
+# script in the unpacked test-disk image with the tools' busybox, in the
+# launcher's pid namespace (the pod shares one), so the launcher reads the
+# disk through its /proc/<pid>/root. Needs `launcher` (start_launcher).
+serve_disk() {
+  sandbox --pidns "$launcher" --user "$pod_user" "$droot" ro --bind "$pod" /run/vireo -- \
+    /run/vireo/tools/busybox sh -c "$serve_script" serve-disk /disk /run/vireo/container-disks/rootdisk \
+    >"$work/$1.serve.out" 2>&1 &
 }
 
 # start_launcher NAME: `vireo-launcher run` as the pod runs it, in the
@@ -227,13 +242,15 @@ vmi_bios='{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
  "volumes":[{"name":"rootdisk","containerDisk":{"image":"vireo.local/test-disk:v1"}},
   {"name":"cloudinit","cloudInitNoCloud":{"userData":"#cloud-config\nruncmd:\n  - echo IMAGE-CHECK-$((40+2))\n"}}]}}'
 
-if new_pod boot "$vmi_bios"; then
-  pass "launcher: containerDisk copied with the launcher image's busybox"
-else
-  fail "launcher: containerDisk copy with the launcher image's busybox"
-fi
+new_pod boot "$vmi_bios" || fail "launcher: the launcher image's busybox copied to the pod's tools"
 t0=$SECONDS
 start_launcher boot
+serve_disk boot
+if wait_for "$pod/container-disks/rootdisk/source" "" 30 "$job"; then
+  pass "launcher: containerDisk served in place by the test-disk image with the launcher image's busybox: $(cat "$pod/container-disks/rootdisk/source")"
+else
+  fail "launcher: the containerDisk container did not serve the disk: $(cat "$work/boot.serve.out" "$pod/container-disks/rootdisk/error" 2>&1)"
+fi
 if wait_for "$pod/state/console.log" "VIREO-TEST-DISK READY" 300 "$job"; then
   pass "launcher: the test disk booted to VIREO-TEST-DISK READY under TCG ($((SECONDS - t0)) s)"
   check "launcher: cloud-init ran (xorriso's ISO read by the guest)" \
@@ -273,6 +290,7 @@ vmi_efi=${vmi_efi/'"name":"image-check"'/'"name":"image-check-efi"'}
 new_pod efi "$vmi_efi"
 t0=$SECONDS
 start_launcher efi
+serve_disk efi
 # OVMF's boot manager (BdsDxe) reports each boot option on the console.
 if wait_for "$pod/state/console.log" "BdsDxe" 240 "$job"; then
   pass "launcher: EFI + secure boot: OVMF runs and writes to the serial console ($((SECONDS - t0)) s)"

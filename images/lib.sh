@@ -17,7 +17,7 @@ images_cache_root() {
 # (no /dev/kvm), read-only /sys, tmpfs on /tmp and /run. ROOT itself is
 # mounted read-only with `ro`, so a cached root filesystem stays as it is.
 #
-#   sandbox [--pid1] [--pidfile FILE] [--user UID:GID] ROOT ro|rw [--bind HOSTDIR DIR]... -- PROGRAM [ARG...]
+#   sandbox [--pidns PID] [--pid1] [--pidfile FILE] [--user UID:GID] ROOT ro|rw [--bind HOSTDIR DIR]... -- PROGRAM [ARG...]
 #
 # DIR is an absolute path inside ROOT that exists there, or lies under /run
 # (created in the tmpfs). The environment is reset to PATH, HOME and TERM.
@@ -25,8 +25,16 @@ images_cache_root() {
 # QEMU: a pid 1 that does not reap keeps it a zombie, and libvirt then waits
 # 40 s for it to die), or as pid 1 itself with --pid1, as a container's
 # command is. FILE gets the pid 1's pid as this machine sees it, for
-# sandbox_enter and signals.
+# sandbox_enter and signals. With --pidns (first), the pid namespace is that
+# of the running sandbox PID, as another container of a pod that shares one.
 sandbox() {
+  if [[ $1 == --pidns ]]; then
+    local target=$2
+    shift 2
+    nsenter --target "$target" --pid -- unshare --mount --fork --propagation private -- \
+      bash -euo pipefail -c "$sandbox_inner" sandbox "$@"
+    return
+  fi
   unshare --mount --pid --fork --propagation private -- \
     bash -euo pipefail -c "$sandbox_inner" sandbox "$@"
 }

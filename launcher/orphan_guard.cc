@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -54,7 +55,8 @@ int ExitCodeOf(int status) {
 
 // The guardian's whole life; see orphan_guard.h. Runs in the parent, which
 // has no other thread.
-[[noreturn]] void GuardianMain(pid_t launcher, int fd, int signal_fd) {
+[[noreturn]] void GuardianMain(pid_t launcher, int fd, int signal_fd,
+                               const std::function<void()>& before_exit) {
   int pidfd = -1;
   pid_t qemu = 0;
   bool released = false;
@@ -108,12 +110,13 @@ int ExitCodeOf(int status) {
   }
   while (waitpid(-1, nullptr, WNOHANG) > 0) {
   }
+  if (before_exit) before_exit();
   _exit(ExitCodeOf(launcher_status.value_or(W_EXITCODE(1, 0))));
 }
 
 }  // namespace
 
-Result<Guardian> Guardian::Fork() {
+Result<Guardian> Guardian::Fork(std::function<void()> before_exit) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
     return Errno("create the guardian's socket pair");
@@ -138,7 +141,7 @@ Result<Guardian> Guardian::Fork() {
       kill(pid, SIGKILL);
       _exit(1);
     }
-    GuardianMain(pid, fds[0], signal_fd);
+    GuardianMain(pid, fds[0], signal_fd, before_exit);
   }
   close(fds[0]);
   // SIGCHLD back to normal; the termination signals stay blocked, for the

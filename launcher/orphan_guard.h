@@ -1,6 +1,6 @@
 // Makes sure no QEMU outlives the launcher and every process is reaped.
 // `run` forks at once into two processes:
-//  - the guardian (the parent: PID 1 in the pod) reaps every child that is
+//  - the guardian (the parent: the container's first process) reaps every child that is
 //    reparented to it — QEMU, and the QEMUs libvirt runs to probe
 //    capabilities — forwards SIGTERM/SIGINT/SIGHUP to the launcher, reports
 //    QEMU's exit status to it, kills QEMU if the launcher dies without
@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -26,9 +27,10 @@ namespace vireo::launcher {
 class Guardian {
  public:
   // Forks. Returns in the launcher (the child). In the guardian it never
-  // returns: the process exits with the launcher's exit code.
+  // returns: the process exits with the launcher's exit code, once it has
+  // called `before_exit` (however the launcher ended).
   // REQUIRES: no other thread exists yet.
-  static base::Result<Guardian> Fork();
+  static base::Result<Guardian> Fork(std::function<void()> before_exit = {});
 
   Guardian(Guardian&& other) noexcept;
   Guardian& operator=(Guardian&& other) noexcept;

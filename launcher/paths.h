@@ -79,6 +79,9 @@ class StateFiles {
   std::string WaiterFile() const { return File("wait-running.pid"); }
   // Written by the launcher as it exits: a waiting hook stops waiting.
   std::string ExitingFile() const { return File("exiting"); }
+  // Written by the launcher when its start waits on the pod's containerDisk
+  // containers (an image pull): a waiting hook stops waiting too.
+  std::string WaitingForDisksFile() const { return File("waiting-for-disks"); }
   // The QEMU pid of the current (or a stale) launcher, for orphan cleanup.
   std::string QemuPidFile() const { return File("qemu.pid"); }
   // libvirt's embedded driver root (qemu:///embed?root=...).

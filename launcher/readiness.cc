@@ -110,6 +110,10 @@ Status WaitReady(const StateFiles& state, std::chrono::milliseconds limit) {
         exiting.has_value() && Running(*exiting)) {
       return Status(Code::kCancelled, "the launcher is exiting");
     }
+    if (std::optional<ProcessRecord> waiting = ReadRecord(state.WaitingForDisksFile());
+        waiting.has_value() && Running(*waiting)) {
+      return Status(Code::kCancelled, "the launcher waits for its containerDisk containers");
+    }
     if (Clock::now() >= deadline) {
       return Status(Code::kTimeout, "still not running after " + std::to_string(limit.count()) +
                                         " ms: " + ready.message());
@@ -118,8 +122,15 @@ Status WaitReady(const StateFiles& state, std::chrono::milliseconds limit) {
   }
 }
 
+void MarkWaitingForDisks(const StateFiles& state) {
+  if (Status s = WriteAtomically(state.WaitingForDisksFile(), Format(Self())); !s.ok()) {
+    base::LogWarn("cannot tell the postStart hook the start waits", {{"error", s.message()}});
+  }
+}
+
 void ClearStaleWaiterFiles(const StateFiles& state) {
   unlink(state.ExitingFile().c_str());
+  unlink(state.WaitingForDisksFile().c_str());
   std::optional<ProcessRecord> waiter = ReadRecord(state.WaiterFile());
   if (!waiter.has_value() || !Running(*waiter)) unlink(state.WaiterFile().c_str());
 }

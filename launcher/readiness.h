@@ -27,9 +27,15 @@ base::Status CheckReady(const std::string& ready_file);
 // container running only once the hook returns, and runs the readiness
 // probe at once then, so the pod turns ready as the domain starts instead
 // of at the probe's next period. Waits until the domain runs (Ok), the
-// launcher says it is exiting, or `limit` passes (the Status says which).
+// launcher says it is exiting or waits for its containerDisks
+// (MarkWaitingForDisks), or `limit` passes (the Status says which).
 // First records itself in the WaiterFile ("<pid> <start time>").
 base::Status WaitReady(const StateFiles& state, std::chrono::milliseconds limit);
+
+// The launcher's start waits on the pod's containerDisk containers (their
+// images still pulling): the hook returns, since the kubelet starts nothing
+// else of the pod's while it runs, and the readiness probe takes over.
+void MarkWaitingForDisks(const StateFiles& state);
 
 // How long an exiting launcher gives the hook (ReleaseWaiter's `limit`).
 inline constexpr std::chrono::seconds kHookReleaseLimit{2};

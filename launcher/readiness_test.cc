@@ -2,6 +2,7 @@
 // and the launcher letting a waiting hook go before it exits.
 #include "launcher/readiness.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,22 @@ TEST_F(ReadinessTest, WaitEndsWhenTheLauncherExits) {
   const base::Status waited = WaitReady(state(), milliseconds(10000));
   launcher.join();
   EXPECT_EQ(waited.code(), base::Code::kCancelled) << waited.ToString();
+}
+
+// The start waits on a containerDisk image being pulled: the hook returns
+// so the kubelet can go on (it starts nothing else of the pod meanwhile).
+TEST_F(ReadinessTest, WaitEndsWhenTheStartWaitsForItsDisks) {
+  std::thread launcher([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    MarkWaitingForDisks(state());
+  });
+  const base::Status waited = WaitReady(state(), milliseconds(10000));
+  launcher.join();
+  EXPECT_EQ(waited.code(), base::Code::kCancelled) << waited.ToString();
+  EXPECT_THAT(waited.message(), ::testing::HasSubstr("containerDisk"));
+  // An earlier launcher's mark goes as the next one starts.
+  ClearStaleWaiterFiles(state());
+  EXPECT_FALSE(Exists(state().WaitingForDisksFile()));
 }
 
 TEST_F(ReadinessTest, WaitEndsAtItsLimit) {

@@ -27,6 +27,7 @@
 #include "launcher/passt.h"
 #include "launcher/paths.h"
 #include "launcher/readiness.h"
+#include "launcher/storage/container_disk.h"
 #include "launcher/storage/volumes.h"
 #include "launcher/supervisor.h"
 #include "lib/api/codec.h"
@@ -146,6 +147,17 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
                                    {"mode", accel->emulation == Emulation::kKvm ? "kvm" : "tcg"},
                                    {"reason", accel->reason}});
 
+  // A containerDisk's container may still be pulling its image.
+  std::vector<std::string> served_dirs;
+  for (const api::Volume& volume : vmi->spec.volumes) {
+    if (volume.container_disk.has_value())
+      served_dirs.push_back(paths.ContainerDiskDir(volume.name));
+  }
+  ServedDiskWait wait;
+  wait.on_long_wait = [&state] { MarkWaitingForDisks(state); };
+  if (Status s = WaitForServedDisks(served_dirs, signal_fd, wait); !s.ok()) {
+    return Finish(kExitTerminatedBeforeStart, s.message(), vmi_key);
+  }
   auto disks = PrepareVolumes(*vmi, paths.Storage(state.dir()));
   if (!disks.ok()) return Finish(kExitStorage, disks.status().ToString(), vmi_key);
   base::Log(base::LogLevel::kDebug, "volumes prepared",
@@ -330,7 +342,10 @@ int RunLauncher(const Options& options) {
   base::SetLogLevel(options.log_level);
   // First, while this is the only thread: the guardian stays in this process
   // (PID 1 in the pod) and the launcher proper continues in a child.
-  auto guardian = Guardian::Fork();
+  // As the container ends, however the launcher did, so do the pod's
+  // containerDisk containers (storage/container_disk.h), and the pod with it.
+  const std::string container_disks_dir = PodPaths(options.root).Storage("").container_disks_dir;
+  auto guardian = Guardian::Fork([container_disks_dir] { StopDiskServers(container_disks_dir); });
   if (!guardian.ok()) return Finish(kExitInternal, guardian.status().message());
   auto signal_fd = TakeTerminationSignals();
   if (!signal_fd.ok()) return Finish(kExitInternal, signal_fd.status().message());

@@ -70,6 +70,35 @@ constexpr char kCopyDiskScript[] =
     "if [ ! -f \"$src\" ]; then echo \"containerDisk: no disk image at $src\" >&2; exit 1; fi\n"
     "cp \"$src\" \"$dst/\"\n";
 
+// Serves one containerDisk volume in place (lib/api/launcher_pod.h,
+// kContainerDisksDir): finds the disk image file (the path given, or the
+// single file in the directory given) and writes its pid and the file's
+// resolved path to $2/source, or why not to $2/error, then sleeps until
+// SIGTERM, which ends it with 0. Arguments: $1 the path in the image, $2 the
+// volume's directory. The pod has one process namespace, so the shell's pid
+// is the one the launcher sees; it is read from /proc/self/stat by the
+// shell itself (a builtin's redirection), since the kubelet turns "$$" in a
+// command into "$" (its $(VAR) expansion), which disk_server_test applies.
+constexpr char kServeDiskScript[] =
+    "set -eu\n"
+    "src=\"$1\"; dir=\"$2\"\n"
+    "fail() {\n"
+    "  echo \"containerDisk: $1\" >&2\n"
+    "  echo \"$1\" > \"$dir/error.tmp\"; mv \"$dir/error.tmp\" \"$dir/error\"; exit 1\n"
+    "}\n"
+    "if [ -d \"$src\" ]; then\n"
+    "  n=0\n"
+    "  for f in \"$src\"/*; do if [ -f \"$f\" ]; then n=$((n+1)); file=\"$f\"; fi; done\n"
+    "  [ \"$n\" -eq 1 ] || fail \"expected one file in $src, found $n\"\n"
+    "  src=\"$file\"\n"
+    "fi\n"
+    "[ -f \"$src\" ] || fail \"no disk image at $src\"\n"
+    "real=$(readlink -f \"$src\") || fail \"cannot resolve $src\"\n"
+    "trap 'kill $! 2>/dev/null; exit 0' TERM INT\n"
+    "read -r pid rest < /proc/self/stat\n"
+    "echo \"$pid $real\" > \"$dir/source.tmp\"; mv \"$dir/source.tmp\" \"$dir/source\"\n"
+    "while :; do sleep 86400 & wait $! || true; done\n";
+
 // The launcher runs passt for the VMI's interface on the pod network.
 bool RunsPasst(const api::VirtualMachineInstanceSpec& spec) {
   return !spec.domain.devices.interfaces.empty();
@@ -103,7 +132,7 @@ std::string VmiForLauncher(const api::VirtualMachineInstance& vmi, const Claims&
   return base::DumpJson(json);
 }
 
-std::string InitContainerName(const std::string& volume, size_t index) {
+std::string DiskServerName(const std::string& volume, size_t index) {
   std::string name = "cd-" + volume;
   return name.size() <= 63 ? name : "container-disk-" + std::to_string(index);
 }
@@ -165,7 +194,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   const api::VirtualMachineInstanceSpec& spec = vmi.spec;
   Result<Json> resources = LauncherResources(vmi, config);
   if (!resources.ok()) return resources.status();
-  const bool with_limits = resources->contains("limits");
+  // The pod is Guaranteed only when the launcher has CPU and memory limits
+  // (equal to its requests); then every other container needs limits too.
+  // A KVM device alone in the launcher's limits makes no limits elsewhere:
+  // a CPU limit of a few millicores would throttle a container's start
+  // (the runtime's setup runs in its cgroup) to seconds.
+  const Json* launcher_limits = base::Find(*resources, "limits");
+  const bool with_limits = launcher_limits != nullptr && launcher_limits->contains("cpu") &&
+                           launcher_limits->contains("memory");
   const int64_t grace =
       spec.termination_grace_period_seconds.value_or(api::kDefaultTerminationGracePeriodSeconds);
 
@@ -173,6 +209,8 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   Json mounts = Json::array();
   Json devices = Json::array();
   Json init_containers = Json::array();
+  // One container per containerDisk volume, serving its file in place.
+  Json disk_servers = Json::array();
 
   // The VMI as a file: the downward API projects the pod's own annotation.
   Json vmi_volume = Json::object();
@@ -219,9 +257,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       const std::string dir = Under(contract::kContainerDisksDir, v.name);
       Push(&volumes, EmptyDirVolume(v.name));
       Push(&mounts, Mount(v.name, dir, true));
-      Push(&init_containers,
-           ContainerDiskCopyContainer(InitContainerName(v.name, i), cd.image, cd.image_pull_policy,
-                                      cd.path, v.name, dir, InitContainerResources(with_limits)));
+      Push(&disk_servers,
+           ContainerDiskServerContainer(DiskServerName(v.name, i), cd.image, cd.image_pull_policy,
+                                        cd.path, v.name, dir, DiskServerResources(with_limits)));
     }
     if (v.cloud_init_no_cloud.has_value()) {
       // The seed is built by the launcher in its state dir, from Secrets
@@ -388,8 +426,14 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     pod_spec["securityContext"]["sysctls"][0] = std::move(sysctl);
   }
   if (init_containers.size() > 0) pod_spec["initContainers"] = std::move(init_containers);
-  pod_spec["containers"] = base::JsonArray(1);
-  pod_spec["containers"][0] = std::move(launcher);
+  // The disk servers first: the kubelet starts a pod's containers in order,
+  // and the launcher's postStart hook holds the next start until the domain
+  // runs, which needs their disks.
+  pod_spec["containers"] = std::move(disk_servers);
+  Push(&pod_spec["containers"], std::move(launcher));
+  // The launcher reads a containerDisk through its container's
+  // /proc/<pid>/root.
+  if (pod_spec["containers"].size() > 1) pod_spec["shareProcessNamespace"] = Json(true);
   pod_spec["volumes"] = std::move(volumes);
   if (!spec.node_selector.empty()) {
     Json selector = Json::object();
@@ -427,6 +471,26 @@ Json ToolsInitContainer(const std::string& launcher_image, const std::string& pu
   tools["volumeMounts"] = base::JsonArray(1);
   tools["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, false);
   return tools;
+}
+
+Json ContainerDiskServerContainer(const std::string& name, const std::string& image,
+                                  const std::string& pull_policy, const std::string& path,
+                                  const std::string& volume, const std::string& dir,
+                                  Json resources) {
+  Json server = Json::object();
+  server["name"] = Str(name);
+  server["image"] = Str(image);
+  if (!pull_policy.empty()) server["imagePullPolicy"] = Str(pull_policy);
+  server["command"] = StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c",
+                                   kServeDiskScript, "serve-disk",
+                                   path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
+  server["resources"] = std::move(resources);
+  server["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
+  server["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
+  server["volumeMounts"] = base::JsonArray(2);
+  server["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
+  server["volumeMounts"][1] = Mount(volume, dir, false);
+  return server;
 }
 
 Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,

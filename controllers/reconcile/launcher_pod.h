@@ -124,8 +124,11 @@ base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 //   it first copies the launcher image's busybox into the tools volume
 //   (--copy-tools-to), in place of ToolsInitContainer;
 // - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
-//   block devices at /dev/vireo/<vol>; containerDisks copied by init
-//   containers into emptyDirs at /var/run/vireo/container-disks/<vol>/;
+//   block devices at /dev/vireo/<vol>; per containerDisk a container
+//   "cd-<vol>" before the launcher (ContainerDiskServerContainer) serving
+//   its file in place, with an emptyDir at
+//   /var/run/vireo/container-disks/<vol>/ for its answer, and
+//   shareProcessNamespace;
 //   firmware.kernelBoot's kernel and initrd copied by the init container
 //   "vireo-kernel-boot" (KernelBootCopyContainer) into an emptyDir at
 //   contract::kKernelBootDir;
@@ -146,7 +149,8 @@ base::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
 Json ToolsInitContainer(const std::string& launcher_image, const std::string& pull_policy,
                         Json resources);
 // Copies `path` in `image` (a file, or a directory holding exactly one file;
-// "" : /disk) into `dir`, where pod volume `volume` is mounted.
+// "" : /disk) into `dir`, where pod volume `volume` is mounted (the
+// importer's registry source).
 Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
                                 const std::string& pull_policy, const std::string& path,
                                 const std::string& volume, const std::string& dir, Json resources);
@@ -156,5 +160,15 @@ Json ContainerDiskCopyContainer(const std::string& name, const std::string& imag
 // kKernelBootInitrd, with the tools' busybox; a missing file fails it with a
 // message naming the path.
 Json KernelBootCopyContainer(const api::KernelBootContainer& kernel, Json resources);
+
+// Serves `path` in `image` (as ContainerDiskCopyContainer finds it) in place
+// for the launcher: writes its pid and the file's path inside the image to
+// `dir`/contract::kContainerDiskSourceFile (or why not, to
+// kContainerDiskErrorFile, and fails), then sleeps until SIGTERM. Needs the
+// pod's shareProcessNamespace and the tools volume.
+Json ContainerDiskServerContainer(const std::string& name, const std::string& image,
+                                  const std::string& pull_policy, const std::string& path,
+                                  const std::string& volume, const std::string& dir,
+                                  Json resources);
 
 }  // namespace vireo::controllers

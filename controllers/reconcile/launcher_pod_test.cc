@@ -61,7 +61,12 @@ Json Render(const api::VirtualMachineInstance& vmi, const LauncherConfig& config
   return pod.ok() ? *pod : Json();
 }
 
-const Json& Launcher(const Json& pod) { return pod.at("spec").at("containers").at(0); }
+// The launcher container: the last, after the containerDisk servers.
+const Json& Launcher(const Json& pod) {
+  const Json& containers = pod.at("spec").at("containers");
+  EXPECT_EQ(containers.back().at("name"), kLauncherContainer);
+  return containers.back();
+}
 
 TEST(LauncherPodGolden, CirrosContainerDiskAuto) {
   const auto vmi = VmiFromVmFixture("vm_cirros.json", "1d7e9a70-0000-4000-8000-0000000000c1");
@@ -264,8 +269,10 @@ TEST(LauncherPodSecurity, EveryRenderingRunsAsUid107AndPassesRestrictedButPasstS
     EXPECT_GE(containers, 1u);
   }
   // The containerDisk case has the probe (which brings the tools too) and
-  // the copy init container: both are held to the policy above.
-  EXPECT_EQ(Render(cases[0].vmi, cases[0].config).at("spec").at("initContainers").size(), 2u);
+  // the disk's server container: both are held to the policy above.
+  const Json pod = Render(cases[0].vmi, cases[0].config);
+  EXPECT_EQ(pod.at("spec").at("initContainers").size(), 1u);
+  EXPECT_EQ(pod.at("spec").at("containers").size(), 2u);
 }
 
 // With the cluster's Localhost profile for passt (--launcher-seccomp-profile),
@@ -383,16 +390,23 @@ TEST(LauncherPod, KvmResourceByModeAndWhetherAPluginOffersIt) {
     // else by an init container of its own.
     EXPECT_EQ(InitContainer(pod, "vireo-tools") != nullptr, !probes);
     if (!probes) continue;
-    // First, before the containerDisk copies, so a broken KVM is known early.
+    // The one init container: the containerDisk is served by a container
+    // beside the launcher.
+    EXPECT_EQ(pod.at("spec").at("initContainers").size(), 1u);
     EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(0), "name"), "accel-probe");
-    EXPECT_EQ(base::GetString(pod.at("spec").at("initContainers").at(1), "name"),
-              "cd-containerdisk");
     EXPECT_EQ(probe->at("command").dump(),
               R"(["vireo-launcher","accel-probe","--state-dir","/var/run/vireo/state",)"
               R"("--copy-tools-to","/var/run/vireo/tools"])");
     EXPECT_EQ(base::GetString(*probe, "image"), kLauncherImage);
     EXPECT_TRUE(AsksForKvm(*probe));
     EXPECT_EQ(base::GetString(*probe, "resources.requests.memory"), "128Mi");
+    // The KVM device in the launcher's limits does not make the pod
+    // Guaranteed: no CPU or memory limit elsewhere (a 10m CPU limit held the
+    // containerDisk container's start for 1.5 s).
+    EXPECT_EQ(probe->at("resources").at("limits").dump(), R"({"devices.kubevirt.io/kvm":"1"})");
+    const Json& server = pod.at("spec").at("containers").at(0);
+    EXPECT_EQ(base::GetString(server, "name"), "cd-containerdisk");
+    EXPECT_FALSE(server.at("resources").contains("limits")) << server.at("resources").dump();
     EXPECT_EQ(probe->at("volumeMounts").dump(),
               R"([{"mountPath":"/var/run/vireo/state","name":"vireo-state"},)"
               R"({"mountPath":"/var/run/vireo/tools","name":"vireo-tools"}])");
@@ -451,6 +465,11 @@ TEST(LauncherPod, AccelProbeKeepsAGuaranteedPodGuaranteed) {
             base::GetString(*probe, "resources.requests.memory"));
   EXPECT_TRUE(AsksForKvm(*probe));
   EXPECT_TRUE(AsksForKvm(Launcher(pod)));
+  // The containerDisk's container too, with room for its start.
+  const Json& server = pod.at("spec").at("containers").at(0);
+  ASSERT_EQ(base::GetString(server, "name"), "cd-containerdisk");
+  EXPECT_EQ(server.at("resources").at("limits"), server.at("resources").at("requests"));
+  EXPECT_EQ(base::GetString(server, "resources.limits.cpu"), "100m");
 }
 
 TEST(LauncherPod, AnnotationIsTheVmiWithoutVolatileParts) {

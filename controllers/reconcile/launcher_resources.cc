@@ -18,6 +18,13 @@ using pod_json::Str;
 // Resources of the copy init containers: cp is I/O bound and small.
 constexpr char kInitCpu[] = "100m";
 constexpr char kInitMemory[] = "64Mi";
+// A containerDisk server: busybox's sh and sleep, about 0.4 MiB once
+// started; the container's cgroup peaked at 4.4 MB with the runtime's setup
+// (runc's init) on the local cluster. Its CPU request is nominal; as a limit
+// (a Guaranteed pod) it is more, since 10m throttled that setup to 1.5 s.
+constexpr char kDiskServerCpu[] = "10m";
+constexpr char kDiskServerCpuLimit[] = "100m";
+constexpr char kDiskServerMemory[] = "16Mi";
 // The accel probe runs QEMU (~50 MB) with a 16 MiB guest for about a second.
 constexpr char kAccelProbeMemory[] = "128Mi";
 
@@ -166,6 +173,16 @@ Json InitContainerResources(bool with_limits) {
   resources["requests"] = list;
   // A launcher with limits may make the pod Guaranteed, which needs every
   // container, init ones included, to have limits equal to requests.
+  if (with_limits) resources["limits"] = list;
+  return resources;
+}
+
+Json DiskServerResources(bool with_limits) {
+  Json list = Json::object();
+  list["cpu"] = Str(with_limits ? kDiskServerCpuLimit : kDiskServerCpu);
+  list["memory"] = Str(kDiskServerMemory);
+  Json resources = Json::object();
+  resources["requests"] = list;
   if (with_limits) resources["limits"] = list;
   return resources;
 }

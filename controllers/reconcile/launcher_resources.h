@@ -21,6 +21,12 @@ base::Result<base::Json> LauncherResources(const api::VirtualMachineInstance& vm
 // `with_limits` (a Guaranteed pod needs them on every container).
 base::Json InitContainerResources(bool with_limits);
 
+// A containerDisk server container's (ContainerDiskServerContainer): a
+// shell asleep, so a little CPU and memory; limits equal to requests when
+// `with_limits` (with more CPU, for the container's start). A regular
+// container's requests add to the pod's.
+base::Json DiskServerResources(bool with_limits);
+
 // The accel-probe init container's: as InitContainerResources with room
 // for a short QEMU run, and the KVM device.
 base::Json AccelProbeResources(bool with_limits, const LauncherConfig& config);

@@ -243,7 +243,7 @@ TEST(DecideVmi, MissingClaimWaitsBrieflyThenFails) {
   ASSERT_TRUE(d.create_pod.has_value());
   EXPECT_EQ(d.create_pod->at("spec")
                 .at("containers")
-                .at(0)
+                .back()  // the launcher, after the containerDisk's server
                 .at("volumeDevices")
                 .at(0)
                 .at("devicePath")

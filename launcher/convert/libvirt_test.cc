@@ -184,8 +184,12 @@ struct Pod {
     layout.container_disks_dir = dir / "container-disks";
     layout.state_dir = dir / "state";
     std::filesystem::create_directories(layout.state_dir);
-    storage_testing::WriteFile(layout.container_disks_dir + "/root/disk.img",
-                               std::string(1 << 20, '\0'));
+    // The containerDisk, served as its container would serve it: this
+    // process stands in, so QEMU reads it through /proc/<our pid>/root.
+    storage_testing::WriteFile(dir / "image/disk.img", std::string(1 << 20, '\0'));
+    storage_testing::WriteFile(layout.container_disks_dir + "/root/source",
+                               std::to_string(getpid()) + " " +
+                                   std::filesystem::canonical(dir / "image/disk.img").string());
   }
 };
 

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "launcher/storage/cloud_init.h"
+#include "launcher/storage/container_disk.h"
 #include "launcher/storage/image.h"
 #include "lib/api/importer_pod.h"
+#include "lib/api/launcher_pod.h"
 #include "lib/api/quantity.h"
 
 namespace vireo::launcher {
@@ -175,99 +177,32 @@ Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_only,
   return Source(volume, image, *format, /*block=*/false, read_only);
 }
 
-namespace {
-
-bool IsRegularFile(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// Whether `path` (symbolic links followed) is inside `dir`.
-bool StaysInside(const std::string& dir, const std::string& path) {
-  std::error_code dir_error, path_error;
-  const fs::path root = fs::canonical(dir, dir_error);
-  const fs::path real = fs::canonical(path, path_error);
-  if (dir_error || path_error) return false;
-  return real.string().starts_with(root.string() + "/");
-}
-
-// The image file of a containerDisk under its directory; see volumes.h.
-Result<std::string> FindContainerDiskImageIn(const std::string& dir,
-                                             const std::string& image_path) {
-  if (!image_path.empty()) {
-    for (const fs::path& part : fs::path(image_path)) {
-      if (part == "..") {
-        return Status(Code::kInvalid, "containerDisk.path '" + image_path +
-                                          "' contains '..'; it must name a file inside the image");
-      }
-    }
-    const std::string relative = fs::path(image_path).relative_path().string();
-    const std::string base = fs::path(image_path).filename().string();
-    for (const std::string& candidate : {dir + "/" + relative, dir + "/" + base}) {
-      if (IsRegularFile(candidate)) return candidate;
-    }
-    return Status(Code::kNotFound, "the image file '" + image_path + "' is neither " + dir + "/" +
-                                       relative + " nor " + dir + "/" + base +
-                                       "; check the volume's containerDisk.path");
-  }
-  std::vector<std::string> found;
-  for (const std::string& folder : {dir, dir + "/disk"}) {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(folder, error)) {
-      if (IsRegularFile(entry.path().string())) found.push_back(entry.path().string());
-    }
-  }
-  std::sort(found.begin(), found.end());
-  if (found.size() == 1) return found[0];
-  if (found.empty()) {
-    return Status(Code::kNotFound, "no disk image file in " + dir +
-                                       " (nor in its disk/ folder); "
-                                       "the container image must ship one under /disk/");
-  }
-  std::string names;
-  for (const std::string& name : found) names += (names.empty() ? "" : ", ") + name;
-  return Status(Code::kInvalid, "several files in " + dir + " (" + names +
-                                    "); set the volume's containerDisk.path to the disk image");
-}
-
-// FindContainerDiskImageIn, refusing a file that a symbolic link leads out of
-// the image's directory.
-Result<std::string> FindContainerDiskImage(const std::string& dir, const std::string& image_path) {
-  Result<std::string> found = FindContainerDiskImageIn(dir, image_path);
-  if (found.ok() && !StaysInside(dir, *found)) {
-    return Status(Code::kInvalid, "the image file " + *found + " leads outside " + dir +
-                                      " (a symbolic link); the disk must be inside the image");
-  }
-  return found;
-}
-
-}  // namespace
-
-Result<DiskSource> PrepareContainerDisk(const std::string& volume, const std::string& image_path,
-                                        const StorageLayout& layout) {
+Result<DiskSource> PrepareContainerDisk(const std::string& volume, const StorageLayout& layout) {
   const std::string dir = layout.container_disks_dir + "/" + volume;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status(Code::kNotFound, "directory " + dir +
-                                       " is missing; the launcher pod must "
-                                       "mount the containerDisk image's files there");
+  Result<std::optional<ServedDisk>> served = ReadServedDisk(dir);
+  if (!served.ok()) return served.status();
+  if (!served->has_value()) {
+    return Status(Code::kNotFound, "no " +
+                                       std::string(api::launcher_pod::kContainerDiskSourceFile) +
+                                       " file in " + dir +
+                                       ": the pod's containerDisk container has not served "
+                                       "the image");
   }
-  Result<std::string> image = FindContainerDiskImage(dir, image_path);
-  if (!image.ok()) return image.status();
-  const std::string backing = fs::absolute(*image).string();
-  Status opens = CheckOpens(backing, /*read_only=*/true, "the image file must be readable");
+  Result<std::string> backing = ServedDiskFile(**served);
+  if (!backing.ok()) return backing.status();
+  Status opens = CheckOpens(*backing, /*read_only=*/true, "the image file must be readable");
   if (!opens.ok()) return opens;
-  Result<DiskFormat> format = InspectImage(layout.qemu_img, backing);
+  Result<DiskFormat> format = InspectImage(layout.qemu_img, *backing);
   if (!format.ok()) return format.status();
 
   const std::string overlay_dir = layout.state_dir + "/container-disks";
   Status made = MakeDirs(overlay_dir);
   if (!made.ok()) return made;
   const std::string overlay = overlay_dir + "/" + volume + ".qcow2";
-  Status created = CreateOverlay(layout.qemu_img, overlay, backing, *format);
+  Status created = CreateOverlay(layout.qemu_img, overlay, *backing, *format);
   if (!created.ok()) return created;
   DiskSource source = Source(volume, overlay, DiskFormat::kQcow2);
-  source.backing_path = backing;
+  source.backing_path = *backing;
   source.backing_format = *format;
   return source;
 }
@@ -352,7 +287,7 @@ Result<DiskSources> PrepareVolumes(const api::VirtualMachineInstance& vmi,
       source = PreparePvcVolume(volume.name, false, ClaimBytesOf(vmi.status, volume.name), layout);
     } else if (volume.container_disk.has_value()) {
       what += " (containerDisk " + volume.container_disk->image + ")";
-      source = PrepareContainerDisk(volume.name, volume.container_disk->path, layout);
+      source = PrepareContainerDisk(volume.name, layout);
     } else if (volume.empty_disk.has_value()) {
       what += " (emptyDisk)";
       Result<int64_t> capacity = api::ParseQuantityBytes(volume.empty_disk->capacity);

@@ -18,11 +18,11 @@ namespace vireo::launcher {
 struct StorageLayout {
   std::string volumes_dir = api::launcher_pod::kVolumesDir;                 // <vol>/disk.img
   std::string block_dir = api::launcher_pod::kBlockDir;                     // <vol> device
-  std::string container_disks_dir = api::launcher_pod::kContainerDisksDir;  // <vol>/<file>
+  std::string container_disks_dir = api::launcher_pod::kContainerDisksDir;  // <vol>/source
   std::string state_dir = api::launcher_pod::kStateDir;  // overlays, emptyDisks, cidata ISOs
   // <vol>/userdata/, <vol>/networkdata/: cloud-init Secrets (cloud_init.h)
   std::string cloud_init_secrets_dir = api::launcher_pod::kCloudInitSecretsDir;
-  std::string qemu_img = "qemu-img";               // looked up in PATH when not absolute
+  std::string qemu_img = "qemu-img";  // looked up in PATH when not absolute
   std::string xorriso = "xorriso";
 };
 
@@ -32,7 +32,7 @@ struct StorageLayout {
 //   else /var/run/vireo/volumes/<vol>/disk.img, created sparse (raw) when
 //   missing; see PreparePvcVolume.
 // - containerDisk: a fresh qcow2 overlay in the state dir over the image's
-//   file; see PrepareContainerDisk.
+//   file, read where its container serves it; see PrepareContainerDisk.
 // - emptyDisk: a sparse qcow2 of the capacity in the state dir, kept when it
 //   already exists (a launcher restart within one pod is the same VMI).
 // - cloudInitNoCloud: a `cidata` ISO in the state dir; see cloud_init.h.
@@ -55,14 +55,13 @@ base::Result<DiskSource> PreparePvcVolume(const std::string& volume, bool read_o
                                           std::optional<int64_t> claim_bytes,
                                           const StorageLayout& layout);
 
-// One containerDisk volume: finds the image file under
-// container_disks_dir/<vol>/ (`image_path` from the volume, tried as given
-// below that directory and by its base name; else the single regular file
-// in the directory or its disk/ subfolder), detects its format, checks it,
-// and (re)creates state_dir/container-disks/<vol>.qcow2 on top of it. The
-// overlay is recreated on every call, so guest writes never outlive a start.
+// One containerDisk volume, served in place (container_disk.h): reads what
+// its container wrote in container_disks_dir/<vol>/ (an error it reported
+// becomes kInvalid; nothing yet, kNotFound: WaitForServedDisks first),
+// checks the file, detects its format, and (re)creates
+// state_dir/container-disks/<vol>.qcow2 on top of it. The overlay is
+// recreated on every call, so guest writes never outlive a start.
 base::Result<DiskSource> PrepareContainerDisk(const std::string& volume,
-                                              const std::string& image_path,
                                               const StorageLayout& layout);
 
 // One emptyDisk volume: state_dir/empty-disks/<vol>.qcow2 of `capacity_bytes`

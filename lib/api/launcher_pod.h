@@ -48,8 +48,17 @@ inline constexpr char kBlockDir[] = "/dev/vireo";
 inline constexpr char kKernelBootDir[] = "/var/run/vireo/kernel-boot";
 inline constexpr char kKernelBootKernel[] = "kernel";
 inline constexpr char kKernelBootInitrd[] = "initrd";
-// A containerDisk's file is copied into kContainerDisksDir/<vol>/.
+// A containerDisk volume <vol> is served in place, not copied: its image
+// runs as a container of the pod (one process namespace for the pod) that
+// finds the disk file and sleeps, and writes, in kContainerDisksDir/<vol>/
+// (an emptyDir the launcher mounts too), either kContainerDiskSourceFile,
+// "<pid> <path>\n" (its own pid and the file's resolved path inside its
+// image: QEMU reads /proc/<pid>/root<path>), or kContainerDiskErrorFile,
+// the reason it cannot. It exits 0 on SIGTERM, which the launcher sends it
+// as the launcher ends.
 inline constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks";
+inline constexpr char kContainerDiskSourceFile[] = "source";
+inline constexpr char kContainerDiskErrorFile[] = "error";
 // The file a containerDisk volume without `path` names in its image.
 inline constexpr char kDefaultContainerDiskPath[] = "/disk";
 // The Secrets a cloudInitNoCloud volume <vol> names: secretRef at

@@ -208,13 +208,15 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
     ASSERT_TRUE(accel_mounts.contains(run.state_dir));
     EXPECT_EQ(accel_mounts.at(run.state_dir).volume, mounts.at(run.state_dir).volume);
     EXPECT_FALSE(accel_mounts.at(run.state_dir).read_only);
-    // When it brings the containerDisk copies' busybox: a writable mount of
-    // the volume every copy container runs that busybox from.
+    // When it brings the containerDisk containers' busybox: a writable
+    // mount of the volume every one of them runs that busybox from.
     if (!options.copy_tools_to.empty()) {
       ASSERT_TRUE(accel_mounts.contains(options.copy_tools_to));
       EXPECT_FALSE(accel_mounts.at(options.copy_tools_to).read_only);
       int copies = 0;
-      for (const Json& init : *base::Find(pod, "spec.initContainers")) {
+      Json users = *base::Find(pod, "spec.initContainers");
+      for (const Json& c : *base::Find(pod, "spec.containers")) users.push_back(c);
+      for (const Json& init : users) {
         const std::vector<std::string> argv = CommandLine(init);
         if (argv.empty() || argv[0] != options.copy_tools_to + "/" + contract::kToolsBusybox) {
           continue;
@@ -263,21 +265,24 @@ void ExpectPodAccepted(const Json& pod, const api::VirtualMachineInstance& vmi, 
       const std::string dir = layout.container_disks_dir + "/" + v.name;
       EXPECT_EQ(dir, paths.ContainerDiskDir(v.name));
       if (auto m = MountAt(mounts, dir)) {
-        // An init container running the volume's image writes the file
-        // there, into the same pod volume.
-        bool copied = false;
-        const Json* inits = base::Find(pod, "spec.initContainers");
-        ASSERT_NE(inits, nullptr);
-        for (const Json& init : *inits) {
-          if (base::GetString(init, "image") != v.container_disk->image) continue;
-          const auto init_mounts = MountsOf(init);
-          if (!init_mounts.contains(dir)) continue;
-          copied = true;
-          EXPECT_EQ(init_mounts.at(dir).volume, m->volume);
-          EXPECT_FALSE(init_mounts.at(dir).read_only);
-          EXPECT_EQ(CommandLine(init).back(), dir);
+        // A container running the volume's image, started before the
+        // launcher, writes its answer there, into the same pod volume; the
+        // launcher reads its file through /proc/<pid>/root.
+        EXPECT_TRUE(base::GetBool(pod, "spec.shareProcessNamespace").value_or(false));
+        int served = 0;
+        const Json* containers = base::Find(pod, "spec.containers");
+        ASSERT_NE(containers, nullptr);
+        for (const Json& server : *containers) {
+          if (base::GetString(server, "name") == contract::kLauncherContainer) break;
+          if (base::GetString(server, "image") != v.container_disk->image) continue;
+          const auto server_mounts = MountsOf(server);
+          if (!server_mounts.contains(dir)) continue;
+          ++served;
+          EXPECT_EQ(server_mounts.at(dir).volume, m->volume);
+          EXPECT_FALSE(server_mounts.at(dir).read_only);
+          EXPECT_EQ(CommandLine(server).back(), dir);
         }
-        EXPECT_TRUE(copied) << "no init container fills " << dir;
+        EXPECT_EQ(served, 1) << "containers before the launcher serving " << dir;
       }
     }
     if (v.cloud_init_no_cloud.has_value()) {
@@ -426,7 +431,7 @@ TEST(LauncherPodContract, AMismatchIsSeen) {
   EXPECT_THAT(FailuresOf([&] { ExpectPodAccepted(pod, vmi, c); }), ::testing::IsEmpty());
 
   Json renamed_flag = pod;
-  Json& command = renamed_flag["spec"]["containers"][0]["command"];
+  Json& command = renamed_flag["spec"]["containers"].back()["command"];
   for (size_t i = 0; i < command.size(); ++i) {
     if (command[i].get<std::string>() == "--vmi") command[i] = Json("--vmi-file");
   }
@@ -434,7 +439,7 @@ TEST(LauncherPodContract, AMismatchIsSeen) {
               ::testing::Contains(::testing::HasSubstr("unknown flag --vmi-file")));
 
   Json moved_mount = pod;
-  for (Json& m : moved_mount["spec"]["containers"][0]["volumeMounts"]) {
+  for (Json& m : moved_mount["spec"]["containers"].back()["volumeMounts"]) {
     if (m["name"].get<std::string>() == "fs") m["mountPath"] = Json("/var/run/vireo/pvc/fs");
   }
   EXPECT_THAT(FailuresOf([&] { ExpectPodAccepted(moved_mount, vmi, c); }),

@@ -82,7 +82,7 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
   // The guest's clock a day ahead of the node's; SMM on.
   AddToVmi(pod, R"("domain":{)", R"("clock":{"utc":{"offsetSeconds":86400}})");
   AddToVmi(pod, R"("domain":{)", R"("features":{"acpi":{},"smm":{}})");
-  const std::string image = pod.ContainerDiskDir("rootdisk") + "/disk.qcow2";
+  const std::string image = pod.ContainerDiskImage("rootdisk");
   const std::string image_sha = Sha256(image);
 
   // First life: boot, console, cloud-init, writes, SIGTERM. The pod's
@@ -148,6 +148,8 @@ TEST(LauncherBootTest, ConsoleCloudInitShutdownPersistenceAndContainerDisk) {
     EXPECT_EQ(second->Wait(10s), 0);
     EXPECT_NE(pod.Probe(), 0);
     EXPECT_THAT(WaitForNoQemu(pod.root(), 10s), IsEmpty());
+    // The containerDisk's container ends with the launcher, so the pod does.
+    EXPECT_TRUE(pod.ContainerDiskServerStopped("rootdisk", 5s));
   }
   EXPECT_EQ(Sha256(image), image_sha) << "the containerDisk image was written";
 

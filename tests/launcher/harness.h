@@ -45,6 +45,8 @@ class Process {
   // Waits until stdout (from `from` on) contains `text`; returns whether it
   // did within `timeout`.
   bool WaitForStdout(const std::string& text, std::chrono::milliseconds timeout, size_t from = 0);
+  // The same for stderr (the launcher's log).
+  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout);
 
  private:
   void Reader(int fd, std::string* out);
@@ -103,7 +105,8 @@ std::vector<pid_t> WaitForNoQemu(const std::string& needle, std::chrono::millise
 
 // A temporary root laid out like the launcher pod:
 //   <root>/var/run/vireo/vmi/vmi.json, state/, volumes/<vol>/,
-//   container-disks/<vol>/, usr/lib/vireo/qemu-capabilities -> shared cache.
+//   container-disks/<vol>/, test-images/<vol>/ (containerDisk images),
+//   usr/lib/vireo/qemu-capabilities -> shared cache.
 class TestPod {
  public:
   TestPod();
@@ -123,8 +126,20 @@ class TestPod {
   // those interfaces on the pod network.
   void WriteVmi(const std::string& name, const std::string& volumes_json,
                 const std::string& disks_json, const std::string& interfaces_json = "");
-  // The test disk's qcow2 as a containerDisk volume's image.
-  void AddContainerDisk(const std::string& vol);
+  // The test disk's qcow2 as a containerDisk volume's image, served as the
+  // pod's containerDisk container serves it (lib/api/launcher_pod.h): a
+  // process of ours (as `server_uid` when given) stands in for it, its
+  // root being ours, and its pid and the image's path are in
+  // ContainerDiskDir(vol)/source.
+  void AddContainerDisk(const std::string& vol, std::optional<uid_t> server_uid = std::nullopt);
+  // The same for an image file of the test's own.
+  void ServeContainerDisk(const std::string& vol, const std::string& image,
+                          std::optional<uid_t> server_uid = std::nullopt);
+  // Where AddContainerDisk puts the image.
+  std::string ContainerDiskImage(const std::string& vol) const;
+  // Whether the volume's server ended on SIGTERM (as the launcher ends it)
+  // within `timeout`.
+  bool ContainerDiskServerStopped(const std::string& vol, std::chrono::milliseconds timeout);
   // The test disk's kernel and initramfs where the pod's vireo-kernel-boot
   // init container copies firmware.kernelBoot's files.
   void AddKernelBoot();
@@ -140,7 +155,8 @@ class TestPod {
     std::vector<std::string> extra_args;  // after the pod's flags
     bool capabilities_cache = true;       // false: the image ships none (cold start)
   };
-  // `vireo-launcher run` with the pod's flags (TCG forced) and --root.
+  // `vireo-launcher run` with the pod's flags (TCG forced) and --root; a
+  // containerDisk server that has ended is started again first.
   std::unique_ptr<Process> StartLauncher(const Launch& launch);
   std::unique_ptr<Process> StartLauncher() { return StartLauncher(Launch{}); }
   // `vireo-launcher console`, as virtctl console would exec it.
@@ -158,6 +174,13 @@ class TestPod {
  private:
   std::string root_;
   std::vector<std::string> mounts_;
+  struct DiskServer {
+    std::string image;
+    std::optional<uid_t> uid;
+    pid_t pid = 0;  // 0: ended (StartLauncher serves it again, as a new pod would)
+  };
+  std::map<std::string, DiskServer> disk_servers_;  // by volume
+  void StartDiskServer(const std::string& vol, DiskServer& server);
 };
 
 // Mounts the test disk's boot partition (vfat, on the root disk) at

@@ -117,16 +117,45 @@ TEST_F(LauncherInputsTest, AFailedStartLetsThePostStartHookReturnFirst) {
 }
 
 TEST_F(LauncherInputsTest, CorruptQcow2) {
-  std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
   // A qcow2 header whose fields are garbage.
   std::string bytes("QFI\xfb\x00\x00\x00\x03", 8);
   bytes += std::string(504, '\xee');
-  WriteFileOrDie(pod_.ContainerDiskDir("rootdisk") + "/disk.qcow2", bytes);
+  std::filesystem::create_directories(pod_.root() + "/images");
+  WriteFileOrDie(pod_.root() + "/images/disk.qcow2", bytes);
+  pod_.ServeContainerDisk("rootdisk", pod_.root() + "/images/disk.qcow2");
   pod_.WriteVmi("corrupt", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
                 R"([{"name":"rootdisk"}])");
   std::string err;
   EXPECT_EQ(RunToEnd(pod_, &err), 4);
   EXPECT_THAT(err, AllOf(HasSubstr("rootdisk"), HasSubstr("disk.qcow2")));
+}
+
+// The containerDisk container's own error (a directory with two files) is
+// the launcher's storage failure, with its words.
+TEST_F(LauncherInputsTest, AContainerDiskErrorEndsTheStart) {
+  std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
+  WriteFileOrDie(pod_.ContainerDiskDir("rootdisk") + "/error",
+                 "expected one file in /disk, found 2\n");
+  pod_.WriteVmi("twofiles", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+                R"([{"name":"rootdisk"}])");
+  std::string err;
+  EXPECT_EQ(RunToEnd(pod_, &err), 4);
+  EXPECT_THAT(err, AllOf(HasSubstr("rootdisk"), HasSubstr("expected one file in /disk, found 2")));
+}
+
+// A containerDisk container that has not answered (its image still pulling):
+// the launcher waits, saying so, and a SIGTERM ends the wait.
+TEST_F(LauncherInputsTest, TheStartWaitsForTheContainerDiskAndStopsOnSigterm) {
+  std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
+  pod_.WriteVmi("pulling", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+                R"([{"name":"rootdisk"}])");
+  auto launcher = pod_.StartLauncher();
+  ASSERT_TRUE(launcher->WaitForStderr("waiting for the containerDisk containers", 30s))
+      << launcher->Stderr();
+  EXPECT_FALSE(launcher->Wait(0ms).has_value()) << "it must wait, not fail";
+  launcher->Signal(SIGTERM);
+  EXPECT_EQ(launcher->Wait(10s), 8) << launcher->Stderr();  // terminated before start
+  EXPECT_THAT(launcher->Stderr(), HasSubstr("termination signal arrived while waiting"));
 }
 
 TEST_F(LauncherInputsTest, BadFlagIsAUsageError) {

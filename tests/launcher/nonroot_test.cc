@@ -39,7 +39,9 @@ std::string UidLine(pid_t pid) {
 TEST(LauncherAsPodUser, BootsWithQemuAs107AndShutsDown) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to uid 107";
   TestPod pod;
-  pod.AddContainerDisk("rootdisk");
+  // Served by a process of the pod's user too, as in the pod: the launcher
+  // reads the image through its /proc/<pid>/root.
+  pod.AddContainerDisk("rootdisk", static_cast<uid_t>(std::stoi(kPodUser)));
   pod.AddPvc("data", 32 << 20);
   pod.WriteVmi(
       "nonroot",

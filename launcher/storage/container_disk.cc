@@ -1,0 +1,153 @@
+#include "launcher/storage/container_disk.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "lib/api/launcher_pod.h"
+#include "lib/base/file_util.h"
+#include "lib/base/log.h"
+
+namespace vireo::launcher {
+
+using base::Code;
+using base::Result;
+using base::Status;
+namespace contract = api::launcher_pod;
+namespace fs = std::filesystem;
+
+Result<ServedDisk> ParseServedDisk(const std::string& text) {
+  std::string line = text;
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  const size_t space = line.find(' ');
+  ServedDisk disk;
+  if (space == std::string::npos || space == 0 || space > 9) {
+    return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
+  }
+  long pid = 0;
+  for (size_t i = 0; i < space; ++i) {
+    if (line[i] < '0' || line[i] > '9') {
+      return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
+    }
+    pid = pid * 10 + (line[i] - '0');
+  }
+  disk.pid = static_cast<pid_t>(pid);
+  disk.path = line.substr(space + 1);
+  if (disk.pid <= 0 || !disk.path.starts_with("/") || disk.path.find('\n') != std::string::npos) {
+    return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
+  }
+  return disk;
+}
+
+Result<std::optional<ServedDisk>> ReadServedDisk(const std::string& dir) {
+  const std::string error_file = dir + "/" + contract::kContainerDiskErrorFile;
+  if (::access(error_file.c_str(), F_OK) == 0) {
+    Result<std::string> why = base::ReadFile(error_file);
+    std::string text = why.ok() ? *why : why.status().message();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return Status(Code::kInvalid, "the containerDisk image: " + text);
+  }
+  const std::string source_file = dir + "/" + contract::kContainerDiskSourceFile;
+  if (::access(source_file.c_str(), F_OK) != 0) return std::optional<ServedDisk>();
+  Result<std::string> text = base::ReadFile(source_file);
+  if (!text.ok()) return text.status();
+  Result<ServedDisk> disk = ParseServedDisk(*text);
+  if (!disk.ok()) return disk.status().WithContext(source_file);
+  return std::optional<ServedDisk>(std::move(*disk));
+}
+
+Result<std::string> ServedDiskFile(const ServedDisk& disk) {
+  const std::string root = "/proc/" + std::to_string(disk.pid) + "/root";
+  struct stat st {};
+  if (::stat(root.c_str(), &st) != 0) {
+    return Status(Code::kNotFound, "the containerDisk container's process " +
+                                       std::to_string(disk.pid) + " is gone or out of reach (" +
+                                       root + ": " + std::strerror(errno) + ")");
+  }
+  std::string path = root;
+  const fs::path parts = fs::path(disk.path).relative_path();
+  for (auto part = parts.begin(); part != parts.end(); ++part) {
+    if (*part == "." || *part == ".." || part->empty()) {
+      return Status(Code::kInvalid, "the disk's path " + disk.path + " is not resolved");
+    }
+    path.push_back('/');
+    path.append(part->string());
+    if (::lstat(path.c_str(), &st) != 0) {
+      return Status(Code::kInvalid,
+                    disk.path + " in the containerDisk image: " + std::strerror(errno));
+    }
+    const bool last = std::next(part) == parts.end();
+    if (S_ISLNK(st.st_mode)) {
+      return Status(Code::kInvalid, disk.path + " in the containerDisk image goes through a " +
+                                        "symbolic link; the container resolves them itself");
+    }
+    if (last ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode)) {
+      return Status(Code::kInvalid, disk.path + " in the containerDisk image is not a " +
+                                        (last ? "regular file" : "directory path"));
+    }
+  }
+  if (path == root) return Status(Code::kInvalid, "the disk's path is the image's root");
+  return path;
+}
+
+Status WaitForServedDisks(const std::vector<std::string>& dirs, int stop_fd,
+                          const ServedDiskWait& wait) {
+  const auto started = std::chrono::steady_clock::now();
+  auto next_log = started + wait.log_every;
+  bool long_wait_told = false;
+  for (;;) {
+    std::vector<std::string> waiting;
+    for (const std::string& dir : dirs) {
+      const bool done =
+          ::access((dir + "/" + contract::kContainerDiskSourceFile).c_str(), F_OK) == 0 ||
+          ::access((dir + "/" + contract::kContainerDiskErrorFile).c_str(), F_OK) == 0;
+      if (!done) waiting.push_back(dir);
+    }
+    if (waiting.empty()) return Status::Ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (!long_wait_told && now >= started + wait.long_wait) {
+      long_wait_told = true;
+      if (wait.on_long_wait) wait.on_long_wait();
+    }
+    if (now >= next_log) {
+      std::string names;
+      for (const std::string& dir : waiting) names += (names.empty() ? "" : " ") + dir;
+      base::LogInfo(
+          "waiting for the containerDisk containers (their images may be pulling)",
+          {{"dirs", names},
+           {"waitedS",
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(now - started).count())}});
+      next_log = now + wait.log_every;
+    }
+    struct pollfd pfd {
+      stop_fd, POLLIN, 0
+    };
+    const int ready = ::poll(&pfd, stop_fd >= 0 ? 1 : 0, static_cast<int>(wait.poll.count()));
+    if (ready > 0 && (pfd.revents & POLLIN) != 0) {
+      return Status(Code::kCancelled,
+                    "a termination signal arrived while waiting for the "
+                    "containerDisk containers");
+    }
+  }
+}
+
+int StopDiskServers(const std::string& container_disks_dir) {
+  int stopped = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(container_disks_dir, error)) {
+    Result<std::optional<ServedDisk>> disk = ReadServedDisk(entry.path().string());
+    if (!disk.ok() || !disk->has_value() || (*disk)->pid == ::getpid()) continue;
+    // Only a process that still serves that file: not a pid since reused.
+    if (!ServedDiskFile(**disk).ok()) continue;
+    if (::kill((*disk)->pid, SIGTERM) == 0) ++stopped;
+  }
+  return stopped;
+}
+
+}  // namespace vireo::launcher
