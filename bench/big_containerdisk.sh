@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs a containerDisk of MIB MiB for bench/start_bench.py --image, to see
-# what a large image's copy into the launcher pod costs a VM start: the test
-# disk (raw, images/test-disk/build.sh) with random bytes after its end up to
+# what a large image costs a VM start: the test disk (raw,
+# images/test-disk/build.sh) with random bytes after its end up to
 # MIB MiB, at /disk/test-disk.img (the guest reads only its own partitions,
 # and random bytes neither compress in the layer nor copy as holes). Written
 # with the tree's OCI archive writer (hack/lib/oci.sh), as

@@ -46,8 +46,9 @@ void ClearStaleWaiterFiles(const StateFiles& state);
 
 // The launcher's last step: a hook still waiting is told to return (the
 // ExitingFile names this process, so an earlier launcher's file does not
-// count), and given up to `limit` to be gone before the container's PID 1
-// ends (which would kill it, and the kubelet would count the hook failed).
+// count), and given up to `limit` to be gone before the container's first
+// process ends (which would kill it, and the kubelet would count the hook
+// failed).
 // `hook`: the pod has one (run --post-start-hook), so one not recorded yet
 // is waited for too. Says in the log when the limit passed.
 void ReleaseWaiter(const StateFiles& state, bool hook, std::chrono::milliseconds limit);

@@ -150,8 +150,9 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
   // A containerDisk's container may still be pulling its image.
   std::vector<std::string> served_dirs;
   for (const api::Volume& volume : vmi->spec.volumes) {
-    if (volume.container_disk.has_value())
+    if (volume.container_disk.has_value()) {
       served_dirs.push_back(paths.ContainerDiskDir(volume.name));
+    }
   }
   ServedDiskWait wait;
   wait.on_long_wait = [&state] { MarkWaitingForDisks(state); };
@@ -341,7 +342,8 @@ int Run(const Options& options, int signal_fd, Guardian& guardian) {
 int RunLauncher(const Options& options) {
   base::SetLogLevel(options.log_level);
   // First, while this is the only thread: the guardian stays in this process
-  // (PID 1 in the pod) and the launcher proper continues in a child.
+  // (the container's first process) and the launcher proper continues in a
+  // child.
   // As the container ends, however the launcher did, so do the pod's
   // containerDisk containers (storage/container_disk.h), and the pod with it.
   const std::string container_disks_dir = PodPaths(options.root).Storage("").container_disks_dir;
@@ -352,7 +354,8 @@ int RunLauncher(const Options& options) {
   int code = Run(options, *signal_fd, *guardian);
   close(*signal_fd);
   // The pod's postStart hook may still wait for a domain that never ran; it
-  // must return before this process's parent, the container's PID 1, ends.
+  // must return before this process's parent, the container's first process,
+  // ends.
   ReleaseWaiter(StateFiles(options.state_dir), options.post_start_hook, kHookReleaseLimit);
   return code;
 }
