@@ -79,7 +79,13 @@ void AddMemory(pid_t pid, Sample& s) {
 // otherwise as root. Returns false on a failed start.
 bool MeasureOnce(TestPod::Launch launch, pid_t daemon_pid, Sample* out, bool as_pod_user = false) {
   TestPod pod;
-  pod.AddContainerDisk("rootdisk");
+  // Served as the pod's containerDisk container serves it, by a process of
+  // the launcher's user (the launcher reads it through /proc/<pid>/root).
+  if (as_pod_user) {
+    pod.AddContainerDisk("rootdisk", static_cast<uid_t>(std::stoi(t2::kPodUser)));
+  } else {
+    pod.AddContainerDisk("rootdisk");
+  }
   pod.WriteVmi("bench", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
                R"([{"name":"rootdisk"}])");
   if (as_pod_user) {
