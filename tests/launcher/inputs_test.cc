@@ -36,6 +36,11 @@ class LauncherInputsTest : public ::testing::Test {
     EXPECT_THAT(QemuProcessesMentioning(pod_.root()), IsEmpty());
     EXPECT_NE(pod_.Probe(), 0);
   }
+  // A VMI `name` with one disk, the containerDisk volume rootdisk.
+  void WriteContainerDiskVmi(const std::string& name) {
+    pod_.WriteVmi(name, R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
+                  R"([{"name":"rootdisk"}])");
+  }
   TestPod pod_;
 };
 
@@ -123,8 +128,7 @@ TEST_F(LauncherInputsTest, CorruptQcow2) {
   std::filesystem::create_directories(pod_.root() + "/images");
   WriteFileOrDie(pod_.root() + "/images/disk.qcow2", bytes);
   pod_.ServeContainerDisk("rootdisk", pod_.root() + "/images/disk.qcow2");
-  pod_.WriteVmi("corrupt", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
-                R"([{"name":"rootdisk"}])");
+  WriteContainerDiskVmi("corrupt");
   std::string err;
   EXPECT_EQ(RunToEnd(pod_, &err), 4);
   EXPECT_THAT(err, AllOf(HasSubstr("rootdisk"), HasSubstr("disk.qcow2")));
@@ -136,8 +140,7 @@ TEST_F(LauncherInputsTest, AContainerDiskErrorEndsTheStart) {
   std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
   WriteFileOrDie(pod_.ContainerDiskDir("rootdisk") + "/error",
                  "expected one file in /disk, found 2\n");
-  pod_.WriteVmi("twofiles", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
-                R"([{"name":"rootdisk"}])");
+  WriteContainerDiskVmi("twofiles");
   std::string err;
   EXPECT_EQ(RunToEnd(pod_, &err), 4);
   EXPECT_THAT(err, AllOf(HasSubstr("rootdisk"), HasSubstr("expected one file in /disk, found 2")));
@@ -147,8 +150,7 @@ TEST_F(LauncherInputsTest, AContainerDiskErrorEndsTheStart) {
 // the launcher waits, saying so, and a SIGTERM ends the wait.
 TEST_F(LauncherInputsTest, TheStartWaitsForTheContainerDiskAndStopsOnSigterm) {
   std::filesystem::create_directories(pod_.ContainerDiskDir("rootdisk"));
-  pod_.WriteVmi("pulling", R"([{"name":"rootdisk","containerDisk":{"image":"t"}}])",
-                R"([{"name":"rootdisk"}])");
+  WriteContainerDiskVmi("pulling");
   auto launcher = pod_.StartLauncher();
   ASSERT_TRUE(launcher->WaitForStderr("waiting for the containerDisk containers", 30s))
       << launcher->Stderr();
