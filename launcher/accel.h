@@ -104,7 +104,7 @@ base::Result<AccelChoice> ChooseAccelForRun(const Options& options);
 int RunAccelProbe(const Options& options);
 
 // Copies `busybox` to <dir>/busybox, executable by all (the containerDisk
-// copies run it as the pod's user). An error names the file and why.
+// containers run it as the pod's user). An error names the file and why.
 base::Status CopyTools(const std::string& busybox, const std::string& dir);
 
 }  // namespace vireo::launcher

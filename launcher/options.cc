@@ -389,7 +389,7 @@ Flags:
   --state-dir DIR         the launcher's state dir (default <root>/var/run/vireo/state)
   --termination-log FILE  the container's termination message (default /dev/termination-log)
   --copy-tools-to DIR     first copy the image's static busybox (<root>/bin/busybox)
-                          to DIR/busybox, for the containerDisk copies
+                          to DIR/busybox, for the containerDisk containers
   --root DIR              prefix of every pod path; env VIREO_ROOT
   --log-level LEVEL       debug, info, warn, error (default info)
 )";

@@ -188,6 +188,17 @@ TEST_F(DiskServerTest, ServesTheOnlyFileOfADirectoryResolvedAndEndsWellOnSigterm
   group_ = 0;
 }
 
+// A launcher that ended before this server answered left the stop file:
+// the server answers, sees it, and ends well instead of sleeping on.
+TEST_F(DiskServerTest, AStopFileEndsItRightAfterItsAnswer) {
+  if (!fs::exists(kBusybox)) GTEST_FAIL() << kBusybox << " is missing (busybox-static)";
+  Write(root_ / "image/disk/a.img", "a");
+  Write(root_ / "answer/stop", "");
+  Start((root_ / "image/disk").string());
+  EXPECT_EQ(Exit(), 0);
+  EXPECT_TRUE(fs::exists(root_ / "answer/source"));
+}
+
 TEST_F(DiskServerTest, AFilePathIsServedAsGiven) {
   if (!fs::exists(kBusybox)) GTEST_FAIL() << kBusybox << " is missing (busybox-static)";
   Write(root_ / "image/disk/a.img", "a");

@@ -75,7 +75,8 @@ constexpr char kCopyDiskScript[] =
 // single file in the directory given) and writes its pid and the file's
 // resolved path to $2/source, or why not to $2/error, then sleeps until
 // SIGTERM, which ends it with 0. Arguments: $1 the path in the image, $2 the
-// volume's directory. The pod has one process namespace, so the shell's pid
+// volume's directory. A launcher that ended before this answered left
+// $2/stop: it then ends at once. The pod has one process namespace, so the shell's pid
 // is the one the launcher sees; it is read from /proc/self/stat by the
 // shell itself (a builtin's redirection), since the kubelet turns "$$" in a
 // command into "$" (its $(VAR) expansion), which disk_server_test applies.
@@ -94,9 +95,10 @@ constexpr char kServeDiskScript[] =
     "fi\n"
     "[ -f \"$src\" ] || fail \"no disk image at $src\"\n"
     "real=$(readlink -f \"$src\") || fail \"cannot resolve $src\"\n"
-    "trap 'kill $! 2>/dev/null; exit 0' TERM INT\n"
+    "trap '[ -z \"${!:-}\" ] || kill \"$!\" 2>/dev/null; exit 0' TERM INT\n"
     "read -r pid rest < /proc/self/stat\n"
     "echo \"$pid $real\" > \"$dir/source.tmp\"; mv \"$dir/source.tmp\" \"$dir/source\"\n"
+    "[ ! -e \"$dir/stop\" ] || exit 0\n"
     "while :; do sleep 86400 & wait $! || true; done\n";
 
 // The launcher runs passt for the VMI's interface on the pod network.
@@ -256,7 +258,8 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       const api::ContainerDiskSource& cd = *v.container_disk;
       const std::string dir = Under(contract::kContainerDisksDir, v.name);
       Push(&volumes, EmptyDirVolume(v.name));
-      Push(&mounts, Mount(v.name, dir, true));
+      // Writable: the launcher leaves kContainerDiskStopFile there as it ends.
+      Push(&mounts, Mount(v.name, dir, false));
       Push(&disk_servers,
            ContainerDiskServerContainer(DiskServerName(v.name, i), cd.image, cd.image_pull_policy,
                                         cd.path, v.name, dir, DiskServerResources(with_limits)));

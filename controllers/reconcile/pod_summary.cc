@@ -98,6 +98,7 @@ PodSummary SummarizePod(const Json& pod) {
 
   if (const Json* launcher = FindNamed(Field(*status, "containerStatuses"), kLauncherContainer)) {
     out.launcher_running = base::Find(*launcher, "state.running") != nullptr;
+    out.launcher_ready = base::GetBool(*launcher, "ready").value_or(false);
     if (const Json* ended = base::Find(*launcher, "state.terminated")) {
       out.launcher_exit_code = base::GetInt(*ended, "exitCode").value_or(-1);
       out.launcher_exit_reason = StringField(*ended, "reason");
@@ -122,6 +123,15 @@ PodSummary SummarizePod(const Json& pod) {
           base::GetInt(*ended, "exitCode").value_or(0) != 0 && out.failed_init_container.empty()) {
         out.failed_init_container = StringField(cs, "name");
         out.failed_init_message = StringField(*ended, "message");
+      }
+      if (std::string(list) == "containerStatuses" && ended != nullptr &&
+          StringField(cs, "name") != kLauncherContainer &&
+          base::GetInt(*ended, "exitCode").value_or(0) != 0 && out.failed_container.empty()) {
+        out.failed_container = StringField(cs, "name");
+        out.failed_container_message = StringField(*ended, "message");
+        if (out.failed_container_message.empty()) {
+          out.failed_container_message = StringField(*ended, "reason");
+        }
       }
     }
   }

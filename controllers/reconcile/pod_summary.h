@@ -50,9 +50,16 @@ struct PodSummary {
   std::optional<std::string> accel_verdict;
   std::string accel_verdict_at;  // when the probe ended (its finishedAt)
 
-  // An init container that ended in failure (a containerDisk copy).
+  // An init container that ended in failure (the tools' copy, the kernel's).
   std::string failed_init_container;
   std::string failed_init_message;
+
+  // The launcher container is ready (its own probe: the domain runs).
+  bool launcher_ready = false;
+  // Another regular container (a containerDisk's server, cd-<vol>) that
+  // ended in failure.
+  std::string failed_container;
+  std::string failed_container_message;
 
   // Any container (init included) waiting on ErrImagePull / ImagePullBackOff.
   std::string image_pull_reason;

@@ -103,6 +103,16 @@ VmiPhase PhaseFromPod(const PodSummary& pod, std::string* reason, std::string* m
     if (!pod.launcher_exit_message.empty()) *message += ": " + pod.launcher_exit_message;
     return VmiPhase::kFailed;
   }
+  // A containerDisk's server that ended before the domain ran, without an
+  // answer the launcher would report (killed, or its start failed): the
+  // launcher would wait for it for ever. Once the domain runs, QEMU holds
+  // the file and the server's end changes nothing.
+  if (!pod.failed_container.empty() && !pod.launcher_ready) {
+    *reason = "ContainerDiskFailed";
+    *message = "container " + pod.failed_container + " of pod " + pod.name + " failed" +
+               (pod.failed_container_message.empty() ? "" : ": " + pod.failed_container_message);
+    return VmiPhase::kFailed;
+  }
   if (pod.phase == "Failed") {
     *reason = pod.reason.empty() ? "PodFailed" : pod.reason;
     if (!pod.failed_init_container.empty()) {

@@ -49,6 +49,31 @@ const Row kRows[] = {
     {"node back", VmiPhase::kUnknown, PodState::kRunningReady, VmiPhase::kRunning, "True"},
 };
 
+// A containerDisk's server that ends before the domain runs, without an
+// answer for the launcher (here killed for memory), fails the VMI with its
+// name; once the domain runs, its end changes nothing (QEMU holds the file).
+TEST(DecideVmi, AContainerDiskServerThatEndsBeforeTheDomainFailsTheVmi) {
+  for (const bool domain_running : {false, true}) {
+    SCOPED_TRACE(domain_running ? "domain running" : "before the domain");
+    Json pod = Pod(Vmi(), domain_running ? PodState::kRunningReady : PodState::kRunningNotReady);
+    Json server = testing::ParseOrDie(
+        R"({"name": "cd-root", "ready": false, "state": {"terminated": {"exitCode": 137,
+            "reason": "OOMKilled"}}})");
+    pod["status"]["containerStatuses"].push_back(std::move(server));
+    const VmiDecision d = DecideVmi(Observe(Vmi(VmiPhase::kScheduled), {pod}));
+    ASSERT_TRUE(d.status.has_value());
+    if (domain_running) {
+      EXPECT_EQ(d.status->phase, VmiPhase::kRunning);
+      continue;
+    }
+    EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+    EXPECT_EQ(d.status->reason, "ContainerDiskFailed");
+    ASSERT_FALSE(d.events.empty());
+    EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("container cd-root of pod"));
+    EXPECT_THAT(d.events[0].message, ::testing::HasSubstr("OOMKilled"));
+  }
+}
+
 TEST(DecideVmi, PhaseFollowsThePod) {
   for (const Row& row : kRows) {
     SCOPED_TRACE(row.name);

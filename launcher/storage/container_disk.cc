@@ -1,8 +1,11 @@
 #include "launcher/storage/container_disk.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,6 +95,14 @@ Result<std::string> ServedDiskFile(const ServedDisk& disk) {
     }
   }
   if (path == root) return Status(Code::kInvalid, "the disk's path is the image's root");
+  // The container's /proc and /sys are its own: a file there is a window on
+  // the pod's processes, not a disk.
+  struct statfs fs_info {};
+  if (::statfs(path.c_str(), &fs_info) == 0 &&
+      (fs_info.f_type == PROC_SUPER_MAGIC || fs_info.f_type == SYSFS_MAGIC)) {
+    return Status(Code::kInvalid,
+                  disk.path + " in the containerDisk image is on /proc or /sys, not a disk image");
+  }
   return path;
 }
 
@@ -103,10 +114,13 @@ Status WaitForServedDisks(const std::vector<std::string>& dirs, int stop_fd,
   for (;;) {
     std::vector<std::string> waiting;
     for (const std::string& dir : dirs) {
-      const bool done =
-          ::access((dir + "/" + contract::kContainerDiskSourceFile).c_str(), F_OK) == 0 ||
-          ::access((dir + "/" + contract::kContainerDiskErrorFile).c_str(), F_OK) == 0;
-      if (!done) waiting.push_back(dir);
+      // One error fails the start: no need to wait for the others.
+      if (::access((dir + "/" + contract::kContainerDiskErrorFile).c_str(), F_OK) == 0) {
+        return Status::Ok();
+      }
+      if (::access((dir + "/" + contract::kContainerDiskSourceFile).c_str(), F_OK) != 0) {
+        waiting.push_back(dir);
+      }
     }
     if (waiting.empty()) return Status::Ok();
     const auto now = std::chrono::steady_clock::now();
@@ -140,6 +154,13 @@ Status WaitForServedDisks(const std::vector<std::string>& dirs, int stop_fd,
 int StopDiskServers(const std::string& container_disks_dir) {
   int stopped = 0;
   std::error_code error;
+  // First the stop file in each directory: a server that answers after the
+  // scan below sees it and ends by itself.
+  for (const auto& entry : fs::directory_iterator(container_disks_dir, error)) {
+    const std::string stop = entry.path().string() + "/" + contract::kContainerDiskStopFile;
+    const int fd = ::open(stop.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+  }
   for (const auto& entry : fs::directory_iterator(container_disks_dir, error)) {
     Result<std::optional<ServedDisk>> disk = ReadServedDisk(entry.path().string());
     if (!disk.ok() || !disk->has_value() || (*disk)->pid == ::getpid()) continue;

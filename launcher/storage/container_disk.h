@@ -32,10 +32,10 @@ base::Result<ServedDisk> ParseServedDisk(const std::string& text);
 base::Result<std::optional<ServedDisk>> ReadServedDisk(const std::string& dir);
 
 // /proc/<pid>/root<path>, once checked: the process is there, every part of
-// the path is a directory or, last, a regular file, and none is a symbolic
-// link (through /proc/<pid>/root an absolute link would lead into the
-// launcher's own tree; the container resolved them already). kNotFound when
-// the process is gone, kInvalid otherwise.
+// the path is a directory or, last, a regular file not on proc or sysfs, and
+// none is a symbolic link (through /proc/<pid>/root an absolute link would
+// lead into the launcher's own tree; the container resolved them already).
+// kNotFound when the process is gone, kInvalid otherwise.
 base::Result<std::string> ServedDiskFile(const ServedDisk& disk);
 
 struct ServedDiskWait {
@@ -46,15 +46,17 @@ struct ServedDiskWait {
   std::function<void()> on_long_wait;
 };
 
-// Returns once every directory in `dirs` holds a source or an error file.
+// Returns once every directory in `dirs` holds a source file, or one holds
+// an error file.
 // kCancelled, without reading it, when `stop_fd` is readable (a termination
 // signal); -1 for none.
 base::Status WaitForServedDisks(const std::vector<std::string>& dirs, int stop_fd,
                                 const ServedDiskWait& wait);
 
-// Sends SIGTERM to each containerDisk container's process found in
-// `container_disks_dir`/*/source that is still there (its file still
-// resolves), so the pod can end with the launcher. Returns how many.
+// Leaves the stop file in each directory of `container_disks_dir`, then
+// sends SIGTERM to each containerDisk container's process found in a
+// source file that is still there (its file still resolves), so the pod can
+// end with the launcher. Returns how many it signalled.
 int StopDiskServers(const std::string& container_disks_dir);
 
 }  // namespace vireo::launcher

@@ -80,7 +80,9 @@ TEST(ContainerDiskTest, RefusesLinksUnresolvedPathsAndNonFiles) {
   fs::create_directory_symlink(base + "/disk", base + "/dirlink");
   for (const std::string& path :
        {base + "/disk/link.img", base + "/dirlink/a.img", base + "/disk/../disk/a.img",
-        base + "/disk/./a.img", base + "/disk", base + "/disk/missing.img", std::string("/")}) {
+        base + "/disk/./a.img", base + "/disk", base + "/disk/missing.img", std::string("/"),
+        // Regular files, but the container's /proc and /sys.
+        std::string("/proc/version"), std::string("/sys/kernel/uevent_seqnum")}) {
     auto file = ServedDiskFile({getpid(), path});
     ASSERT_FALSE(file.ok()) << path;
     EXPECT_EQ(file.status().code(), Code::kInvalid) << path;
@@ -126,6 +128,15 @@ TEST(ContainerDiskTest, WaitsUntilEachDirectoryHasAnswered) {
   EXPECT_EQ(told, 0);
 }
 
+TEST(ContainerDiskTest, OneErrorEndsTheWait) {
+  TempDir dir;
+  fs::create_directories(dir / "pulling");
+  WriteFile(dir / "failed/error", "no disk image at /disk\n");
+  Status waited = WaitForServedDisks({dir / "pulling", dir / "failed"}, -1,
+                                     {milliseconds(5), milliseconds(1000), milliseconds(1000), {}});
+  EXPECT_TRUE(waited.ok()) << waited.ToString();
+}
+
 TEST(ContainerDiskTest, ATerminationSignalEndsTheWait) {
   TempDir dir;
   fs::create_directories(dir / "a");
@@ -158,6 +169,10 @@ TEST(ContainerDiskTest, StopsTheServersThatAreStillThere) {
   WriteFile(dir / "cd/failed/error", "no disk\n");
 
   EXPECT_EQ(StopDiskServers(dir / "cd"), 1);
+  // A server answering only now finds the stop file beside its answer.
+  for (const char* volume : {"root", "self", "other", "failed"}) {
+    EXPECT_TRUE(fs::exists(dir / ("cd/" + std::string(volume) + "/stop"))) << volume;
+  }
   int status = 0;
   ASSERT_EQ(waitpid(server, &status, 0), server);
   EXPECT_TRUE(WIFSIGNALED(status));

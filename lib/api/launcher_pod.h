@@ -55,10 +55,13 @@ inline constexpr char kKernelBootInitrd[] = "initrd";
 // "<pid> <path>\n" (its own pid and the file's resolved path inside its
 // image: QEMU reads /proc/<pid>/root<path>), or kContainerDiskErrorFile,
 // the reason it cannot. It exits 0 on SIGTERM, which the launcher sends it
-// as the launcher ends.
+// as the launcher ends, after writing kContainerDiskStopFile there (so one
+// that answers only later, its image pulled after the launcher failed, ends
+// at once instead of sleeping).
 inline constexpr char kContainerDisksDir[] = "/var/run/vireo/container-disks";
 inline constexpr char kContainerDiskSourceFile[] = "source";
 inline constexpr char kContainerDiskErrorFile[] = "error";
+inline constexpr char kContainerDiskStopFile[] = "stop";
 // The file a containerDisk volume without `path` names in its image.
 inline constexpr char kDefaultContainerDiskPath[] = "/disk";
 // The Secrets a cloudInitNoCloud volume <vol> names: secretRef at
@@ -68,7 +71,8 @@ inline constexpr char kCloudInitSecretsDir[] = "/var/run/vireo/cloud-init-secret
 inline constexpr char kCloudInitUserDataDir[] = "userdata";
 inline constexpr char kCloudInitNetworkDataDir[] = "networkdata";
 // Where the pod's first init container puts the launcher image's static
-// busybox, for the containerDisk copies (their images may be FROM scratch).
+// busybox, for the containerDisk containers (their images may be FROM
+// scratch).
 inline constexpr char kToolsDir[] = "/var/run/vireo/tools";
 // The static busybox in the launcher image the tools dir gets (Debian's
 // busybox-static), and its name there.

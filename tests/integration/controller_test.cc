@@ -76,7 +76,9 @@ TEST_F(ControllerLifecycleTest, AlwaysFollowsThePodThroughEveryPhase) {
   EXPECT_EQ(pod_name.rfind("virt-launcher-vm-a-", 0), 0u) << pod_name;
   EXPECT_EQ(pod.at("metadata").at("ownerReferences").at(0).at("uid").get<std::string>(), Uid(vmi));
   EXPECT_EQ(base::GetBool(pod, "spec.automountServiceAccountToken"), std::optional<bool>(false));
-  EXPECT_EQ(pod.at("spec").at("containers").at(0).at("image").get<std::string>(),
+  // The launcher: the last container, after the containerDisk's server.
+  EXPECT_EQ(pod.at("spec").at("containers").back().at("name").get<std::string>(), "compute");
+  EXPECT_EQ(pod.at("spec").at("containers").back().at("image").get<std::string>(),
             "vireo-launcher:t1");
   WaitFor(
       kv::kVirtualMachineInstances, "vm-a",
