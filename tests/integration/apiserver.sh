@@ -132,10 +132,15 @@ EOF
     start_controller_manager
     kubectl=("$BIN/kubectl" --kubeconfig="$dir/kubeconfig")
     "${kubectl[@]}" apply -f "$root/crds/" >/dev/null || die "installing the CRDs failed"
-    "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
+    # kubectl wait fails at once, instead of waiting, on a CRD whose status
+    # has no conditions yet ("accessor error: <nil>"): ask again until 60 s.
+    crds_by=$((SECONDS + 60))
+    until waited=$("${kubectl[@]}" wait --for=condition=Established --timeout=10s \
       crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io \
-      crd/datavolumes.cdi.kubevirt.io >/dev/null \
-      || die "the CRDs did not become Established"
+      crd/datavolumes.cdi.kubevirt.io 2>&1); do
+      ((SECONDS < crds_by)) || die "the CRDs did not become Established: $waited"
+      sleep 0.2
+    done
     for _ in $(seq 1 120); do
       "${kubectl[@]}" get serviceaccount default -n default >/dev/null 2>&1 && break
       sleep 0.25
