@@ -12,11 +12,13 @@ namespace {
 
 using api::VmiPhase;
 
-// A scheduler with room binds a new pod within milliseconds, and Scheduled
-// then overwrites a Scheduling written a moment before: the VMI's first
-// status waits this long after its pod's creation for the binding
-// (creationTimestamp has whole seconds, so 1 to 2 s).
-constexpr std::chrono::seconds kBindingWait{2};
+// A start that goes well has its pod bound within milliseconds and ready
+// a second or two later; the phases between (Scheduling, Scheduled) would
+// each be overwritten a moment after they were written. The VMI's first
+// status waits this long after its pod's creation (creationTimestamp has
+// whole seconds, so 2 to 3 s) for the Running it leads to, and one write
+// carries it; a start that takes longer shows where it is when the wait ends.
+constexpr std::chrono::seconds kStartWait{3};
 
 // The accel-probe's verdict (the SoftwareEmulation condition) comes a second
 // or two before the launcher's readiness makes the VMI Running: the verdict
@@ -24,19 +26,21 @@ constexpr std::chrono::seconds kBindingWait{2};
 // to 4 s) for the Running it leads to, and one write carries both.
 constexpr std::chrono::seconds kVerdictWait{4};
 
-// How long a status that would only say Scheduling waits for the binding;
-// nullopt: write it now. Only the first status of a VMI waits: nothing
-// shown yet (no phase, or Pending) but one pod, new, not refused by the
-// scheduler.
-std::optional<std::chrono::seconds> BindingWait(VmiPhase shown, VmiPhase phase,
-                                                const std::vector<PodSummary>& pods, WallTime now) {
+// How long a VMI's first status waits for its start to reach Running;
+// nullopt: write it now. Only while nothing is shown yet (no phase, or
+// Pending), the start is on its way (Scheduling or Scheduled) with one pod,
+// not refused by the scheduler, and the wait has not ended. A failure turns
+// the phase, so it is written at once.
+std::optional<std::chrono::seconds> StartWait(VmiPhase shown, VmiPhase phase,
+                                              const std::vector<PodSummary>& pods, WallTime now) {
   if (shown != VmiPhase::kUnset && shown != VmiPhase::kPending) return std::nullopt;
-  if (phase != VmiPhase::kScheduling || pods.size() != 1) return std::nullopt;
+  if (phase != VmiPhase::kScheduling && phase != VmiPhase::kScheduled) return std::nullopt;
+  if (pods.size() != 1) return std::nullopt;
   const PodSummary& pod = pods.front();
   if (pod.unschedulable || pod.deleting) return std::nullopt;
   const std::optional<WallTime> created = base::ParseMicroTime(pod.creation_timestamp);
-  if (!created.has_value() || *created + kBindingWait <= now) return std::nullopt;
-  return std::chrono::ceil<std::chrono::seconds>(*created + kBindingWait - now);
+  if (!created.has_value() || *created + kStartWait <= now) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(*created + kStartWait - now);
 }
 
 // How long a status that would only bring the accel-probe's verdict waits
@@ -75,16 +79,16 @@ std::optional<StatusWait> StatusWaitFor(const api::VirtualMachineInstanceStatus&
                                         const api::VirtualMachineInstanceStatus& status,
                                         const std::vector<PodSummary>& pods, size_t primary,
                                         const std::vector<Event>& events, WallTime now) {
-  // A status with an Event of its own is written with it, at once.
-  if (events.empty()) {
-    if (auto wait = BindingWait(shown.phase, status.phase, pods, now)) return StatusWait{*wait};
-  }
-  // The verdict's Event goes with the write that shows it: the decision
-  // that writes it derives it again.
+  // A status with an Event of its own is written with it, at once; the
+  // verdict's Event goes with the write that shows it (the decision that
+  // writes it derives it again).
   const bool only_verdict_events = std::all_of(events.begin(), events.end(), [](const Event& e) {
     return e.reason == kEventSoftwareEmulation;
   });
   if (only_verdict_events) {
+    if (auto wait = StartWait(shown.phase, status.phase, pods, now)) {
+      return StatusWait{*wait, !events.empty()};
+    }
     const PodSummary* pod = pods.empty() ? nullptr : &pods[primary];
     if (auto wait = VerdictWait(shown, status, pod, now)) return StatusWait{*wait, true};
   }

@@ -1,6 +1,7 @@
 // When the VMI status a decision would write waits for the next one, so
-// that one write carries both (vmi.cc): a Scheduling about to become
-// Scheduled, an accel-probe verdict about to come with Running.
+// that one write carries both (vmi.cc): a first status (Scheduling,
+// Scheduled) about to become Running, an accel-probe verdict about to come
+// with Running.
 #pragma once
 
 #include <chrono>

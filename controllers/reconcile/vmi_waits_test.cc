@@ -79,29 +79,42 @@ TEST(DecideVmi, TheProbesVerdictWaitsForRunning) {
   }
 }
 
-TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForTheBinding) {
+TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForRunning) {
   const VmiObservation obs = Observe(Vmi());
   const VmiDecision d = DecideVmi(obs);
   ASSERT_TRUE(d.create_pod.has_value());
   const Json pod = Created(*d.create_pod);
 
-  // Pending and then Scheduling would be overwritten by Scheduled a moment
+  // Pending, Scheduling and Scheduled would each be overwritten a moment
   // later: nothing is written, the VMI is looked at again when the wait ends.
   const VmiDecision after = DecideVmiAfterPodCreate(obs, d, pod);
   EXPECT_FALSE(after.status.has_value());
   EXPECT_TRUE(after.status_waits);
-  EXPECT_EQ(after.requeue_after, seconds(2));
+  EXPECT_EQ(after.requeue_after, seconds(3));
   EXPECT_FALSE(after.create_pod.has_value());
 
-  // The informer shows the pod unbound: still nothing to write.
+  // The informer shows the pod unbound, then bound: still nothing to write.
   VmiDecision seen = DecideVmi(Observe(obs.vmi, {pod}));
   EXPECT_FALSE(seen.status.has_value());
   EXPECT_TRUE(seen.status_waits);
   EXPECT_FALSE(seen.create_pod.has_value());
-
-  // Bound: one write says Scheduled, with the pod in activePods.
   Json bound = pod;
   bound["spec"]["nodeName"] = "node-1";
+  seen = DecideVmi(Observe(obs.vmi, {bound}));
+  EXPECT_FALSE(seen.status.has_value());
+  EXPECT_TRUE(seen.status_waits);
+
+  // Ready: one write says Running, with the pod in activePods.
+  Json ready = Pod(obs.vmi, PodState::kRunningReady);
+  ready["metadata"]["creationTimestamp"] = pod["metadata"]["creationTimestamp"];
+  seen = DecideVmi(Observe(obs.vmi, {ready}));
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_FALSE(seen.status_waits);
+  EXPECT_EQ(seen.status->phase, VmiPhase::kRunning);
+  EXPECT_TRUE(api::ToJson(*seen.status).contains("activePods"));
+
+  // Still only bound when the wait ends: one write says Scheduled.
+  bound["metadata"]["creationTimestamp"] = At(seconds(-3));
   seen = DecideVmi(Observe(obs.vmi, {bound}));
   ASSERT_TRUE(seen.status.has_value());
   EXPECT_FALSE(seen.status_waits);
@@ -116,7 +129,7 @@ TEST(DecideVmi, AnUnboundPodIsShownOnceTheWaitEndsOrTheSchedulerRefusesIt) {
   const Json pod = Created(*DecideVmi(Observe(vmi)).create_pod);
 
   Json late = pod;
-  late["metadata"]["creationTimestamp"] = At(seconds(-2));
+  late["metadata"]["creationTimestamp"] = At(seconds(-3));
   VmiDecision d = DecideVmi(Observe(vmi, {late}));
   ASSERT_TRUE(d.status.has_value());
   EXPECT_FALSE(d.status_waits);
@@ -138,7 +151,7 @@ TEST(DecideVmi, AnUnboundPodIsShownOnceTheWaitEndsOrTheSchedulerRefusesIt) {
   ASSERT_TRUE(d.status.has_value());
 }
 
-// With no wait (here the pod is 2 s old), one status carries the decision's
+// With no wait (here the pod is 3 s old), one status carries the decision's
 // Pending and the Scheduling the pod leads to.
 TEST(DecideVmiAfterPodCreate, OneStatusCarriesThePodJustMade) {
   const VmiObservation obs = Observe(Vmi());
@@ -146,7 +159,7 @@ TEST(DecideVmiAfterPodCreate, OneStatusCarriesThePodJustMade) {
   ASSERT_TRUE(d.create_pod.has_value());
   ASSERT_EQ(d.status->phase, VmiPhase::kPending);
 
-  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(2)));
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(3)));
   EXPECT_FALSE(after.create_pod.has_value());
   EXPECT_TRUE(after.delete_pods.empty());
   ASSERT_TRUE(after.status.has_value());
@@ -172,21 +185,22 @@ TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
   obs.claims["debian"] = VolumeMode::kFilesystem;
   const VmiDecision d = DecideVmi(obs);
   ASSERT_TRUE(d.create_pod.has_value());
-  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(2)));
+  const VmiDecision after = DecideVmiAfterPodCreate(obs, d, Created(*d.create_pod, seconds(3)));
   ASSERT_TRUE(after.status.has_value());
   EXPECT_EQ(after.status->phase, VmiPhase::kScheduling);
   EXPECT_EQ(api::FindCondition(after.status->conditions, "DataVolumesReady")->status, "True");
 
-  // When that write waits for the binding, the status written once the pod
-  // is bound says it all the same.
+  // When that write waits for Running, the status written once the pod is
+  // ready says it all the same.
   Json pod = Created(*d.create_pod);
   ASSERT_TRUE(DecideVmiAfterPodCreate(obs, d, pod).status_waits);
-  pod["spec"]["nodeName"] = "node-1";
-  VmiObservation bound = obs;
-  bound.pods = {pod};
-  const VmiDecision seen = DecideVmi(bound);
+  Json ready = Pod(obs.vmi, PodState::kRunningReady);
+  ready["metadata"]["creationTimestamp"] = pod["metadata"]["creationTimestamp"];
+  VmiObservation running = obs;
+  running.pods = {ready};
+  const VmiDecision seen = DecideVmi(running);
   ASSERT_TRUE(seen.status.has_value());
-  EXPECT_EQ(seen.status->phase, VmiPhase::kScheduled);
+  EXPECT_EQ(seen.status->phase, VmiPhase::kRunning);
   EXPECT_EQ(api::FindCondition(seen.status->conditions, "DataVolumesReady")->status, "True");
 }
 
