@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "controllers/reconcile/datavolume.h"
-#include "controllers/reconcile/launcher_pod.h"
+#include "controllers/reconcile/disk_containers.h"
 #include "controllers/reconcile/pod_json.h"
 #include "lib/api/importer_pod.h"
 #include "lib/api/quantity.h"
@@ -25,9 +25,7 @@ constexpr char kLauncherBinary[] = "vireo-launcher";
 constexpr char kTargetVolume[] = "vireo-target";
 constexpr char kSourceVolume[] = "vireo-source";
 constexpr char kScratchVolume[] = "vireo-scratch";
-constexpr char kToolsVolume[] = "vireo-tools";  // ToolsInitContainer's
 constexpr char kImageVolume[] = "vireo-image";
-constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
 
 Json OwnerReference(const api::DataVolume& dv) {
   return ControllerOwnerReferences(api::kCdiApiVersion, api::kDataVolumeKind, dv.metadata.name,
@@ -152,9 +150,10 @@ Result<Json> RenderImporterPod(const api::DataVolume& dv, const Json& claim,
       resources["requests"]["cpu"] = Str("100m");
       resources["requests"]["memory"] = Str("64Mi");
       Push(&init_containers, ToolsInitContainer(config.image, config.image_pull_policy, resources));
-      Push(&init_containers, ContainerDiskCopyContainer(
-                                 kImageCopyContainer, ImageOf(dv.spec.source.url), "IfNotPresent",
-                                 "", kImageVolume, importer::kImageDir, resources));
+      Push(&init_containers,
+           ScriptInImageContainer(kImageCopyContainer, ImageOf(dv.spec.source.url), "IfNotPresent",
+                                  CopyDiskScript("", importer::kImageDir),
+                                  Mount(kImageVolume, importer::kImageDir, false), resources));
       Push(&volumes, EmptyDirVolume(kToolsVolume));
       Push(&volumes, EmptyDirVolume(kImageVolume));
       Push(&mounts, Mount(kImageVolume, importer::kImageDir, true));

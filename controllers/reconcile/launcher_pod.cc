@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "controllers/reconcile/disk_containers.h"
 #include "controllers/reconcile/launcher_resources.h"
 #include "controllers/reconcile/pod_json.h"
 #include "lib/api/codec.h"
@@ -35,81 +36,13 @@ std::string Under(const char* dir, const std::string& name) {
 constexpr char kReservedPrefix[] = "vireo-";
 constexpr char kVmiVolume[] = "vireo-vmi";
 constexpr char kStateVolume[] = "vireo-state";
-constexpr char kToolsVolume[] = "vireo-tools";
-constexpr char kToolsContainer[] = "vireo-tools";
 constexpr char kKernelBootVolume[] = "vireo-kernel-boot";
 constexpr char kKernelBootContainer[] = "vireo-kernel-boot";
-
-// Copies firmware.kernelBoot's files out of their image. Arguments: $1 the
-// kernel's path ("" for none), $2 the initrd's, $3 the destination directory.
-constexpr char kCopyKernelScript[] =
-    "set -eu\n"
-    "copy() {\n"
-    "  [ -n \"$1\" ] || return 0\n"
-    "  if [ ! -f \"$1\" ]; then echo \"kernelBoot: no file at $1 in the image\" >&2; exit 1; fi\n"
-    "  cp \"$1\" \"$3/$2\"\n"
-    "}\n"
-    "copy \"$1\" kernel \"$3\"\n"
-    "copy \"$2\" initrd \"$3\"\n";
-
-// Copies one disk image file (the path given, or the single file in the
-// directory given) into the volume's directory, keeping its base name, so the
-// directory always holds exactly that one file. Arguments: $1 source, $2
-// destination directory.
-constexpr char kCopyDiskScript[] =
-    "set -eu\n"
-    "src=\"$1\"; dst=\"$2\"\n"
-    "if [ -d \"$src\" ]; then\n"
-    "  n=0\n"
-    "  for f in \"$src\"/*; do if [ -f \"$f\" ]; then n=$((n+1)); file=\"$f\"; fi; done\n"
-    "  if [ \"$n\" -ne 1 ]; then\n"
-    "    echo \"containerDisk: expected one file in $src, found $n\" >&2; exit 1\n"
-    "  fi\n"
-    "  src=\"$file\"\n"
-    "fi\n"
-    "if [ ! -f \"$src\" ]; then echo \"containerDisk: no disk image at $src\" >&2; exit 1; fi\n"
-    "cp \"$src\" \"$dst/\"\n";
-
-// Serves one containerDisk volume in place (lib/api/launcher_pod.h,
-// kContainerDisksDir): finds the disk image file (the path given, or the
-// single file in the directory given) and writes its pid and the file's
-// resolved path to $2/source, or why not to $2/error, then sleeps until
-// SIGTERM, which ends it with 0. Arguments: $1 the path in the image, $2 the
-// volume's directory. A launcher that ended before this answered left
-// $2/stop: it then ends at once. The pod has one process namespace, so the shell's pid
-// is the one the launcher sees; it is read from /proc/self/stat by the
-// shell itself (a builtin's redirection), since the kubelet turns "$$" in a
-// command into "$" (its $(VAR) expansion), which disk_server_test applies.
-constexpr char kServeDiskScript[] =
-    "set -eu\n"
-    "src=\"$1\"; dir=\"$2\"\n"
-    "fail() {\n"
-    "  echo \"containerDisk: $1\" >&2\n"
-    "  echo \"$1\" > \"$dir/error.tmp\"; mv \"$dir/error.tmp\" \"$dir/error\"; exit 1\n"
-    "}\n"
-    "if [ -d \"$src\" ]; then\n"
-    "  n=0\n"
-    "  for f in \"$src\"/*; do if [ -f \"$f\" ]; then n=$((n+1)); file=\"$f\"; fi; done\n"
-    "  [ \"$n\" -eq 1 ] || fail \"expected one file in $src, found $n\"\n"
-    "  src=\"$file\"\n"
-    "fi\n"
-    "[ -f \"$src\" ] || fail \"no disk image at $src\"\n"
-    "real=$(readlink -f \"$src\") || fail \"cannot resolve $src\"\n"
-    "trap '[ -z \"${!:-}\" ] || kill \"$!\" 2>/dev/null; exit 0' TERM INT\n"
-    "read -r pid rest < /proc/self/stat\n"
-    "echo \"$pid $real\" > \"$dir/source.tmp\"; mv \"$dir/source.tmp\" \"$dir/source\"\n"
-    "[ ! -e \"$dir/stop\" ] || exit 0\n"
-    "while :; do sleep 86400 & wait $! || true; done\n";
 
 // The launcher runs passt for the VMI's interface on the pod network.
 bool RunsPasst(const api::VirtualMachineInstanceSpec& spec) {
   return !spec.domain.devices.interfaces.empty();
 }
-
-// The end of a failed container's log becomes its termination message, which
-// the VMI's failure message quotes (the copy script and the launcher print
-// why they stop).
-constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
 
 // The VMI as the launcher reads it: what the controller knew at pod creation,
 // without the parts that change on every write or only repeat the object.
@@ -261,8 +194,9 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
       // Writable: the launcher leaves kContainerDiskStopFile there as it ends.
       Push(&mounts, Mount(v.name, dir, false));
       Push(&disk_servers,
-           ContainerDiskServerContainer(DiskServerName(v.name, i), cd.image, cd.image_pull_policy,
-                                        cd.path, v.name, dir, DiskServerResources(with_limits)));
+           ScriptInImageContainer(DiskServerName(v.name, i), cd.image, cd.image_pull_policy,
+                                  ServeDiskScript(cd.path, dir), Mount(v.name, dir, false),
+                                  DiskServerResources(with_limits)));
     }
     if (v.cloud_init_no_cloud.has_value()) {
       // The seed is built by the launcher in its state dir, from Secrets
@@ -290,7 +224,11 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
     has_container_disk = true;
     Push(&volumes, EmptyDirVolume(kKernelBootVolume));
     Push(&mounts, Mount(kKernelBootVolume, contract::kKernelBootDir, true));
-    Push(&init_containers, KernelBootCopyContainer(*kernel, InitContainerResources(with_limits)));
+    Push(&init_containers,
+         ScriptInImageContainer(kKernelBootContainer, kernel->image, kernel->image_pull_policy,
+                                CopyKernelScript(*kernel, contract::kKernelBootDir),
+                                Mount(kKernelBootVolume, contract::kKernelBootDir, false),
+                                InitContainerResources(with_limits)));
   }
   const bool accel_probe = config.emulation == EmulationMode::kAuto && config.kvm_resource_offered;
   if (has_container_disk) {
@@ -457,79 +395,6 @@ Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi, const Lau
   pod["metadata"] = Metadata(vmi, claims);
   pod["spec"] = std::move(pod_spec);
   return pod;
-}
-
-Json ToolsInitContainer(const std::string& launcher_image, const std::string& pull_policy,
-                        Json resources) {
-  Json tools = Json::object();
-  tools["name"] = Str(kToolsContainer);
-  tools["image"] = Str(launcher_image);
-  tools["imagePullPolicy"] = Str(pull_policy);
-  tools["command"] =
-      StringArray({contract::kBusyboxInLauncherImage, "cp", contract::kBusyboxInLauncherImage,
-                   Under(contract::kToolsDir, contract::kToolsBusybox)});
-  tools["resources"] = std::move(resources);
-  tools["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  tools["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  tools["volumeMounts"] = base::JsonArray(1);
-  tools["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, false);
-  return tools;
-}
-
-Json ContainerDiskServerContainer(const std::string& name, const std::string& image,
-                                  const std::string& pull_policy, const std::string& path,
-                                  const std::string& volume, const std::string& dir,
-                                  Json resources) {
-  Json server = Json::object();
-  server["name"] = Str(name);
-  server["image"] = Str(image);
-  if (!pull_policy.empty()) server["imagePullPolicy"] = Str(pull_policy);
-  server["command"] = StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c",
-                                   kServeDiskScript, "serve-disk",
-                                   path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
-  server["resources"] = std::move(resources);
-  server["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  server["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  server["volumeMounts"] = base::JsonArray(2);
-  server["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
-  server["volumeMounts"][1] = Mount(volume, dir, false);
-  return server;
-}
-
-Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
-                                const std::string& pull_policy, const std::string& path,
-                                const std::string& volume, const std::string& dir, Json resources) {
-  Json copy = Json::object();
-  copy["name"] = Str(name);
-  copy["image"] = Str(image);
-  if (!pull_policy.empty()) copy["imagePullPolicy"] = Str(pull_policy);
-  copy["command"] =
-      StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c", kCopyDiskScript,
-                   "copy-disk", path.empty() ? contract::kDefaultContainerDiskPath : path, dir});
-  copy["resources"] = std::move(resources);
-  copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  copy["volumeMounts"] = base::JsonArray(2);
-  copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
-  copy["volumeMounts"][1] = Mount(volume, dir, false);
-  return copy;
-}
-
-Json KernelBootCopyContainer(const api::KernelBootContainer& kernel, Json resources) {
-  Json copy = Json::object();
-  copy["name"] = Str(kKernelBootContainer);
-  copy["image"] = Str(kernel.image);
-  if (!kernel.image_pull_policy.empty()) copy["imagePullPolicy"] = Str(kernel.image_pull_policy);
-  copy["command"] = StringArray({Under(contract::kToolsDir, contract::kToolsBusybox), "sh", "-c",
-                                 kCopyKernelScript, "copy-kernel", kernel.kernel_path,
-                                 kernel.initrd_path, contract::kKernelBootDir});
-  copy["resources"] = std::move(resources);
-  copy["terminationMessagePolicy"] = Str(kTerminationMessagePolicy);
-  copy["securityContext"] = RestrictedContainerSecurityContext(/*seccomp=*/true);
-  copy["volumeMounts"] = base::JsonArray(2);
-  copy["volumeMounts"][0] = Mount(kToolsVolume, contract::kToolsDir, true);
-  copy["volumeMounts"][1] = Mount(kKernelBootVolume, contract::kKernelBootDir, false);
-  return copy;
 }
 
 }  // namespace vireo::controllers

@@ -122,15 +122,14 @@ base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 //   resource and the state dir: it leaves its verdict there for the launcher
 //   and in its termination message for the controller; with containerDisks
 //   it first copies the launcher image's busybox into the tools volume
-//   (--copy-tools-to), in place of ToolsInitContainer;
+//   (--copy-tools-to), in place of ToolsInitContainer (disk_containers.h);
 // - an emptyDir state dir; PVCs mounted at /var/run/vireo/volumes/<vol>/ or as
 //   block devices at /dev/vireo/<vol>; per containerDisk a container
-//   "cd-<vol>" before the launcher (ContainerDiskServerContainer) serving
-//   its file in place, with an emptyDir at
-//   /var/run/vireo/container-disks/<vol>/ for its answer, and
-//   shareProcessNamespace;
+//   "cd-<vol>" before the launcher (ServeDiskScript) serving its file in
+//   place, with an emptyDir at /var/run/vireo/container-disks/<vol>/ for its
+//   answer, and shareProcessNamespace;
 //   firmware.kernelBoot's kernel and initrd copied by the init container
-//   "vireo-kernel-boot" (KernelBootCopyContainer) into an emptyDir at
+//   "vireo-kernel-boot" (CopyKernelScript) into an emptyDir at
 //   contract::kKernelBootDir;
 // - restartPolicy Never, automountServiceAccountToken false,
 //   terminationGracePeriodSeconds = the VMI's + margin, nodeSelector,
@@ -140,35 +139,5 @@ base::Result<int64_t> LauncherMemoryRequestBytes(const api::VirtualMachineInstan
 // Pure: the same inputs give the same JSON.
 base::Result<Json> RenderLauncherPod(const api::VirtualMachineInstance& vmi,
                                      const LauncherConfig& config, const Claims& claims);
-
-// Pod parts the importer pod shares with the launcher pod. The copy of a
-// containerDisk's file runs in the containerDisk image, which may be FROM
-// scratch, with the static busybox ToolsInitContainer copies out of the
-// launcher image into the pod volume "vireo-tools" (an emptyDir the pod must
-// have).
-Json ToolsInitContainer(const std::string& launcher_image, const std::string& pull_policy,
-                        Json resources);
-// Copies `path` in `image` (a file, or a directory holding exactly one file;
-// "" : /disk) into `dir`, where pod volume `volume` is mounted (the
-// importer's registry source).
-Json ContainerDiskCopyContainer(const std::string& name, const std::string& image,
-                                const std::string& pull_policy, const std::string& path,
-                                const std::string& volume, const std::string& dir, Json resources);
-
-// Copies the kernel's kernelPath and initrdPath (each only when given) out
-// of its image into contract::kKernelBootDir as kKernelBootKernel and
-// kKernelBootInitrd, with the tools' busybox; a missing file fails it with a
-// message naming the path.
-Json KernelBootCopyContainer(const api::KernelBootContainer& kernel, Json resources);
-
-// Serves `path` in `image` (as ContainerDiskCopyContainer finds it) in place
-// for the launcher: writes its pid and the file's path inside the image to
-// `dir`/contract::kContainerDiskSourceFile (or why not, to
-// kContainerDiskErrorFile, and fails), then sleeps until SIGTERM. Needs the
-// pod's shareProcessNamespace and the tools volume.
-Json ContainerDiskServerContainer(const std::string& name, const std::string& image,
-                                  const std::string& pull_policy, const std::string& path,
-                                  const std::string& volume, const std::string& dir,
-                                  Json resources);
 
 }  // namespace vireo::controllers

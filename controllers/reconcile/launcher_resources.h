@@ -21,7 +21,7 @@ base::Result<base::Json> LauncherResources(const api::VirtualMachineInstance& vm
 // `with_limits` (a Guaranteed pod needs them on every container).
 base::Json InitContainerResources(bool with_limits);
 
-// A containerDisk server container's (ContainerDiskServerContainer): a
+// A containerDisk server container's (ServeDiskScript's): a
 // shell asleep, so a little CPU and memory; limits equal to requests when
 // `with_limits` (with more CPU, for the container's start). A regular
 // container's requests add to the pod's.

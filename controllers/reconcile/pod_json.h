@@ -123,6 +123,11 @@ inline Json RestrictedContainerSecurityContext(bool seccomp = false) {
   return security;
 }
 
+// The end of a failed container's log becomes its termination message, which
+// the VMI's or DataVolume's failure message quotes (the scripts, the launcher
+// and the importer print why they stop).
+inline constexpr char kTerminationMessagePolicy[] = "FallbackToLogsOnError";
+
 inline Json Device(const std::string& volume, const std::string& path) {
   Json device = Json::object();
   device["name"] = Str(volume);

@@ -1,6 +1,8 @@
-// The containerDisk server container's script, run by the real static
-// busybox the pod runs it with (Debian's busybox-static, as in the launcher
-// image), on a directory standing in for the image's root.
+// The containerDisk server container's script (ServeDiskScript), run by the
+// real static busybox the pod runs it with (Debian's busybox-static, as in the
+// launcher image), on a directory standing in for the image's root.
+#include "controllers/reconcile/disk_containers.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "controllers/reconcile/launcher_pod.h"
 #include "controllers/reconcile/launcher_resources.h"
+#include "controllers/reconcile/pod_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -112,9 +114,10 @@ class DiskServerTest : public ::testing::Test {
   // Starts the rendered container's command for `path` (in the image) with
   // the tools' busybox swapped for the system's, its stderr to a file.
   void Start(const std::string& path) {
+    const std::string answer = (root_ / "answer").string();
     Json container =
-        ContainerDiskServerContainer("cd-root", "reg/disk:1", "", path, "root",
-                                     (root_ / "answer").string(), DiskServerResources(false));
+        ScriptInImageContainer("cd-root", "reg/disk:1", "", ServeDiskScript(path, answer),
+                               pod_json::Mount("root", answer, false), DiskServerResources(false));
     std::vector<std::string> argv;
     for (const Json& arg : container.at("command")) {
       argv.push_back(ExpandAsTheKubelet(arg.get<std::string>()));
