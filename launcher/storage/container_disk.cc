@@ -9,8 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
 
 #include "lib/api/launcher_pod.h"
 #include "lib/base/file_util.h"
@@ -25,24 +29,22 @@ namespace contract = api::launcher_pod;
 namespace fs = std::filesystem;
 
 Result<ServedDisk> ParseServedDisk(const std::string& text) {
-  std::string line = text;
-  if (!line.empty() && line.back() == '\n') line.pop_back();
+  std::string_view line = text;
+  if (line.ends_with('\n')) line.remove_suffix(1);
+  auto invalid = [&] {
+    return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + std::string(line) + "\"");
+  };
   const size_t space = line.find(' ');
+  if (space == std::string_view::npos) return invalid();
+  // from_chars takes digits and a leading '-' only, and refuses a pid that
+  // overflows pid_t; the whole field must be the number.
+  const char* pid_end = line.data() + space;
   ServedDisk disk;
-  if (space == std::string::npos || space == 0 || space > 9) {
-    return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
-  }
-  long pid = 0;
-  for (size_t i = 0; i < space; ++i) {
-    if (line[i] < '0' || line[i] > '9') {
-      return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
-    }
-    pid = pid * 10 + (line[i] - '0');
-  }
-  disk.pid = static_cast<pid_t>(pid);
+  const auto [parsed_to, error] = std::from_chars(line.data(), pid_end, disk.pid);
   disk.path = line.substr(space + 1);
-  if (disk.pid <= 0 || !disk.path.starts_with("/") || disk.path.find('\n') != std::string::npos) {
-    return Status(Code::kInvalid, "expected \"<pid> <path>\", got \"" + line + "\"");
+  if (error != std::errc() || parsed_to != pid_end || disk.pid <= 0 ||
+      !disk.path.starts_with('/') || disk.path.find('\n') != std::string::npos) {
+    return invalid();
   }
   return disk;
 }

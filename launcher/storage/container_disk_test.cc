@@ -30,9 +30,20 @@ TEST(ContainerDiskTest, ParsesPidAndPath) {
   ASSERT_TRUE(disk.ok()) << disk.status().ToString();
   EXPECT_EQ(disk->pid, 42);
   EXPECT_EQ(disk->path, "/disk/my image.qcow2");
+  // Linux's largest pid_max.
+  auto highest = ParseServedDisk("4194304 /disk");
+  ASSERT_TRUE(highest.ok()) << highest.status().ToString();
+  EXPECT_EQ(highest->pid, 4194304);
   for (const char* bad : {"", "\n", "42", "42 ", "42 disk.img", "x2 /disk", " 42 /disk", "-1 /disk",
-                          "0 /disk", "12345678901 /disk", "42 /a\nb"}) {
-    EXPECT_FALSE(ParseServedDisk(bad).ok()) << bad;
+                          "0 /disk", "-0 /disk", "+42 /disk", "12345678901 /disk", "42 /a\nb",
+                          // pid_t overflows, by one and by far
+                          "2147483648 /disk", "99999999999999999999 /disk",
+                          // trailing garbage in the pid field
+                          "42x /disk", "42\t /disk", "4.2 /disk"}) {
+    auto disk = ParseServedDisk(bad);
+    ASSERT_FALSE(disk.ok()) << bad;
+    EXPECT_EQ(disk.status().code(), Code::kInvalid) << bad;
+    EXPECT_THAT(disk.status().message(), HasSubstr("expected \"<pid> <path>\", got \"")) << bad;
   }
 }
 
