@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -308,11 +307,7 @@ TestPod::TestPod() {
 
 TestPod::~TestPod() {
   for (pid_t pid : QemuProcessesMentioning(root_)) kill(pid, SIGKILL);
-  for (const auto& [vol, server] : disk_servers_) {
-    if (server.pid <= 0) continue;
-    kill(server.pid, SIGKILL);
-    waitpid(server.pid, nullptr, 0);
-  }
+  disk_servers_.KillAll();
   for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
   std::error_code ec;
   if (Env("VIREO_T2_KEEP").empty()) fs::remove_all(root_, ec);
@@ -356,48 +351,12 @@ void TestPod::AddContainerDisk(const std::string& vol, std::optional<uid_t> serv
 
 void TestPod::ServeContainerDisk(const std::string& vol, const std::string& image,
                                  std::optional<uid_t> server_uid) {
-  DiskServer& server = disk_servers_[vol];
-  if (server.pid > 0) {
-    kill(server.pid, SIGKILL);
-    waitpid(server.pid, nullptr, 0);
-  }
-  server = DiskServer{fs::canonical(image).string(), server_uid, 0};
-  StartDiskServer(vol, server);
-}
-
-void TestPod::StartDiskServer(const std::string& vol, DiskServer& server) {
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork: " + std::string(std::strerror(errno)));
-  if (pid == 0) {
-    if (server.uid.has_value() && (setgid(*server.uid) != 0 || setuid(*server.uid) != 0)) {
-      _exit(1);
-    }
-    // A uid change clears the dumpable flag, which /proc/<pid>/root needs;
-    // the pod's server is exec'd as its uid and has it.
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-    pause();
-    _exit(0);
-  }
-  server.pid = pid;
-  fs::create_directories(ContainerDiskDir(vol));
-  WriteFileOrDie(ContainerDiskDir(vol) + "/source",
-                 std::to_string(pid) + " " + server.image + "\n");
+  disk_servers_.Serve(vol, ContainerDiskDir(vol), image, server_uid);
 }
 
 bool TestPod::ContainerDiskServerStopped(const std::string& vol,
                                          std::chrono::milliseconds timeout) {
-  auto it = disk_servers_.find(vol);
-  if (it == disk_servers_.end() || it->second.pid == 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    int status = 0;
-    if (waitpid(it->second.pid, &status, WNOHANG) == it->second.pid) {
-      it->second.pid = 0;
-      return WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+  return disk_servers_.StoppedBySigterm(vol, timeout);
 }
 
 void TestPod::AddKernelBoot() {
@@ -424,10 +383,7 @@ bool TestPod::MountSmallVolume(const std::string& vol, int64_t bytes) {
 }
 
 std::unique_ptr<Process> TestPod::StartLauncher(const Launch& launch) {
-  for (auto& [vol, server] : disk_servers_) {
-    if (server.pid > 0 && waitpid(server.pid, nullptr, WNOHANG) == server.pid) server.pid = 0;
-    if (server.pid == 0) StartDiskServer(vol, server);
-  }
+  disk_servers_.RestartEnded();
   std::error_code ec;
   fs::remove(root_ + "/usr/lib/vireo/qemu-capabilities", ec);
   if (launch.capabilities_cache) {

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/launcher/container_disk_server.h"
+
 namespace vireo::t2 {
 
 using namespace std::chrono_literals;
@@ -174,13 +176,8 @@ class TestPod {
  private:
   std::string root_;
   std::vector<std::string> mounts_;
-  struct DiskServer {
-    std::string image;
-    std::optional<uid_t> uid;
-    pid_t pid = 0;  // 0: ended (StartLauncher serves it again, as a new pod would)
-  };
-  std::map<std::string, DiskServer> disk_servers_;  // by volume
-  void StartDiskServer(const std::string& vol, DiskServer& server);
+  // An ended one is served again by StartLauncher, as a new pod would.
+  ContainerDiskServers disk_servers_;
 };
 
 // Mounts the test disk's boot partition (vfat, on the root disk) at
