@@ -424,7 +424,7 @@ VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const Vmi
   after.pods.push_back(std::move(pod));
   VmiDecision next = DecideVmi(after);
   // The pod changes nothing more: the decision's own status is written,
-  // unless the status waits for the binding.
+  // unless the status waits for Running.
   if (!next.status.has_value() && !next.status_waits) next.status = decision.status;
   return next;
 }

@@ -54,8 +54,8 @@ struct VmiDecision {
   // Status to write through the status subresource; nullopt when it equals
   // the observed one.
   std::optional<api::VirtualMachineInstanceStatus> status;
-  // A changed status that is not written yet: it waits for the pod's
-  // binding, or the probe's verdict for Running, until requeue_after (see
+  // A changed status that is not written yet: a first status waits for
+  // Running, the probe's verdict for Running, until requeue_after (see
   // "Writes" below).
   bool status_waits = false;
   std::vector<Event> events;
@@ -72,16 +72,20 @@ struct VmiDecision {
 // named LauncherPodName(vmi) is kept (else the oldest) and the others are
 // deleted. A pod is never made twice for one VMI: once a pod was seen (its
 // uid is recorded in status.activePods, or the VMI passed Pending), its
-// disappearance fails the VMI. (A pod deleted before the VMI's first status
-// was never bound and ran no guest: another is made.)
+// disappearance fails the VMI. (A pod that vanished before the VMI's first
+// status was written, below, is replaced.)
 //
-// Writes: the VMI's first status waits for its new pod's binding, up to 2 s
-// after the pod's creation (Scheduled comes milliseconds after Scheduling on
-// a cluster with room, and one write carries it); a pod the scheduler
-// refuses (PodScheduled False) or one still unbound then is written as
-// Scheduling. A status that would only bring the accel probe's verdict
-// (SoftwareEmulation) to a Scheduled VMI waits up to 4 s after the probe
-// ended for the Running it leads to; its Event goes with that write.
+// Writes: the VMI's first status waits for the Running its start leads to,
+// up to 3 s after the pod's creation (Scheduling and Scheduled would each be
+// overwritten a moment later, and one write carries them); a failure, an
+// Event, a pod the scheduler refuses (PodScheduled False) or a pod being
+// deleted is written at once, and a start still on its way when the wait
+// ends is written as it stands (Scheduling, Scheduled). So only a pod
+// removed at once (a forced delete) within those seconds leaves no trace in
+// the VMI, and another is made. A status that would only bring the accel
+// probe's verdict (SoftwareEmulation) to a Scheduled VMI waits up to 4 s
+// after the probe ended for the Running it leads to; its Event goes with
+// that write.
 //
 // Phase (never goes back, except to and from Unknown; Succeeded and Failed
 // are final):
@@ -142,8 +146,8 @@ VmiDecision DecideVmi(const VmiObservation& observation);
 // decision's status and that pod. Its status, when it has one, is what the
 // I/O layer writes instead of the decision's, so one write carries both
 // (Pending, then Scheduling with the pod in activePods). nullopt status: no
-// write is needed at all, or (status_waits) the write waits for the pod's
-// binding.
+// write is needed at all, or (status_waits) the write waits for the
+// Running the start leads to.
 VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const VmiDecision& decision,
                                     Json pod);
 

@@ -113,6 +113,15 @@ TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForRunning) {
   EXPECT_EQ(seen.status->phase, VmiPhase::kRunning);
   EXPECT_TRUE(api::ToJson(*seen.status).contains("activePods"));
 
+  // A pod being deleted is written at once, in activePods, so that its end
+  // fails the VMI instead of making another pod.
+  Json deleting = bound;
+  deleting["metadata"]["deletionTimestamp"] = At(seconds(0));
+  seen = DecideVmi(Observe(obs.vmi, {deleting}));
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_FALSE(seen.status_waits);
+  EXPECT_TRUE(api::ToJson(*seen.status).contains("activePods"));
+
   // Still only bound when the wait ends: one write says Scheduled.
   bound["metadata"]["creationTimestamp"] = At(seconds(-3));
   seen = DecideVmi(Observe(obs.vmi, {bound}));
