@@ -14,6 +14,7 @@
 #   make_layer TAR LAYERDIR                    the layer files of a tar
 #   oci_archive ARCHIVE NAME:TAG CONFIG-JSON HISTORY-JSON LAYERDIR...
 #   oci_tree_archive ARCHIVE NAME:TAG ROOT CONFIG-JSON CREATED-BY COMMENT [tar options]
+#   oci_files_archive ARCHIVE NAME:TAG CREATED-BY COMMENT DEST=SRC...
 #
 # Each prints what went wrong on stderr and returns 1: callers say which image
 # (`... || die "..."`), and no step relies on `set -e`, which a caller's `||`
@@ -132,4 +133,82 @@ oci_tree_archive() {
   fi
   rm -rf "$work"
   return 1
+}
+
+# oci_files_archive ARCHIVE NAME:TAG CREATED-BY COMMENT DEST=SRC...: a
+# one-layer image holding each file SRC at DEST (a path such as
+# disk/test-disk.qcow2), owned by 107:107, files 0444 and directories 0555,
+# as KubeVirt's containerDisk and kernel-boot images are. It is read back
+# before it is kept: every blob against its digest and size, the layer's
+# files exactly the DESTs with that owner and mode, each one's bytes against
+# its SRC; else ARCHIVE is removed. SOURCE_DATE_EPOCH as oci_archive. Prints
+# the manifest's digest.
+# The layer's directories extract read-only (0555): writable again first.
+oci_files_cleanup() { chmod -R u+w "$1" 2>/dev/null; rm -rf "$@"; }
+
+oci_files_archive() {
+  local archive=$1 name=$2 created_by=$3 comment=$4; shift 4
+  (($#)) || { oci_error "$name: no file"; return 1; }
+  local work pair dest src want="" digest layer got
+  work=$(mktemp -d "$(dirname "$archive")/.files.XXXXXX") || return 1
+  for pair in "$@"; do
+    dest=${pair%%=*} src=${pair#*=}
+    [[ $pair == *=* && -n $dest && -f $src ]] ||
+      { oci_error "$name: $pair is not DEST=SRC with SRC a file"; rm -rf "$work"; return 1; }
+    mkdir -p "$work/rootfs/$(dirname "$dest")" || { rm -rf "$work"; return 1; }
+    # A hard link spares a copy of a large disk; tar gives the modes.
+    ln "$src" "$work/rootfs/$dest" 2>/dev/null || cp "$src" "$work/rootfs/$dest" ||
+      { rm -rf "$work"; return 1; }
+    want+="-r--r--r-- 107/107 $dest"$'\n'
+  done
+  want=$(LC_ALL=C sort <<<"${want%$'\n'}")
+  if ! digest=$(oci_tree_archive "$archive" "$name" "$work/rootfs" '{}' "$created_by" "$comment" \
+    --owner=107 --group=107 --mode=a=rX); then
+    rm -rf "$work"
+    return 1
+  fi
+  # Read back what was written, not what was meant to be.
+  mkdir "$work/check" "$work/files"
+  if ! tar -C "$work/check" -xf "$archive" ||
+    ! layer=$(python3 - "$work/check" "$digest" 2>&1 <<'PY'
+import hashlib, json, os, sys
+root, digest = sys.argv[1], sys.argv[2]
+def blob(d):
+    h = hashlib.sha256()
+    size = 0
+    with open(os.path.join(root, "blobs", "sha256", d.split(":")[1]), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    assert "sha256:" + h.hexdigest() == d, "blob %s does not match its digest" % d
+    return size
+index = json.load(open(os.path.join(root, "index.json")))
+assert index["manifests"][0]["digest"] == digest, index
+with open(os.path.join(root, "blobs", "sha256", digest.split(":")[1])) as f:
+    manifest = json.load(f)
+for desc in [manifest["config"]] + manifest["layers"]:
+    assert blob(desc["digest"]) == desc["size"], desc
+print(manifest["layers"][0]["digest"].split(":")[1])
+PY
+    ); then
+    oci_error "$name: the archive does not read back: $layer"
+    oci_files_cleanup "$work" "$archive"
+    return 1
+  fi
+  got=$(tar -tvzf "$work/check/blobs/sha256/$layer" | awk '$6 !~ /\/$/ { print $1, $2, $6 }' | LC_ALL=C sort)
+  if [[ $got != "$want" ]]; then
+    oci_error "$name: the layer should hold exactly (mode, owner, file): $want; it holds: $got"
+    oci_files_cleanup "$work" "$archive"
+    return 1
+  fi
+  tar -C "$work/files" -xzf "$work/check/blobs/sha256/$layer" || { oci_files_cleanup "$work" "$archive"; return 1; }
+  for pair in "$@"; do
+    if ! cmp -s "${pair#*=}" "$work/files/${pair%%=*}"; then
+      oci_error "$name: ${pair%%=*} in the layer differs from ${pair#*=}"
+      oci_files_cleanup "$work" "$archive"
+      return 1
+    fi
+  done
+  oci_files_cleanup "$work"
+  echo "$digest"
 }

@@ -107,6 +107,28 @@ else
   fail "the manifest digest is $digest, the golden one $golden: every image's digest would change"
 fi
 
+# --- a files image (containerDisk, kernel boot) -----------------------------
+printf 'qcow2 bytes' >"$work/disk.img"
+printf 'kernel' >"$work/vmlinuz"
+if files_digest=$(SOURCE_DATE_EPOCH=1750000000 oci_files_archive "$work/f.tar" vireo.local/oci-files:v1 \
+  hack/lib/oci_test.sh "two files" disk/test.qcow2="$work/disk.img" boot/vmlinuz="$work/vmlinuz"); then
+  mkdir "$work/f"
+  tar -C "$work/f" -xf "$work/f.tar"
+  layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"][7:])' \
+    "$work/f/blobs/sha256/${files_digest#sha256:}")
+  listing=$(tar -tvzf "$work/f/blobs/sha256/$layer" | awk '{print $1, $2, $6}')
+  want='dr-xr-xr-x 107/107 boot/
+-r--r--r-- 107/107 boot/vmlinuz
+dr-xr-xr-x 107/107 disk/
+-r--r--r-- 107/107 disk/test.qcow2'
+  [[ $listing == "$want" ]] && ok "oci_files_archive: the files at their paths, 107/107, 0444 in 0555" ||
+    fail "oci_files_archive's layer: $listing"
+  [[ $(tar -xzOf "$work/f/blobs/sha256/$layer" disk/test.qcow2) == "qcow2 bytes" ]] &&
+    ok "oci_files_archive: the file's bytes" || fail "oci_files_archive: the file's bytes differ"
+else
+  fail "oci_files_archive failed"
+fi
+
 # --- bad input is refused with a message -----------------------------------
 expect_error() { # expect_error TEXT CMD...: CMD fails and says TEXT
   local out
@@ -123,7 +145,10 @@ expect_error "needs a :tag" oci_tree_archive "$work/c.tar" vireo.local/oci-test 
 expect_error "is empty" oci_tree_archive "$work/c.tar" vireo.local/oci-test:v1 "$work/empty" "$config" t t
 expect_error "does not parse" oci_tree_archive "$work/c.tar" vireo.local/oci-test:v1 "$tree" '{"Entrypoint":' t t
 expect_error "is not a layer" oci_archive "$work/c.tar" vireo.local/oci-test:v1 '{}' '[]' "$work/empty"
-[[ ! -e $work/c.tar && -z $(find "$work" -maxdepth 1 -name '.oci.*' -o -maxdepth 1 -name '.layer.*') ]] &&
+expect_error "is not DEST=SRC" oci_files_archive "$work/c.tar" vireo.local/oci-test:v1 t t disk/x="$work/nope"
+expect_error "is not DEST=SRC" oci_files_archive "$work/c.tar" vireo.local/oci-test:v1 t t "$work/disk.img"
+expect_error "no file" oci_files_archive "$work/c.tar" vireo.local/oci-test:v1 t t
+[[ ! -e $work/c.tar && -z $(find "$work" -maxdepth 1 -name '.oci.*' -o -maxdepth 1 -name '.layer.*' -o -maxdepth 1 -name '.files.*') ]] &&
   ok "a refused archive leaves no file and no work directory" ||
   fail "a refused archive left files: $(ls -A "$work")"
 

@@ -21,7 +21,7 @@ umask 022
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 prog=containerdisk
 # shellcheck source=images/lib.sh
-source "$here/../lib.sh" # log, die, tar_tree, make_layer, oci_archive
+source "$here/../lib.sh" # log, die, oci_files_archive
 cache_root=${VIREO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo}
 out=${1:-$cache_root/debian-cloud}
 name=${2:-vireo.local/debian-cloud:12}
@@ -45,27 +45,14 @@ if [[ -f $out/containerdisk.key && $(cat "$out/containerdisk.key") == "$key" && 
   exit 0
 fi
 
-work=$(mktemp -d "$out/.containerdisk.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH
 SOURCE_DATE_EPOCH=$(stat -c %Y "$qcow2") # the disk's own time: same disk, same bytes
-
 # The layer: /disk/ (0555) and the qcow2 (0444), owned by 107:107 (the qemu
-# user of KubeVirt's launcher). The modes are tar's, so the disk can be a
-# hard link to build.sh's file without changing that one.
-mkdir -p "$work/rootfs/disk"
-ln "$qcow2" "$work/rootfs/disk/$disk_name" 2>/dev/null || cp "$qcow2" "$work/rootfs/disk/$disk_name"
-tar_tree "$work/rootfs" "$work/layer.tar" "$SOURCE_DATE_EPOCH" --owner=107 --group=107 --mode=a=rX ||
-  die "tar of the layer failed"
-listing=$(tar -tvf "$work/layer.tar") || die "the layer is not a readable tar"
-[[ $(awk '$6 !~ /\/$/ { print $1, $2, $6 }' <<<"$listing") == "-r--r--r-- 107/107 disk/$disk_name" ]] ||
-  die "the layer should hold exactly disk/$disk_name, -r--r--r-- 107/107; it holds: $listing"
-make_layer "$work/layer.tar" "$work/layer"
-
-history="[{\"created\":\"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)\",\"created_by\":\"images/debian-cloud/containerdisk.sh\",\"comment\":\"Debian 12 cloud image at /disk/$disk_name\"}]"
-digest=$(oci_archive "$archive" "$name" '{}' "$history" "$work/layer") || die "writing the OCI archive failed"
-
+# user of KubeVirt's launcher), read back before it is kept.
 rm -f "$out/containerdisk.key"
+digest=$(oci_files_archive "$archive" "$name" images/debian-cloud/containerdisk.sh \
+  "Debian 12 cloud image at /disk/$disk_name" "disk/$disk_name=$qcow2") ||
+  die "writing the OCI archive failed"
 echo "$key" >"$out/containerdisk.key"
-log "$name: manifest $digest, layer $(($(cat "$work/layer/size") / 1048576)) MiB"
+log "$name: manifest $digest, $(($(stat -c %s "$archive") / 1048576)) MiB"
 echo "$archive"

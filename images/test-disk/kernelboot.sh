@@ -10,7 +10,8 @@
 #
 # OUTDIR is build.sh's; IMAGE-NAME defaults to vireo.local/test-kernel-boot:v1.
 # Writes OUTDIR/test-kernel-boot.tar (an OCI layout as a tar, for `ctr -n
-# k8s.io images import`) and prints its path; reads it back first.
+# k8s.io images import`) and prints its path; oci_files_archive reads it
+# back first.
 set -euo pipefail
 umask 022
 
@@ -23,7 +24,7 @@ log() { echo "kernelboot: $*" >&2; }
 die() { echo "kernelboot: error: $*" >&2; exit 1; }
 oci_lib=$here/../../hack/lib/oci.sh
 # shellcheck source=hack/lib/oci.sh
-source "$oci_lib" # tar_tree, make_layer, oci_archive
+source "$oci_lib" # oci_files_archive
 
 raw=$("$here/build.sh" "$out") || die "build.sh failed"
 built=$(dirname "$raw")
@@ -39,29 +40,12 @@ if [[ -f $out/kernelboot.key && $(cat "$out/kernelboot.key") == "$key" && -f $ar
   exit 0
 fi
 
-work=$(mktemp -d "$out/.kernelboot.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH
 SOURCE_DATE_EPOCH=$(stat -c %Y "$built/vmlinuz")
-mkdir -p "$work/rootfs/boot"
-cp "$built/vmlinuz" "$work/rootfs/boot/vmlinuz"
-cp "$built/initrd.img" "$work/rootfs/boot/initrd.img"
-tar_tree "$work/rootfs" "$work/layer.tar" "$SOURCE_DATE_EPOCH" --owner=107 --group=107 --mode=a=rX ||
-  die "tar of the layer failed"
-files=$(tar -tvf "$work/layer.tar" | awk '$6 !~ /\/$/ { print $1, $2, $6 }' | sort | tr '\n' ';')
-[[ $files == "-r--r--r-- 107/107 boot/initrd.img;-r--r--r-- 107/107 boot/vmlinuz;" ]] ||
-  die "the layer should hold boot/vmlinuz and boot/initrd.img, -r--r--r-- 107/107; it holds: $files"
-make_layer "$work/layer.tar" "$work/layer" || die "compressing the layer failed"
-created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-history="[{\"created\":\"$created\",\"created_by\":\"images/test-disk/kernelboot.sh\",\"comment\":\"the test disk's kernel and initramfs at /boot\"}]"
-digest=$(oci_archive "$work/archive.tar" "$name" '{}' "$history" "$work/layer") || die "writing the OCI archive failed"
-
-# Read back: the kernel in the layer is the one built.
-mkdir "$work/check"
-tar -C "$work/check" -xf "$work/archive.tar" || die "the archive is not a readable tar"
-[[ $(tar -xzOf "$work/check/blobs/sha256/$(cat "$work/layer/digest")" boot/vmlinuz | sha256sum) == "$(sha256sum <"$built/vmlinuz")" ]] ||
-  die "the kernel in the layer differs from $built/vmlinuz"
-mv -f "$work/archive.tar" "$archive"
+digest=$(oci_files_archive "$archive" "$name" images/test-disk/kernelboot.sh \
+  "the test disk's kernel and initramfs at /boot" \
+  boot/vmlinuz="$built/vmlinuz" boot/initrd.img="$built/initrd.img") ||
+  die "writing the OCI archive failed"
 echo "$key" >"$out/kernelboot.key"
-log "$name: manifest $digest, layer $(($(cat "$work/layer/size") / 1024)) KiB"
+log "$name: manifest $digest, $(($(stat -c %s "$archive") / 1024)) KiB"
 echo "$archive"
