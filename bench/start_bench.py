@@ -144,6 +144,8 @@ class Round:
         phase = obj.get("status", {}).get("phase")
         if phase:
             self.mark("VMI first status", t)
+        # A fast start's first status says Running: Scheduled is never
+        # written alone, and this marks when the VMI showed it or more.
         if phase in ("Scheduled", "Running"):
             self.mark("VMI Scheduled", t)
         if phase == "Running":

@@ -100,7 +100,10 @@ std::vector<Json> VmiReconciler::PodsOf(const std::string& vmi_uid) const {
 Status VmiReconciler::Reconcile(const std::string& key) {
   ObjectPtr cached =
       applier_->CachedForReconcile(caches_->vmis, queue_, api::kVirtualMachineInstanceKind, key);
-  if (cached == nullptr) return Status::Ok();
+  if (cached == nullptr) {
+    ForgetPods(key);
+    return Status::Ok();
+  }
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
   if (!vmi.ok()) {
     // Nothing to retry until someone fixes the object.
@@ -111,7 +114,32 @@ Status VmiReconciler::Reconcile(const std::string& key) {
   }
   base::Result<VmiObservation> observation = Observe(std::move(vmi).value());
   if (!observation.ok()) return observation.status();
+  NotePods(key, &*observation);
   return Apply(key, *observation, DecideVmi(*observation), *cached);
+}
+
+void VmiReconciler::NotePods(const std::string& key, VmiObservation* observation) {
+  const std::string& uid = observation->vmi.metadata.uid;
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  auto it = pods_seen_.find(key);
+  // Another VMI of the same name: what was seen was its predecessor's.
+  if (it != pods_seen_.end() && it->second != uid) it = pods_seen_.erase(it);
+  if (RecordsAPod(observation->vmi.status)) {
+    if (it != pods_seen_.end()) pods_seen_.erase(it);
+    return;
+  }
+  observation->pod_seen = it != pods_seen_.end();
+  if (!observation->pods.empty()) pods_seen_[key] = uid;
+}
+
+void VmiReconciler::RememberPod(const std::string& key, const std::string& vmi_uid) {
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  pods_seen_[key] = vmi_uid;
+}
+
+void VmiReconciler::ForgetPods(const std::string& key) {
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  pods_seen_.erase(key);
 }
 
 base::Result<VmiObservation> VmiReconciler::Observe(api::VirtualMachineInstance vmi) const {
@@ -174,9 +202,9 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
   }
   Status refused;
   Json created_pod;
-  if (Status pods =
-          applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
-                                    decision.delete_pods, decision.create_pod, &refused, &created_pod);
+  if (Status pods = applier_->ApplyPodChanges(latest, {api::kVirtualMachineInstanceKind, key},
+                                              decision.delete_pods, decision.create_pod, &refused,
+                                              &created_pod);
       !pods.ok()) {
     return pods;
   }
@@ -198,21 +226,21 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
   // in activePods) instead of Pending now and Scheduling when the informer
   // catches up; or none, when that status waits for the pod's binding.
   const bool made_pod = created_pod.is_object();
+  if (made_pod) RememberPod(key, observation.vmi.metadata.uid);
   const VmiDecision after =
       made_pod ? DecideVmiAfterPodCreate(observation, decision, std::move(created_pod))
                : VmiDecision{};
-  const bool use_after = made_pod && !after.create_pod.has_value() &&
-                         after.delete_pods.empty() && !after.finalizers.has_value() &&
-                         !after.spec.has_value();
+  const bool use_after = made_pod && !after.create_pod.has_value() && after.delete_pods.empty() &&
+                         !after.finalizers.has_value() && !after.spec.has_value();
   const std::optional<api::VirtualMachineInstanceStatus>& status =
       use_after ? after.status : decision.status;
   if (status.has_value()) {
-    Status written = applier_->WriteStatus(kv::kVirtualMachineInstances, key,
-                                           api::ToJson(*status), &latest);
+    Status written =
+        applier_->WriteStatus(kv::kVirtualMachineInstances, key, api::ToJson(*status), &latest);
     if (!written.ok()) return written;
   }
-  applier_->RecordEvents(latest, use_after ? MergeEvents(decision.events, after.events)
-                                           : decision.events);
+  applier_->RecordEvents(latest,
+                         use_after ? MergeEvents(decision.events, after.events) : decision.events);
   if (decision.requeue_after.has_value()) queue_.AddAfter(key, *decision.requeue_after);
   if (use_after && after.requeue_after.has_value()) queue_.AddAfter(key, *after.requeue_after);
   return Status::Ok();

@@ -5,6 +5,8 @@
 // vmi.h prescribes.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,11 @@ class VmiReconciler {
   base::Status Apply(const std::string& key, const VmiObservation& observation,
                      const VmiDecision& decision, base::Json latest);
   std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
+  // VmiObservation::pod_seen for `observation`, from what this reconciler
+  // remembers; remembers its pods while its status does not record them.
+  void NotePods(const std::string& key, VmiObservation* observation);
+  void RememberPod(const std::string& key, const std::string& vmi_uid);
+  void ForgetPods(const std::string& key);
 
   void AddHandlers();
   void EnqueueVmiOf(const base::Json& pod);
@@ -48,6 +55,11 @@ class VmiReconciler {
   const LauncherConfig launcher_;
   const std::chrono::seconds node_grace_;
   kube::WorkQueue queue_;
+  // VMI key -> uid: a pod of it was made or seen while its first status
+  // waited (reconcile/vmi.h, "Writes"). Cleared once the status records a
+  // pod, or the VMI is gone.
+  std::mutex seen_mu_;
+  std::map<std::string, std::string> pods_seen_;  // GUARDED_BY(seen_mu_)
 };
 
 }  // namespace vireo::controllers

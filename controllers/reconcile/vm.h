@@ -65,11 +65,12 @@ struct VmDecision {
 // Status writes that wait (the I/O layer, VmReconciler::CanDeferStatus): a
 // status that changes no bookkeeping is not written with a VMI create, nor
 // while the VM's VMI exists without a phase. Everything in it follows from
-// that VMI, and the VMI's first status (its reconciler writes one in its
-// first pass) brings the VM back: one VM status write carries created,
-// Starting and the mirrored conditions, instead of one before the create,
-// one when the VMI appears and one when it reports. A failed create writes
-// the status at once.
+// that VMI, and the VMI's first status (written as its start reaches
+// Running, or at most 3 s after its pod's creation: reconcile/vmi.h,
+// "Writes") brings the VM back: one VM status write carries created, the
+// phase the VMI shows and the mirrored conditions, instead of one before
+// the create, one when the VMI appears and one when it reports. A failed
+// create writes the status at once.
 //
 // Run strategies (spec.runStrategy; `running: true/false` = Always/Halted):
 //   Always          keep a VMI: a final VMI is deleted and made again.

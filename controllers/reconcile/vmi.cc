@@ -352,8 +352,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       }
       status.phase = Advance(status.phase, seen);
       if (status.phase == VmiPhase::kFailed) Fail(obs.now, &status, reason, message, &d);
-    } else if (HasActivePods(status) || Rank(status.phase) >= Rank(VmiPhase::kScheduling) ||
-               status.phase == VmiPhase::kUnknown) {
+    } else if (RecordsAPod(status) || obs.pod_seen) {
       // A pod was seen and is gone: the guest is gone with it. Making a new
       // pod would boot the VM twice from one VMI, which KubeVirt never does.
       Fail(obs.now, &status, "PodVanished",
@@ -415,6 +414,11 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
     }
   }
   return d;
+}
+
+bool RecordsAPod(const api::VirtualMachineInstanceStatus& status) {
+  return HasActivePods(status) || Rank(status.phase) >= Rank(VmiPhase::kScheduling) ||
+         status.phase == VmiPhase::kUnknown;
 }
 
 VmiDecision DecideVmiAfterPodCreate(const VmiObservation& observation, const VmiDecision& decision,

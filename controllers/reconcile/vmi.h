@@ -32,6 +32,11 @@ struct VmiObservation {
   // not observed (then nodes are not judged). A pod's node absent from the
   // map is gone.
   std::optional<Nodes> nodes;
+  // The reconciler made or saw a pod of this VMI that its status does not
+  // record yet (the first status waits, "Writes" below): that pod's
+  // disappearance fails the VMI, as a recorded one's does. Kept in memory
+  // only, so a controller started since does not know it.
+  bool pod_seen = false;
   // How long a node may stay Ready=Unknown or False before its VMIs fail.
   std::chrono::seconds node_grace{kDefaultNodeGrace};
   WallTime now;
@@ -72,20 +77,22 @@ struct VmiDecision {
 // named LauncherPodName(vmi) is kept (else the oldest) and the others are
 // deleted. A pod is never made twice for one VMI: once a pod was seen (its
 // uid is recorded in status.activePods, or the VMI passed Pending), its
-// disappearance fails the VMI. (A pod that vanished before the VMI's first
-// status was written, below, is replaced.)
+// disappearance fails the VMI; so does one the reconciler remembers making
+// or seeing (pod_seen), while the VMI's first status waits (below).
 //
 // Writes: the VMI's first status waits for the Running its start leads to,
 // up to 3 s after the pod's creation (Scheduling and Scheduled would each be
 // overwritten a moment later, and one write carries them); a failure, an
-// Event, a pod the scheduler refuses (PodScheduled False) or a pod being
-// deleted is written at once, and a start still on its way when the wait
-// ends is written as it stands (Scheduling, Scheduled). So only a pod
-// removed at once (a forced delete) within those seconds leaves no trace in
-// the VMI, and another is made. A status that would only bring the accel
-// probe's verdict (SoftwareEmulation) to a Scheduled VMI waits up to 4 s
-// after the probe ended for the Running it leads to; its Event goes with
-// that write.
+// Event, a pod the scheduler refuses (PodScheduled False), an image that
+// does not pull, a pod being deleted, a creationTimestamp ahead of our clock
+// are written at once, and a start still on its way when the wait ends is
+// written as it stands (Scheduling, Scheduled). While the status does not
+// record the pod, the reconciler remembers it (pod_seen), so the pod's
+// disappearance fails the VMI all the same; only a controller restarted in
+// those seconds, whose memory is new, makes another. A status that would
+// only bring the accel probe's verdict (SoftwareEmulation) to a Scheduled
+// VMI waits up to 4 s after the probe ended for the Running it leads to; its
+// Event goes with that write.
 //
 // Phase (never goes back, except to and from Unknown; Succeeded and Failed
 // are final):
@@ -140,6 +147,11 @@ struct VmiDecision {
 // on a node gone or out of service with grace period 0; once none is left,
 // kVmiFinalizer is removed.
 VmiDecision DecideVmi(const VmiObservation& observation);
+
+// Whether `status` records that the VMI had a pod (activePods, or a phase
+// from Scheduling on, or Unknown): then a pod gone fails the VMI, and the
+// reconciler need not remember it (pod_seen).
+bool RecordsAPod(const api::VirtualMachineInstanceStatus& status);
 
 // The decision once `decision` is written and the informer shows `pod`, the
 // launcher pod it made (as the apiserver returned it): DecideVmi over the

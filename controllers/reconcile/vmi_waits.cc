@@ -29,17 +29,23 @@ constexpr std::chrono::seconds kVerdictWait{4};
 // How long a VMI's first status waits for its start to reach Running;
 // nullopt: write it now. Only while nothing is shown yet (no phase, or
 // Pending), the start is on its way (Scheduling or Scheduled) with one pod,
-// not refused by the scheduler, and the wait has not ended. A failure turns
-// the phase, so it is written at once.
+// not refused by the scheduler, not failing to pull an image, not being
+// deleted, and the wait has not ended. A failure turns the phase, so it is
+// written at once.
 std::optional<std::chrono::seconds> StartWait(VmiPhase shown, VmiPhase phase,
                                               const std::vector<PodSummary>& pods, WallTime now) {
   if (shown != VmiPhase::kUnset && shown != VmiPhase::kPending) return std::nullopt;
   if (phase != VmiPhase::kScheduling && phase != VmiPhase::kScheduled) return std::nullopt;
   if (pods.size() != 1) return std::nullopt;
   const PodSummary& pod = pods.front();
-  if (pod.unschedulable || pod.deleting) return std::nullopt;
+  if (pod.unschedulable || pod.deleting || !pod.image_pull_reason.empty()) return std::nullopt;
   const std::optional<WallTime> created = base::ParseMicroTime(pod.creation_timestamp);
-  if (!created.has_value() || *created + kStartWait <= now) return std::nullopt;
+  // creationTimestamp is the apiserver's clock: one ahead of ours by more
+  // than a second would hold the status back for as long, so it is written.
+  if (!created.has_value() || *created > now + std::chrono::seconds(1) ||
+      *created + kStartWait <= now) {
+    return std::nullopt;
+  }
   return std::chrono::ceil<std::chrono::seconds>(*created + kStartWait - now);
 }
 

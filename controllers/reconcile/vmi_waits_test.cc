@@ -122,6 +122,19 @@ TEST(DecideVmiAfterPodCreate, TheFirstStatusWaitsForRunning) {
   EXPECT_FALSE(seen.status_waits);
   EXPECT_TRUE(api::ToJson(*seen.status).contains("activePods"));
 
+  // An image that does not pull, and a creationTimestamp ahead of our clock
+  // (the apiserver's), are written at once.
+  Json pulling = Pod(obs.vmi, PodState::kImagePull);
+  pulling["metadata"]["creationTimestamp"] = pod["metadata"]["creationTimestamp"];
+  seen = DecideVmi(Observe(obs.vmi, {pulling}));
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_EQ(api::FindCondition(seen.status->conditions, "Synchronized")->reason, "ErrImagePull");
+  Json ahead = bound;
+  ahead["metadata"]["creationTimestamp"] = At(seconds(2));
+  seen = DecideVmi(Observe(obs.vmi, {ahead}));
+  ASSERT_TRUE(seen.status.has_value());
+  EXPECT_EQ(seen.status->phase, VmiPhase::kScheduled);
+
   // Still only bound when the wait ends: one write says Scheduled.
   bound["metadata"]["creationTimestamp"] = At(seconds(-3));
   seen = DecideVmi(Observe(obs.vmi, {bound}));
@@ -211,6 +224,19 @@ TEST(DecideVmiAfterPodCreate, KeepsWhatTheDecisionChanged) {
   ASSERT_TRUE(seen.status.has_value());
   EXPECT_EQ(seen.status->phase, VmiPhase::kRunning);
   EXPECT_EQ(api::FindCondition(seen.status->conditions, "DataVolumesReady")->status, "True");
+}
+
+// A pod the reconciler made or saw while the first status waited, gone
+// before that status recorded it, fails the VMI instead of making another.
+TEST(DecideVmi, APodSeenWhileTheFirstStatusWaitedIsNotMadeAgain) {
+  VmiObservation obs = Observe(Vmi());
+  ASSERT_TRUE(DecideVmi(obs).create_pod.has_value());
+  obs.pod_seen = true;
+  const VmiDecision d = DecideVmi(obs);
+  EXPECT_FALSE(d.create_pod.has_value());
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "PodVanished");
 }
 
 }  // namespace

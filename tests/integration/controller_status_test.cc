@@ -170,6 +170,52 @@ TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "solo"));
 }
 
+// The VMI's first status waits up to 3 s for Running (reconcile/vmi.h,
+// "Writes"): a pod bound and force-deleted in those seconds, before the
+// status records it, fails the VMI all the same, and no second pod is made.
+// The apiserver marks the pod deleted before it removes it; a controller
+// that sees the mark writes the status at once, one whose informer shows
+// both at once remembers the pod it made (pod_seen). Which of the two this
+// run takes depends on timing; both must keep to one pod.
+TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
+  Json vmi = MakeVm("early")["spec"]["template"];
+  vmi["apiVersion"] = Json("kubevirt.io/v1");
+  vmi["kind"] = Json("VirtualMachineInstance");
+  vmi["metadata"] = JsonOf(R"({"name": "early"})");
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
+  Json defaulted = WaitFor(
+      kv::kVirtualMachineInstances, "early",
+      [](const Json& o) { return base::GetString(o, "spec.domain.machine.type") == "q35"; },
+      "defaults applied");
+  Json pod = WaitForPod(base::UidOf(defaulted));
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  auto before = admin_->Get(kv::kVirtualMachineInstances, ns_, "early");
+  ASSERT_TRUE(before.ok());
+  // Else the status recorded the pod already and this shows nothing. (A VMI
+  // made without defaults shows Pending from the write that adds them.)
+  ASSERT_TRUE(PhaseOf(*before) == "" || PhaseOf(*before) == "Pending") << PhaseOf(*before);
+  ASSERT_EQ(base::Find(*before, "status.activePods"), nullptr)
+      << "the first status came before the delete";
+
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
+  Json failed = WaitFor(
+      kv::kVirtualMachineInstances, "early", [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      "Failed once its pod vanished");
+  EXPECT_EQ(base::GetString(failed, "status.reason"), "PodVanished");
+  // A second pod (the same name, another uid) would be in activePods.
+  if (const Json* active = base::Find(failed, "status.activePods")) {
+    for (const auto& [uid, node] : active->items()) {
+      EXPECT_EQ(uid, base::UidOf(pod)) << "a second pod was made: " << active->dump();
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "early").ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "early"));
+}
+
 TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
   std::string body;
   EXPECT_EQ(HttpGet(controller_->health_port(), "/healthz", &body), 200);
