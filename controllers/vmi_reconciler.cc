@@ -101,7 +101,9 @@ Status VmiReconciler::Reconcile(const std::string& key) {
   ObjectPtr cached =
       applier_->CachedForReconcile(caches_->vmis, queue_, api::kVirtualMachineInstanceKind, key);
   if (cached == nullptr) {
-    ForgetPods(key);
+    // Not only when the VMI is gone: also while our own write or create is
+    // on its way to the cache, when what was seen must stay remembered.
+    if (caches_->vmis.store().Get(key) == nullptr) pods_seen_.Forget(key);
     return Status::Ok();
   }
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
@@ -114,32 +116,10 @@ Status VmiReconciler::Reconcile(const std::string& key) {
   }
   base::Result<VmiObservation> observation = Observe(std::move(vmi).value());
   if (!observation.ok()) return observation.status();
-  NotePods(key, &*observation);
+  observation->pod_seen =
+      pods_seen_.Note(key, observation->vmi.metadata.uid, RecordsAPod(observation->vmi.status),
+                      !observation->pods.empty());
   return Apply(key, *observation, DecideVmi(*observation), *cached);
-}
-
-void VmiReconciler::NotePods(const std::string& key, VmiObservation* observation) {
-  const std::string& uid = observation->vmi.metadata.uid;
-  std::lock_guard<std::mutex> lock(seen_mu_);
-  auto it = pods_seen_.find(key);
-  // Another VMI of the same name: what was seen was its predecessor's.
-  if (it != pods_seen_.end() && it->second != uid) it = pods_seen_.erase(it);
-  if (RecordsAPod(observation->vmi.status)) {
-    if (it != pods_seen_.end()) pods_seen_.erase(it);
-    return;
-  }
-  observation->pod_seen = it != pods_seen_.end();
-  if (!observation->pods.empty()) pods_seen_[key] = uid;
-}
-
-void VmiReconciler::RememberPod(const std::string& key, const std::string& vmi_uid) {
-  std::lock_guard<std::mutex> lock(seen_mu_);
-  pods_seen_[key] = vmi_uid;
-}
-
-void VmiReconciler::ForgetPods(const std::string& key) {
-  std::lock_guard<std::mutex> lock(seen_mu_);
-  pods_seen_.erase(key);
 }
 
 base::Result<VmiObservation> VmiReconciler::Observe(api::VirtualMachineInstance vmi) const {
@@ -226,7 +206,8 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
   // in activePods) instead of Pending now and Scheduling when the informer
   // catches up; or none, when that status waits for the pod's binding.
   const bool made_pod = created_pod.is_object();
-  if (made_pod) RememberPod(key, observation.vmi.metadata.uid);
+  // Made now, or already there (AlreadyExists: the name is this VMI's).
+  if (decision.create_pod.has_value()) pods_seen_.Remember(key, observation.vmi.metadata.uid);
   const VmiDecision after =
       made_pod ? DecideVmiAfterPodCreate(observation, decision, std::move(created_pod))
                : VmiDecision{};

@@ -5,13 +5,12 @@
 // vmi.h prescribes.
 #pragma once
 
-#include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "controllers/applier.h"
 #include "controllers/caches.h"
+#include "controllers/pods_seen.h"
 #include "controllers/reconcile/launcher_pod.h"
 #include "controllers/reconcile/vmi.h"
 #include "lib/kube/workqueue.h"
@@ -37,12 +36,6 @@ class VmiReconciler {
   base::Status Apply(const std::string& key, const VmiObservation& observation,
                      const VmiDecision& decision, base::Json latest);
   std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
-  // VmiObservation::pod_seen for `observation`, from what this reconciler
-  // remembers; remembers its pods while its status does not record them.
-  void NotePods(const std::string& key, VmiObservation* observation);
-  void RememberPod(const std::string& key, const std::string& vmi_uid);
-  void ForgetPods(const std::string& key);
-
   void AddHandlers();
   void EnqueueVmiOf(const base::Json& pod);
   // The VMIs whose launcher pods are bound to `node`.
@@ -55,11 +48,8 @@ class VmiReconciler {
   const LauncherConfig launcher_;
   const std::chrono::seconds node_grace_;
   kube::WorkQueue queue_;
-  // VMI key -> uid: a pod of it was made or seen while its first status
-  // waited (reconcile/vmi.h, "Writes"). Cleared once the status records a
-  // pod, or the VMI is gone.
-  std::mutex seen_mu_;
-  std::map<std::string, std::string> pods_seen_;  // GUARDED_BY(seen_mu_)
+  // The pods made or seen while a VMI's status did not record one.
+  PodsSeen pods_seen_;
 };
 
 }  // namespace vireo::controllers

@@ -88,8 +88,9 @@ struct VmiDecision {
 // are written at once, and a start still on its way when the wait ends is
 // written as it stands (Scheduling, Scheduled). While the status does not
 // record the pod, the reconciler remembers it (pod_seen), so the pod's
-// disappearance fails the VMI all the same; only a controller restarted in
-// those seconds, whose memory is new, makes another. A status that would
+// disappearance fails the VMI all the same; only a controller restarted, or
+// a replica taking over as leader, in those seconds (its memory is new)
+// makes another. A status that would
 // only bring the accel probe's verdict (SoftwareEmulation) to a Scheduled
 // VMI waits up to 4 s after the probe ended for the Running it leads to; its
 // Event goes with that write.

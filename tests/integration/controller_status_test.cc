@@ -173,10 +173,11 @@ TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
 // The VMI's first status waits up to 3 s for Running (reconcile/vmi.h,
 // "Writes"): a pod bound and force-deleted in those seconds, before the
 // status records it, fails the VMI all the same, and no second pod is made.
-// The apiserver marks the pod deleted before it removes it; a controller
-// that sees the mark writes the status at once, one whose informer shows
-// both at once remembers the pod it made (pod_seen). Which of the two this
-// run takes depends on timing; both must keep to one pod.
+// A controller that sees the pod marked deleted writes the status at once;
+// one whose informer shows only its removal remembers the pod it made
+// (pod_seen, controllers/pods_seen.h). Runs here have taken both paths
+// (the unit test of PodsSeen takes the second for sure); both must keep to
+// one pod.
 TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
   Json vmi = MakeVm("early")["spec"]["template"];
   vmi["apiVersion"] = Json("kubevirt.io/v1");
