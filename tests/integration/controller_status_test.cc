@@ -20,7 +20,25 @@ using ::testing::HasSubstr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-class ControllerStatusTest : public ControllerTest {};
+class ControllerStatusTest : public ControllerTest {
+ protected:
+  // The launcher pod of a VMI made on its own (no VM) from the test VM's
+  // template, once the controller has written the VMI's defaults.
+  Json StandaloneVmiPod(const std::string& name) {
+    Json vmi = MakeVm(name)["spec"]["template"];
+    vmi["apiVersion"] = Json("kubevirt.io/v1");
+    vmi["kind"] = Json("VirtualMachineInstance");
+    vmi["metadata"] = Json::object();
+    vmi["metadata"]["name"] = Json(name);
+    EXPECT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
+    // Defaults are written into the VMI, so it shows what runs.
+    Json defaulted = WaitFor(
+        kv::kVirtualMachineInstances, name,
+        [](const Json& o) { return base::GetString(o, "spec.domain.machine.type") == "q35"; },
+        "defaults applied");
+    return WaitForPod(base::UidOf(defaulted));
+  }
+};
 
 TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
   Json vm = NewVm("vm-pvc", "Always");
@@ -137,17 +155,7 @@ TEST_F(ControllerStatusTest, ALauncherThatFailsBeforeRunningBacksOff) {
 }
 
 TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
-  Json vmi = MakeVm("solo")["spec"]["template"];
-  vmi["apiVersion"] = Json("kubevirt.io/v1");
-  vmi["kind"] = Json("VirtualMachineInstance");
-  vmi["metadata"] = JsonOf(R"({"name": "solo"})");
-  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
-  // Defaults are written into the VMI, so it shows what runs.
-  Json defaulted = WaitFor(
-      kv::kVirtualMachineInstances, "solo",
-      [](const Json& o) { return base::GetString(o, "spec.domain.machine.type") == "q35"; },
-      "defaults applied");
-  Json pod = WaitForPod(base::UidOf(defaulted));
+  const Json pod = StandaloneVmiPod("solo");
   ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
   ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
   WaitFor(
@@ -179,16 +187,7 @@ TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
 // (the unit test of PodsSeen takes the second for sure); both must keep to
 // one pod.
 TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
-  Json vmi = MakeVm("early")["spec"]["template"];
-  vmi["apiVersion"] = Json("kubevirt.io/v1");
-  vmi["kind"] = Json("VirtualMachineInstance");
-  vmi["metadata"] = JsonOf(R"({"name": "early"})");
-  ASSERT_TRUE(admin_->Create(kv::kVirtualMachineInstances, ns_, vmi).ok());
-  Json defaulted = WaitFor(
-      kv::kVirtualMachineInstances, "early",
-      [](const Json& o) { return base::GetString(o, "spec.domain.machine.type") == "q35"; },
-      "defaults applied");
-  Json pod = WaitForPod(base::UidOf(defaulted));
+  const Json pod = StandaloneVmiPod("early");
   ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
   auto before = admin_->Get(kv::kVirtualMachineInstances, ns_, "early");
   ASSERT_TRUE(before.ok());
