@@ -10,35 +10,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
-#include <system_error>
+
+#include "launcher/storage/test_util.h"
 
 namespace vireo::launcher {
 namespace {
-
-// A directory of the test's own under /tmp, removed with all it holds (a
-// fixed name there would be left behind, and refused to another user).
-class ScratchDir {
- public:
-  ScratchDir() {
-    char name[] = "/tmp/vireo-passt-test.XXXXXX";
-    // 0755: passt, started as root, serves its socket as nobody.
-    if (::mkdtemp(name) != nullptr && ::chmod(name, 0755) == 0) path_ = name;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  // "" when it could not be made.
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -101,8 +79,7 @@ TEST(PasstArgv, ServesKubeVirtsMasqueradeAddressesOnTheSocket) {
 }
 
 TEST(EphemeralPorts, ReadsTheKernelsRangeAndRefusesNonsense) {
-  const ScratchDir scratch;
-  ASSERT_FALSE(scratch.path().empty());
+  const storage_testing::TempDir scratch;
   const std::string dir = scratch.path();
   const std::string good = dir + "/range-good", bad = dir + "/range-bad";
   std::ofstream(good) << "32768\t60999\n";
@@ -138,8 +115,7 @@ TEST(CheckPortsFree, NamesAPortSomethingElseInThePodHolds) {
 }
 
 TEST(PasstProcess, AMissingBinaryIsAClearError) {
-  const ScratchDir scratch;
-  ASSERT_FALSE(scratch.path().empty());
+  const storage_testing::TempDir scratch;
   const std::string dir = scratch.path() + "/passt-missing";
   auto passt = PasstProcess::Start(dir, dir + ".log", {Port(1)}, "/nonexistent/passt", 2000);
   ASSERT_FALSE(passt.ok());
@@ -148,8 +124,7 @@ TEST(PasstProcess, AMissingBinaryIsAClearError) {
 
 TEST(PasstProcess, APasstThatFailsIsReportedWithItsOwnWords) {
   // /bin/false stands in for a passt that exits at once.
-  const ScratchDir scratch;
-  ASSERT_FALSE(scratch.path().empty());
+  const storage_testing::TempDir scratch;
   const std::string dir = scratch.path() + "/passt-fails";
   auto passt = PasstProcess::Start(dir, dir + ".log", {Port(1)}, "/bin/false", 2000);
   ASSERT_FALSE(passt.ok());
@@ -159,8 +134,9 @@ TEST(PasstProcess, APasstThatFailsIsReportedWithItsOwnWords) {
 // With Debian's passt: it starts, serves its socket, and Stop ends it.
 TEST(PasstProcess, TheRealPasstServesItsSocketAndStops) {
   if (::access("/usr/bin/passt", X_OK) != 0) GTEST_SKIP() << "passt is not installed";
-  const ScratchDir scratch;
-  ASSERT_FALSE(scratch.path().empty());
+  const storage_testing::TempDir scratch;
+  // passt, started as root, serves its socket as nobody.
+  ASSERT_EQ(::chmod(scratch.path().c_str(), 0755), 0);
   const std::string dir = scratch.path() + "/passt-real";
   // A port no test binds: passt needs one it can forward.
   auto passt = PasstProcess::Start(dir, dir + ".log", {Port(47123)}, "passt", 10'000);
