@@ -204,7 +204,7 @@ Status VmiReconciler::Apply(const std::string& key, const VmiObservation& observ
   // The pod just made is what the informer will show next: decide again
   // with it, so one status write carries what it leads to (the pod recorded
   // in activePods) instead of Pending now and Scheduling when the informer
-  // catches up; or none, when that status waits for the pod's binding.
+  // catches up; or none, when that status waits for Running.
   const bool made_pod = created_pod.is_object();
   // Made now, or already there (AlreadyExists: the name is this VMI's).
   if (decision.create_pod.has_value()) pods_seen_.Remember(key, observation.vmi.metadata.uid);

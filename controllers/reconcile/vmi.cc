@@ -322,7 +322,7 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
       ApplyPodToStatus(pod, vmi.spec, obs.now, &status);
       // The pod was made only once every DataVolume had succeeded; said
       // here too, as the status of the decision that made it may not have
-      // been written (it waited for the binding).
+      // been written (it waited for Running).
       if (!DataVolumesToWaitFor(vmi.spec, obs.claims).empty()) {
         internal::SetCondition(&status.conditions, kConditionDataVolumesReady, kTrue,
                                "AllDataVolumesReady", "", obs.now);
