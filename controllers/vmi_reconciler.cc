@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "controllers/cache_trim.h"
 #include "controllers/reconcile/disruption_budget.h"
 #include "lib/api/codec.h"
 #include "lib/api/resources.h"
@@ -114,18 +115,54 @@ Status VmiReconciler::Reconcile(const std::string& key) {
     applier_->RecordInvalid(*cached, "InvalidVirtualMachineInstance", vmi.status());
     return Status::Ok();
   }
-  base::Result<VmiObservation> observation = Observe(std::move(vmi).value());
+  base::Result<VmiObservation> observation = Observe(key, std::move(vmi).value());
   if (!observation.ok()) return observation.status();
-  observation->pod_seen =
-      pods_seen_.Note(key, observation->vmi.metadata.uid, RecordsAPod(observation->vmi.status),
-                      !observation->pods.empty());
   return Apply(key, *observation, DecideVmi(*observation), *cached);
 }
 
-base::Result<VmiObservation> VmiReconciler::Observe(api::VirtualMachineInstance vmi) const {
+base::Result<std::optional<Json>> VmiReconciler::LivePodOf(
+    const api::VirtualMachineInstance& vmi) const {
+  auto live = applier_->client()->Get(res::kPods, vmi.metadata.namespace_, LauncherPodName(vmi));
+  if (!live.ok()) {
+    if (live.status().IsNotFound()) return std::optional<Json>();
+    return live.status().WithContext("get launcher pod");
+  }
+  Json pod = std::move(live).value();
+  // Ours as PodsOf tells (the created-by label or an owner reference): a
+  // pod of that name made by someone else does not stand for the guest.
+  bool ours = false;
+  if (const Json* labels = base::Find(pod, "metadata.labels"); labels != nullptr) {
+    auto label = labels->find(kCreatedByLabel);
+    ours = label != labels->end() && *label == vmi.metadata.uid;
+  }
+  if (const Json* owners = base::Find(pod, "metadata.ownerReferences");
+      owners != nullptr && owners->is_array()) {
+    for (const Json& owner : *owners) {
+      if (base::GetString(owner, "uid") == vmi.metadata.uid) ours = true;
+    }
+  }
+  if (!ours) return std::optional<Json>();
+  TrimLauncherPod(pod);  // as the cache would hold it
+  return std::optional<Json>(std::move(pod));
+}
+
+base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
+                                                    api::VirtualMachineInstance vmi) {
   const std::string ns = vmi.metadata.namespace_;
   VmiObservation observation;
   observation.pods = PodsOf(vmi.metadata.uid);
+  observation.pod_seen =
+      pods_seen_.Note(key, vmi.metadata.uid, RecordsAPod(vmi.status), !observation.pods.empty());
+  if (observation.pods.empty() && (observation.pod_seen || RecordsAPod(vmi.status)) &&
+      vmi.metadata.deletion_timestamp.empty() && !api::IsFinal(vmi.status.phase)) {
+    // The VMI had a pod and the cache shows none, so the decision would
+    // fail it (PodVanished). The informer may only lag (a create
+    // expectation lapses after 30 s): as with a node, only the apiserver's
+    // NotFound means gone.
+    auto live = LivePodOf(vmi);
+    if (!live.ok()) return live.status();
+    if (live->has_value()) observation.pods.push_back(std::move(**live));
+  }
   observation.claims = caches_->ClaimsFor(vmi.spec, ns);
   observation.data_volumes = caches_->DataVolumesFor(vmi.spec, ns, observation.claims);
   observation.config = launcher_;

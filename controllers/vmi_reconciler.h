@@ -5,6 +5,7 @@
 // vmi.h prescribes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,15 @@ class VmiReconciler {
   base::Status Reconcile(const std::string& key);
 
  private:
-  base::Result<VmiObservation> Observe(api::VirtualMachineInstance vmi) const;
+  // Also notes in pods_seen_ what `key`'s pods are now (VmiObservation::pod_seen).
+  base::Result<VmiObservation> Observe(const std::string& key, api::VirtualMachineInstance vmi);
   base::Status Apply(const std::string& key, const VmiObservation& observation,
                      const VmiDecision& decision, base::Json latest);
   std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
+  // The VMI's launcher pod as the apiserver has it, when the cache shows no
+  // pod of a VMI that had one (the decision would fail it, PodVanished):
+  // nullopt only on NotFound, or a pod of that name that is not the VMI's.
+  base::Result<std::optional<base::Json>> LivePodOf(const api::VirtualMachineInstance& vmi) const;
   void AddHandlers();
   void EnqueueVmiOf(const base::Json& pod);
   // The VMIs whose launcher pods are bound to `node`.

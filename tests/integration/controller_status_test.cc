@@ -1,6 +1,6 @@
 // T1: what vireo-controller reports when things go wrong (missing PVC, no
-// node, a launcher that fails before the guest runs, a pod that vanishes, a
-// missing instance type), standalone VMIs, instance types and preferences,
+// node, a launcher that fails before the guest runs, a pod that vanishes or
+// only leaves the cache, a missing instance type), standalone VMIs, instance types and preferences,
 // its endpoints, and its command line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -214,6 +214,60 @@ TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
   EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
   ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "early").ok());
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "early"));
+}
+
+// A pod the cache no longer shows is not taken for gone until the apiserver
+// says so (VmiReconciler::LivePodOf): an informer may lag its apiserver by
+// more than a create expectation's 30 s. Here the pod leaves the launcher
+// pods' label selector, so the informer drops it while it runs on; only its
+// deletion then fails the VMI.
+TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
+  const Json pod = StandaloneVmiPod("lagging");
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
+  WaitFor(
+      kv::kVirtualMachineInstances, "lagging",
+      [](const Json& o) { return PhaseOf(o) == "Running"; }, "Running");
+
+  const auto reconciles = [&] {
+    return controller_->Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(-1);
+  };
+  // A reconcile after the cache dropped the pod: the annotation's.
+  const auto reconciled_since_touch = [&](const std::string& value) {
+    const double before = reconciles();
+    Json touch;
+    touch["metadata"]["annotations"]["vireo.test/touch"] = value;
+    EXPECT_TRUE(
+        admin_->Patch(kv::kVirtualMachineInstances, ns_, "lagging", kube::PatchType::kMerge, touch)
+            .ok());
+    EXPECT_TRUE(Eventually([&] { return reconciles() > before; }, kLimit));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  };
+
+  Json unlabel;
+  unlabel["metadata"]["labels"]["kubevirt.io"] = nullptr;
+  ASSERT_TRUE(
+      admin_->Patch(res::kPods, ns_, base::NameOf(pod), kube::PatchType::kMerge, unlabel).ok());
+  ASSERT_TRUE(Eventually(
+      [&] { return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 0.0; },
+      kLimit))
+      << "the informer dropped the pod";
+  reconciled_since_touch("1");
+  auto running = Get(kv::kVirtualMachineInstances, "lagging");
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(PhaseOf(*running), "Running") << base::GetString(*running, "status.reason");
+
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
+  reconciled_since_touch("2");
+  Json failed = WaitFor(
+      kv::kVirtualMachineInstances, "lagging", [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      "Failed once its pod is gone");
+  EXPECT_EQ(base::GetString(failed, "status.reason"), "PodVanished");
+  EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "lagging").ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "lagging"));
 }
 
 TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
