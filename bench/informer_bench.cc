@@ -37,14 +37,20 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// A "VmRSS:"-style figure of /proc/PID/status, in MiB.
-double StatusMiB(const std::string& pid, const char* field) {
+// A number from /proc/<pid>/status ("Threads:", "VmRSS:" in KiB); -1 when absent.
+double StatusValue(const std::string& pid, const char* field) {
   std::ifstream status("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind(field, 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(field, 0) == 0) return std::strtod(line.c_str() + std::strlen(field), nullptr);
   }
   return -1;
+}
+
+// A "VmRSS:"-style figure of /proc/PID/status, in MiB.
+double StatusMiB(const std::string& pid, const char* field) {
+  const double kib = StatusValue(pid, field);
+  return kib < 0 ? -1 : kib / 1024.0;
 }
 
 // Resident set size of this process, in MiB.
@@ -235,6 +241,9 @@ int RunController(const std::string& ns, int vms, int vmis) {
   std::printf("  cached:                    %.0f VMs, %.0f VMIs\n", cached_vms, cached_vmis);
   std::printf("  controller RSS:            %.1f MiB, peak %.1f MiB [target <= 30 MB = 28.6 MiB]\n",
               rss, peak);
+  std::printf(
+      "  ... of it:                 %.1f MiB anonymous, %.1f MiB files (code); %.0f threads\n",
+      StatusMiB(pid, "RssAnon:"), StatusMiB(pid, "RssFile:"), StatusValue(pid, "Threads:"));
   return cached_vms == vms && cached_vmis == vmis ? 0 : 1;
 }
 
