@@ -264,15 +264,28 @@ Status VmReconciler::Apply(const std::string& key, const VmObservation& observat
         applier_->client()->Create(kv::kVirtualMachineInstances, ns, *decision.create_vmi);
     if (!created.ok() && !created.status().IsAlreadyExists()) {
       applier_->expectations().CreateFailed(vm_ref, vmi_ref);
-      if (defer) {
-        // No VMI will report: the status waits no longer.
-        Status written = applier_->WriteStatus(kv::kVirtualMachines, key,
-                                               api::ToJson(*decision.status), &latest);
+      const std::string what =
+          "create VirtualMachineInstance " + base::NameOf(*decision.create_vmi);
+      // What the VM's status holds now, and what it should.
+      const api::VirtualMachineStatus& stored =
+          decision.status.has_value() && !defer ? *decision.status : observation.vm->status;
+      api::VirtualMachineStatus status = decision.status.value_or(observation.vm->status);
+      if (IsPermanentRefusal(created.status())) {
+        // Refused for good (invalid, or an admission policy): the VM tells
+        // it in its Failure condition, as KubeVirt's does, until a create
+        // passes; the Event is WriteFailed's, and the retry backs off.
+        std::vector<Event> told_by_write_failed;
+        vm_steps::DecideFailureCondition(what + ": " + created.status().message(), false,
+                                         observation.vm->status, observation.now, &status,
+                                         &told_by_write_failed);
+      }
+      // Deferred, it waits no longer: no VMI will report.
+      if (defer || api::ToJson(status) != api::ToJson(stored)) {
+        Status written =
+            applier_->WriteStatus(kv::kVirtualMachines, key, api::ToJson(status), &latest);
         if (!written.ok()) return written;
       }
-      return applier_->WriteFailed(
-          latest, "create VirtualMachineInstance " + base::NameOf(*decision.create_vmi),
-          created.status());
+      return applier_->WriteFailed(latest, what, created.status());
     }
     base::Log(base::LogLevel::kDebug, "created VirtualMachineInstance", {{"object", key}});
   }

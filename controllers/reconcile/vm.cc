@@ -152,7 +152,8 @@ VmDecision DecideVm(const VmObservation& obs) {
       d.events.push_back(std::move(*e));
     }
   }
-  DecideFailureCondition(plan.failure, vm.status, obs.now, &status, &d.events);
+  DecideFailureCondition(plan.failure, d.create_vmi.has_value(), vm.status, obs.now, &status,
+                         &d.events);
   MirrorVmiConditions(vmi.vmi, obs.now, &status.conditions);
   // Without its instance type or preference the template cannot be
   // compared with the running VMI: RestartRequired stays as it was.

@@ -349,11 +349,11 @@ std::optional<Event> PrintableStatusEvent(const api::VirtualMachineStatus& statu
   return std::nullopt;
 }
 
-void DecideFailureCondition(const std::string& failure, const api::VirtualMachineStatus& before,
-                            WallTime now, api::VirtualMachineStatus* status,
-                            std::vector<Event>* events) {
+void DecideFailureCondition(const std::string& failure, bool creating,
+                            const api::VirtualMachineStatus& before, WallTime now,
+                            api::VirtualMachineStatus* status, std::vector<Event>* events) {
   if (failure.empty()) {
-    internal::RemoveCondition(&status->conditions, kConditionFailure);
+    if (!creating) internal::RemoveCondition(&status->conditions, kConditionFailure);
     return;
   }
   const api::Condition* old = api::FindCondition(before.conditions, kConditionFailure);

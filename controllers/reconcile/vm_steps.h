@@ -99,10 +99,12 @@ std::optional<Event> PrintableStatusEvent(const api::VirtualMachineStatus& statu
                                           const DataVolumeVerdict& dvs);
 
 // The Failure condition from plan.failure, with a Warning Event when its
-// message is new since `before`.
-void DecideFailureCondition(const std::string& failure, const api::VirtualMachineStatus& before,
-                            WallTime now, api::VirtualMachineStatus* status,
-                            std::vector<Event>* events);
+// message is new since `before`. With no failure it goes, except while the
+// decision creates a VMI (`creating`): one the apiserver refused stays told
+// (VmReconciler::Apply) until a create passes.
+void DecideFailureCondition(const std::string& failure, bool creating,
+                            const api::VirtualMachineStatus& before, WallTime now,
+                            api::VirtualMachineStatus* status, std::vector<Event>* events);
 
 // Ready and PodScheduled mirror the VMI's.
 void MirrorVmiConditions(const api::VirtualMachineInstance* vmi, WallTime now,

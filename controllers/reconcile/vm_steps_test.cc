@@ -239,13 +239,30 @@ TEST(PrintableStatusEventTest, CrashLoopBackOffQuotesWhyTheLastVmiFailed) {
 TEST(DecideFailureConditionTest, TheEventOnlyWhenTheMessageIsNew) {
   api::VirtualMachineStatus before, status;
   std::vector<Event> events;
-  DecideFailureCondition("bad template", before, Now(), &status, &events);
+  DecideFailureCondition("bad template", false, before, Now(), &status, &events);
   ASSERT_EQ(events.size(), 1u);
   ASSERT_NE(api::FindCondition(status.conditions, kConditionFailure), nullptr);
   events.clear();
-  DecideFailureCondition("bad template", status, Now(), &status, &events);
+  DecideFailureCondition("bad template", false, status, Now(), &status, &events);
   EXPECT_TRUE(events.empty());
-  DecideFailureCondition("", status, Now(), &status, &events);
+  DecideFailureCondition("", false, status, Now(), &status, &events);
+  EXPECT_EQ(api::FindCondition(status.conditions, kConditionFailure), nullptr);
+}
+
+// A create the apiserver refused is told until one passes: the decision
+// that tries again keeps the condition, and the one after the VMI exists
+// drops it.
+TEST(DecideFailureConditionTest, ARefusedCreateStaysToldWhileTheNextCreateIsTried) {
+  api::VirtualMachineStatus refused, status;
+  std::vector<Event> events;
+  DecideFailureCondition("create VirtualMachineInstance vm: denied", false, refused, Now(),
+                         &refused, &events);
+  status = refused;
+  DecideFailureCondition("", true, refused, Now(), &status, &events);
+  const api::Condition* kept = api::FindCondition(status.conditions, kConditionFailure);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->message, "create VirtualMachineInstance vm: denied");
+  DecideFailureCondition("", false, status, Now(), &status, &events);
   EXPECT_EQ(api::FindCondition(status.conditions, kConditionFailure), nullptr);
 }
 

@@ -1,9 +1,10 @@
 // T1: what vireo-controller does when Kubernetes says no for good (a launcher
-// pod the apiserver or an admission policy refuses), when a launcher pod is
+// pod or a VMI the apiserver or an admission policy refuses), when a launcher pod is
 // deleted (the grace period it gets), and when a node dies.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <thread>
 
 #include "lib/api/resources.h"
@@ -40,6 +41,90 @@ class ControllerFailureTest : public ControllerTest {
       for (const Json& e : list->items) all += base::GetString(e, "message") + "\n";
     }
     return all;
+  }
+  // A ValidatingAdmissionPolicy (403 Forbidden, as a webhook or PodSecurity
+  // would answer) that refuses to create `resource_rule`'s objects
+  // ({"apiGroups": ..., "resources": ...}) labelled vireo-test/refuse in
+  // this test's namespace, saying `message`. The apiserver's admission chain
+  // learns of a policy a moment after it is stored: made, and removed, once
+  // a dry-run create of `probe` (such an object, labelled) says so.
+  class RefusalPolicy {
+   public:
+    RefusalPolicy(kube::Client* client, std::string name, std::string message,
+                  kube::Resource probe_resource, Json probe)
+        : client_(client),
+          name_(std::move(name)),
+          message_(std::move(message)),
+          probe_resource_(std::move(probe_resource)),
+          probe_(std::move(probe)) {}
+    ~RefusalPolicy() { Delete(); }
+    // Whether the apiserver refuses the probe now, with the policy's words.
+    bool Refuses() const {
+      kube::WriteOptions dry_run;
+      dry_run.dry_run = true;
+      auto made = client_->Create(probe_resource_, base::NamespaceOf(probe_), probe_, dry_run);
+      return !made.ok() && made.status().message().find(message_) != std::string::npos;
+    }
+    void Remove() {
+      Delete();
+      EXPECT_TRUE(Eventually([&] { return !Refuses(); }, kLimit)) << "the policy still refuses";
+    }
+
+   private:
+    void Delete() {
+      (void)client_->Delete(kBindings, "", name_);
+      (void)client_->Delete(kPolicies, "", name_);
+    }
+    kube::Client* client_;
+    std::string name_;
+    std::string message_;
+    kube::Resource probe_resource_;
+    Json probe_;
+  };
+  static inline const kube::Resource kPolicies{"admissionregistration.k8s.io", "v1",
+                                               "validatingadmissionpolicies",
+                                               "ValidatingAdmissionPolicy", false};
+  static inline const kube::Resource kBindings{"admissionregistration.k8s.io", "v1",
+                                               "validatingadmissionpolicybindings",
+                                               "ValidatingAdmissionPolicyBinding", false};
+  std::unique_ptr<RefusalPolicy> RefuseLabelled(const std::string& resource_rule,
+                                                const std::string& message,
+                                                const kube::Resource& probe_resource, Json probe) {
+    const std::string policy = "refuse-" + ns_;
+    const std::string kRefuseExpression =
+        R"x("!has(object.metadata.labels) || !('vireo-test/refuse' in object.metadata.labels)")x";
+    EXPECT_TRUE(admin_
+                    ->Create(kPolicies, "",
+                             JsonOf(R"({
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": ")" + policy +
+                                    R"("},
+    "spec": {"failurePolicy": "Fail",
+      "matchConstraints": {"resourceRules": [)" +
+                                    resource_rule + R"(]},
+      "validations": [{"expression": )" +
+                                    kRefuseExpression + R"(,
+        "message": ")" + message + R"(", "reason": "Forbidden"}]}})"))
+                    .ok());
+    EXPECT_TRUE(admin_
+                    ->Create(kBindings, "",
+                             JsonOf(R"({
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+    "metadata": {"name": ")" + policy +
+                                    R"("},
+    "spec": {"policyName": ")" + policy +
+                                    R"(", "validationActions": ["Deny"],
+      "matchResources": {"namespaceSelector": {"matchLabels":
+        {"kubernetes.io/metadata.name": ")" +
+                                    ns_ + R"("}}}}})"))
+                    .ok());
+    probe["metadata"]["namespace"] = ns_;
+    probe["metadata"]["labels"]["vireo-test/refuse"] = "yes";
+    auto made =
+        std::make_unique<RefusalPolicy>(admin_.get(), policy, message, probe_resource, probe);
+    EXPECT_TRUE(Eventually([&] { return made->Refuses(); }, kLimit))
+        << "the policy never took effect";
+    return made;
   }
   // No VMI replaces the last failed one before the back-off's
   // retryAfterTimestamp in `vm` (10 s or more after the failure): watched
@@ -189,51 +274,12 @@ TEST_F(ControllerFailureTest, ARestrictedNamespaceEitherAdmitsThePodOrFailsTheVm
 // PodSecurity would) fails the VMI with its words; runStrategy Always
 // backs off instead of making VMIs in a loop, and the VM says why.
 TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff) {
-  const kube::Resource policies{"admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
-                                "ValidatingAdmissionPolicy", false};
-  const kube::Resource bindings{"admissionregistration.k8s.io", "v1",
-                                "validatingadmissionpolicybindings",
-                                "ValidatingAdmissionPolicyBinding", false};
-  const std::string policy = "refuse-" + ns_;
-  const std::string kRefuseExpression =
-      R"x("!has(object.metadata.labels) || !('vireo-test/refuse' in object.metadata.labels)")x";
-  ASSERT_TRUE(admin_
-                  ->Create(policies, "",
-                           JsonOf(R"({
-    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-    "metadata": {"name": ")" + policy +
-                                  R"("},
-    "spec": {"failurePolicy": "Fail",
-      "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-        "operations": ["CREATE"], "resources": ["pods"]}]},
-      "validations": [{"expression": )" +
-                                  kRefuseExpression + R"(,
-        "message": "pods labelled vireo-test/refuse are not welcome here", "reason": "Forbidden"}]}})"))
-                  .ok());
-  ASSERT_TRUE(admin_
-                  ->Create(bindings, "",
-                           JsonOf(R"({
-    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-    "metadata": {"name": ")" + policy +
-                                  R"("},
-    "spec": {"policyName": ")" + policy +
-                                  R"(", "validationActions": ["Deny"],
-      "matchResources": {"namespaceSelector": {"matchLabels":
-        {"kubernetes.io/metadata.name": ")" +
-                                  ns_ + R"("}}}}})"))
-                  .ok());
-  struct Cleanup {
-    kube::Client* c;
-    const kube::Resource& p;
-    const kube::Resource& b;
-    std::string name;
-    ~Cleanup() {
-      (void)c->Delete(b, "", name);
-      (void)c->Delete(p, "", name);
-    }
-  } cleanup{admin_.get(), policies, bindings, policy};
-  // The policy takes a moment to reach the apiserver's admission chain.
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto policy = RefuseLabelled(
+      R"({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+          "resources": ["pods"]})",
+      "pods labelled vireo-test/refuse are not welcome here", res::kPods, JsonOf(R"({
+    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+    "spec": {"containers": [{"name": "c", "image": "probe"}]}})"));
 
   Json vm = NewVm("vm-a", "Always");
   vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json("yes");
@@ -273,6 +319,51 @@ TEST_F(ControllerFailureTest, APodRefusedByAdmissionFailsTheVmiAndTheVmBacksOff)
   ExpectNoVmiBeforeTheBackOffEnds("vm-a", backing_off);
   EXPECT_EQ(controller_->Metric(R"(vireo_reconcile_errors_total{controller="vmi"})"),
             std::optional<double>(0));
+}
+
+// A VMI the apiserver refuses to create (here an admission policy; a VMI
+// schema or CEL rule would answer 422 the same way) shows on its VM as
+// KubeVirt's does: the Failure condition with reason FailedCreate and the
+// apiserver's words, beside the Event, until a create passes.
+TEST_F(ControllerFailureTest, AVmiRefusedByAdmissionShowsOnTheVmUntilACreatePasses) {
+  auto policy = RefuseLabelled(
+      R"({"apiGroups": ["kubevirt.io"], "apiVersions": ["v1"], "operations": ["CREATE"],
+          "resources": ["virtualmachineinstances"]})",
+      "VMIs labelled vireo-test/refuse are not welcome here", kv::kVirtualMachineInstances,
+      NewVmi("probe"));
+  Json vm = NewVm("vm-v", "Always");
+  vm["spec"]["template"]["metadata"]["labels"]["vireo-test/refuse"] = Json("yes");
+  ASSERT_TRUE(admin_->Create(kv::kVirtualMachines, ns_, vm).ok());
+  const auto failure = [](const Json& o) -> const Json* {
+    if (const Json* conditions = base::Find(o, "status.conditions");
+        conditions != nullptr && conditions->is_array()) {
+      for (const Json& c : *conditions) {
+        if (base::GetString(c, "type") == "Failure") return &c;
+      }
+    }
+    return nullptr;
+  };
+  Json refused = WaitFor(
+      kv::kVirtualMachines, "vm-v", [&](const Json& o) { return failure(o) != nullptr; },
+      "the Failure condition");
+  const Json* condition = failure(refused);
+  EXPECT_EQ(base::GetString(*condition, "status"), "True");
+  EXPECT_EQ(base::GetString(*condition, "reason"), "FailedCreate");
+  EXPECT_THAT(base::GetString(*condition, "message"),
+              HasSubstr("VMIs labelled vireo-test/refuse are not welcome here"));
+  EXPECT_FALSE(Get(kv::kVirtualMachineInstances, "vm-v").has_value());
+  EXPECT_TRUE(WaitForEvent("VirtualMachine", "vm-v", "FailedCreate"));
+
+  policy->Remove();
+  Json touch;
+  touch["metadata"]["annotations"]["vireo.test/touch"] = "1";
+  ASSERT_TRUE(
+      admin_->Patch(kv::kVirtualMachines, ns_, "vm-v", kube::PatchType::kMerge, touch).ok());
+  WaitFor(
+      kv::kVirtualMachineInstances, "vm-v", [](const Json&) { return true; }, "the VMI made");
+  WaitFor(
+      kv::kVirtualMachines, "vm-v", [&](const Json& o) { return failure(o) == nullptr; },
+      "the Failure condition gone once the VMI exists");
 }
 
 // `virtctl stop --grace-period N` patches the running VMI's
