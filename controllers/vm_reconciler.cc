@@ -84,11 +84,15 @@ Status VmReconciler::Reconcile(const std::string& key) {
     applier_->RecordInvalid(*cached, "InvalidVirtualMachine", vm.status());
     return ReleaseUnreadable(key, *cached);
   }
-  std::string template_problem;
-  if (Status read = Expand(&*vm, &template_problem); !read.ok()) return read;
   std::optional<VmObservation> observation = Observe(std::move(vm).value(), key);
   if (!observation.has_value()) return Status::Ok();
-  observation->template_problem = std::move(template_problem);
+  if (NeedsExpandedTemplate(*observation)) {
+    if (Status read = Expand(&*observation->vm, &observation->template_problem); !read.ok()) {
+      return read;
+    }
+  } else {
+    observation->template_expanded = false;
+  }
   return Apply(key, *observation, DecideVm(*observation), *cached);
 }
 

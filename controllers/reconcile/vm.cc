@@ -12,6 +12,7 @@
 #include "lib/api/codec.h"
 #include "lib/api/datavolume.h"
 #include "lib/api/defaults.h"
+#include "lib/api/instancetype.h"
 
 namespace vireo::controllers {
 namespace {
@@ -157,7 +158,7 @@ VmDecision DecideVm(const VmObservation& obs) {
   MirrorVmiConditions(vmi.vmi, obs.now, &status.conditions);
   // Without its instance type or preference the template cannot be
   // compared with the running VMI: RestartRequired stays as it was.
-  if (obs.template_problem.empty()) {
+  if (obs.template_problem.empty() && obs.template_expanded) {
     DecideRestartRequired(vm, vmi, deleting_vmi, obs.now, &status, &d.events);
   }
   status.created = vmi.vmi != nullptr;
@@ -169,6 +170,17 @@ VmDecision DecideVm(const VmObservation& obs) {
 
   if (api::ToJson(status) != api::ToJson(vm.status)) d.status = std::move(status);
   return d;
+}
+
+bool NeedsExpandedTemplate(const VmObservation& obs) {
+  if (!obs.vm.has_value()) return false;
+  const api::VirtualMachine& vm = *obs.vm;
+  if (!api::InstancetypeOf(vm).has_value() && !api::PreferenceOf(vm).has_value()) return false;
+  if (!obs.vmi.has_value() || api::IsFinal(obs.vmi->status.phase) ||
+      !obs.vmi->metadata.deletion_timestamp.empty()) {
+    return true;
+  }
+  return vm_steps::ObservedGeneration(vm, &*obs.vmi) != vm.metadata.generation;
 }
 
 }  // namespace vireo::controllers

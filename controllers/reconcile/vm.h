@@ -27,10 +27,25 @@ struct VmObservation {
   DataVolumes data_volumes;
   // Why the VM's instance type or preference could not be applied (one is
   // missing, or conflicts with the template); `vm` is then as written.
-  // Empty: `vm`'s template is expanded with them (api::ExpandVm).
+  // Empty: `vm`'s template is expanded with them (api::ExpandVm), unless
+  // `template_expanded` is false.
   std::string template_problem;
+  // False when the reconciler did not read them because the decision needs
+  // no expanded template (NeedsExpandedTemplate): RestartRequired then stays
+  // as it was.
+  bool template_expanded = true;
   WallTime now;
 };
+
+// Whether the decision may read the VM's template expanded with its
+// instance type and preference, which costs the reconciler a GET of each:
+// to make a VMI, or to compare the VMI with the template (RestartRequired).
+// Not while a VMI made from the VM's current generation lives: the decision
+// neither makes another nor finds the template changed then, and an
+// instance type edited since does not touch a running VMI (as with
+// KubeVirt, which keeps the revision the VM started with). False for a VM
+// that names neither.
+bool NeedsExpandedTemplate(const VmObservation& observation);
 
 struct VmDecision {
   // Desired metadata.finalizers of the VM (kVmFinalizer added while the VM

@@ -382,5 +382,55 @@ TEST(DecideVm, ATemplateEditWhileRunningSetsRestartRequiredUntilTheRestart) {
   EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
 }
 
+// The reconciler reads the instance type and preference (a GET each) only
+// when the decision may use the expanded template: to make a VMI, or to
+// compare a VMI made from another generation of the VM.
+TEST(NeedsExpandedTemplate, OnlyWhenAVmiMayBeMadeOrComparedAnew) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kAlways);
+  EXPECT_FALSE(NeedsExpandedTemplate(obs)) << "names neither";
+  obs.vm->spec.extra["instancetype"] = Json{{"name", "u1.small"}};
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "no VMI yet";
+
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
+  obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
+      std::to_string(obs.vm->metadata.generation);
+  EXPECT_FALSE(NeedsExpandedTemplate(obs)) << "a VMI of this generation runs";
+  obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
+      std::to_string(obs.vm->metadata.generation - 1);
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "the template may have changed";
+
+  obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
+      std::to_string(obs.vm->metadata.generation);
+  obs.vmi->metadata.deletion_timestamp = "2026-12-07T10:00:00Z";
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "the VMI is going";
+  obs.vmi->metadata.deletion_timestamp.clear();
+  obs.vmi->status.phase = VmiPhase::kFailed;
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "the VMI ended: another may be made";
+
+  obs.vm->spec.extra.erase("instancetype");
+  obs.vm->spec.extra["preference"] = Json{{"name", "fedora"}};
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "a preference alone";
+}
+
+// Not expanded, the template cannot be compared with the running VMI:
+// RestartRequired stays as it was, neither set nor cleared.
+TEST(DecideVm, AnUnexpandedTemplateLeavesRestartRequiredAsItWas) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kAlways);
+  obs.vm->spec.extra["instancetype"] = Json{{"name", "u1.small"}};
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
+  obs.vm->spec.template_spec.spec.domain.memory->guest = "256Mi";  // differs from the VMI
+  obs.now = Now();
+  obs.template_expanded = false;
+  VmDecision d = DecideVm(obs);
+  const auto& conditions = d.status.has_value() ? d.status->conditions : obs.vm->status.conditions;
+  EXPECT_EQ(api::FindCondition(conditions, kConditionRestartRequired), nullptr);
+  obs.template_expanded = true;
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_NE(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+}
+
 }  // namespace
 }  // namespace vireo::controllers

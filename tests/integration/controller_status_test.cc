@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "lib/api/resources.h"
@@ -22,6 +24,22 @@ namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
 class ControllerStatusTest : public ControllerTest {
  protected:
+  // The apiserver's count of GETs of cluster instance types
+  // (apiserver_request_total).
+  double InstancetypeGets() const {
+    std::string text;
+    EXPECT_EQ(env_->Kubectl("get --raw /metrics", &text), 0);
+    double gets = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("apiserver_request_total{", 0) == 0 &&
+          line.find(R"(resource="virtualmachineclusterinstancetypes")") != std::string::npos &&
+          line.find(R"(verb="GET")") != std::string::npos) {
+        gets += std::strtod(line.substr(line.rfind(' ') + 1).c_str(), nullptr);
+      }
+    }
+    return gets;
+  }
   // The launcher pod of a VMI made on its own (no VM) from the test VM's
   // template, once the controller has written the VMI's defaults.
   Json StandaloneVmiPod(const std::string& name) {
@@ -112,6 +130,19 @@ TEST_F(ControllerStatusTest, AnInstancetypeAndPreferenceShapeTheVmi) {
       kv::kVirtualMachines, "vm-it",
       [](const Json& o) { return ConditionOf(o, "Failure").empty(); },
       "the Failure condition gone");
+
+  // While the VMI made from the VM's generation lives, the VM's reconciles
+  // (one for each VMI status here) read no instance type: the apiserver
+  // counts no GET of one.
+  const double gets = InstancetypeGets();
+  ASSERT_GT(gets, 0);
+  const Json pod = WaitForPod(base::UidOf(vmi));
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
+  WaitFor(
+      kv::kVirtualMachines, "vm-it",
+      [](const Json& o) { return PrintableStatusOf(o) == "Running"; }, "Running");
+  EXPECT_EQ(InstancetypeGets(), gets);
   EXPECT_TRUE(admin_->Delete(kv::kVirtualMachineClusterInstancetypes, "", instancetype).ok());
 }
 
