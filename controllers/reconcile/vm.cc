@@ -175,7 +175,7 @@ VmDecision DecideVm(const VmObservation& obs) {
 bool NeedsExpandedTemplate(const VmObservation& obs) {
   if (!obs.vm.has_value()) return false;
   const api::VirtualMachine& vm = *obs.vm;
-  if (!api::InstancetypeOf(vm).has_value() && !api::PreferenceOf(vm).has_value()) return false;
+  if (!api::InstancetypeOf(vm).has_value() && !api::PreferenceOf(vm).has_value()) return true;
   if (!obs.vmi.has_value() || api::IsFinal(obs.vmi->status.phase) ||
       !obs.vmi->metadata.deletion_timestamp.empty()) {
     return true;

@@ -43,8 +43,8 @@ struct VmObservation {
 // Not while a VMI made from the VM's current generation lives: the decision
 // neither makes another nor finds the template changed then, and an
 // instance type edited since does not touch a running VMI (as with
-// KubeVirt, which keeps the revision the VM started with). False for a VM
-// that names neither.
+// KubeVirt, which keeps the revision the VM started with). True for a VM
+// that names neither: its template is its expanded self, read for nothing.
 bool NeedsExpandedTemplate(const VmObservation& observation);
 
 struct VmDecision {

@@ -388,8 +388,14 @@ TEST(DecideVm, ATemplateEditWhileRunningSetsRestartRequiredUntilTheRestart) {
 TEST(NeedsExpandedTemplate, OnlyWhenAVmiMayBeMadeOrComparedAnew) {
   VmObservation obs;
   obs.vm = Vm(RunStrategy::kAlways);
-  EXPECT_FALSE(NeedsExpandedTemplate(obs)) << "names neither";
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
+  obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
+      std::to_string(obs.vm->metadata.generation);
+  // Its template is what it is: compared with the VMI on every reconcile
+  // (RestartRequired), at no cost.
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "names neither";
   obs.vm->spec.extra["instancetype"] = Json{{"name", "u1.small"}};
+  obs.vmi.reset();
   EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "no VMI yet";
 
   obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
