@@ -18,6 +18,12 @@ using kube::ObjectPtr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
+namespace {
+// How often a VMI whose pod only the apiserver shows (LivePodOf) is
+// reconciled again.
+constexpr std::chrono::seconds kLivePodRecheck{10};
+}  // namespace
+
 VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
                              std::chrono::seconds node_grace)
     : caches_(caches), applier_(applier), launcher_(std::move(launcher)), node_grace_(node_grace) {
@@ -161,7 +167,12 @@ base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
     // NotFound means gone.
     auto live = LivePodOf(vmi);
     if (!live.ok()) return live.status();
-    if (live->has_value()) observation.pods.push_back(std::move(**live));
+    if (live->has_value()) {
+      observation.pods.push_back(std::move(**live));
+      // No event of a pod the cache does not show will bring the VMI back
+      // here: look again in a while, so its end is not missed.
+      queue_.AddAfter(key, kLivePodRecheck);
+    }
   }
   observation.claims = caches_->ClaimsFor(vmi.spec, ns);
   observation.data_volumes = caches_->DataVolumesFor(vmi.spec, ns, observation.claims);

@@ -156,11 +156,16 @@ VmDecision DecideVm(const VmObservation& obs) {
   DecideFailureCondition(plan.failure, d.create_vmi.has_value(), vm.status, obs.now, &status,
                          &d.events);
   MirrorVmiConditions(vmi.vmi, obs.now, &status.conditions);
-  // Without its instance type or preference the template cannot be
-  // compared with the running VMI: RestartRequired stays as it was.
   if (obs.template_problem.empty() && obs.template_expanded) {
     DecideRestartRequired(vm, vmi, deleting_vmi, obs.now, &status, &d.events);
+  } else if (!obs.template_expanded || !vmi.live || deleting_vmi) {
+    // Not read, the live VMI was made from this generation of the VM
+    // (NeedsExpandedTemplate): nothing asks for a restart. And with no VMI
+    // left to restart, nothing does either.
+    internal::RemoveCondition(&status.conditions, kConditionRestartRequired);
   }
+  // Otherwise its instance type or preference is missing and the template
+  // cannot be compared with the running VMI: RestartRequired stays as it was.
   status.created = vmi.vmi != nullptr;
   status.ready =
       vmi.vmi != nullptr && !vmi.deleting &&

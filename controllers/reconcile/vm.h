@@ -31,8 +31,8 @@ struct VmObservation {
   // `template_expanded` is false.
   std::string template_problem;
   // False when the reconciler did not read them because the decision needs
-  // no expanded template (NeedsExpandedTemplate): RestartRequired then stays
-  // as it was.
+  // no expanded template (NeedsExpandedTemplate): the live VMI was made from
+  // this generation of the VM, so RestartRequired goes.
   bool template_expanded = true;
   WallTime now;
 };
@@ -41,9 +41,9 @@ struct VmObservation {
 // instance type and preference, which costs the reconciler a GET of each:
 // to make a VMI, or to compare the VMI with the template (RestartRequired).
 // Not while a VMI made from the VM's current generation lives: the decision
-// neither makes another nor finds the template changed then, and an
-// instance type edited since does not touch a running VMI (as with
-// KubeVirt, which keeps the revision the VM started with). True for a VM
+// neither makes another nor finds the template changed then; an instance
+// type edited since is compared once the VM's generation changes
+// (docs/controller.md, "Instance types and preferences"). True for a VM
 // that names neither: its template is its expanded self, read for nothing.
 bool NeedsExpandedTemplate(const VmObservation& observation);
 
@@ -149,7 +149,8 @@ struct VmDecision {
 // created (a VMI of this VM exists), ready (its Ready condition is True),
 // conditions (Ready and PodScheduled follow the VMI's; Failure;
 // RestartRequired True while a live VMI's spec is not what the template
-// makes now, NewVmiFor),
+// makes now, NewVmiFor; for a VM with an instance type or preference, only
+// checked against a VMI of another generation of the VM),
 // runStrategy (the one last acted on), desiredGeneration
 // (metadata.generation) and observedGeneration (the generation the VMI was
 // made from, kVmGenerationAnnotation; metadata.generation when no VMI).

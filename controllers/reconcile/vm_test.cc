@@ -419,24 +419,51 @@ TEST(NeedsExpandedTemplate, OnlyWhenAVmiMayBeMadeOrComparedAnew) {
   EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "a preference alone";
 }
 
-// Not expanded, the template cannot be compared with the running VMI:
-// RestartRequired stays as it was, neither set nor cleared.
-TEST(DecideVm, AnUnexpandedTemplateLeavesRestartRequiredAsItWas) {
+// Not expanded, the live VMI was made from the VM's current generation:
+// RestartRequired goes, even one set before (an instance type edited under
+// an earlier rule, or a restart whose status write waited for the new VMI).
+TEST(DecideVm, AnUnexpandedTemplateNeedsNoRestart) {
   VmObservation obs;
   obs.vm = Vm(RunStrategy::kAlways);
   obs.vm->spec.extra["instancetype"] = Json{{"name", "u1.small"}};
   obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
   obs.vm->spec.template_spec.spec.domain.memory->guest = "256Mi";  // differs from the VMI
   obs.now = Now();
+  api::Condition stale;
+  stale.type = kConditionRestartRequired;
+  stale.status = "True";
+  obs.vm->status.conditions.push_back(stale);
   obs.template_expanded = false;
   VmDecision d = DecideVm(obs);
-  const auto& conditions = d.status.has_value() ? d.status->conditions : obs.vm->status.conditions;
-  EXPECT_EQ(api::FindCondition(conditions, kConditionRestartRequired), nullptr);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+  // Expanded, the same template is compared, and differs.
   obs.template_expanded = true;
   d = DecideVm(obs);
-  ASSERT_TRUE(d.status.has_value());
-  EXPECT_NE(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+  const auto& conditions = d.status.has_value() ? d.status->conditions : obs.vm->status.conditions;
+  EXPECT_NE(api::FindCondition(conditions, kConditionRestartRequired), nullptr);
 }
 
+// With its instance type missing the template cannot be compared: a
+// RestartRequired of a running VMI stays, and goes once no VMI is left.
+TEST(DecideVm, AMissingInstancetypeKeepsRestartRequiredOnlyWhileTheVmiLives) {
+  VmObservation obs;
+  obs.vm = Vm(RunStrategy::kAlways);
+  obs.vm->spec.extra["instancetype"] = Json{{"name", "u1.small"}};
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kRunning);
+  obs.now = Now();
+  api::Condition set;
+  set.type = kConditionRestartRequired;
+  set.status = "True";
+  obs.vm->status.conditions.push_back(set);
+  obs.template_problem = "VirtualMachineClusterInstancetype u1.small not found";
+  VmDecision d = DecideVm(obs);
+  const auto& kept = d.status.has_value() ? d.status->conditions : obs.vm->status.conditions;
+  EXPECT_NE(api::FindCondition(kept, kConditionRestartRequired), nullptr);
+  obs.vmi = VmiOf(*obs.vm, VmiPhase::kSucceeded, /*ran=*/true);
+  d = DecideVm(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionRestartRequired), nullptr);
+}
 }  // namespace
 }  // namespace vireo::controllers
