@@ -2,6 +2,7 @@
 // DecideVmi, and the decision applied in the order vmi.h prescribes.
 #include "controllers/vmi_reconciler.h"
 
+#include <algorithm>
 #include <set>
 
 #include "controllers/cache_trim.h"
@@ -159,12 +160,19 @@ base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
   observation.pods = PodsOf(vmi.metadata.uid);
   observation.pod_seen =
       pods_seen_.Note(key, vmi.metadata.uid, RecordsAPod(vmi.status), !observation.pods.empty());
-  if (observation.pods.empty() && (observation.pod_seen || RecordsAPod(vmi.status)) &&
-      vmi.metadata.deletion_timestamp.empty() && !api::IsFinal(vmi.status.phase)) {
-    // The VMI had a pod and the cache shows none, so the decision would
-    // fail it (PodVanished). The informer may only lag (a create
-    // expectation lapses after 30 s): as with a node, only the apiserver's
-    // NotFound means gone.
+  const bool deleting = !vmi.metadata.deletion_timestamp.empty();
+  const bool would_fail = !deleting && (observation.pod_seen || RecordsAPod(vmi.status)) &&
+                          !api::IsFinal(vmi.status.phase);
+  const bool would_release =
+      deleting &&
+      std::ranges::find(vmi.metadata.finalizers, kVmiFinalizer) != vmi.metadata.finalizers.end();
+  if (observation.pods.empty() && (would_fail || would_release)) {
+    // The cache shows no pod, so the decision would fail a VMI that had one
+    // (PodVanished), or let a VMI being deleted go while its guest may
+    // still run on its disks. The informer may only lag (a create
+    // expectation lapses after 30 s), or the pod may have left its label
+    // selector: as with a node, only the apiserver's NotFound means gone.
+    // One GET per deletion, and on the vanishing path only.
     auto live = LivePodOf(vmi);
     if (!live.ok()) return live.status();
     if (live->has_value()) {

@@ -5,6 +5,7 @@
 #include "controllers/reconcile/vm.h"
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 
 #include "controllers/reconcile/conditions.h"
@@ -185,7 +186,15 @@ bool NeedsExpandedTemplate(const VmObservation& obs) {
       !obs.vmi->metadata.deletion_timestamp.empty()) {
     return true;
   }
-  return vm_steps::ObservedGeneration(vm, &*obs.vmi) != vm.metadata.generation;
+  // A VMI without the generation it was made from (a user took the
+  // annotation away) cannot be shown to be the template's: compare it.
+  auto made_from = obs.vmi->metadata.annotations.find(kVmGenerationAnnotation);
+  if (made_from == obs.vmi->metadata.annotations.end()) return true;
+  int64_t generation = 0;
+  const std::string& text = made_from->second;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), generation);
+  return error != std::errc() || end != text.data() + text.size() ||
+         generation != vm.metadata.generation;
 }
 
 }  // namespace vireo::controllers

@@ -405,6 +405,10 @@ TEST(NeedsExpandedTemplate, OnlyWhenAVmiMayBeMadeOrComparedAnew) {
   obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
       std::to_string(obs.vm->metadata.generation - 1);
   EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "the template may have changed";
+  obs.vmi->metadata.annotations.erase(kVmGenerationAnnotation);
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "made from an unknown generation";
+  obs.vmi->metadata.annotations[kVmGenerationAnnotation] = "3x";
+  EXPECT_TRUE(NeedsExpandedTemplate(obs)) << "an unreadable generation";
 
   obs.vmi->metadata.annotations[kVmGenerationAnnotation] =
       std::to_string(obs.vm->metadata.generation);

@@ -285,6 +285,41 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "lagging"));
 }
 
+// The same for a VMI being deleted: its finalizer holds while the pod its
+// cache no longer shows exists, so no new VMI boots on the same disks while
+// the guest may still run; the controller deletes that pod itself.
+TEST_F(ControllerStatusTest, APodTheCacheDropsHoldsTheVmisDeletion) {
+  const Json pod = StandaloneVmiPod("held");
+  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
+  WaitFor(
+      kv::kVirtualMachineInstances, "held", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      "Running");
+  Json unlabel;
+  unlabel["metadata"]["labels"]["kubevirt.io"] = nullptr;
+  ASSERT_TRUE(
+      admin_->Patch(res::kPods, ns_, base::NameOf(pod), kube::PatchType::kMerge, unlabel).ok());
+  ASSERT_TRUE(Eventually(
+      [&] { return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 0.0; },
+      kLimit))
+      << "the informer dropped the pod";
+
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "held").ok());
+  // With no kubelet to finish it, the pod stays Terminating.
+  WaitFor(
+      res::kPods, base::NameOf(pod),
+      [](const Json& o) { return base::Find(o, "metadata.deletionTimestamp") != nullptr; },
+      "the pod being deleted");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "held").has_value())
+      << "the VMI went while its pod was still there";
+
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "held"));
+}
+
 TEST_F(ControllerStatusTest, HealthReadinessAndMetrics) {
   std::string body;
   EXPECT_EQ(HttpGet(controller_->health_port(), "/healthz", &body), 200);
