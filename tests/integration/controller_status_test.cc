@@ -39,6 +39,26 @@ class ControllerStatusTest : public ControllerTest {
         "defaults applied");
     return WaitForPod(base::UidOf(defaulted));
   }
+  // StandaloneVmiPod("name") bound and Running, then taken out of the
+  // launcher pods' label selector and gone from the controller's cache
+  // while it runs on: a cache that does not show a pod the apiserver has.
+  Json RunningPodTheCacheDrops(const std::string& name) {
+    Json pod = StandaloneVmiPod(name);
+    EXPECT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
+    WaitFor(
+        kv::kVirtualMachineInstances, name, [](const Json& o) { return PhaseOf(o) == "Running"; },
+        "Running");
+    Json unlabel;
+    unlabel["metadata"]["labels"]["kubevirt.io"] = nullptr;
+    EXPECT_TRUE(
+        admin_->Patch(res::kPods, ns_, base::NameOf(pod), kube::PatchType::kMerge, unlabel).ok());
+    EXPECT_TRUE(Eventually(
+        [&] { return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 0.0; },
+        kLimit))
+        << "the informer dropped the pod";
+    return pod;
+  }
 };
 
 TEST_F(ControllerStatusTest, AMissingPvcHoldsTheStartUntilItExists) {
@@ -241,21 +261,8 @@ TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
 // pods' label selector, so the informer drops it while it runs on; only its
 // deletion then fails the VMI.
 TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
-  const Json pod = StandaloneVmiPod("lagging");
-  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
-  WaitFor(
-      kv::kVirtualMachineInstances, "lagging",
-      [](const Json& o) { return PhaseOf(o) == "Running"; }, "Running");
-
-  Json unlabel;
-  unlabel["metadata"]["labels"]["kubevirt.io"] = nullptr;
-  ASSERT_TRUE(
-      admin_->Patch(res::kPods, ns_, base::NameOf(pod), kube::PatchType::kMerge, unlabel).ok());
-  ASSERT_TRUE(Eventually(
-      [&] { return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 0.0; },
-      kLimit))
-      << "the informer dropped the pod";
+  const Json pod = RunningPodTheCacheDrops("lagging");
+  ASSERT_FALSE(HasFailure());
   // A reconcile after the cache dropped the pod: the annotation's.
   const auto reconciles = [&] {
     return controller_->Metric(R"(vireo_reconcile_total{controller="vmi"})").value_or(-1);
@@ -289,20 +296,8 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
 // cache no longer shows exists, so no new VMI boots on the same disks while
 // the guest may still run; the controller deletes that pod itself.
 TEST_F(ControllerStatusTest, APodTheCacheDropsHoldsTheVmisDeletion) {
-  const Json pod = StandaloneVmiPod("held");
-  ASSERT_TRUE(kubelet_->Bind(base::NameOf(pod)).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(base::NameOf(pod)).ok());
-  WaitFor(
-      kv::kVirtualMachineInstances, "held", [](const Json& o) { return PhaseOf(o) == "Running"; },
-      "Running");
-  Json unlabel;
-  unlabel["metadata"]["labels"]["kubevirt.io"] = nullptr;
-  ASSERT_TRUE(
-      admin_->Patch(res::kPods, ns_, base::NameOf(pod), kube::PatchType::kMerge, unlabel).ok());
-  ASSERT_TRUE(Eventually(
-      [&] { return controller_->Metric(R"(vireo_cached_objects{resource="pods"})") == 0.0; },
-      kLimit))
-      << "the informer dropped the pod";
+  const Json pod = RunningPodTheCacheDrops("held");
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "held").ok());
   // With no kubelet to finish it, the pod stays Terminating.
