@@ -135,19 +135,15 @@ base::Result<std::optional<Json>> VmiReconciler::LivePodOf(
     return live.status().WithContext("get launcher pod");
   }
   Json pod = std::move(live).value();
-  // Ours as PodsOf tells (the created-by label or an owner reference): a
-  // pod of that name made by someone else does not stand for the guest.
-  bool ours = false;
-  if (const Json* labels = base::Find(pod, "metadata.labels"); labels != nullptr) {
-    auto label = labels->find(kCreatedByLabel);
-    ours = label != labels->end() && *label == vmi.metadata.uid;
-  }
-  if (const Json* owners = base::Find(pod, "metadata.ownerReferences");
-      owners != nullptr && owners->is_array()) {
-    for (const Json& owner : *owners) {
-      if (base::GetString(owner, "uid") == vmi.metadata.uid) ours = true;
-    }
-  }
+  // Ours as PodsOf tells, by the same index functions (the created-by label
+  // or an owner reference): a pod of that name made by someone else does
+  // not stand for the guest.
+  const auto indexed_under = [&](const kube::StoreIndex& index) {
+    const std::vector<std::string> values = index.values(pod);
+    return std::ranges::find(values, vmi.metadata.uid) != values.end();
+  };
+  const bool ours =
+      indexed_under(kube::LabelIndex(kCreatedByLabel)) || indexed_under(kube::OwnerIndex());
   if (!ours) return std::optional<Json>();
   TrimLauncherPod(pod);  // as the cache would hold it
   return std::optional<Json>(std::move(pod));

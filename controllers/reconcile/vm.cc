@@ -5,7 +5,6 @@
 #include "controllers/reconcile/vm.h"
 
 #include <algorithm>
-#include <charconv>
 #include <utility>
 
 #include "controllers/reconcile/conditions.h"
@@ -188,13 +187,7 @@ bool NeedsExpandedTemplate(const VmObservation& obs) {
   }
   // A VMI without the generation it was made from (a user took the
   // annotation away) cannot be shown to be the template's: compare it.
-  auto made_from = obs.vmi->metadata.annotations.find(kVmGenerationAnnotation);
-  if (made_from == obs.vmi->metadata.annotations.end()) return true;
-  int64_t generation = 0;
-  const std::string& text = made_from->second;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), generation);
-  return error != std::errc() || end != text.data() + text.size() ||
-         generation != vm.metadata.generation;
+  return vm_steps::MadeFromGeneration(*obs.vmi) != vm.metadata.generation;
 }
 
 }  // namespace vireo::controllers

@@ -409,12 +409,16 @@ void DecideRestartRequired(const api::VirtualMachine& vm, const VmiView& vmi, bo
 
 int64_t ObservedGeneration(const api::VirtualMachine& vm, const api::VirtualMachineInstance* vmi) {
   if (vmi == nullptr) return vm.metadata.generation;
-  auto it = vmi->metadata.annotations.find(kVmGenerationAnnotation);
-  if (it == vmi->metadata.annotations.end()) return vm.metadata.generation;
+  return MadeFromGeneration(*vmi).value_or(vm.metadata.generation);
+}
+
+std::optional<int64_t> MadeFromGeneration(const api::VirtualMachineInstance& vmi) {
+  auto it = vmi.metadata.annotations.find(kVmGenerationAnnotation);
+  if (it == vmi.metadata.annotations.end()) return std::nullopt;
   int64_t generation = 0;
   const std::string& text = it->second;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), generation);
-  if (error != std::errc() || end != text.data() + text.size()) return vm.metadata.generation;
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return generation;
 }
 

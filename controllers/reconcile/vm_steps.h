@@ -119,5 +119,8 @@ void DecideRestartRequired(const api::VirtualMachine& vm, const VmiView& vmi, bo
 // The VM generation the VMI was made from (kVmGenerationAnnotation), else
 // the VM's own metadata.generation.
 int64_t ObservedGeneration(const api::VirtualMachine& vm, const api::VirtualMachineInstance* vmi);
+// The generation of its VM the VMI was made from (kVmGenerationAnnotation);
+// nullopt when it carries none, or none readable.
+std::optional<int64_t> MadeFromGeneration(const api::VirtualMachineInstance& vmi);
 
 }  // namespace vireo::controllers::vm_steps
