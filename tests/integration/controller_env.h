@@ -117,6 +117,8 @@ class ControllerTest : public ::testing::Test {
   // A VM like testing::MakeVm with this run strategy ("" : no runStrategy,
   // for `running`).
   base::Json NewVm(const std::string& name, const std::string& strategy) const;
+  // A standalone VMI like the one MakeVm's template makes.
+  base::Json NewVmi(const std::string& name) const;
   base::Json CreateVm(const std::string& name, const std::string& strategy);
   std::optional<base::Json> Get(const kube::Resource& resource, const std::string& name) const;
   // Polls until `name` exists and `ok` holds of it; adds a failure naming
@@ -171,5 +173,7 @@ std::string PhaseOf(const base::Json& vmi);
 std::string PrintableStatusOf(const base::Json& vm);
 // The status of condition `type` ("" when absent).
 std::string ConditionOf(const base::Json& object, const std::string& type);
+// The Synchronized condition's "reason: message" ("" when absent).
+std::string SynchronizedMessage(const base::Json& vmi);
 
 }  // namespace vireo::testing

@@ -41,6 +41,15 @@ void ControllerTest::TearDown() {
   kubelet_.reset();
 }
 
+Json ControllerTest::NewVmi(const std::string& name) const {
+  Json vmi = MakeVm(name)["spec"]["template"];
+  vmi["apiVersion"] = Json("kubevirt.io/v1");
+  vmi["kind"] = Json("VirtualMachineInstance");
+  vmi["metadata"] = Json::object();
+  vmi["metadata"]["name"] = Json(name);
+  return vmi;
+}
+
 Json ControllerTest::NewVm(const std::string& name, const std::string& strategy) const {
   Json vm = MakeVm(name);
   if (strategy.empty()) {
@@ -157,6 +166,17 @@ std::string ConditionOf(const Json& object, const std::string& type) {
   if (conditions == nullptr || !conditions->is_array()) return "";
   for (const Json& c : *conditions) {
     if (base::GetString(c, "type") == type) return base::GetString(c, "status");
+  }
+  return "";
+}
+
+std::string SynchronizedMessage(const Json& vmi) {
+  const Json* conditions = base::Find(vmi, "status.conditions");
+  if (conditions == nullptr || !conditions->is_array()) return "";
+  for (const Json& c : *conditions) {
+    if (base::GetString(c, "type") == "Synchronized") {
+      return base::GetString(c, "reason") + ": " + base::GetString(c, "message");
+    }
   }
   return "";
 }
