@@ -298,8 +298,22 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
     }
     if (!pods.empty()) {
       std::string reason, message;
-      status.phase = Advance(status.phase, PhaseFromPod(pods[primary], &reason, &message));
-      if (status.phase == VmiPhase::kFailed && before != VmiPhase::kFailed) status.reason = reason;
+      VmiPhase seen = PhaseFromPod(pods[primary], &reason, &message);
+      // A pod being deleted on a node that stopped reporting stays
+      // Terminating, and the VMI's finalizer with it, until the node returns
+      // or Kubernetes says it is down: the VMI fails as it would if it were
+      // not being deleted, so its condition and an Event say what holds it.
+      const NodeVerdict node = JudgeNode(pods[primary], obs);
+      const bool node_lost = node.lost && !node.force && !api::IsFinal(seen);
+      if (node_lost) seen = VmiPhase::kFailed;
+      status.phase = Advance(status.phase, seen);
+      if (status.phase == VmiPhase::kFailed && before != VmiPhase::kFailed) {
+        if (node_lost) {
+          Fail(obs.now, &status, node.reason, node.message, &d);
+        } else {
+          status.reason = reason;
+        }
+      }
     }
   } else {
     if (!HasFinalizer(vmi.metadata, kVmiFinalizer)) {

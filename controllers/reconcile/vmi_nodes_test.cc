@@ -127,6 +127,43 @@ TEST(DecideVmiNodes, ANodeGoneOrOutOfServiceFailsTheVmiAndForceDeletesThePod) {
   EXPECT_TRUE(DecideVmi(deleting).delete_pods.empty());
 }
 
+// A VMI deleted while its node is silent: the pod stays Terminating and
+// the finalizer waits for it; the VMI fails once, saying what holds it.
+TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
+  api::VirtualMachineInstance going = Vmi(VmiPhase::kRunning);
+  going.metadata.deletion_timestamp = At(seconds(-5));
+  Json stuck = Pod(going, PodState::kRunningReady);
+  stuck["metadata"]["deletionTimestamp"] = Json(At(seconds(-5)));
+  VmiObservation obs = Observe(going, {stuck});
+  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-60))}};
+  VmiDecision d = DecideVmi(obs);
+  EXPECT_TRUE(d.delete_pods.empty()) << "the node may still run the guest";
+  EXPECT_FALSE(d.finalizers.has_value()) << "the finalizer waits for the pod";
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "NodeUnresponsive");
+  const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("is being deleted and its node node-1"));
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("node.kubernetes.io/out-of-service"));
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
+  EXPECT_EQ(d.events[0].reason, "NodeUnresponsive");
+
+  // Written once: looked at again, nothing changes and nothing is said.
+  obs.vmi.status = *d.status;
+  d = DecideVmi(obs);
+  EXPECT_FALSE(d.status.has_value());
+  EXPECT_TRUE(d.events.empty());
+
+  // On a Ready node the kubelet is stopping the guest: nothing to say.
+  obs.vmi.status = going.status;
+  obs.nodes = Nodes{{"node-1", Ready("True", seconds(-60))}};
+  d = DecideVmi(obs);
+  EXPECT_TRUE(!d.status.has_value() || d.status->phase == VmiPhase::kRunning);
+  EXPECT_TRUE(d.events.empty());
+}
+
 TEST(PodSummary, ReadsTheDisruptionTarget) {
   Json pod = base::ParseJson(R"({"metadata": {"name": "p"}, "status": {"conditions": [
       {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",

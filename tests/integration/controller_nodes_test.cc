@@ -167,6 +167,42 @@ TEST_F(ControllerNodesTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItMov
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-n", "ForceDelete"));
 }
 
+// A VM deleted while its guest runs, and then its node stops reporting: the
+// launcher pod stays Terminating and the VMI's finalizer with it. The VMI
+// says why (Failed, NodeUnresponsive, the words in its Synchronized
+// condition and an Event), at once, without the node's grace; the
+// out-of-service taint lets the deletion finish.
+TEST_F(ControllerNodesTest, ADeletionHeldByASilentNodeSaysWhy) {
+  FakeNode node(admin_.get(), "node-" + ns_);
+  CreateVm("vm-d", "Always");
+  Json vmi = WaitFor(
+      kv::kVirtualMachineInstances, "vm-d", [](const Json&) { return true; }, "VMI made");
+  const std::string pod_name = base::NameOf(WaitForPod(base::UidOf(vmi)));
+  ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
+  ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
+  WaitFor(
+      kv::kVirtualMachineInstances, "vm-d", [](const Json& o) { return PhaseOf(o) == "Running"; },
+      "Running");
+  kubelet_.reset();
+
+  ASSERT_TRUE(admin_->Delete(kv::kVirtualMachines, ns_, "vm-d").ok());
+  WaitFor(
+      res::kPods, pod_name,
+      [](const Json& o) { return !base::GetString(o, "metadata.deletionTimestamp").empty(); },
+      "the launcher pod Terminating");
+  ASSERT_TRUE(node.SetReady("Unknown", std::chrono::seconds(0)).ok());
+  Json held = WaitFor(
+      kv::kVirtualMachineInstances, "vm-d", [](const Json& o) { return PhaseOf(o) == "Failed"; },
+      "the VMI being deleted Failed");
+  EXPECT_EQ(base::GetString(held, "status.reason"), "NodeUnresponsive");
+  EXPECT_THAT(SynchronizedMessage(held), HasSubstr("is being deleted and its node " + node.name()));
+  EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-d", "NodeUnresponsive"));
+  ASSERT_TRUE(Get(res::kPods, pod_name).has_value()) << "force-deleted while the node may run it";
+
+  ASSERT_TRUE(node.TaintOutOfService().ok());
+  EXPECT_TRUE(WaitGone(kv::kVirtualMachines, "vm-d")) << "the deletion ends once out of service";
+}
+
 // The Node object deleted: Kubernetes says the machine is gone, so the pod
 // is force-deleted at once, and deleting the VM does not hang on it.
 TEST_F(ControllerNodesTest, ADeletedNodeFreesTheVmAtOnce) {
