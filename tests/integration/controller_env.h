@@ -126,6 +126,12 @@ class ControllerTest : public ::testing::Test {
   base::Json WaitFor(const kube::Resource& resource, const std::string& name,
                      const std::function<bool(const base::Json&)>& ok, const std::string& what);
   bool WaitGone(const kube::Resource& resource, const std::string& name);
+  // Deletes launcher pod `name` at once (grace period 0): a kubelet that
+  // finished it, or a pod gone from under its VMI. A refused delete fails
+  // the test.
+  void ForceDeletePod(const std::string& name);
+  // ForceDeletePod, then waits until VMI `vmi` is Failed, and returns it.
+  base::Json ForceDeletePodUntilFailed(const std::string& pod, const std::string& vmi);
   // Launcher pods labelled with this VMI uid.
   std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;
   // Waits for the one launcher pod of the VMI `vmi_uid`.

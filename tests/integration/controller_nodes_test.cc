@@ -67,9 +67,7 @@ TEST_F(ControllerNodesTest, ALauncherPodIsDeletedWithTheVmisCurrentGracePeriod) 
   EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "graceful").has_value());
 
   // Play the kubelet that finished: the pod and then the VMI go.
-  kube::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, pod_name, now).ok());
+  ForceDeletePod(pod_name);
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "graceful"));
 }
 

@@ -201,12 +201,7 @@ TEST_F(ControllerStatusTest, AStandaloneVmiFailsWhenItsPodVanishes) {
       kv::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Running"; },
       "Running");
 
-  kube::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
-  Json failed = WaitFor(
-      kv::kVirtualMachineInstances, "solo", [](const Json& o) { return PhaseOf(o) == "Failed"; },
-      "Failed once its pod vanished");
+  Json failed = ForceDeletePodUntilFailed(base::NameOf(pod), "solo");
   EXPECT_FALSE(base::GetString(failed, "status.reason").empty());
   // A VMI never gets a second pod.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -236,12 +231,7 @@ TEST_F(ControllerStatusTest, APodForceDeletedBeforeTheFirstStatusFailsTheVmi) {
   ASSERT_EQ(base::Find(*before, "status.activePods"), nullptr)
       << "the first status came before the delete";
 
-  kube::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
-  Json failed = WaitFor(
-      kv::kVirtualMachineInstances, "early", [](const Json& o) { return PhaseOf(o) == "Failed"; },
-      "Failed once its pod vanished");
+  Json failed = ForceDeletePodUntilFailed(base::NameOf(pod), "early");
   EXPECT_EQ(base::GetString(failed, "status.reason"), "PodVanished");
   // A second pod (the same name, another uid) would be in activePods.
   if (const Json* active = base::Find(failed, "status.activePods")) {
@@ -280,12 +270,7 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
   EXPECT_EQ(PhaseOf(*running), "Running") << base::GetString(*running, "status.reason");
 
   // No event tells of the pod now: the VMI is looked at again every 10 s.
-  kube::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
-  Json failed = WaitFor(
-      kv::kVirtualMachineInstances, "lagging", [](const Json& o) { return PhaseOf(o) == "Failed"; },
-      "Failed once its pod is gone");
+  Json failed = ForceDeletePodUntilFailed(base::NameOf(pod), "lagging");
   EXPECT_EQ(base::GetString(failed, "status.reason"), "PodVanished");
   EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
   ASSERT_TRUE(admin_->Delete(kv::kVirtualMachineInstances, ns_, "lagging").ok());
@@ -309,9 +294,7 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsHoldsTheVmisDeletion) {
   EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "held").has_value())
       << "the VMI went while its pod was still there";
 
-  kube::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(admin_->Delete(res::kPods, ns_, base::NameOf(pod), now).ok());
+  ForceDeletePod(base::NameOf(pod));
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "held"));
 }
 
