@@ -26,6 +26,19 @@ NodeState Ready(const std::string& status, seconds since) {
   return node;
 }
 
+// `d` fails the VMI for its silent node, with `words` and what the admin
+// does in its Synchronized condition, and force-deletes no pod.
+void ExpectNodeUnresponsive(const VmiDecision& d, const std::string& words) {
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
+  EXPECT_EQ(d.status->reason, "NodeUnresponsive");
+  const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_THAT(sync->message, ::testing::HasSubstr(words));
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("node.kubernetes.io/out-of-service"));
+  EXPECT_TRUE(d.delete_pods.empty()) << "never force-delete a pod the node may still run";
+}
+
 // A dead node: the VMI fails once Kubernetes says the node is lost, but its
 // pod is force-deleted only when Kubernetes says the node is gone or shut
 // down: a partitioned node may still run the guest.
@@ -47,15 +60,8 @@ TEST(DecideVmiNodes, ANodeSilentBeyondTheGraceFailsTheVmiWithoutForce) {
 
   for (const char* ready : {"Unknown", "False"}) {
     obs.nodes = Nodes{{"node-1", Ready(ready, seconds(-31))}};
-    d = DecideVmi(obs);
-    ASSERT_TRUE(d.status.has_value()) << ready;
-    EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
-    EXPECT_EQ(d.status->reason, "NodeUnresponsive");
-    const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
-    ASSERT_NE(sync, nullptr);
-    EXPECT_THAT(sync->message, ::testing::HasSubstr("node-1"));
-    EXPECT_THAT(sync->message, ::testing::HasSubstr("node.kubernetes.io/out-of-service"));
-    EXPECT_TRUE(d.delete_pods.empty()) << "never force-delete a pod the node may still run";
+    SCOPED_TRACE(ready);
+    ExpectNodeUnresponsive(DecideVmi(obs), "node-1");
   }
 }
 
@@ -137,15 +143,9 @@ TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
   VmiObservation obs = Observe(going, {stuck});
   obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-60))}};
   VmiDecision d = DecideVmi(obs);
-  EXPECT_TRUE(d.delete_pods.empty()) << "the node may still run the guest";
   EXPECT_FALSE(d.finalizers.has_value()) << "the finalizer waits for the pod";
+  ExpectNodeUnresponsive(d, "is being deleted and its node node-1");
   ASSERT_TRUE(d.status.has_value());
-  EXPECT_EQ(d.status->phase, VmiPhase::kFailed);
-  EXPECT_EQ(d.status->reason, "NodeUnresponsive");
-  const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
-  ASSERT_NE(sync, nullptr);
-  EXPECT_THAT(sync->message, ::testing::HasSubstr("is being deleted and its node node-1"));
-  EXPECT_THAT(sync->message, ::testing::HasSubstr("node.kubernetes.io/out-of-service"));
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
   EXPECT_EQ(d.events[0].reason, "NodeUnresponsive");

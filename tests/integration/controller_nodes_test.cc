@@ -18,7 +18,29 @@ using ::testing::HasSubstr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-class ControllerNodesTest : public ControllerTest {};
+class ControllerNodesTest : public ControllerTest {
+ protected:
+  struct Started {
+    std::string vmi_uid;
+    std::string pod;
+  };
+  // A VM `vm` (runStrategy Always) Running with its launcher pod bound to
+  // node `node`; then the fake kubelet stops, as with a dead node: nothing
+  // finishes a pod's deletion any more.
+  Started RunningWithoutKubelet(const std::string& vm, const std::string& node) {
+    CreateVm(vm, "Always");
+    Json vmi = WaitFor(
+        kv::kVirtualMachineInstances, vm, [](const Json&) { return true; }, "VMI made");
+    Started started{base::UidOf(vmi), base::NameOf(WaitForPod(base::UidOf(vmi)))};
+    EXPECT_TRUE(kubelet_->Bind(started.pod, node).ok());
+    EXPECT_TRUE(kubelet_->SetRunning(started.pod).ok());
+    WaitFor(
+        kv::kVirtualMachineInstances, vm, [](const Json& o) { return PhaseOf(o) == "Running"; },
+        "Running");
+    kubelet_.reset();
+    return started;
+  }
+};
 
 // `virtctl stop --grace-period N` patches the running VMI's
 // terminationGracePeriodSeconds and then stops it: the launcher pod's
@@ -120,18 +142,10 @@ class FakeNode {
 // taint lets the controller force-delete it, and the new VMI starts.
 TEST_F(ControllerNodesTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItMove) {
   FakeNode node(admin_.get(), "node-" + ns_);
-  CreateVm("vm-n", "Always");
-  Json vmi = WaitFor(
-      kv::kVirtualMachineInstances, "vm-n", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = base::UidOf(vmi);
-  Json pod = WaitForPod(uid);
-  const std::string pod_name = base::NameOf(pod);
-  ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
-  WaitFor(
-      kv::kVirtualMachineInstances, "vm-n", [](const Json& o) { return PhaseOf(o) == "Running"; },
-      "Running");
-  kubelet_.reset();  // the node is dead: nothing finishes a pod's deletion
+  const Started started = RunningWithoutKubelet("vm-n", node.name());
+  const std::string& uid = started.vmi_uid;
+  const std::string& pod_name = started.pod;
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_TRUE(node.SetReady("Unknown", std::chrono::minutes(10)).ok());
   // The VM replaces the failed VMI at once, so look for the failure on the
@@ -172,16 +186,8 @@ TEST_F(ControllerNodesTest, ADeadNodeFailsTheVmiAndTheOutOfServiceTaintLetsItMov
 // out-of-service taint lets the deletion finish.
 TEST_F(ControllerNodesTest, ADeletionHeldByASilentNodeSaysWhy) {
   FakeNode node(admin_.get(), "node-" + ns_);
-  CreateVm("vm-d", "Always");
-  Json vmi = WaitFor(
-      kv::kVirtualMachineInstances, "vm-d", [](const Json&) { return true; }, "VMI made");
-  const std::string pod_name = base::NameOf(WaitForPod(base::UidOf(vmi)));
-  ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
-  WaitFor(
-      kv::kVirtualMachineInstances, "vm-d", [](const Json& o) { return PhaseOf(o) == "Running"; },
-      "Running");
-  kubelet_.reset();
+  const std::string pod_name = RunningWithoutKubelet("vm-d", node.name()).pod;
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_TRUE(admin_->Delete(kv::kVirtualMachines, ns_, "vm-d").ok());
   WaitFor(
@@ -205,18 +211,8 @@ TEST_F(ControllerNodesTest, ADeletionHeldByASilentNodeSaysWhy) {
 // is force-deleted at once, and deleting the VM does not hang on it.
 TEST_F(ControllerNodesTest, ADeletedNodeFreesTheVmAtOnce) {
   FakeNode node(admin_.get(), "node-" + ns_);
-  CreateVm("vm-g", "Always");
-  Json vmi = WaitFor(
-      kv::kVirtualMachineInstances, "vm-g", [](const Json&) { return true; }, "VMI made");
-  const std::string uid = base::UidOf(vmi);
-  Json pod = WaitForPod(uid);
-  const std::string pod_name = base::NameOf(pod);
-  ASSERT_TRUE(kubelet_->Bind(pod_name, node.name()).ok());
-  ASSERT_TRUE(kubelet_->SetRunning(pod_name).ok());
-  WaitFor(
-      kv::kVirtualMachineInstances, "vm-g", [](const Json& o) { return PhaseOf(o) == "Running"; },
-      "Running");
-  kubelet_.reset();
+  const std::string pod_name = RunningWithoutKubelet("vm-g", node.name()).pod;
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_TRUE(node.Delete().ok());
   EXPECT_TRUE(WaitGone(res::kPods, pod_name));
