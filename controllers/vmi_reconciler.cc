@@ -19,12 +19,6 @@ using kube::ObjectPtr;
 namespace res = kube::resources;
 namespace kv = api::resources;  // kubevirt.io and CDI kinds
 
-namespace {
-// How often a VMI whose pod only the apiserver shows (LivePodOf) is
-// reconciled again.
-constexpr std::chrono::seconds kLivePodRecheck{10};
-}  // namespace
-
 VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig launcher,
                              std::chrono::seconds node_grace)
     : caches_(caches), applier_(applier), launcher_(std::move(launcher)), node_grace_(node_grace) {
@@ -111,7 +105,10 @@ Status VmiReconciler::Reconcile(const std::string& key) {
   if (cached == nullptr) {
     // Not only when the VMI is gone: also while our own write or create is
     // on its way to the cache, when what was seen must stay remembered.
-    if (caches_->vmis.store().Get(key) == nullptr) pods_seen_.Forget(key);
+    if (caches_->vmis.store().Get(key) == nullptr) {
+      pods_seen_.Forget(key);
+      live_rechecks_.Reset(key);
+    }
     return Status::Ok();
   }
   auto vmi = api::FromJson<api::VirtualMachineInstance>(*cached);
@@ -175,8 +172,12 @@ base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
       observation.pods.push_back(std::move(**live));
       // No event of a pod the cache does not show will bring the VMI back
       // here: look again in a while, so its end is not missed.
-      queue_.AddAfter(key, kLivePodRecheck);
+      queue_.AddAfter(key, live_rechecks_.Next(key));
+    } else {
+      live_rechecks_.Reset(key);
     }
+  } else if (!observation.pods.empty()) {
+    live_rechecks_.Reset(key);
   }
   observation.claims = caches_->ClaimsFor(vmi.spec, ns);
   observation.data_volumes = caches_->DataVolumesFor(vmi.spec, ns, observation.claims);

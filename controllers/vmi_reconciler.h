@@ -11,6 +11,7 @@
 
 #include "controllers/applier.h"
 #include "controllers/caches.h"
+#include "controllers/live_pod_rechecks.h"
 #include "controllers/pods_seen.h"
 #include "controllers/reconcile/launcher_pod.h"
 #include "controllers/reconcile/vmi.h"
@@ -56,6 +57,8 @@ class VmiReconciler {
   kube::WorkQueue queue_;
   // The pods made or seen while a VMI's status did not record one.
   PodsSeen pods_seen_;
+  // When to look again at a VMI whose pod only the apiserver shows.
+  LivePodRechecks live_rechecks_;
 };
 
 }  // namespace vireo::controllers
