@@ -187,6 +187,29 @@ NodeVerdict JudgeNode(const PodSummary& pod, const VmiObservation& obs) {
   return v;
 }
 
+// A pod being deleted on a node that stopped reporting stays Terminating,
+// and the VMI's finalizer with it, until the node returns or Kubernetes says
+// it is down. Once the node has been silent for the grace (the deletion is
+// the VMI's own, so it is no disruption: a node's blip during an ordinary
+// stop says nothing), the VMI's Synchronized condition and a Warning Event
+// say what holds it and what the admin does. The phase stays what the pod
+// says: the guest may still run there.
+void SayWhatHoldsTheDeletion(const PodSummary& pod, const VmiObservation& obs,
+                             api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  PodSummary judged = pod;
+  judged.deleting = false;
+  const NodeVerdict node = JudgeNode(judged, obs);
+  if (node.recheck.has_value()) d->requeue_after = *node.recheck;
+  if (!node.lost || node.force) return;
+  const std::string message =
+      "the VMI's deletion waits for launcher pod " + pod.name + ": " + node.message;
+  const api::Condition* said = api::FindCondition(status->conditions, kConditionSynchronized);
+  if (said != nullptr && said->reason == node.reason && said->message == message) return;
+  internal::SetCondition(&status->conditions, kConditionSynchronized, internal::kFalse, node.reason,
+                         message, obs.now);
+  d->events.push_back({kube::EventType::kWarning, node.reason, message});
+}
+
 // The reason goes to status.reason, the words to an Event and, so that
 // `kubectl describe` keeps them after the Event expires, to the
 // Synchronized condition (KubeVirt's home for why a VMI could not be made
@@ -298,22 +321,9 @@ VmiDecision DecideVmi(const VmiObservation& obs) {
     }
     if (!pods.empty()) {
       std::string reason, message;
-      VmiPhase seen = PhaseFromPod(pods[primary], &reason, &message);
-      // A pod being deleted on a node that stopped reporting stays
-      // Terminating, and the VMI's finalizer with it, until the node returns
-      // or Kubernetes says it is down: the VMI fails as it would if it were
-      // not being deleted, so its condition and an Event say what holds it.
-      const NodeVerdict node = JudgeNode(pods[primary], obs);
-      const bool node_lost = node.lost && !node.force && !api::IsFinal(seen);
-      if (node_lost) seen = VmiPhase::kFailed;
-      status.phase = Advance(status.phase, seen);
-      if (status.phase == VmiPhase::kFailed && before != VmiPhase::kFailed) {
-        if (node_lost) {
-          Fail(obs.now, &status, node.reason, node.message, &d);
-        } else {
-          status.reason = reason;
-        }
-      }
+      status.phase = Advance(status.phase, PhaseFromPod(pods[primary], &reason, &message));
+      if (status.phase == VmiPhase::kFailed && before != VmiPhase::kFailed) status.reason = reason;
+      SayWhatHoldsTheDeletion(pods[primary], obs, &status, &d);
     }
   } else {
     if (!HasFinalizer(vmi.metadata, kVmiFinalizer)) {

@@ -134,30 +134,67 @@ TEST(DecideVmiNodes, ANodeGoneOrOutOfServiceFailsTheVmiAndForceDeletesThePod) {
 }
 
 // A VMI deleted while its node is silent: the pod stays Terminating and
-// the finalizer waits for it; the VMI fails once, saying what holds it.
+// the finalizer waits for it. Once the node has been silent for the grace,
+// the VMI says what holds it, once; its phase stays what the pod says.
 TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
   api::VirtualMachineInstance going = Vmi(VmiPhase::kRunning);
   going.metadata.deletion_timestamp = At(seconds(-5));
   Json stuck = Pod(going, PodState::kRunningReady);
   stuck["metadata"]["deletionTimestamp"] = Json(At(seconds(-5)));
   VmiObservation obs = Observe(going, {stuck});
-  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-60))}};
+  obs.node_grace = seconds(30);
+
+  // A blip during an ordinary stop: nothing yet, a look when the grace ends.
+  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-1))}};
   VmiDecision d = DecideVmi(obs);
+  EXPECT_TRUE(!d.status.has_value() || d.status->phase == VmiPhase::kRunning);
+  EXPECT_EQ(api::FindCondition(d.status.value_or(going.status).conditions, kConditionSynchronized),
+            nullptr);
+  EXPECT_TRUE(d.events.empty());
+  ASSERT_TRUE(d.requeue_after.has_value());
+  EXPECT_GE(*d.requeue_after, seconds(29));
+  EXPECT_LE(*d.requeue_after, seconds(30));
+
+  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-60))}};
+  d = DecideVmi(obs);
+  EXPECT_TRUE(d.delete_pods.empty()) << "the node may still run the guest";
   EXPECT_FALSE(d.finalizers.has_value()) << "the finalizer waits for the pod";
-  ExpectNodeUnresponsive(d, "is being deleted and its node node-1");
   ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(d.status->phase, VmiPhase::kRunning) << "the guest may still run";
+  const api::Condition* sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_EQ(sync->status, "False");
+  EXPECT_EQ(sync->reason, "NodeUnresponsive");
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("deletion waits for launcher pod"));
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("node-1"));
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("node.kubernetes.io/out-of-service"));
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].type, kube::EventType::kWarning);
   EXPECT_EQ(d.events[0].reason, "NodeUnresponsive");
 
-  // Written once: looked at again, nothing changes and nothing is said.
+  // Said once: looked at again, nothing changes and nothing is said.
   obs.vmi.status = *d.status;
   d = DecideVmi(obs);
   EXPECT_FALSE(d.status.has_value());
   EXPECT_TRUE(d.events.empty());
 
-  // On a Ready node the kubelet is stopping the guest: nothing to say.
+  // A pod disrupted by Kubernetes on a silent node is said at once.
   obs.vmi.status = going.status;
+  Json evicted = stuck;
+  evicted["status"]["conditions"][1] = base::ParseJson(R"({"type": "DisruptionTarget",
+      "status": "True", "reason": "DeletionByTaintManager", "message": "Taint manager"})",
+                                                       "c")
+                                           .value();
+  obs.pods = {evicted};
+  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-1))}};
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  sync = api::FindCondition(d.status->conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_THAT(sync->message, ::testing::HasSubstr("DeletionByTaintManager"));
+
+  // On a Ready node the kubelet is stopping the guest: nothing to say.
+  obs.pods = {stuck};
   obs.nodes = Nodes{{"node-1", Ready("True", seconds(-60))}};
   d = DecideVmi(obs);
   EXPECT_TRUE(!d.status.has_value() || d.status->phase == VmiPhase::kRunning);
