@@ -6,21 +6,27 @@
 
 namespace vireo::controllers {
 
-std::chrono::seconds LivePodRechecks::Next(const std::string& key) {
+using base::Clock;
+
+Clock::Duration LivePodRechecks::Next(const std::string& key, Clock::TimePoint now) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, first] = last_.try_emplace(key, kFirst);
-  if (!first) it->second = std::min(it->second * 2, kMost);
-  return it->second;
+  auto [it, first] = pending_.try_emplace(key, Recheck{kFirst, now + kFirst});
+  Recheck& recheck = it->second;
+  if (first) return recheck.wait;
+  if (now < recheck.due) return recheck.due - now;
+  recheck.wait = std::min<Clock::Duration>(recheck.wait * 2, kMost);
+  recheck.due = now + recheck.wait;
+  return recheck.wait;
 }
 
 void LivePodRechecks::Reset(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  last_.erase(key);
+  pending_.erase(key);
 }
 
 size_t LivePodRechecks::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return last_.size();
+  return pending_.size();
 }
 
 }  // namespace vireo::controllers

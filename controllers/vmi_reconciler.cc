@@ -172,7 +172,7 @@ base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
       observation.pods.push_back(std::move(**live));
       // No event of a pod the cache does not show will bring the VMI back
       // here: look again in a while, so its end is not missed.
-      queue_.AddAfter(key, live_rechecks_.Next(key));
+      queue_.AddAfter(key, live_rechecks_.Next(key, base::Clock::Real()->Now()));
     } else {
       live_rechecks_.Reset(key);
     }

@@ -127,10 +127,11 @@ class ControllerTest : public ::testing::Test {
                      const std::function<bool(const base::Json&)>& ok, const std::string& what);
   bool WaitGone(const kube::Resource& resource, const std::string& name);
   // Deletes launcher pod `name` at once (grace period 0): a kubelet that
-  // finished it, or a pod gone from under its VMI. A refused delete fails
-  // the test.
-  void ForceDeletePod(const std::string& name);
-  // ForceDeletePod, then waits until VMI `vmi` is Failed, and returns it.
+  // finished it, or a pod gone from under its VMI. False, with a failure
+  // added, when the apiserver refuses.
+  [[nodiscard]] bool ForceDeletePod(const std::string& name);
+  // ForceDeletePod, then waits until VMI `vmi` is Failed, and returns it
+  // (null at once if the delete was refused).
   base::Json ForceDeletePodUntilFailed(const std::string& pod, const std::string& vmi);
   // Launcher pods labelled with this VMI uid.
   std::vector<base::Json> PodsOf(const std::string& vmi_uid) const;

@@ -93,15 +93,16 @@ bool ControllerTest::WaitGone(const kube::Resource& resource, const std::string&
   return Eventually([&] { return !Get(resource, name).has_value(); }, kLimit);
 }
 
-void ControllerTest::ForceDeletePod(const std::string& name) {
+bool ControllerTest::ForceDeletePod(const std::string& name) {
   kube::DeleteOptions now;
   now.grace_period_seconds = 0;
   base::Status deleted = admin_->Delete(res::kPods, ns_, name, now);
   EXPECT_TRUE(deleted.ok()) << "force-delete pod " << name << ": " << deleted.ToString();
+  return deleted.ok();
 }
 
 Json ControllerTest::ForceDeletePodUntilFailed(const std::string& pod, const std::string& vmi) {
-  ForceDeletePod(pod);
+  if (!ForceDeletePod(pod)) return Json();
   return WaitFor(
       kv::kVirtualMachineInstances, vmi, [](const Json& o) { return PhaseOf(o) == "Failed"; },
       "Failed once its pod " + pod + " was deleted");

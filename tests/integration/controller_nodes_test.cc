@@ -89,7 +89,7 @@ TEST_F(ControllerNodesTest, ALauncherPodIsDeletedWithTheVmisCurrentGracePeriod) 
   EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "graceful").has_value());
 
   // Play the kubelet that finished: the pod and then the VMI go.
-  ForceDeletePod(pod_name);
+  ASSERT_TRUE(ForceDeletePod(pod_name));
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "graceful"));
 }
 

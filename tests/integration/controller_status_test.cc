@@ -269,7 +269,8 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsIsAskedForBeforeTheVmiFails) {
   ASSERT_TRUE(running.has_value());
   EXPECT_EQ(PhaseOf(*running), "Running") << base::GetString(*running, "status.reason");
 
-  // No event tells of the pod now: the VMI is looked at again every 10 s.
+  // No event tells of the pod now: the VMI is looked at again 10 s after
+  // the cache dropped it (LivePodRechecks).
   Json failed = ForceDeletePodUntilFailed(base::NameOf(pod), "lagging");
   EXPECT_EQ(base::GetString(failed, "status.reason"), "PodVanished");
   EXPECT_TRUE(PodsOf(base::UidOf(failed)).empty());
@@ -294,7 +295,7 @@ TEST_F(ControllerStatusTest, APodTheCacheDropsHoldsTheVmisDeletion) {
   EXPECT_TRUE(Get(kv::kVirtualMachineInstances, "held").has_value())
       << "the VMI went while its pod was still there";
 
-  ForceDeletePod(base::NameOf(pod));
+  ASSERT_TRUE(ForceDeletePod(base::NameOf(pod)));
   EXPECT_TRUE(WaitGone(kv::kVirtualMachineInstances, "held"));
 }
 
