@@ -176,7 +176,7 @@ base::Result<VmiObservation> VmiReconciler::Observe(const std::string& key,
     } else {
       live_rechecks_.Reset(key);
     }
-  } else if (!observation.pods.empty()) {
+  } else {
     live_rechecks_.Reset(key);
   }
   observation.claims = caches_->ClaimsFor(vmi.spec, ns);

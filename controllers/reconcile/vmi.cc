@@ -192,18 +192,25 @@ NodeVerdict JudgeNode(const PodSummary& pod, const VmiObservation& obs) {
 // it is down. Once the node has been silent for the grace (the deletion is
 // the VMI's own, so it is no disruption: a node's blip during an ordinary
 // stop says nothing), the VMI's Synchronized condition and a Warning Event
-// say what holds it and what the admin does. The phase stays what the pod
-// says: the guest may still run there.
+// say what holds it and what the admin does; when the node is back, the
+// condition goes. The phase stays what the pod says: the guest may still
+// run there. A VMI that ended for another reason keeps its own words.
 void SayWhatHoldsTheDeletion(const PodSummary& pod, const VmiObservation& obs,
                              api::VirtualMachineInstanceStatus* status, VmiDecision* d) {
+  static const std::string kWaits = "the VMI's deletion waits for launcher pod ";
   PodSummary judged = pod;
   judged.deleting = false;
   const NodeVerdict node = JudgeNode(judged, obs);
   if (node.recheck.has_value()) d->requeue_after = *node.recheck;
-  if (!node.lost || node.force) return;
-  const std::string message =
-      "the VMI's deletion waits for launcher pod " + pod.name + ": " + node.message;
   const api::Condition* said = api::FindCondition(status->conditions, kConditionSynchronized);
+  if (!node.lost || node.force) {
+    if (said != nullptr && said->message.starts_with(kWaits)) {
+      internal::RemoveCondition(&status->conditions, kConditionSynchronized);
+    }
+    return;
+  }
+  if (api::IsFinal(status->phase) && status->reason != node.reason) return;
+  const std::string message = kWaits + pod.name + ": " + node.message;
   if (said != nullptr && said->reason == node.reason && said->message == message) return;
   internal::SetCondition(&status->conditions, kConditionSynchronized, internal::kFalse, node.reason,
                          message, obs.now);

@@ -173,7 +173,8 @@ TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
   EXPECT_EQ(d.events[0].reason, "NodeUnresponsive");
 
   // Said once: looked at again, nothing changes and nothing is said.
-  obs.vmi.status = *d.status;
+  const api::VirtualMachineInstanceStatus held = *d.status;
+  obs.vmi.status = held;
   d = DecideVmi(obs);
   EXPECT_FALSE(d.status.has_value());
   EXPECT_TRUE(d.events.empty());
@@ -198,6 +199,37 @@ TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
   obs.nodes = Nodes{{"node-1", Ready("True", seconds(-60))}};
   d = DecideVmi(obs);
   EXPECT_TRUE(!d.status.has_value() || d.status->phase == VmiPhase::kRunning);
+  EXPECT_TRUE(d.events.empty());
+  // ... and what was said goes once the node is back.
+  obs.vmi.status = held;
+  d = DecideVmi(obs);
+  ASSERT_TRUE(d.status.has_value());
+  EXPECT_EQ(api::FindCondition(d.status->conditions, kConditionSynchronized), nullptr);
+  EXPECT_TRUE(d.events.empty());
+}
+
+// A VMI that ended for another reason keeps its words while its deletion
+// waits: they say why it failed, after the Event expires.
+TEST(DecideVmiNodes, AnEndedVmiBeingDeletedKeepsItsOwnWords) {
+  api::VirtualMachineInstance going = Vmi(VmiPhase::kFailed);
+  going.status.reason = "LauncherFailed";
+  api::Condition failed;
+  failed.type = kConditionSynchronized;
+  failed.status = "False";
+  failed.reason = "LauncherFailed";
+  failed.message = "the launcher exited with 4";
+  going.status.conditions.push_back(failed);
+  going.metadata.deletion_timestamp = At(seconds(-5));
+  Json stuck = Pod(going, PodState::kRunningReady);
+  stuck["metadata"]["deletionTimestamp"] = Json(At(seconds(-5)));
+  VmiObservation obs = Observe(going, {stuck});
+  obs.nodes = Nodes{{"node-1", Ready("Unknown", seconds(-3600))}};
+  const VmiDecision d = DecideVmi(obs);
+  const api::VirtualMachineInstanceStatus& after = d.status.value_or(going.status);
+  const api::Condition* sync = api::FindCondition(after.conditions, kConditionSynchronized);
+  ASSERT_NE(sync, nullptr);
+  EXPECT_EQ(sync->message, "the launcher exited with 4");
+  EXPECT_EQ(after.reason, "LauncherFailed");
   EXPECT_TRUE(d.events.empty());
 }
 

@@ -198,6 +198,7 @@ TEST_F(ControllerNodesTest, ADeletionHeldByASilentNodeSaysWhy) {
       kv::kVirtualMachineInstances, "vm-d",
       [](const Json& o) { return ConditionOf(o, "Synchronized") == "False"; },
       "the VMI being deleted saying what holds it");
+  EXPECT_NE(PhaseOf(held), "Failed") << "the guest may still run: the VMI did not end";
   EXPECT_THAT(SynchronizedMessage(held), HasSubstr("deletion waits for launcher pod " + pod_name));
   EXPECT_THAT(SynchronizedMessage(held), HasSubstr(node.name()));
   EXPECT_TRUE(WaitForEvent("VirtualMachineInstance", "vm-d", "NodeUnresponsive"));
