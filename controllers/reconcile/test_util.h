@@ -90,6 +90,20 @@ inline api::VirtualMachineInstance VmiOf(const api::VirtualMachine& vm, api::Vmi
   return vmi;
 }
 
+// `status` as DecideVmi leaves a VMI that failed: phase Failed, `reason`,
+// and `message` in the Synchronized condition.
+inline void SetFailed(api::VirtualMachineInstanceStatus* status, const std::string& reason,
+                      const std::string& message) {
+  status->phase = api::VmiPhase::kFailed;
+  status->reason = reason;
+  api::Condition sync;
+  sync.type = kConditionSynchronized;
+  sync.status = "False";
+  sync.reason = reason;
+  sync.message = message;
+  status->conditions.push_back(std::move(sync));
+}
+
 inline api::StateChangeRequest Request(api::StateChangeAction action, std::string uid = "") {
   api::StateChangeRequest r;
   r.action = action;

@@ -18,6 +18,7 @@ using testing::At;
 using testing::kVmiUid;
 using testing::Now;
 using testing::Request;
+using testing::SetFailed;
 using testing::Vm;
 using testing::VmiOf;
 
@@ -352,13 +353,7 @@ TEST(VmValidation, InvalidTemplateIsReportedNotCreated) {
 TEST(VmBackoff, AVmiFailedByARefusedPodBacksOffAndSaysWhy) {
   api::VirtualMachine vm = Vm(api::RunStrategy::kAlways);
   api::VirtualMachineInstance vmi = VmiOf(vm, api::VmiPhase::kFailed);
-  vmi.status.reason = "FailedCreate";
-  api::Condition sync;
-  sync.type = kConditionSynchronized;
-  sync.status = "False";
-  sync.reason = "FailedCreate";
-  sync.message = "launcher pod p was refused: violates PodSecurity";
-  vmi.status.conditions.push_back(sync);
+  SetFailed(&vmi.status, "FailedCreate", "launcher pod p was refused: violates PodSecurity");
   VmObservation obs;
   obs.vm = vm;
   obs.vmi = vmi;

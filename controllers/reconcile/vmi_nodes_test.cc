@@ -212,13 +212,7 @@ TEST(DecideVmiNodes, AVmiBeingDeletedSaysThatItsPodWaitsForASilentNode) {
 // waits: they say why it failed, after the Event expires.
 TEST(DecideVmiNodes, AnEndedVmiBeingDeletedKeepsItsOwnWords) {
   api::VirtualMachineInstance going = Vmi(VmiPhase::kFailed);
-  going.status.reason = "LauncherFailed";
-  api::Condition failed;
-  failed.type = kConditionSynchronized;
-  failed.status = "False";
-  failed.reason = "LauncherFailed";
-  failed.message = "the launcher exited with 4";
-  going.status.conditions.push_back(failed);
+  testing::SetFailed(&going.status, "LauncherFailed", "the launcher exited with 4");
   going.metadata.deletion_timestamp = At(seconds(-5));
   Json stuck = Pod(going, PodState::kRunningReady);
   stuck["metadata"]["deletionTimestamp"] = Json(At(seconds(-5)));
