@@ -63,12 +63,17 @@ void WorkQueue::Add(const std::string& key) {
   AddLocked(key);
 }
 
-void WorkQueue::AddLocked(const std::string& key) {
+void WorkQueue::AddNew(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  AddLocked(key, /*is_new=*/true);
+}
+
+void WorkQueue::AddLocked(const std::string& key, bool is_new) {
   if (shutting_down_) return;
   if (!dirty_.insert(key).second) return;
   // A key being processed goes back into the queue at Done.
   if (processing_.count(key) != 0) return;
-  queue_.push_back(key);
+  (is_new ? new_ : queue_).push_back(key);
   ready_cv_.notify_one();
 }
 
@@ -110,10 +115,11 @@ int WorkQueue::NumRequeues(const std::string& key) const {
 
 std::optional<std::string> WorkQueue::Get() {
   std::unique_lock<std::mutex> l(mu_);
-  ready_cv_.wait(l, [this] { return shutting_down_ || !queue_.empty(); });
+  ready_cv_.wait(l, [this] { return shutting_down_ || !new_.empty() || !queue_.empty(); });
   if (shutting_down_) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
+  std::deque<std::string>& from = new_.empty() ? queue_ : new_;
+  std::string key = std::move(from.front());
+  from.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
   return key;
@@ -131,7 +137,7 @@ void WorkQueue::Done(const std::string& key) {
 
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> l(mu_);
-  return queue_.size();
+  return new_.size() + queue_.size();
 }
 
 void WorkQueue::ShutDown() {

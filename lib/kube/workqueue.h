@@ -83,6 +83,11 @@ class WorkQueue {
 
   // All adds are ignored once shutting down.
   void Add(const std::string& key);
+  // Add for the key of an object just created: it is handed out before the
+  // keys Add queued, so in a burst new objects get started ahead of the
+  // updates (status work) that the starts before them cause. A key already
+  // queued keeps its place; one being processed goes back as Add's at Done.
+  void AddNew(const std::string& key);
   // Adds `key` once `delay` has passed. An earlier pending delayed add of the
   // same key wins over a later one.
   void AddAfter(const std::string& key, base::Clock::Duration delay);
@@ -116,7 +121,7 @@ class WorkQueue {
     }
   };
 
-  void AddLocked(const std::string& key);
+  void AddLocked(const std::string& key, bool is_new = false);
   void AddAfterLocked(const std::string& key, base::Clock::Duration delay);
   void TimerLoop();
 
@@ -126,6 +131,7 @@ class WorkQueue {
   std::condition_variable timer_cv_;            // a delayed add arrived, or shutdown
   std::condition_variable idle_cv_;             // processing_ became empty
   bool shutting_down_ = false;                  // GUARDED_BY(mu_)
+  std::deque<std::string> new_;                 // GUARDED_BY(mu_); AddNew's, before queue_
   std::deque<std::string> queue_;               // GUARDED_BY(mu_)
   std::unordered_set<std::string> dirty_;       // GUARDED_BY(mu_); queued or to requeue
   std::unordered_set<std::string> processing_;  // GUARDED_BY(mu_)

@@ -95,6 +95,26 @@ TEST(WorkQueueTest, AKeyIsQueuedOnceWhileWaiting) {
   EXPECT_EQ(queue.Len(), 0u);
 }
 
+TEST(WorkQueueTest, NewKeysAreHandedOutBeforeUpdatesInTheirOwnOrder) {
+  WorkQueue queue;
+  queue.Add("update-1");
+  queue.AddNew("new-1");
+  queue.Add("update-2");
+  queue.AddNew("new-2");
+  queue.AddNew("update-1");  // already queued: keeps its place, not twice
+  queue.Add("new-1");
+  EXPECT_EQ(queue.Len(), 4u);
+  EXPECT_EQ(GetOrGiveUp(queue), "new-1");
+  EXPECT_EQ(GetOrGiveUp(queue), "new-2");
+  EXPECT_EQ(GetOrGiveUp(queue), "update-1");
+  // Added as new while being processed: back at Done, as an update.
+  queue.AddNew("new-1");
+  queue.Done("new-1");
+  EXPECT_EQ(GetOrGiveUp(queue), "update-2");
+  EXPECT_EQ(GetOrGiveUp(queue), "new-1");
+  EXPECT_EQ(queue.Len(), 0u);
+}
+
 TEST(WorkQueueTest, AKeyAddedWhileProcessingIsRequeuedOnDone) {
   WorkQueue queue;
   queue.Add("a");
