@@ -22,12 +22,9 @@ VmReconciler::VmReconciler(Caches* caches, Applier* applier) : caches_(caches), 
 void VmReconciler::AddHandlers() {
   // A new VM goes ahead of the updates queued: in a burst its VMI is made
   // before the status work of the VMs started already (docs/controller.md).
-  auto vm_changed = [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); };
-  caches_->vms.AddHandlers({
-      .on_add = [this](const ObjectPtr& vm) { queue_.AddNew(base::KeyOf(*vm)); },
-      .on_update = [vm_changed](const ObjectPtr&, const ObjectPtr& vm) { vm_changed(vm); },
-      .on_delete = vm_changed,
-  });
+  caches_->vms.AddHandlers(
+      kube::OnEveryChange([this](const ObjectPtr& vm) { queue_.AddNew(base::KeyOf(*vm)); },
+                          [this](const ObjectPtr& vm) { queue_.Add(base::KeyOf(*vm)); }));
   // A VMI's appearance is what a VM's create expectation waits for.
   auto vmi_changed = [this](const ObjectPtr& vmi) {
     applier_->expectations().Observed({api::kVirtualMachineInstanceKind, base::KeyOf(*vmi)});

@@ -28,12 +28,9 @@ VmiReconciler::VmiReconciler(Caches* caches, Applier* applier, LauncherConfig la
 void VmiReconciler::AddHandlers() {
   // A new VMI goes ahead of the updates queued, as a new VM does: its pod
   // comes before the status work of the VMIs started already.
-  auto vmi_changed = [this](const ObjectPtr& vmi) { queue_.Add(base::KeyOf(*vmi)); };
-  caches_->vmis.AddHandlers({
-      .on_add = [this](const ObjectPtr& vmi) { queue_.AddNew(base::KeyOf(*vmi)); },
-      .on_update = [vmi_changed](const ObjectPtr&, const ObjectPtr& vmi) { vmi_changed(vmi); },
-      .on_delete = vmi_changed,
-  });
+  caches_->vmis.AddHandlers(
+      kube::OnEveryChange([this](const ObjectPtr& vmi) { queue_.AddNew(base::KeyOf(*vmi)); },
+                          [this](const ObjectPtr& vmi) { queue_.Add(base::KeyOf(*vmi)); }));
   // A launcher pod's appearance is what a VMI's create expectation waits for.
   auto pod_changed = [this](const ObjectPtr& pod) {
     applier_->expectations().Observed({res::kPods.kind, base::KeyOf(*pod)});

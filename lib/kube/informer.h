@@ -129,12 +129,18 @@ struct InformerHandlers {
   std::function<void(const ObjectPtr& object)> on_delete;
 };
 
-// Handlers that hand `changed` the object's newest state on every add,
-// update and delete: what a reconciler that only enqueues a key wants.
-inline InformerHandlers OnEveryChange(std::function<void(const ObjectPtr&)> changed) {
-  return {.on_add = changed,
+// Handlers that hand the object's newest state to `changed` on every update
+// and delete and to `added` on an add: what a reconciler that only enqueues
+// a key wants (one callback for all, or adds apart for a queue that starts
+// new objects first, WorkQueue::AddNew).
+inline InformerHandlers OnEveryChange(std::function<void(const ObjectPtr&)> added,
+                                      std::function<void(const ObjectPtr&)> changed) {
+  return {.on_add = std::move(added),
           .on_update = [changed](const ObjectPtr&, const ObjectPtr& object) { changed(object); },
           .on_delete = changed};
+}
+inline InformerHandlers OnEveryChange(std::function<void(const ObjectPtr&)> changed) {
+  return OnEveryChange(changed, changed);
 }
 
 // The same for adds and deletes only, for an object whose updates never
